@@ -1,0 +1,83 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Modelplane",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "modelplane", targets: ["modelplane"]),
+        .library(name: "ModelplaneAPI", targets: ["ModelplaneAPI"]),
+        .library(name: "Manifests", targets: ["Manifests"]),
+        .library(name: "HTTPClient", targets: ["HTTPClient"]),
+        .library(name: "KubeClient", targets: ["KubeClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // libcurl, as the system provides it; shim.h wraps curl's variadic setopt/getinfo for Swift.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "ModelplaneAPI", swiftSettings: strict),
+        .target(
+            name: "Manifests",
+            dependencies: ["ModelplaneAPI", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HTTPClient",
+            dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                "HTTPClient", "ModelplaneAPI",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "modelplane",
+            dependencies: [
+                "ModelplaneAPI", "Manifests", "KubeClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "modelplane-bench",
+            dependencies: ["ModelplaneAPI", "Manifests"],
+            swiftSettings: strict
+        ),
+        // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
+        .target(name: "ModelplaneTestSupport", dependencies: ["HTTPClient"], swiftSettings: strict),
+        .testTarget(name: "ModelplaneAPITests", dependencies: ["ModelplaneAPI", "Manifests"], swiftSettings: strict),
+        .testTarget(
+            name: "ManifestsTests",
+            dependencies: ["Manifests", "ModelplaneAPI", "ModelplaneTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HTTPClientTests",
+            dependencies: ["HTTPClient", "ModelplaneTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KubeClientTests",
+            dependencies: ["KubeClient", "ModelplaneAPI", "HTTPClient", "ModelplaneTestSupport"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,207 @@
+public import ModelplaneAPI
+import Foundation
+
+/// One problem in a manifest, addressed the way a compiler addresses one:
+/// `FILE:LINE:COLUMN: FIELD.PATH: what is wrong and what was expected`.
+public struct ManifestProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    public var location: SourceLocation
+    public var path: FieldPath?
+    public var message: String
+
+    public init(location: SourceLocation, path: FieldPath?, message: String) {
+        self.location = location
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String {
+        if let path { return "\(location): \(path): \(message)" }
+        return "\(location): \(message)"
+    }
+}
+
+/// A ModelDeployment read from a manifest, with where it came from.
+public struct LocatedDeployment: Sendable {
+    public var deployment: ModelDeployment
+    /// Where the document starts.
+    public var location: SourceLocation
+    /// The document as written (no defaults applied), for server-side apply and diffs.
+    public var raw: JSONValue
+}
+
+/// Everything read from a set of manifests: the valid resources and every problem found.
+public struct ManifestSet: Sendable {
+    public var deployments: [LocatedDeployment] = []
+    public var problems: [ManifestProblem] = []
+    /// Documents read, including invalid and empty ones' neighbours; empty documents do not count.
+    public var documentCount = 0
+
+    public init() {}
+
+    public mutating func merge(_ other: ManifestSet) {
+        deployments += other.deployments
+        problems += other.problems
+        documentCount += other.documentCount
+    }
+}
+
+/// Reads ModelDeployment manifests: multi-document YAML (or JSON, which is YAML) from files,
+/// directories (`*.yaml`, `*.yml`, `*.json`, recursively, in name order) or standard input (`-`).
+///
+/// Reading is strict, like `kubectl apply --validate=strict`: unknown and duplicate fields are
+/// errors, types must match, and semantic validation runs on every object. Input is bounded by
+/// `ManifestLimits`, so hostile documents fail fast instead of exhausting memory.
+public struct ManifestReader: Sendable {
+    public var limits: ManifestLimits
+
+    public init(limits: ManifestLimits = ManifestLimits()) { self.limits = limits }
+
+    public static let fileExtensions: Set<String> = ["yaml", "yml", "json"]
+
+    /// Reads every path; problems with one file never hide another's.
+    public func read(paths: [String]) -> ManifestSet {
+        var set = ManifestSet()
+        var seen: [String: SourceLocation] = [:]
+        for path in paths {
+            for file in expand(path, into: &set) {
+                var fileSet = read(file: file)
+                fileSet.deployments = fileSet.deployments.filter { located in
+                    let key = "\(located.deployment.metadata.namespace ?? ModelDeployment.Defaults.namespace)/\(located.deployment.metadata.name ?? "")"
+                    if let first = seen[key] {
+                        fileSet.problems.append(ManifestProblem(location: located.location, path: FieldPath("metadata.name"), message: "duplicate ModelDeployment \(key); first defined at \(first)"))
+                        return false
+                    }
+                    seen[key] = located.location
+                    return true
+                }
+                set.merge(fileSet)
+            }
+        }
+        return set
+    }
+
+    private func expand(_ path: String, into set: inout ManifestSet) -> [String] {
+        if path == "-" { return ["-"] }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            set.problems.append(ManifestProblem(location: SourceLocation(file: path, line: 0, column: 0), path: nil, message: "no such file or directory"))
+            return []
+        }
+        guard isDirectory.boolValue else { return [path] }
+        let root = URL(fileURLWithPath: path)
+        guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        var files: [String] = []
+        for case let url as URL in enumerator where Self.fileExtensions.contains(url.pathExtension.lowercased()) {
+            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+                files.append(path.hasSuffix("/") ? path + url.path.dropFirst(root.path.count + 1) : path + "/" + url.path.dropFirst(root.path.count + 1))
+            }
+        }
+        return files.sorted()
+    }
+
+    /// Reads one file, or standard input when `file` is `-`.
+    public func read(file: String) -> ManifestSet {
+        let name = file == "-" ? "<stdin>" : file
+        do {
+            let bytes = try readBounded(file)
+            return parse(bytes, file: name)
+        } catch {
+            var set = ManifestSet()
+            set.problems.append(ManifestProblem(location: SourceLocation(file: name, line: 0, column: 0), path: nil, message: error.message))
+            return set
+        }
+    }
+
+    private struct ReadError: Error { var message: String }
+
+    private func readBounded(_ file: String) throws(ReadError) -> [UInt8] {
+        let handle: FileHandle
+        if file == "-" {
+            handle = FileHandle.standardInput
+        } else {
+            guard let h = FileHandle(forReadingAtPath: file) else { throw ReadError(message: "cannot open file for reading") }
+            handle = h
+        }
+        defer { if file != "-" { try? handle.close() } }
+        // Read one byte past the limit: enough to know it is too large without reading all of it.
+        let data: Data
+        do {
+            data = try handle.read(upToCount: limits.maxFileBytes + 1) ?? Data()
+        } catch {
+            throw ReadError(message: "cannot read: \(error.localizedDescription)")
+        }
+        if data.count > limits.maxFileBytes {
+            throw ReadError(message: "larger than the \(limits.maxFileBytes / (1024 * 1024)) MiB limit for one manifest file; split it")
+        }
+        return [UInt8](data)
+    }
+
+    /// Parses manifest text already in memory.
+    public func parse(_ bytes: [UInt8], file: String) -> ManifestSet {
+        var set = ManifestSet()
+        let documents: [YAMLNode?]
+        do {
+            documents = try YAMLComposer(limits: limits).documents(from: bytes)
+        } catch {
+            set.problems.append(ManifestProblem(location: SourceLocation(file: file, line: error.line, column: error.column), path: nil, message: error.message))
+            return set
+        }
+        for case let root? in documents {
+            set.documentCount += 1
+            readDocument(root, file: file, into: &set)
+        }
+        return set
+    }
+
+    public func parse(_ text: String, file: String) -> ManifestSet { parse(Array(text.utf8), file: file) }
+
+    private func readDocument(_ root: YAMLNode, file: String, into set: inout ManifestSet) {
+        let start = SourceLocation(file: file, line: root.line, column: root.column)
+        let located = LocatedJSON(root)
+        func location(_ path: FieldPath, preferKey: Bool = false) -> SourceLocation {
+            guard let p = located.position(of: path, preferKey: preferKey) else { return start }
+            return SourceLocation(file: file, line: p.line, column: p.column)
+        }
+        var problems = located.errors.map {
+            ManifestProblem(location: SourceLocation(file: file, line: $0.line, column: $0.column), path: $0.path, message: $0.message)
+        }
+        guard case .object(let members) = located.value else {
+            set.problems.append(ManifestProblem(location: start, path: nil, message: "expected a Kubernetes object (a mapping with apiVersion and kind), got \(located.value.typeName)"))
+            return
+        }
+        let apiVersion = members["apiVersion"]?.stringValue
+        let kind = members["kind"]?.stringValue
+        guard apiVersion == ModelDeployment.apiVersion, kind == ModelDeployment.kind else {
+            let what = apiVersion == nil || kind == nil
+                ? "apiVersion and kind are required"
+                : "unsupported object \(apiVersion!), Kind=\(kind!)"
+            set.problems.append(ManifestProblem(location: location(FieldPath(kind == nil ? "kind" : "apiVersion")), path: nil, message: "\(what): Modelplane reads \(ModelDeployment.apiVersion) \(ModelDeployment.kind) objects"))
+            return
+        }
+
+        var schemaErrors: [FieldError] = []
+        ModelDeployment.schema.check(located.value, into: &schemaErrors)
+        problems += schemaErrors.map { error in
+            ManifestProblem(location: location(error.path, preferKey: error.kind == .unknownField), path: error.path, message: "\(error.kind.phrase): \(error.detail)")
+        }
+        guard problems.isEmpty else {
+            set.problems += problems
+            return
+        }
+        let deployment: ModelDeployment
+        do {
+            deployment = try JSONValueCoding.decode(ModelDeployment.self, from: located.value)
+        } catch {
+            set.problems.append(ManifestProblem(location: start, path: nil, message: "cannot decode: \(error)"))
+            return
+        }
+        let validationErrors = deployment.validate()
+        guard validationErrors.isEmpty else {
+            set.problems += validationErrors.map { error in
+                ManifestProblem(location: location(error.path), path: error.path, message: "\(error.kind.phrase): \(error.detail)")
+            }
+            return
+        }
+        set.deployments.append(LocatedDeployment(deployment: deployment, location: start, raw: located.value))
+    }
+}

@@ -1,0 +1,181 @@
+/// `ModelDeployment` (`modelplane.dev/v1alpha1`, namespaced): which model version should serve,
+/// where, and how a change rolls out. The field names are a contract with users and tools.
+public struct ModelDeployment: Codable, Sendable, Hashable {
+    public static let group = "modelplane.dev"
+    public static let version = "v1alpha1"
+    public static let apiVersion = "\(group)/\(version)"
+    public static let kind = "ModelDeployment"
+    public static let plural = "modeldeployments"
+    public static let singular = "modeldeployment"
+    public static let shortNames = ["md", "mdep"]
+    public static let categories = ["modelplane", "all"]
+
+    public var apiVersion: String
+    public var kind: String
+    public var metadata: ObjectMeta
+    public var spec: Spec
+    public var status: Status?
+
+    public init(name: String, namespace: String = "default", spec: Spec) {
+        apiVersion = Self.apiVersion
+        kind = Self.kind
+        metadata = ObjectMeta(name: name, namespace: namespace)
+        self.spec = spec
+    }
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var model: Model
+        public var backend: Backend
+        public var rollout: Rollout?
+        public var revisionHistoryLimit: Int64?
+
+        public init(model: Model, backend: Backend, rollout: Rollout? = nil, revisionHistoryLimit: Int64? = nil) {
+            self.model = model
+            self.backend = backend
+            self.rollout = rollout
+            self.revisionHistoryLimit = revisionHistoryLimit
+        }
+    }
+
+    public struct Model: Codable, Sendable, Hashable {
+        /// The model's name at the backend.
+        public var name: String
+        /// The version to serve. A string: Triton's are positive integers, others need not be.
+        public var version: String
+        /// Where the version's artifact lives: a local directory holding `VERSION/` subdirectories
+        /// (Triton) or an `s3://` URL (SageMaker).
+        public var uri: String?
+
+        public init(name: String, version: String, uri: String? = nil) {
+            self.name = name
+            self.version = version
+            self.uri = uri
+        }
+    }
+
+    /// Exactly one member is set.
+    public struct Backend: Codable, Sendable, Hashable {
+        public var triton: Triton?
+        public var sagemaker: SageMaker?
+
+        public init(triton: Triton? = nil, sagemaker: SageMaker? = nil) {
+            self.triton = triton
+            self.sagemaker = sagemaker
+        }
+
+        public enum Kind: String, Sendable { case triton, sagemaker }
+
+        /// The configured backend, or nil when none or several are set (validation reports that).
+        public var kind: Kind? {
+            switch (triton, sagemaker) {
+            case (.some, nil): .triton
+            case (nil, .some): .sagemaker
+            default: nil
+            }
+        }
+    }
+
+    public struct Triton: Codable, Sendable, Hashable {
+        /// Base URL of Triton's HTTP endpoint (KServe v2 protocol).
+        public var url: String
+        /// Fields merged into Triton's model configuration (a JSON object).
+        public var modelConfig: JSONValue?
+
+        public init(url: String, modelConfig: JSONValue? = nil) {
+            self.url = url
+            self.modelConfig = modelConfig
+        }
+    }
+
+    public struct SageMaker: Codable, Sendable, Hashable {
+        public var region: String
+        /// Serving container image.
+        public var image: String
+        public var executionRoleArn: String
+        public var instanceType: String
+        public var initialInstanceCount: Int64?
+        /// Defaults to the deployment's name.
+        public var endpointName: String?
+
+        public init(region: String, image: String, executionRoleArn: String, instanceType: String, initialInstanceCount: Int64? = nil, endpointName: String? = nil) {
+            self.region = region
+            self.image = image
+            self.executionRoleArn = executionRoleArn
+            self.instanceType = instanceType
+            self.initialInstanceCount = initialInstanceCount
+            self.endpointName = endpointName
+        }
+    }
+
+    public struct Rollout: Codable, Sendable, Hashable {
+        public enum Strategy: String, Codable, Sendable, CaseIterable {
+            /// Switch to the new version at once.
+            case immediate = "Immediate"
+            /// Load the new version beside the old, switch when it is ready, then unload the old.
+            case blueGreen = "BlueGreen"
+        }
+
+        public var strategy: Strategy?
+        /// How long a new revision may take to become ready before it counts as failed.
+        public var progressDeadlineSeconds: Int64?
+
+        public init(strategy: Strategy? = nil, progressDeadlineSeconds: Int64? = nil) {
+            self.strategy = strategy
+            self.progressDeadlineSeconds = progressDeadlineSeconds
+        }
+    }
+
+    public enum Phase: String, Codable, Sendable, CaseIterable {
+        case pending = "Pending"
+        case progressing = "Progressing"
+        case ready = "Ready"
+        case degraded = "Degraded"
+        case failed = "Failed"
+    }
+
+    public struct Status: Codable, Sendable, Hashable {
+        public var observedGeneration: Int64?
+        public var phase: Phase?
+        public var servingVersion: String?
+        /// Hash of the serving-relevant spec that is (or is becoming) current.
+        public var currentRevision: String?
+        /// A one-word summary of the backend for `kubectl get` (`triton`, `sagemaker`).
+        public var backend: String?
+        public var conditions: [Condition]?
+
+        public init() {}
+    }
+}
+
+// MARK: - Defaulting
+
+extension ModelDeployment {
+    public enum Defaults {
+        public static let namespace = "default"
+        public static let strategy = Rollout.Strategy.immediate
+        public static let progressDeadlineSeconds: Int64 = 600
+        public static let revisionHistoryLimit: Int64 = 10
+        public static let initialInstanceCount: Int64 = 1
+    }
+
+    /// Fills every optional field that has a default, the way the API server does on create.
+    public mutating func applyDefaults() {
+        if metadata.namespace == nil { metadata.namespace = Defaults.namespace }
+        var rollout = spec.rollout ?? Rollout()
+        if rollout.strategy == nil { rollout.strategy = Defaults.strategy }
+        if rollout.progressDeadlineSeconds == nil { rollout.progressDeadlineSeconds = Defaults.progressDeadlineSeconds }
+        spec.rollout = rollout
+        if spec.revisionHistoryLimit == nil { spec.revisionHistoryLimit = Defaults.revisionHistoryLimit }
+        if var sagemaker = spec.backend.sagemaker {
+            if sagemaker.initialInstanceCount == nil { sagemaker.initialInstanceCount = Defaults.initialInstanceCount }
+            if sagemaker.endpointName == nil { sagemaker.endpointName = metadata.name }
+            spec.backend.sagemaker = sagemaker
+        }
+    }
+
+    public func defaulted() -> ModelDeployment {
+        var copy = self
+        copy.applyDefaults()
+        return copy
+    }
+}

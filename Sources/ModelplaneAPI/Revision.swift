@@ -1,0 +1,33 @@
+import Foundation
+
+extension ModelDeployment.Spec {
+    /// The part of the spec that decides what serves: model and backend. Rollout settings and the
+    /// history limit change how, not what, so they do not make a new revision.
+    public var servingRelevantJSON: JSONValue {
+        struct Serving: Encodable {
+            var model: ModelDeployment.Model
+            var backend: ModelDeployment.Backend
+        }
+        // Encoding plain value types to JSON cannot fail.
+        let data = try! JSONEncoder().encode(Serving(model: model, backend: backend))
+        return try! JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    /// A short, stable hash of the serving-relevant spec, safe inside backend resource names.
+    /// FNV-1a over canonical JSON, written in Kubernetes' "safe" alphabet (no vowels, no look-alike
+    /// digits) as pod-template-hash is, so it never spells words.
+    public var revisionHash: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in servingRelevantJSON.canonicalText.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        var out = ""
+        for _ in 0..<10 {
+            out.append(alphabet[Int(hash % UInt64(alphabet.count))])
+            hash /= UInt64(alphabet.count)
+        }
+        return out
+    }
+}

@@ -1,0 +1,179 @@
+/// A structural OpenAPI v3 schema, as a CustomResourceDefinition holds it.
+///
+/// One value serves three readers: the manifest reader checks YAML against it (unknown fields and
+/// wrong types, with line and column), the CRD in `crds/` is generated from it, and the embedded API
+/// server checks request bodies with it. Keeping one source means the three cannot drift apart.
+public indirect enum Schema: Sendable {
+    case object(ObjectSchema)
+    case string(StringSchema)
+    case integer(IntegerSchema)
+    case boolean(description: String)
+    case array(items: Schema, description: String, maxItems: Int?)
+    /// A map with arbitrary keys and uniformly typed values (`additionalProperties`).
+    case map(values: Schema, description: String)
+    /// Any JSON object; kept as-is (`x-kubernetes-preserve-unknown-fields`).
+    case freeform(description: String)
+
+    public var description: String {
+        switch self {
+        case .object(let o): o.description
+        case .string(let s): s.description
+        case .integer(let i): i.description
+        case .boolean(let d), .array(_, let d, _), .map(_, let d), .freeform(let d): d
+        }
+    }
+
+    /// The JSON type this schema expects, as error messages name it.
+    public var typeName: String {
+        switch self {
+        case .object, .map, .freeform: "object"
+        case .string: "string"
+        case .integer: "integer"
+        case .boolean: "boolean"
+        case .array: "array"
+        }
+    }
+}
+
+public struct ObjectSchema: Sendable {
+    public struct Property: Sendable {
+        public var name: String
+        public var schema: Schema
+        public var required: Bool
+    }
+
+    /// A CEL rule (`x-kubernetes-validations`) for the API server to enforce; Swift validation
+    /// checks the same thing and the tests check they agree on the examples.
+    public struct Rule: Sendable {
+        public var rule: String
+        public var message: String
+        public var fieldPath: String?
+    }
+
+    public var description: String
+    public var properties: [Property]
+    public var rules: [Rule]
+    /// `metadata` is an opaque object in a CRD schema (the API server owns it) while the manifest
+    /// reader still checks its fields; this flag leaves the properties out of the generated CRD.
+    public var opaqueInCRD: Bool
+
+    public init(_ description: String, properties: [Property], rules: [Rule] = [], opaqueInCRD: Bool = false) {
+        self.description = description
+        self.properties = properties
+        self.rules = rules
+        self.opaqueInCRD = opaqueInCRD
+    }
+
+    public func property(_ name: String) -> Property? { properties.first { $0.name == name } }
+}
+
+public struct StringSchema: Sendable {
+    public var description: String
+    public var enumValues: [String]?
+    public var pattern: String?
+    public var minLength: Int?
+    public var maxLength: Int?
+    public var format: String?
+
+    public init(
+        _ description: String, enum enumValues: [String]? = nil, pattern: String? = nil,
+        minLength: Int? = nil, maxLength: Int? = nil, format: String? = nil
+    ) {
+        self.description = description
+        self.enumValues = enumValues
+        self.pattern = pattern
+        self.minLength = minLength
+        self.maxLength = maxLength
+        self.format = format
+    }
+}
+
+public struct IntegerSchema: Sendable {
+    public var description: String
+    public var minimum: Int64?
+    public var maximum: Int64?
+    public var format: String
+
+    public init(_ description: String, minimum: Int64? = nil, maximum: Int64? = nil, format: String = "int64") {
+        self.description = description
+        self.minimum = minimum
+        self.maximum = maximum
+        self.format = format
+    }
+}
+
+extension ObjectSchema.Property {
+    public static func required(_ name: String, _ schema: Schema) -> Self { .init(name: name, schema: schema, required: true) }
+    public static func optional(_ name: String, _ schema: Schema) -> Self { .init(name: name, schema: schema, required: false) }
+}
+
+// MARK: - Structural checking
+
+extension Schema {
+    /// Checks a value's shape: unknown fields, wrong types, missing required fields, enums, bounds.
+    /// (Cross-field rules are `ModelDeployment.validate()`'s job.) Errors come in document order.
+    public func check(_ value: JSONValue, at path: FieldPath = FieldPath(), into errors: inout [FieldError]) {
+        switch (self, value) {
+        case (.freeform, .object):
+            return
+        case (.object(let schema), .object(let members)):
+            for key in members.keys.sorted() where schema.property(key) == nil {
+                let known = schema.properties.map(\.name).joined(separator: ", ")
+                errors.append(FieldError(.unknownField, path.appending(key), "field not declared in schema (known fields: \(known))"))
+            }
+            for property in schema.properties {
+                if let member = members[property.name], member != .null {
+                    property.schema.check(member, at: path.appending(property.name), into: &errors)
+                } else if property.required {
+                    errors.append(FieldError(.required, path.appending(property.name), "\(property.name) is required (\(property.schema.typeName): \(property.schema.description))"))
+                }
+            }
+        case (.map(let values, _), .object(let members)):
+            for key in members.keys.sorted() {
+                values.check(members[key]!, at: path.appending(key), into: &errors)
+            }
+        case (.array(let items, _, let maxItems), .array(let elements)):
+            if let maxItems, elements.count > maxItems {
+                errors.append(FieldError(.tooLong, path, "must have at most \(maxItems) items, has \(elements.count)"))
+            }
+            for (i, element) in elements.enumerated() {
+                items.check(element, at: path.appending(index: i), into: &errors)
+            }
+        case (.string(let schema), .string(let s)):
+            schema.check(s, at: path, into: &errors)
+        case (.integer(let schema), .int(let i)):
+            if let min = schema.minimum, i < min {
+                errors.append(FieldError(.invalid, path, "\(i): must be greater than or equal to \(min)"))
+            }
+            if let max = schema.maximum, i > max {
+                errors.append(FieldError(.invalid, path, "\(i): must be less than or equal to \(max)"))
+            }
+        case (.boolean, .bool):
+            return
+        default:
+            var detail = "expected \(typeName), got \(value.typeName)"
+            if case .string = self, case .int(let i) = value {
+                detail += " \(i) (quote it: \"\(i)\")"
+            } else if case .string = self, case .double(let d) = value {
+                detail += " \(d) (quote it)"
+            }
+            errors.append(FieldError(.typeInvalid, path, detail))
+        }
+    }
+}
+
+extension StringSchema {
+    func check(_ s: String, at path: FieldPath, into errors: inout [FieldError]) {
+        if let allowed = enumValues, !allowed.contains(s) {
+            let list = allowed.map { "\"\($0)\"" }.joined(separator: ", ")
+            errors.append(FieldError(.notSupported, path, "\"\(s)\": supported values: \(list)"))
+            return
+        }
+        if let min = minLength, s.count < min {
+            errors.append(FieldError(min == 1 ? .required : .invalid, path, min == 1 ? "must not be empty" : "must be at least \(min) characters"))
+        }
+        if let max = maxLength, s.count > max {
+            errors.append(FieldError(.tooLong, path, "may not be more than \(max) characters (has \(s.count))"))
+        }
+    }
+}

@@ -1,0 +1,165 @@
+/// Semantic validation of a ModelDeployment: everything a structural schema cannot say alone.
+/// The same rules run in `modelplane validate`, the manifest reader and the API server, and the
+/// CRD's `pattern`s and CEL rules express the same limits for a real cluster.
+extension ModelDeployment {
+    public enum Limits {
+        public static let nameMaxLength = 63
+        public static let modelNameMaxLength = 128
+        public static let versionMaxLength = 64
+        public static let uriMaxLength = 1024
+        public static let progressDeadlineSeconds: ClosedRange<Int64> = 1...86_400
+        public static let revisionHistoryLimit: ClosedRange<Int64> = 0...1_000
+        public static let initialInstanceCount: ClosedRange<Int64> = 1...1_000
+        public static let modelConfigMaxBytes = 64 * 1024
+    }
+
+    /// Every problem, each with the field it concerns. Empty means valid.
+    public func validate() -> [FieldError] {
+        var errors: [FieldError] = []
+        let root = FieldPath()
+        if apiVersion != Self.apiVersion {
+            errors.append(FieldError(.notSupported, root.appending("apiVersion"), "\"\(apiVersion)\": must be \"\(Self.apiVersion)\""))
+        }
+        if kind != Self.kind {
+            errors.append(FieldError(.notSupported, root.appending("kind"), "\"\(kind)\": must be \"\(Self.kind)\""))
+        }
+        validateMetadata(into: &errors)
+        spec.validate(deploymentName: metadata.name, at: root.appending("spec"), into: &errors)
+        return errors
+    }
+
+    private func validateMetadata(into errors: inout [FieldError]) {
+        let path = FieldPath().appending("metadata")
+        if let name = metadata.name {
+            if let problem = Syntax.dns1123LabelProblem(name) {
+                errors.append(FieldError(.invalid, path.appending("name"), "\"\(name)\": \(problem)"))
+            }
+        } else if metadata.generateName == nil {
+            errors.append(FieldError(.required, path.appending("name"), "name or generateName is required"))
+        }
+        if let namespace = metadata.namespace, let problem = Syntax.dns1123LabelProblem(namespace) {
+            errors.append(FieldError(.invalid, path.appending("namespace"), "\"\(namespace)\": \(problem)"))
+        }
+        for (key, value) in (metadata.labels ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let labelPath = path.appending("labels").appending(key)
+            if let problem = Syntax.qualifiedNameProblem(key) {
+                errors.append(FieldError(.invalid, labelPath, "key \"\(key)\": \(problem)"))
+            }
+            if let problem = Syntax.labelValueProblem(value) {
+                errors.append(FieldError(.invalid, labelPath, "\"\(value)\": \(problem)"))
+            }
+        }
+        for key in (metadata.annotations ?? [:]).keys.sorted() {
+            if let problem = Syntax.qualifiedNameProblem(key) {
+                errors.append(FieldError(.invalid, path.appending("annotations").appending(key), "key \"\(key)\": \(problem)"))
+            }
+        }
+    }
+}
+
+extension ModelDeployment.Spec {
+    func validate(deploymentName: String?, at path: FieldPath, into errors: inout [FieldError]) {
+        let backendKind = backend.kind
+        model.validate(backend: backendKind, at: path.appending("model"), into: &errors)
+
+        let backendPath = path.appending("backend")
+        switch (backend.triton, backend.sagemaker) {
+        case (nil, nil):
+            errors.append(FieldError(.required, backendPath, "exactly one of triton, sagemaker must be set"))
+        case (.some, .some):
+            errors.append(FieldError(.forbidden, backendPath, "exactly one of triton, sagemaker may be set, found both"))
+        default:
+            break
+        }
+        backend.triton?.validate(modelName: model.name, at: backendPath.appending("triton"), into: &errors)
+        backend.sagemaker?.validate(at: backendPath.appending("sagemaker"), into: &errors)
+
+        if let rollout, let deadline = rollout.progressDeadlineSeconds {
+            let limits = ModelDeployment.Limits.progressDeadlineSeconds
+            if !limits.contains(deadline) {
+                errors.append(FieldError(.invalid, path.appending("rollout").appending("progressDeadlineSeconds"), "\(deadline): must be between \(limits.lowerBound) and \(limits.upperBound)"))
+            }
+        }
+        if let limit = revisionHistoryLimit, !ModelDeployment.Limits.revisionHistoryLimit.contains(limit) {
+            let limits = ModelDeployment.Limits.revisionHistoryLimit
+            errors.append(FieldError(.invalid, path.appending("revisionHistoryLimit"), "\(limit): must be between \(limits.lowerBound) and \(limits.upperBound)"))
+        }
+    }
+}
+
+extension ModelDeployment.Model {
+    func validate(backend: ModelDeployment.Backend.Kind?, at path: FieldPath, into errors: inout [FieldError]) {
+        if let problem = Syntax.modelNameProblem(name) {
+            errors.append(FieldError(name.isEmpty ? .required : .invalid, path.appending("name"), name.isEmpty ? problem : "\"\(name)\": \(problem)"))
+        }
+        let versionPath = path.appending("version")
+        if version.isEmpty {
+            errors.append(FieldError(.required, versionPath, "the version to serve must not be empty"))
+        } else if version.count > ModelDeployment.Limits.versionMaxLength {
+            errors.append(FieldError(.tooLong, versionPath, "may not be more than \(ModelDeployment.Limits.versionMaxLength) characters"))
+        } else if backend == .triton, !Syntax.isPositiveInteger(version) {
+            errors.append(FieldError(.invalid, versionPath, "\"\(version)\": Triton model versions are positive integers (the VERSION/ directory names)"))
+        } else if !version.unicodeScalars.allSatisfy({ Syntax.isAlnum($0) || "._-".unicodeScalars.contains($0) }) {
+            errors.append(FieldError(.invalid, versionPath, "\"\(version)\": may contain only letters, digits, '.', '_' and '-'"))
+        }
+        guard let uri else { return }
+        let uriPath = path.appending("uri")
+        if uri.isEmpty {
+            errors.append(FieldError(.invalid, uriPath, "must not be empty when set (leave it out when the model is already at the backend)"))
+        } else if uri.count > ModelDeployment.Limits.uriMaxLength {
+            errors.append(FieldError(.tooLong, uriPath, "may not be more than \(ModelDeployment.Limits.uriMaxLength) characters"))
+        } else if backend == .sagemaker {
+            if let problem = Syntax.s3URIProblem(uri) {
+                errors.append(FieldError(.invalid, uriPath, "\"\(uri)\": \(problem)"))
+            }
+        } else if backend == .triton, uri.contains("://"), !uri.hasPrefix("file://") {
+            errors.append(FieldError(.invalid, uriPath, "\"\(uri)\": for Triton, a local directory (path or file:// URL) holding VERSION/ subdirectories"))
+        }
+    }
+}
+
+extension ModelDeployment.Triton {
+    /// Config fields the controller owns: it names the model and chooses the serving versions.
+    static let controllerOwnedConfigFields = ["version_policy"]
+
+    func validate(modelName: String, at path: FieldPath, into errors: inout [FieldError]) {
+        if let problem = Syntax.httpURLProblem(url) {
+            errors.append(FieldError(url.isEmpty ? .required : .invalid, path.appending("url"), url.isEmpty ? problem : "\"\(url)\": \(problem)"))
+        }
+        guard let modelConfig else { return }
+        let configPath = path.appending("modelConfig")
+        guard case .object(let fields) = modelConfig else {
+            errors.append(FieldError(.typeInvalid, configPath, "expected a JSON object (Triton model configuration fields), got \(modelConfig.typeName)"))
+            return
+        }
+        for field in Self.controllerOwnedConfigFields where fields[field] != nil {
+            errors.append(FieldError(.forbidden, configPath.appending(field), "set by Modelplane from spec.model.version; remove it"))
+        }
+        if let name = fields["name"], name != .string(modelName) {
+            errors.append(FieldError(.invalid, configPath.appending("name"), "must equal spec.model.name (\"\(modelName)\") or be left out"))
+        }
+        if modelConfig.canonicalText.utf8.count > ModelDeployment.Limits.modelConfigMaxBytes {
+            errors.append(FieldError(.tooLong, configPath, "may not be larger than \(ModelDeployment.Limits.modelConfigMaxBytes) bytes as JSON"))
+        }
+    }
+}
+
+extension ModelDeployment.SageMaker {
+    func validate(at path: FieldPath, into errors: inout [FieldError]) {
+        func check(_ field: String, _ value: String, _ problem: String?) {
+            guard let problem else { return }
+            errors.append(FieldError(value.isEmpty ? .required : .invalid, path.appending(field), value.isEmpty ? "must not be empty" : "\"\(value)\": \(problem)"))
+        }
+        check("region", region, Syntax.awsRegionProblem(region))
+        check("image", image, image.isEmpty ? "" : image.count > 255 ? "may not be more than 255 characters" : image.contains(where: \.isWhitespace) ? "must not contain whitespace" : nil)
+        check("executionRoleArn", executionRoleArn, Syntax.iamRoleARNProblem(executionRoleArn))
+        check("instanceType", instanceType, Syntax.instanceTypeProblem(instanceType))
+        if let count = initialInstanceCount, !ModelDeployment.Limits.initialInstanceCount.contains(count) {
+            let limits = ModelDeployment.Limits.initialInstanceCount
+            errors.append(FieldError(.invalid, path.appending("initialInstanceCount"), "\(count): must be between \(limits.lowerBound) and \(limits.upperBound)"))
+        }
+        if let endpointName {
+            check("endpointName", endpointName, Syntax.sageMakerNameProblem(endpointName))
+        }
+    }
+}

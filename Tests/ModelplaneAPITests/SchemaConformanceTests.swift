@@ -1,0 +1,98 @@
+import Foundation
+import ModelplaneAPI
+import Testing
+
+/// The schema (source of the CRD) and the Swift types must describe the same object. These tests
+/// check it both ways on an instance with every field set: everything the types encode is in the
+/// schema, and everything the schema declares is something the types encode.
+@Suite struct SchemaConformanceTests {
+    static func everyFieldSet() -> ModelDeployment {
+        var md = Fixtures.triton()
+        md.spec.backend.sagemaker = Fixtures.sagemaker().spec.backend.sagemaker
+        md.spec.backend.sagemaker?.initialInstanceCount = 2
+        md.spec.backend.sagemaker?.endpointName = "churn"
+        md.spec.rollout = .init(strategy: .blueGreen, progressDeadlineSeconds: 60)
+        md.spec.revisionHistoryLimit = 5
+        md.metadata.generateName = "fraud-"
+        md.metadata.uid = "u"
+        md.metadata.resourceVersion = "1"
+        md.metadata.generation = 1
+        md.metadata.creationTimestamp = "2026-01-01T00:00:00Z"
+        md.metadata.deletionTimestamp = "2026-01-01T00:00:00Z"
+        md.metadata.deletionGracePeriodSeconds = 0
+        md.metadata.labels = ["l": "v"]
+        md.metadata.annotations = ["a": "v"]
+        md.metadata.finalizers = ["modelplane.dev/cleanup"]
+        md.metadata.ownerReferences = [OwnerReference(apiVersion: "v1", kind: "K", name: "n", uid: "u", controller: true, blockOwnerDeletion: true)]
+        md.metadata.managedFields = [.object([:])]
+        var status = ModelDeployment.Status()
+        status.observedGeneration = 1
+        status.phase = .ready
+        status.servingVersion = "3"
+        status.currentRevision = "abc"
+        status.backend = "triton"
+        status.conditions = [Condition(type: "Ready", status: .true, observedGeneration: 1, lastTransitionTime: "2026-01-01T00:00:00Z", reason: "Serving", message: "ok")]
+        md.status = status
+        return md
+    }
+
+    /// Field paths the schema declares (array items as [0]); free-form subtrees are leaves.
+    static func schemaPaths(_ schema: Schema, _ prefix: String = "") -> Set<String> {
+        switch schema {
+        case .object(let o):
+            return o.properties.reduce(into: Set<String>()) { acc, p in
+                let path = prefix.isEmpty ? p.name : "\(prefix).\(p.name)"
+                acc.insert(path)
+                acc.formUnion(schemaPaths(p.schema, path))
+            }
+        case .array(let items, _, _): return schemaPaths(items, prefix + "[0]")
+        default: return []
+        }
+    }
+
+    static func valuePaths(_ value: JSONValue, _ schema: Schema, _ prefix: String = "") -> Set<String> {
+        switch (value, schema) {
+        case (.object(let members), .object(let o)):
+            return members.reduce(into: Set<String>()) { acc, member in
+                let path = prefix.isEmpty ? member.key : "\(prefix).\(member.key)"
+                acc.insert(path)
+                if let p = o.property(member.key) { acc.formUnion(valuePaths(member.value, p.schema, path)) }
+            }
+        case (.array(let items), .array(let itemSchema, _, _)):
+            return items.first.map { valuePaths($0, itemSchema, prefix + "[0]") } ?? []
+        default: return []
+        }
+    }
+
+    @Test func typesAndSchemaDeclareTheSameFields() throws {
+        let encoded = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(Self.everyFieldSet()))
+        let declared = Self.schemaPaths(ModelDeployment.schema)
+        let written = Self.valuePaths(encoded, ModelDeployment.schema)
+        #expect(written.subtracting(declared).sorted() == [], "encoded by the types but missing from the schema")
+        #expect(declared.subtracting(written).sorted() == [], "declared by the schema but never encoded by the types")
+    }
+
+    @Test func everyFieldInstancePassesTheStructuralCheck() throws {
+        let encoded = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(Self.everyFieldSet()))
+        var errors: [FieldError] = []
+        ModelDeployment.schema.check(encoded, into: &errors)
+        #expect(errors == [])
+    }
+
+    @Test func crdIsStructuralWithStatusAndColumns() {
+        let crd = CustomResourceDefinition.modelDeployment
+        let version = crd["spec"]?["versions"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }
+        #expect(crd["metadata"]?["name"] == "modeldeployments.modelplane.dev")
+        #expect(version?["subresources"]?["status"] == .object([:]))
+        var columns: [String] = []
+        if case .array(let items)? = version?["additionalPrinterColumns"] {
+            columns = items.compactMap { $0["name"]?.stringValue }
+        }
+        for required in ["Model", "Version", "Backend", "Ready", "Phase", "Age"] {
+            #expect(columns.contains(required))
+        }
+        let schema = version?["schema"]?["openAPIV3Schema"]
+        #expect(schema?["properties"]?["metadata"] == .object(["type": "object", "description": .string(ObjectMeta.schema.description)]))
+        #expect(schema?["properties"]?["spec"]?["properties"]?["backend"]?["x-kubernetes-validations"] != nil)
+    }
+}
