@@ -147,6 +147,8 @@ public struct ManifestReader: Sendable {
             return set
         }
         for case let root? in documents {
+            // `---` followed by nothing (or only comments) is an empty document, not an error.
+            if case .scalar("", plain: true, tag: nil) = root.content { continue }
             set.documentCount += 1
             readDocument(root, file: file, into: &set)
         }

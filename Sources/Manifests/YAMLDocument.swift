@@ -101,7 +101,12 @@ struct YAMLComposer {
         while true {
             var event = yaml_event_t()
             guard yaml_parser_parse(&parser, &event) == 1 else {
-                throw Self.parserError(parser)
+                var error = Self.parserError(parser)
+                // libyaml's scanner reads flow collections ahead and has its own (higher) limit.
+                if error.message.contains("Maximum nesting level") {
+                    error.message = "nesting deeper than \(limits.maxDepth) levels"
+                }
+                throw error
             }
             defer { yaml_event_delete(&event) }
             let line = Int(event.start_mark.line) + 1
