@@ -1,0 +1,116 @@
+import Foundation
+import Synchronization
+
+/// Where the tests' real peers live: the repository, and the Python venv `scripts/setup` makes.
+public enum Peers {
+    public static let repositoryRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// The venv's Python (kmock, kubernetes-validate, ...). Tests that need it fail, loudly, when
+    /// it is missing: running them without their peer would prove nothing.
+    public static var python: String {
+        get throws {
+            let path = repositoryRoot + "/.peers/bin/python"
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw PeerError("\(path) is missing: run scripts/setup-peers (the test command does) to install the test peers")
+            }
+            return path
+        }
+    }
+
+    public static func script(_ name: String) -> String { repositoryRoot + "/Tests/Peers/" + name }
+}
+
+public struct PeerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A peer server process started by a test. It prints `READY <port>` when it listens; it stops
+/// when this value is released (its stdin closes and it is terminated).
+public final class PeerProcess: Sendable {
+    public let port: Int
+    private let process: Process
+    private let stdin: Pipe
+    private let output: OutputLog
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    private init(port: Int, process: Process, stdin: Pipe, output: OutputLog) {
+        self.port = port
+        self.process = process
+        self.stdin = stdin
+        self.output = output
+    }
+
+    /// Everything the peer printed so far (for failure messages).
+    public var log: String { output.text.withLock { $0 } }
+
+    public static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> PeerProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        env["PYTHONUNBUFFERED"] = "1"
+        process.environment = env
+        let stdin = Pipe()
+        let stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stdout
+        let output = OutputLog()
+        let ready = AsyncStream<Int>.makeStream()
+        stdout.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                ready.continuation.finish()
+                return
+            }
+            let text = output.text.withLock { log in
+                log += String(decoding: data, as: UTF8.self)
+                return log
+            }
+            for line in text.split(separator: "\n") where line.hasPrefix("READY ") {
+                if let port = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) {
+                    ready.continuation.yield(port)
+                    ready.continuation.finish()
+                }
+            }
+        }
+        try process.run()
+        var port: Int?
+        for await p in ready.stream {
+            port = p
+            break
+        }
+        guard let port else {
+            process.terminate()
+            throw PeerError("\(executable) \(arguments.joined(separator: " ")) exited before it was ready:\n\(output.text.withLock { $0 })")
+        }
+        return PeerProcess(port: port, process: process, stdin: stdin, output: output)
+    }
+
+    /// The standard-library HTTP peer (`Tests/Peers/http_peer.py`).
+    public static func httpPeer(_ arguments: [String] = []) async throws -> PeerProcess {
+        try await start("/usr/bin/env", ["python3", Peers.script("http_peer.py")] + arguments)
+    }
+
+    public func stop() {
+        try? stdin.fileHandleForWriting.close()
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    deinit { stop() }
+}
+
+private final class OutputLog: Sendable {
+    let text = Mutex("")
+}

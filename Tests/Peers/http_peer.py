@@ -1,0 +1,150 @@
+"""A real HTTP/1.1 server (Python's standard library) for the HTTP client's wire tests.
+
+Prints "READY <port>" when listening on 127.0.0.1. Endpoints:
+  /echo                 any method: the request as JSON (method, path, headers, body, client port)
+  /stream?lines=N&interval=MS   a chunked response of N JSON lines, cut at awkward places
+  /forever              a chunked response that never ends (one line every 50 ms)
+  /hold?ms=N            answers after N ms
+  /status/N             answers with status N
+  /bytes?n=N            N bytes
+  /drop                 promises 100 bytes, sends 10 and closes the connection
+  /wait-idle?timeout=S  answers once no /forever stream is open (or 504 after S seconds)
+Options: --cert/--key serve TLS; --client-ca also requires a client certificate signed by it.
+"""
+import argparse
+import json
+import ssl
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+open_streams = 0
+streams_changed = threading.Condition()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status, payload, content_type="application/json"):
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def handle_any(self):
+        url = urlparse(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        body = self._body()
+        if url.path == "/echo":
+            cert = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
+            subject = dict(x[0] for x in cert["subject"]) if cert else None
+            self._send(200, {
+                "method": self.command, "path": url.path, "query": query,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body.decode("utf-8", "replace"), "clientPort": self.client_address[1],
+                "clientCertificate": subject.get("commonName") if subject else None,
+            })
+        elif url.path == "/stream":
+            lines = int(query.get("lines", "10"))
+            interval = int(query.get("interval", "0")) / 1000
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            text = b"".join(json.dumps({"n": i, "pad": "x" * (i * 7 % 50)}).encode() + b"\n" for i in range(lines))
+            # Cut the text into chunks of varying size that ignore line boundaries.
+            i, size = 0, 1
+            while i < len(text):
+                self._chunk(text[i:i + size])
+                i += size
+                size = size * 3 % 97 + 1
+                if interval:
+                    time.sleep(interval)
+            self.wfile.write(b"0\r\n\r\n")
+        elif url.path == "/forever":
+            global open_streams
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            with streams_changed:
+                open_streams += 1
+                streams_changed.notify_all()
+            try:
+                n = 0
+                while True:
+                    self._chunk(json.dumps({"n": n}).encode() + b"\n")
+                    n += 1
+                    time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+                pass
+            finally:
+                with streams_changed:
+                    open_streams -= 1
+                    streams_changed.notify_all()
+                self.close_connection = True
+        elif url.path == "/wait-idle":
+            deadline = time.monotonic() + float(query.get("timeout", "5"))
+            with streams_changed:
+                while open_streams > 0 and time.monotonic() < deadline:
+                    streams_changed.wait(deadline - time.monotonic())
+                idle = open_streams == 0
+            self._send(200 if idle else 504, {"openStreams": open_streams})
+        elif url.path == "/hold":
+            time.sleep(int(query.get("ms", "1000")) / 1000)
+            self._send(200, {"held": True})
+        elif url.path.startswith("/status/"):
+            self._send(int(url.path.rsplit("/", 1)[1]), {"status": "as asked"})
+        elif url.path == "/bytes":
+            self._send(200, b"x" * int(query.get("n", "0")), "application/octet-stream")
+        elif url.path == "/drop":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            self._send(404, {"error": "not found"})
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    parser.add_argument("--client-ca")
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    if args.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.client_ca)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    print(f"READY {server.server_address[1]}", flush=True)
+    # Stop when the test that started us goes away (stdin closes).
+    threading.Thread(target=lambda: (sys.stdin.read(), server.shutdown()), daemon=True).start()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
