@@ -62,7 +62,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
-        .target(name: "ModelplaneTestSupport", dependencies: ["HTTPClient"], swiftSettings: strict),
+        .target(name: "ModelplaneTestSupport", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         .testTarget(name: "ModelplaneAPITests", dependencies: ["ModelplaneAPI", "Manifests"], swiftSettings: strict),
         .testTarget(
             name: "ManifestsTests",

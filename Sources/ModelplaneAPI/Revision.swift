@@ -9,8 +9,7 @@ extension ModelDeployment.Spec {
             var backend: ModelDeployment.Backend
         }
         // Encoding plain value types to JSON cannot fail.
-        let data = try! JSONEncoder().encode(Serving(model: model, backend: backend))
-        return try! JSONDecoder().decode(JSONValue.self, from: data)
+        return try! JSONValueCoding.encode(Serving(model: model, backend: backend))
     }
 
     /// A short, stable hash of the serving-relevant spec, safe inside backend resource names.

@@ -36,10 +36,12 @@ public final class PeerProcess: Sendable {
     private let process: Process
     private let stdin: Pipe
     private let output: OutputLog
+    private let stderrPath: String
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    private init(port: Int, process: Process, stdin: Pipe, output: OutputLog) {
+    private init(port: Int, process: Process, stdin: Pipe, output: OutputLog, stderrPath: String) {
+        self.stderrPath = stderrPath
         self.port = port
         self.process = process
         self.stdin = stdin
@@ -59,9 +61,12 @@ public final class PeerProcess: Sendable {
         process.environment = env
         let stdin = Pipe()
         let stdout = Pipe()
+        // stderr goes to a file: read only when something fails, and a full pipe can never block the peer.
+        let stderrPath = NSTemporaryDirectory() + "modelplane-peer-\(UUID().uuidString).log"
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.standardInput = stdin
         process.standardOutput = stdout
-        process.standardError = stdout
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
         let output = OutputLog()
         let ready = AsyncStream<Int>.makeStream()
         stdout.fileHandleForReading.readabilityHandler = { handle in
@@ -89,10 +94,13 @@ public final class PeerProcess: Sendable {
             break
         }
         guard let port else {
-            process.terminate()
-            throw PeerError("\(executable) \(arguments.joined(separator: " ")) exited before it was ready:\n\(output.text.withLock { $0 })")
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+            try? FileManager.default.removeItem(atPath: stderrPath)
+            throw PeerError("\(executable) \(arguments.joined(separator: " ")) exited before it was ready:\n\(output.text.withLock { $0 })\(stderr)")
         }
-        return PeerProcess(port: port, process: process, stdin: stdin, output: output)
+        return PeerProcess(port: port, process: process, stdin: stdin, output: output, stderrPath: stderrPath)
     }
 
     /// The standard-library HTTP peer (`Tests/Peers/http_peer.py`).
@@ -103,12 +111,16 @@ public final class PeerProcess: Sendable {
     public func stop() {
         try? stdin.fileHandleForWriting.close()
         if process.isRunning {
-            process.terminate()
+            // SIGKILL: a child can inherit a mask that blocks SIGTERM from the test runner's threads.
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
 
-    deinit { stop() }
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: stderrPath)
+    }
 }
 
 private final class OutputLog: Sendable {

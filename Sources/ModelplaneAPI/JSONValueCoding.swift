@@ -1,4 +1,4 @@
-public import ModelplaneAPI
+
 import Foundation
 
 /// Moves between `JSONValue` and Codable types through JSON text.

@@ -1,0 +1,120 @@
+public import Foundation
+import HTTPClient
+public import ModelplaneAPI
+
+/// One change on a watch.
+public enum WatchEvent<Object: KubernetesObject>: Sendable {
+    case added(Object)
+    case modified(Object)
+    case deleted(Object)
+    /// The server's progress marker: only the resourceVersion to resume from.
+    case bookmark(resourceVersion: String)
+    /// An in-stream error; `410 Expired` means the version is too old: relist.
+    case error(APIStatus)
+}
+
+/// Splits a byte stream into lines. Chunk boundaries mean nothing: a line may arrive in many
+/// chunks and a chunk may hold many lines. Lines longer than `maxLineBytes` are an error, so a
+/// broken server cannot make us buffer without bound.
+public struct LineSplitter: Sendable {
+    private var partial = Data()
+    public let maxLineBytes: Int
+
+    public struct LineTooLong: Error, CustomStringConvertible {
+        public var limit: Int
+        public var description: String { "a watch event is longer than \(limit) bytes" }
+    }
+
+    public init(maxLineBytes: Int = 64 * 1024 * 1024) { self.maxLineBytes = maxLineBytes }
+
+    /// The complete lines this chunk finishes, without their `\n` (or `\r\n`); empty lines skipped.
+    public mutating func append(_ chunk: Data) throws(LineTooLong) -> [Data] {
+        var lines: [Data] = []
+        var start = chunk.startIndex
+        while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            var line = partial
+            line.append(chunk[start..<newline])
+            partial = Data()
+            if line.last == UInt8(ascii: "\r") { line.removeLast() }
+            if !line.isEmpty { lines.append(line) }
+            start = chunk.index(after: newline)
+        }
+        partial.append(chunk[start...])
+        if partial.count > maxLineBytes { throw LineTooLong(limit: maxLineBytes) }
+        return lines
+    }
+
+    /// What remains after the stream ended: a last line without a newline, if any.
+    public mutating func finish() -> Data? {
+        defer { partial = Data() }
+        let trimmed = partial.last == UInt8(ascii: "\r") ? partial.dropLast() : partial
+        return trimmed.isEmpty ? nil : Data(trimmed)
+    }
+}
+
+/// The events of one watch request, decoded as they arrive. Ends when the server ends the
+/// watch; throws `KubernetesError` when the connection fails or an event cannot be read.
+public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
+    public typealias Element = WatchEvent<Object>
+    let body: AsyncThrowingStream<Data, any Error>
+
+    public func makeAsyncIterator() -> Iterator { Iterator(body: body.makeAsyncIterator()) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var body: AsyncThrowingStream<Data, any Error>.AsyncIterator
+        var splitter = LineSplitter()
+        var pending: [Data] = []
+        var ended = false
+
+        public mutating func next() async throws -> WatchEvent<Object>? {
+            while pending.isEmpty {
+                if ended { return nil }
+                let chunk: Data?
+                do {
+                    chunk = try await body.next()
+                } catch {
+                    throw KubernetesError.transport(error as? HTTPClientError ?? HTTPClientError(.other, "\(error)"))
+                }
+                if let chunk {
+                    do {
+                        pending = try splitter.append(chunk)
+                    } catch {
+                        throw KubernetesError.invalidResponse(error.description)
+                    }
+                } else {
+                    ended = true
+                    if let last = splitter.finish() { pending = [last] }
+                }
+            }
+            return try Self.decode(pending.removeFirst())
+        }
+
+        static func decode(_ line: Data) throws(KubernetesError) -> WatchEvent<Object> {
+            let decoder = JSONDecoder()
+            do {
+                switch try decoder.decode(Envelope.self, from: line).type {
+                case "ADDED": return .added(try decoder.decode(Typed<Object>.self, from: line).object)
+                case "MODIFIED": return .modified(try decoder.decode(Typed<Object>.self, from: line).object)
+                case "DELETED": return .deleted(try decoder.decode(Typed<Object>.self, from: line).object)
+                case "BOOKMARK":
+                    let bookmark = try decoder.decode(Typed<Bookmark>.self, from: line).object
+                    return .bookmark(resourceVersion: bookmark.metadata?.resourceVersion ?? "")
+                case "ERROR": return .error(try decoder.decode(Typed<APIStatus>.self, from: line).object)
+                case let other: throw KubernetesError.invalidResponse("unknown watch event type \"\(other)\"")
+                }
+            } catch let error as KubernetesError {
+                throw error
+            } catch {
+                let preview = String(decoding: line.prefix(200), as: UTF8.self)
+                throw .invalidResponse("cannot decode watch event (\(error)): \(preview)")
+            }
+        }
+    }
+}
+
+private struct Envelope: Decodable { var type: String }
+private struct Typed<T: Decodable>: Decodable { var object: T }
+private struct Bookmark: Decodable {
+    struct Meta: Decodable { var resourceVersion: String? }
+    var metadata: Meta?
+}
