@@ -8,7 +8,7 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
     public static let plural = "modeldeployments"
     public static let singular = "modeldeployment"
     public static let shortNames = ["md", "mdep"]
-    public static let categories = ["modelplane", "all"]
+    public static let categories = ["modelplane"]
 
     public var apiVersion: String
     public var kind: String

@@ -126,3 +126,41 @@ public final class PeerProcess: Sendable {
 private final class OutputLog: Sendable {
     let text = Mutex("")
 }
+
+/// Runs a command to completion and captures what it printed.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    /// Runs `executable` with `arguments`, feeding `stdin`. For short commands (validators, the CLI).
+    public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let scratch = NSTemporaryDirectory() + "modelplane-cmd-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        // Files, not pipes: a command that prints a lot cannot block on a full pipe.
+        for name in ["in", "out", "err"] { _ = FileManager.default.createFile(atPath: scratch + "/" + name, contents: nil) }
+        if let stdin { try stdin.write(toFile: scratch + "/in", atomically: false, encoding: .utf8) }
+        process.standardInput = FileHandle(forReadingAtPath: scratch + "/in")
+        process.standardOutput = FileHandle(forWritingAtPath: scratch + "/out")
+        process.standardError = FileHandle(forWritingAtPath: scratch + "/err")
+        try process.run()
+        process.waitUntilExit()
+        return CommandResult(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: scratch + "/err", encoding: .utf8)) ?? ""
+        )
+    }
+}
+
+extension Peers {
+    /// The `modelplane` executable built beside the test bundle.
+    public static var modelplane: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modelplane").path
+    }
+}

@@ -1,0 +1,16 @@
+import ArgumentParser
+
+@main
+struct Modelplane: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modelplane",
+        abstract: "A control plane for machine-learning models in production.",
+        discussion: "Declare ModelDeployments (modelplane.dev/v1alpha1) in YAML; Modelplane makes serving backends match them.",
+        version: ModelplaneVersion.current,
+        subcommands: [Validate.self, CRD.self]
+    )
+}
+
+enum ModelplaneVersion {
+    static let current = "0.1.0-dev"
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Manifests
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Testing
+
+@Suite struct CRDTests {
+    let crdPath = repositoryRoot + "/" + CRDFile.path
+
+    @Test func committedCRDIsWhatTheGeneratorWrites() throws {
+        let committed = try String(contentsOfFile: crdPath, encoding: .utf8)
+        #expect(committed == CRDFile.render(), "crds/ is stale: run `swift run modelplane crd > \(CRDFile.path)`")
+    }
+
+    /// The Kubernetes versions the README promises.
+    @Test(arguments: ["1.29.0", "1.31.0", "1.33.0"])
+    func crdPassesKubernetesValidate(version: String) throws {
+        let result = try CommandResult.run(Peers.repositoryRoot + "/.peers/bin/kubernetes-validate", ["--strict", "-k", version, crdPath])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("passed for resource customresourcedefinition/modeldeployments.modelplane.dev"))
+    }
+
+    struct SchemaCheck: Decodable {
+        struct Problem: Decodable { var path: String; var message: String }
+        var file: String
+        var name: String?
+        var errors: [Problem]
+    }
+
+    func independentCheck(_ files: [String]) throws -> [SchemaCheck] {
+        let result = try CommandResult.run(try Peers.python, [Peers.script("crd_schema_check.py"), crdPath] + files)
+        #expect(result.status == 0, "\(result.stderr)")
+        return try result.stdout.split(separator: "\n").map { try JSONDecoder().decode(SchemaCheck.self, from: Data($0.utf8)) }
+    }
+
+    @Test func examplesConformToTheCRDSchema() throws {
+        let examples = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/manifests/examples").sorted().map { repositoryRoot + "/manifests/examples/" + $0 }
+        let checks = try independentCheck(examples)
+        #expect(checks.count == examples.count)
+        for check in checks { #expect(check.errors.isEmpty, "\(check.file): \(check.errors.map(\.message))") }
+    }
+
+    /// Each broken manifest is refused by our reader and by an independent JSON Schema validator
+    /// reading the generated CRD, at the same field: the two describe the same resource.
+    @Test(arguments: [
+        ("version: \"3\"", "version: 3", "spec.model.version"),
+        ("    version: \"3\"", "    version: \"3\"\n    verison: \"4\"", "spec.model"),
+        ("strategy: BlueGreen", "strategy: Canary", "spec.rollout.strategy"),
+        ("progressDeadlineSeconds: 300", "progressDeadlineSeconds: 0", "spec.rollout.progressDeadlineSeconds"),
+        ("name: fraud\n", "name: -fraud\n", "spec.model.name"),
+        ("revisionHistoryLimit: 10", "revisionHistoryLimit: -1", "spec.revisionHistoryLimit"),
+        ("url: http://127.0.0.1:8000", "url: ftp://127.0.0.1:8000", "spec.backend.triton.url"),
+    ])
+    func brokenManifestsAreRefusedByBoth(original: String, replacement: String, field: String) throws {
+        let base = """
+            apiVersion: modelplane.dev/v1alpha1
+            kind: ModelDeployment
+            metadata: {name: fraud-detector}
+            spec:
+              model:
+                name: fraud
+                version: "3"
+              backend:
+                triton:
+                  url: http://127.0.0.1:8000
+              rollout:
+                strategy: BlueGreen
+                progressDeadlineSeconds: 300
+              revisionHistoryLimit: 10
+            """
+        #expect(base.contains(original))
+        let broken = base.replacingOccurrences(of: original, with: replacement)
+        let dir = try TemporaryDirectory()
+        let file = dir.path + "/broken.yaml"
+        try broken.write(toFile: file, atomically: true, encoding: .utf8)
+
+        let ours = ManifestReader().read(paths: [file]).problems
+        #expect(!ours.isEmpty)
+        #expect(ours.contains { $0.path?.description.hasPrefix(field) == true }, "\(ours)")
+
+        let theirs = try independentCheck([file]).first?.errors ?? []
+        #expect(!theirs.isEmpty, "the CRD schema accepts what Modelplane refuses")
+        #expect(theirs.contains { $0.path.hasPrefix(field) || field.hasPrefix($0.path) }, "\(theirs.map { "\($0.path): \($0.message)" })")
+    }
+}
+
+@Suite struct ValidateCommandTests {
+    @Test func passesTheExamples() throws {
+        let result = try CommandResult.run(Peers.modelplane, ["validate", "-f", "manifests/examples"], directory: repositoryRoot)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("modeldeployment.modelplane.dev/fraud-detector valid"))
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test func printsOneLinePerProblemAndFails() throws {
+        let broken = """
+            apiVersion: modelplane.dev/v1alpha1
+            kind: ModelDeployment
+            metadata: {name: Bad_Name}
+            spec:
+              model: {name: fraud, version: 3}
+              backend: {}
+            """
+        let result = try CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: broken)
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == """
+            <stdin>:5:33: spec.model.version: Invalid type: expected string, got integer 3 (quote it: "3")
+            1 problem found
+
+            """)
+    }
+
+    @Test func reportsSemanticProblemsWithPositions() throws {
+        let broken = """
+            apiVersion: modelplane.dev/v1alpha1
+            kind: ModelDeployment
+            metadata: {name: Bad_Name}
+            spec:
+              model: {name: fraud, version: "3"}
+              backend: {}
+            """
+        let result = try CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: broken)
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines[0].hasPrefix("<stdin>:3:18: metadata.name: Invalid value: \"Bad_Name\""))
+        #expect(lines[1] == "<stdin>:6:12: spec.backend: Required value: exactly one of triton, sagemaker must be set")
+    }
+
+    @Test func refusesAnEmptyInputAndMissingFlags() throws {
+        let empty = try CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: "# nothing here\n")
+        #expect(empty.status == 1)
+        #expect(empty.stderr.contains("no ModelDeployment manifests found"))
+        let none = try CommandResult.run(Peers.modelplane, ["validate"])
+        #expect(none.status != 0)
+        #expect(none.stderr.contains("give at least one -f"))
+    }
+
+    @Test func crdCommandPrintsTheCommittedCRD() throws {
+        let result = try CommandResult.run(Peers.modelplane, ["crd"])
+        #expect(result.status == 0)
+        #expect(result.stdout == CRDFile.render())
+    }
+}
