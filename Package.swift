@@ -58,7 +58,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "modelplane-bench",
-            dependencies: ["ModelplaneAPI", "Manifests"],
+            dependencies: ["ModelplaneAPI", "Manifests", "KubeClient"],
             swiftSettings: strict
         ),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).

@@ -17,7 +17,7 @@ public enum WatchEvent<Object: KubernetesObject>: Sendable {
 /// chunks and a chunk may hold many lines. Lines longer than `maxLineBytes` are an error, so a
 /// broken server cannot make us buffer without bound.
 public struct LineSplitter: Sendable {
-    private var partial = Data()
+    private var partial: [UInt8] = []
     public let maxLineBytes: Int
 
     public struct LineTooLong: Error, CustomStringConvertible {
@@ -30,25 +30,34 @@ public struct LineSplitter: Sendable {
     /// The complete lines this chunk finishes, without their `\n` (or `\r\n`); empty lines skipped.
     public mutating func append(_ chunk: Data) throws(LineTooLong) -> [Data] {
         var lines: [Data] = []
-        var start = chunk.startIndex
-        while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            var line = partial
-            line.append(chunk[start..<newline])
-            partial = Data()
-            if line.last == UInt8(ascii: "\r") { line.removeLast() }
-            if !line.isEmpty { lines.append(line) }
-            start = chunk.index(after: newline)
+        chunk.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard let base = raw.baseAddress else { return }
+            var start = 0
+            while start < raw.count, let found = memchr(base + start, 0x0A, raw.count - start) {
+                let end = base.distance(to: UnsafeRawPointer(found))
+                var line: Data
+                if partial.isEmpty {
+                    line = Data(bytes: base + start, count: end - start)
+                } else {
+                    partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start..<end]))
+                    line = Data(partial)
+                    partial.removeAll(keepingCapacity: true)
+                }
+                if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                if !line.isEmpty { lines.append(line) }
+                start = end + 1
+            }
+            if start < raw.count { partial.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[start...])) }
         }
-        partial.append(chunk[start...])
         if partial.count > maxLineBytes { throw LineTooLong(limit: maxLineBytes) }
         return lines
     }
 
     /// What remains after the stream ended: a last line without a newline, if any.
     public mutating func finish() -> Data? {
-        defer { partial = Data() }
-        let trimmed = partial.last == UInt8(ascii: "\r") ? partial.dropLast() : partial
-        return trimmed.isEmpty ? nil : Data(trimmed)
+        defer { partial = [] }
+        if partial.last == UInt8(ascii: "\r") { partial.removeLast() }
+        return partial.isEmpty ? nil : Data(partial)
     }
 }
 

@@ -88,12 +88,22 @@ public struct ManifestReader: Sendable {
             return []
         }
         guard isDirectory.boolValue else { return [path] }
-        let root = URL(fileURLWithPath: path)
-        guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
+        guard let enumerator = FileManager.default.enumerator(atPath: path) else { return [] }
+        let prefix = path.hasSuffix("/") ? path : path + "/"
         var files: [String] = []
-        for case let url as URL in enumerator where Self.fileExtensions.contains(url.pathExtension.lowercased()) {
-            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
-                files.append(path.hasSuffix("/") ? path + url.path.dropFirst(root.path.count + 1) : path + "/" + url.path.dropFirst(root.path.count + 1))
+        while let relative = enumerator.nextObject() as? String {
+            let ext = relative.split(separator: ".").last.map { $0.lowercased() } ?? ""
+            guard Self.fileExtensions.contains(ext) else { continue }
+            switch enumerator.fileAttributes?[.type] as? FileAttributeType {
+            case .typeRegular?:
+                files.append(prefix + relative)
+            case .typeSymbolicLink?:
+                var targetIsDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: prefix + relative, isDirectory: &targetIsDirectory), !targetIsDirectory.boolValue {
+                    files.append(prefix + relative)
+                }
+            default:
+                continue
             }
         }
         return files.sorted()
@@ -161,7 +171,7 @@ public struct ManifestReader: Sendable {
         let start = SourceLocation(file: file, line: root.line, column: root.column)
         let located = LocatedJSON(root)
         func location(_ path: FieldPath, preferKey: Bool = false) -> SourceLocation {
-            guard let p = located.position(of: path, preferKey: preferKey) else { return start }
+            let p = located.position(of: path, preferKey: preferKey)
             return SourceLocation(file: file, line: p.line, column: p.column)
         }
         var problems = located.errors.map {

@@ -1,55 +1,63 @@
 import ModelplaneAPI
 
-/// Turns composed YAML into JSON values, remembering where each field came from so that errors
-/// found later (by the schema or by validation) can point at a line and column.
+/// Turns composed YAML into JSON values, keeping the YAML tree so that errors found later (by the
+/// schema or by validation) can point at a line and column.
 struct LocatedJSON {
     var value: JSONValue
-    /// The position of each field's value, and of each mapping key (so "unknown field" points at it).
-    var positions: [FieldPath: (line: Int, column: Int)]
-    var keyPositions: [FieldPath: (line: Int, column: Int)]
     var errors: [(path: FieldPath, line: Int, column: Int, message: String)]
+    private let root: YAMLNode
 
     init(_ root: YAMLNode) {
-        positions = [:]
-        keyPositions = [:]
+        self.root = root
         errors = []
         value = .null
         value = convert(root, at: FieldPath())
     }
 
-    /// The best position for a path: its key, its value, or the nearest ancestor's.
-    func position(of path: FieldPath, preferKey: Bool) -> (line: Int, column: Int)? {
-        var components = path.components
-        if preferKey, let p = keyPositions[path] { return p }
-        while true {
-            let current = FieldPath(components)
-            if let p = positions[current] { return p }
-            if components.isEmpty { return nil }
-            components.removeLast()
+    /// The best position for a path: its key (when asked and present), its value, or the nearest
+    /// ancestor's. Found by walking the YAML tree, so only errors pay for positions.
+    func position(of path: FieldPath, preferKey: Bool) -> (line: Int, column: Int) {
+        var node = root
+        for (depth, component) in path.components.enumerated() {
+            let isLast = depth == path.components.count - 1
+            switch (component, node.content) {
+            case (.key(let name), .mapping(let pairs)):
+                guard let pair = pairs.last(where: { if case .scalar(name, _, _) = $0.key.content { true } else { false } }) else {
+                    return (node.line, node.column)
+                }
+                if isLast, preferKey { return (pair.key.line, pair.key.column) }
+                node = pair.value
+            case (.index(let i), .sequence(let items)) where items.indices.contains(i):
+                node = items[i]
+            default:
+                return (node.line, node.column)
+            }
         }
+        return (node.line, node.column)
     }
 
     private mutating func convert(_ node: YAMLNode, at path: FieldPath) -> JSONValue {
-        positions[path] = (node.line, node.column)
         switch node.content {
         case .scalar(let text, let plain, let tag):
             return Self.resolve(text, plain: plain, tag: tag)
         case .sequence(let items):
-            return .array(items.enumerated().map { convert($1, at: path.appending(index: $0)) })
+            var elements: [JSONValue] = []
+            elements.reserveCapacity(items.count)
+            for (i, item) in items.enumerated() { elements.append(convert(item, at: path.appending(index: i))) }
+            return .array(elements)
         case .mapping(let pairs):
             var members: [String: JSONValue] = [:]
+            members.reserveCapacity(pairs.count)
             for (key, value) in pairs {
                 guard case .scalar(let name, _, _) = key.content else {
                     errors.append((path, key.line, key.column, "mapping keys must be strings"))
                     continue
                 }
-                let childPath = path.appending(name)
                 if members[name] != nil {
-                    errors.append((childPath, key.line, key.column, "duplicate field \"\(name)\""))
+                    errors.append((path.appending(name), key.line, key.column, "duplicate field \"\(name)\""))
                     continue
                 }
-                keyPositions[childPath] = (key.line, key.column)
-                members[name] = convert(value, at: childPath)
+                members[name] = convert(value, at: path.appending(name))
             }
             return .object(members)
         }

@@ -1,12 +1,9 @@
-
 import Foundation
 
-/// Moves between `JSONValue` and Codable types through JSON text.
+/// Moves between `JSONValue` and Codable types.
 public enum JSONValueCoding {
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
-        let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "+Inf", negativeInfinity: "-Inf", nan: "NaN")
-        return try JSONDecoder().decode(T.self, from: encoder.encode(value))
+        try JSONValueDecoder().decode(type, from: value)
     }
 
     public static func encode<T: Encodable>(_ value: T) throws -> JSONValue {

@@ -1,1 +1,154 @@
-print("todo")
+// Benchmarks for the targets the issues name. Run: swift run -c release modelplane-bench
+// Prints a Markdown table for the README's performance section.
+import Foundation
+import KubeClient
+import Manifests
+import ModelplaneAPI
+
+struct Measurement {
+    var name: String
+    var samples: [Duration]
+    var detail: String
+
+    var median: Duration { samples.sorted()[samples.count / 2] }
+    var best: Duration { samples.min()! }
+}
+
+func measure(_ name: String, iterations: Int, detail: String = "", _ body: () throws -> Void) rethrows -> Measurement {
+    try body()  // warm up
+    var samples: [Duration] = []
+    for _ in 0..<iterations {
+        let start = ContinuousClock.now
+        try body()
+        samples.append(ContinuousClock.now - start)
+    }
+    return Measurement(name: name, samples: samples, detail: detail)
+}
+
+func format(_ d: Duration) -> String {
+    let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    return ms < 1 ? String(format: "%.3f ms", ms) : String(format: "%.1f ms", ms)
+}
+
+/// A realistic manifest: Triton or SageMaker, labels, a model config.
+func manifest(_ i: Int) -> String {
+    if i % 4 == 3 {
+        return """
+            apiVersion: modelplane.dev/v1alpha1
+            kind: ModelDeployment
+            metadata:
+              name: churn-\(i)
+              namespace: team-\(i % 10)
+              labels: {team: risk, tier: "\(i % 3)"}
+            spec:
+              model:
+                name: churn-\(i)
+                version: "2024-11-\(i % 28 + 1)"
+                uri: s3://models/churn/\(i)/model.tar.gz
+              backend:
+                sagemaker:
+                  region: us-east-1
+                  image: 763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310
+                  executionRoleArn: arn:aws:iam::123456789012:role/SageMakerExecution
+                  instanceType: ml.m5.large
+                  initialInstanceCount: \(i % 4 + 1)
+              rollout: {strategy: BlueGreen, progressDeadlineSeconds: 900}
+            """
+    }
+    return """
+        apiVersion: modelplane.dev/v1alpha1
+        kind: ModelDeployment
+        metadata:
+          name: fraud-\(i)
+          namespace: team-\(i % 10)
+          labels: {team: risk, app.kubernetes.io/name: fraud}
+          annotations: {modelplane.dev/owner: "risk-team@example.com"}
+        spec:
+          model:
+            name: fraud-\(i)
+            version: "\(i % 9 + 1)"
+            uri: ./models/fraud
+          backend:
+            triton:
+              url: http://triton-\(i % 5).serving:8000
+              modelConfig:
+                max_batch_size: 8
+                dynamic_batching: {max_queue_delay_microseconds: 100}
+                instance_group: [{count: 2, kind: KIND_CPU}]
+          rollout:
+            strategy: Immediate
+          revisionHistoryLimit: 10
+        """
+}
+
+let reader = ManifestReader()
+var results: [Measurement] = []
+
+// 1,000 manifests in one multi-document file.
+let stream = (0..<1000).map(manifest).joined(separator: "\n---\n")
+let streamBytes = Array(stream.utf8)
+results.append(measure("validate 1,000 manifests (one file, \(streamBytes.count / 1024) KiB)", iterations: 20) {
+    let set = reader.parse(streamBytes, file: "bench.yaml")
+    precondition(set.problems.isEmpty && set.deployments.count == 1000, "\(set.problems.prefix(3))")
+})
+
+// 1,000 manifests in 1,000 files, read from disk (what `modelplane validate -f DIR` does).
+let directory = NSTemporaryDirectory() + "modelplane-bench-" + UUID().uuidString
+try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: directory) }
+for i in 0..<1000 {
+    try manifest(i).write(toFile: "\(directory)/md-\(String(format: "%04d", i)).yaml", atomically: false, encoding: .utf8)
+}
+results.append(measure("validate 1,000 manifests (1,000 files in a directory)", iterations: 20) {
+    let set = reader.read(paths: [directory])
+    precondition(set.problems.isEmpty && set.deployments.count == 1000)
+})
+
+// Hostile input: each must be refused, fast.
+var bomb = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+for i in 1...9 { bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+results.append(measure("refuse a billion-laughs alias bomb", iterations: 50) {
+    precondition(!reader.parse(bomb, file: "bomb.yaml").problems.isEmpty)
+})
+let deep = String(repeating: "[", count: 1_000_000)
+results.append(measure("refuse 1,000,000 levels of nesting", iterations: 20) {
+    precondition(!reader.parse(deep, file: "deep.yaml").problems.isEmpty)
+})
+let hugePath = directory + "/huge.yaml"
+try Data(repeating: UInt8(ascii: "#"), count: 64 * 1024 * 1024).write(to: URL(fileURLWithPath: hugePath))
+results.append(measure("refuse a 64 MiB file", iterations: 20) {
+    precondition(!reader.read(paths: [hugePath]).problems.isEmpty)
+})
+var notUTF8 = streamBytes
+notUTF8[notUTF8.count - 10] = 0xFF
+results.append(measure("refuse invalid UTF-8 at the end of 1,000 manifests", iterations: 20) {
+    precondition(!reader.parse(notUTF8, file: "bad.yaml").problems.isEmpty)
+})
+
+// Watch streams: split and decode 10,000 events arriving in 1.5 KiB chunks.
+
+
+let objectJSON = String(decoding: try JSONEncoder().encode(ModelDeployment(name: "fraud", spec: .init(model: .init(name: "fraud", version: "3"), backend: .init(triton: .init(url: "http://127.0.0.1:8000"))))), as: UTF8.self)
+let watchText = Data(String(repeating: #"{"type":"MODIFIED","object":\#(objectJSON)}"# + "\n", count: 10_000).utf8)
+results.append(measure("split 10,000 watch events (\(watchText.count / 1024) KiB) in 1.5 KiB chunks", iterations: 20) {
+    var splitter = LineSplitter()
+    var lines = 0
+    var offset = 0
+    while offset < watchText.count {
+        lines += try! splitter.append(watchText[offset..<min(offset + 1536, watchText.count)]).count
+        offset += 1536
+    }
+    precondition(lines == 10_000)
+})
+
+let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+    .split(separator: "\n").first { $0.hasPrefix("model name") }?
+    .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+print("Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), \(ProcessInfo.processInfo.physicalMemory / (1 << 30)) GiB\n")
+print("| benchmark | median | best |")
+print("|---|---|---|")
+for r in results { print("| \(r.name) | \(format(r.median)) | \(format(r.best)) |") }
+
+var usage = rusage()
+getrusage(RUSAGE_SELF.rawValue, &usage)
+print("\nPeak RSS of the whole run (including the 64 MiB test file the benchmark itself builds in memory): \(usage.ru_maxrss / 1024) MiB")
