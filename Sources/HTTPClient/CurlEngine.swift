@@ -71,7 +71,10 @@ final class CurlEngine: @unchecked Sendable {
     private func run() {
         while true {
             let work = inbox.withLock { inbox -> Inbox in
-                defer { inbox.added = []; inbox.cancelled = [] }
+                defer {
+                    inbox.added = []
+                    inbox.cancelled = []
+                }
                 return inbox
             }
             for transfer in work.added {

@@ -19,7 +19,6 @@ final class Transfer: @unchecked Sendable {
     private struct Shared {
         var head: CheckedContinuation<HTTPResponseHead, any Error>?
         var cancelledEarly = false
-        var completed = false
     }
     private let shared = Mutex(Shared())
     /// Handed to the caller once (`takeBody`): the transfer must not keep it alive, because the
@@ -109,7 +108,9 @@ final class Transfer: @unchecked Sendable {
         if let body = request.body {
             set(mp_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)))
             body.withUnsafeBytes { raw in
-                set(mp_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)))
+                set(
+                    mp_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                )
             }
         }
 
@@ -127,13 +128,15 @@ final class Transfer: @unchecked Sendable {
 
         configureTLS(easy, set)
 
-        set(mp_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION) { buffer, size, count, userdata in
-            Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue().receiveHeader(buffer!, size * count)
-        })
+        set(
+            mp_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION) { buffer, size, count, userdata in
+                Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue().receiveHeader(buffer!, size * count)
+            })
         set(mp_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, me))
-        set(mp_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION) { buffer, size, count, userdata in
-            Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue().receiveBody(buffer!, size * count)
-        })
+        set(
+            mp_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION) { buffer, size, count, userdata in
+                Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue().receiveBody(buffer!, size * count)
+            })
         set(mp_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, me))
 
         if failed != CURLE_OK {
@@ -235,7 +238,7 @@ final class Transfer: @unchecked Sendable {
     /// Ends the exchange with an error, whichever side is waiting.
     func fail(_ error: HTTPClientError) {
         let continuation = shared.withLock { shared in
-            defer { shared.head = nil; shared.completed = true }
+            defer { shared.head = nil }
             return shared.head
         }
         if let continuation {

@@ -109,7 +109,8 @@ struct KubeConfigFile: Decodable {
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decode(String.self, forKey: .name)
-            value = try container.decodeIfPresent(T.self, forKey: .cluster)
+            value =
+                try container.decodeIfPresent(T.self, forKey: .cluster)
                 ?? container.decodeIfPresent(T.self, forKey: .user)
                 ?? container.decodeIfPresent(T.self, forKey: .context)
         }
@@ -235,20 +236,26 @@ struct KubeConfigFile: Decodable {
             }
             var configuration = KubernetesClientConfiguration(server: server, namespace: context.namespace ?? "default")
             configuration.tls.insecureSkipVerify = cluster.insecureSkipTLSVerify ?? false
-            configuration.tls.certificateAuthority = try pem(data: cluster.certificateAuthorityData, file: cluster.certificateAuthority, directory: clusterDirectory, what: "certificate-authority-data of cluster \"\(clusterName)\"")
+            configuration.tls.certificateAuthority = try pem(
+                data: cluster.certificateAuthorityData, file: cluster.certificateAuthority, directory: clusterDirectory,
+                what: "certificate-authority-data of cluster \"\(clusterName)\"")
 
             if let userName = context.user, !userName.isEmpty {
                 guard let (user, userDirectory) = users[userName] else {
                     throw .configuration("context \"\(contextName)\" names user \"\(userName)\", which is not in the kubeconfig")
                 }
                 if user.exec != nil || user.authProvider != nil {
-                    throw .configuration("user \"\(userName)\": exec and auth-provider credential plugins are not supported yet; use a token, tokenFile or client certificate")
+                    throw .configuration(
+                        "user \"\(userName)\": exec and auth-provider credential plugins are not supported yet; use a token, tokenFile or client certificate")
                 }
                 if user.username != nil {
                     throw .configuration("user \"\(userName)\": basic authentication was removed from Kubernetes; use a token or client certificate")
                 }
-                configuration.tls.clientCertificate = try pem(data: user.clientCertificateData, file: user.clientCertificate, directory: userDirectory, what: "client-certificate-data of user \"\(userName)\"")
-                configuration.tls.clientKey = try pem(data: user.clientKeyData, file: user.clientKey, directory: userDirectory, what: "client-key-data of user \"\(userName)\"")
+                configuration.tls.clientCertificate = try pem(
+                    data: user.clientCertificateData, file: user.clientCertificate, directory: userDirectory,
+                    what: "client-certificate-data of user \"\(userName)\"")
+                configuration.tls.clientKey = try pem(
+                    data: user.clientKeyData, file: user.clientKey, directory: userDirectory, what: "client-key-data of user \"\(userName)\"")
                 if (configuration.tls.clientCertificate == nil) != (configuration.tls.clientKey == nil) {
                     throw .configuration("user \"\(userName)\": a client certificate needs both a certificate and a key")
                 }
@@ -278,7 +285,6 @@ struct KubeConfigFile: Decodable {
         }
     }
 }
-
 
 /// Supplies the bearer token for each request: fixed, or read from a file that may rotate.
 final class TokenSource: Sendable {

@@ -28,7 +28,9 @@ public struct KubernetesClient: Sendable {
     }
 
     /// One page; `namespace: nil` lists a namespaced type across all namespaces.
-    public func list<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, options: ListOptions = ListOptions()) async throws(KubernetesError) -> ObjectList<Object> {
+    public func list<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, options: ListOptions = ListOptions()) async throws(KubernetesError)
+        -> ObjectList<Object>
+    {
         var query: [(String, String)] = []
         if let v = options.labelSelector { query.append(("labelSelector", v)) }
         if let v = options.fieldSelector { query.append(("fieldSelector", v)) }
@@ -36,11 +38,15 @@ public struct KubernetesClient: Sendable {
         if let v = options.continueToken { query.append(("continue", v)) }
         if let v = options.resourceVersion { query.append(("resourceVersion", v)) }
         let list = try await send("GET", path(type, namespace: namespace, allNamespaces: namespace == nil), query: query, decoding: ListBody<Object>.self)
-        return ObjectList(items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "", continueToken: list.metadata?.continue.flatMap { $0.isEmpty ? nil : $0 }, remainingItemCount: list.metadata?.remainingItemCount)
+        return ObjectList(
+            items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "",
+            continueToken: list.metadata?.continue.flatMap { $0.isEmpty ? nil : $0 }, remainingItemCount: list.metadata?.remainingItemCount)
     }
 
     /// Every page of a list, as one (the resourceVersion is the first page's, as paging keeps it).
-    public func listAll<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, options: ListOptions = ListOptions(), pageSize: Int = 500) async throws(KubernetesError) -> ObjectList<Object> {
+    public func listAll<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, options: ListOptions = ListOptions(), pageSize: Int = 500)
+        async throws(KubernetesError) -> ObjectList<Object>
+    {
         var options = options
         options.limit = pageSize
         var page = try await list(type, namespace: namespace, options: options)
@@ -62,15 +68,21 @@ public struct KubernetesClient: Sendable {
 
     /// PUT: replaces the object. Carries `metadata.resourceVersion`; a stale one is a 409 Conflict.
     public func update<Object: KubernetesObject>(_ object: Object) async throws(KubernetesError) -> Object {
-        try await send("PUT", path(Object.self, namespace: object.metadata.namespace, name: try name(of: object)), body: encode(object), contentType: "application/json", decoding: Object.self)
+        try await send(
+            "PUT", path(Object.self, namespace: object.metadata.namespace, name: try name(of: object)), body: encode(object), contentType: "application/json",
+            decoding: Object.self)
     }
 
     /// PUT to the status subresource: only `.status` changes.
     public func updateStatus<Object: KubernetesObject>(_ object: Object) async throws(KubernetesError) -> Object {
-        try await send("PUT", path(Object.self, namespace: object.metadata.namespace, name: try name(of: object), subresource: "status"), body: encode(object), contentType: "application/json", decoding: Object.self)
+        try await send(
+            "PUT", path(Object.self, namespace: object.metadata.namespace, name: try name(of: object), subresource: "status"), body: encode(object),
+            contentType: "application/json", decoding: Object.self)
     }
 
-    public func patch<Object: KubernetesObject>(_ type: Object.Type, name: String, namespace: String? = nil, _ patch: Patch, subresource: String? = nil) async throws(KubernetesError) -> Object {
+    public func patch<Object: KubernetesObject>(_ type: Object.Type, name: String, namespace: String? = nil, _ patch: Patch, subresource: String? = nil)
+        async throws(KubernetesError) -> Object
+    {
         let body: Data
         var query: [(String, String)] = []
         switch patch {
@@ -81,12 +93,16 @@ public struct KubernetesClient: Sendable {
             query.append(("fieldManager", fieldManager))
             if force { query.append(("force", "true")) }
         }
-        return try await send("PATCH", path(type, namespace: namespace, name: name, subresource: subresource), query: query, body: body, contentType: patch.contentType, decoding: type)
+        return try await send(
+            "PATCH", path(type, namespace: namespace, name: name, subresource: subresource), query: query, body: body, contentType: patch.contentType,
+            decoding: type)
     }
 
     /// Deletes; returns the object while finalizers hold it (deletionTimestamp set), nil once gone.
     @discardableResult
-    public func delete<Object: KubernetesObject>(_ type: Object.Type, name: String, namespace: String? = nil, options: DeleteOptions? = nil) async throws(KubernetesError) -> Object? {
+    public func delete<Object: KubernetesObject>(_ type: Object.Type, name: String, namespace: String? = nil, options: DeleteOptions? = nil)
+        async throws(KubernetesError) -> Object?
+    {
         let body = try options.map { (o) throws(KubernetesError) in try encode(o) }
         let data = try await sendRaw("DELETE", path(type, namespace: namespace, name: name), body: body, contentType: body == nil ? nil : "application/json")
         if (try? JSONDecoder().decode(KindProbe.self, from: data))?.kind == "Status" { return nil }
@@ -94,7 +110,9 @@ public struct KubernetesClient: Sendable {
     }
 
     /// Opens one watch. Prefer `Reflector`, which lists, re-watches and relists as needed.
-    public func watch<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, options: WatchOptions = WatchOptions()) async throws(KubernetesError) -> WatchEvents<Object> {
+    public func watch<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, options: WatchOptions = WatchOptions()) async throws(KubernetesError)
+        -> WatchEvents<Object>
+    {
         var query: [(String, String)] = [("watch", "true")]
         if let v = options.resourceVersion { query.append(("resourceVersion", v)) }
         if options.allowWatchBookmarks { query.append(("allowWatchBookmarks", "true")) }
@@ -131,7 +149,9 @@ public struct KubernetesClient: Sendable {
     // MARK: - Plumbing
 
     /// The URL path of a resource collection or object.
-    public func path<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, name: String? = nil, subresource: String? = nil, allNamespaces: Bool = false) -> String {
+    public func path<Object: KubernetesObject>(
+        _ type: Object.Type, namespace: String?, name: String? = nil, subresource: String? = nil, allNamespaces: Bool = false
+    ) -> String {
         var path = type.group.isEmpty ? "/api/\(type.version)" : "/apis/\(type.group)/\(type.version)"
         if type.isNamespaced, !allNamespaces {
             path += "/namespaces/\(Self.escape(namespace ?? configuration.namespace))"
@@ -156,11 +176,15 @@ public struct KubernetesClient: Sendable {
         return headers
     }
 
-    private func send<Result: Decodable>(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil, decoding: Result.Type) async throws(KubernetesError) -> Result {
+    private func send<Result: Decodable>(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil, decoding: Result.Type
+    ) async throws(KubernetesError) -> Result {
         try decode(Result.self, from: await sendRaw(method, path, query: query, body: body, contentType: contentType))
     }
 
-    private func sendRaw(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil) async throws(KubernetesError) -> Data {
+    private func sendRaw(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil)
+        async throws(KubernetesError) -> Data
+    {
         let url = configuration.server + path + Self.queryString(query)
         var retried = false
         while true {

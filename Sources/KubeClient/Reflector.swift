@@ -55,7 +55,8 @@ public struct Reflector<Object: KubernetesObject>: Sendable {
         while !Task.isCancelled {
             if resourceVersion == nil {
                 do {
-                    let list = try await client.listAll(Object.self, namespace: namespace, options: ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector), pageSize: pageSize)
+                    let list = try await client.listAll(
+                        Object.self, namespace: namespace, options: ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector), pageSize: pageSize)
                     resourceVersion = list.resourceVersion
                     out.yield(.replaced(list.items, resourceVersion: list.resourceVersion))
                 } catch {

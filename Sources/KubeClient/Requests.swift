@@ -28,7 +28,9 @@ public struct WatchOptions: Sendable {
     public var labelSelector: String?
     public var fieldSelector: String?
 
-    public init(resourceVersion: String? = nil, timeoutSeconds: Int? = nil, allowWatchBookmarks: Bool = true, labelSelector: String? = nil, fieldSelector: String? = nil) {
+    public init(
+        resourceVersion: String? = nil, timeoutSeconds: Int? = nil, allowWatchBookmarks: Bool = true, labelSelector: String? = nil, fieldSelector: String? = nil
+    ) {
         self.resourceVersion = resourceVersion
         self.timeoutSeconds = timeoutSeconds
         self.allowWatchBookmarks = allowWatchBookmarks
@@ -94,7 +96,11 @@ public struct DeleteOptions: Codable, Sendable {
         }
     }
 
-    public enum PropagationPolicy: String, Codable, Sendable { case orphan = "Orphan", background = "Background", foreground = "Foreground" }
+    public enum PropagationPolicy: String, Codable, Sendable {
+        case orphan = "Orphan"
+        case background = "Background"
+        case foreground = "Foreground"
+    }
 
     public var kind = "DeleteOptions"
     public var apiVersion = "v1"

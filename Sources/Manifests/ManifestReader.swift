@@ -1,5 +1,5 @@
-public import ModelplaneAPI
 import Foundation
+public import ModelplaneAPI
 
 /// One problem in a manifest, addressed the way a compiler addresses one:
 /// `FILE:LINE:COLUMN: FIELD.PATH: what is wrong and what was expected`.
@@ -68,7 +68,10 @@ public struct ManifestReader: Sendable {
                 fileSet.deployments = fileSet.deployments.filter { located in
                     let key = "\(located.deployment.metadata.namespace ?? ModelDeployment.Defaults.namespace)/\(located.deployment.metadata.name ?? "")"
                     if let first = seen[key] {
-                        fileSet.problems.append(ManifestProblem(location: located.location, path: FieldPath("metadata.name"), message: "duplicate ModelDeployment \(key); first defined at \(first)"))
+                        fileSet.problems.append(
+                            ManifestProblem(
+                                location: located.location, path: FieldPath("metadata.name"),
+                                message: "duplicate ModelDeployment \(key); first defined at \(first)"))
                         return false
                     }
                     seen[key] = located.location
@@ -153,7 +156,8 @@ public struct ManifestReader: Sendable {
         do {
             documents = try YAMLComposer(limits: limits).documents(from: bytes)
         } catch {
-            set.problems.append(ManifestProblem(location: SourceLocation(file: file, line: error.line, column: error.column), path: nil, message: error.message))
+            set.problems.append(
+                ManifestProblem(location: SourceLocation(file: file, line: error.line, column: error.column), path: nil, message: error.message))
             return set
         }
         for case let root? in documents {
@@ -178,23 +182,30 @@ public struct ManifestReader: Sendable {
             ManifestProblem(location: SourceLocation(file: file, line: $0.line, column: $0.column), path: $0.path, message: $0.message)
         }
         guard case .object(let members) = located.value else {
-            set.problems.append(ManifestProblem(location: start, path: nil, message: "expected a Kubernetes object (a mapping with apiVersion and kind), got \(located.value.typeName)"))
+            set.problems.append(
+                ManifestProblem(
+                    location: start, path: nil, message: "expected a Kubernetes object (a mapping with apiVersion and kind), got \(located.value.typeName)"))
             return
         }
         let apiVersion = members["apiVersion"]?.stringValue
         let kind = members["kind"]?.stringValue
         guard apiVersion == ModelDeployment.apiVersion, kind == ModelDeployment.kind else {
-            let what = apiVersion == nil || kind == nil
+            let what =
+                apiVersion == nil || kind == nil
                 ? "apiVersion and kind are required"
                 : "unsupported object \(apiVersion!), Kind=\(kind!)"
-            set.problems.append(ManifestProblem(location: location(FieldPath(kind == nil ? "kind" : "apiVersion")), path: nil, message: "\(what): Modelplane reads \(ModelDeployment.apiVersion) \(ModelDeployment.kind) objects"))
+            set.problems.append(
+                ManifestProblem(
+                    location: location(FieldPath(kind == nil ? "kind" : "apiVersion")), path: nil,
+                    message: "\(what): Modelplane reads \(ModelDeployment.apiVersion) \(ModelDeployment.kind) objects"))
             return
         }
 
         var schemaErrors: [FieldError] = []
         ModelDeployment.schema.check(located.value, into: &schemaErrors)
         problems += schemaErrors.map { error in
-            ManifestProblem(location: location(error.path, preferKey: error.kind == .unknownField), path: error.path, message: "\(error.kind.phrase): \(error.detail)")
+            ManifestProblem(
+                location: location(error.path, preferKey: error.kind == .unknownField), path: error.path, message: "\(error.kind.phrase): \(error.detail)")
         }
         guard problems.isEmpty else {
             set.problems += problems

@@ -177,7 +177,9 @@ struct YAMLComposer {
     }
 
     private func tooLarge(_ line: Int, _ column: Int) -> YAMLSyntaxError {
-        YAMLSyntaxError(line: line, column: column, message: "document expands to more than \(limits.maxExpandedNodes) nodes (counting what aliases repeat); refusing it as a possible alias bomb")
+        YAMLSyntaxError(
+            line: line, column: column,
+            message: "document expands to more than \(limits.maxExpandedNodes) nodes (counting what aliases repeat); refusing it as a possible alias bomb")
     }
 
     private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
@@ -210,7 +212,16 @@ struct YAMLComposer {
             }
             let length: Int
             let minimum: UInt32
-            if b & 0xE0 == 0xC0 { length = 2; minimum = 0x80 } else if b & 0xF0 == 0xE0 { length = 3; minimum = 0x800 } else if b & 0xF8 == 0xF0 { length = 4; minimum = 0x10000 } else {
+            if b & 0xE0 == 0xC0 {
+                length = 2
+                minimum = 0x80
+            } else if b & 0xF0 == 0xE0 {
+                length = 3
+                minimum = 0x800
+            } else if b & 0xF8 == 0xF0 {
+                length = 4
+                minimum = 0x10000
+            } else {
                 return (line, i - lineStart + 1)
             }
             guard i + length <= bytes.count else { return (line, i - lineStart + 1) }

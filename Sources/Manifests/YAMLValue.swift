@@ -81,7 +81,9 @@ struct LocatedJSON {
         case ".nan", ".NaN", ".NAN": return .double(.nan)
         default: break
         }
-        guard let first = text.utf8.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
+        guard let first = text.utf8.first,
+            first == UInt8(ascii: "-") || first == UInt8(ascii: "+") || first == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first)
+        else {
             return .string(text)
         }
         let unsigned = text.hasPrefix("+") || text.hasPrefix("-") ? text.dropFirst() : Substring(text)
@@ -97,7 +99,8 @@ struct LocatedJSON {
         }
         if unsigned.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }),
             unsigned.allSatisfy({ $0.isASCII && ($0.isNumber || "._eE+-".contains($0)) }),
-            let d = Double(text) {
+            let d = Double(text)
+        {
             return .double(d)
         }
         return .string(text)

@@ -60,7 +60,7 @@ public enum CustomResourceDefinition {
                         "subresources": .object(["status": .object([:])]),
                         "additionalPrinterColumns": .array(columns),
                         "schema": .object(["openAPIV3Schema": openAPI(md.schema, root: true)]),
-                    ]),
+                    ])
                 ]),
             ]),
         ])
@@ -86,11 +86,12 @@ public enum CustomResourceDefinition {
             let required = object.properties.filter(\.required).map(\.name).filter { !root || $0 == "spec" }
             if !required.isEmpty { out["required"] = .array(required.map(JSONValue.string)) }
             if !object.rules.isEmpty {
-                out["x-kubernetes-validations"] = .array(object.rules.map { rule in
-                    var fields: [String: JSONValue] = ["rule": .string(rule.rule), "message": .string(rule.message)]
-                    if let path = rule.fieldPath { fields["fieldPath"] = .string(path) }
-                    return .object(fields)
-                })
+                out["x-kubernetes-validations"] = .array(
+                    object.rules.map { rule in
+                        var fields: [String: JSONValue] = ["rule": .string(rule.rule), "message": .string(rule.message)]
+                        if let path = rule.fieldPath { fields["fieldPath"] = .string(path) }
+                        return .object(fields)
+                    })
             }
         case .string(let s):
             out["type"] = "string"
@@ -120,4 +121,3 @@ public enum CustomResourceDefinition {
         return .object(out)
     }
 }
-

@@ -94,7 +94,9 @@ struct JSONValueDecoding: Decoder {
         }
 
         mutating func decode<T: Decodable>(_ type: T.Type) throws -> T { try next().decodeValue(type) }
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> { try next().container(keyedBy: type) }
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+            try next().container(keyedBy: type)
+        }
         mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer { try next().unkeyedContainer() }
         mutating func superDecoder() throws -> any Decoder { try next() }
     }

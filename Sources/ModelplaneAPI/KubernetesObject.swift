@@ -29,7 +29,9 @@ public struct ObjectReference: Codable, Sendable, Hashable {
     public var resourceVersion: String?
     public var fieldPath: String?
 
-    public init(apiVersion: String? = nil, kind: String? = nil, namespace: String? = nil, name: String? = nil, uid: String? = nil, resourceVersion: String? = nil) {
+    public init(
+        apiVersion: String? = nil, kind: String? = nil, namespace: String? = nil, name: String? = nil, uid: String? = nil, resourceVersion: String? = nil
+    ) {
         self.apiVersion = apiVersion
         self.kind = kind
         self.namespace = namespace
@@ -60,7 +62,10 @@ public struct Lease: KubernetesObject, Hashable {
         public var renewTime: String?
         public var leaseTransitions: Int32?
 
-        public init(holderIdentity: String? = nil, leaseDurationSeconds: Int32? = nil, acquireTime: String? = nil, renewTime: String? = nil, leaseTransitions: Int32? = nil) {
+        public init(
+            holderIdentity: String? = nil, leaseDurationSeconds: Int32? = nil, acquireTime: String? = nil, renewTime: String? = nil,
+            leaseTransitions: Int32? = nil
+        ) {
             self.holderIdentity = holderIdentity
             self.leaseDurationSeconds = leaseDurationSeconds
             self.acquireTime = acquireTime
@@ -83,7 +88,10 @@ public struct Event: KubernetesObject, Hashable {
     public static let plural = "events"
     public static let isNamespaced = true
 
-    public enum EventType: String, Codable, Sendable { case normal = "Normal", warning = "Warning" }
+    public enum EventType: String, Codable, Sendable {
+        case normal = "Normal"
+        case warning = "Warning"
+    }
 
     public struct Series: Codable, Sendable, Hashable {
         public var count: Int32
@@ -113,7 +121,10 @@ public struct Event: KubernetesObject, Hashable {
     public var note: String?
     public var type: EventType
 
-    public init(metadata: ObjectMeta, eventTime: String, reportingController: String, reportingInstance: String, action: String, reason: String, regarding: ObjectReference, note: String?, type: EventType) {
+    public init(
+        metadata: ObjectMeta, eventTime: String, reportingController: String, reportingInstance: String, action: String, reason: String,
+        regarding: ObjectReference, note: String?, type: EventType
+    ) {
         self.metadata = metadata
         self.eventTime = eventTime
         self.reportingController = reportingController

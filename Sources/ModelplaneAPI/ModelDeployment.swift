@@ -97,7 +97,9 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// Defaults to the deployment's name.
         public var endpointName: String?
 
-        public init(region: String, image: String, executionRoleArn: String, instanceType: String, initialInstanceCount: Int64? = nil, endpointName: String? = nil) {
+        public init(
+            region: String, image: String, executionRoleArn: String, instanceType: String, initialInstanceCount: Int64? = nil, endpointName: String? = nil
+        ) {
             self.region = region
             self.image = image
             self.executionRoleArn = executionRoleArn

@@ -1,78 +1,152 @@
 /// The ModelDeployment's schema: the single source of the CRD in `crds/` and of the manifest
 /// reader's strict field checking. `SchemaConformanceTests` prove it matches the Swift types.
 extension ModelDeployment {
-    public static let schema: Schema = .object(ObjectSchema(
-        "A model version to serve, the backend that serves it, and how changes roll out.",
-        properties: [
-            .required("apiVersion", .string(.init("modelplane.dev/v1alpha1", enum: [apiVersion]))),
-            .required("kind", .string(.init("ModelDeployment", enum: [kind]))),
-            .required("metadata", ObjectMeta.schema),
-            .required("spec", specSchema),
-            .optional("status", statusSchema),
-        ]
-    ))
+    public static let schema: Schema = .object(
+        ObjectSchema(
+            "A model version to serve, the backend that serves it, and how changes roll out.",
+            properties: [
+                .required("apiVersion", .string(.init("modelplane.dev/v1alpha1", enum: [apiVersion]))),
+                .required("kind", .string(.init("ModelDeployment", enum: [kind]))),
+                .required("metadata", ObjectMeta.schema),
+                .required("spec", specSchema),
+                .optional("status", statusSchema),
+            ]
+        ))
 
-    static let specSchema: Schema = .object(ObjectSchema(
-        "Desired state.",
-        properties: [
-            .required("model", .object(ObjectSchema(
-                "The model and version to serve.",
-                properties: [
-                    .required("name", .string(.init("The model's name at the backend.", pattern: Syntax.modelNamePattern, minLength: 1, maxLength: Limits.modelNameMaxLength))),
-                    .required("version", .string(.init("The version to serve (a string; positive integer for Triton).", minLength: 1, maxLength: Limits.versionMaxLength))),
-                    .optional("uri", .string(.init("Where the version's artifact lives: a local directory with VERSION/ subdirectories (Triton) or an s3:// URL (SageMaker).", minLength: 1, maxLength: Limits.uriMaxLength))),
-                ]
-            ))),
-            .required("backend", .object(ObjectSchema(
-                "The serving backend; exactly one member is set.",
-                properties: [
-                    .optional("triton", .object(ObjectSchema(
-                        "NVIDIA Triton Inference Server, through its HTTP/REST (KServe v2) and model-repository APIs.",
-                        properties: [
-                            .required("url", .string(.init("Base URL of Triton's HTTP endpoint, e.g. http://127.0.0.1:8000.", pattern: "^https?://[^@/?#\\s]+(/[^?#\\s]*)?$", minLength: 1, maxLength: 2048))),
-                            .optional("modelConfig", .freeform(description: "Fields merged into Triton's model configuration (JSON object); version_policy is set by Modelplane.")),
-                        ]
-                    ))),
-                    .optional("sagemaker", .object(ObjectSchema(
-                        "An AWS SageMaker real-time endpoint.",
-                        properties: [
-                            .required("region", .string(.init("AWS region, e.g. us-east-1.", pattern: Syntax.awsRegionPattern, minLength: 1))),
-                            .required("image", .string(.init("Serving container image.", minLength: 1, maxLength: 255))),
-                            .required("executionRoleArn", .string(.init("IAM role SageMaker assumes.", pattern: Syntax.iamRoleARNPattern, minLength: 1, maxLength: 2048))),
-                            .required("instanceType", .string(.init("Instance type, e.g. ml.m5.large.", pattern: Syntax.instanceTypePattern, minLength: 1))),
-                            .optional("initialInstanceCount", .integer(.init("Instances behind the endpoint (default 1).", minimum: Limits.initialInstanceCount.lowerBound, maximum: Limits.initialInstanceCount.upperBound))),
-                            .optional("endpointName", .string(.init("Endpoint name; defaults to the deployment's name.", pattern: Syntax.sageMakerNamePattern, maxLength: 63))),
-                        ]
-                    ))),
-                ],
-                rules: [
-                    .init(rule: "(has(self.triton) ? 1 : 0) + (has(self.sagemaker) ? 1 : 0) == 1", message: "exactly one of triton, sagemaker must be set", fieldPath: nil),
-                ]
-            ))),
-            .optional("rollout", .object(ObjectSchema(
-                "How a new revision replaces the serving one.",
-                properties: [
-                    .optional("strategy", .string(.init("Immediate (default) or BlueGreen.", enum: Rollout.Strategy.allCases.map(\.rawValue)))),
-                    .optional("progressDeadlineSeconds", .integer(.init("Seconds a new revision may take to become ready (default 600).", minimum: Limits.progressDeadlineSeconds.lowerBound, maximum: Limits.progressDeadlineSeconds.upperBound))),
-                ]
-            ))),
-            .optional("revisionHistoryLimit", .integer(.init("Old revisions kept for rollback (default 10).", minimum: Limits.revisionHistoryLimit.lowerBound, maximum: Limits.revisionHistoryLimit.upperBound))),
-        ],
-        rules: [
-            .init(rule: "!has(self.backend.triton) || self.model.version.matches('^[1-9][0-9]{0,17}$')", message: "Triton model versions are positive integers", fieldPath: ".model.version"),
-            .init(rule: "!has(self.backend.sagemaker) || !has(self.model.uri) || self.model.uri.startsWith('s3://')", message: "for SageMaker, model.uri is an s3:// URL", fieldPath: ".model.uri"),
-        ]
-    ))
+    static let specSchema: Schema = .object(
+        ObjectSchema(
+            "Desired state.",
+            properties: [
+                .required(
+                    "model",
+                    .object(
+                        ObjectSchema(
+                            "The model and version to serve.",
+                            properties: [
+                                .required(
+                                    "name",
+                                    .string(
+                                        .init(
+                                            "The model's name at the backend.", pattern: Syntax.modelNamePattern, minLength: 1,
+                                            maxLength: Limits.modelNameMaxLength))),
+                                .required(
+                                    "version",
+                                    .string(
+                                        .init("The version to serve (a string; positive integer for Triton).", minLength: 1, maxLength: Limits.versionMaxLength)
+                                    )),
+                                .optional(
+                                    "uri",
+                                    .string(
+                                        .init(
+                                            "Where the version's artifact lives: a local directory with VERSION/ subdirectories (Triton) or an s3:// URL (SageMaker).",
+                                            minLength: 1, maxLength: Limits.uriMaxLength))),
+                            ]
+                        ))),
+                .required(
+                    "backend",
+                    .object(
+                        ObjectSchema(
+                            "The serving backend; exactly one member is set.",
+                            properties: [
+                                .optional(
+                                    "triton",
+                                    .object(
+                                        ObjectSchema(
+                                            "NVIDIA Triton Inference Server, through its HTTP/REST (KServe v2) and model-repository APIs.",
+                                            properties: [
+                                                .required(
+                                                    "url",
+                                                    .string(
+                                                        .init(
+                                                            "Base URL of Triton's HTTP endpoint, e.g. http://127.0.0.1:8000.",
+                                                            pattern: "^https?://[^@/?#\\s]+(/[^?#\\s]*)?$", minLength: 1, maxLength: 2048))),
+                                                .optional(
+                                                    "modelConfig",
+                                                    .freeform(
+                                                        description:
+                                                            "Fields merged into Triton's model configuration (JSON object); version_policy is set by Modelplane."
+                                                    )),
+                                            ]
+                                        ))),
+                                .optional(
+                                    "sagemaker",
+                                    .object(
+                                        ObjectSchema(
+                                            "An AWS SageMaker real-time endpoint.",
+                                            properties: [
+                                                .required(
+                                                    "region", .string(.init("AWS region, e.g. us-east-1.", pattern: Syntax.awsRegionPattern, minLength: 1))),
+                                                .required("image", .string(.init("Serving container image.", minLength: 1, maxLength: 255))),
+                                                .required(
+                                                    "executionRoleArn",
+                                                    .string(
+                                                        .init("IAM role SageMaker assumes.", pattern: Syntax.iamRoleARNPattern, minLength: 1, maxLength: 2048))),
+                                                .required(
+                                                    "instanceType",
+                                                    .string(.init("Instance type, e.g. ml.m5.large.", pattern: Syntax.instanceTypePattern, minLength: 1))),
+                                                .optional(
+                                                    "initialInstanceCount",
+                                                    .integer(
+                                                        .init(
+                                                            "Instances behind the endpoint (default 1).", minimum: Limits.initialInstanceCount.lowerBound,
+                                                            maximum: Limits.initialInstanceCount.upperBound))),
+                                                .optional(
+                                                    "endpointName",
+                                                    .string(
+                                                        .init(
+                                                            "Endpoint name; defaults to the deployment's name.", pattern: Syntax.sageMakerNamePattern,
+                                                            maxLength: 63))),
+                                            ]
+                                        ))),
+                            ],
+                            rules: [
+                                .init(
+                                    rule: "(has(self.triton) ? 1 : 0) + (has(self.sagemaker) ? 1 : 0) == 1",
+                                    message: "exactly one of triton, sagemaker must be set", fieldPath: nil)
+                            ]
+                        ))),
+                .optional(
+                    "rollout",
+                    .object(
+                        ObjectSchema(
+                            "How a new revision replaces the serving one.",
+                            properties: [
+                                .optional("strategy", .string(.init("Immediate (default) or BlueGreen.", enum: Rollout.Strategy.allCases.map(\.rawValue)))),
+                                .optional(
+                                    "progressDeadlineSeconds",
+                                    .integer(
+                                        .init(
+                                            "Seconds a new revision may take to become ready (default 600).",
+                                            minimum: Limits.progressDeadlineSeconds.lowerBound, maximum: Limits.progressDeadlineSeconds.upperBound))),
+                            ]
+                        ))),
+                .optional(
+                    "revisionHistoryLimit",
+                    .integer(
+                        .init(
+                            "Old revisions kept for rollback (default 10).", minimum: Limits.revisionHistoryLimit.lowerBound,
+                            maximum: Limits.revisionHistoryLimit.upperBound))),
+            ],
+            rules: [
+                .init(
+                    rule: "!has(self.backend.triton) || self.model.version.matches('^[1-9][0-9]{0,17}$')",
+                    message: "Triton model versions are positive integers", fieldPath: ".model.version"),
+                .init(
+                    rule: "!has(self.backend.sagemaker) || !has(self.model.uri) || self.model.uri.startsWith('s3://')",
+                    message: "for SageMaker, model.uri is an s3:// URL", fieldPath: ".model.uri"),
+            ]
+        ))
 
-    static let statusSchema: Schema = .object(ObjectSchema(
-        "Observed state, written by the controller.",
-        properties: [
-            .optional("observedGeneration", .integer(.init("The metadata.generation the status describes.", minimum: 0))),
-            .optional("phase", .string(.init("Pending, Progressing, Ready, Degraded or Failed.", enum: Phase.allCases.map(\.rawValue)))),
-            .optional("servingVersion", .string(.init("The model version serving now."))),
-            .optional("currentRevision", .string(.init("Hash of the serving-relevant spec that is current."))),
-            .optional("backend", .string(.init("The backend kind, for display."))),
-            .optional("conditions", .array(items: Condition.schema, description: "Ready, Progressing, Degraded, ...", maxItems: 32)),
-        ]
-    ))
+    static let statusSchema: Schema = .object(
+        ObjectSchema(
+            "Observed state, written by the controller.",
+            properties: [
+                .optional("observedGeneration", .integer(.init("The metadata.generation the status describes.", minimum: 0))),
+                .optional("phase", .string(.init("Pending, Progressing, Ready, Degraded or Failed.", enum: Phase.allCases.map(\.rawValue)))),
+                .optional("servingVersion", .string(.init("The model version serving now."))),
+                .optional("currentRevision", .string(.init("Hash of the serving-relevant spec that is current."))),
+                .optional("backend", .string(.init("The backend kind, for display."))),
+                .optional("conditions", .array(items: Condition.schema, description: "Ready, Progressing, Degraded, ...", maxItems: 32)),
+            ]
+        ))
 }

@@ -25,26 +25,29 @@ public struct ObjectMeta: Codable, Sendable, Hashable {
     }
 
     /// The schema the manifest reader checks `metadata` against (the CRD leaves metadata opaque).
-    public static let schema = Schema.object(ObjectSchema(
-        "Standard object metadata.",
-        properties: [
-            .optional("name", .string(.init("Name, unique within the namespace.", maxLength: 253))),
-            .optional("generateName", .string(.init("Prefix for a server-generated name."))),
-            .optional("namespace", .string(.init("Namespace of the object.", maxLength: 63))),
-            .optional("uid", .string(.init("Set by the server."))),
-            .optional("resourceVersion", .string(.init("Set by the server; opaque."))),
-            .optional("generation", .integer(.init("Set by the server."))),
-            .optional("creationTimestamp", .string(.init("Set by the server.", format: "date-time"))),
-            .optional("deletionTimestamp", .string(.init("Set by the server.", format: "date-time"))),
-            .optional("deletionGracePeriodSeconds", .integer(.init("Set by the server."))),
-            .optional("labels", .map(values: .string(.init("Label value.", maxLength: 63)), description: "Labels.")),
-            .optional("annotations", .map(values: .string(.init("Annotation value.")), description: "Annotations.")),
-            .optional("finalizers", .array(items: .string(.init("Finalizer name.")), description: "Finalizers.", maxItems: nil)),
-            .optional("ownerReferences", .array(items: .freeform(description: "Owner reference."), description: "Owners.", maxItems: nil)),
-            .optional("managedFields", .array(items: .freeform(description: "Managed fields entry."), description: "Server-side apply bookkeeping.", maxItems: nil)),
-        ],
-        opaqueInCRD: true
-    ))
+    public static let schema = Schema.object(
+        ObjectSchema(
+            "Standard object metadata.",
+            properties: [
+                .optional("name", .string(.init("Name, unique within the namespace.", maxLength: 253))),
+                .optional("generateName", .string(.init("Prefix for a server-generated name."))),
+                .optional("namespace", .string(.init("Namespace of the object.", maxLength: 63))),
+                .optional("uid", .string(.init("Set by the server."))),
+                .optional("resourceVersion", .string(.init("Set by the server; opaque."))),
+                .optional("generation", .integer(.init("Set by the server."))),
+                .optional("creationTimestamp", .string(.init("Set by the server.", format: "date-time"))),
+                .optional("deletionTimestamp", .string(.init("Set by the server.", format: "date-time"))),
+                .optional("deletionGracePeriodSeconds", .integer(.init("Set by the server."))),
+                .optional("labels", .map(values: .string(.init("Label value.", maxLength: 63)), description: "Labels.")),
+                .optional("annotations", .map(values: .string(.init("Annotation value.")), description: "Annotations.")),
+                .optional("finalizers", .array(items: .string(.init("Finalizer name.")), description: "Finalizers.", maxItems: nil)),
+                .optional("ownerReferences", .array(items: .freeform(description: "Owner reference."), description: "Owners.", maxItems: nil)),
+                .optional(
+                    "managedFields",
+                    .array(items: .freeform(description: "Managed fields entry."), description: "Server-side apply bookkeeping.", maxItems: nil)),
+            ],
+            opaqueInCRD: true
+        ))
 }
 
 public struct OwnerReference: Codable, Sendable, Hashable {
@@ -91,17 +94,18 @@ public struct Condition: Codable, Sendable, Hashable {
         self.message = message
     }
 
-    static let schema = Schema.object(ObjectSchema(
-        "A status condition (metav1.Condition).",
-        properties: [
-            .required("type", .string(.init("Condition type, e.g. Ready.", maxLength: 316))),
-            .required("status", .string(.init("True, False or Unknown.", enum: ["True", "False", "Unknown"]))),
-            .optional("observedGeneration", .integer(.init("The generation the condition was set for.", minimum: 0))),
-            .required("lastTransitionTime", .string(.init("When status last changed.", format: "date-time"))),
-            .required("reason", .string(.init("CamelCase reason.", maxLength: 1024))),
-            .required("message", .string(.init("Human-readable detail.", maxLength: 32768))),
-        ]
-    ))
+    static let schema = Schema.object(
+        ObjectSchema(
+            "A status condition (metav1.Condition).",
+            properties: [
+                .required("type", .string(.init("Condition type, e.g. Ready.", maxLength: 316))),
+                .required("status", .string(.init("True, False or Unknown.", enum: ["True", "False", "Unknown"]))),
+                .optional("observedGeneration", .integer(.init("The generation the condition was set for.", minimum: 0))),
+                .required("lastTransitionTime", .string(.init("When status last changed.", format: "date-time"))),
+                .required("reason", .string(.init("CamelCase reason.", maxLength: 1024))),
+                .required("message", .string(.init("Human-readable detail.", maxLength: 32768))),
+            ]
+        ))
 }
 
 extension Array where Element == Condition {

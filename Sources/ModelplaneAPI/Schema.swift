@@ -125,7 +125,10 @@ extension Schema {
                 if let member = members[property.name], member != .null {
                     property.schema.check(member, at: path.appending(property.name), into: &errors)
                 } else if property.required {
-                    errors.append(FieldError(.required, path.appending(property.name), "\(property.name) is required (\(property.schema.typeName): \(property.schema.description))"))
+                    errors.append(
+                        FieldError(
+                            .required, path.appending(property.name),
+                            "\(property.name) is required (\(property.schema.typeName): \(property.schema.description))"))
                 }
             }
         case (.map(let values, _), .object(let members)):

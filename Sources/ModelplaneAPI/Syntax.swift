@@ -15,7 +15,8 @@ enum Syntax {
         if scalars.count > 63 { return "must be no more than 63 characters" }
         let ok = scalars.allSatisfy { isLowerAlnum($0) || $0 == "-" }
         if !ok || !isLowerAlnum(scalars.first!) || !isLowerAlnum(scalars.last!) {
-            return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (regex '\(dns1123LabelPattern)')"
+            return
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (regex '\(dns1123LabelPattern)')"
         }
         return nil
     }
@@ -24,7 +25,8 @@ enum Syntax {
         if s.isEmpty { return "must not be empty" }
         if s.count > 253 { return "must be no more than 253 characters" }
         for label in s.split(separator: ".", omittingEmptySubsequences: false) where dns1123LabelProblem(String(label)) != nil {
-            return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+            return
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
         }
         return nil
     }
@@ -109,7 +111,8 @@ enum Syntax {
 
     static func awsRegionProblem(_ s: String) -> String? {
         let parts = s.split(separator: "-", omittingEmptySubsequences: false)
-        let ok = parts.count >= 3
+        let ok =
+            parts.count >= 3
             && parts.first!.count == 2 && parts.first!.unicodeScalars.allSatisfy { ("a"..."z").contains($0) }
             && parts.dropFirst().dropLast().allSatisfy { !$0.isEmpty && $0.unicodeScalars.allSatisfy { ("a"..."z").contains($0) } }
             && !parts.last!.isEmpty && parts.last!.unicodeScalars.allSatisfy(isDigit)
@@ -120,7 +123,8 @@ enum Syntax {
 
     static func iamRoleARNProblem(_ s: String) -> String? {
         let fields = s.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-        let ok = fields.count == 6 && fields[0] == "arn" && fields[1].hasPrefix("aws") && fields[2] == "iam"
+        let ok =
+            fields.count == 6 && fields[0] == "arn" && fields[1].hasPrefix("aws") && fields[2] == "iam"
             && fields[3].isEmpty && fields[4].count == 12 && fields[4].unicodeScalars.allSatisfy(isDigit)
             && fields[5].hasPrefix("role/") && fields[5].count > 5 && s.count <= 2048
             && fields[5].unicodeScalars.allSatisfy { isAlnum($0) || "_+=,.@/-".unicodeScalars.contains($0) }
@@ -139,7 +143,8 @@ enum Syntax {
 
     static func sageMakerNameProblem(_ s: String) -> String? {
         let scalars = Array(s.unicodeScalars)
-        let ok = !scalars.isEmpty && scalars.count <= 63 && isAlnum(scalars.first!) && isAlnum(scalars.last!)
+        let ok =
+            !scalars.isEmpty && scalars.count <= 63 && isAlnum(scalars.first!) && isAlnum(scalars.last!)
             && scalars.allSatisfy { isAlnum($0) || $0 == "-" }
         return ok ? nil : "must be 1 to 63 letters, digits and '-', starting and ending with a letter or digit"
     }

@@ -77,12 +77,16 @@ extension ModelDeployment.Spec {
         if let rollout, let deadline = rollout.progressDeadlineSeconds {
             let limits = ModelDeployment.Limits.progressDeadlineSeconds
             if !limits.contains(deadline) {
-                errors.append(FieldError(.invalid, path.appending("rollout").appending("progressDeadlineSeconds"), "\(deadline): must be between \(limits.lowerBound) and \(limits.upperBound)"))
+                errors.append(
+                    FieldError(
+                        .invalid, path.appending("rollout").appending("progressDeadlineSeconds"),
+                        "\(deadline): must be between \(limits.lowerBound) and \(limits.upperBound)"))
             }
         }
         if let limit = revisionHistoryLimit, !ModelDeployment.Limits.revisionHistoryLimit.contains(limit) {
             let limits = ModelDeployment.Limits.revisionHistoryLimit
-            errors.append(FieldError(.invalid, path.appending("revisionHistoryLimit"), "\(limit): must be between \(limits.lowerBound) and \(limits.upperBound)"))
+            errors.append(
+                FieldError(.invalid, path.appending("revisionHistoryLimit"), "\(limit): must be between \(limits.lowerBound) and \(limits.upperBound)"))
         }
     }
 }
@@ -148,15 +152,20 @@ extension ModelDeployment.SageMaker {
     func validate(at path: FieldPath, into errors: inout [FieldError]) {
         func check(_ field: String, _ value: String, _ problem: String?) {
             guard let problem else { return }
-            errors.append(FieldError(value.isEmpty ? .required : .invalid, path.appending(field), value.isEmpty ? "must not be empty" : "\"\(value)\": \(problem)"))
+            errors.append(
+                FieldError(value.isEmpty ? .required : .invalid, path.appending(field), value.isEmpty ? "must not be empty" : "\"\(value)\": \(problem)"))
         }
         check("region", region, Syntax.awsRegionProblem(region))
-        check("image", image, image.isEmpty ? "" : image.count > 255 ? "may not be more than 255 characters" : image.contains(where: \.isWhitespace) ? "must not contain whitespace" : nil)
+        check(
+            "image", image,
+            image.isEmpty
+                ? "" : image.count > 255 ? "may not be more than 255 characters" : image.contains(where: \.isWhitespace) ? "must not contain whitespace" : nil)
         check("executionRoleArn", executionRoleArn, Syntax.iamRoleARNProblem(executionRoleArn))
         check("instanceType", instanceType, Syntax.instanceTypeProblem(instanceType))
         if let count = initialInstanceCount, !ModelDeployment.Limits.initialInstanceCount.contains(count) {
             let limits = ModelDeployment.Limits.initialInstanceCount
-            errors.append(FieldError(.invalid, path.appending("initialInstanceCount"), "\(count): must be between \(limits.lowerBound) and \(limits.upperBound)"))
+            errors.append(
+                FieldError(.invalid, path.appending("initialInstanceCount"), "\(count): must be between \(limits.lowerBound) and \(limits.upperBound)"))
         }
         if let endpointName {
             check("endpointName", endpointName, Syntax.sageMakerNameProblem(endpointName))

@@ -1,6 +1,6 @@
 import Foundation
-public import ModelplaneAPI
 public import HTTPClient
+public import ModelplaneAPI
 
 /// kmock's Kubernetes API emulator (`Tests/Peers/kube_peer.py`), with our control API for
 /// injecting faults and reading back the requests it saw.
@@ -36,7 +36,8 @@ public final class KubePeer: Sendable {
     /// Queues canned answers (see the script's docstring for the fields).
     public func inject(_ faults: [JSONValue]) async throws {
         let body = Data(JSONValue.array(faults).canonicalText.utf8)
-        let response = try await control.execute(HTTPRequest(method: "POST", url: server + "/_peer/faults", headers: ["Content-Type": "application/json"], body: body))
+        let response = try await control.execute(
+            HTTPRequest(method: "POST", url: server + "/_peer/faults", headers: ["Content-Type": "application/json"], body: body))
         guard response.status == 200 else { throw PeerError("kube peer refused faults: \(response.status)") }
     }
 

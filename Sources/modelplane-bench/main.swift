@@ -87,10 +87,11 @@ var results: [Measurement] = []
 // 1,000 manifests in one multi-document file.
 let stream = (0..<1000).map(manifest).joined(separator: "\n---\n")
 let streamBytes = Array(stream.utf8)
-results.append(measure("validate 1,000 manifests (one file, \(streamBytes.count / 1024) KiB)", iterations: 20) {
-    let set = reader.parse(streamBytes, file: "bench.yaml")
-    precondition(set.problems.isEmpty && set.deployments.count == 1000, "\(set.problems.prefix(3))")
-})
+results.append(
+    measure("validate 1,000 manifests (one file, \(streamBytes.count / 1024) KiB)", iterations: 20) {
+        let set = reader.parse(streamBytes, file: "bench.yaml")
+        precondition(set.problems.isEmpty && set.deployments.count == 1000, "\(set.problems.prefix(3))")
+    })
 
 // 1,000 manifests in 1,000 files, read from disk (what `modelplane validate -f DIR` does).
 let directory = NSTemporaryDirectory() + "modelplane-bench-" + UUID().uuidString
@@ -99,49 +100,58 @@ defer { try? FileManager.default.removeItem(atPath: directory) }
 for i in 0..<1000 {
     try manifest(i).write(toFile: "\(directory)/md-\(String(format: "%04d", i)).yaml", atomically: false, encoding: .utf8)
 }
-results.append(measure("validate 1,000 manifests (1,000 files in a directory)", iterations: 20) {
-    let set = reader.read(paths: [directory])
-    precondition(set.problems.isEmpty && set.deployments.count == 1000)
-})
+results.append(
+    measure("validate 1,000 manifests (1,000 files in a directory)", iterations: 20) {
+        let set = reader.read(paths: [directory])
+        precondition(set.problems.isEmpty && set.deployments.count == 1000)
+    })
 
 // Hostile input: each must be refused, fast.
 var bomb = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
 for i in 1...9 { bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
-results.append(measure("refuse a billion-laughs alias bomb", iterations: 50) {
-    precondition(!reader.parse(bomb, file: "bomb.yaml").problems.isEmpty)
-})
+results.append(
+    measure("refuse a billion-laughs alias bomb", iterations: 50) {
+        precondition(!reader.parse(bomb, file: "bomb.yaml").problems.isEmpty)
+    })
 let deep = String(repeating: "[", count: 1_000_000)
-results.append(measure("refuse 1,000,000 levels of nesting", iterations: 20) {
-    precondition(!reader.parse(deep, file: "deep.yaml").problems.isEmpty)
-})
+results.append(
+    measure("refuse 1,000,000 levels of nesting", iterations: 20) {
+        precondition(!reader.parse(deep, file: "deep.yaml").problems.isEmpty)
+    })
 let hugePath = directory + "/huge.yaml"
 try Data(repeating: UInt8(ascii: "#"), count: 64 * 1024 * 1024).write(to: URL(fileURLWithPath: hugePath))
-results.append(measure("refuse a 64 MiB file", iterations: 20) {
-    precondition(!reader.read(paths: [hugePath]).problems.isEmpty)
-})
+results.append(
+    measure("refuse a 64 MiB file", iterations: 20) {
+        precondition(!reader.read(paths: [hugePath]).problems.isEmpty)
+    })
 var notUTF8 = streamBytes
 notUTF8[notUTF8.count - 10] = 0xFF
-results.append(measure("refuse invalid UTF-8 at the end of 1,000 manifests", iterations: 20) {
-    precondition(!reader.parse(notUTF8, file: "bad.yaml").problems.isEmpty)
-})
+results.append(
+    measure("refuse invalid UTF-8 at the end of 1,000 manifests", iterations: 20) {
+        precondition(!reader.parse(notUTF8, file: "bad.yaml").problems.isEmpty)
+    })
 
 // Watch streams: split and decode 10,000 events arriving in 1.5 KiB chunks.
 
-
-let objectJSON = String(decoding: try JSONEncoder().encode(ModelDeployment(name: "fraud", spec: .init(model: .init(name: "fraud", version: "3"), backend: .init(triton: .init(url: "http://127.0.0.1:8000"))))), as: UTF8.self)
+let objectJSON = String(
+    decoding: try JSONEncoder().encode(
+        ModelDeployment(name: "fraud", spec: .init(model: .init(name: "fraud", version: "3"), backend: .init(triton: .init(url: "http://127.0.0.1:8000"))))),
+    as: UTF8.self)
 let watchText = Data(String(repeating: #"{"type":"MODIFIED","object":\#(objectJSON)}"# + "\n", count: 10_000).utf8)
-results.append(measure("split 10,000 watch events (\(watchText.count / 1024) KiB) in 1.5 KiB chunks", iterations: 20) {
-    var splitter = LineSplitter()
-    var lines = 0
-    var offset = 0
-    while offset < watchText.count {
-        lines += try! splitter.append(watchText[offset..<min(offset + 1536, watchText.count)]).count
-        offset += 1536
-    }
-    precondition(lines == 10_000)
-})
+results.append(
+    measure("split 10,000 watch events (\(watchText.count / 1024) KiB) in 1.5 KiB chunks", iterations: 20) {
+        var splitter = LineSplitter()
+        var lines = 0
+        var offset = 0
+        while offset < watchText.count {
+            lines += try! splitter.append(watchText[offset..<min(offset + 1536, watchText.count)]).count
+            offset += 1536
+        }
+        precondition(lines == 10_000)
+    })
 
-let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+let cpu =
+    (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
     .split(separator: "\n").first { $0.hasPrefix("model name") }?
     .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
 print("Machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), \(ProcessInfo.processInfo.physicalMemory / (1 << 30)) GiB\n")

@@ -21,11 +21,12 @@ func echo(_ response: HTTPResponse) throws -> Echo {
         let peer = try await PeerProcess.httpPeer()
         let client = HTTPClient()
         for method in ["POST", "PUT", "PATCH", "DELETE"] {
-            let response = try await client.execute(HTTPRequest(
-                method: method, url: peer.baseURL + "/echo",
-                headers: ["Content-Type": "application/merge-patch+json", "X-Test": "yes"],
-                body: Data(#"{"spec":{"a":1}}"#.utf8)
-            ))
+            let response = try await client.execute(
+                HTTPRequest(
+                    method: method, url: peer.baseURL + "/echo",
+                    headers: ["Content-Type": "application/merge-patch+json", "X-Test": "yes"],
+                    body: Data(#"{"spec":{"a":1}}"#.utf8)
+                ))
             #expect(response.status == 200)
             let seen = try echo(response)
             #expect(seen.method == method)
@@ -209,7 +210,8 @@ func echo(_ response: HTTPResponse) throws -> Echo {
         let anonymous = HTTPClient(configuration: HTTPClientConfiguration(tls: TLSConfiguration(certificateAuthority: .file(pki.caCertificate))))
         await #expect(throws: HTTPClientError.self) { _ = try await anonymous.execute(HTTPRequest(url: url)) }
 
-        let fromFiles = TLSConfiguration(certificateAuthority: .file(pki.caCertificate), clientCertificate: .file(pki.clientCertificate), clientKey: .file(pki.clientKey))
+        let fromFiles = TLSConfiguration(
+            certificateAuthority: .file(pki.caCertificate), clientCertificate: .file(pki.clientCertificate), clientKey: .file(pki.clientKey))
         let inline = TLSConfiguration(
             certificateAuthority: .file(pki.caCertificate),
             clientCertificate: .data(try Data(contentsOf: URL(fileURLWithPath: pki.clientCertificate))),

@@ -71,16 +71,24 @@ final class Scratch {
         let prod = try KubernetesClientConfiguration.kubeconfig(explicitPath: path, context: "prod", environment: [:])
         #expect(prod.tls.certificateAuthority == .data(Data("PEM-CA".utf8)))
         #expect(prod.namespace == "default")
-        guard case .bearerToken(let token) = prod.credentials else { Issue.record("expected a token"); return }
+        guard case .bearerToken(let token) = prod.credentials else {
+            Issue.record("expected a token")
+            return
+        }
         #expect(token.value == "prod-token")
         let files = try KubernetesClientConfiguration.kubeconfig(explicitPath: path, context: "files", environment: [:])
-        guard case .bearerTokenFile(let tokenPath) = files.credentials else { Issue.record("expected a token file"); return }
+        guard case .bearerTokenFile(let tokenPath) = files.credentials else {
+            Issue.record("expected a token file")
+            return
+        }
         #expect(tokenPath == dir.path + "/token")
     }
 
     @Test func mergesKUBECONFIGListsFirstDefinitionWins() throws {
         let dir = try Scratch()
-        let first = try dir.write("a", """
+        let first = try dir.write(
+            "a",
+            """
             current-context: ""
             clusters:
             - name: dev-cluster
@@ -95,8 +103,14 @@ final class Scratch {
     @Test(arguments: [
         ("current-context: nope\n", "context \"nope\" is not in the kubeconfig"),
         ("current-context: dev\ncontexts: [{name: dev, context: {cluster: gone}}]\n", "names cluster \"gone\", which is not in the kubeconfig"),
-        ("current-context: dev\nclusters: [{name: c, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\ncontexts: [{name: dev, context: {cluster: c, user: u}}]\n", "exec and auth-provider credential plugins are not supported yet"),
-        ("current-context: dev\nclusters: [{name: c, cluster: {server: 'https://x', certificate-authority-data: '!!notbase64!!'}}]\ncontexts: [{name: dev, context: {cluster: c}}]\n", "certificate-authority-data of cluster \"c\" is not valid base64"),
+        (
+            "current-context: dev\nclusters: [{name: c, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\ncontexts: [{name: dev, context: {cluster: c, user: u}}]\n",
+            "exec and auth-provider credential plugins are not supported yet"
+        ),
+        (
+            "current-context: dev\nclusters: [{name: c, cluster: {server: 'https://x', certificate-authority-data: '!!notbase64!!'}}]\ncontexts: [{name: dev, context: {cluster: c}}]\n",
+            "certificate-authority-data of cluster \"c\" is not valid base64"
+        ),
         ("clusters: [}\n", "is not valid"),
     ])
     func explainsWhatIsWrong(text: String, expected: String) throws {
@@ -120,11 +134,15 @@ final class Scratch {
         _ = try dir.write("token", "sa-token\n")
         _ = try dir.write("ca.crt", "PEM")
         _ = try dir.write("namespace", "modelplane-system\n")
-        let c = try KubernetesClientConfiguration.inCluster(environment: ["KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"], serviceAccountDirectory: dir.path)
+        let c = try KubernetesClientConfiguration.inCluster(
+            environment: ["KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"], serviceAccountDirectory: dir.path)
         #expect(c.server == "https://10.0.0.1:443")
         #expect(c.namespace == "modelplane-system")
         #expect(c.tls.certificateAuthority == .file(dir.path + "/ca.crt"))
-        guard case .bearerTokenFile(let path) = c.credentials else { Issue.record("expected a token file"); return }
+        guard case .bearerTokenFile(let path) = c.credentials else {
+            Issue.record("expected a token file")
+            return
+        }
         #expect(path == dir.path + "/token")
         #expect(throws: KubernetesError.self) { _ = try KubernetesClientConfiguration.inCluster(environment: [:], serviceAccountDirectory: dir.path) }
     }

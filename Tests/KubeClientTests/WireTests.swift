@@ -18,7 +18,10 @@ func client(_ peer: KubePeer) -> KubernetesClient {
 func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSONValue]? = nil) -> JSONValue {
     var details: JSONValue = ["name": "a", "group": "modelplane.dev", "kind": "ModelDeployment"]
     if let causes { details = ["name": "a", "group": "modelplane.dev", "kind": "ModelDeployment", "causes": .array(causes)] }
-    return ["kind": "Status", "apiVersion": "v1", "status": "Failure", "message": .string(message), "reason": .string(reason), "code": .int(code), "details": details]
+    return [
+        "kind": "Status", "apiVersion": "v1", "status": "Failure", "message": .string(message), "reason": .string(reason), "code": .int(code),
+        "details": details,
+    ]
 }
 
 @Suite(.timeLimit(.minutes(1))) struct KubernetesClientWireTests {
@@ -43,22 +46,27 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
         let merged = try await kube.patch(ModelDeployment.self, name: "a", .merge(.object(["spec": .object(["revisionHistoryLimit": .int(3)])])))
         #expect(merged.spec.revisionHistoryLimit == 3)
         _ = try await kube.patch(ModelDeployment.self, name: "a", .json([JSONPatchOperation(.replace, "/spec/model/version", value: "4")]), subresource: nil)
-        _ = try await kube.patch(ModelDeployment.self, name: "a", .apply(.object(["apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeployment"]), fieldManager: "modelplane", force: true))
+        _ = try await kube.patch(
+            ModelDeployment.self, name: "a",
+            .apply(.object(["apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeployment"]), fieldManager: "modelplane", force: true))
         try await kube.delete(ModelDeployment.self, name: "a", options: DeleteOptions(preconditions: .init(resourceVersion: "7")))
 
         let seen = try await peer.requests().map { "\($0.method) \($0.path)\($0.query.isEmpty ? "" : "?" + $0.query) \($0.contentType ?? "-")" }
-        #expect(seen == [
-            "POST \(collection) application/json",
-            "GET \(collection)/a -",
-            "PUT \(collection)/a application/json",
-            "PUT \(collection)/a/status application/json",
-            "PATCH \(collection)/a application/merge-patch+json",
-            "PATCH \(collection)/a application/json-patch+json",
-            "PATCH \(collection)/a?fieldManager=modelplane&force=true application/apply-patch+yaml",
-            "DELETE \(collection)/a application/json",
-        ])
+        #expect(
+            seen == [
+                "POST \(collection) application/json",
+                "GET \(collection)/a -",
+                "PUT \(collection)/a application/json",
+                "PUT \(collection)/a/status application/json",
+                "PATCH \(collection)/a application/merge-patch+json",
+                "PATCH \(collection)/a application/json-patch+json",
+                "PATCH \(collection)/a?fieldManager=modelplane&force=true application/apply-patch+yaml",
+                "DELETE \(collection)/a application/json",
+            ])
         let bodies = try await peer.requests().map(\.body)
-        #expect(try JSONDecoder().decode([JSONPatchOperation].self, from: Data(bodies[5].utf8)) == [JSONPatchOperation(.replace, "/spec/model/version", value: "4")])
+        #expect(
+            try JSONDecoder().decode([JSONPatchOperation].self, from: Data(bodies[5].utf8)) == [JSONPatchOperation(.replace, "/spec/model/version", value: "4")]
+        )
         #expect(bodies[7].contains(#""preconditions":{"resourceVersion":"7"}"#))
     }
 
@@ -76,9 +84,11 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
     @Test func followsContinueTokensAcrossPages() async throws {
         let peer = try await KubePeer.start()
         let page = { (name: String, token: String) -> JSONValue in
-            ["kind": "ModelDeploymentList", "apiVersion": "modelplane.dev/v1alpha1",
-             "metadata": ["resourceVersion": "100", "continue": .string(token)],
-             "items": [try! JSONValueCoding.encode(deployment(name))]]
+            [
+                "kind": "ModelDeploymentList", "apiVersion": "modelplane.dev/v1alpha1",
+                "metadata": ["resourceVersion": "100", "continue": .string(token)],
+                "items": [try! JSONValueCoding.encode(deployment(name))],
+            ]
         }
         try await peer.inject([
             ["method": "GET", "path": .string(collection), "query": "continue=page2", "status": 200, "body": page("b", "")],
@@ -94,9 +104,19 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
         let peer = try await KubePeer.start()
         let kube = client(peer)
         try await peer.inject([
-            ["method": "PUT", "status": 409, "body": statusBody(409, "Conflict", "the object has been modified; please apply your changes to the latest version and try again")],
-            ["method": "POST", "status": 422, "body": statusBody(422, "Invalid", "invalid", causes: [["reason": "FieldValueRequired", "message": "Required value", "field": "spec.model.version"]])],
-            ["method": "GET", "path": .string(collection + "/throttled"), "status": 429, "headers": ["Retry-After": "3"], "body": statusBody(429, "TooManyRequests", "slow down")],
+            [
+                "method": "PUT", "status": 409,
+                "body": statusBody(409, "Conflict", "the object has been modified; please apply your changes to the latest version and try again"),
+            ],
+            [
+                "method": "POST", "status": 422,
+                "body": statusBody(
+                    422, "Invalid", "invalid", causes: [["reason": "FieldValueRequired", "message": "Required value", "field": "spec.model.version"]]),
+            ],
+            [
+                "method": "GET", "path": .string(collection + "/throttled"), "status": 429, "headers": ["Retry-After": "3"],
+                "body": statusBody(429, "TooManyRequests", "slow down"),
+            ],
             ["method": "GET", "path": .string(collection + "/broken"), "status": 500, "body": ["not": "a status"]],
         ])
         var error = await #expect(throws: KubernetesError.self) { _ = try await kube.update(deployment("a")) }
@@ -121,7 +141,10 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
         let kube = KubernetesClient(configuration: KubernetesClientConfiguration(server: server))
         let error = await #expect(throws: KubernetesError.self) { _ = try await kube.get(ModelDeployment.self, name: "a") }
         #expect(error?.isTransient == true)
-        guard case .transport(let transport)? = error else { Issue.record("expected a transport error"); return }
+        guard case .transport(let transport)? = error else {
+            Issue.record("expected a transport error")
+            return
+        }
         #expect(transport.code == .couldNotConnect)
     }
 }
@@ -131,17 +154,30 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
         let peer = try await KubePeer.start()
         let kube = client(peer)
         _ = try await kube.create(deployment("a"))
-        var events = try await kube.watch(ModelDeployment.self, namespace: "default", options: WatchOptions(resourceVersion: "0", timeoutSeconds: 30)).makeAsyncIterator()
-        guard case .added(let first)? = try await events.next() else { Issue.record("expected ADDED"); return }
+        var events = try await kube.watch(ModelDeployment.self, namespace: "default", options: WatchOptions(resourceVersion: "0", timeoutSeconds: 30))
+            .makeAsyncIterator()
+        guard case .added(let first)? = try await events.next() else {
+            Issue.record("expected ADDED")
+            return
+        }
         #expect(first.metadata.name == "a")
         _ = try await kube.create(deployment("b"))
-        guard case .added(let second)? = try await events.next() else { Issue.record("expected ADDED"); return }
+        guard case .added(let second)? = try await events.next() else {
+            Issue.record("expected ADDED")
+            return
+        }
         #expect(second.metadata.name == "b")
         _ = try await kube.patch(ModelDeployment.self, name: "b", .merge(.object(["spec": .object(["revisionHistoryLimit": .int(2)])])))
-        guard case .modified(let third)? = try await events.next() else { Issue.record("expected MODIFIED"); return }
+        guard case .modified(let third)? = try await events.next() else {
+            Issue.record("expected MODIFIED")
+            return
+        }
         #expect(third.spec.revisionHistoryLimit == 2)
         try await kube.delete(ModelDeployment.self, name: "a")
-        guard case .deleted(let fourth)? = try await events.next() else { Issue.record("expected DELETED"); return }
+        guard case .deleted(let fourth)? = try await events.next() else {
+            Issue.record("expected DELETED")
+            return
+        }
         #expect(fourth.metadata.name == "a")
         let query = try #require(try await peer.requests().first { $0.query.contains("watch=true") }?.query)
         #expect(query == "watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=30")
@@ -150,9 +186,11 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
     @Test func decodesEventsCutAcrossChunks() async throws {
         let peer = try await KubePeer.start()
         let object = String(decoding: try JSONEncoder().encode(deployment("a")), as: UTF8.self)
-        let text = #"{"type":"ADDED","object":\#(object)}"# + "\n"
+        let text =
+            #"{"type":"ADDED","object":\#(object)}"# + "\n"
             + #"{"type":"BOOKMARK","object":{"kind":"ModelDeployment","apiVersion":"modelplane.dev/v1alpha1","metadata":{"resourceVersion":"42"}}}"# + "\n"
-            + #"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 1 (42)","reason":"Expired","code":410}}"# + "\n"
+            + #"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 1 (42)","reason":"Expired","code":410}}"#
+            + "\n"
         // Cut everywhere except where lines end.
         var chunks: [String] = []
         var rest = Substring(text)
@@ -177,7 +215,12 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
 
     @Test func droppedWatchConnectionsSurfaceAsTransportErrors() async throws {
         let peer = try await KubePeer.start()
-        try await peer.inject([["query": "watch=true", "chunks": [.string(#"{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"5"}}}"# + "\n"), #"{"type":"ADD"#], "drop": true]])
+        try await peer.inject([
+            [
+                "query": "watch=true", "chunks": [.string(#"{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"5"}}}"# + "\n"), #"{"type":"ADD"#],
+                "drop": true,
+            ]
+        ])
         var bookmarks = 0
         let error = await #expect(throws: KubernetesError.self) {
             for try await event in try await client(peer).watch(ModelDeployment.self, namespace: "default") {
@@ -246,7 +289,12 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
 
     @Test func relistsOnAnInStreamExpiredError() async throws {
         let peer = try await KubePeer.start()
-        try await peer.inject([["query": "watch=true", "chunks": [.string(#"{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}}"# + "\n")]]])
+        try await peer.inject([
+            [
+                "query": "watch=true",
+                "chunks": [.string(#"{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}}"# + "\n")],
+            ]
+        ])
         let seen = await record(reflector(peer).events()) { $0.filter { $0.hasPrefix("replaced") }.count == 2 }
         #expect(seen == ["replaced []", "replaced []"])
     }
@@ -292,13 +340,17 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
 @Suite(.timeLimit(.minutes(1))) struct SecureWireTests {
     @Test func mutualTLSAndBearerTokenFromAKubeconfig() async throws {
         let pki = try TestCertificates.make()
-        let clientTLS = TLSConfiguration(certificateAuthority: .file(pki.caCertificate), clientCertificate: .file(pki.clientCertificate), clientKey: .file(pki.clientKey))
-        let peer = try await KubePeer.start(["--cert", pki.serverCertificate, "--key", pki.serverKey, "--client-ca", pki.caCertificate, "--token", "t0ken"], controlTLS: clientTLS)
+        let clientTLS = TLSConfiguration(
+            certificateAuthority: .file(pki.caCertificate), clientCertificate: .file(pki.clientCertificate), clientKey: .file(pki.clientKey))
+        let peer = try await KubePeer.start(
+            ["--cert", pki.serverCertificate, "--key", pki.serverKey, "--client-ca", pki.caCertificate, "--token", "t0ken"], controlTLS: clientTLS)
         let dir = try Scratch()
         let ca = try Data(contentsOf: URL(fileURLWithPath: pki.caCertificate)).base64EncodedString()
         try FileManager.default.copyItem(atPath: pki.clientCertificate, toPath: dir.path + "/client.crt")
         try FileManager.default.copyItem(atPath: pki.clientKey, toPath: dir.path + "/client.key")
-        let kubeconfig = try dir.write("config", """
+        let kubeconfig = try dir.write(
+            "config",
+            """
             current-context: test
             clusters: [{name: c, cluster: {server: "\(peer.server)", certificate-authority-data: \(ca)}}]
             users: [{name: u, user: {client-certificate: client.crt, client-key: client.key, token: t0ken}}]
@@ -312,7 +364,9 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
         var noCertificate = try KubernetesClientConfiguration.kubeconfig(explicitPath: kubeconfig, environment: [:])
         noCertificate.tls.clientCertificate = nil
         noCertificate.tls.clientKey = nil
-        await #expect(throws: KubernetesError.self) { _ = try await KubernetesClient(configuration: noCertificate).list(ModelDeployment.self, namespace: "default") }
+        await #expect(throws: KubernetesError.self) {
+            _ = try await KubernetesClient(configuration: noCertificate).list(ModelDeployment.self, namespace: "default")
+        }
     }
 
     @Test func rereadsARotatedTokenFileAfter401() async throws {

@@ -21,7 +21,10 @@ import Testing
     }
 
     struct SchemaCheck: Decodable {
-        struct Problem: Decodable { var path: String; var message: String }
+        struct Problem: Decodable {
+            var path: String
+            var message: String
+        }
         var file: String
         var name: String?
         var errors: [Problem]
@@ -34,7 +37,9 @@ import Testing
     }
 
     @Test func examplesConformToTheCRDSchema() throws {
-        let examples = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/manifests/examples").sorted().map { repositoryRoot + "/manifests/examples/" + $0 }
+        let examples = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/manifests/examples").sorted().map {
+            repositoryRoot + "/manifests/examples/" + $0
+        }
         let checks = try independentCheck(examples)
         #expect(checks.count == examples.count)
         for check in checks { #expect(check.errors.isEmpty, "\(check.file): \(check.errors.map(\.message))") }
@@ -104,11 +109,12 @@ import Testing
         let result = try CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: broken)
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr == """
-            <stdin>:5:33: spec.model.version: Invalid type: expected string, got integer 3 (quote it: "3")
-            1 problem found
+        #expect(
+            result.stderr == """
+                <stdin>:5:33: spec.model.version: Invalid type: expected string, got integer 3 (quote it: "3")
+                1 problem found
 
-            """)
+                """)
     }
 
     @Test func reportsSemanticProblemsWithPositions() throws {

@@ -96,7 +96,8 @@ func problems(_ yaml: String) -> [String] {
     }
 
     @Test func everyProblemInADocumentIsReported() {
-        let yaml = valid
+        let yaml =
+            valid
             .replacingOccurrences(of: "version: \"3\"", with: "version: 3")
             .replacingOccurrences(of: "      url: http://127.0.0.1:8000", with: "      url: http://127.0.0.1:8000\n      port: 8000")
         #expect(problems(yaml).count == 2)
@@ -108,14 +109,16 @@ func problems(_ yaml: String) -> [String] {
         try valid.write(toFile: dir.path + "/b.yml", atomically: true, encoding: .utf8)
         try "not: a manifest".write(toFile: dir.path + "/notes.txt", atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: dir.path + "/nested/deeper", withIntermediateDirectories: true)
-        try valid.replacingOccurrences(of: "fraud-detector", with: "nested").write(toFile: dir.path + "/nested/deeper/c.json.yaml", atomically: true, encoding: .utf8)
+        try valid.replacingOccurrences(of: "fraud-detector", with: "nested").write(
+            toFile: dir.path + "/nested/deeper/c.json.yaml", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: dir.path + "/nested/link.yaml", withDestinationPath: dir.path + "/nested/deeper/c.json.yaml")
         let set = ManifestReader().read(paths: [dir.path])
         #expect(set.deployments.map(\.deployment.metadata.name) == ["fraud-detector", "nested"])
-        #expect(set.problems.map(\.description) == [
-            "\(dir.path)/b.yml:1:1: metadata.name: duplicate ModelDeployment default/fraud-detector; first defined at \(dir.path)/a.yaml:1:1",
-            "\(dir.path)/nested/link.yaml:1:1: metadata.name: duplicate ModelDeployment default/nested; first defined at \(dir.path)/nested/deeper/c.json.yaml:1:1",
-        ])
+        #expect(
+            set.problems.map(\.description) == [
+                "\(dir.path)/b.yml:1:1: metadata.name: duplicate ModelDeployment default/fraud-detector; first defined at \(dir.path)/a.yaml:1:1",
+                "\(dir.path)/nested/link.yaml:1:1: metadata.name: duplicate ModelDeployment default/nested; first defined at \(dir.path)/nested/deeper/c.json.yaml:1:1",
+            ])
     }
 
     @Test func missingPathIsAProblem() {
@@ -124,7 +127,8 @@ func problems(_ yaml: String) -> [String] {
     }
 
     @Test func jsonIsAccepted() {
-        let json = #"{"apiVersion":"modelplane.dev/v1alpha1","kind":"ModelDeployment","metadata":{"name":"a"},"spec":{"model":{"name":"m","version":"1"},"backend":{"triton":{"url":"http://h:1"}}}}"#
+        let json =
+            #"{"apiVersion":"modelplane.dev/v1alpha1","kind":"ModelDeployment","metadata":{"name":"a"},"spec":{"model":{"name":"m","version":"1"},"backend":{"triton":{"url":"http://h:1"}}}}"#
         #expect(ManifestReader().parse(json, file: "a.json").deployments.count == 1)
     }
 

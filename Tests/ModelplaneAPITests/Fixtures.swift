@@ -16,7 +16,10 @@ enum Fixtures {
             name: "churn",
             spec: .init(
                 model: .init(name: "churn", version: "v2", uri: "s3://bucket/churn/model.tar.gz"),
-                backend: .init(sagemaker: .init(region: "us-east-1", image: "123.dkr.ecr.us-east-1.amazonaws.com/img:1", executionRoleArn: "arn:aws:iam::123456789012:role/SageMaker", instanceType: "ml.m5.large"))
+                backend: .init(
+                    sagemaker: .init(
+                        region: "us-east-1", image: "123.dkr.ecr.us-east-1.amazonaws.com/img:1", executionRoleArn: "arn:aws:iam::123456789012:role/SageMaker",
+                        instanceType: "ml.m5.large"))
             )
         )
     }

@@ -11,8 +11,10 @@ import Testing
     }
 
     @Test func reportsTypeMismatchesWithTheirPath() {
-        let value: JSONValue = ["apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeployment", "metadata": [:],
-                                "spec": ["model": ["name": "m", "version": 3], "backend": [:]]]
+        let value: JSONValue = [
+            "apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeployment", "metadata": [:],
+            "spec": ["model": ["name": "m", "version": 3], "backend": [:]],
+        ]
         #expect {
             _ = try JSONValueDecoder().decode(ModelDeployment.self, from: value)
         } throws: { error in
@@ -30,8 +32,12 @@ import Testing
             var number: Double
         }
         let value: JSONValue = ["list": [1, 2, 3], "nested": [["a"], []], "explicitNull": nil, "number": 2]
-        #expect(try JSONValueDecoder().decode(Sample.self, from: value) == Sample(list: [1, 2, 3], nested: [["a"], []], missing: nil, explicitNull: nil, number: 2))
-        #expect(throws: DecodingError.self) { try JSONValueDecoder().decode(Sample.self, from: ["list": [.int(Int64(Int32.max) + 1)], "nested": [], "number": 1]) }
+        #expect(
+            try JSONValueDecoder().decode(Sample.self, from: value)
+                == Sample(list: [1, 2, 3], nested: [["a"], []], missing: nil, explicitNull: nil, number: 2))
+        #expect(throws: DecodingError.self) {
+            try JSONValueDecoder().decode(Sample.self, from: ["list": [.int(Int64(Int32.max) + 1)], "nested": [], "number": 1])
+        }
     }
 
     @Test func canonicalTextIsStableAndEscaped() {

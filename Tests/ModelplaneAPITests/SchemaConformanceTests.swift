@@ -31,7 +31,9 @@ import Testing
         status.servingVersion = "3"
         status.currentRevision = "abc"
         status.backend = "triton"
-        status.conditions = [Condition(type: "Ready", status: .true, observedGeneration: 1, lastTransitionTime: "2026-01-01T00:00:00Z", reason: "Serving", message: "ok")]
+        status.conditions = [
+            Condition(type: "Ready", status: .true, observedGeneration: 1, lastTransitionTime: "2026-01-01T00:00:00Z", reason: "Serving", message: "ok")
+        ]
         md.status = status
         return md
     }

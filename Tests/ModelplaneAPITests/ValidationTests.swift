@@ -9,33 +9,34 @@ import Testing
     }
 
     /// Each mutation breaks one rule; the error names the field and the kind of problem.
-    @Test(arguments: [
-        ("metadata.name", FieldError.Kind.invalid, { @Sendable (md: inout ModelDeployment) in md.metadata.name = "Fraud_Detector" }),
-        ("metadata.name", .invalid, { $0.metadata.name = String(repeating: "a", count: 64) }),
-        ("metadata.name", .required, { $0.metadata.name = nil }),
-        ("metadata.namespace", .invalid, { $0.metadata.namespace = "-bad" }),
-        ("metadata.labels.team", .invalid, { $0.metadata.labels = ["team": "has space"] }),
-        ("spec.model.name", .required, { $0.spec.model.name = "" }),
-        ("spec.model.name", .invalid, { $0.spec.model.name = "../etc" }),
-        ("spec.model.version", .required, { $0.spec.model.version = "" }),
-        ("spec.model.version", .invalid, { $0.spec.model.version = "v3" }),
-        ("spec.model.version", .invalid, { $0.spec.model.version = "0" }),
-        ("spec.model.uri", .invalid, { $0.spec.model.uri = "" }),
-        ("spec.model.uri", .invalid, { $0.spec.model.uri = "s3://bucket/x" }),
-        ("spec.backend", .required, { $0.spec.backend = .init() }),
-        ("spec.backend", .forbidden, { $0.spec.backend.sagemaker = Fixtures.sagemaker().spec.backend.sagemaker }),
-        ("spec.backend.triton.url", .invalid, { $0.spec.backend.triton?.url = "ftp://x" }),
-        ("spec.backend.triton.url", .invalid, { $0.spec.backend.triton?.url = "http://user:secret@host:8000" }),
-        ("spec.backend.triton.url", .invalid, { $0.spec.backend.triton?.url = "http://host:99999" }),
-        ("spec.backend.triton.url", .required, { $0.spec.backend.triton?.url = "" }),
-        ("spec.backend.triton.modelConfig", .typeInvalid, { $0.spec.backend.triton?.modelConfig = .array([]) }),
-        ("spec.backend.triton.modelConfig.version_policy", .forbidden, { $0.spec.backend.triton?.modelConfig = .object(["version_policy": .object([:])]) }),
-        ("spec.backend.triton.modelConfig.name", .invalid, { $0.spec.backend.triton?.modelConfig = .object(["name": "other"]) }),
-        ("spec.rollout.progressDeadlineSeconds", .invalid, { $0.spec.rollout = .init(progressDeadlineSeconds: 0) }),
-        ("spec.revisionHistoryLimit", .invalid, { $0.spec.revisionHistoryLimit = -1 }),
-        ("apiVersion", .notSupported, { $0.apiVersion = "modelplane.dev/v1" }),
-        ("kind", .notSupported, { $0.kind = "Deployment" }),
-    ] as [(String, FieldError.Kind, @Sendable (inout ModelDeployment) -> Void)])
+    @Test(
+        arguments: [
+            ("metadata.name", FieldError.Kind.invalid, { @Sendable (md: inout ModelDeployment) in md.metadata.name = "Fraud_Detector" }),
+            ("metadata.name", .invalid, { $0.metadata.name = String(repeating: "a", count: 64) }),
+            ("metadata.name", .required, { $0.metadata.name = nil }),
+            ("metadata.namespace", .invalid, { $0.metadata.namespace = "-bad" }),
+            ("metadata.labels.team", .invalid, { $0.metadata.labels = ["team": "has space"] }),
+            ("spec.model.name", .required, { $0.spec.model.name = "" }),
+            ("spec.model.name", .invalid, { $0.spec.model.name = "../etc" }),
+            ("spec.model.version", .required, { $0.spec.model.version = "" }),
+            ("spec.model.version", .invalid, { $0.spec.model.version = "v3" }),
+            ("spec.model.version", .invalid, { $0.spec.model.version = "0" }),
+            ("spec.model.uri", .invalid, { $0.spec.model.uri = "" }),
+            ("spec.model.uri", .invalid, { $0.spec.model.uri = "s3://bucket/x" }),
+            ("spec.backend", .required, { $0.spec.backend = .init() }),
+            ("spec.backend", .forbidden, { $0.spec.backend.sagemaker = Fixtures.sagemaker().spec.backend.sagemaker }),
+            ("spec.backend.triton.url", .invalid, { $0.spec.backend.triton?.url = "ftp://x" }),
+            ("spec.backend.triton.url", .invalid, { $0.spec.backend.triton?.url = "http://user:secret@host:8000" }),
+            ("spec.backend.triton.url", .invalid, { $0.spec.backend.triton?.url = "http://host:99999" }),
+            ("spec.backend.triton.url", .required, { $0.spec.backend.triton?.url = "" }),
+            ("spec.backend.triton.modelConfig", .typeInvalid, { $0.spec.backend.triton?.modelConfig = .array([]) }),
+            ("spec.backend.triton.modelConfig.version_policy", .forbidden, { $0.spec.backend.triton?.modelConfig = .object(["version_policy": .object([:])]) }),
+            ("spec.backend.triton.modelConfig.name", .invalid, { $0.spec.backend.triton?.modelConfig = .object(["name": "other"]) }),
+            ("spec.rollout.progressDeadlineSeconds", .invalid, { $0.spec.rollout = .init(progressDeadlineSeconds: 0) }),
+            ("spec.revisionHistoryLimit", .invalid, { $0.spec.revisionHistoryLimit = -1 }),
+            ("apiVersion", .notSupported, { $0.apiVersion = "modelplane.dev/v1" }),
+            ("kind", .notSupported, { $0.kind = "Deployment" }),
+        ] as [(String, FieldError.Kind, @Sendable (inout ModelDeployment) -> Void)])
     func tritonRules(path: String, kind: FieldError.Kind, mutate: @Sendable (inout ModelDeployment) -> Void) {
         var md = Fixtures.triton()
         mutate(&md)
@@ -45,17 +46,18 @@ import Testing
         #expect(errors.first?.kind == kind)
     }
 
-    @Test(arguments: [
-        ("spec.backend.sagemaker.region", { @Sendable (md: inout ModelDeployment) in md.spec.backend.sagemaker?.region = "useast1" }),
-        ("spec.backend.sagemaker.region", { $0.spec.backend.sagemaker?.region = "" }),
-        ("spec.backend.sagemaker.executionRoleArn", { $0.spec.backend.sagemaker?.executionRoleArn = "arn:aws:iam::123:role/x" }),
-        ("spec.backend.sagemaker.instanceType", { $0.spec.backend.sagemaker?.instanceType = "m5.large" }),
-        ("spec.backend.sagemaker.initialInstanceCount", { $0.spec.backend.sagemaker?.initialInstanceCount = 0 }),
-        ("spec.backend.sagemaker.endpointName", { $0.spec.backend.sagemaker?.endpointName = "bad_name" }),
-        ("spec.backend.sagemaker.image", { $0.spec.backend.sagemaker?.image = "" }),
-        ("spec.model.uri", { $0.spec.model.uri = "./local/dir" }),
-        ("spec.model.version", { $0.spec.model.version = "has space" }),
-    ] as [(String, @Sendable (inout ModelDeployment) -> Void)])
+    @Test(
+        arguments: [
+            ("spec.backend.sagemaker.region", { @Sendable (md: inout ModelDeployment) in md.spec.backend.sagemaker?.region = "useast1" }),
+            ("spec.backend.sagemaker.region", { $0.spec.backend.sagemaker?.region = "" }),
+            ("spec.backend.sagemaker.executionRoleArn", { $0.spec.backend.sagemaker?.executionRoleArn = "arn:aws:iam::123:role/x" }),
+            ("spec.backend.sagemaker.instanceType", { $0.spec.backend.sagemaker?.instanceType = "m5.large" }),
+            ("spec.backend.sagemaker.initialInstanceCount", { $0.spec.backend.sagemaker?.initialInstanceCount = 0 }),
+            ("spec.backend.sagemaker.endpointName", { $0.spec.backend.sagemaker?.endpointName = "bad_name" }),
+            ("spec.backend.sagemaker.image", { $0.spec.backend.sagemaker?.image = "" }),
+            ("spec.model.uri", { $0.spec.model.uri = "./local/dir" }),
+            ("spec.model.version", { $0.spec.model.version = "has space" }),
+        ] as [(String, @Sendable (inout ModelDeployment) -> Void)])
     func sagemakerRules(path: String, mutate: @Sendable (inout ModelDeployment) -> Void) {
         var md = Fixtures.sagemaker()
         mutate(&md)
