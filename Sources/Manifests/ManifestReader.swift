@@ -207,22 +207,21 @@ public struct ManifestReader: Sendable {
             ManifestProblem(
                 location: location(error.path, preferKey: error.kind == .unknownField), path: error.path, message: "\(error.kind.phrase): \(error.detail)")
         }
-        guard problems.isEmpty else {
-            set.problems += problems
-            return
-        }
-        let deployment: ModelDeployment
-        do {
-            deployment = try JSONValueCoding.decode(ModelDeployment.self, from: located.value)
-        } catch {
-            set.problems.append(ManifestProblem(location: start, path: nil, message: "cannot decode: \(error)"))
-            return
-        }
-        let validationErrors = deployment.validate()
-        guard validationErrors.isEmpty else {
-            set.problems += validationErrors.map { error in
-                ManifestProblem(location: location(error.path), path: error.path, message: "\(error.kind.phrase): \(error.detail)")
+        // Decode and validate even when the shape is wrong, where the types still allow it, so
+        // that one run reports every problem rather than one layer at a time.
+        var readable = located.value
+        for error in schemaErrors { readable.remove(at: error.path) }
+        let deployment = try? JSONValueCoding.decode(ModelDeployment.self, from: readable)
+        if let deployment {
+            let reported = Set(problems.compactMap(\.path))
+            for error in deployment.validate() where !reported.contains(error.path) {
+                problems.append(ManifestProblem(location: location(error.path), path: error.path, message: "\(error.kind.phrase): \(error.detail)"))
             }
+        } else if problems.isEmpty {
+            problems.append(ManifestProblem(location: start, path: nil, message: "cannot be read as a ModelDeployment"))
+        }
+        guard problems.isEmpty, let deployment else {
+            set.problems += problems.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
             return
         }
         set.deployments.append(LocatedDeployment(deployment: deployment, location: start, raw: located.value))

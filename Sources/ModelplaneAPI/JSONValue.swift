@@ -138,3 +138,33 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, Ex
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(elements) { $1 }) }
     public init(nilLiteral: ()) { self = .null }
 }
+
+extension JSONValue {
+    /// Removes the value at `path` (a missing path changes nothing).
+    public mutating func remove(at path: FieldPath) {
+        remove(at: path.components[...])
+    }
+
+    private mutating func remove(at components: ArraySlice<FieldPath.Component>) {
+        guard let first = components.first else { return }
+        let rest = components.dropFirst()
+        switch (self, first) {
+        case (.object(var members), .key(let key)):
+            if rest.isEmpty {
+                members[key] = nil
+            } else {
+                members[key]?.remove(at: rest)
+            }
+            self = .object(members)
+        case (.array(var items), .index(let i)) where items.indices.contains(i):
+            if rest.isEmpty {
+                items.remove(at: i)
+            } else {
+                items[i].remove(at: rest)
+            }
+            self = .array(items)
+        default:
+            return
+        }
+    }
+}

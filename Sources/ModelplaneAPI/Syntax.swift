@@ -98,6 +98,15 @@ enum Syntax {
         return nil
     }
 
+    /// The URL with any `user:password@` replaced by `***@`, fit for error messages.
+    static func redactingCredentials(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
+        return String(url[..<schemeEnd.upperBound]) + "***" + String(rest[at...])
+    }
+
     static func s3URIProblem(_ s: String) -> String? {
         guard s.hasPrefix("s3://") else { return "for SageMaker, an s3://BUCKET/KEY URL of the model.tar.gz" }
         let rest = s.dropFirst(5)

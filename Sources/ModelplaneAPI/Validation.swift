@@ -128,7 +128,9 @@ extension ModelDeployment.Triton {
 
     func validate(modelName: String, at path: FieldPath, into errors: inout [FieldError]) {
         if let problem = Syntax.httpURLProblem(url) {
-            errors.append(FieldError(url.isEmpty ? .required : .invalid, path.appending("url"), url.isEmpty ? problem : "\"\(url)\": \(problem)"))
+            // Never echo credentials someone put in the URL.
+            let shown = Syntax.redactingCredentials(url)
+            errors.append(FieldError(url.isEmpty ? .required : .invalid, path.appending("url"), url.isEmpty ? problem : "\"\(shown)\": \(problem)"))
         }
         guard let modelConfig else { return }
         let configPath = path.appending("modelConfig")

@@ -103,6 +103,18 @@ func problems(_ yaml: String) -> [String] {
         #expect(problems(yaml).count == 2)
     }
 
+    @Test func schemaAndSemanticProblemsAreReportedTogetherInDocumentOrder() {
+        let yaml =
+            valid
+            .replacingOccurrences(of: "name: fraud-detector", with: "name: Fraud_Detector")
+            .replacingOccurrences(of: "    version: \"3\"", with: "    version: \"3\"\n    verison: \"4\"")
+            .replacingOccurrences(of: "url: http://127.0.0.1:8000", with: "url: http://admin:hunter2@127.0.0.1:8000")
+        let found = problems(yaml)
+        #expect(found.map { $0.split(separator: ":").prefix(3).joined(separator: ":") } == ["md.yaml:4:9", "md.yaml:9:5", "md.yaml:12:12"])
+        #expect(!found.joined().contains("hunter2"), "credentials must never be echoed")
+        #expect(found.last?.contains("\"http://***@127.0.0.1:8000\"") == true)
+    }
+
     @Test func duplicateObjectsAcrossFilesAreReported() throws {
         let dir = try TemporaryDirectory()
         try valid.write(toFile: dir.path + "/a.yaml", atomically: true, encoding: .utf8)

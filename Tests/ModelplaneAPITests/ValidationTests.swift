@@ -71,6 +71,14 @@ import Testing
         #expect(md.validate() == [])
     }
 
+    @Test func neverEchoesURLCredentials() {
+        var md = Fixtures.triton()
+        md.spec.backend.triton?.url = "https://svc:p%40ss@triton.example:8443/v2"
+        let text = md.validate().map(\.description).joined()
+        #expect(!text.contains("p%40ss") && !text.contains("svc:"))
+        #expect(text.contains("\"https://***@triton.example:8443/v2\""))
+    }
+
     @Test func errorsReadLikeKubectl() {
         var md = Fixtures.triton()
         md.spec.model.version = ""
