@@ -323,6 +323,22 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
         #expect(retryDelays[2] >= .seconds(1), "Retry-After is honoured")
     }
 
+    @Test func rewatchesFromTheLastVersionWhenAWatchEndsCleanly() async throws {
+        let peer = try await KubePeer.start()
+        let bookmark = #"{"type":"BOOKMARK","object":{"kind":"ModelDeployment","apiVersion":"modelplane.dev/v1alpha1","metadata":{"resourceVersion":"77"}}}"#
+        try await peer.inject([["query": "watch=true", "chunks": [.string(bookmark + "\n")]]])
+        let events = reflector(peer).events()
+        _ = await record(events) { $0.count == 1 }
+        _ = try await client(peer).create(deployment("after"))
+        let seen = await record(events) { $0.contains("added after") }
+        #expect(seen.last == "added after")
+        let watches = try await peer.requests().filter { $0.query.contains("watch=true") }.map(\.query)
+        #expect(watches.count >= 2)
+        #expect(watches[1].contains("resourceVersion=77"), "the second watch resumes from the bookmark: \(watches)")
+        let lists = try await peer.requests().filter { $0.method == "GET" && !$0.query.contains("watch=true") }
+        #expect(lists.count == 1, "a clean end re-watches; it does not relist")
+    }
+
     @Test func rewatchesAfterADroppedConnection() async throws {
         let peer = try await KubePeer.start()
         try await peer.inject([["query": "watch=true", "chunks": ["{\"type\":"], "drop": true]])
@@ -379,5 +395,37 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
         #expect(!"\(String(describing: error))".contains("old-token"))
         try "new-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         #expect(try await kube.list(ModelDeployment.self, namespace: "default").items.isEmpty)
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct OtherResourceWireTests {
+    @Test func leasesAndEventsUseTheirGroups() async throws {
+        let peer = try await KubePeer.start()
+        let kube = client(peer)
+        let lease = Lease(
+            metadata: ObjectMeta(name: "modelplane-controller", namespace: "modelplane-system"),
+            spec: .init(
+                holderIdentity: "pod-a", leaseDurationSeconds: 15, acquireTime: "2026-11-27T10:00:00.000000Z", renewTime: "2026-11-27T10:00:00.000000Z",
+                leaseTransitions: 0))
+        #expect(try await kube.create(lease).spec?.holderIdentity == "pod-a")
+        #expect(try await kube.get(Lease.self, name: "modelplane-controller", namespace: "modelplane-system").spec?.leaseDurationSeconds == 15)
+        let event = Event(
+            metadata: ObjectMeta(name: "fraud-detector.1", namespace: "default"), eventTime: "2026-11-27T10:00:00.000000Z",
+            reportingController: "modelplane.dev/controller", reportingInstance: "pod-a", action: "Load", reason: "Loaded",
+            regarding: ObjectReference(apiVersion: ModelDeployment.apiVersion, kind: ModelDeployment.kind, namespace: "default", name: "fraud-detector"),
+            note: "version 3 is serving", type: .normal)
+        let created = try await kube.create(event)
+        #expect(created.reason == "Loaded")
+        #expect(created.regarding.name == "fraud-detector")
+        let events = try await kube.list(Event.self, namespace: "default", options: ListOptions(fieldSelector: "regarding.name=fraud-detector"))
+        #expect(events.items.map(\.note) == ["version 3 is serving"])
+        let paths = try await peer.requests().map { "\($0.method) \($0.path)" }
+        #expect(
+            paths == [
+                "POST /apis/coordination.k8s.io/v1/namespaces/modelplane-system/leases",
+                "GET /apis/coordination.k8s.io/v1/namespaces/modelplane-system/leases/modelplane-controller",
+                "POST /apis/events.k8s.io/v1/namespaces/default/events",
+                "GET /apis/events.k8s.io/v1/namespaces/default/events",
+            ])
     }
 }
