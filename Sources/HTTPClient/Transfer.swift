@@ -18,7 +18,8 @@ final class Transfer: @unchecked Sendable {
     /// State shared with the awaiting task.
     private struct Shared {
         var head: CheckedContinuation<HTTPResponseHead, any Error>?
-        var cancelledEarly = false
+        /// The awaiting task was cancelled: refuse to start, or abort if started.
+        var cancelled = false
     }
     private let shared = Mutex(Shared())
     /// Handed to the caller once (`takeBody`): the transfer must not keep it alive, because the
@@ -57,7 +58,7 @@ final class Transfer: @unchecked Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let cancelled = shared.withLock { shared -> Bool in
-                    if shared.cancelledEarly { return true }
+                    if shared.cancelled { return true }
                     shared.head = continuation
                     return false
                 }
@@ -68,8 +69,10 @@ final class Transfer: @unchecked Sendable {
                 }
             }
         } onCancel: {
+            // Marked first, so a transfer the engine has not started yet never starts; then the
+            // engine aborts it if it already has.
             let waiting = shared.withLock { shared -> Bool in
-                if shared.head == nil { shared.cancelledEarly = true }
+                shared.cancelled = true
                 return shared.head != nil
             }
             if waiting { engine.cancel(self) }
@@ -143,7 +146,7 @@ final class Transfer: @unchecked Sendable {
             cleanup()
             return HTTPClientError(.invalidRequest, "cannot configure the request: \(String(cString: curl_easy_strerror(failed)))")
         }
-        if shared.withLock({ $0.cancelledEarly }) {
+        if shared.withLock({ $0.cancelled }) {
             cleanup()
             return HTTPClientError(.cancelled, "the request was cancelled")
         }

@@ -13,11 +13,12 @@ Options: --cert/--key serve TLS; --client-ca requires client certificates; --tok
 import argparse
 import asyncio
 import json
-import ssl
 import sys
 
 import aiohttp.web
 import kmock
+
+import peer_tls
 
 faults = []
 requests = []
@@ -25,9 +26,7 @@ requests = []
 
 async def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cert")
-    parser.add_argument("--key")
-    parser.add_argument("--client-ca")
+    peer_tls.add_arguments(parser)
     parser.add_argument("--token")
     args = parser.parse_args()
 
@@ -83,13 +82,7 @@ async def main():
                                                      headers=fault.get("headers", {}))
             return await emulator(raw)
 
-        context = None
-        if args.cert:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(args.cert, args.key)
-            if args.client_ca:
-                context.verify_mode = ssl.CERT_REQUIRED
-                context.load_verify_locations(args.client_ca)
+        context = peer_tls.server_context(args)
         runner = aiohttp.web.ServerRunner(aiohttp.web.Server(handle))
         await runner.setup()
         site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
