@@ -106,6 +106,23 @@ func echo(_ response: HTTPResponse) throws -> Echo {
         #expect(idle.status == 200)
     }
 
+    @Test func aCancelledTaskSendsNothing() async throws {
+        let peer = try await PeerProcess.httpPeer()
+        let client = HTTPClient()
+        // The task waits on a stream that ends only when the task is cancelled, so the request is
+        // always made by an already-cancelled task.
+        let gate = AsyncStream<Void>.makeStream()
+        let task = Task {
+            for await _ in gate.stream {}
+            return try await client.execute(HTTPRequest(method: "POST", url: peer.baseURL + "/echo", body: Data("x".utf8)))
+        }
+        task.cancel()
+        let error = await #expect(throws: HTTPClientError.self) { _ = try await task.value }
+        #expect(error?.code == .cancelled)
+        let count = try await client.execute(HTTPRequest(url: peer.baseURL + "/count"))
+        #expect(String(decoding: count.body, as: UTF8.self) == #"{"requests": 0}"#)
+    }
+
     @Test func streamsDoNotHoldConcurrencyThreads() async throws {
         // Far more open streams than the cooperative pool has threads: if a stream held a thread
         // while waiting for data, the final request could never run and the test would time out.

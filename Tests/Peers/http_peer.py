@@ -9,6 +9,7 @@ Prints "READY <port>" when listening on 127.0.0.1. Endpoints:
   /bytes?n=N            N bytes
   /drop                 promises 100 bytes, sends 10 and closes the connection
   /wait-idle?timeout=S  answers once no /forever stream is open (or 504 after S seconds)
+  /count                how many requests (other than /count) the server has seen
 Options: --cert/--key serve TLS; --client-ca also requires a client certificate signed by it.
 """
 import argparse
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs, urlparse
 import peer_tls
 
 open_streams = 0
+requests_seen = 0
 streams_changed = threading.Condition()
 
 
@@ -49,7 +51,11 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def handle_any(self):
+        global requests_seen
         url = urlparse(self.path)
+        if url.path == "/count":
+            return self._send(200, {"requests": requests_seen})
+        requests_seen += 1
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         body = self._body()
         if url.path == "/echo":
