@@ -38,6 +38,9 @@ public struct KubernetesClientConfiguration: Sendable {
     public var userAgent = "modelplane"
     /// For requests other than watches.
     public var requestTimeout: Duration = .seconds(30)
+    /// A watch asks the server to end it after `timeoutSeconds`; if the server has not ended it
+    /// this long after that, the client does, so a silently dead connection cannot hang a watch.
+    public var watchDeadlineGrace: Duration = .seconds(30)
 
     public init(server: String, tls: TLSConfiguration = TLSConfiguration(), credentials: Credentials = .none, namespace: String = "default") {
         self.server = server.hasSuffix("/") ? String(server.dropLast()) : server

@@ -110,6 +110,8 @@ public struct KubernetesClient: Sendable {
     }
 
     /// Opens one watch. Prefer `Reflector`, which lists, re-watches and relists as needed.
+    /// With `timeoutSeconds`, the client ends the watch itself (as a clean end) if the server has
+    /// not done so `watchDeadlineGrace` after that.
     public func watch<Object: KubernetesObject>(_ type: Object.Type, namespace: String?, options: WatchOptions = WatchOptions()) async throws(KubernetesError)
         -> WatchEvents<Object>
     {
@@ -123,7 +125,8 @@ public struct KubernetesClient: Sendable {
         var retried = false
         while true {
             let response: HTTPStreamingResponse
-            let request = HTTPRequest(url: url, headers: try headers(contentType: nil))
+            let deadline = options.timeoutSeconds.map { Duration.seconds($0) + configuration.watchDeadlineGrace }
+            let request = HTTPRequest(url: url, headers: try headers(contentType: nil), timeout: deadline)
             do {
                 response = try await http.stream(request)
             } catch {

@@ -78,9 +78,13 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
         public mutating func next() async throws -> WatchEvent<Object>? {
             while pending.isEmpty {
                 if ended { return nil }
-                let chunk: Data?
+                var chunk: Data?
                 do {
                     chunk = try await body.next()
+                } catch let error as HTTPClientError where error.code == .timedOut {
+                    // Our own deadline (the watch's timeoutSeconds plus grace): the server should
+                    // have ended the watch by now. Treat it as the clean end it should have been.
+                    chunk = nil
                 } catch {
                     throw KubernetesError.transport(error as? HTTPClientError ?? HTTPClientError(.other, "\(error)"))
                 }

@@ -151,6 +151,17 @@ func echo(_ response: HTTPResponse) throws -> Echo {
         #expect(error?.isTransient == true)
     }
 
+    @Test func connectTimeoutAppliesWhileConnecting() async throws {
+        let peer = try await PeerProcess.httpPeer(["--unaccepting"])
+        var configuration = HTTPClientConfiguration()
+        configuration.connectTimeout = .milliseconds(300)
+        let error = await #expect(throws: HTTPClientError.self) {
+            _ = try await HTTPClient(configuration: configuration).execute(HTTPRequest(url: peer.baseURL + "/echo", timeout: .seconds(30)))
+        }
+        #expect(error?.code == .timedOut)
+        #expect(error?.message.hasPrefix("Failed to connect") == true, "\(String(describing: error))")
+    }
+
     @Test func reportsRefusedConnections() async throws {
         let peer = try await PeerProcess.httpPeer()
         let port = peer.port

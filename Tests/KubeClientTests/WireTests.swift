@@ -183,6 +183,20 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
         #expect(query == "watch=true&resourceVersion=0&allowWatchBookmarks=true&timeoutSeconds=30")
     }
 
+    @Test func endsAWatchTheServerKeepsOpenPastItsTimeout() async throws {
+        // kmock ignores timeoutSeconds and never ends a watch: the client must.
+        let peer = try await KubePeer.start()
+        var configuration = KubernetesClientConfiguration(server: peer.server)
+        configuration.watchDeadlineGrace = .milliseconds(200)
+        let kube = KubernetesClient(configuration: configuration)
+        _ = try await kube.create(deployment("a"))
+        var names: [String] = []
+        for try await event in try await kube.watch(ModelDeployment.self, namespace: "default", options: WatchOptions(timeoutSeconds: 1)) {
+            if case .added(let md) = event { names.append(md.metadata.name ?? "") }
+        }
+        #expect(names == ["a"])
+    }
+
     @Test func decodesEventsCutAcrossChunks() async throws {
         let peer = try await KubePeer.start()
         let object = String(decoding: try JSONEncoder().encode(deployment("a")), as: UTF8.self)

@@ -10,10 +10,12 @@ Prints "READY <port>" when listening on 127.0.0.1. Endpoints:
   /drop                 promises 100 bytes, sends 10 and closes the connection
   /wait-idle?timeout=S  answers once no /forever stream is open (or 504 after S seconds)
   /count                how many requests (other than /count) the server has seen
-Options: --cert/--key serve TLS; --client-ca also requires a client certificate signed by it.
+Options: --cert/--key serve TLS; --client-ca also requires a client certificate signed by it;
+--unaccepting listens but never accepts, with its accept queue full, so connecting hangs.
 """
 import argparse
 import json
+import socket
 import ssl
 import sys
 import threading
@@ -136,7 +138,27 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser()
     peer_tls.add_arguments(parser)
+    parser.add_argument("--unaccepting", action="store_true")
     args = parser.parse_args()
+    if args.unaccepting:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        # Fill the accept queue: the kernel then drops further SYNs, and a client's connect hangs.
+        queued = []
+        for _ in range(4):
+            client = socket.socket()
+            client.setblocking(False)
+            try:
+                client.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            queued.append(client)
+        time.sleep(0.2)
+        print(f"READY {port}", flush=True)
+        sys.stdin.read()
+        return
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     context = peer_tls.server_context(args)
