@@ -27,6 +27,8 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // SQLite, as the system provides it (durable storage for the embedded API server).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "ModelplaneAPI", swiftSettings: strict),
         .target(
             name: "Manifests",
@@ -46,6 +48,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "ResourceStore", dependencies: ["CSQLite", "ModelplaneAPI"], swiftSettings: strict),
         .executableTarget(
             name: "modelplane",
             dependencies: [
@@ -67,6 +70,7 @@ let package = Package(
             dependencies: ["Manifests", "ModelplaneAPI", "ModelplaneTestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "ResourceStoreTests", dependencies: ["ResourceStore", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTPClientTests",
             dependencies: ["HTTPClient", "ModelplaneTestSupport"],

@@ -22,9 +22,18 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
+    /// A member of an object (nil for other values). Setting on a non-object makes it an object;
+    /// setting nil removes the member.
     public subscript(key: String) -> JSONValue? {
-        if case .object(let members) = self { return members[key] }
-        return nil
+        get {
+            if case .object(let members) = self { return members[key] }
+            return nil
+        }
+        set {
+            var members = objectValue ?? [:]
+            members[key] = newValue
+            self = .object(members)
+        }
     }
 
     public var stringValue: String? {

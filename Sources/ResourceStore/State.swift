@@ -1,0 +1,94 @@
+import Foundation
+import ModelplaneAPI
+
+/// The store's mutable state: the database, the objects in memory, and the watchers. Only ever
+/// touched under `ResourceStore`'s lock.
+struct State {
+    private let database: SQLiteDatabase
+    private let upsertObject: SQLiteDatabase.Statement
+    private let deleteObject: SQLiteDatabase.Statement
+    private let insertHistory: SQLiteDatabase.Statement
+    private let saveVersion: SQLiteDatabase.Statement
+    private let compact: SQLiteDatabase.Statement
+    private let readHistory: SQLiteDatabase.Statement
+
+    var resourceVersion: Int64
+    /// Changes up to and including this version are no longer in the history.
+    var compactedThrough: Int64
+    /// resource → "namespace/name" → object.
+    var objects: [String: [String: JSONValue]] = [:]
+    var subscribers: [Int: Subscriber] = [:]
+    var nextSubscriber = 0
+
+    init(path: String) throws {
+        database = try SQLiteDatabase(path: path)
+        // WAL: a commit is durable once written to the log; NORMAL syncs the log at checkpoints,
+        // which survives the process being killed (the OS still holds the writes), not power loss.
+        try database.execute("PRAGMA journal_mode=WAL")
+        try database.execute("PRAGMA synchronous=NORMAL")
+        try database.execute(
+            """
+            CREATE TABLE IF NOT EXISTS objects (
+                resource TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+                PRIMARY KEY (resource, key)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS history (
+                version INTEGER PRIMARY KEY, resource TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO counters VALUES ('resourceVersion', 0), ('compactedThrough', 0);
+            """)
+        upsertObject = try database.prepare("INSERT OR REPLACE INTO objects (resource, key, body) VALUES (?, ?, ?)")
+        deleteObject = try database.prepare("DELETE FROM objects WHERE resource = ? AND key = ?")
+        insertHistory = try database.prepare("INSERT INTO history (version, resource, type, body) VALUES (?, ?, ?, ?)")
+        saveVersion = try database.prepare("UPDATE counters SET value = ? WHERE name = ?")
+        compact = try database.prepare("DELETE FROM history WHERE version <= ?")
+        readHistory = try database.prepare("SELECT version, type, body FROM history WHERE resource = ? AND version > ? ORDER BY version")
+
+        let counters = try database.prepare("SELECT name, value FROM counters")
+        var values: [String: Int64] = [:]
+        try counters.bind([])
+        while try counters.step() { values[counters.text(0)] = counters.integer(1) }
+        resourceVersion = values["resourceVersion"] ?? 0
+        compactedThrough = values["compactedThrough"] ?? 0
+
+        let rows = try database.prepare("SELECT resource, key, body FROM objects")
+        try rows.bind([])
+        while try rows.step() {
+            let body = try JSONDecoder().decode(JSONValue.self, from: Data(rows.text(2).utf8))
+            objects[rows.text(0), default: [:]][rows.text(1)] = body
+        }
+    }
+
+    /// Persists one change: the object (nil deletes it), the history entry and the new version, in
+    /// one transaction. Compacts the history in the same transaction every 256 versions.
+    mutating func commit(
+        resource: String, key: String, object: JSONValue?, event: StoredEvent.EventType, eventObject: JSONValue, version: Int64, compactBefore: Int64
+    ) throws {
+        let compactNow = compactBefore > compactedThrough && version % 256 == 0
+        try database.transaction {
+            if let object {
+                try upsertObject.run([.text(resource), .text(key), .text(object.canonicalText)])
+            } else {
+                try deleteObject.run([.text(resource), .text(key)])
+            }
+            try insertHistory.run([.integer(version), .text(resource), .text(event.rawValue), .text(eventObject.canonicalText)])
+            try saveVersion.run([.integer(version), .text("resourceVersion")])
+            if compactNow {
+                try compact.run([.integer(compactBefore)])
+                try saveVersion.run([.integer(compactBefore), .text("compactedThrough")])
+            }
+        }
+        resourceVersion = version
+        if compactNow { compactedThrough = compactBefore }
+    }
+
+    func history(_ type: ResourceType, after version: Int64) throws -> [StoredEvent] {
+        try readHistory.bind([.text(type.description), .integer(version)])
+        var events: [StoredEvent] = []
+        while try readHistory.step() {
+            let object = try JSONDecoder().decode(JSONValue.self, from: Data(readHistory.text(2).utf8))
+            events.append(
+                StoredEvent(type: StoredEvent.EventType(rawValue: readHistory.text(1)) ?? .modified, object: object, resourceVersion: readHistory.integer(0)))
+        }
+        return events
+    }
+}

@@ -1,0 +1,334 @@
+import Foundation
+import ModelplaneAPI
+import ResourceStore
+import Testing
+
+/// A store in a fresh directory, removed when the test's value goes away.
+final class ScratchStore {
+    let directory: String
+    var path: String { directory + "/store.db" }
+    private(set) var store: ResourceStore
+
+    init(historyLimit: Int64 = 10_000) throws {
+        directory = NSTemporaryDirectory() + "modelplane-store-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        store = try ResourceStore(path: directory + "/store.db", historyLimit: historyLimit, now: { Date(timeIntervalSince1970: 1_800_000_000) })
+    }
+
+    /// Opens the same database again, as a restarted server would.
+    func reopen() throws {
+        store = try ResourceStore(path: path)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+let md = ResourceType.modelDeployments
+
+func object(_ name: String, version: String = "1", labels: [String: String] = [:], finalizers: [String] = []) -> JSONValue {
+    var metadata: JSONValue = ["name": .string(name)]
+    if !labels.isEmpty { metadata["labels"] = .object(labels.mapValues(JSONValue.string)) }
+    if !finalizers.isEmpty { metadata["finalizers"] = .array(finalizers.map(JSONValue.string)) }
+    return [
+        "apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeployment", "metadata": metadata,
+        "spec": ["model": ["name": "m", "version": .string(version)], "backend": ["triton": ["url": "http://127.0.0.1:8000"]]],
+        "status": ["phase": "Ready"],
+    ]
+}
+
+extension JSONValue {
+    var resourceVersion: String { self["metadata"]?["resourceVersion"]?.stringValue ?? "" }
+    var generation: JSONValue? { self["metadata"]?["generation"] }
+}
+
+@Suite struct CreateAndReadTests {
+    @Test func createSetsServerFieldsAndDropsStatus() throws {
+        let scratch = try ScratchStore()
+        let created = try scratch.store.create(md, namespace: "default", object("a"))
+        #expect(created["metadata"]?["namespace"] == "default")
+        #expect(created["metadata"]?["uid"]?.stringValue?.count == 36)
+        #expect(created["metadata"]?["creationTimestamp"] == "2027-01-15T08:00:00Z")
+        #expect(created.generation == 1)
+        #expect(created.resourceVersion == "1")
+        #expect(created["status"] == nil, "status is the controller's, through /status")
+        #expect(try scratch.store.get(md, namespace: "default", name: "a") == created)
+    }
+
+    @Test func refusesDuplicatesAndMismatchedNamespaces() throws {
+        let scratch = try ScratchStore()
+        _ = try scratch.store.create(md, namespace: "default", object("a"))
+        #expect(throws: StoreError(code: 409, reason: "AlreadyExists", message: "modeldeployments.modelplane.dev \"a\" already exists")) {
+            _ = try scratch.store.create(md, namespace: "default", object("a"))
+        }
+        var other = object("b")
+        other["metadata"]?["namespace"] = "prod"
+        #expect { _ = try scratch.store.create(md, namespace: "default", other) } throws: { ($0 as? StoreError)?.code == 400 }
+    }
+
+    @Test func generatesNames() throws {
+        let scratch = try ScratchStore()
+        var template = object("")
+        template["metadata"] = ["generateName": "fraud-"]
+        let created = try scratch.store.create(md, namespace: "default", template)
+        let name = try #require(created["metadata"]?["name"]?.stringValue)
+        #expect(name.hasPrefix("fraud-") && name.count == 11)
+        #expect { _ = try scratch.store.create(md, namespace: "default", ["metadata": [:]]) } throws: { ($0 as? StoreError)?.code == 422 }
+    }
+
+    @Test func getsAnd404s() throws {
+        let scratch = try ScratchStore()
+        #expect { _ = try scratch.store.get(md, namespace: "default", name: "nope") } throws: { ($0 as? StoreError)?.reason == "NotFound" }
+    }
+}
+
+@Suite struct UpdateTests {
+    @Test func staleOrMissingResourceVersionsAreRefused() throws {
+        let scratch = try ScratchStore()
+        let created = try scratch.store.create(md, namespace: "default", object("a"))
+        var missing = created
+        missing["metadata"]?["resourceVersion"] = nil
+        #expect { _ = try scratch.store.update(md, namespace: "default", name: "a", missing) } throws: { ($0 as? StoreError)?.code == 422 }
+        var changed = created
+        changed["spec"]?["model"]?["version"] = "2"
+        _ = try scratch.store.update(md, namespace: "default", name: "a", changed)
+        #expect { _ = try scratch.store.update(md, namespace: "default", name: "a", changed) } throws: { error in
+            let error = error as? StoreError
+            return error?.code == 409 && error?.reason == "Conflict" && error?.message.contains("the object has been modified") == true
+        }
+    }
+
+    @Test func generationCountsSpecChangesOnly() throws {
+        let scratch = try ScratchStore()
+        var current = try scratch.store.create(md, namespace: "default", object("a"))
+        current["metadata"]?["labels"] = ["team": "risk"]
+        current = try scratch.store.update(md, namespace: "default", name: "a", current)
+        #expect(current.generation == 1)
+        #expect(current.resourceVersion == "2")
+        current["spec"]?["model"]?["version"] = "2"
+        current = try scratch.store.update(md, namespace: "default", name: "a", current)
+        #expect(current.generation == 2)
+        current["status"] = ["phase": "Progressing", "observedGeneration": 2]
+        current = try scratch.store.update(md, namespace: "default", name: "a", current, subresource: .status)
+        #expect(current.generation == 2)
+        #expect(current["status"]?["phase"] == "Progressing")
+    }
+
+    @Test func mainWritesKeepStatusAndStatusWritesKeepSpec() throws {
+        let scratch = try ScratchStore()
+        var current = try scratch.store.create(md, namespace: "default", object("a"))
+        current["status"] = ["phase": "Ready"]
+        current = try scratch.store.update(md, namespace: "default", name: "a", current, subresource: .status)
+        var sneaky = current
+        sneaky["status"] = ["phase": "Failed"]
+        sneaky["spec"]?["model"]?["version"] = "9"
+        let afterMain = try scratch.store.update(md, namespace: "default", name: "a", sneaky)
+        #expect(afterMain["status"]?["phase"] == "Ready")
+        #expect(afterMain["spec"]?["model"]?["version"] == "9")
+        var statusOnly = afterMain
+        statusOnly["spec"]?["model"]?["version"] = "1"
+        statusOnly["status"] = ["phase": "Degraded"]
+        let afterStatus = try scratch.store.update(md, namespace: "default", name: "a", statusOnly, subresource: .status)
+        #expect(afterStatus["spec"]?["model"]?["version"] == "9")
+        #expect(afterStatus["status"]?["phase"] == "Degraded")
+    }
+
+    @Test func noOpWritesBumpNothingAndEmitNothing() async throws {
+        let scratch = try ScratchStore()
+        let created = try scratch.store.create(md, namespace: "default", object("a"))
+        var events = try scratch.store.watch(md, from: created.resourceVersion).makeAsyncIterator()
+        let same = try scratch.store.update(md, namespace: "default", name: "a", created)
+        #expect(same.resourceVersion == created.resourceVersion)
+        #expect(scratch.store.resourceVersion == created.resourceVersion)
+        var changed = created
+        changed["metadata"]?["labels"] = ["x": "y"]
+        _ = try scratch.store.update(md, namespace: "default", name: "a", changed)
+        let next = await events.next()
+        #expect(next?.type == .modified)
+        #expect(next?.resourceVersion == 2, "the no-op produced no event before this one")
+    }
+
+    @Test func serverOwnedMetadataCannotBeRewritten() throws {
+        let scratch = try ScratchStore()
+        let created = try scratch.store.create(md, namespace: "default", object("a"))
+        var forged = created
+        forged["metadata"]?["uid"] = "forged"
+        forged["metadata"]?["creationTimestamp"] = "2000-01-01T00:00:00Z"
+        forged["metadata"]?["generation"] = 99
+        forged["metadata"]?["labels"] = ["changed": "yes"]
+        let updated = try scratch.store.update(md, namespace: "default", name: "a", forged)
+        #expect(updated["metadata"]?["uid"] == created["metadata"]?["uid"])
+        #expect(updated["metadata"]?["creationTimestamp"] == created["metadata"]?["creationTimestamp"])
+        #expect(updated.generation == 1)
+    }
+}
+
+@Suite struct DeleteTests {
+    @Test func deletesAndReportsTheLastState() throws {
+        let scratch = try ScratchStore()
+        _ = try scratch.store.create(md, namespace: "default", object("a"))
+        guard case .deleted(let last) = try scratch.store.delete(md, namespace: "default", name: "a") else {
+            Issue.record("expected a deletion")
+            return
+        }
+        #expect(last.resourceVersion == "2")
+        #expect { _ = try scratch.store.get(md, namespace: "default", name: "a") } throws: { ($0 as? StoreError)?.code == 404 }
+    }
+
+    @Test func finalizersHoldTheObjectUntilRemoved() async throws {
+        let scratch = try ScratchStore()
+        let created = try scratch.store.create(md, namespace: "default", object("a", finalizers: ["modelplane.dev/cleanup"]))
+        var events = try scratch.store.watch(md, from: created.resourceVersion).makeAsyncIterator()
+        guard case .pending(let marked) = try scratch.store.delete(md, namespace: "default", name: "a") else {
+            Issue.record("expected the finalizer to hold the object")
+            return
+        }
+        #expect(marked["metadata"]?["deletionTimestamp"] == "2027-01-15T08:00:00Z")
+        #expect(await events.next()?.type == .modified)
+        guard case .pending = try scratch.store.delete(md, namespace: "default", name: "a") else {
+            Issue.record("a second delete changes nothing")
+            return
+        }
+        var adding = marked
+        adding["metadata"]?["finalizers"] = ["modelplane.dev/cleanup", "other"]
+        #expect { _ = try scratch.store.update(md, namespace: "default", name: "a", adding) } throws: { error in
+            (error as? StoreError)?.causes.first?.kind == .forbidden
+        }
+        var released = marked
+        released["metadata"]?["finalizers"] = []
+        _ = try scratch.store.update(md, namespace: "default", name: "a", released)
+        let gone = await events.next()
+        #expect(gone?.type == .deleted)
+        #expect { _ = try scratch.store.get(md, namespace: "default", name: "a") } throws: { ($0 as? StoreError)?.code == 404 }
+    }
+
+    @Test func preconditionsMustMatch() throws {
+        let scratch = try ScratchStore()
+        let created = try scratch.store.create(md, namespace: "default", object("a"))
+        #expect {
+            _ = try scratch.store.delete(md, namespace: "default", name: "a", preconditions: .init(uid: "someone-else"))
+        } throws: { ($0 as? StoreError)?.code == 409 }
+        #expect {
+            _ = try scratch.store.delete(md, namespace: "default", name: "a", preconditions: .init(resourceVersion: "999"))
+        } throws: { ($0 as? StoreError)?.code == 409 }
+        _ = try scratch.store.delete(
+            md, namespace: "default", name: "a", preconditions: .init(uid: created["metadata"]?["uid"]?.stringValue, resourceVersion: created.resourceVersion))
+    }
+}
+
+@Suite struct ListTests {
+    @Test func filtersByNamespaceAndSelectors() throws {
+        let scratch = try ScratchStore()
+        _ = try scratch.store.create(md, namespace: "default", object("a", labels: ["team": "risk"]))
+        _ = try scratch.store.create(md, namespace: "default", object("b", labels: ["team": "ops"]))
+        _ = try scratch.store.create(md, namespace: "prod", object("c", labels: ["team": "risk"]))
+        func names(_ filter: ObjectFilter) throws -> [String] {
+            try scratch.store.list(md, filter: filter).items.compactMap { $0["metadata"]?["name"]?.stringValue }
+        }
+        #expect(try names(ObjectFilter()) == ["a", "b", "c"])
+        #expect(try names(ObjectFilter(namespace: "default")) == ["a", "b"])
+        #expect(try names(ObjectFilter(labels: try LabelSelector(parsing: "team=risk"))) == ["a", "c"])
+        #expect(try names(ObjectFilter(fields: try FieldSelector(parsing: "metadata.name!=a"))) == ["b", "c"])
+    }
+
+    @Test func pagesCoverEverythingOnceAtOneVersion() throws {
+        let scratch = try ScratchStore()
+        for i in 0..<23 { _ = try scratch.store.create(md, namespace: "ns\(i % 3)", object(String(format: "md-%02d", i))) }
+        var seen: [String] = []
+        var token: String?
+        var versions = Set<String>()
+        repeat {
+            let page = try scratch.store.list(md, limit: 5, continueToken: token)
+            seen += page.items.compactMap { $0["metadata"]?["name"]?.stringValue }
+            versions.insert(page.resourceVersion)
+            token = page.continueToken
+            if token != nil { #expect(page.remainingItemCount != nil) }
+            _ = try scratch.store.create(md, namespace: "late", object("late-\(seen.count)"))  // writes between pages
+        } while token != nil
+        #expect(seen.filter { !$0.hasPrefix("late") }.count == 23)
+        #expect(Set(seen).count == seen.count, "no object twice")
+        #expect(versions == ["23"], "every page reports the first page's version")
+    }
+
+    @Test func expiredContinueTokensAre410() throws {
+        let scratch = try ScratchStore(historyLimit: 10)
+        for i in 0..<5 { _ = try scratch.store.create(md, namespace: "default", object("a\(i)")) }
+        let page = try scratch.store.list(md, limit: 2)
+        for i in 0..<300 { _ = try scratch.store.create(md, namespace: "default", object("b\(i)")) }
+        #expect { _ = try scratch.store.list(md, limit: 2, continueToken: page.continueToken) } throws: { ($0 as? StoreError)?.code == 410 }
+    }
+}
+
+@Suite struct WatchTests {
+    @Test func fromZeroListsThenFollows() async throws {
+        let scratch = try ScratchStore()
+        _ = try scratch.store.create(md, namespace: "default", object("a"))
+        var events = try scratch.store.watch(md, from: "0").makeAsyncIterator()
+        let first = await events.next()
+        #expect(first?.type == .added)
+        #expect(first?.object["metadata"]?["name"] == "a")
+        _ = try scratch.store.create(md, namespace: "default", object("b"))
+        #expect(await events.next()?.object["metadata"]?["name"] == "b")
+    }
+
+    @Test func fromAVersionReplaysWhatCameAfter() async throws {
+        let scratch = try ScratchStore()
+        let a = try scratch.store.create(md, namespace: "default", object("a"))
+        _ = try scratch.store.create(md, namespace: "default", object("b"))
+        _ = try scratch.store.delete(md, namespace: "default", name: "a")
+        var events = try scratch.store.watch(md, from: a.resourceVersion).makeAsyncIterator()
+        var seen: [String] = []
+        for _ in 0..<2 {
+            let event = await events.next()
+            seen.append("\(event!.type.rawValue) \(event!.object["metadata"]!["name"]!.stringValue!) \(event!.resourceVersion)")
+        }
+        #expect(seen == ["ADDED b 2", "DELETED a 3"])
+    }
+
+    @Test func tooOldVersionsAre410() throws {
+        let scratch = try ScratchStore(historyLimit: 10)
+        for i in 0..<300 { _ = try scratch.store.create(md, namespace: "default", object("a\(i)")) }
+        #expect { _ = try scratch.store.watch(md, from: "5") } throws: { error in
+            let error = error as? StoreError
+            return error?.code == 410 && error?.reason == "Expired" && error?.message.hasPrefix("too old resource version: 5") == true
+        }
+        _ = try scratch.store.watch(md, from: "295")
+    }
+
+    @Test func selectorWatchesSeeObjectsEnterAndLeave() async throws {
+        let scratch = try ScratchStore()
+        var current = try scratch.store.create(md, namespace: "default", object("a", labels: ["team": "ops"]))
+        var events = try scratch.store.watch(md, filter: ObjectFilter(labels: try LabelSelector(parsing: "team=risk")), from: current.resourceVersion)
+            .makeAsyncIterator()
+        current["metadata"]?["labels"] = ["team": "risk"]
+        current = try scratch.store.update(md, namespace: "default", name: "a", current)
+        #expect(await events.next()?.type == .added)
+        current["metadata"]?["labels"] = ["team": "ops"]
+        current = try scratch.store.update(md, namespace: "default", name: "a", current)
+        #expect(await events.next()?.type == .deleted)
+    }
+
+    @Test func namespacesAreIsolated() async throws {
+        let scratch = try ScratchStore()
+        var events = try scratch.store.watch(md, filter: ObjectFilter(namespace: "prod"), from: scratch.store.resourceVersion).makeAsyncIterator()
+        _ = try scratch.store.create(md, namespace: "default", object("a"))
+        _ = try scratch.store.create(md, namespace: "prod", object("b"))
+        #expect(await events.next()?.object["metadata"]?["name"] == "b")
+    }
+}
+
+@Suite struct DurabilityTests {
+    @Test func aRestartKeepsObjectsAndContinuesVersions() async throws {
+        let scratch = try ScratchStore()
+        for i in 0..<20 { _ = try scratch.store.create(md, namespace: "default", object("a\(i)")) }
+        _ = try scratch.store.delete(md, namespace: "default", name: "a3")
+        let before = scratch.store.resourceVersion
+        try scratch.reopen()
+        #expect(scratch.store.resourceVersion == before)
+        let names = try scratch.store.list(md).items.compactMap { $0["metadata"]?["name"]?.stringValue }
+        #expect(names.count == 19, "\(names)")
+        let next = try scratch.store.create(md, namespace: "default", object("after"))
+        #expect(Int(next.resourceVersion)! == Int(before)! + 1, "no version is reused")
+        var events = try scratch.store.watch(md, from: "18").makeAsyncIterator()
+        #expect(await events.next()?.resourceVersion == 19, "the history survives too")
+    }
+}
