@@ -59,7 +59,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "modelplane-bench",
-            dependencies: ["ModelplaneAPI", "Manifests", "KubeClient"],
+            dependencies: ["ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore"],
             swiftSettings: strict
         ),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).

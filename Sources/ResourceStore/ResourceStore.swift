@@ -15,9 +15,26 @@ public struct StoredEvent: Sendable {
     public var resourceVersion: Int64
 }
 
+/// An object with its JSON text, kept together so lists and watches never re-encode.
+public struct StoredObject: Sendable {
+    public var object: JSONValue
+    /// Canonical JSON of `object`.
+    public var json: String
+
+    init(_ object: JSONValue) {
+        self.object = object
+        json = object.canonicalText
+    }
+
+    init(object: JSONValue, json: String) {
+        self.object = object
+        self.json = json
+    }
+}
+
 /// One page of a list.
 public struct StoredList: Sendable {
-    public var items: [JSONValue]
+    public var items: [StoredObject]
     public var resourceVersion: String
     public var continueToken: String?
     public var remainingItemCount: Int?
@@ -99,8 +116,8 @@ public final class ResourceStore: Sendable {
 
     public func get(_ type: ResourceType, namespace: String?, name: String) throws(StoreError) -> JSONValue {
         let key = Self.key(type, namespace, name)
-        guard let object = state.withLock({ $0.objects[type.description]?[key] }) else { throw .notFound(type, name) }
-        return object
+        guard let stored = state.withLock({ $0.objects[type.description]?[key] }) else { throw .notFound(type, name) }
+        return stored.object
     }
 
     /// Objects in (namespace, name) order. `continueToken` resumes after the previous page; a
@@ -130,12 +147,12 @@ public final class ResourceStore: Sendable {
             } else if after != nil {
                 keys = []
             }
-            var items: [JSONValue] = []
+            var items: [StoredObject] = []
             var lastKey: String?
             var remaining = 0
             for key in keys {
                 let object = objects[key]!
-                guard filter.matches(object) else { continue }
+                guard filter.matches(object.object) else { continue }
                 if let limit, limit > 0, items.count >= limit {
                     remaining += 1
                     continue
@@ -195,7 +212,7 @@ public final class ResourceStore: Sendable {
             throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
         return try state.withLock { (state) throws(StoreError) -> JSONValue in
-            guard let existing = state.objects[type.description]?[Self.key(type, namespace, name)] else { throw .notFound(type, name) }
+            guard let existing = state.objects[type.description]?[Self.key(type, namespace, name)]?.object else { throw .notFound(type, name) }
             guard let sent = object["metadata"]?["resourceVersion"]?.stringValue, !sent.isEmpty else {
                 throw .invalid(type, name, [FieldError(.invalid, FieldPath("metadata.resourceVersion"), "must be specified for an update")])
             }
@@ -259,7 +276,7 @@ public final class ResourceStore: Sendable {
     {
         let namespace = try Self.namespace(type, requested: namespace, inBody: nil)
         return try state.withLock { (state) throws(StoreError) -> DeleteOutcome in
-            guard let existing = state.objects[type.description]?[Self.key(type, namespace, name)] else { throw .notFound(type, name) }
+            guard let existing = state.objects[type.description]?[Self.key(type, namespace, name)]?.object else { throw .notFound(type, name) }
             let metadata = existing["metadata"] ?? [:]
             if let uid = preconditions.uid, uid != metadata["uid"]?.stringValue {
                 throw .conflict(type, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(metadata["uid"]?.stringValue ?? "")")
@@ -304,8 +321,8 @@ public final class ResourceStore: Sendable {
                 }
             } else {
                 let objects = state.objects[type.description] ?? [:]
-                for key in objects.keys.sorted() where filter.matches(objects[key]!) {
-                    continuation.yield(StoredEvent(type: .added, object: objects[key]!, resourceVersion: state.resourceVersion))
+                for key in objects.keys.sorted() where filter.matches(objects[key]!.object) {
+                    continuation.yield(StoredEvent(type: .added, object: objects[key]!.object, resourceVersion: state.resourceVersion))
                 }
             }
             let id = state.nextSubscriber
@@ -329,10 +346,11 @@ public final class ResourceStore: Sendable {
         var object = object
         object["metadata"]?["resourceVersion"] = .string(String(version))
         let key = Self.key(type, namespace, name)
-        let previous = state.objects[type.description]?[key]
+        let previous = state.objects[type.description]?[key]?.object
+        let stored = StoredObject(object)
         do {
             try state.commit(
-                resource: type.description, key: key, object: event == .deleted ? nil : object, event: event, eventObject: object, version: version,
+                resource: type.description, key: key, stored: stored, deleted: event == .deleted, event: event, version: version,
                 compactBefore: version - historyLimit)
         } catch {
             throw .storage(error)
@@ -340,7 +358,7 @@ public final class ResourceStore: Sendable {
         if event == .deleted {
             state.objects[type.description]?[key] = nil
         } else {
-            state.objects[type.description, default: [:]][key] = object
+            state.objects[type.description, default: [:]][key] = stored
         }
         for subscriber in state.subscribers.values where subscriber.resource == type.description {
             // A selector watch sees an object enter and leave its selection as ADDED and DELETED.

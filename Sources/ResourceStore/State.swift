@@ -16,7 +16,7 @@ struct State {
     /// Changes up to and including this version are no longer in the history.
     var compactedThrough: Int64
     /// resource → "namespace/name" → object.
-    var objects: [String: [String: JSONValue]] = [:]
+    var objects: [String: [String: StoredObject]] = [:]
     var subscribers: [Int: Subscriber] = [:]
     var nextSubscriber = 0
 
@@ -53,24 +53,24 @@ struct State {
         let rows = try database.prepare("SELECT resource, key, body FROM objects")
         try rows.bind([])
         while try rows.step() {
-            let body = try JSONDecoder().decode(JSONValue.self, from: Data(rows.text(2).utf8))
-            objects[rows.text(0), default: [:]][rows.text(1)] = body
+            let json = rows.text(2)
+            objects[rows.text(0), default: [:]][rows.text(1)] = StoredObject(object: try JSONValue(parsing: json), json: json)
         }
     }
 
-    /// Persists one change: the object (nil deletes it), the history entry and the new version, in
+    /// Persists one change: the object (or its removal), the history entry and the new version, in
     /// one transaction. Compacts the history in the same transaction every 256 versions.
     mutating func commit(
-        resource: String, key: String, object: JSONValue?, event: StoredEvent.EventType, eventObject: JSONValue, version: Int64, compactBefore: Int64
+        resource: String, key: String, stored: StoredObject, deleted: Bool, event: StoredEvent.EventType, version: Int64, compactBefore: Int64
     ) throws {
         let compactNow = compactBefore > compactedThrough && version % 256 == 0
         try database.transaction {
-            if let object {
-                try upsertObject.run([.text(resource), .text(key), .text(object.canonicalText)])
-            } else {
+            if deleted {
                 try deleteObject.run([.text(resource), .text(key)])
+            } else {
+                try upsertObject.run([.text(resource), .text(key), .text(stored.json)])
             }
-            try insertHistory.run([.integer(version), .text(resource), .text(event.rawValue), .text(eventObject.canonicalText)])
+            try insertHistory.run([.integer(version), .text(resource), .text(event.rawValue), .text(stored.json)])
             try saveVersion.run([.integer(version), .text("resourceVersion")])
             if compactNow {
                 try compact.run([.integer(compactBefore)])
@@ -85,7 +85,7 @@ struct State {
         try readHistory.bind([.text(type.description), .integer(version)])
         var events: [StoredEvent] = []
         while try readHistory.step() {
-            let object = try JSONDecoder().decode(JSONValue.self, from: Data(readHistory.text(2).utf8))
+            let object = try JSONValue(parsing: readHistory.text(2))
             events.append(
                 StoredEvent(type: StoredEvent.EventType(rawValue: readHistory.text(1)) ?? .modified, object: object, resourceVersion: readHistory.integer(0)))
         }

@@ -4,6 +4,7 @@ import Foundation
 import KubeClient
 import Manifests
 import ModelplaneAPI
+import ResourceStore
 
 struct Measurement {
     var name: String
@@ -148,6 +149,42 @@ results.append(
             offset += 1536
         }
         precondition(lines == 10_000)
+    })
+
+// The resource store under the embedded API server: 10,000 ModelDeployments.
+let storePath = directory + "/store.db"
+let store = try ResourceStore(path: storePath)
+let storeObjects: [JSONValue] = try (0..<10_000).map { i in
+    try JSONValueCoding.encode(
+        ModelDeployment(
+            name: "md-\(i)", namespace: "team-\(i % 10)",
+            spec: .init(
+                model: .init(name: "fraud-\(i)", version: "\(i % 9 + 1)"),
+                backend: .init(triton: .init(url: "http://triton:8000", modelConfig: ["max_batch_size": 8])))))
+}
+let createStart = ContinuousClock.now
+for object in storeObjects {
+    _ = try store.create(.modelDeployments, namespace: object["metadata"]?["namespace"]?.stringValue, object)
+}
+let createTotal = ContinuousClock.now - createStart
+let createSeconds = Double(createTotal.components.seconds) + Double(createTotal.components.attoseconds) / 1e18
+results.append(
+    Measurement(name: "store: create 10,000 ModelDeployments one by one (\(Int(10_000 / createSeconds)) creates/s)", samples: [createTotal], detail: ""))
+results.append(
+    measure("store: list all 10,000 and encode them as JSON", iterations: 10) {
+        let list = try! store.list(.modelDeployments)
+        var bytes = 0
+        for item in list.items { bytes += item.json.utf8.count }
+        precondition(list.items.count == 10_000 && bytes > 0)
+    })
+results.append(
+    measure("store: list one namespace (1,000 of 10,000) with a label selector", iterations: 20) {
+        let filter = ObjectFilter(namespace: "team-3", labels: try! LabelSelector(parsing: "!canary"))
+        precondition(try! store.list(.modelDeployments, filter: filter).items.count == 1_000)
+    })
+results.append(
+    measure("store: reopen a database of 10,000 objects", iterations: 3) {
+        precondition(try! ResourceStore(path: storePath).list(.modelDeployments, limit: 1).items.count == 1)
     })
 
 let cpu =

@@ -222,7 +222,7 @@ extension JSONValue {
         _ = try scratch.store.create(md, namespace: "default", object("b", labels: ["team": "ops"]))
         _ = try scratch.store.create(md, namespace: "prod", object("c", labels: ["team": "risk"]))
         func names(_ filter: ObjectFilter) throws -> [String] {
-            try scratch.store.list(md, filter: filter).items.compactMap { $0["metadata"]?["name"]?.stringValue }
+            try scratch.store.list(md, filter: filter).items.compactMap { $0.object["metadata"]?["name"]?.stringValue }
         }
         #expect(try names(ObjectFilter()) == ["a", "b", "c"])
         #expect(try names(ObjectFilter(namespace: "default")) == ["a", "b"])
@@ -238,7 +238,7 @@ extension JSONValue {
         var versions = Set<String>()
         repeat {
             let page = try scratch.store.list(md, limit: 5, continueToken: token)
-            seen += page.items.compactMap { $0["metadata"]?["name"]?.stringValue }
+            seen += page.items.compactMap { $0.object["metadata"]?["name"]?.stringValue }
             versions.insert(page.resourceVersion)
             token = page.continueToken
             if token != nil { #expect(page.remainingItemCount != nil) }
@@ -324,7 +324,8 @@ extension JSONValue {
         let before = scratch.store.resourceVersion
         try scratch.reopen()
         #expect(scratch.store.resourceVersion == before)
-        let names = try scratch.store.list(md).items.compactMap { $0["metadata"]?["name"]?.stringValue }
+        let names = try scratch.store.list(md).items.compactMap { $0.object["metadata"]?["name"]?.stringValue }
+        #expect(try scratch.store.list(md).items.allSatisfy { $0.json == $0.object.canonicalText })
         #expect(names.count == 19, "\(names)")
         let next = try scratch.store.create(md, namespace: "default", object("after"))
         #expect(Int(next.resourceVersion)! == Int(before)! + 1, "no version is reused")
