@@ -19,6 +19,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // libcurl, as the system provides it; shim.h wraps curl's variadic setopt/getinfo for Swift.
@@ -49,10 +55,25 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "ResourceStore", dependencies: ["CSQLite", "ModelplaneAPI"], swiftSettings: strict),
+        .target(
+            name: "APIServer",
+            dependencies: [
+                "ResourceStore", "ModelplaneAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "modelplane",
             dependencies: [
-                "ModelplaneAPI", "Manifests", "KubeClient",
+                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -68,6 +89,11 @@ let package = Package(
         .testTarget(
             name: "ManifestsTests",
             dependencies: ["Manifests", "ModelplaneAPI", "ModelplaneTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "APIServerTests",
+            dependencies: ["APIServer", "ResourceStore", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "ResourceStoreTests", dependencies: ["ResourceStore", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),

@@ -201,24 +201,10 @@ public struct ManifestReader: Sendable {
             return
         }
 
-        var schemaErrors: [FieldError] = []
-        ModelDeployment.schema.check(located.value, into: &schemaErrors)
-        problems += schemaErrors.map { error in
-            ManifestProblem(
-                location: location(error.path, preferKey: error.kind == .unknownField), path: error.path, message: "\(error.kind.phrase): \(error.detail)")
-        }
-        // Decode and validate even when the shape is wrong, where the types still allow it, so
-        // that one run reports every problem rather than one layer at a time.
-        var readable = located.value
-        for error in schemaErrors { readable.remove(at: error.path) }
-        let deployment = try? JSONValueCoding.decode(ModelDeployment.self, from: readable)
-        if let deployment {
-            let reported = Set(problems.compactMap(\.path))
-            for error in deployment.validate() where !reported.contains(error.path) {
-                problems.append(ManifestProblem(location: location(error.path), path: error.path, message: "\(error.kind.phrase): \(error.detail)"))
-            }
-        } else if problems.isEmpty {
-            problems.append(ManifestProblem(location: start, path: nil, message: "cannot be read as a ModelDeployment"))
+        let (deployment, fieldProblems) = ModelDeployment.read(located.value)
+        problems += fieldProblems.map { error in
+            let at = error.path.components.isEmpty ? start : location(error.path, preferKey: error.kind == .unknownField)
+            return ManifestProblem(location: at, path: error.path.components.isEmpty ? nil : error.path, message: "\(error.kind.phrase): \(error.detail)")
         }
         guard problems.isEmpty, let deployment else {
             set.problems += problems.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }

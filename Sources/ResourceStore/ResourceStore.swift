@@ -8,6 +8,8 @@ public struct StoredEvent: Sendable {
         case added = "ADDED"
         case modified = "MODIFIED"
         case deleted = "DELETED"
+        /// Progress only: every change up to `resourceVersion` has been delivered.
+        case bookmark = "BOOKMARK"
     }
 
     public var type: EventType
@@ -334,6 +336,16 @@ public final class ResourceStore: Sendable {
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
         }
         return stream
+    }
+
+    /// Sends every watcher a bookmark at the current resourceVersion, in order with its events:
+    /// a watcher that resumes from it misses nothing and skips what did not concern it.
+    public func emitBookmarks() {
+        state.withLock { state in
+            for subscriber in state.subscribers.values {
+                subscriber.continuation.yield(StoredEvent(type: .bookmark, object: [:], resourceVersion: state.resourceVersion))
+            }
+        }
     }
 
     // MARK: - Plumbing

@@ -52,29 +52,29 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(code) \(reason): \(message)" }
 
-    static func notFound(_ type: ResourceType, _ name: String) -> StoreError {
+    public static func notFound(_ type: ResourceType, _ name: String) -> StoreError {
         StoreError(code: 404, reason: "NotFound", message: "\(type) \"\(name)\" not found")
     }
 
-    static func alreadyExists(_ type: ResourceType, _ name: String) -> StoreError {
+    public static func alreadyExists(_ type: ResourceType, _ name: String) -> StoreError {
         StoreError(code: 409, reason: "AlreadyExists", message: "\(type) \"\(name)\" already exists")
     }
 
-    static func conflict(_ type: ResourceType, _ name: String, _ detail: String) -> StoreError {
+    public static func conflict(_ type: ResourceType, _ name: String, _ detail: String) -> StoreError {
         StoreError(code: 409, reason: "Conflict", message: "Operation cannot be fulfilled on \(type) \"\(name)\": \(detail)")
     }
 
-    static func invalid(_ type: ResourceType, _ name: String, _ causes: [FieldError]) -> StoreError {
+    public static func invalid(_ type: ResourceType, _ name: String, _ causes: [FieldError]) -> StoreError {
         StoreError(
             code: 422, reason: "Invalid", message: "\(type.kind).\(type.group) \"\(name)\" is invalid: " + causes.map(\.description).joined(separator: ", "),
             causes: causes)
     }
 
-    static func badRequest(_ message: String) -> StoreError { StoreError(code: 400, reason: "BadRequest", message: message) }
+    public static func badRequest(_ message: String) -> StoreError { StoreError(code: 400, reason: "BadRequest", message: message) }
 
-    static func expired(_ message: String) -> StoreError { StoreError(code: 410, reason: "Expired", message: message) }
+    public static func expired(_ message: String) -> StoreError { StoreError(code: 410, reason: "Expired", message: message) }
 
-    static func storage(_ error: any Error) -> StoreError {
+    public static func storage(_ error: any Error) -> StoreError {
         StoreError(code: 500, reason: "InternalError", message: "storage failure: \(error)")
     }
 }

@@ -1,0 +1,282 @@
+import Foundation
+public import ModelplaneAPI
+public import ResourceStore
+
+/// The Kubernetes-compatible API over a `ResourceStore`: discovery, and get, list, watch, create,
+/// update, patch and delete, with the status subresource, selectors, bearer-token authentication,
+/// and errors as `Status` objects. Independent of the HTTP server: `HTTPAPIServer` carries
+/// requests to `handle(_:)`, and tests can call it directly.
+public final class KubernetesAPI: Sendable {
+    public let store: ResourceStore
+    let resources: [ServedResource]
+    let tokens: Set<String>?
+    /// How often watchers that asked for bookmarks get one.
+    let bookmarkInterval: Duration
+    /// Largest request body accepted.
+    public static let maxRequestBytes = 3 * 1024 * 1024
+
+    /// `tokens`: accepted bearer tokens; nil turns authentication off (tests only).
+    public init(store: ResourceStore, resources: [ServedResource] = ServedResource.all, tokens: Set<String>?, bookmarkInterval: Duration = .seconds(60)) {
+        self.store = store
+        self.resources = resources
+        self.tokens = tokens
+        self.bookmarkInterval = bookmarkInterval
+    }
+
+    public func handle(_ request: APIRequest) async -> APIResponse {
+        if let tokens {
+            let presented = request.header("authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            guard let presented, tokens.contains(where: { Self.constantTimeEquals($0, presented) }) else {
+                return Self.status(StoreError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
+            }
+        }
+        if request.body.count > Self.maxRequestBytes {
+            return Self.status(StoreError(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(Self.maxRequestBytes) bytes"))
+        }
+        switch RequestTarget(path: request.path) {
+        case .version: return .json(200, Discovery.version)
+        case .apiVersions: return .json(200, Discovery.apiVersions)
+        case .apiGroups: return .json(200, Discovery.groupList(resources))
+        case .group(let group):
+            guard let document = Discovery.group(group, resources) else { return Self.notFound(request.path) }
+            return .json(200, document)
+        case .groupVersion(let group, let version):
+            guard let document = Discovery.resourceList(group: group, version: version, resources) else { return Self.notFound(request.path) }
+            return .json(200, document)
+        case .resource(let path):
+            if path.group.isEmpty, path.plural == "namespaces" { return namespaces(request, path) }
+            guard let served = resources.first(where: { $0.type.group == path.group && $0.type.version == path.version && $0.type.plural == path.plural })
+            else {
+                return Self.notFound(request.path)
+            }
+            do {
+                return try await resource(request, path, served)
+            } catch {
+                return Self.status(error)
+            }
+        case .unknown:
+            return Self.notFound(request.path)
+        }
+    }
+
+    // MARK: - Resources
+
+    private func resource(_ request: APIRequest, _ path: RequestTarget.ResourcePath, _ served: ResourceStore.Served) async throws(StoreError) -> APIResponse {
+        let type = served.type
+        let namespace = type.namespaced ? path.namespace : nil
+        let subresource: ResourceStore.Subresource
+        switch path.subresource {
+        case nil: subresource = .main
+        case "status" where type.statusSubresource: subresource = .status
+        default: return Self.notFound(request.path)
+        }
+        switch (request.method, path.name) {
+        case ("GET", nil):
+            if request.query["watch"] == "true" || request.query["watch"] == "1" { return try watch(request, type, namespace: namespace) }
+            return try list(request, type, namespace: namespace)
+        case ("GET", let name?):
+            return .json(200, try store.get(type, namespace: namespace, name: name).canonicalText)
+        case ("POST", nil):
+            guard path.namespace != nil || !type.namespaced else {
+                return Self.status(.init(code: 405, reason: "MethodNotAllowed", message: "create needs a namespace in the path"))
+            }
+            var object = try Self.body(request)
+            if type.namespaced, object["metadata"]?["namespace"] == nil { object["metadata"]?["namespace"] = .string(namespace ?? "default") }
+            try check(served, object, name: object["metadata"]?["name"]?.stringValue ?? "")
+            return .json(201, try store.create(type, namespace: namespace, object).canonicalText)
+        case ("PUT", let name?):
+            let object = try Self.body(request)
+            try check(served, subresource == .status ? merged(type, namespace, name, status: object) : object, name: name)
+            return .json(200, try store.update(type, namespace: namespace, name: name, object, subresource: subresource).canonicalText)
+        case ("PATCH", let name?):
+            return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource).canonicalText)
+        case ("DELETE", let name?):
+            var preconditions = ResourceStore.Preconditions()
+            if !request.body.isEmpty, let options = try? JSONValue(parsing: request.body) {
+                preconditions.uid = options["preconditions"]?["uid"]?.stringValue
+                preconditions.resourceVersion = options["preconditions"]?["resourceVersion"]?.stringValue
+            }
+            switch try store.delete(type, namespace: namespace, name: name, preconditions: preconditions) {
+            case .deleted(let last): return .json(200, last.canonicalText)
+            case .pending(let marked): return .json(202, marked.canonicalText)
+            }
+        default:
+            return Self.status(.init(code: 405, reason: "MethodNotAllowed", message: "\(request.method) is not supported on \(request.path)"))
+        }
+    }
+
+    private func list(_ request: APIRequest, _ type: ResourceType, namespace: String?) throws(StoreError) -> APIResponse {
+        let filter = try Self.filter(request, namespace: namespace)
+        let limit = request.query["limit"].flatMap(Int.init)
+        let page = try store.list(type, filter: filter, limit: limit, continueToken: request.query["continue"])
+        var text = #"{"apiVersion":"\#(type.apiVersion)","kind":"\#(type.kind)List","metadata":{"resourceVersion":"\#(page.resourceVersion)""#
+        if let token = page.continueToken { text += #","continue":"\#(token)""# }
+        if let remaining = page.remainingItemCount { text += #","remainingItemCount":\#(remaining)"# }
+        text += #"},"items":["#
+        text += page.items.map(\.json).joined(separator: ",")
+        text += "]}"
+        return .json(200, text)
+    }
+
+    private func watch(_ request: APIRequest, _ type: ResourceType, namespace: String?) throws(StoreError) -> APIResponse {
+        let filter = try Self.filter(request, namespace: namespace)
+        let events = try store.watch(type, filter: filter, from: request.query["resourceVersion"])
+        let bookmarks = request.query["allowWatchBookmarks"] == "true"
+        let timeout = request.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds(max(1, $0)) } ?? .seconds(1800)
+        let (output, continuation) = AsyncStream.makeStream(of: Data.self)
+        let pump = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await event in events {
+                        let line: String
+                        if event.type == .bookmark {
+                            guard bookmarks else { continue }
+                            line =
+                                #"{"type":"BOOKMARK","object":{"kind":"\#(type.kind)","apiVersion":"\#(type.apiVersion)","metadata":{"resourceVersion":"\#(event.resourceVersion)"}}}"#
+                        } else {
+                            line = #"{"type":"\#(event.type.rawValue)","object":\#(event.object.canonicalText)}"#
+                        }
+                        continuation.yield(Data(line.utf8 + [0x0A]))
+                    }
+                }
+                group.addTask { try? await Task.sleep(for: timeout) }
+                _ = await group.next()  // the timeout ends the watch cleanly
+                group.cancelAll()
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in pump.cancel() }
+        return APIResponse(status: 200, body: .stream(output))
+    }
+
+    /// Sends watchers bookmarks every `bookmarkInterval` until cancelled. The server runs it.
+    public func runBookmarks() async {
+        while (try? await Task.sleep(for: bookmarkInterval)) != nil {
+            store.emitBookmarks()
+        }
+    }
+
+    private func patch(_ request: APIRequest, _ served: ServedResource, namespace: String?, name: String, subresource: ResourceStore.Subresource)
+        throws(StoreError) -> JSONValue
+    {
+        let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map(String.init) ?? ""
+        let body = try Self.body(request, allowArray: contentType == "application/json-patch+json")
+        for _ in 0..<5 {
+            let current = try store.get(served.type, namespace: namespace, name: name)
+            var patched: JSONValue
+            switch contentType {
+            case "application/merge-patch+json":
+                patched = applyMergePatch(body, to: current)
+            case "application/json-patch+json":
+                guard case .array(let operations) = body else { throw .badRequest("a JSON patch is an array of operations") }
+                do {
+                    patched = try applyJSONPatch(operations, to: current)
+                } catch {
+                    throw StoreError(code: 422, reason: "Invalid", message: error.description)
+                }
+            case "application/strategic-merge-patch+json":
+                throw StoreError(
+                    code: 415, reason: "UnsupportedMediaType",
+                    message: "strategic merge patch is not supported for custom resources; use application/merge-patch+json")
+            default:
+                throw StoreError(code: 415, reason: "UnsupportedMediaType", message: "the patch content type \"\(contentType)\" is not supported")
+            }
+            // A patch is conditional only if it names a resourceVersion itself.
+            let conditional = patched["metadata"]?["resourceVersion"] != current["metadata"]?["resourceVersion"]
+            if !conditional { patched["metadata"]?["resourceVersion"] = current["metadata"]?["resourceVersion"] }
+            try check(served, patched, name: name)
+            do {
+                return try store.update(served.type, namespace: namespace, name: name, patched, subresource: subresource)
+            } catch  where error.code == 409 && !conditional {
+                continue  // someone wrote in between: re-apply the patch to the newer object
+            }
+        }
+        throw StoreError(code: 409, reason: "Conflict", message: "the object kept changing while the patch was applied; try again")
+    }
+
+    /// The object a status write would produce, for validation.
+    private func merged(_ type: ResourceType, _ namespace: String?, _ name: String, status object: JSONValue) throws(StoreError) -> JSONValue {
+        var current = try store.get(type, namespace: namespace, name: name)
+        current["status"] = object["status"]
+        return current
+    }
+
+    private func check(_ served: ServedResource, _ object: JSONValue, name: String) throws(StoreError) {
+        let problems = served.validate(object)
+        guard problems.isEmpty else {
+            throw StoreError(
+                code: 422, reason: "Invalid",
+                message: "\(served.type.kind).\(served.type.group) \"\(name)\" is invalid: " + problems.map(\.description).joined(separator: ", "),
+                causes: problems)
+        }
+    }
+
+    private func namespaces(_ request: APIRequest, _ path: RequestTarget.ResourcePath) -> APIResponse {
+        // Namespaces always exist here; kubectl only reads them.
+        func namespace(_ name: String) -> String {
+            #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(name)"},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}}"#
+        }
+        guard request.method == "GET" else { return Self.status(.init(code: 405, reason: "MethodNotAllowed", message: "namespaces are read-only here")) }
+        if let name = path.name { return .json(200, namespace(name)) }
+        return .json(
+            200, #"{"apiVersion":"v1","kind":"NamespaceList","metadata":{"resourceVersion":"\#(store.resourceVersion)"},"items":[\#(namespace("default"))]}"#)
+    }
+
+    // MARK: - Plumbing
+
+    private static func body(_ request: APIRequest, allowArray: Bool = false) throws(StoreError) -> JSONValue {
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: request.body)
+        } catch {
+            throw .badRequest("the request body is not valid JSON: \(error)")
+        }
+        switch value {
+        case .object: return value
+        case .array where allowArray: return value
+        default: throw .badRequest("the request body must be a JSON object")
+        }
+    }
+
+    private static func filter(_ request: APIRequest, namespace: String?) throws(StoreError) -> ObjectFilter {
+        do {
+            return ObjectFilter(
+                namespace: namespace,
+                labels: try request.query["labelSelector"].map { (s) throws(SelectorError) in try LabelSelector(parsing: s) },
+                fields: try request.query["fieldSelector"].map { (s) throws(SelectorError) in try FieldSelector(parsing: s) })
+        } catch {
+            throw .badRequest(error.description)
+        }
+    }
+
+    static func notFound(_ path: String) -> APIResponse {
+        status(StoreError(code: 404, reason: "NotFound", message: "the server could not find the requested resource (\(path))"))
+    }
+
+    static func status(_ error: StoreError) -> APIResponse {
+        var status: JSONValue = [
+            "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure",
+            "message": .string(error.message), "reason": .string(error.reason), "code": .int(Int64(error.code)),
+        ]
+        if !error.causes.isEmpty {
+            status["details"] = [
+                "causes": .array(
+                    error.causes.map {
+                        ["reason": .string($0.kind.rawValue), "message": .string("\($0.kind.phrase): \($0.detail)"), "field": .string($0.path.description)]
+                    })
+            ]
+        }
+        return .json(error.code, status.canonicalText)
+    }
+
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+extension ResourceStore {
+    typealias Served = ServedResource
+}

@@ -1,0 +1,113 @@
+import APIServer
+import ArgumentParser
+import Foundation
+import ResourceStore
+
+/// `modelplane serve`: the embedded Kubernetes-compatible API server on this machine.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the embedded API server (ModelDeployments, Leases, Events) backed by SQLite.",
+        discussion: """
+            Serves HTTPS with a certificate from a local CA made at first start, and writes DATA/kubeconfig
+            (the CA, and a bearer token generated at first start; secrets are mode 0600) for kubectl and the CLI:
+              kubectl --kubeconfig DATA/kubeconfig get modeldeployments
+            """
+    )
+
+    @Option(help: "Directory for the database, the token and the kubeconfig.")
+    var data: String = DataDirectory.default
+
+    @Option(help: "Address to listen on (HOST:PORT, loopback only).")
+    var listen: String = "127.0.0.1:6444"
+
+    func validate() throws {
+        guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
+        guard ["127.0.0.1", "localhost", "::1"].contains(host) else {
+            throw ValidationError("--listen \(listen): only loopback addresses for now (the local CA's certificate names 127.0.0.1, ::1 and localhost only)")
+        }
+        guard (0...65_535).contains(port) else { throw ValidationError("--listen \(listen): port must be 0...65535") }
+    }
+
+    static func split(_ address: String) -> (String, Int)? {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
+        return (String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+    }
+
+    func run() async throws {
+        let (host, port) = Self.split(listen)!
+        let directory = DataDirectory(path: data)
+        let token = try directory.prepare()
+        let store: ResourceStore
+        do {
+            store = try ResourceStore(path: directory.path + "/store.db")
+        } catch {
+            throw ValidationError("cannot open the store in \(directory.path): \(error)")
+        }
+        let certificates = LocalCertificates(directory: directory.path)
+        try certificates.ensure()
+        let api = KubernetesAPI(store: store, tokens: [token])
+        let server = HTTPAPIServer(api: api, host: host, port: port, tls: (certificates.serverCertificate, certificates.serverKey))
+        try await server.run { bound in
+            let url = "https://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
+            do {
+                try directory.writeKubeconfig(server: url)
+            } catch {
+                FileHandle.standardError.write(Data("cannot write \(directory.kubeconfig): \(error)\n".utf8))
+            }
+            // Written straight to the file descriptor: stdout is block-buffered when it is a file or pipe.
+            FileHandle.standardOutput.write(
+                Data("modelplane: serving on \(url) (resourceVersion \(store.resourceVersion)); kubeconfig: \(directory.kubeconfig)\n".utf8))
+        }
+    }
+}
+
+/// The data directory `serve` uses and the CLI finds: database, token and kubeconfig.
+struct DataDirectory {
+    let path: String
+
+    static var `default`: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["MODELPLANE_DATA"], !explicit.isEmpty { return explicit }
+        return (environment["HOME"] ?? NSHomeDirectory()) + "/.modelplane"
+    }
+
+    var kubeconfig: String { path + "/kubeconfig" }
+    var tokenFile: String { path + "/token" }
+
+    /// Creates the directory (0700) and the token (0600) when missing; returns the token.
+    func prepare() throws -> String {
+        let files = FileManager.default
+        try files.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if let existing = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+            return existing
+        }
+        var generator = SystemRandomNumberGenerator()
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        try LocalCertificates.writePrivate(tokenFile, token + "\n")
+        return token
+    }
+
+    /// The kubeconfig names the CA and the token file by relative path, so it holds no secret itself.
+    func writeKubeconfig(server: String) throws {
+        try LocalCertificates.writePrivate(
+            kubeconfig,
+            """
+            apiVersion: v1
+            kind: Config
+            current-context: modelplane
+            clusters:
+            - name: modelplane
+              cluster:
+                server: \(server)
+                certificate-authority: ca.crt
+            users:
+            - name: modelplane
+              user:
+                tokenFile: token
+            contexts:
+            - name: modelplane
+              context: {cluster: modelplane, user: modelplane, namespace: default}
+
+            """)
+    }
+}
