@@ -51,7 +51,12 @@ public final class PeerProcess: Sendable {
     /// Everything the peer printed so far (for failure messages).
     public var log: String { output.text.withLock { $0 } }
 
-    public static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> PeerProcess {
+    /// `readyPort` finds the port in a line the process prints when it is ready (by default
+    /// `READY <port>`).
+    public static func start(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        readyPort: @escaping @Sendable (Substring) -> Int? = PeerProcess.readyLine
+    ) async throws -> PeerProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -80,8 +85,8 @@ public final class PeerProcess: Sendable {
                 log += String(decoding: data, as: UTF8.self)
                 return log
             }
-            for line in text.split(separator: "\n") where line.hasPrefix("READY ") {
-                if let port = Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) {
+            for line in text.split(separator: "\n") {
+                if let port = readyPort(line) {
                     ready.continuation.yield(port)
                     ready.continuation.finish()
                 }
@@ -101,6 +106,22 @@ public final class PeerProcess: Sendable {
             throw PeerError("\(executable) \(arguments.joined(separator: " ")) exited before it was ready:\n\(output.text.withLock { $0 })\(stderr)")
         }
         return PeerProcess(port: port, process: process, stdin: stdin, output: output, stderrPath: stderrPath)
+    }
+
+    /// Reads `READY <port>`, what the Python peers print.
+    public static func readyLine(_ line: Substring) -> Int? {
+        line.hasPrefix("READY ") ? Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) : nil
+    }
+
+    /// `modelplane serve` with its data in `directory`, on a free port.
+    public static func modelplaneServe(data directory: String) async throws -> PeerProcess {
+        try await start(Peers.modelplane, ["serve", "--data", directory, "--listen", "127.0.0.1:0"]) { line in
+            // "modelplane: serving on https://127.0.0.1:PORT (...)"
+            guard line.hasPrefix("modelplane: serving on ") else { return nil }
+            let url = line.split(separator: " ")[3]
+            guard let colon = url.lastIndex(of: ":") else { return nil }
+            return Int(url[url.index(after: colon)...])
+        }
     }
 
     /// The standard-library HTTP peer (`Tests/Peers/http_peer.py`).

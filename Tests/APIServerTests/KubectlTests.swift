@@ -1,0 +1,86 @@
+import Foundation
+import ModelplaneTestSupport
+import Testing
+
+/// The installed kubectl against `modelplane serve` (a separate process, as users run it), through
+/// the kubeconfig serve writes: HTTPS with its local CA and the bearer token.
+@Suite(.timeLimit(.minutes(2))) struct KubectlTests {
+    final class Serve {
+        let directory = NSTemporaryDirectory() + "modelplane-serve-" + UUID().uuidString
+        var process: PeerProcess!
+        var kubeconfig: String { directory + "/kubeconfig" }
+
+        init() async throws {
+            process = try await PeerProcess.modelplaneServe(data: directory)
+        }
+
+        func kubectl(_ arguments: String..., stdin: String? = nil) throws -> CommandResult {
+            try CommandResult.run("/usr/bin/env", ["kubectl", "--kubeconfig", kubeconfig] + arguments, stdin: stdin)
+        }
+
+        deinit {
+            process.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    static let manifest = try! String(contentsOfFile: Peers.repositoryRoot + "/manifests/examples/triton-minimal.yaml", encoding: .utf8)
+
+    @Test func applyGetPatchStatusAndDelete() async throws {
+        let serve = try await Serve()
+        var result = try serve.kubectl("apply", "--validate=false", "-f", "-", stdin: Self.manifest)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment created\n")
+
+        result = try serve.kubectl(
+            "apply", "--validate=false", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "version: \"2\"", with: "version: \"3\""))
+        #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment configured\n", "\(result.stderr)")
+
+        result = try serve.kubectl(
+            "patch", "md", "sentiment", "--subresource=status", "--type=merge", "-p", #"{"status":{"phase":"Ready","servingVersion":"3"}}"#)
+        #expect(result.status == 0, "\(result.stderr)")
+
+        result = try serve.kubectl("get", "modeldeployment", "sentiment", "-o", "jsonpath={.spec.model.version} {.metadata.generation} {.status.phase}")
+        #expect(result.stdout == "3 2 Ready")
+
+        result = try serve.kubectl("get", "md")
+        #expect(result.stdout.contains("sentiment"), "\(result.stdout)\(result.stderr)")
+
+        result = try serve.kubectl("delete", "md", "sentiment")
+        #expect(result.stdout == "modeldeployment.modelplane.dev \"sentiment\" deleted\n", "\(result.stderr)")
+        result = try serve.kubectl("get", "md", "sentiment")
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("NotFound"), "\(result.stderr)")
+    }
+
+    @Test func invalidManifestsAreRefusedWithFieldErrors() async throws {
+        let serve = try await Serve()
+        let result = try serve.kubectl(
+            "apply", "--validate=false", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "version: \"2\"", with: "version: \"two\""))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("spec.model.version"), "\(result.stderr)")
+        #expect(result.stderr.contains("Triton model versions are positive integers"), "\(result.stderr)")
+    }
+
+    @Test func discoveryKnowsTheShortNames() async throws {
+        let serve = try await Serve()
+        let result = try serve.kubectl("api-resources", "--api-group=modelplane.dev", "--no-headers")
+        #expect(
+            result.stdout.split(whereSeparator: \.isWhitespace).prefix(5) == [
+                "modeldeployments", "md,mdep", "modelplane.dev/v1alpha1", "true", "ModelDeployment",
+            ])
+    }
+
+    @Test func refusesAStrangersToken() async throws {
+        let serve = try await Serve()
+        // Not through the kubeconfig: its tokenFile would win over --token.
+        let result = try CommandResult.run(
+            "/usr/bin/env",
+            [
+                "kubectl", "--kubeconfig", "/dev/null", "--server", "https://127.0.0.1:\(serve.process.port)",
+                "--certificate-authority", serve.directory + "/ca.crt", "--token", "not-the-token", "get", "md",
+            ])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("Unauthorized") || result.stderr.contains("provide credentials"), "\(result.stderr)")
+    }
+}
