@@ -61,7 +61,7 @@ public final class KubernetesAPI: Sendable {
 
     // MARK: - Resources
 
-    private func resource(_ request: APIRequest, _ path: RequestTarget.ResourcePath, _ served: ResourceStore.Served) async throws(StoreError) -> APIResponse {
+    private func resource(_ request: APIRequest, _ path: RequestTarget.ResourcePath, _ served: ServedResource) async throws(StoreError) -> APIResponse {
         let type = served.type
         let namespace = type.namespaced ? path.namespace : nil
         let subresource: ResourceStore.Subresource
@@ -72,10 +72,19 @@ public final class KubernetesAPI: Sendable {
         }
         switch (request.method, path.name) {
         case ("GET", nil):
-            if request.query["watch"] == "true" || request.query["watch"] == "1" { return try watch(request, type, namespace: namespace) }
-            return try list(request, type, namespace: namespace)
+            if request.query["watch"] == "true" || request.query["watch"] == "1" { return try watch(request, served, namespace: namespace) }
+            return try list(request, served, namespace: namespace)
         case ("GET", let name?):
-            return .json(200, try store.get(type, namespace: namespace, name: name).canonicalText)
+            let object = try store.get(type, namespace: namespace, name: name)
+            if Table.wanted(request) {
+                return .json(
+                    200,
+                    Table.table(
+                        rows: [Table.row(object, served.columns, now: Date())], columns: served.columns, resourceVersion: store.resourceVersion,
+                        continueToken: nil
+                    ).canonicalText)
+            }
+            return .json(200, object.canonicalText)
         case ("POST", nil):
             guard path.namespace != nil || !type.namespaced else {
                 return Self.status(.init(code: 405, reason: "MethodNotAllowed", message: "create needs a namespace in the path"))
@@ -105,10 +114,17 @@ public final class KubernetesAPI: Sendable {
         }
     }
 
-    private func list(_ request: APIRequest, _ type: ResourceType, namespace: String?) throws(StoreError) -> APIResponse {
+    private func list(_ request: APIRequest, _ served: ServedResource, namespace: String?) throws(StoreError) -> APIResponse {
+        let type = served.type
         let filter = try Self.filter(request, namespace: namespace)
         let limit = request.query["limit"].flatMap(Int.init)
         let page = try store.list(type, filter: filter, limit: limit, continueToken: request.query["continue"])
+        if Table.wanted(request) {
+            let now = Date()
+            let rows = page.items.map { Table.row($0.object, served.columns, now: now) }
+            return .json(
+                200, Table.table(rows: rows, columns: served.columns, resourceVersion: page.resourceVersion, continueToken: page.continueToken).canonicalText)
+        }
         var text = #"{"apiVersion":"\#(type.apiVersion)","kind":"\#(type.kind)List","metadata":{"resourceVersion":"\#(page.resourceVersion)""#
         if let token = page.continueToken { text += #","continue":"\#(token)""# }
         if let remaining = page.remainingItemCount { text += #","remainingItemCount":\#(remaining)"# }
@@ -118,7 +134,10 @@ public final class KubernetesAPI: Sendable {
         return .json(200, text)
     }
 
-    private func watch(_ request: APIRequest, _ type: ResourceType, namespace: String?) throws(StoreError) -> APIResponse {
+    private func watch(_ request: APIRequest, _ served: ServedResource, namespace: String?) throws(StoreError) -> APIResponse {
+        let type = served.type
+        let columns = served.columns
+        let asTable = Table.wanted(request)
         let filter = try Self.filter(request, namespace: namespace)
         let events = try store.watch(type, filter: filter, from: request.query["resourceVersion"])
         let bookmarks = request.query["allowWatchBookmarks"] == "true"
@@ -133,6 +152,11 @@ public final class KubernetesAPI: Sendable {
                             guard bookmarks else { continue }
                             line =
                                 #"{"type":"BOOKMARK","object":{"kind":"\#(type.kind)","apiVersion":"\#(type.apiVersion)","metadata":{"resourceVersion":"\#(event.resourceVersion)"}}}"#
+                        } else if asTable {
+                            let table = Table.table(
+                                rows: [Table.row(event.object, columns, now: Date())], columns: columns, resourceVersion: String(event.resourceVersion),
+                                continueToken: nil)
+                            line = #"{"type":"\#(event.type.rawValue)","object":\#(table.canonicalText)}"#
                         } else {
                             line = #"{"type":"\#(event.type.rawValue)","object":\#(event.object.canonicalText)}"#
                         }
@@ -275,8 +299,4 @@ public final class KubernetesAPI: Sendable {
         guard x.count == y.count else { return false }
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
-}
-
-extension ResourceStore {
-    typealias Served = ServedResource
 }

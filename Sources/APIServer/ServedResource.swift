@@ -9,20 +9,29 @@ public struct ServedResource: Sendable {
     public var categories: [String]
     /// Checks a whole object about to be stored; no problems means valid.
     public var validate: @Sendable (JSONValue) -> [FieldError]
+    /// What `kubectl get` shows after the name (the CRD's printer columns).
+    var columns: [TableColumn]
 
-    public init(
-        type: ResourceType, singular: String, shortNames: [String] = [], categories: [String] = [], validate: @escaping @Sendable (JSONValue) -> [FieldError]
+    init(
+        type: ResourceType, singular: String, shortNames: [String] = [], categories: [String] = [], columns: [TableColumn] = ServedResource.ageColumn,
+        validate: @escaping @Sendable (JSONValue) -> [FieldError]
     ) {
         self.type = type
         self.singular = singular
         self.shortNames = shortNames
         self.categories = categories
+        self.columns = columns
         self.validate = validate
     }
+
+    static let ageColumn = [TableColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Time since creation", priority: 0)]
 
     /// Checked exactly as `modelplane validate` checks manifests.
     public static let modelDeployments = ServedResource(
         type: .modelDeployments, singular: ModelDeployment.singular, shortNames: ModelDeployment.shortNames, categories: ModelDeployment.categories,
+        columns: CustomResourceDefinition.printerColumns.map {
+            TableColumn(name: $0.name, type: $0.type, jsonPath: $0.jsonPath, description: $0.description, priority: $0.priority)
+        },
         validate: { ModelDeployment.read($0).problems })
 
     public static let leases = ServedResource(type: .leases, singular: "lease", validate: { _ in [] })

@@ -43,8 +43,13 @@ import Testing
         result = try serve.kubectl("get", "modeldeployment", "sentiment", "-o", "jsonpath={.spec.model.version} {.metadata.generation} {.status.phase}")
         #expect(result.stdout == "3 2 Ready")
 
+        // Printer columns, through the server's Table output.
         result = try serve.kubectl("get", "md")
-        #expect(result.stdout.contains("sentiment"), "\(result.stdout)\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace) }
+        #expect(lines.first == ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"], "\(result.stdout)\(result.stderr)")
+        #expect(lines.last?.prefix(5) == ["sentiment", "sentiment", "3", "3", "Ready"], "\(result.stdout)")
+        result = try serve.kubectl("get", "md", "-o", "wide")
+        #expect(result.stdout.split(separator: "\n").first?.hasSuffix("REVISION   STRATEGY") == true, "\(result.stdout)")
 
         result = try serve.kubectl("delete", "md", "sentiment")
         #expect(result.stdout == "modeldeployment.modelplane.dev \"sentiment\" deleted\n", "\(result.stderr)")

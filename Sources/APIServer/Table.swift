@@ -1,0 +1,131 @@
+import Foundation
+import ModelplaneAPI
+
+/// Server-side `Table` output (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`), which is
+/// how `kubectl get` shows a custom resource's printer columns.
+struct TableColumn: Sendable {
+    var name: String
+    var type: String
+    var jsonPath: String
+    var description: String
+    var priority: Int
+}
+
+enum Table {
+    static func wanted(_ request: APIRequest) -> Bool {
+        (request.header("accept") ?? "").split(separator: ",").contains { $0.contains("as=Table") }
+    }
+
+    static func columnDefinitions(_ columns: [TableColumn]) -> JSONValue {
+        var definitions: [JSONValue] = [
+            ["name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0]
+        ]
+        for column in columns {
+            definitions.append([
+                "name": .string(column.name), "type": .string(column.type == "date" ? "date" : column.type), "format": "",
+                "description": .string(column.description), "priority": .int(Int64(column.priority)),
+            ])
+        }
+        return .array(definitions)
+    }
+
+    static func row(_ object: JSONValue, _ columns: [TableColumn], now: Date) -> JSONValue {
+        var cells: [JSONValue] = [object["metadata"]?["name"] ?? ""]
+        for column in columns {
+            let value = JSONPathLite(column.jsonPath)?.first(in: object)
+            if column.type == "date" {
+                cells.append(.string(value?.stringValue.flatMap { age(since: $0, now: now) } ?? "<unknown>"))
+            } else {
+                switch value {
+                case .string(let s)?: cells.append(.string(s))
+                case .int(let i)?: cells.append(.int(i))
+                case .bool(let b)?: cells.append(.bool(b))
+                case .double(let d)?: cells.append(.double(d))
+                default: cells.append(nil)
+                }
+            }
+        }
+        let metadata = object["metadata"] ?? [:]
+        return ["cells": .array(cells), "object": ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata]]
+    }
+
+    static func table(rows: [JSONValue], columns: [TableColumn], resourceVersion: String, continueToken: String?) -> JSONValue {
+        var metadata: JSONValue = ["resourceVersion": .string(resourceVersion)]
+        if let continueToken { metadata["continue"] = .string(continueToken) }
+        return ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": columnDefinitions(columns), "rows": .array(rows)]
+    }
+
+    /// kubectl's human-readable durations (`5s`, `3m20s`, `2h`, `4d5h`, `2y30d`).
+    static func age(since timestamp: String, now: Date) -> String? {
+        guard let then = try? Date(timestamp, strategy: .iso8601) else { return nil }
+        let seconds = max(0, Int(now.timeIntervalSince(then)))
+        let minutes = seconds / 60
+        let hours = minutes / 60
+        let days = hours / 24
+        let years = days / 365
+        switch seconds {
+        case ..<120: return "\(seconds)s"
+        case ..<600: return seconds % 60 == 0 ? "\(minutes)m" : "\(minutes)m\(seconds % 60)s"
+        case ..<(3 * 3600): return "\(minutes)m"
+        case ..<(8 * 3600): return minutes % 60 == 0 ? "\(hours)h" : "\(hours)h\(minutes % 60)m"
+        case ..<(48 * 3600): return "\(hours)h"
+        case ..<(8 * 86_400): return hours % 24 == 0 ? "\(days)d" : "\(days)d\(hours % 24)h"
+        case ..<(2 * 365 * 86_400): return "\(days)d"
+        case ..<(8 * 365 * 86_400): return days % 365 == 0 ? "\(years)y" : "\(years)y\(days % 365)d"
+        default: return "\(years)y"
+        }
+    }
+}
+
+/// The JSONPath that printer columns use: `.a.b` and `[?(@.key=="value")]` filters.
+struct JSONPathLite {
+    enum Step {
+        case member(String)
+        case filter(key: String, value: String)
+    }
+
+    var steps: [Step] = []
+
+    init?(_ path: String) {
+        var rest = Substring(path)
+        while !rest.isEmpty {
+            if rest.hasPrefix("[?(@.") {
+                guard let end = rest.range(of: ")]") else { return nil }
+                let condition = rest[rest.index(rest.startIndex, offsetBy: 5)..<end.lowerBound]
+                guard let equals = condition.range(of: "==") else { return nil }
+                let key = String(condition[..<equals.lowerBound])
+                let value = condition[equals.upperBound...].trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+                steps.append(.filter(key: key, value: value))
+                rest = rest[end.upperBound...]
+            } else if rest.hasPrefix(".") {
+                rest = rest.dropFirst()
+                let name = rest.prefix { $0 != "." && $0 != "[" }
+                guard !name.isEmpty else { return nil }
+                steps.append(.member(String(name)))
+                rest = rest.dropFirst(name.count)
+            } else {
+                return nil
+            }
+        }
+    }
+
+    /// The first value the path reaches, or nil.
+    func first(in value: JSONValue) -> JSONValue? {
+        var current: [JSONValue] = [value]
+        for step in steps {
+            switch step {
+            case .member(let name):
+                current = current.flatMap { item -> [JSONValue] in
+                    if case .array(let items) = item { return items.compactMap { $0[name] } }
+                    return item[name].map { [$0] } ?? []
+                }
+            case .filter(let key, let expected):
+                current = current.flatMap { item -> [JSONValue] in
+                    guard case .array(let items) = item else { return [] }
+                    return items.filter { $0[key]?.stringValue == expected }
+                }
+            }
+        }
+        return current.first
+    }
+}
