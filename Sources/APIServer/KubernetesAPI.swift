@@ -33,6 +33,14 @@ public final class KubernetesAPI: Sendable {
         if request.body.count > Self.maxRequestBytes {
             return Self.status(StoreError(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(Self.maxRequestBytes) bytes"))
         }
+        if request.path == "/openapi/v3" || request.path == "/openapi/v3/" { return .json(200, OpenAPI.index(resources)) }
+        if request.path.hasPrefix("/openapi/v3/") {
+            let parts = request.path.dropFirst("/openapi/v3/".count).split(separator: "/")
+            let (group, version) =
+                parts.first == "api" && parts.count == 2 ? ("", String(parts[1])) : parts.count == 3 ? (String(parts[1]), String(parts[2])) : ("?", "?")
+            guard let document = OpenAPI.document(group: group, version: version, resources) else { return Self.notFound(request.path) }
+            return .json(200, document)
+        }
         switch RequestTarget(path: request.path) {
         case .version: return .json(200, Discovery.version)
         case .apiVersions: return .json(200, Discovery.apiVersions)

@@ -28,12 +28,12 @@ import Testing
 
     @Test func applyGetPatchStatusAndDelete() async throws {
         let serve = try await Serve()
-        var result = try serve.kubectl("apply", "--validate=false", "-f", "-", stdin: Self.manifest)
+        var result = try serve.kubectl("apply", "-f", "-", stdin: Self.manifest)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment created\n")
 
         result = try serve.kubectl(
-            "apply", "--validate=false", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "version: \"2\"", with: "version: \"3\""))
+            "apply", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "version: \"2\"", with: "version: \"3\""))
         #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment configured\n", "\(result.stderr)")
 
         result = try serve.kubectl(
@@ -61,10 +61,20 @@ import Testing
     @Test func invalidManifestsAreRefusedWithFieldErrors() async throws {
         let serve = try await Serve()
         let result = try serve.kubectl(
-            "apply", "--validate=false", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "version: \"2\"", with: "version: \"two\""))
+            "apply", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "version: \"2\"", with: "version: \"two\""))
         #expect(result.status != 0)
         #expect(result.stderr.contains("spec.model.version"), "\(result.stderr)")
         #expect(result.stderr.contains("Triton model versions are positive integers"), "\(result.stderr)")
+    }
+
+    @Test func defaultValidationRefusesUnknownFields() async throws {
+        let serve = try await Serve()
+        let result = try serve.kubectl(
+            "apply", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "    version: \"2\"", with: "    version: \"2\"\n    verison: \"3\""))
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("spec.model.verison: unknown field"), "\(result.stderr)")
+        let explain = try serve.kubectl("explain", "md.spec.rollout.strategy")
+        #expect(explain.stdout.contains("Immediate (default) or BlueGreen."), "\(explain.stdout)\(explain.stderr)")
     }
 
     @Test func discoveryKnowsTheShortNames() async throws {
