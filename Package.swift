@@ -80,7 +80,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "modelplane-bench",
-            dependencies: ["ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore"],
+            dependencies: ["ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "HTTPClient"],
             swiftSettings: strict
         ),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).

@@ -6,9 +6,18 @@ import ModelplaneAPI
 struct TableColumn: Sendable {
     var name: String
     var type: String
-    var jsonPath: String
     var description: String
     var priority: Int
+    /// Parsed once: evaluated for every cell of every row.
+    let path: JSONPathLite?
+
+    init(name: String, type: String, jsonPath: String, description: String, priority: Int) {
+        self.name = name
+        self.type = type
+        self.description = description
+        self.priority = priority
+        path = JSONPathLite(jsonPath)
+    }
 }
 
 enum Table {
@@ -32,7 +41,7 @@ enum Table {
     static func row(_ object: JSONValue, _ columns: [TableColumn], now: Date) -> JSONValue {
         var cells: [JSONValue] = [object["metadata"]?["name"] ?? ""]
         for column in columns {
-            let value = JSONPathLite(column.jsonPath)?.first(in: object)
+            let value = column.path?.first(in: object)
             if column.type == "date" {
                 cells.append(.string(value?.stringValue.flatMap { age(since: $0, now: now) } ?? "<unknown>"))
             } else {
@@ -45,7 +54,8 @@ enum Table {
                 }
             }
         }
-        let metadata = object["metadata"] ?? [:]
+        var metadata = object["metadata"] ?? [:]
+        metadata["managedFields"] = nil
         return ["cells": .array(cells), "object": ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata]]
     }
 
@@ -78,8 +88,8 @@ enum Table {
 }
 
 /// The JSONPath that printer columns use: `.a.b` and `[?(@.key=="value")]` filters.
-struct JSONPathLite {
-    enum Step {
+struct JSONPathLite: Sendable {
+    enum Step: Sendable {
         case member(String)
         case filter(key: String, value: String)
     }

@@ -1,10 +1,13 @@
 // Benchmarks for the targets the issues name. Run: swift run -c release modelplane-bench
 // Prints a Markdown table for the README's performance section.
+import APIServer
 import Foundation
+import HTTPClient
 import KubeClient
 import Manifests
 import ModelplaneAPI
 import ResourceStore
+import Synchronization
 
 struct Measurement {
     var name: String
@@ -186,6 +189,153 @@ results.append(
     measure("store: reopen a database of 10,000 objects", iterations: 3) {
         precondition(try! ResourceStore(path: storePath).list(.modelDeployments, limit: 1).items.count == 1)
     })
+
+// The embedded API server over HTTPS, through the real client: issue 3's targets.
+let serverDirectory = directory + "/server"
+try FileManager.default.createDirectory(atPath: serverDirectory, withIntermediateDirectories: true)
+let certificates = LocalCertificates(directory: serverDirectory)
+try certificates.ensure()
+let serverStore = try ResourceStore(path: serverDirectory + "/store.db")
+let token = "bench-token"
+let api = KubernetesAPI(store: serverStore, tokens: [token])
+let listening = AsyncStream<Int>.makeStream()
+let serverTask = Task {
+    try await HTTPAPIServer(api: api, port: 0, tls: (certificates.serverCertificate, certificates.serverKey)).run { listening.continuation.yield($0) }
+}
+var serverPort = 0
+for await port in listening.stream {
+    serverPort = port
+    break
+}
+var clientConfiguration = KubernetesClientConfiguration(server: "https://127.0.0.1:\(serverPort)", credentials: .bearerToken(Secret(token)))
+clientConfiguration.tls.certificateAuthority = .file(certificates.caCertificate)
+let kube = KubernetesClient(configuration: clientConfiguration)
+let rawClient = HTTPClient(configuration: HTTPClientConfiguration(tls: TLSConfiguration(certificateAuthority: .file(certificates.caCertificate))))
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+let httpCreateStart = ContinuousClock.now
+for i in 0..<10_000 {
+    var md = ModelDeployment(
+        name: "md-\(i)", namespace: "team-\(i % 10)",
+        spec: .init(model: .init(name: "fraud-\(i)", version: "\(i % 9 + 1)"), backend: .init(triton: .init(url: "http://triton:8000"))))
+    md.metadata.labels = ["team": "risk"]
+    _ = try await kube.create(md)
+}
+let httpCreateTotal = ContinuousClock.now - httpCreateStart
+results.append(
+    Measurement(
+        name: "server: 10,000 sequential creates over one keep-alive HTTPS connection (\(Int(10_000 / seconds(httpCreateTotal))) creates/s)",
+        samples: [httpCreateTotal], detail: ""))
+
+var listSamples: [Duration] = []
+for _ in 0..<10 {
+    let start = ContinuousClock.now
+    let response = try await rawClient.execute(
+        HTTPRequest(url: "https://127.0.0.1:\(serverPort)/apis/modelplane.dev/v1alpha1/modeldeployments", headers: ["Authorization": "Bearer \(token)"]))
+    precondition(response.status == 200 && response.body.count > 1_000_000)
+    listSamples.append(ContinuousClock.now - start)
+}
+results.append(Measurement(name: "server: full list of 10,000 ModelDeployments over HTTPS (bytes received)", samples: listSamples, detail: ""))
+var typedListSamples: [Duration] = []
+for _ in 0..<5 {
+    let start = ContinuousClock.now
+    let count = try await kube.list(ModelDeployment.self, namespace: nil).items.count
+    precondition(count == 10_000)
+    typedListSamples.append(ContinuousClock.now - start)
+}
+results.append(Measurement(name: "server: full list of 10,000, decoded into ModelDeployment values", samples: typedListSamples, detail: ""))
+
+// Write-to-watcher latency: 10 watchers, 500 updates; each event's delay from just before its write.
+let sentAt = Mutex<[String: ContinuousClock.Instant]>([:])
+let latencies = Mutex<[Duration]>([])
+let watchersReady = AsyncStream<Void>.makeStream()
+let watchers = Task {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<10 {
+            group.addTask {
+                var seen = 0
+                let events = try await kube.watch(
+                    ModelDeployment.self, namespace: "team-0", options: WatchOptions(resourceVersion: serverStore.resourceVersion, timeoutSeconds: 300))
+                watchersReady.continuation.yield()
+                for try await event in events {
+                    guard case .modified(let md) = event, let label = md.metadata.labels?["bench"] else { continue }
+                    let now = ContinuousClock.now
+                    if let sent = sentAt.withLock({ $0[label] }) { latencies.withLock { $0.append(now - sent) } }
+                    seen += 1
+                    if seen == 500 { return }
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+var ready = 0
+for await _ in watchersReady.stream {
+    ready += 1
+    if ready == 10 { break }
+}
+for i in 0..<500 {
+    let label = "u\(i)"
+    sentAt.withLock { $0[label] = ContinuousClock.now }
+    _ = try await kube.patch(ModelDeployment.self, name: "md-\(i * 10)", namespace: "team-0", .merge(["metadata": ["labels": ["bench": .string(label)]]]))
+}
+try await watchers.value
+let sortedLatencies = latencies.withLock { $0.sorted() }
+results.append(
+    Measurement(
+        name: "server: write-to-watcher latency, 10 watchers x 500 writes: p50 (p99 \(format(sortedLatencies[sortedLatencies.count * 99 / 100])))",
+        samples: [sortedLatencies[sortedLatencies.count / 2]], detail: ""))
+
+// kubectl get md -A, through a kubeconfig like the one modelplane serve writes.
+let kubeconfigPath = serverDirectory + "/kubeconfig"
+try "\(token)\n".write(toFile: serverDirectory + "/token", atomically: true, encoding: .utf8)
+try """
+apiVersion: v1
+kind: Config
+current-context: bench
+clusters: [{name: bench, cluster: {server: "https://127.0.0.1:\(serverPort)", certificate-authority: ca.crt}}]
+users: [{name: bench, user: {tokenFile: token}}]
+contexts: [{name: bench, context: {cluster: bench, user: bench}}]
+""".write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
+var kubectlSamples: [Duration] = []
+for _ in 0..<3 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["kubectl", "--kubeconfig", kubeconfigPath, "get", "md", "-A"]
+    process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    let start = ContinuousClock.now
+    try process.run()
+    process.waitUntilExit()
+    precondition(process.terminationStatus == 0, "kubectl failed")
+    kubectlSamples.append(ContinuousClock.now - start)
+}
+results.append(Measurement(name: "kubectl get md -A (10,000 rows, printer columns)", samples: kubectlSamples, detail: ""))
+// Where a create's time goes: the HTTPS round trip alone, and the handler alone (no HTTP).
+var probeStart = ContinuousClock.now
+for _ in 0..<2000 {
+    _ = try await rawClient.execute(HTTPRequest(url: "https://127.0.0.1:\(serverPort)/version", headers: ["Authorization": "Bearer \(token)"]))
+}
+results.append(
+    Measurement(
+        name: "server: GET /version round trips over HTTPS (\(Int(2000 / seconds(ContinuousClock.now - probeStart))) req/s)",
+        samples: [(ContinuousClock.now - probeStart) / 2000], detail: ""))
+let probeBody =
+    #"{"apiVersion":"modelplane.dev/v1alpha1","kind":"ModelDeployment","metadata":{"name":"NAME","namespace":"probe"},"spec":{"model":{"name":"m","version":"1"},"backend":{"triton":{"url":"http://t:8000"}}}}"#
+probeStart = ContinuousClock.now
+for i in 0..<2000 {
+    let request = APIRequest(
+        method: "POST", path: "/apis/modelplane.dev/v1alpha1/namespaces/probe/modeldeployments", headers: ["Authorization": "Bearer \(token)"],
+        body: Data(probeBody.replacingOccurrences(of: "NAME", with: "p\(i)").utf8))
+    let status = await api.handle(request).status
+    precondition(status == 201)
+}
+results.append(
+    Measurement(
+        name: "server: create through the API handler, no HTTP (\(Int(2000 / seconds(ContinuousClock.now - probeStart))) creates/s)",
+        samples: [(ContinuousClock.now - probeStart) / 2000], detail: ""))
+
+serverTask.cancel()
 
 let cpu =
     (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
