@@ -30,7 +30,10 @@ public enum YAMLWriter {
 
 enum YAMLStringStyle {
     static func needsQuotes(_ s: String) -> Bool {
-        if case .string = LocatedJSON.resolve(s, plain: true, tag: nil) { return false }
-        return true
+        guard case .string = LocatedJSON.resolve(s, plain: true, tag: nil) else { return true }
+        // YAML 1.1 readers (PyYAML, go-yaml v2) take 2026-11-27… for a timestamp.
+        let digits = Array(s.utf8.prefix(10))
+        return digits.count == 10 && digits[4] == UInt8(ascii: "-") && digits[7] == UInt8(ascii: "-")
+            && [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digits[$0]) }
     }
 }

@@ -155,10 +155,13 @@ public struct CommandResult: Sendable {
     public var stderr: String
 
     /// Runs `executable` with `arguments`, feeding `stdin`. For short commands (validators, the CLI).
-    public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil) throws -> CommandResult {
+    public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil, environment: [String: String] = [:])
+        throws -> CommandResult
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let scratch = NSTemporaryDirectory() + "modelplane-cmd-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)

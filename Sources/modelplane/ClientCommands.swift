@@ -1,0 +1,231 @@
+import ArgumentParser
+import Foundation
+import KubeClient
+import Manifests
+import ModelplaneAPI
+
+/// How the CLI finds the API server, the way kubectl does: `--kubeconfig`, then
+/// `MODELPLANE_KUBECONFIG`, then the kubeconfig `modelplane serve` writes in its data directory.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Path to a kubeconfig (default: $MODELPLANE_KUBECONFIG, then the one `modelplane serve` writes).")
+    var kubeconfig: String?
+
+    @Option(help: "The kubeconfig context to use.")
+    var context: String?
+
+    func client() throws -> KubernetesClient {
+        let environment = ProcessInfo.processInfo.environment
+        let path = kubeconfig ?? environment["MODELPLANE_KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? DataDirectory(path: DataDirectory.default).kubeconfig
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIError("no kubeconfig at \(path): start `modelplane serve`, or pass --kubeconfig (or set MODELPLANE_KUBECONFIG)")
+        }
+        do {
+            return KubernetesClient(configuration: try .kubeconfig(explicitPath: path, context: context, environment: environment))
+        } catch {
+            throw CLIError("\(error)")
+        }
+    }
+}
+
+/// An error for the user: printed on stderr as it is, exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension KubernetesError {
+    /// What to tell a user, with a hint where one helps.
+    var forUser: String {
+        if case .transport(let error) = self, error.code == .couldNotConnect {
+            return "cannot reach the API server (\(error.message)): is `modelplane serve` running?"
+        }
+        return description
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(1)
+}
+
+/// `modelplane apply -f FILE|DIR|-`: create or update ModelDeployments from manifests.
+struct Apply: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create or update ModelDeployments from manifests.",
+        discussion: """
+            Reads manifests strictly (as `modelplane validate` does); if any is invalid, nothing is applied.
+            Each object is created, or its spec, labels and annotations are replaced; prints
+            NAME created|configured|unchanged, like kubectl.
+            """
+    )
+
+    @Option(name: [.customShort("f"), .customLong("filename")], help: "A file, a directory, or - for standard input. Repeatable.")
+    var paths: [String] = []
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("give at least one -f FILE|DIR|-") }
+    }
+
+    func run() async throws {
+        let set = ManifestReader().read(paths: paths)
+        guard set.problems.isEmpty else {
+            for problem in set.problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
+            fail("\(set.problems.count) problem\(set.problems.count == 1 ? "" : "s") found; nothing was applied")
+        }
+        let kube = try connection.client()
+        var failed = false
+        for located in set.deployments {
+            let desired = located.deployment
+            let name = desired.metadata.name ?? ""
+            do {
+                print("modeldeployment.modelplane.dev/\(name) \(try await Self.apply(desired, with: kube))")
+            } catch {
+                FileHandle.standardError.write(Data("error: modeldeployment.modelplane.dev/\(name): \(error.forUser)\n".utf8))
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    static func apply(_ desired: ModelDeployment, with kube: KubernetesClient) async throws(KubernetesError) -> String {
+        let name = desired.metadata.name ?? ""
+        for _ in 0..<3 {
+            var live: ModelDeployment
+            do {
+                live = try await kube.get(ModelDeployment.self, name: name, namespace: desired.metadata.namespace)
+            } catch  where error.isNotFound {
+                _ = try await kube.create(desired)
+                return "created"
+            }
+            var updated = live
+            updated.spec = desired.spec
+            updated.metadata.labels = desired.metadata.labels
+            updated.metadata.annotations = desired.metadata.annotations
+            if updated == live { return "unchanged" }
+            do {
+                _ = try await kube.update(updated)
+                return "configured"
+            } catch  where error.isConflict {
+                continue  // changed under us: read it again
+            }
+        }
+        throw .api(APIStatus(code: 409, reason: .conflict, message: "the object kept changing; try again"))
+    }
+}
+
+/// `modelplane get [NAME]`: list ModelDeployments as a table, or print them as YAML or JSON.
+struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show ModelDeployments.")
+
+    @Argument(help: "A ModelDeployment's name (default: all in the namespace).")
+    var name: String?
+
+    @Option(name: .shortAndLong, help: "Namespace (default: the kubeconfig context's).")
+    var namespace: String?
+
+    @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Across all namespaces.")
+    var allNamespaces = false
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case wide, yaml, json }
+
+    @Option(name: .shortAndLong, help: "Output: wide, yaml or json (default: a table).")
+    var output: Format?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        if name != nil, allNamespaces { throw ValidationError("a name cannot be combined with --all-namespaces") }
+    }
+
+    func run() async throws {
+        let kube = try connection.client()
+        let items: [ModelDeployment]
+        do {
+            if let name {
+                items = [try await kube.get(ModelDeployment.self, name: name, namespace: namespace)]
+            } else {
+                items = try await kube.listAll(ModelDeployment.self, namespace: allNamespaces ? nil : (namespace ?? kube.configuration.namespace)).items
+            }
+        } catch {
+            fail(error.isNotFound ? "modeldeployment.modelplane.dev \"\(name ?? "")\" not found" : error.forUser)
+        }
+        switch output {
+        case .yaml, .json:
+            let values = try items.map { try JSONValueCoding.encode($0) }
+            let document: JSONValue = name != nil ? values[0] : ["apiVersion": "v1", "kind": "List", "items": .array(values)]
+            if output == .json {
+                let data = try JSONSerialization.data(
+                    withJSONObject: try JSONSerialization.jsonObject(with: Data(document.canonicalText.utf8)), options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(YAMLWriter.render(document), terminator: "")
+            }
+        case .wide, nil:
+            if items.isEmpty {
+                FileHandle.standardError.write(
+                    Data("No resources found\(allNamespaces ? "" : " in \(namespace ?? kube.configuration.namespace) namespace").\n".utf8))
+                return
+            }
+            print(Self.table(items, wide: output == .wide, namespaces: allNamespaces, now: Date()), terminator: "")
+        }
+    }
+
+    /// Aligned columns, as kubectl prints them (three spaces between columns).
+    static func table(_ items: [ModelDeployment], wide: Bool, namespaces: Bool, now: Date) -> String {
+        var header = ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"]
+        if wide { header += ["REVISION", "STRATEGY"] }
+        if namespaces { header.insert("NAMESPACE", at: 0) }
+        var rows = [header]
+        for md in items {
+            var row = [
+                md.metadata.name ?? "", md.spec.model.name, md.spec.model.version, md.status?.servingVersion ?? "", md.status?.backend ?? "",
+                md.status?.conditions?[type: "Ready"]?.status.rawValue ?? "", md.status?.phase?.rawValue ?? "",
+                md.metadata.creationTimestamp.flatMap { HumanAge.since($0, now: now) } ?? "<unknown>",
+            ]
+            if wide { row += [md.status?.currentRevision ?? "", (md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy).rawValue] }
+            if namespaces { row.insert(md.metadata.namespace ?? "", at: 0) }
+            rows.append(row)
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
+            }.joined() + "\n"
+        }.joined()
+    }
+}
+
+/// `modelplane delete NAME`.
+struct Delete: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Delete ModelDeployments.")
+
+    @Argument(help: "Names of the ModelDeployments to delete.")
+    var names: [String] = []
+
+    @Option(name: .shortAndLong, help: "Namespace (default: the kubeconfig context's).")
+    var namespace: String?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        if names.isEmpty { throw ValidationError("name at least one ModelDeployment to delete") }
+    }
+
+    func run() async throws {
+        let kube = try connection.client()
+        var failed = false
+        for name in names {
+            do {
+                try await kube.delete(ModelDeployment.self, name: name, namespace: namespace)
+                print("modeldeployment.modelplane.dev \"\(name)\" deleted")
+            } catch {
+                FileHandle.standardError.write(
+                    Data("error: \(error.isNotFound ? "modeldeployment.modelplane.dev \"\(name)\" not found" : error.forUser)\n".utf8))
+                failed = true
+            }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
