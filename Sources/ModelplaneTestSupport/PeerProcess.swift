@@ -114,8 +114,8 @@ public final class PeerProcess: Sendable {
     }
 
     /// `modelplane serve` with its data in `directory`, on a free port.
-    public static func modelplaneServe(data directory: String) async throws -> PeerProcess {
-        try await start(Peers.modelplane, ["serve", "--data", directory, "--listen", "127.0.0.1:0"]) { line in
+    public static func modelplaneServe(data directory: String, extraArguments: [String] = []) async throws -> PeerProcess {
+        try await start(Peers.modelplane, ["serve", "--data", directory, "--listen", "127.0.0.1:0"] + extraArguments) { line in
             // "modelplane: serving on https://127.0.0.1:PORT (...)"
             guard line.hasPrefix("modelplane: serving on ") else { return nil }
             let url = line.split(separator: " ")[3]

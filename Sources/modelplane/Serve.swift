@@ -20,12 +20,16 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on (HOST:PORT, loopback only).")
     var listen: String = "127.0.0.1:6444"
 
+    @Option(help: "How many recent changes watchers can resume from; older resourceVersions get 410 Gone.")
+    var history: Int64 = 10_000
+
     func validate() throws {
         guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
         guard ["127.0.0.1", "localhost", "::1"].contains(host) else {
             throw ValidationError("--listen \(listen): only loopback addresses for now (the local CA's certificate names 127.0.0.1, ::1 and localhost only)")
         }
         guard (0...65_535).contains(port) else { throw ValidationError("--listen \(listen): port must be 0...65535") }
+        guard history >= 1 else { throw ValidationError("--history must be at least 1") }
     }
 
     static func split(_ address: String) -> (String, Int)? {
@@ -39,7 +43,7 @@ struct Serve: AsyncParsableCommand {
         let token = try directory.prepare()
         let store: ResourceStore
         do {
-            store = try ResourceStore(path: directory.path + "/store.db")
+            store = try ResourceStore(path: directory.path + "/store.db", historyLimit: history)
         } catch {
             throw ValidationError("cannot open the store in \(directory.path): \(error)")
         }
@@ -78,12 +82,17 @@ struct DataDirectory {
     func prepare() throws -> String {
         let files = FileManager.default
         try files.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        if let existing = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
-            return existing
+        // No trailing newline: some clients (the official Python one) send the file's bytes verbatim.
+        if let existing = try? String(contentsOfFile: tokenFile, encoding: .utf8) {
+            let trimmed = existing.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !trimmed.isEmpty {
+                if trimmed != existing { try LocalCertificates.writePrivate(tokenFile, trimmed) }
+                return trimmed
+            }
         }
         var generator = SystemRandomNumberGenerator()
         let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        try LocalCertificates.writePrivate(tokenFile, token + "\n")
+        try LocalCertificates.writePrivate(tokenFile, token)
         return token
     }
 
