@@ -25,23 +25,18 @@ public struct LocatedDeployment: Sendable {
     public var deployment: ModelDeployment
     /// Where the document starts.
     public var location: SourceLocation
-    /// The document as written (no defaults applied), for server-side apply and diffs.
-    public var raw: JSONValue
 }
 
 /// Everything read from a set of manifests: the valid resources and every problem found.
 public struct ManifestSet: Sendable {
     public var deployments: [LocatedDeployment] = []
     public var problems: [ManifestProblem] = []
-    /// Documents read, including invalid and empty ones' neighbours; empty documents do not count.
-    public var documentCount = 0
 
     public init() {}
 
     public mutating func merge(_ other: ManifestSet) {
         deployments += other.deployments
         problems += other.problems
-        documentCount += other.documentCount
     }
 }
 
@@ -163,7 +158,6 @@ public struct ManifestReader: Sendable {
         for case let root? in documents {
             // `---` followed by nothing (or only comments) is an empty document, not an error.
             if case .scalar("", plain: true, tag: nil) = root.content { continue }
-            set.documentCount += 1
             readDocument(root, file: file, into: &set)
         }
         return set
@@ -210,6 +204,6 @@ public struct ManifestReader: Sendable {
             set.problems += problems.sorted { ($0.location.line, $0.location.column) < ($1.location.line, $1.location.column) }
             return
         }
-        set.deployments.append(LocatedDeployment(deployment: deployment, location: start, raw: located.value))
+        set.deployments.append(LocatedDeployment(deployment: deployment, location: start))
     }
 }
