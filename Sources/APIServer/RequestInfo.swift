@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a request path addresses, the way the Kubernetes API server's RequestInfo does.
 enum RequestTarget: Equatable {
     case version
@@ -61,23 +63,5 @@ enum RequestTarget: Equatable {
             return
         }
         self = .resource(ResourcePath(group: group, version: version, namespace: namespace, plural: plural, name: name, subresource: subresource))
-    }
-}
-
-extension String {
-    var removingPercentEncoding: String? {
-        guard contains("%") else { return self }
-        var bytes: [UInt8] = []
-        var iterator = utf8.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
     }
 }

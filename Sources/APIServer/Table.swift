@@ -43,7 +43,7 @@ enum Table {
         for column in columns {
             let value = column.path?.first(in: object)
             if column.type == "date" {
-                cells.append(.string(value?.stringValue.flatMap { age(since: $0, now: now) } ?? "<unknown>"))
+                cells.append(.string(value?.stringValue.flatMap { HumanAge.since($0, now: now) } ?? "<unknown>"))
             } else {
                 switch value {
                 case .string(let s)?: cells.append(.string(s))
@@ -64,8 +64,6 @@ enum Table {
         if let continueToken { metadata["continue"] = .string(continueToken) }
         return ["kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": columnDefinitions(columns), "rows": .array(rows)]
     }
-
-    static func age(since timestamp: String, now: Date) -> String? { HumanAge.since(timestamp, now: now) }
 }
 
 /// The JSONPath that printer columns use: `.a.b` and `[?(@.key=="value")]` filters.

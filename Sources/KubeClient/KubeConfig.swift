@@ -145,8 +145,8 @@ struct KubeConfigFile: Decodable {
         var token: String?
         var tokenFile: String?
         var username: String?
-        var exec: JSONValueBox?
-        var authProvider: JSONValueBox?
+        var exec: PresenceMarker?
+        var authProvider: PresenceMarker?
 
         enum CodingKeys: String, CodingKey {
             case clientCertificate = "client-certificate"
@@ -159,7 +159,7 @@ struct KubeConfigFile: Decodable {
     }
 
     /// Presence marker for sections we do not interpret yet.
-    struct JSONValueBox: Decodable {
+    struct PresenceMarker: Decodable {
         init(from decoder: any Decoder) throws {}
     }
 

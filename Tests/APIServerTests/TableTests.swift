@@ -12,7 +12,7 @@ import Testing
     func agesReadLikeKubectl(seconds: Int, expected: String) {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         let then = now.addingTimeInterval(TimeInterval(-seconds)).formatted(.iso8601)
-        #expect(Table.age(since: then, now: now) == expected)
+        #expect(HumanAge.since(then, now: now) == expected)
     }
 
     @Test func printerColumnPathsReadFiltersAndMembers() throws {
