@@ -44,7 +44,7 @@ enum Discovery {
             let type = served.type
             entries.append([
                 "name": .string(type.plural), "singularName": .string(served.singular), "namespaced": .bool(type.namespaced), "kind": .string(type.kind),
-                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+                "verbs": served.view == nil ? ["create", "delete", "get", "list", "patch", "update", "watch"] : ["get", "list", "watch"],
                 "shortNames": .array(served.shortNames.map(JSONValue.string)), "categories": .array(served.categories.map(JSONValue.string)),
             ])
             if type.statusSubresource {

@@ -1,5 +1,5 @@
 import Foundation
-public import ModelplaneAPI
+import ModelplaneAPI
 public import ResourceStore
 
 /// The Kubernetes-compatible API over a `ResourceStore`: discovery, and get, list, watch, create,
@@ -70,7 +70,15 @@ public final class KubernetesAPI: Sendable {
     // MARK: - Resources
 
     private func resource(_ request: APIRequest, _ path: RequestTarget.ResourcePath, _ served: ServedResource) async throws(StoreError) -> APIResponse {
-        let type = served.type
+        if let view = served.view {
+            guard request.method == "GET" else {
+                return Self.status(
+                    .init(
+                        code: 405, reason: "MethodNotAllowed",
+                        message: "\(served.type.plural) in \(served.type.apiVersion) are read-only here; write \(view.storage)"))
+            }
+        }
+        let type = served.storage
         let namespace = type.namespaced ? path.namespace : nil
         let subresource: ResourceStore.Subresource
         switch path.subresource {
@@ -83,7 +91,7 @@ public final class KubernetesAPI: Sendable {
             if request.query["watch"] == "true" || request.query["watch"] == "1" { return try watch(request, served, namespace: namespace) }
             return try list(request, served, namespace: namespace)
         case ("GET", let name?):
-            let object = try store.get(type, namespace: namespace, name: name)
+            let object = served.present(try store.get(type, namespace: namespace, name: name))
             if Table.wanted(request) {
                 return .json(
                     200,
@@ -124,12 +132,12 @@ public final class KubernetesAPI: Sendable {
 
     private func list(_ request: APIRequest, _ served: ServedResource, namespace: String?) throws(StoreError) -> APIResponse {
         let type = served.type
-        let filter = try Self.filter(request, namespace: namespace)
+        let filter = try Self.filter(request, served, namespace: namespace)
         let limit = request.query["limit"].flatMap(Int.init)
-        let page = try store.list(type, filter: filter, limit: limit, continueToken: request.query["continue"])
+        let page = try store.list(served.storage, filter: filter, limit: limit, continueToken: request.query["continue"])
         if Table.wanted(request) {
             let now = Date()
-            let rows = page.items.map { Table.row($0.object, served.columns, now: now) }
+            let rows = page.items.map { Table.row(served.present($0.object), served.columns, now: now) }
             return .json(
                 200, Table.table(rows: rows, columns: served.columns, resourceVersion: page.resourceVersion, continueToken: page.continueToken).canonicalText)
         }
@@ -137,7 +145,7 @@ public final class KubernetesAPI: Sendable {
         if let token = page.continueToken { text += #","continue":"\#(token)""# }
         if let remaining = page.remainingItemCount { text += #","remainingItemCount":\#(remaining)"# }
         text += #"},"items":["#
-        text += page.items.map(\.json).joined(separator: ",")
+        text += page.items.map { item in served.view == nil ? item.json : served.present(item.object).canonicalText }.joined(separator: ",")
         text += "]}"
         return .json(200, text)
     }
@@ -146,8 +154,8 @@ public final class KubernetesAPI: Sendable {
         let type = served.type
         let columns = served.columns
         let asTable = Table.wanted(request)
-        let filter = try Self.filter(request, namespace: namespace)
-        let events = try store.watch(type, filter: filter, from: request.query["resourceVersion"])
+        let filter = try Self.filter(request, served, namespace: namespace)
+        let events = try store.watch(served.storage, filter: filter, from: request.query["resourceVersion"])
         let bookmarks = request.query["allowWatchBookmarks"] == "true"
         let timeout = request.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds(max(1, $0)) } ?? .seconds(1800)
         let (output, continuation) = AsyncStream.makeStream(of: Data.self)
@@ -162,11 +170,12 @@ public final class KubernetesAPI: Sendable {
                                 #"{"type":"BOOKMARK","object":{"kind":"\#(type.kind)","apiVersion":"\#(type.apiVersion)","metadata":{"resourceVersion":"\#(event.resourceVersion)"}}}"#
                         } else if asTable {
                             let table = Table.table(
-                                rows: [Table.row(event.object, columns, now: Date())], columns: columns, resourceVersion: String(event.resourceVersion),
+                                rows: [Table.row(served.present(event.object), columns, now: Date())], columns: columns,
+                                resourceVersion: String(event.resourceVersion),
                                 continueToken: nil)
                             line = #"{"type":"\#(event.type.rawValue)","object":\#(table.canonicalText)}"#
                         } else {
-                            line = #"{"type":"\#(event.type.rawValue)","object":\#(event.object.canonicalText)}"#
+                            line = #"{"type":"\#(event.type.rawValue)","object":\#(served.present(event.object).canonicalText)}"#
                         }
                         continuation.yield(Data(line.utf8 + [0x0A]))
                     }
@@ -270,12 +279,17 @@ public final class KubernetesAPI: Sendable {
         }
     }
 
-    private static func filter(_ request: APIRequest, namespace: String?) throws(StoreError) -> ObjectFilter {
+    private static func filter(_ request: APIRequest, _ served: ServedResource, namespace: String?) throws(StoreError) -> ObjectFilter {
         do {
+            var fields = try request.query["fieldSelector"].map { (s) throws(SelectorError) in try FieldSelector(parsing: s) }
+            if let view = served.view, var selector = fields {
+                for index in selector.requirements.indices { selector.requirements[index].field = view.storedField(selector.requirements[index].field) }
+                fields = selector
+            }
             return ObjectFilter(
                 namespace: namespace,
                 labels: try request.query["labelSelector"].map { (s) throws(SelectorError) in try LabelSelector(parsing: s) },
-                fields: try request.query["fieldSelector"].map { (s) throws(SelectorError) in try FieldSelector(parsing: s) })
+                fields: fields)
         } catch {
             throw .badRequest(error.description)
         }

@@ -8,7 +8,7 @@ import ModelplaneAPI
 enum OpenAPI {
     static func index(_ resources: [ServedResource]) -> String {
         var paths: [String: JSONValue] = [:]
-        for served in resources {
+        for served in resources where served.view == nil {
             let key = served.type.group.isEmpty ? "api/\(served.type.version)" : "apis/\(served.type.group)/\(served.type.version)"
             paths[key] = ["serverRelativeURL": .string("/openapi/v3/\(key)")]
         }
@@ -16,7 +16,7 @@ enum OpenAPI {
     }
 
     static func document(group: String, version: String, _ resources: [ServedResource]) -> String? {
-        let served = resources.filter { $0.type.group == group && $0.type.version == version }
+        let served = resources.filter { $0.type.group == group && $0.type.version == version && $0.view == nil }
         guard !served.isEmpty else { return nil }
         var paths: [String: JSONValue] = [:]
         var schemas: [String: JSONValue] = [:]

@@ -51,6 +51,16 @@ public final class PeerProcess: Sendable {
     /// Everything the peer printed so far (for failure messages).
     public var log: String { output.text.withLock { $0 } }
 
+    /// Waits until what the peer printed satisfies `condition`; false after `timeout`.
+    public func waitForOutput(timeout: Duration = .seconds(10), _ condition: (String) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition(log) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition(log)
+    }
+
     /// `readyPort` finds the port in a line the process prints when it is ready (by default
     /// `READY <port>`).
     public static func start(

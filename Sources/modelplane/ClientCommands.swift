@@ -133,20 +133,26 @@ struct Get: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output: wide, yaml or json (default: a table).")
     var output: Format?
 
+    @Flag(name: .shortAndLong, help: "After listing, watch for changes and print a row for each.")
+    var watch = false
+
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
         if name != nil, allNamespaces { throw ValidationError("a name cannot be combined with --all-namespaces") }
+        if watch, output == .yaml || output == .json { throw ValidationError("--watch prints tables; it cannot be combined with -o yaml|json") }
     }
 
     func run() async throws {
         let kube = try connection.client()
         let items: [ModelDeployment]
+        let scope = allNamespaces ? nil : (namespace ?? kube.configuration.namespace)
+        if watch { try await self.watch(kube, namespace: scope) }
         do {
             if let name {
                 items = [try await kube.get(ModelDeployment.self, name: name, namespace: namespace)]
             } else {
-                items = try await kube.listAll(ModelDeployment.self, namespace: allNamespaces ? nil : (namespace ?? kube.configuration.namespace)).items
+                items = try await kube.listAll(ModelDeployment.self, namespace: scope).items
             }
         } catch {
             fail(error.isNotFound ? "modeldeployment.modelplane.dev \"\(name ?? "")\" not found" : error.forUser)
@@ -174,26 +180,53 @@ struct Get: AsyncParsableCommand {
 
     /// Aligned columns, as kubectl prints them (three spaces between columns).
     static func table(_ items: [ModelDeployment], wide: Bool, namespaces: Bool, now: Date) -> String {
+        aligned([header(wide: wide, namespaces: namespaces)] + items.map { row($0, wide: wide, namespaces: namespaces, now: now) })
+    }
+
+    static func header(wide: Bool, namespaces: Bool) -> [String] {
         var header = ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"]
         if wide { header += ["REVISION", "STRATEGY"] }
         if namespaces { header.insert("NAMESPACE", at: 0) }
-        var rows = [header]
-        for md in items {
-            var row = [
-                md.metadata.name ?? "", md.spec.model.name, md.spec.model.version, md.status?.servingVersion ?? "", md.status?.backend ?? "",
-                md.status?.conditions?[type: "Ready"]?.status.rawValue ?? "", md.status?.phase?.rawValue ?? "",
-                md.metadata.creationTimestamp.flatMap { HumanAge.since($0, now: now) } ?? "<unknown>",
-            ]
-            if wide { row += [md.status?.currentRevision ?? "", (md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy).rawValue] }
-            if namespaces { row.insert(md.metadata.namespace ?? "", at: 0) }
-            rows.append(row)
+        return header
+    }
+
+    static func row(_ md: ModelDeployment, wide: Bool, namespaces: Bool, now: Date) -> [String] {
+        var row = [
+            md.metadata.name ?? "", md.spec.model.name, md.spec.model.version, md.status?.servingVersion ?? "", md.status?.backend ?? "",
+            md.status?.conditions?[type: "Ready"]?.status.rawValue ?? "", md.status?.phase?.rawValue ?? "",
+            md.metadata.creationTimestamp.flatMap { HumanAge.since($0, now: now) } ?? "<unknown>",
+        ]
+        if wide { row += [md.status?.currentRevision ?? "", (md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy).rawValue] }
+        if namespaces { row.insert(md.metadata.namespace ?? "", at: 0) }
+        return row
+    }
+
+    /// `-w`: the table, then one row per change, aligned with it, until interrupted. Runs on a
+    /// `Reflector`: watches resume after a timeout or restart, and a relist (after 410 Gone)
+    /// prints the table anew.
+    func watch(_ kube: KubernetesClient, namespace: String?) async throws -> Never {
+        let wide = output == .wide
+        let header = Self.header(wide: wide, namespaces: allNamespaces)
+        var widths: [Int] = []
+        var first = true
+        let reflector = Reflector<ModelDeployment>(client: kube, namespace: namespace, fieldSelector: name.map { "metadata.name=\($0)" })
+        for await event in reflector.events() {
+            switch event {
+            case .replaced(let items, _):
+                if first, let name, items.isEmpty { fail("modeldeployment.modelplane.dev \"\(name)\" not found") }
+                first = false
+                let rows = [header] + items.map { Self.row($0, wide: wide, namespaces: allNamespaces, now: Date()) }
+                widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+                print(aligned(rows, widths: widths), terminator: "")
+            case .added(let md), .modified(let md), .deleted(let md):
+                print(aligned([Self.row(md, wide: wide, namespaces: allNamespaces, now: Date())], widths: widths), terminator: "")
+            case .failed(let error, let delay):
+                if first { fail(error.forUser) }
+                FileHandle.standardError.write(Data("warning: \(error.forUser); retrying in \(delay)\n".utf8))
+            }
+            fflush(nil)  // all streams: a pipe reader sees each row as it happens
         }
-        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        return rows.map { row in
-            row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
-            }.joined() + "\n"
-        }.joined()
+        throw ExitCode(0)
     }
 }
 

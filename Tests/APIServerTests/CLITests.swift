@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import ModelplaneAPI
 import ModelplaneTestSupport
 import Testing
@@ -69,6 +70,67 @@ import Testing
         result = try session.modelplane("get", "sentiment", "-o", "yaml")
         #expect(result.stdout.contains("version: \"2\""))
         #expect(result.stdout.contains("creationTimestamp: \""), "timestamps are quoted for YAML 1.1 readers")
+    }
+
+    @Test func getWatchPrintsARowPerChange() async throws {
+        let session = try await Session()
+        _ = try session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
+        // Ready once the table's header is out; the port is not used.
+        let watcher = try await PeerProcess.start(
+            Peers.modelplane, ["get", "-w"], environment: ["MODELPLANE_DATA": session.directory, "MODELPLANE_KUBECONFIG": ""]
+        ) { $0.hasPrefix("NAME ") ? 0 : nil }
+        defer { watcher.stop() }
+        #expect(await watcher.waitForOutput { $0.contains("\nsentiment ") }, "\(watcher.log)")
+        let changed = try String(contentsOfFile: Peers.repositoryRoot + "/manifests/examples/triton-minimal.yaml", encoding: .utf8).replacingOccurrences(
+            of: "version: \"2\"", with: "version: \"3\"")
+        _ = try session.modelplane("apply", "-f", "-", stdin: changed)
+        _ = try session.modelplane("apply", "-f", "manifests/examples/triton-fraud-detector.yaml")
+        #expect(await watcher.waitForOutput { $0.contains("\nfraud-detector ") }, "\(watcher.log)")
+        let rows = watcher.log.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace).prefix(3) }
+        #expect(rows == [["NAME", "MODEL", "VERSION"], ["sentiment", "sentiment", "2"], ["sentiment", "sentiment", "3"], ["fraud-detector", "fraud", "1"]])
+        // Rows after the table line up with it.
+        let lines = watcher.log.split(separator: "\n")
+        #expect(
+            lines[2].ranges(of: "sentiment").last?.lowerBound.utf16Offset(in: lines[2])
+                == lines[0].firstRange(of: "MODEL")?.lowerBound.utf16Offset(in: lines[0]))
+    }
+
+    @Test func describeShowsSpecStatusConditionsAndEvents() async throws {
+        let session = try await Session()
+        _ = try session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: session.directory + "/kubeconfig"))
+        defer { kube.shutdown() }
+        var md = try await kube.get(ModelDeployment.self, name: "sentiment", namespace: "default")
+        var status = ModelDeployment.Status()
+        status.phase = .degraded
+        status.servingVersion = "1"
+        status.observedGeneration = 1
+        status.conditions = [
+            Condition(type: "Ready", status: .true, lastTransitionTime: "2026-01-01T00:00:00Z", reason: "Serving", message: "version 1 answers"),
+            Condition(type: "Degraded", status: .true, lastTransitionTime: "2026-01-01T00:00:00Z", reason: "LoadFailed", message: "version 2: bad config"),
+        ]
+        md.status = status
+        _ = try await kube.updateStatus(md)
+        for (index, (name, uid)) in [("sentiment", md.metadata.uid), ("sentiment", "someone-else"), ("other", md.metadata.uid)].enumerated() {
+            _ = try await kube.create(
+                Event(
+                    metadata: ObjectMeta(name: "e\(index)", namespace: "default"), eventTime: "2026-01-01T00:00:0\(index).000000Z",
+                    reportingController: "modelplane.dev/controller", reportingInstance: "test", action: "Load", reason: "LoadFailed\(index)",
+                    regarding: ObjectReference(apiVersion: ModelDeployment.apiVersion, kind: ModelDeployment.kind, namespace: "default", name: name, uid: uid),
+                    note: "note \(index)", type: .warning))
+        }
+        let result = try session.modelplane("describe", "sentiment")
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = result.stdout
+        #expect(text.contains("Name:         sentiment\n"), "\(text)")
+        #expect(text.contains("  Triton:     http://127.0.0.1:8000\n"), "\(text)")
+        #expect(text.contains("Rollout:      Immediate (progress deadline 600s, 10 revisions kept)"), "defaults are shown: \(text)")
+        #expect(text.contains("  Phase:      Degraded\n  Serving:    version 1\n"), "\(text)")
+        #expect(text.contains("Degraded   True     LoadFailed"), "\(text)")
+        #expect(text.contains("version 2: bad config"), "\(text)")
+        #expect(text.contains("Warning   LoadFailed0"), "\(text)")
+        #expect(!text.contains("LoadFailed1") && !text.contains("LoadFailed2"), "only this object's events: \(text)")
+        #expect(try session.modelplane("describe", "ghost").stderr == "error: modeldeployment.modelplane.dev \"ghost\" not found\n")
     }
 
     @Test func deleteAndMissingObjects() async throws {

@@ -58,6 +58,51 @@ import Testing
         #expect(result.stderr.contains("NotFound"), "\(result.stderr)")
     }
 
+    @Test func describeShowsTheObjectAndItsEvents() async throws {
+        let serve = try await Serve()
+        _ = try serve.kubectl("apply", "-f", "-", stdin: Self.manifest)
+        let uid = try serve.kubectl("get", "md", "sentiment", "-o", "jsonpath={.metadata.uid}").stdout
+        let event = """
+            apiVersion: events.k8s.io/v1
+            kind: Event
+            metadata: {name: sentiment.load-failed, namespace: default}
+            eventTime: "2026-01-02T03:04:05.000000Z"
+            series: {count: 3, lastObservedTime: "2026-01-02T03:09:05.000000Z"}
+            reportingController: modelplane.dev/controller
+            reportingInstance: test
+            action: Load
+            reason: LoadFailed
+            type: Warning
+            note: "version 3 failed to load: model.py raised ValueError"
+            regarding: {apiVersion: modelplane.dev/v1alpha1, kind: ModelDeployment, namespace: default, name: sentiment, uid: \(uid)}
+            """
+        var result = try serve.kubectl("create", "-f", "-", stdin: event)
+        #expect(result.status == 0, "\(result.stderr)")
+        // An event about another object must not show up.
+        result = try serve.kubectl(
+            "create", "-f", "-",
+            stdin: event.replacingOccurrences(of: "sentiment.load-failed", with: "other").replacingOccurrences(of: "name: sentiment,", with: "name: other,"))
+        #expect(result.status == 0, "\(result.stderr)")
+
+        result = try serve.kubectl("describe", "md", "sentiment")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("Kind:         ModelDeployment"), "\(result.stdout)")
+        #expect(result.stdout.contains("Triton"), "\(result.stdout)")
+        let events = result.stdout.components(separatedBy: "Events:").last ?? ""
+        #expect(events.contains("Warning  LoadFailed"), "\(result.stdout)")
+        #expect(events.contains("(x3 over"), "\(result.stdout)")
+        #expect(events.contains("modelplane.dev/controller  version 3 failed to load: model.py raised ValueError"), "\(result.stdout)")
+        #expect(events.split(separator: "\n").filter { $0.contains("LoadFailed") }.count == 1, "\(result.stdout)")
+
+        // The core/v1 view is what `kubectl get events` reads; it cannot be written.
+        result = try serve.kubectl("get", "events", "--field-selector", "involvedObject.name=sentiment", "--no-headers")
+        #expect(result.stdout.split(separator: "\n").count == 1, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("LoadFailed"), "\(result.stdout)")
+        result = try serve.kubectl("delete", "events", "sentiment.load-failed")
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("read-only"), "\(result.stderr)")
+    }
+
     @Test func invalidManifestsAreRefusedWithFieldErrors() async throws {
         let serve = try await Serve()
         let result = try serve.kubectl(

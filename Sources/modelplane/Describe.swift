@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import KubeClient
+import ModelplaneAPI
+
+/// `modelplane describe NAME`: one ModelDeployment for a person — what it asks for, what runs,
+/// its conditions, and its recent events.
+struct Describe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one ModelDeployment in detail, with its conditions and recent events.")
+
+    @Argument(help: "The ModelDeployment's name.")
+    var name: String
+
+    @Option(name: .shortAndLong, help: "Namespace (default: the kubeconfig context's).")
+    var namespace: String?
+
+    @Option(help: "How many of the most recent events to show.")
+    var events = 20
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let kube = try connection.client()
+        let namespace = namespace ?? kube.configuration.namespace
+        let deployment: ModelDeployment
+        let related: [Event]
+        do {
+            deployment = try await kube.get(ModelDeployment.self, name: name, namespace: namespace)
+            var selector = "regarding.name=\(name),regarding.kind=\(ModelDeployment.kind)"
+            if let uid = deployment.metadata.uid { selector += ",regarding.uid=\(uid)" }
+            related = try await kube.listAll(Event.self, namespace: namespace, options: ListOptions(fieldSelector: selector)).items
+        } catch {
+            fail(error.isNotFound ? "modeldeployment.modelplane.dev \"\(name)\" not found" : error.forUser)
+        }
+        print(Self.render(deployment, events: related, limit: events, now: Date()), terminator: "")
+    }
+
+    static func render(_ md: ModelDeployment, events: [Event], limit: Int, now: Date) -> String {
+        let spec = md.defaulted().spec
+        func age(_ timestamp: String?) -> String { timestamp.flatMap { HumanAge.since($0, now: now) } ?? "<unknown>" }
+        func map(_ values: [String: String]?) -> String {
+            guard let values, !values.isEmpty else { return "<none>" }
+            return values.keys.sorted().map { "\($0)=\(values[$0]!)" }.joined(separator: "\n" + String(repeating: " ", count: 14))
+        }
+        var lines: [(String, String)] = [
+            ("Name:", md.metadata.name ?? ""), ("Namespace:", md.metadata.namespace ?? ""), ("Labels:", map(md.metadata.labels)),
+            ("Annotations:", map(md.metadata.annotations)),
+            ("Created:", "\(md.metadata.creationTimestamp ?? "<unknown>") (\(age(md.metadata.creationTimestamp)) ago)"),
+            ("Generation:", "\(md.metadata.generation ?? 0)" + (md.status?.observedGeneration.map { " (observed: \($0))" } ?? " (not observed yet)")),
+        ]
+        if let deleting = md.metadata.deletionTimestamp { lines.append(("Deleting:", "since \(deleting), waiting for \(md.metadata.finalizers ?? [])")) }
+        var text = lines.map { $0.0.padding(toLength: 14, withPad: " ", startingAt: 0) + $0.1 + "\n" }.joined()
+
+        text += "Model:\n"
+        text += "  Name:       \(spec.model.name)\n  Version:    \(spec.model.version)\n"
+        if let uri = spec.model.uri { text += "  URI:        \(uri)\n" }
+        text += "Backend:\n"
+        if let triton = spec.backend.triton {
+            text += "  Triton:     \(triton.url)\n"
+            if let config = triton.modelConfig { text += "  Config:     \(config.canonicalText)\n" }
+        }
+        if let sagemaker = spec.backend.sagemaker {
+            text += "  SageMaker:  endpoint \(sagemaker.endpointName ?? "") in \(sagemaker.region)\n"
+            text += "  Image:      \(sagemaker.image)\n"
+            text += "  Instances:  \(sagemaker.initialInstanceCount ?? 1) x \(sagemaker.instanceType)\n"
+        }
+        text += "Rollout:      \(spec.rollout?.strategy?.rawValue ?? "") (progress deadline \(spec.rollout?.progressDeadlineSeconds ?? 0)s, "
+        text += "\(spec.revisionHistoryLimit ?? 0) revisions kept)\n"
+
+        let status = md.status
+        text += "Status:\n"
+        text += "  Phase:      \(status?.phase?.rawValue ?? "<none>")\n"
+        text += "  Serving:    \(status?.servingVersion.map { "version \($0)" } ?? "<nothing>")\n"
+        text += "  Revision:   \(status?.currentRevision ?? "<none>")\n"
+        if let backend = status?.backend { text += "  Backend:    \(backend)\n" }
+
+        text += "Conditions:\n"
+        if let conditions = status?.conditions, !conditions.isEmpty {
+            text += aligned(
+                [["Type", "Status", "Reason", "Since", "Message"]]
+                    + conditions.map { [$0.type, $0.status.rawValue, $0.reason, age($0.lastTransitionTime), $0.message] }, indent: 2)
+        } else {
+            text += "  <none>\n"
+        }
+
+        text += "Events:"
+        let recent = events.sorted { ($0.series?.lastObservedTime ?? $0.eventTime) < ($1.series?.lastObservedTime ?? $1.eventTime) }.suffix(limit)
+        if recent.isEmpty { return text + "       <none>\n" }
+        text += "\n"
+        let rows = recent.map { event -> [String] in
+            let when =
+                event.series.map { "\(age($0.lastObservedTime)) (x\($0.count) over \(age(event.eventTime)))" } ?? age(event.eventTime)
+            return [event.type.rawValue, event.reason, when, event.reportingController, event.note ?? ""]
+        }
+        return text + aligned([["Type", "Reason", "Age", "From", "Message"]] + rows, indent: 2)
+    }
+}
+
+/// Rows as aligned columns, three spaces apart, the last column unpadded.
+func aligned(_ rows: [[String]], indent: Int = 0, widths minimum: [Int] = []) -> String {
+    let count = rows.map(\.count).max() ?? 0
+    let widths = (0..<count).map { column in max(rows.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0, column < minimum.count ? minimum[column] : 0)
+    }
+    return rows.map { row in
+        String(repeating: " ", count: indent)
+            + row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
+            }.joined() + "\n"
+    }.joined()
+}
