@@ -108,13 +108,13 @@ public final class KubernetesAPI: Sendable {
             var object = try Self.body(request)
             if type.namespaced, object["metadata"]?["namespace"] == nil { object["metadata"]?["namespace"] = .string(namespace ?? "default") }
             try check(served, object, name: object["metadata"]?["name"]?.stringValue ?? "")
-            return .json(201, try store.create(type, namespace: namespace, object).canonicalText)
+            return .json(201, try store.createStored(type, namespace: namespace, object).json)
         case ("PUT", let name?):
             let object = try Self.body(request)
             try check(served, subresource == .status ? merged(type, namespace, name, status: object) : object, name: name)
-            return .json(200, try store.update(type, namespace: namespace, name: name, object, subresource: subresource).canonicalText)
+            return .json(200, try store.updateStored(type, namespace: namespace, name: name, object, subresource: subresource).json)
         case ("PATCH", let name?):
-            return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource).canonicalText)
+            return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource).json)
         case ("DELETE", let name?):
             var preconditions = ResourceStore.Preconditions()
             if !request.body.isEmpty, let options = try? JSONValue(parsing: request.body) {
@@ -198,7 +198,7 @@ public final class KubernetesAPI: Sendable {
     }
 
     private func patch(_ request: APIRequest, _ served: ServedResource, namespace: String?, name: String, subresource: ResourceStore.Subresource)
-        throws(StoreError) -> JSONValue
+        throws(StoreError) -> StoredObject
     {
         let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map(String.init) ?? ""
         let body = try Self.body(request, allowArray: contentType == "application/json-patch+json")
@@ -227,7 +227,7 @@ public final class KubernetesAPI: Sendable {
             if !conditional { patched["metadata"]?["resourceVersion"] = current["metadata"]?["resourceVersion"] }
             try check(served, patched, name: name)
             do {
-                return try store.update(served.type, namespace: namespace, name: name, patched, subresource: subresource)
+                return try store.updateStored(served.type, namespace: namespace, name: name, patched, subresource: subresource)
             } catch  where error.code == 409 && !conditional {
                 continue  // someone wrote in between: re-apply the patch to the newer object
             }

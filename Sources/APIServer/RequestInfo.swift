@@ -21,7 +21,7 @@ enum RequestTarget: Equatable {
     }
 
     init(path: String) {
-        let parts = path.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
+        let parts = path.split(separator: "/").map { $0.contains("%") ? $0.removingPercentEncoding ?? String($0) : String($0) }
         switch parts.first {
         case "version" where parts.count == 1:
             self = .version

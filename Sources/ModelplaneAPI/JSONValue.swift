@@ -85,54 +85,64 @@ extension JSONValue {
     /// Canonical JSON text: keys sorted, no insignificant whitespace. Equal values give equal bytes,
     /// which is what revision hashing needs.
     public var canonicalText: String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
         writeCanonical(into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func writeCanonical(into out: inout String) {
+    // Written as UTF-8 bytes: appending to a String scalar by scalar costs several times more, and
+    // this runs for every object the API server stores or sends.
+    private func writeCanonical(into out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
+        case .null: out += "null".utf8
+        case .bool(let b): out += (b ? "true" : "false").utf8
+        case .int(let i): out += String(i).utf8
         case .double(let d):
-            if d.isFinite, d == d.rounded(), abs(d) < 1e15 { out += String(Int64(d)) } else { out += "\(d)" }
+            if d.isFinite, d == d.rounded(), abs(d) < 1e15 { out += String(Int64(d)).utf8 } else { out += "\(d)".utf8 }
         case .string(let s): JSONValue.writeQuoted(s, into: &out)
         case .array(let a):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, v) in a.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 v.writeCanonical(into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let o):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, key) in o.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeQuoted(key, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 o[key]!.writeCanonical(into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    static func writeQuoted(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+    static func writeQuoted(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { bytes in
+            // Most strings need no escaping: copy runs between the bytes that do.
+            var runStart = 0
+            for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                out.append(contentsOf: bytes[runStart..<index])
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): out += #"\""#.utf8
+                case UInt8(ascii: "\\"): out += #"\\"#.utf8
+                case UInt8(ascii: "\n"): out += #"\n"#.utf8
+                case UInt8(ascii: "\r"): out += #"\r"#.utf8
+                case UInt8(ascii: "\t"): out += #"\t"#.utf8
+                default:
+                    let hex = String(byte, radix: 16)
+                    out += ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8
+                }
             }
+            out.append(contentsOf: bytes[runStart...])
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
 

@@ -170,6 +170,11 @@ public final class ResourceStore: Sendable {
     // MARK: - Writes
 
     public func create(_ type: ResourceType, namespace: String?, _ object: JSONValue) throws(StoreError) -> JSONValue {
+        try createStored(type, namespace: namespace, object).object
+    }
+
+    /// `create`, returning the stored object with its JSON text, which the API server sends as is.
+    public func createStored(_ type: ResourceType, namespace: String?, _ object: JSONValue) throws(StoreError) -> StoredObject {
         guard case .object = object else { throw .badRequest("the request body must be a JSON object") }
         var object = object
         var metadata = object["metadata"] ?? [:]
@@ -196,7 +201,7 @@ public final class ResourceStore: Sendable {
         object["metadata"] = metadata
         if type.statusSubresource { object["status"] = nil }
 
-        return try state.withLock { (state) throws(StoreError) -> JSONValue in
+        return try state.withLock { (state) throws(StoreError) -> StoredObject in
             if state.objects[type.description]?[Self.key(type, namespace, name)] != nil { throw .alreadyExists(type, name) }
             return try write(&state, type, namespace: namespace, name: name, object: object, event: .added)
         }
@@ -208,13 +213,21 @@ public final class ResourceStore: Sendable {
     public func update(_ type: ResourceType, namespace: String?, name: String, _ object: JSONValue, subresource: Subresource = .main) throws(StoreError)
         -> JSONValue
     {
+        try updateStored(type, namespace: namespace, name: name, object, subresource: subresource).object
+    }
+
+    /// `update`, returning the stored object with its JSON text, which the API server sends as is.
+    public func updateStored(_ type: ResourceType, namespace: String?, name: String, _ object: JSONValue, subresource: Subresource = .main)
+        throws(StoreError) -> StoredObject
+    {
         guard case .object = object else { throw .badRequest("the request body must be a JSON object") }
         let namespace = try Self.namespace(type, requested: namespace, inBody: object["metadata"]?["namespace"]?.stringValue)
         if let bodyName = object["metadata"]?["name"]?.stringValue, bodyName != name {
             throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        return try state.withLock { (state) throws(StoreError) -> JSONValue in
-            guard let existing = state.objects[type.description]?[Self.key(type, namespace, name)]?.object else { throw .notFound(type, name) }
+        return try state.withLock { (state) throws(StoreError) -> StoredObject in
+            guard let stored = state.objects[type.description]?[Self.key(type, namespace, name)] else { throw .notFound(type, name) }
+            let existing = stored.object
             guard let sent = object["metadata"]?["resourceVersion"]?.stringValue, !sent.isEmpty else {
                 throw .invalid(type, name, [FieldError(.invalid, FieldPath("metadata.resourceVersion"), "must be specified for an update")])
             }
@@ -256,7 +269,7 @@ public final class ResourceStore: Sendable {
                 }
             }
             updated["metadata"]?["resourceVersion"] = existing["metadata"]?["resourceVersion"]
-            if updated == existing { return existing }  // a no-op write bumps nothing and emits nothing
+            if updated == existing { return stored }  // a no-op write bumps nothing and emits nothing
             if updated["metadata"]?["deletionTimestamp"] != nil, updated["metadata"]?["finalizers"]?.arrayStrings?.isEmpty ?? true {
                 return try write(&state, type, namespace: namespace, name: name, object: updated, event: .deleted)
             }
@@ -294,9 +307,9 @@ public final class ResourceStore: Sendable {
                 var marked = existing
                 marked["metadata"]?["deletionTimestamp"] = .string(Self.timestamp(now()))
                 marked["metadata"]?["deletionGracePeriodSeconds"] = 0
-                return .pending(try write(&state, type, namespace: namespace, name: name, object: marked, event: .modified))
+                return .pending(try write(&state, type, namespace: namespace, name: name, object: marked, event: .modified).object)
             }
-            return .deleted(try write(&state, type, namespace: namespace, name: name, object: existing, event: .deleted))
+            return .deleted(try write(&state, type, namespace: namespace, name: name, object: existing, event: .deleted).object)
         }
     }
 
@@ -352,7 +365,7 @@ public final class ResourceStore: Sendable {
 
     /// Writes one change in one transaction, then tells the watchers. Called under the lock.
     private func write(_ state: inout State, _ type: ResourceType, namespace: String, name: String, object: JSONValue, event: StoredEvent.EventType)
-        throws(StoreError) -> JSONValue
+        throws(StoreError) -> StoredObject
     {
         let version = state.resourceVersion + 1
         var object = object
@@ -387,7 +400,7 @@ public final class ResourceStore: Sendable {
             }
             if let seen { subscriber.continuation.yield(StoredEvent(type: seen, object: object, resourceVersion: version)) }
         }
-        return object
+        return stored
     }
 
     static func key(_ type: ResourceType, _ namespace: String?, _ name: String) -> String {

@@ -47,7 +47,11 @@ struct State {
         var values: [String: Int64] = [:]
         try counters.bind([])
         while try counters.step() { values[counters.text(0)] = counters.integer(1) }
-        resourceVersion = values["resourceVersion"] ?? 0
+        // The newest history entry carries the current version (compaction never removes it);
+        // the counter covers a history that was never written.
+        let newest = try database.prepare("SELECT MAX(version) FROM history")
+        try newest.bind([])
+        resourceVersion = max(values["resourceVersion"] ?? 0, try newest.step() ? newest.integer(0) : 0)
         compactedThrough = values["compactedThrough"] ?? 0
 
         let rows = try database.prepare("SELECT resource, key, body FROM objects")
@@ -58,8 +62,8 @@ struct State {
         }
     }
 
-    /// Persists one change: the object (or its removal), the history entry and the new version, in
-    /// one transaction. Compacts the history in the same transaction every 256 versions.
+    /// Persists one change: the object (or its removal) and the history entry, which carries the
+    /// new version, in one transaction. Compacts the history in the same transaction every 256 versions.
     mutating func commit(
         resource: String, key: String, stored: StoredObject, deleted: Bool, event: StoredEvent.EventType, version: Int64, compactBefore: Int64
     ) throws {
@@ -71,8 +75,8 @@ struct State {
                 try upsertObject.run([.text(resource), .text(key), .text(stored.json)])
             }
             try insertHistory.run([.integer(version), .text(resource), .text(event.rawValue), .text(stored.json)])
-            try saveVersion.run([.integer(version), .text("resourceVersion")])
             if compactNow {
+                try saveVersion.run([.integer(version), .text("resourceVersion")])
                 try compact.run([.integer(compactBefore)])
                 try saveVersion.run([.integer(compactBefore), .text("compactedThrough")])
             }

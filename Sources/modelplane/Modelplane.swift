@@ -1,3 +1,4 @@
+import APIServer
 import ArgumentParser
 
 @main
@@ -9,6 +10,13 @@ struct Modelplane: AsyncParsableCommand {
         version: ModelplaneVersion.current,
         subcommands: [Serve.self, Apply.self, Get.self, Describe.self, Delete.self, Validate.self, CRD.self]
     )
+
+    static func main() async {
+        // The server's requests run on NIO's event loops rather than hopping to Swift's concurrency
+        // pool and back (see HTTPAPIServer.runConcurrencyOnEventLoops); set before any task starts.
+        if CommandLine.arguments.dropFirst().first == "serve" { HTTPAPIServer.runConcurrencyOnEventLoops() }
+        await main(nil)
+    }
 }
 
 enum ModelplaneVersion {
