@@ -86,6 +86,8 @@ let package = Package(
             dependencies: ["ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "HTTPClient"],
             swiftSettings: strict
         ),
+        // NVIDIA Triton's HTTP API (KServe v2 and the model-repository extension).
+        .target(name: "Triton", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
         .target(name: "ModelplaneTestSupport", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         .testTarget(name: "ModelplaneAPITests", dependencies: ["ModelplaneAPI", "Manifests"], swiftSettings: strict),
@@ -99,6 +101,7 @@ let package = Package(
             dependencies: ["APIServer", "ResourceStore", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "TritonTests", dependencies: ["Triton", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "ResourceStoreTests", dependencies: ["ResourceStore", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTPClientTests",

@@ -51,6 +51,11 @@ public final class PeerProcess: Sendable {
     /// Everything the peer printed so far (for failure messages).
     public var log: String { output.text.withLock { $0 } }
 
+    /// Writes one line to the peer's standard input.
+    public func send(_ line: String) {
+        stdin.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
     /// Waits until what the peer printed satisfies `condition`; false after `timeout`.
     public func waitForOutput(timeout: Duration = .seconds(10), _ condition: (String) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + timeout

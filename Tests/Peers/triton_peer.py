@@ -1,0 +1,61 @@
+"""Runs a real tritonserver (from nvidia-pytriton, installed by scripts/setup-peers) for tests.
+
+    triton_peer.py --repository DIR
+
+Starts Triton in explicit model-control mode on free ports, waits until it is ready, and prints
+"READY <http port>". Commands on stdin, one per line: "stop" kills Triton (as a crash would), "start"
+starts it again on the same ports; each answers "OK". Triton dies with this process.
+"""
+import argparse, ctypes, os, signal, site, socket, subprocess, sys, time, urllib.request
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def die_with_parent():
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repository", required=True)
+    args = parser.parse_args()
+    site_dir = site.getsitepackages()[0]
+    triton = os.path.join(site_dir, "pytriton", "tritonserver")
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.path.join(site_dir, "nvidia_pytriton.libs") + ":" + env.get("LD_LIBRARY_PATH", "")
+    env["PATH"] = os.path.dirname(sys.executable) + ":" + env.get("PATH", "")
+    http, grpc, metrics = free_port(), free_port(), free_port()
+    log = open(os.path.join(args.repository, "..", f"triton-{http}.log"), "ab")
+
+    def start():
+        process = subprocess.Popen(
+            [os.path.join(triton, "bin", "tritonserver"), f"--model-repository={args.repository}", "--model-control-mode=explicit",
+             f"--backend-directory={os.path.join(triton, 'backends')}", f"--http-port={http}", f"--grpc-port={grpc}",
+             f"--metrics-port={metrics}", "--allow-gpu-metrics=false", "--log-verbose=0"],
+            env=env, stdout=log, stderr=log, preexec_fn=die_with_parent)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if process.poll() is not None:
+                sys.exit(f"tritonserver exited with {process.returncode}; see {log.name}")
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{http}/v2/health/ready", timeout=1).status == 200:
+                    return process
+            except Exception:
+                time.sleep(0.1)
+        sys.exit("tritonserver was not ready within 60 s")
+
+    process = start()
+    print(f"READY {http}", flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "stop":
+            process.kill()
+            process.wait()
+        elif command == "start":
+            process = start()
+        print("OK", flush=True)
+    process.kill()
+
+if __name__ == "__main__":
+    main()
