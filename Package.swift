@@ -36,6 +36,8 @@ let package = Package(
         ),
         // SQLite, as the system provides it (durable storage for the embedded API server).
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // OpenSSL's libcrypto, as the system provides it: SHA-256 (the audit chain) and, later, HMAC.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "ModelplaneAPI", swiftSettings: strict),
         .target(
             name: "Manifests",
@@ -76,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "modelplane",
             dependencies: [
-                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer",
+                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "Controller", "Triton", "HTTPClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -88,6 +90,15 @@ let package = Package(
         ),
         // NVIDIA Triton's HTTP API (KServe v2 and the model-repository extension).
         .target(name: "Triton", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
+        // The reconciling controller: informer, work queue, planner, Triton reconciler, events, audit log.
+        .target(
+            name: "Controller",
+            dependencies: [
+                "KubeClient", "HTTPClient", "ModelplaneAPI", "Triton", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
         .target(name: "ModelplaneTestSupport", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         .testTarget(name: "ModelplaneAPITests", dependencies: ["ModelplaneAPI", "Manifests"], swiftSettings: strict),
@@ -99,6 +110,11 @@ let package = Package(
         .testTarget(
             name: "APIServerTests",
             dependencies: ["APIServer", "ResourceStore", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: ["Controller", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "TritonTests", dependencies: ["Triton", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),

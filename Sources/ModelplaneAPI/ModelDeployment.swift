@@ -144,9 +144,51 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// A one-word summary of the backend for `kubectl get` (`triton`, `sagemaker`).
         public var backend: String?
         public var conditions: [Condition]?
+        /// Serving-relevant spec changes, oldest first, at most `revisionHistoryLimit`.
+        public var revisions: [Revision]?
+        /// What Modelplane loaded on Triton for this deployment: the finalizer unloads exactly
+        /// this, and nothing it did not load.
+        public var triton: TritonRecord?
 
         public init() {}
     }
+
+    /// An immutable record of one serving-relevant spec (model and backend).
+    public struct Revision: Codable, Sendable, Hashable {
+        /// 1, 2, 3, ... per deployment.
+        public var revision: Int64
+        /// `Spec.revisionHash` of `spec`.
+        public var hash: String
+        public var version: String
+        /// RFC 3339.
+        public var createdAt: String
+        /// Why it was made: the `modelplane.dev/change-cause` annotation, or the generation.
+        public var cause: String
+        /// The serving-relevant spec (`Spec.servingRelevantJSON`): what a rollback restores.
+        public var spec: JSONValue
+
+        public init(revision: Int64, hash: String, version: String, createdAt: String, cause: String, spec: JSONValue) {
+            self.revision = revision
+            self.hash = hash
+            self.version = version
+            self.createdAt = createdAt
+            self.cause = cause
+            self.spec = spec
+        }
+    }
+
+    public struct TritonRecord: Codable, Sendable, Hashable {
+        public var url: String
+        public var model: String
+
+        public init(url: String, model: String) {
+            self.url = url
+            self.model = model
+        }
+    }
+
+    /// The annotation whose value becomes the next revision's cause (as kubectl's change-cause).
+    public static let changeCauseAnnotation = "modelplane.dev/change-cause"
 }
 
 // MARK: - Defaulting

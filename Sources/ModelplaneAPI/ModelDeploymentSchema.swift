@@ -147,6 +147,30 @@ extension ModelDeployment {
                 .optional("currentRevision", .string(.init("Hash of the serving-relevant spec that is current."))),
                 .optional("backend", .string(.init("The backend kind, for display."))),
                 .optional("conditions", .array(items: Condition.schema, description: "Ready, Progressing, Degraded, ...", maxItems: 32)),
+                .optional(
+                    "revisions",
+                    .array(
+                        items: .object(
+                            ObjectSchema(
+                                "One serving-relevant spec, as it was.",
+                                properties: [
+                                    .required("revision", .integer(.init("1, 2, 3, ... per deployment.", minimum: 1))),
+                                    .required("hash", .string(.init("Hash of the serving-relevant spec."))),
+                                    .required("version", .string(.init("The model version."))),
+                                    .required("createdAt", .string(.init("When the revision was made.", format: "date-time"))),
+                                    .required("cause", .string(.init("Why: the modelplane.dev/change-cause annotation, or the generation."))),
+                                    .required("spec", .freeform(description: "The serving-relevant spec (model and backend) a rollback restores.")),
+                                ])), description: "Revisions, oldest first: the current one and at most spec.revisionHistoryLimit before it.",
+                        maxItems: Int(Limits.revisionHistoryLimit.upperBound) + 1)),
+                .optional(
+                    "triton",
+                    .object(
+                        ObjectSchema(
+                            "What Modelplane loaded on Triton for this deployment (and only this is unloaded on deletion).",
+                            properties: [
+                                .required("url", .string(.init("Triton's base URL."))),
+                                .required("model", .string(.init("The model's name on Triton."))),
+                            ]))),
             ]
         ))
 }

@@ -1,6 +1,8 @@
 import APIServer
 import ArgumentParser
+import Controller
 import Foundation
+import KubeClient
 import ResourceStore
 
 /// `modelplane serve`: the embedded Kubernetes-compatible API server on this machine.
@@ -23,6 +25,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "How many recent changes watchers can resume from; older resourceVersions get 410 Gone.")
     var history: Int64 = 10_000
 
+    @Flag(inversion: .prefixedNo, help: "Run the controller in this process, against this server (audit log: DATA/audit.log).")
+    var controller = true
+
+    @Option(help: "Controller workers: how many ModelDeployments are reconciled at once.")
+    var workers = 4
+
+    @Option(help: "Seconds between the controller's re-checks of every ModelDeployment against its backend.")
+    var resync = 60
+
     func validate() throws {
         guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
         guard ["127.0.0.1", "localhost", "::1"].contains(host) else {
@@ -30,6 +41,8 @@ struct Serve: AsyncParsableCommand {
         }
         guard (0...65_535).contains(port) else { throw ValidationError("--listen \(listen): port must be 0...65535") }
         guard history >= 1 else { throw ValidationError("--history must be at least 1") }
+        guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1...64") }
+        guard resync >= 1 else { throw ValidationError("--resync must be at least 1 second") }
     }
 
     static func split(_ address: String) -> (String, Int)? {
@@ -51,16 +64,41 @@ struct Serve: AsyncParsableCommand {
         try certificates.ensure()
         let api = KubernetesAPI(store: store, tokens: [token])
         let server = HTTPAPIServer(api: api, host: host, port: port, tls: (certificates.serverCertificate, certificates.serverKey))
-        try await server.run { bound in
-            let url = "https://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
-            do {
-                try directory.writeKubeconfig(server: url)
-            } catch {
-                FileHandle.standardError.write(Data("cannot write \(directory.kubeconfig): \(error)\n".utf8))
+        let listening = AsyncStream<String>.makeStream()
+        let runController = controller
+        let audit = directory.path + "/audit.log"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await server.run { bound in
+                    let url = "https://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
+                    do {
+                        try directory.writeKubeconfig(server: url)
+                    } catch {
+                        FileHandle.standardError.write(Data("cannot write \(directory.kubeconfig): \(error)\n".utf8))
+                    }
+                    // Written straight to the file descriptor: stdout is block-buffered when it is a file or pipe.
+                    FileHandle.standardOutput.write(
+                        Data(
+                            "modelplane: serving on \(url) (resourceVersion \(store.resourceVersion)); kubeconfig: \(directory.kubeconfig)\(runController ? "; controller on, audit log: \(audit)" : "")\n"
+                                .utf8))
+                    listening.continuation.yield(url)
+                }
             }
-            // Written straight to the file descriptor: stdout is block-buffered when it is a file or pipe.
-            FileHandle.standardOutput.write(
-                Data("modelplane: serving on \(url) (resourceVersion \(store.resourceVersion)); kubeconfig: \(directory.kubeconfig)\n".utf8))
+            if runController {
+                // The controller talks to this server as any client would: HTTPS with the token.
+                var url = ""
+                for await bound in listening.stream {
+                    url = bound
+                    break
+                }
+                var configuration = KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token)))
+                configuration.tls.certificateAuthority = .file(certificates.caCertificate)
+                let client = KubernetesClient(configuration: configuration)
+                let running = try ControllerOptions.make(client: client, namespace: nil, auditLog: audit, workers: workers, resync: resync)
+                group.addTask { await running.run() }
+            }
+            try await group.next()
+            group.cancelAll()
         }
     }
 }

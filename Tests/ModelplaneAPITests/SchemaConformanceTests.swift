@@ -34,6 +34,10 @@ import Testing
         status.conditions = [
             Condition(type: "Ready", status: .true, observedGeneration: 1, lastTransitionTime: "2026-01-01T00:00:00Z", reason: "Serving", message: "ok")
         ]
+        status.revisions = [
+            .init(revision: 1, hash: "h", version: "3", createdAt: "2026-01-01T00:00:00Z", cause: "created", spec: ["model": ["name": "m"]])
+        ]
+        status.triton = .init(url: "http://t:8000", model: "m")
         md.status = status
         return md
     }

@@ -1,0 +1,359 @@
+public import Foundation
+public import HTTPClient
+public import KubeClient
+public import ModelplaneAPI
+import Synchronization
+import Triton
+
+/// Makes the backends serve what ModelDeployments say: Triton now (SageMaker later). Each
+/// reconcile observes Triton (one repository index call), asks `TritonPlanner` for the next
+/// step, executes it, observes again, and so on until converged or blocked; then writes the
+/// status once, if it changed, and records events for what happened. Every backend action is
+/// appended to the audit log.
+public struct DeploymentReconciler: Reconciler {
+    public static let finalizer = "modelplane.dev/backend-cleanup"
+    /// How long a version that failed to load waits before it is tried again (unless the spec
+    /// changes first).
+    public static let failedLoadRetry: Duration = .seconds(300)
+
+    let client: KubernetesClient
+    let cache: ObjectCache<ModelDeployment>
+    let http: HTTPClient
+    let audit: AuditLog?
+    let events: EventRecorder
+    let now: @Sendable () -> Date
+    /// One repository index per Triton per pass, shared by every deployment on that Triton.
+    let indexes = TritonIndexCache()
+
+    public init(
+        client: KubernetesClient, cache: ObjectCache<ModelDeployment>, http: HTTPClient, audit: AuditLog?, events: EventRecorder,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.client = client
+        self.cache = cache
+        self.http = http
+        self.audit = audit
+        self.events = events
+        self.now = now
+    }
+
+    public func reconcile(_ key: ObjectKey) async -> ReconcileOutcome {
+        guard var md = cache[key] else { return .converged }
+        do {
+            if md.metadata.deletionTimestamp != nil { return try await finalize(md) }
+            if !(md.metadata.finalizers ?? []).contains(Self.finalizer) {
+                md.metadata.finalizers = (md.metadata.finalizers ?? []) + [Self.finalizer]
+                md = try await client.update(md)
+            }
+            guard let triton = md.spec.backend.triton else { return try await unsupported(md) }
+            return try await reconcile(md, triton: triton)
+        } catch let error as KubernetesError {
+            return error.isNotFound ? .converged : .transientError("\(error)")
+        } catch {
+            return .transientError("\(error)")
+        }
+    }
+
+    // MARK: - Triton
+
+    private struct Note {
+        var type: Event.EventType
+        var reason: String
+        var action: String
+        var note: String
+    }
+
+    private func reconcile(_ original: ModelDeployment, triton spec: ModelDeployment.Triton) async throws -> ReconcileOutcome {
+        var md = original
+        let key = ObjectKey(md.metadata)
+        let generation = md.metadata.generation ?? 1
+        let model = md.spec.model.name
+        let version = Int(md.spec.model.version) ?? 0
+        let desired = ModelDeployment.TritonRecord(url: spec.url, model: model)
+        var status = md.status ?? ModelDeployment.Status()
+        status.backend = "triton"
+        let revision = Self.recordRevision(&status, md, now: now())
+
+        if let owner = cache.all.first(where: { other in
+            ObjectKey(other.metadata) != key && other.metadata.deletionTimestamp == nil
+                && (other.status?.triton == desired || (other.spec.backend.triton?.url == spec.url && other.spec.model.name == model))
+                && (other.metadata.creationTimestamp ?? "", other.metadata.name ?? "") < (md.metadata.creationTimestamp ?? "", md.metadata.name ?? "")
+        }) {
+            let message = "model \(model) on \(spec.url) belongs to ModelDeployment \(ObjectKey(owner.metadata)); two deployments cannot serve one Triton model"
+            setConditions(
+                &status, generation: generation, ready: (.false, "Conflict", message), progressing: (.false, "Conflict", message),
+                degraded: (.true, "Conflict", message))
+            status.phase = .failed
+            status.observedGeneration = generation
+            try await write(&md, status)
+            return .requeueAfter(.seconds(60))
+        }
+
+        let backend = TritonClient(baseURL: spec.url, http: http)
+        var notes: [Note] = []
+        var failure: String?
+        var converged = false
+        var observed: [TritonModelState]
+        do {
+            observed = try await indexes.index(backend).filter { $0.name == model }
+            steps: for _ in 0..<6 {
+                let input = TritonPlanInput(
+                    url: spec.url, model: model, version: version, strategy: md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy,
+                    observed: observed, record: status.triton, failedForThisGeneration: failedLoad(status, generation: generation))
+                let step = TritonPlanner.next(input)
+                switch step {
+                case .converged:
+                    converged = true
+                    break steps
+                case .adopt:
+                    status.triton = desired
+                    try appendAudit(md, revision, "adopt", "\(spec.url)#\(model)", ["versions": [.int(Int64(version))]], "ok")
+                    notes.append(
+                        Note(type: .normal, reason: "Adopted", action: "Adopt", note: "version \(version) of \(model) was already serving on \(spec.url)"))
+                case .blocked(let reason):
+                    failure = reason
+                    break steps
+                case .unload(let record):
+                    do {
+                        try await TritonClient(baseURL: record.url, http: http).unload(record.model)
+                        try appendAudit(md, revision, "unload", "\(record.url)#\(record.model)", nil, "ok")
+                    } catch let error as TritonError where error.kind == .refused {
+                        try appendAudit(md, revision, "unload", "\(record.url)#\(record.model)", nil, "failed: \(error.message)")
+                    }
+                    status.triton = nil
+                    notes.append(
+                        Note(type: .normal, reason: "Unloaded", action: "Unload", note: "unloaded \(record.model) from \(record.url): the spec moved it"))
+                case .load(_, _, let versions):
+                    let target = "\(spec.url)#\(model)"
+                    do {
+                        let config = try await self.config(
+                            backend, model: model, spec: spec, observed: observed, versions: versions, md: md, revision: revision)
+                        try await backend.load(model, config: config)
+                        try appendAudit(md, revision, "load", target, ["versions": .array(versions.map { .int(Int64($0)) })], "ok")
+                        if status.triton == nil { status.triton = desired }
+                        notes.append(
+                            Note(
+                                type: .normal, reason: "Loaded", action: "Load",
+                                note: "loaded \(model) versions \(versions.map(String.init).joined(separator: ", "))"))
+                    } catch let error as TritonError where error.kind == .refused {
+                        try appendAudit(md, revision, "load", target, ["versions": .array(versions.map { .int(Int64($0)) })], "failed: \(error.message)")
+                        failure = "version \(version) failed to load: \(error.message)"
+                        notes.append(Note(type: .warning, reason: "LoadFailed", action: "Load", note: failure!))
+                        indexes.invalidate(spec.url)
+                        observed = try await indexes.index(backend).filter { $0.name == model }
+                        break steps
+                    }
+                }
+                indexes.invalidate(spec.url)
+                if case .unload(let record) = step { indexes.invalidate(record.url) }
+                observed = try await indexes.index(backend).filter { $0.name == model }
+            }
+        } catch let error as TritonError where error.kind != .refused {
+            let message = "\(error)"
+            setConditions(&status, generation: generation, ready: nil, progressing: nil, degraded: (.true, "BackendUnavailable", message))
+            status.phase = .degraded
+            try await write(&md, status)
+            if original.status?.conditions?[type: "Degraded"]?.reason != "BackendUnavailable" {
+                await events.record(md, type: .warning, reason: "BackendUnavailable", action: "Observe", note: message)
+            }
+            return .transientError(message)
+        }
+
+        let ready = TritonPlanInput(url: spec.url, model: model, version: version, strategy: .immediate, observed: observed, record: nil).ready
+        status.servingVersion = ready.max().map(String.init)
+        status.observedGeneration = generation
+        if converged {
+            status.phase = .ready
+            status.currentRevision = revision.map(String.init)
+            let message = "version \(version) of \(model) is serving on \(spec.url)"
+            setConditions(
+                &status, generation: generation, ready: (.true, "Serving", message), progressing: (.false, "Converged", message),
+                degraded: (.false, "Healthy", message))
+        } else if let failure {
+            status.phase = ready.isEmpty ? .failed : .degraded
+            let serving = ready.max().map { "version \($0) keeps serving" } ?? "nothing is serving"
+            setConditions(
+                &status, generation: generation, ready: (ready.isEmpty ? .false : .true, ready.isEmpty ? "NotServing" : "ServingPrevious", serving),
+                progressing: (.false, "RolloutFailed", failure), degraded: (.true, "LoadFailed", failure))
+        } else {
+            status.phase = .progressing
+            setConditions(&status, generation: generation, ready: nil, progressing: (.true, "Loading", "rolling out version \(version)"), degraded: nil)
+        }
+        try await write(&md, status)
+        if converged, original.status?.phase != .ready || original.status?.currentRevision != status.currentRevision {
+            notes.append(Note(type: .normal, reason: "Serving", action: "Rollout", note: "version \(version) is serving"))
+        }
+        for note in notes { await events.record(md, type: note.type, reason: note.reason, action: note.action, note: note.note) }
+        if converged { return .converged }
+        if failure != nil { return .requeueAfter(Self.failedLoadRetry) }
+        return .requeueAfter(.seconds(1))
+    }
+
+    /// The config override for a load: the model's configuration as Triton knows it (from the
+    /// running model; else from the spec if it is complete; else by loading the repository's own
+    /// config once and reading it back), the spec's `modelConfig` merged over it, and a version
+    /// policy naming exactly `versions`. Triton takes an override as the whole configuration.
+    private func config(
+        _ backend: TritonClient, model: String, spec: ModelDeployment.Triton, observed: [TritonModelState], versions: [Int], md: ModelDeployment,
+        revision: Int64?
+    ) async throws -> JSONValue {
+        var base: JSONValue
+        if observed.contains(where: { $0.state == .ready }) {
+            base = try await backend.config(model)
+        } else if let given = spec.modelConfig, given["backend"] != nil || given["platform"] != nil {
+            base = [:]
+        } else {
+            do {
+                try await backend.load(model, config: nil)
+                try appendAudit(md, revision, "load-repository-config", "\(spec.url)#\(model)", nil, "ok")
+            } catch let error as TritonError where error.kind == .refused {
+                try appendAudit(md, revision, "load-repository-config", "\(spec.url)#\(model)", nil, "failed: \(error.message)")
+                throw TritonError(
+                    .refused, status: error.status,
+                    "cannot learn \(model)'s configuration: loading the repository's own config failed (\(error.message)); give the full config in spec.backend.triton.modelConfig"
+                )
+            }
+            base = try await backend.config(model)
+        }
+        base["version_policy"] = nil
+        var config = spec.modelConfig.map { applyMergePatch($0, to: base) } ?? base
+        config["name"] = .string(model)
+        config["version_policy"] = ["specific": ["versions": .array(versions.map { .int(Int64($0)) })]]
+        return config
+    }
+
+    /// The reason the desired version failed to load for this generation, while a retry is not due.
+    private func failedLoad(_ status: ModelDeployment.Status, generation: Int64) -> String? {
+        guard let degraded = status.conditions?[type: "Degraded"], degraded.status == .true, degraded.reason == "LoadFailed",
+            degraded.observedGeneration == generation
+        else { return nil }
+        if let since = Self.date(degraded.lastTransitionTime), now().timeIntervalSince(since) >= Double(Self.failedLoadRetry.components.seconds) {
+            return nil
+        }
+        return degraded.message
+    }
+
+    // MARK: - Deletion and other backends
+
+    private func finalize(_ original: ModelDeployment) async throws -> ReconcileOutcome {
+        var md = original
+        guard (md.metadata.finalizers ?? []).contains(Self.finalizer) else { return .converged }
+        if let record = md.status?.triton {
+            let target = "\(record.url)#\(record.model)"
+            do {
+                try await TritonClient(baseURL: record.url, http: http).unload(record.model)
+                indexes.invalidate(record.url)
+                try appendAudit(md, md.status?.revisions?.last?.revision, "unload", target, nil, "ok")
+                await events.record(md, type: .normal, reason: "Unloaded", action: "Unload", note: "unloaded \(record.model) from \(record.url)")
+            } catch let error as TritonError where error.kind == .refused {
+                // Already gone (Triton restarted, or someone unloaded it): nothing of ours is left.
+                try appendAudit(md, md.status?.revisions?.last?.revision, "unload", target, nil, "not loaded: \(error.message)")
+            } catch let error as TritonError {
+                await events.record(md, type: .warning, reason: "UnloadFailed", action: "Unload", note: "\(error); will retry before deleting")
+                return .transientError("\(error)")
+            }
+        }
+        md.metadata.finalizers = (md.metadata.finalizers ?? []).filter { $0 != Self.finalizer }
+        _ = try await client.update(md)
+        return .converged
+    }
+
+    private func unsupported(_ original: ModelDeployment) async throws -> ReconcileOutcome {
+        var md = original
+        var status = md.status ?? ModelDeployment.Status()
+        let generation = md.metadata.generation ?? 1
+        status.backend = md.spec.backend.kind?.rawValue
+        status.phase = .pending
+        status.observedGeneration = generation
+        let message = "this controller does not reconcile \(md.spec.backend.kind?.rawValue ?? "this") backend yet"
+        setConditions(
+            &status, generation: generation, ready: (.false, "BackendNotSupported", message), progressing: (.false, "BackendNotSupported", message),
+            degraded: nil)
+        try await write(&md, status)
+        return .converged
+    }
+
+    // MARK: - Status
+
+    /// Appends a revision when the serving-relevant spec is new; returns the current revision.
+    static func recordRevision(_ status: inout ModelDeployment.Status, _ md: ModelDeployment, now: Date) -> Int64? {
+        let hash = md.spec.revisionHash
+        var revisions = status.revisions ?? []
+        if revisions.last?.hash != hash {
+            let number = (revisions.last?.revision ?? 0) + 1
+            let cause =
+                md.metadata.annotations?[ModelDeployment.changeCauseAnnotation]
+                ?? (number == 1 ? "created" : "spec changed (generation \(md.metadata.generation ?? 0))")
+            revisions.append(
+                .init(
+                    revision: number, hash: hash, version: md.spec.model.version, createdAt: Timestamps.rfc3339(now), cause: cause,
+                    spec: md.spec.servingRelevantJSON))
+            let keep = Int(md.spec.revisionHistoryLimit ?? ModelDeployment.Defaults.revisionHistoryLimit) + 1
+            if revisions.count > keep { revisions.removeFirst(revisions.count - keep) }
+            status.revisions = revisions
+        }
+        return revisions.last?.revision
+    }
+
+    typealias ConditionValue = (status: Condition.Status, reason: String, message: String)
+
+    private func setConditions(
+        _ status: inout ModelDeployment.Status, generation: Int64, ready: ConditionValue?, progressing: ConditionValue?, degraded: ConditionValue?
+    ) {
+        var conditions = status.conditions ?? []
+        let time = Timestamps.rfc3339(now())
+        for (type, value) in [("Ready", ready), ("Progressing", progressing), ("Degraded", degraded)] {
+            guard let value else { continue }
+            let message = value.message.count > 32_000 ? String(value.message.prefix(32_000)) : value.message
+            if let index = conditions.firstIndex(where: { $0.type == type }) {
+                let transition = conditions[index].status == value.status ? conditions[index].lastTransitionTime : time
+                conditions[index] = Condition(
+                    type: type, status: value.status, observedGeneration: generation, lastTransitionTime: transition, reason: value.reason, message: message)
+            } else {
+                conditions.append(
+                    Condition(
+                        type: type, status: value.status, observedGeneration: generation, lastTransitionTime: time, reason: value.reason, message: message))
+            }
+        }
+        status.conditions = conditions
+    }
+
+    /// Writes the status through the status subresource, only when it changed.
+    private func write(_ md: inout ModelDeployment, _ status: ModelDeployment.Status) async throws {
+        guard md.status != status else { return }
+        md.status = status
+        md = try await client.updateStatus(md)
+    }
+
+    private func appendAudit(_ md: ModelDeployment, _ revision: Int64?, _ action: String, _ target: String, _ detail: JSONValue?, _ outcome: String)
+        throws
+    {
+        try audit?.append(
+            AuditLog.Record(
+                deployment: ObjectKey(md.metadata).description, revision: revision, action: action, target: target, detail: detail, outcome: outcome))
+    }
+
+    static func date(_ text: String) -> Date? { try? Date(text, strategy: .iso8601) }
+}
+
+/// Repository indexes by Triton URL, reused for `ttl`: a resync of many deployments on one
+/// Triton costs one index call, not one per deployment. Our own actions invalidate it.
+final class TritonIndexCache: Sendable {
+    let ttl: Duration
+    private let entries = Mutex<[String: (at: ContinuousClock.Instant, rows: [TritonModelState])]>([:])
+
+    init(ttl: Duration = .seconds(1)) { self.ttl = ttl }
+
+    func index(_ backend: TritonClient) async throws(TritonError) -> [TritonModelState] {
+        let now = ContinuousClock.now
+        if let entry = entries.withLock({ $0[backend.baseURL] }), now - entry.at < ttl { return entry.rows }
+        let rows = try await backend.index()
+        entries.withLock { $0[backend.baseURL] = (now, rows) }
+        return rows
+    }
+
+    func invalidate(_ url: String) {
+        let key = url.hasSuffix("/") ? String(url.dropLast()) : url
+        entries.withLock { $0[key] = nil }
+    }
+}

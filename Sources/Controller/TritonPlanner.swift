@@ -1,0 +1,77 @@
+public import ModelplaneAPI
+public import Triton
+
+/// What Triton should do next for one ModelDeployment. Pure: the same inputs give the same step,
+/// which is what `modelplane diff` prints and what the reconciler executes, one step at a time,
+/// observing again after each.
+public enum TritonStep: Sendable, Hashable, CustomStringConvertible {
+    /// The desired version alone serves where the spec says, and it is recorded as ours.
+    case converged
+    /// The desired version alone already serves, loaded by someone else (or by us before a
+    /// crash): record it as ours instead of loading again.
+    case adopt
+    /// Load `model` on Triton with exactly `versions` (a config override naming them).
+    case load(url: String, model: String, versions: [Int])
+    /// Unload what we loaded before the spec moved it (another model name or Triton).
+    case unload(ModelDeployment.TritonRecord)
+    /// The desired version failed to load for this generation already: do not retry hot.
+    case blocked(reason: String)
+
+    public var description: String {
+        switch self {
+        case .converged: "nothing to do"
+        case .adopt: "adopt the version already serving"
+        case .load(let url, let model, let versions): "load \(model) versions \(versions.map(String.init).joined(separator: ",")) on \(url)"
+        case .unload(let record): "unload \(record.model) from \(record.url)"
+        case .blocked(let reason): "wait: \(reason)"
+        }
+    }
+}
+
+/// What the reconciler knows when it plans.
+public struct TritonPlanInput: Sendable {
+    public var url: String
+    public var model: String
+    public var version: Int
+    public var strategy: ModelDeployment.Rollout.Strategy
+    /// The desired model's versions as Triton's index shows them.
+    public var observed: [TritonModelState]
+    /// What we loaded before (status.triton).
+    public var record: ModelDeployment.TritonRecord?
+    /// The desired version already failed to load for the current generation.
+    public var failedForThisGeneration: String?
+
+    public init(
+        url: String, model: String, version: Int, strategy: ModelDeployment.Rollout.Strategy, observed: [TritonModelState],
+        record: ModelDeployment.TritonRecord?, failedForThisGeneration: String? = nil
+    ) {
+        self.url = url
+        self.model = model
+        self.version = version
+        self.strategy = strategy
+        self.observed = observed
+        self.record = record
+        self.failedForThisGeneration = failedForThisGeneration
+    }
+
+    /// Versions READY now.
+    public var ready: Set<Int> { Set(observed.filter { $0.state == .ready }.compactMap { $0.version.flatMap(Int.init) }) }
+}
+
+public enum TritonPlanner {
+    public static func next(_ input: TritonPlanInput) -> TritonStep {
+        let desired = ModelDeployment.TritonRecord(url: input.url, model: input.model)
+        let ready = input.ready
+        let servesAlone = ready == [input.version]
+        if servesAlone {
+            if let record = input.record, record != desired { return .unload(record) }
+            return input.record == desired ? .converged : .adopt
+        }
+        if !ready.contains(input.version), let reason = input.failedForThisGeneration { return .blocked(reason: reason) }
+        if ready.contains(input.version) { return .load(url: input.url, model: input.model, versions: [input.version]) }
+        switch input.strategy {
+        case .immediate: return .load(url: input.url, model: input.model, versions: [input.version])
+        case .blueGreen: return .load(url: input.url, model: input.model, versions: ready.union([input.version]).sorted())
+        }
+    }
+}

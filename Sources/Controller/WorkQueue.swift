@@ -1,0 +1,105 @@
+/// A work queue like client-go's: a key waiting is queued once however often it is added; a key
+/// is never handed to two workers at once (added while processing, it is queued again when
+/// `done`); failures back off exponentially per key with jitter.
+public actor WorkQueue<Key: Hashable & Sendable> {
+    private var queue: [Key] = []
+    private var head = 0
+    private var queued: Set<Key> = []
+    private var processing: Set<Key> = []
+    private var dirty: Set<Key> = []
+    private var waiters: [CheckedContinuation<Key?, Never>] = []
+    private var failures: [Key: Int] = [:]
+    private var delayed: [Key: (due: ContinuousClock.Instant, task: Task<Void, Never>)] = [:]
+    private var isShutDown = false
+    public let baseDelay: Duration
+    public let maxDelay: Duration
+
+    public init(baseDelay: Duration = .milliseconds(50), maxDelay: Duration = .seconds(300)) {
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    /// Keys waiting (not counting those being processed or delayed).
+    public var depth: Int { queue.count - head }
+
+    public func add(_ key: Key) {
+        guard !isShutDown else { return }
+        if processing.contains(key) {
+            dirty.insert(key)
+            return
+        }
+        guard queued.insert(key).inserted else { return }
+        if !waiters.isEmpty {
+            queued.remove(key)
+            processing.insert(key)
+            waiters.removeFirst().resume(returning: key)
+        } else {
+            queue.append(key)
+        }
+    }
+
+    /// Adds `key` after `delay`; an earlier pending delayed add wins over a later one.
+    public func add(_ key: Key, after delay: Duration) {
+        guard !isShutDown else { return }
+        let due = ContinuousClock.now + delay
+        if let pending = delayed[key], pending.due <= due { return }
+        delayed[key]?.task.cancel()
+        let task = Task { [weak self] in
+            guard (try? await Task.sleep(until: due, clock: .continuous)) != nil else { return }
+            await self?.fireDelayed(key, due: due)
+        }
+        delayed[key] = (due, task)
+    }
+
+    private func fireDelayed(_ key: Key, due: ContinuousClock.Instant) {
+        guard delayed[key]?.due == due else { return }
+        delayed[key] = nil
+        add(key)
+    }
+
+    /// The next key to work on; nil once shut down.
+    public func next() async -> Key? {
+        if head < queue.count {
+            let key = queue[head]
+            head += 1
+            if head > 1024, head * 2 > queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+            queued.remove(key)
+            processing.insert(key)
+            return key
+        }
+        if isShutDown { return nil }
+        return await withCheckedContinuation { waiters.append($0) }
+    }
+
+    /// The worker finished `key`; if it was added meanwhile it is queued again.
+    public func done(_ key: Key) {
+        processing.remove(key)
+        if dirty.remove(key) != nil { add(key) }
+    }
+
+    /// Queues `key` again after its next backoff delay: base × 2^failures, capped, ±20% jitter.
+    @discardableResult
+    public func retry(_ key: Key) -> Duration {
+        let count = failures[key, default: 0]
+        failures[key] = count + 1
+        var delay = baseDelay * (1 << min(count, 30))
+        if delay > maxDelay { delay = maxDelay }
+        delay = delay * Double.random(in: 0.8...1.2)
+        add(key, after: delay)
+        return delay
+    }
+
+    /// `key` succeeded: its backoff starts over.
+    public func forget(_ key: Key) { failures[key] = nil }
+
+    public func shutDown() {
+        isShutDown = true
+        for waiter in waiters { waiter.resume(returning: nil) }
+        waiters.removeAll()
+        for (_, pending) in delayed { pending.task.cancel() }
+        delayed.removeAll()
+    }
+}

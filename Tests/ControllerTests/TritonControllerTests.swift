@@ -1,0 +1,196 @@
+import Foundation
+import HTTPClient
+import KubeClient
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Testing
+import Triton
+
+/// The controller inside a real `modelplane serve`, against a real tritonserver.
+@Suite(.timeLimit(.minutes(5))) struct TritonControllerTests {
+    final class World {
+        let directory = NSTemporaryDirectory() + "modelplane-controller-" + UUID().uuidString
+        let triton: TritonPeer
+        var serve: PeerProcess!
+        let kube: KubernetesClient
+        let http = HTTPClient()
+        var backend: TritonClient { TritonClient(baseURL: triton.url, http: http) }
+
+        init(models: [TritonPeer.Model]) async throws {
+            triton = try await TritonPeer.start(models: models)
+            // A short resync, so an outage nobody reports is noticed quickly.
+            serve = try await PeerProcess.modelplaneServe(data: directory, extraArguments: ["--resync", "2"])
+            kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        }
+
+        func deployment(_ name: String, model: String, version: String, strategy: ModelDeployment.Rollout.Strategy? = nil) -> ModelDeployment {
+            ModelDeployment(
+                name: name,
+                spec: .init(
+                    model: .init(name: model, version: version), backend: .init(triton: .init(url: triton.url)),
+                    rollout: strategy.map { .init(strategy: $0) }))
+        }
+
+        func change(_ name: String, _ body: @Sendable (ModelDeployment) -> ModelDeployment) async throws {
+            // The controller writes status meanwhile: retry on a conflict.
+            var attempts = 0
+            while true {
+                attempts += 1
+                let md = try await kube.get(ModelDeployment.self, name: name, namespace: "default")
+                if await tryUpdate(body(md)) || attempts >= 10 { return }
+            }
+        }
+
+        /// False on a conflict; true when written; other errors are recorded as test issues.
+        func tryUpdate(_ md: ModelDeployment) async -> Bool {
+            do {
+                _ = try await kube.update(md)
+                return true
+            } catch {
+                if error.isConflict { return false }
+                Issue.record("update failed: \(error)")
+                return true
+            }
+        }
+
+        /// Polls until `condition` holds for the deployment's current generation; returns it.
+        @discardableResult
+        func wait(_ name: String, timeout: Duration = .seconds(60), _ condition: (ModelDeployment) -> Bool) async throws -> ModelDeployment {
+            let deadline = ContinuousClock.now + timeout
+            var last: ModelDeployment?
+            while ContinuousClock.now < deadline {
+                last = try await kube.get(ModelDeployment.self, name: name, namespace: "default")
+                if let md = last, md.status?.observedGeneration == md.metadata.generation, condition(md) { return md }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw PeerError("\(name) did not get there; last status: \(String(describing: last?.status))\nserve log: \(serve.log)")
+        }
+
+        func answer(_ model: String) async throws -> Double? {
+            let response = try await backend.infer(
+                model, version: nil, request: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [2.0]]]])
+            guard case .array(let outputs)? = response["outputs"], case .array(let data)? = outputs.first?["data"] else { return nil }
+            if case .double(let value)? = data.first { return value }
+            if case .int(let value)? = data.first { return Double(value) }
+            return nil
+        }
+
+        func readyVersions(_ model: String) async throws -> Set<String> {
+            Set(try await backend.index().filter { $0.name == model && $0.state == .ready }.compactMap(\.version))
+        }
+
+        deinit {
+            kube.shutdown()
+            http.shutdown()
+            serve.stop()
+            triton.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    static let echo = TritonPeer.Model(name: "echo", versions: [1, 2])
+
+    @Test func rollsOutRollsBackOnFailureAndCleansUp() async throws {
+        let world = try await World(models: [Self.echo])
+        _ = try await world.kube.create(world.deployment("echo", model: "echo", version: "1"))
+        var md = try await world.wait("echo") { $0.status?.phase == .ready }
+        #expect(md.status?.servingVersion == "1")
+        #expect(md.status?.conditions?[type: "Ready"]?.status == .true)
+        #expect(md.metadata.finalizers == ["modelplane.dev/backend-cleanup"])
+        #expect(try await world.answer("echo") == 2.0)
+
+        // Immediate: version 2 replaces version 1.
+        try await world.change("echo") { md in
+            var md = md
+            md.spec.model.version = "2"
+            return md
+        }
+        md = try await world.wait("echo") { $0.status?.phase == .ready && $0.status?.servingVersion == "2" }
+        #expect(try await world.readyVersions("echo") == ["2"])
+        #expect(try await world.answer("echo") == 4.0)
+        #expect(md.status?.currentRevision == "2")
+
+        // A new version that fails at init: Degraded with Triton's reason; version 2 keeps answering.
+        try TritonPeer.Model(name: "echo", versions: [3], broken: [3: "weights are corrupt"]).write(into: world.triton.repository)
+        try await world.change("echo") { md in
+            var md = md
+            md.spec.model.version = "3"
+            return md
+        }
+        md = try await world.wait("echo") { $0.status?.phase == .degraded }
+        let degraded = try #require(md.status?.conditions?[type: "Degraded"])
+        #expect(degraded.reason == "LoadFailed")
+        #expect(degraded.message.contains("weights are corrupt"), "\(degraded.message)")
+        #expect(md.status?.servingVersion == "2")
+        #expect(md.status?.currentRevision == "2", "the revision serving is still the old one")
+        #expect(try await world.answer("echo") == 4.0)
+        let events = try await world.kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == "echo" }
+        #expect(events.contains { $0.reason == "LoadFailed" && $0.type == .warning && ($0.note ?? "").contains("weights are corrupt") }, "\(events)")
+
+        // BlueGreen back to version 1: both load, then version 2 goes.
+        try await world.change("echo") { md in
+            var md = md
+            md.spec.model.version = "1"
+            md.spec.rollout = .init(strategy: .blueGreen)
+            return md
+        }
+        md = try await world.wait("echo") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
+        #expect(try await world.readyVersions("echo") == ["1"])
+        #expect(md.status?.revisions?.map(\.version) == ["1", "2", "3", "1"])
+
+        // Delete: the finalizer unloads the model, then the object goes.
+        try await world.kube.delete(ModelDeployment.self, name: "echo", namespace: "default")
+        let deadline = ContinuousClock.now + .seconds(30)
+        var gone = false
+        while !gone, ContinuousClock.now < deadline {
+            do {
+                _ = try await world.kube.get(ModelDeployment.self, name: "echo", namespace: "default")
+                try await Task.sleep(for: .milliseconds(100))
+            } catch let error as KubernetesError where error.isNotFound {
+                gone = true
+            }
+        }
+        #expect(gone)
+        #expect(try await world.readyVersions("echo").isEmpty)
+
+        // Every backend action is in the audit log, and the chain verifies.
+        let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8)
+        #expect(audit.contains(#""action":"unload""#) && audit.contains(#""outcome":"failed: "#), "\(audit)")
+        let verify = try CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", world.directory + "/audit.log"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
+
+    @Test func deploymentsStayIndependentAndForeignModelsAreLeftAlone() async throws {
+        let world = try await World(models: [Self.echo, .init(name: "other", versions: [1, 2]), .init(name: "foreign", versions: [1])])
+        // Loaded by someone else: never touched.
+        try await world.backend.load("foreign", config: nil)
+        _ = try await world.kube.create(world.deployment("a", model: "echo", version: "2"))
+        _ = try await world.kube.create(world.deployment("b", model: "other", version: "1"))
+        try await world.wait("a") { $0.status?.phase == .ready }
+        try await world.wait("b") { $0.status?.phase == .ready }
+        // A third deployment claiming b's model is refused, and changes nothing.
+        _ = try await world.kube.create(world.deployment("c", model: "other", version: "2"))
+        let conflict = try await world.wait("c") { $0.status?.phase == .failed }
+        #expect(conflict.status?.conditions?[type: "Degraded"]?.reason == "Conflict")
+        #expect(try await world.readyVersions("other") == ["1"])
+
+        try await world.kube.delete(ModelDeployment.self, name: "a", namespace: "default")
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await world.readyVersions("echo").isEmpty)
+        #expect(try await world.readyVersions("other") == ["1"])
+        #expect(try await world.readyVersions("foreign") == ["1"])
+    }
+
+    @Test func tritonOutageIsDegradedThenRecovers() async throws {
+        let world = try await World(models: [Self.echo])
+        _ = try await world.kube.create(world.deployment("echo", model: "echo", version: "2"))
+        try await world.wait("echo") { $0.status?.phase == .ready }
+        try await world.triton.kill()
+        let down = try await world.wait("echo", timeout: .seconds(30)) { $0.status?.conditions?[type: "Degraded"]?.reason == "BackendUnavailable" }
+        #expect(down.status?.phase == .degraded)
+        try await world.triton.restart()
+        // Triton comes back empty (explicit mode): the controller loads version 2 again.
+        try await world.wait("echo", timeout: .seconds(120)) { $0.status?.phase == .ready && $0.status?.conditions?[type: "Degraded"]?.status == .false }
+        #expect(try await world.answer("echo") == 4.0)
+    }
+}
