@@ -1,0 +1,131 @@
+import Controller
+import Foundation
+import ModelplaneAPI
+import Testing
+import Triton
+
+@Suite struct PlannerTests {
+    static let url = "http://triton:8000"
+
+    static func input(
+        _ version: Int, ready: [Int], failed: [Int] = [], strategy: ModelDeployment.Rollout.Strategy = .immediate,
+        record: ModelDeployment.TritonRecord? = .init(url: url, model: "m"), failedBefore: String? = nil
+    ) -> TritonPlanInput {
+        TritonPlanInput(
+            url: url, model: "m", version: version, strategy: strategy,
+            observed: ready.map { TritonModelState(name: "m", version: String($0), state: .ready) }
+                + failed.map { TritonModelState(name: "m", version: String($0), state: .unavailable, reason: "boom") },
+            record: record, failedForThisGeneration: failedBefore)
+    }
+
+    @Test func convergedWhenTheVersionServesAlone() {
+        #expect(TritonPlanner.next(Self.input(2, ready: [2])) == .converged)
+        #expect(TritonPlanner.next(Self.input(2, ready: [2], record: nil)) == .adopt)
+    }
+
+    @Test func immediateLoadsOnlyTheNewVersion() {
+        #expect(TritonPlanner.next(Self.input(3, ready: [2])) == .load(url: Self.url, model: "m", versions: [3]))
+        #expect(TritonPlanner.next(Self.input(3, ready: [])) == .load(url: Self.url, model: "m", versions: [3]))
+    }
+
+    @Test func blueGreenLoadsBesideThenDropsTheOld() {
+        #expect(TritonPlanner.next(Self.input(3, ready: [2], strategy: .blueGreen)) == .load(url: Self.url, model: "m", versions: [2, 3]))
+        #expect(TritonPlanner.next(Self.input(3, ready: [2, 3], strategy: .blueGreen)) == .load(url: Self.url, model: "m", versions: [3]))
+    }
+
+    @Test func aFailedVersionIsNotRetriedHot() {
+        #expect(TritonPlanner.next(Self.input(3, ready: [2], failed: [3], failedBefore: "boom")) == .blocked(reason: "boom"))
+        // Once it serves (someone fixed it and it loaded), the failure no longer matters.
+        #expect(TritonPlanner.next(Self.input(3, ready: [3], failedBefore: "boom")) == .converged)
+    }
+
+    @Test func movingTheModelUnloadsTheOldPlaceOnlyAfterTheNewServes() {
+        let old = ModelDeployment.TritonRecord(url: "http://old:8000", model: "m")
+        #expect(TritonPlanner.next(Self.input(2, ready: [], record: old)) == .load(url: Self.url, model: "m", versions: [2]))
+        #expect(TritonPlanner.next(Self.input(2, ready: [2], record: old)) == .unload(old))
+    }
+}
+
+@Suite struct WorkQueueTests {
+    @Test func deduplicatesAndNeverHandsOneKeyToTwoWorkers() async {
+        let queue = WorkQueue<String>()
+        await queue.add("a")
+        await queue.add("a")
+        await queue.add("b")
+        #expect(await queue.depth == 2)
+        let first = await queue.next()
+        #expect(first == "a")
+        // Added while a worker holds it: not handed out again until done.
+        await queue.add("a")
+        #expect(await queue.next() == "b")
+        #expect(await queue.depth == 0)
+        await queue.done("a")
+        #expect(await queue.next() == "a")
+    }
+
+    @Test func backsOffExponentiallyAndForgets() async {
+        let queue = WorkQueue<String>(baseDelay: .milliseconds(10), maxDelay: .seconds(1))
+        var delays: [Duration] = []
+        for _ in 0..<8 { delays.append(await queue.retry("k")) }
+        #expect(delays[0] >= .milliseconds(8) && delays[0] <= .milliseconds(12))
+        #expect(delays[3] >= .milliseconds(64) && delays[3] <= .milliseconds(96))
+        #expect(delays[7] <= .milliseconds(1200), "capped")
+        await queue.forget("k")
+        #expect(await queue.retry("k") <= .milliseconds(12))
+    }
+
+    @Test func delayedAddsArrive() async {
+        let queue = WorkQueue<String>()
+        await queue.add("later", after: .milliseconds(50))
+        #expect(await queue.depth == 0)
+        let start = ContinuousClock.now
+        #expect(await queue.next() == "later")
+        #expect(ContinuousClock.now - start >= .milliseconds(40))
+    }
+
+    @Test func shutDownReleasesWaitingWorkers() async {
+        let queue = WorkQueue<String>()
+        async let waiting = queue.next()
+        try? await Task.sleep(for: .milliseconds(20))
+        await queue.shutDown()
+        #expect(await waiting == nil)
+    }
+}
+
+@Suite struct AuditLogTests {
+    func log() throws -> (AuditLog, String) {
+        let path = NSTemporaryDirectory() + "audit-\(UUID().uuidString)/audit.log"
+        let log = try AuditLog(path: path)
+        for i in 0..<5 {
+            try log.append(.init(deployment: "default/m", revision: Int64(i), action: "load", target: "http://t:8000#m", outcome: "ok"))
+        }
+        return (log, path)
+    }
+
+    @Test func anIntactChainVerifies() throws {
+        let (_, path) = try log()
+        #expect(try AuditLog.verify(path: path) == 5)
+        // Reopening continues the chain.
+        try AuditLog(path: path).append(.init(deployment: "default/m", revision: 9, action: "unload", target: "t", outcome: "ok"))
+        #expect(try AuditLog.verify(path: path) == 6)
+    }
+
+    @Test func editsDeletionsAndTruncationAreDetected() throws {
+        for tamper in ["edit", "delete", "truncate", "reorder"] {
+            let (_, path) = try log()
+            var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+            switch tamper {
+            case "edit": lines[2] = lines[2].replacingOccurrences(of: #""outcome":"ok""#, with: #""outcome":"skipped""#)
+            case "delete": lines.remove(at: 1)
+            case "truncate": lines.removeLast()
+            default: lines.swapAt(1, 2)
+            }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(throws: AuditLog.Problem.self, "\(tamper) was not detected") { try AuditLog.verify(path: path) }
+        }
+    }
+
+    @Test func digestMatchesTheStandardVector() {
+        #expect(SHA256Digest.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+}
