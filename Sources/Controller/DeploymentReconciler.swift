@@ -281,9 +281,13 @@ public struct DeploymentReconciler: Reconciler {
         var revisions = status.revisions ?? []
         if revisions.last?.hash != hash {
             let number = (revisions.last?.revision ?? 0) + 1
-            let cause =
-                md.metadata.annotations?[ModelDeployment.changeCauseAnnotation]
-                ?? (number == 1 ? "created" : "spec changed (generation \(md.metadata.generation ?? 0))")
+            // A change-cause counts for the spec it was written with: a later edit that leaves the
+            // annotation behind is not, say, the rollback that set it.
+            let annotations = md.metadata.annotations ?? [:]
+            let given = annotations[ModelDeployment.changeCauseAnnotation].flatMap { cause in
+                annotations[ModelDeployment.changeCauseHashAnnotation].map { $0 == hash ? cause : nil } ?? cause
+            }
+            let cause = given ?? (number == 1 ? "created" : "spec changed (generation \(md.metadata.generation ?? 0))")
             revisions.append(
                 .init(
                     revision: number, hash: hash, version: md.spec.model.version, createdAt: Timestamps.rfc3339(now), cause: cause,

@@ -189,6 +189,10 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
 
     /// The annotation whose value becomes the next revision's cause (as kubectl's change-cause).
     public static let changeCauseAnnotation = "modelplane.dev/change-cause"
+    /// The revision hash the change-cause was written for; set, the cause applies to that spec only.
+    public static let changeCauseHashAnnotation = "modelplane.dev/change-cause-hash"
+    /// Set by the Git sync on objects it applies: the commit they came from.
+    public static let gitCommitAnnotation = "modelplane.dev/git-commit"
 }
 
 // MARK: - Defaulting

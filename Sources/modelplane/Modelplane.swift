@@ -8,7 +8,10 @@ struct Modelplane: AsyncParsableCommand {
         abstract: "A control plane for machine-learning models in production.",
         discussion: "Declare ModelDeployments (modelplane.dev/v1alpha1) in YAML; Modelplane makes serving backends match them.",
         version: ModelplaneVersion.current,
-        subcommands: [Serve.self, ControllerCommand.self, Apply.self, Get.self, Describe.self, Delete.self, Validate.self, Audit.self, CRD.self]
+        subcommands: [
+            Serve.self, ControllerCommand.self, Apply.self, Get.self, Describe.self, Delete.self, Diff.self, History.self, Rollback.self, Validate.self,
+            Audit.self, CRD.self,
+        ]
     )
 
     static func main() async {

@@ -160,6 +160,58 @@ import Triton
         #expect(verify.status == 0, "\(verify.stderr)")
     }
 
+    @Test func diffHistoryAndRollback() async throws {
+        let world = try await World(models: [Self.echo])
+        func modelplane(_ arguments: String...) throws -> CommandResult {
+            try CommandResult.run(Peers.modelplane, arguments, environment: ["MODELPLANE_DATA": world.directory, "MODELPLANE_KUBECONFIG": ""])
+        }
+        let manifest = { (version: String) in
+            """
+            apiVersion: modelplane.dev/v1alpha1
+            kind: ModelDeployment
+            metadata: {name: echo, namespace: default}
+            spec:
+              model: {name: echo, version: "\(version)"}
+              backend: {triton: {url: "\(world.triton.url)"}}
+            """
+        }
+        let path = world.directory + "/echo.yaml"
+        try manifest("1").write(toFile: path, atomically: true, encoding: .utf8)
+        var result = try modelplane("diff", "-f", path)
+        #expect(result.status == 2, "a new deployment is a change: \(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("+ create") && result.stdout.contains("triton: load echo versions 1 on \(world.triton.url)"), "\(result.stdout)")
+
+        _ = try modelplane("apply", "-f", path)
+        try await world.wait("echo") { $0.status?.phase == .ready }
+        result = try modelplane("diff", "-f", path)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("no changes") && result.stdout.contains("already serving"), "\(result.stdout)")
+
+        try manifest("2").write(toFile: path, atomically: true, encoding: .utf8)
+        result = try modelplane("diff", "-f", path)
+        #expect(result.status == 2)
+        #expect(result.stdout.contains(#"~ spec.model.version: "1" -> "2""#), "\(result.stdout)")
+        #expect(result.stdout.contains("triton: load echo versions 2 on \(world.triton.url) (unloads 1)"), "\(result.stdout)")
+        #expect(try await world.readyVersions("echo") == ["1"], "diff does not act")
+
+        _ = try modelplane("apply", "-f", path)
+        try await world.wait("echo") { $0.status?.servingVersion == "2" && $0.status?.phase == .ready }
+        result = try modelplane("history", "echo")
+        var rows = result.stdout.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace).prefix(3).joined(separator: " ") }
+        #expect(rows.count == 3 && rows[1].hasPrefix("1 1 ") && rows[2].hasPrefix("2 (serving) 2"), "\(result.stdout)")
+
+        result = try modelplane("rollback", "echo", "--to-revision", "1")
+        #expect(result.stdout == "modeldeployment.modelplane.dev/echo rolled back to revision 1 (version 1)\n", "\(result.stdout)\(result.stderr)")
+        let md = try await world.wait("echo") { $0.status?.servingVersion == "1" && $0.status?.phase == .ready }
+        #expect(md.status?.revisions?.last?.cause == "rollback to revision 1")
+        #expect(md.status?.currentRevision == "3")
+        #expect(try await world.answer("echo") == 2.0)
+        result = try modelplane("rollback", "echo", "--to-revision", "9")
+        #expect(result.status == 1 && result.stderr.contains("has no revision 9"), "\(result.stderr)")
+        rows = try modelplane("history", "echo").stdout.split(separator: "\n").map { String($0) }
+        #expect(rows.last?.contains("rollback to revision 1") == true, "\(rows)")
+    }
+
     @Test func deploymentsStayIndependentAndForeignModelsAreLeftAlone() async throws {
         let world = try await World(models: [Self.echo, .init(name: "other", versions: [1, 2]), .init(name: "foreign", versions: [1])])
         // Loaded by someone else: never touched.
