@@ -128,9 +128,11 @@ public final class PeerProcess: Sendable {
         line.hasPrefix("READY ") ? Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) : nil
     }
 
-    /// `modelplane serve` with its data in `directory`, on a free port.
-    public static func modelplaneServe(data directory: String, extraArguments: [String] = []) async throws -> PeerProcess {
-        try await start(Peers.modelplane, ["serve", "--data", directory, "--listen", "127.0.0.1:0"] + extraArguments) { line in
+    /// `modelplane serve` with its data in `directory`, on a free port; without its controller
+    /// unless asked (API tests want the objects they write left alone).
+    public static func modelplaneServe(data directory: String, controller: Bool = false, extraArguments: [String] = []) async throws -> PeerProcess {
+        let arguments = ["serve", "--data", directory, "--listen", "127.0.0.1:0", controller ? "--controller" : "--no-controller"] + extraArguments
+        return try await start(Peers.modelplane, arguments) { line in
             // "modelplane: serving on https://127.0.0.1:PORT (...)"
             guard line.hasPrefix("modelplane: serving on ") else { return nil }
             let url = line.split(separator: " ")[3]

@@ -19,7 +19,7 @@ import Triton
         init(models: [TritonPeer.Model]) async throws {
             triton = try await TritonPeer.start(models: models)
             // A short resync, so an outage nobody reports is noticed quickly.
-            serve = try await PeerProcess.modelplaneServe(data: directory, extraArguments: ["--resync", "2"])
+            serve = try await PeerProcess.modelplaneServe(data: directory, controller: true, extraArguments: ["--resync", "2"])
             kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
         }
 
