@@ -3,7 +3,7 @@ public import HTTPClient
 public import KubeClient
 public import ModelplaneAPI
 import Synchronization
-import Triton
+public import Triton
 
 /// Makes the backends serve what ModelDeployments say: Triton now (SageMaker later). Each
 /// reconcile observes Triton (one repository index call), asks `TritonPlanner` for the next
@@ -18,20 +18,29 @@ public struct DeploymentReconciler: Reconciler {
 
     let client: KubernetesClient
     let cache: ObjectCache<ModelDeployment>
-    let http: HTTPClient
+    /// The Triton at a URL.
+    let triton: @Sendable (String) -> any TritonAPI
     let audit: AuditLog?
     let events: EventRecorder
     let now: @Sendable () -> Date
     /// One repository index per Triton per pass, shared by every deployment on that Triton.
     let indexes = TritonIndexCache()
 
+    /// Talks to Triton servers over `http`.
     public init(
         client: KubernetesClient, cache: ObjectCache<ModelDeployment>, http: HTTPClient, audit: AuditLog?, events: EventRecorder,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.init(client: client, cache: cache, triton: { TritonClient(baseURL: $0, http: http) }, audit: audit, events: events, now: now)
+    }
+
+    public init(
+        client: KubernetesClient, cache: ObjectCache<ModelDeployment>, triton: @escaping @Sendable (String) -> any TritonAPI, audit: AuditLog?,
+        events: EventRecorder, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.client = client
         self.cache = cache
-        self.http = http
+        self.triton = triton
         self.audit = audit
         self.events = events
         self.now = now
@@ -89,7 +98,7 @@ public struct DeploymentReconciler: Reconciler {
             return .requeueAfter(.seconds(60))
         }
 
-        let backend = TritonClient(baseURL: spec.url, http: http)
+        let backend = triton(spec.url)
         var notes: [Note] = []
         var failure: String?
         var converged = false
@@ -115,7 +124,7 @@ public struct DeploymentReconciler: Reconciler {
                     break steps
                 case .unload(let record):
                     do {
-                        try await TritonClient(baseURL: record.url, http: http).unload(record.model)
+                        try await triton(record.url).unload(record.model)
                         try appendAudit(md, revision, "unload", "\(record.url)#\(record.model)", nil, "ok")
                     } catch let error as TritonError where error.kind == .refused {
                         try appendAudit(md, revision, "unload", "\(record.url)#\(record.model)", nil, "failed: \(error.message)")
@@ -128,7 +137,7 @@ public struct DeploymentReconciler: Reconciler {
                     do {
                         let config = try await self.config(
                             backend, model: model, spec: spec, observed: observed, versions: versions, md: md, revision: revision)
-                        try await backend.load(model, config: config)
+                        try await backend.load(model, config: config, files: [:])
                         try appendAudit(md, revision, "load", target, ["versions": .array(versions.map { .int(Int64($0)) })], "ok")
                         if status.triton == nil { status.triton = desired }
                         notes.append(
@@ -194,7 +203,7 @@ public struct DeploymentReconciler: Reconciler {
     /// config once and reading it back), the spec's `modelConfig` merged over it, and a version
     /// policy naming exactly `versions`. Triton takes an override as the whole configuration.
     private func config(
-        _ backend: TritonClient, model: String, spec: ModelDeployment.Triton, observed: [TritonModelState], versions: [Int], md: ModelDeployment,
+        _ backend: any TritonAPI, model: String, spec: ModelDeployment.Triton, observed: [TritonModelState], versions: [Int], md: ModelDeployment,
         revision: Int64?
     ) async throws -> JSONValue {
         var base: JSONValue
@@ -204,7 +213,7 @@ public struct DeploymentReconciler: Reconciler {
             base = [:]
         } else {
             do {
-                try await backend.load(model, config: nil)
+                try await backend.load(model, config: nil, files: [:])
                 try appendAudit(md, revision, "load-repository-config", "\(spec.url)#\(model)", nil, "ok")
             } catch let error as TritonError where error.kind == .refused {
                 try appendAudit(md, revision, "load-repository-config", "\(spec.url)#\(model)", nil, "failed: \(error.message)")
@@ -241,7 +250,7 @@ public struct DeploymentReconciler: Reconciler {
         if let record = md.status?.triton {
             let target = "\(record.url)#\(record.model)"
             do {
-                try await TritonClient(baseURL: record.url, http: http).unload(record.model)
+                try await triton(record.url).unload(record.model)
                 indexes.invalidate(record.url)
                 try appendAudit(md, md.status?.revisions?.last?.revision, "unload", target, nil, "ok")
                 await events.record(md, type: .normal, reason: "Unloaded", action: "Unload", note: "unloaded \(record.model) from \(record.url)")
@@ -348,7 +357,7 @@ final class TritonIndexCache: Sendable {
 
     init(ttl: Duration = .seconds(1)) { self.ttl = ttl }
 
-    func index(_ backend: TritonClient) async throws(TritonError) -> [TritonModelState] {
+    func index(_ backend: any TritonAPI) async throws(TritonError) -> [TritonModelState] {
         let now = ContinuousClock.now
         if let entry = entries.withLock({ $0[backend.baseURL] }), now - entry.at < ttl { return entry.rows }
         let rows = try await backend.index()

@@ -1,0 +1,111 @@
+public import Foundation
+public import ModelplaneAPI
+import Synchronization
+
+/// What the controller needs from a Triton server. `TritonClient` speaks to a real one;
+/// `InMemoryTriton` stands in where Triton itself is not the subject (the controller benchmark),
+/// and `TritonContractTests` run the same scenario against both.
+public protocol TritonAPI: Sendable {
+    var baseURL: String { get }
+    func index() async throws(TritonError) -> [TritonModelState]
+    func load(_ model: String, config: JSONValue?, files: [String: Data]) async throws(TritonError)
+    func config(_ model: String) async throws(TritonError) -> JSONValue
+    func unload(_ model: String) async throws(TritonError)
+}
+
+extension TritonClient: TritonAPI {}
+
+/// A Triton model repository and server in memory, with the behaviour the controller relies on
+/// (as observed on tritonserver 2.51): a load names its versions by the config's version policy
+/// (without a config: the repository's own, the latest version); a load with a failing version
+/// is refused with that version's reason, leaves it UNAVAILABLE and keeps what served before;
+/// versions a reload drops, and all versions on unload, become UNAVAILABLE ("unloaded"); a
+/// model's config can be read only while a version is loaded. Not emulated: uploaded files (they
+/// are accepted and ignored), LOADING/UNLOADING states (loads are instant), inference.
+public final class InMemoryTriton: TritonAPI {
+    public let baseURL: String
+    private struct Model {
+        var versions: Set<Int>
+        var broken: [Int: String]
+        var config: JSONValue
+        var states: [Int: (TritonModelState.State, String)] = [:]
+    }
+    private let models: Mutex<[String: Model]>
+    private let calls = Mutex<[String]>([])
+    private let onLoad: (@Sendable (String) -> Void)?
+
+    /// `repository`: model name → versions (and reasons for versions that fail to load).
+    public init(baseURL: String = "http://in-memory-triton", repository: [String: (versions: Set<Int>, broken: [Int: String])], onLoad: (@Sendable (String) -> Void)? = nil) {
+        self.baseURL = baseURL
+        self.onLoad = onLoad
+        models = Mutex(
+            repository.mapValues { entry in
+                Model(versions: entry.versions, broken: entry.broken, config: ["backend": "python", "max_batch_size": 0, "input": [["name": "INPUT0"]]])
+            })
+    }
+
+    /// Every call so far, as "load NAME", "unload NAME", "index", "config NAME".
+    public var history: [String] { calls.withLock { $0 } }
+
+    public func index() async throws(TritonError) -> [TritonModelState] {
+        calls.withLock { $0.append("index") }
+        return models.withLock { models in
+            models.keys.sorted().flatMap { name -> [TritonModelState] in
+                let model = models[name]!
+                if model.states.isEmpty { return [TritonModelState(name: name, version: nil, state: .unknown)] }
+                return model.states.keys.sorted().map { version in
+                    TritonModelState(name: name, version: String(version), state: model.states[version]!.0, reason: model.states[version]!.1)
+                }
+            }
+        }
+    }
+
+    public func load(_ name: String, config: JSONValue?, files: [String: Data]) async throws(TritonError) {
+        calls.withLock { $0.append("load \(name)") }
+        onLoad?(name)
+        try models.withLock { (models) throws(TritonError) in
+            guard var model = models[name] else { throw TritonError(.refused, status: 400, "failed to load '\(name)', failed to poll from model repository") }
+            let wanted: Set<Int>
+            if case .array(let versions)? = config?["version_policy"]?["specific"]?["versions"] {
+                wanted = Set(versions.compactMap { if case .int(let v) = $0 { Int(v) } else { nil } })
+            } else {
+                wanted = model.versions.max().map { [$0] } ?? []
+            }
+            if let missing = wanted.first(where: { !model.versions.contains($0) }) {
+                throw TritonError(.refused, status: 400, "failed to load '\(name)', no version is available (version \(missing) not found)")
+            }
+            if let failing = wanted.sorted().first(where: { model.broken[$0] != nil }) {
+                model.states[failing] = (.unavailable, model.broken[failing]!)
+                models[name] = model
+                throw TritonError(
+                    .refused, status: 400, "load failed for model '\(name)': version \(failing) is at UNAVAILABLE state: \(model.broken[failing]!);")
+            }
+            for (version, state) in model.states where state.0 == .ready && !wanted.contains(version) { model.states[version] = (.unavailable, "unloaded") }
+            for version in wanted { model.states[version] = (.ready, "") }
+            models[name] = model
+        }
+    }
+
+    public func config(_ name: String) async throws(TritonError) -> JSONValue {
+        calls.withLock { $0.append("config \(name)") }
+        return try models.withLock { (models) throws(TritonError) -> JSONValue in
+            guard let model = models[name], model.states.values.contains(where: { $0.0 == .ready }) else {
+                throw TritonError(.refused, status: 400, "Request for unknown model: '\(name)' has no available versions")
+            }
+            var config = model.config
+            config["name"] = .string(name)
+            let ready = model.states.filter { $0.value.0 == .ready }.keys.sorted()
+            config["version_policy"] = ["specific": ["versions": .array(ready.map { .int(Int64($0)) })]]
+            return config
+        }
+    }
+
+    public func unload(_ name: String) async throws(TritonError) {
+        calls.withLock { $0.append("unload \(name)") }
+        models.withLock { models in
+            guard var model = models[name] else { return }
+            for (version, state) in model.states where state.0 == .ready { model.states[version] = (.unavailable, "unloaded") }
+            models[name] = model
+        }
+    }
+}
