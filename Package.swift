@@ -85,7 +85,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "modelplane-bench",
-            dependencies: ["ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "HTTPClient"],
+            dependencies: ["ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "HTTPClient", "Controller", "Triton"],
             swiftSettings: strict
         ),
         // NVIDIA Triton's HTTP API (KServe v2 and the model-repository extension).

@@ -19,8 +19,23 @@ public final class AuditLog: Sendable {
         if !FileManager.default.fileExists(atPath: path) {
             _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
+        try Self.recover(path)
         let lines = try Self.lines(path)
         last.withLock { $0 = lines.last.map(SHA256Digest.hex) ?? Self.genesis }
+    }
+
+    /// After a crash: a last line without its newline was never synced, so it is dropped; a head
+    /// one record behind means the crash came between syncing a record and updating the head.
+    static func recover(_ path: String) throws {
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        if let last = data.last, last != UInt8(ascii: "\n") {
+            data = data[..<(data.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? data.startIndex)]
+            try data.write(to: URL(fileURLWithPath: path))
+        }
+        let lines = try lines(path)
+        guard let newest = lines.last, let head = try? String(contentsOfFile: path + ".head", encoding: .utf8) else { return }
+        let previous = lines.count > 1 ? SHA256Digest.hex(lines[lines.count - 2]) : genesis
+        if head == previous { try Data(SHA256Digest.hex(newest).utf8).write(to: URL(fileURLWithPath: path + ".head"), options: .atomic) }
     }
 
     public struct Record: Sendable {

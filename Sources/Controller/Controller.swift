@@ -36,29 +36,74 @@ public protocol Reconciler: Sendable {
     func reconcile(_ key: ObjectKey) async -> ReconcileOutcome
 }
 
-/// The latest ModelDeployments the informer has seen, by key.
+/// The latest objects the informer has seen, by key, with an optional secondary index (like
+/// client-go's indexers) so lookups such as "who claims this Triton model" need not scan.
 public final class ObjectCache<Object: KubernetesObject>: Sendable {
-    private let objects = Mutex<[ObjectKey: Object]>([:])
+    private struct State {
+        var objects: [ObjectKey: Object] = [:]
+        var index: [String: Set<ObjectKey>] = [:]
+    }
+    private let state = Mutex(State())
+    private let indexValues: (@Sendable (Object) -> [String])?
 
-    public init() {}
+    /// `index`: the values an object is found under by `keys(indexedBy:)`.
+    public init(index: (@Sendable (Object) -> [String])? = nil) { indexValues = index }
 
-    public subscript(key: ObjectKey) -> Object? { objects.withLock { $0[key] } }
+    public subscript(key: ObjectKey) -> Object? { state.withLock { $0.objects[key] } }
 
-    public var all: [Object] { objects.withLock { Array($0.values) } }
+    public var all: [Object] { state.withLock { Array($0.objects.values) } }
 
-    public var count: Int { objects.withLock { $0.count } }
+    public var count: Int { state.withLock { $0.objects.count } }
+
+    /// The objects indexed under `value`.
+    public func objects(indexedBy value: String) -> [Object] {
+        state.withLock { state in (state.index[value] ?? []).compactMap { state.objects[$0] } }
+    }
 
     func replace(_ items: [Object]) -> [ObjectKey] {
-        objects.withLock { objects in
-            let old = Set(objects.keys)
-            objects = Dictionary(items.map { (ObjectKey($0.metadata), $0) }) { $1 }
-            return Array(old.union(objects.keys))
+        state.withLock { state in
+            let old = Set(state.objects.keys)
+            state = State()
+            for item in items { insert(item, into: &state) }
+            return Array(old.union(state.objects.keys))
         }
     }
 
-    func set(_ object: Object) { objects.withLock { $0[ObjectKey(object.metadata)] = object } }
+    public func set(_ object: Object) { state.withLock { insert(object, into: &$0) } }
 
-    func remove(_ key: ObjectKey) { objects.withLock { $0[key] = nil } }
+    func remove(_ key: ObjectKey) { state.withLock { remove(key, from: &$0) } }
+
+    private func insert(_ object: Object, into state: inout State) {
+        let key = ObjectKey(object.metadata)
+        remove(key, from: &state)
+        state.objects[key] = object
+        for value in indexValues?(object) ?? [] { state.index[value, default: []].insert(key) }
+    }
+
+    private func remove(_ key: ObjectKey, from state: inout State) {
+        guard let old = state.objects.removeValue(forKey: key) else { return }
+        for value in indexValues?(old) ?? [] {
+            state.index[value]?.remove(key)
+            if state.index[value]?.isEmpty == true { state.index[value] = nil }
+        }
+    }
+}
+
+extension ObjectCache where Object == ModelDeployment {
+    /// Indexed by the Triton models each deployment wants and has loaded (`URL#MODEL`), which
+    /// the reconciler's conflict check looks up.
+    public static func modelDeployments() -> ObjectCache<ModelDeployment> {
+        ObjectCache { md in
+            var values: [String] = []
+            if let url = md.spec.backend.triton?.url { values.append(TritonClaims.key(url: url, model: md.spec.model.name)) }
+            if let record = md.status?.triton { values.append(TritonClaims.key(url: record.url, model: record.model)) }
+            return values
+        }
+    }
+}
+
+enum TritonClaims {
+    static func key(url: String, model: String) -> String { (url.hasSuffix("/") ? String(url.dropLast()) : url) + "#" + model }
 }
 
 /// An informer (list + watch through a `Reflector`) feeding a `WorkQueue`, and a bounded number
@@ -122,9 +167,12 @@ public final class Controller<R: Reconciler>: Sendable {
     }
 
     private func resync() async {
-        while (try? await Task.sleep(for: resyncPeriod)) != nil {
-            for object in cache.all { await queue.add(ObjectKey(object.metadata)) }
-        }
+        while (try? await Task.sleep(for: resyncPeriod)) != nil { await resyncAll() }
+    }
+
+    /// Queues every known ModelDeployment for a reconcile now.
+    public func resyncAll() async {
+        for object in cache.all { await queue.add(ObjectKey(object.metadata)) }
     }
 
     private func work() async {

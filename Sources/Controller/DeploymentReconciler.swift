@@ -83,7 +83,7 @@ public struct DeploymentReconciler: Reconciler {
         status.backend = "triton"
         let revision = Self.recordRevision(&status, md, now: now())
 
-        if let owner = cache.all.first(where: { other in
+        if let owner = cache.objects(indexedBy: TritonClaims.key(url: spec.url, model: model)).first(where: { other in
             ObjectKey(other.metadata) != key && other.metadata.deletionTimestamp == nil
                 && (other.status?.triton == desired || (other.spec.backend.triton?.url == spec.url && other.spec.model.name == model))
                 && (other.metadata.creationTimestamp ?? "", other.metadata.name ?? "") < (md.metadata.creationTimestamp ?? "", md.metadata.name ?? "")
@@ -104,7 +104,7 @@ public struct DeploymentReconciler: Reconciler {
         var converged = false
         var observed: [TritonModelState]
         do {
-            observed = try await indexes.index(backend).filter { $0.name == model }
+            observed = try await indexes.rows(backend, model: model)
             steps: for _ in 0..<6 {
                 let input = TritonPlanInput(
                     url: spec.url, model: model, version: version, strategy: md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy,
@@ -125,6 +125,7 @@ public struct DeploymentReconciler: Reconciler {
                 case .unload(let record):
                     do {
                         try await triton(record.url).unload(record.model)
+                        indexes.invalidate(record.url)
                         try appendAudit(md, revision, "unload", "\(record.url)#\(record.model)", nil, "ok")
                     } catch let error as TritonError where error.kind == .refused {
                         try appendAudit(md, revision, "unload", "\(record.url)#\(record.model)", nil, "failed: \(error.message)")
@@ -138,6 +139,12 @@ public struct DeploymentReconciler: Reconciler {
                         let config = try await self.config(
                             backend, model: model, spec: spec, observed: observed, versions: versions, md: md, revision: revision)
                         try await backend.load(model, config: config, files: [:])
+                        // A version counts as serving once Triton says it is ready, not when the load returns.
+                        for version in versions where try await !backend.isReady(model, version: String(version)) {
+                            throw TritonError(.refused, "version \(version) is not ready after loading")
+                        }
+                        observed = Self.afterLoad(observed, model: model, versions: versions)
+                        indexes.update(spec.url, model: model, rows: observed)
                         try appendAudit(md, revision, "load", target, ["versions": .array(versions.map { .int(Int64($0)) })], "ok")
                         if status.triton == nil { status.triton = desired }
                         notes.append(
@@ -149,13 +156,10 @@ public struct DeploymentReconciler: Reconciler {
                         failure = "version \(version) failed to load: \(error.message)"
                         notes.append(Note(type: .warning, reason: "LoadFailed", action: "Load", note: failure!))
                         indexes.invalidate(spec.url)
-                        observed = try await indexes.index(backend).filter { $0.name == model }
+                        observed = try await indexes.rows(backend, model: model)
                         break steps
                     }
                 }
-                indexes.invalidate(spec.url)
-                if case .unload(let record) = step { indexes.invalidate(record.url) }
-                observed = try await indexes.index(backend).filter { $0.name == model }
             }
         } catch let error as TritonError where error.kind != .refused {
             let message = "\(error)"
@@ -190,12 +194,28 @@ public struct DeploymentReconciler: Reconciler {
         }
         try await write(&md, status)
         if converged, original.status?.phase != .ready || original.status?.currentRevision != status.currentRevision {
-            notes.append(Note(type: .normal, reason: "Serving", action: "Rollout", note: "version \(version) is serving"))
+            // One event per transition: a load that just made the version serve says so itself.
+            let loadedNow = notes.contains { $0.reason == "Loaded" }
+            notes.removeAll { $0.reason == "Loaded" }
+            notes.append(
+                Note(
+                    type: .normal, reason: "Serving", action: loadedNow ? "Load" : "Rollout",
+                    note: "version \(version) of \(model) is serving" + (loadedNow ? " (loaded)" : "")))
         }
         for note in notes { await events.record(md, type: note.type, reason: note.reason, action: note.action, note: note.note) }
         if converged { return .converged }
         if failure != nil { return .requeueAfter(Self.failedLoadRetry) }
         return .requeueAfter(.seconds(1))
+    }
+
+    /// The desired model's rows after a successful load of exactly `versions`.
+    static func afterLoad(_ observed: [TritonModelState], model: String, versions: [Int]) -> [TritonModelState] {
+        var rows = observed.filter { row in row.version.flatMap(Int.init).map { !versions.contains($0) } ?? false }
+        for index in rows.indices where rows[index].state == .ready {
+            rows[index].state = .unavailable
+            rows[index].reason = "unloaded"
+        }
+        return rows + versions.map { TritonModelState(name: model, version: String($0), state: .ready) }
     }
 
     /// The config override for a load: the model's configuration as Triton knows it (from the
@@ -353,20 +373,48 @@ public struct DeploymentReconciler: Reconciler {
 /// Triton costs one index call, not one per deployment. Our own actions invalidate it.
 final class TritonIndexCache: Sendable {
     let ttl: Duration
-    private let entries = Mutex<[String: (at: ContinuousClock.Instant, rows: [TritonModelState])]>([:])
+    /// Rows grouped by model, so each deployment's lookup is one dictionary access.
+    private let entries = Mutex<[String: (at: ContinuousClock.Instant, rows: [String: [TritonModelState]])]>([:])
 
     init(ttl: Duration = .seconds(1)) { self.ttl = ttl }
 
-    func index(_ backend: any TritonAPI) async throws(TritonError) -> [TritonModelState] {
+    /// A Triton found unreachable is not asked again for this long: every deployment on it fails
+    /// fast instead of each holding a worker until its own timeout.
+    let unreachableFor: Duration = .seconds(5)
+    private let failures = Mutex<[String: (at: ContinuousClock.Instant, error: TritonError)]>([:])
+
+    /// The rows for `model` in the index of `backend`'s Triton.
+    func rows(_ backend: any TritonAPI, model: String) async throws(TritonError) -> [TritonModelState] {
         let now = ContinuousClock.now
-        if let entry = entries.withLock({ $0[backend.baseURL] }), now - entry.at < ttl { return entry.rows }
-        let rows = try await backend.index()
-        entries.withLock { $0[backend.baseURL] = (now, rows) }
-        return rows
+        let key = Self.key(backend.baseURL)
+        if let rows = entries.withLock({ entry -> [TritonModelState]? in
+            guard let entry = entry[key], now - entry.at < ttl else { return nil }
+            return entry.rows[model] ?? []
+        }) {
+            return rows
+        }
+        if let failure = failures.withLock({ $0[key] }), now - failure.at < unreachableFor { throw failure.error }
+        do {
+            let rows = Dictionary(grouping: try await backend.index(), by: \.name)
+            entries.withLock { $0[key] = (now, rows) }
+            failures.withLock { $0[key] = nil }
+            return rows[model] ?? []
+        } catch {
+            if error.kind == .unreachable { failures.withLock { $0[key] = (ContinuousClock.now, error) } }
+            throw error
+        }
     }
 
     func invalidate(_ url: String) {
-        let key = url.hasSuffix("/") ? String(url.dropLast()) : url
-        entries.withLock { $0[key] = nil }
+        entries.withLock { $0[Self.key(url)] = nil }
     }
+
+    /// Replaces one model's rows in the cached index (after our own action, which we observed).
+    func update(_ url: String, model: String, rows: [TritonModelState]) {
+        entries.withLock { entries in
+            entries[Self.key(url)]?.rows[model] = rows
+        }
+    }
+
+    private static func key(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
 }

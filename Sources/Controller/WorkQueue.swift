@@ -22,6 +22,9 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     /// Keys waiting (not counting those being processed or delayed).
     public var depth: Int { queue.count - head }
 
+    /// Keys waiting or being processed.
+    public var outstanding: Int { queue.count - head + processing.count }
+
     public func add(_ key: Key) {
         guard !isShutDown else { return }
         if processing.contains(key) {

@@ -11,6 +11,7 @@ public protocol TritonAPI: Sendable {
     func load(_ model: String, config: JSONValue?, files: [String: Data]) async throws(TritonError)
     func config(_ model: String) async throws(TritonError) -> JSONValue
     func unload(_ model: String) async throws(TritonError)
+    func isReady(_ model: String, version: String) async throws(TritonError) -> Bool
 }
 
 extension TritonClient: TritonAPI {}
@@ -35,7 +36,10 @@ public final class InMemoryTriton: TritonAPI {
     private let onLoad: (@Sendable (String) -> Void)?
 
     /// `repository`: model name → versions (and reasons for versions that fail to load).
-    public init(baseURL: String = "http://in-memory-triton", repository: [String: (versions: Set<Int>, broken: [Int: String])], onLoad: (@Sendable (String) -> Void)? = nil) {
+    public init(
+        baseURL: String = "http://in-memory-triton", repository: [String: (versions: Set<Int>, broken: [Int: String])],
+        onLoad: (@Sendable (String) -> Void)? = nil
+    ) {
         self.baseURL = baseURL
         self.onLoad = onLoad
         models = Mutex(
@@ -97,6 +101,13 @@ public final class InMemoryTriton: TritonAPI {
             let ready = model.states.filter { $0.value.0 == .ready }.keys.sorted()
             config["version_policy"] = ["specific": ["versions": .array(ready.map { .int(Int64($0)) })]]
             return config
+        }
+    }
+
+    public func isReady(_ name: String, version: String) async throws(TritonError) -> Bool {
+        models.withLock { models in
+            guard let version = Int(version), let state = models[name]?.states[version] else { return false }
+            return state.0 == .ready
         }
     }
 

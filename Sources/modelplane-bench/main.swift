@@ -1,6 +1,7 @@
 // Benchmarks for the targets the issues name. Run: swift run -c release modelplane-bench
 // Prints a Markdown table for the README's performance section.
 import APIServer
+import Controller
 import Foundation
 import HTTPClient
 import KubeClient
@@ -8,6 +9,7 @@ import Manifests
 import ModelplaneAPI
 import ResourceStore
 import Synchronization
+import Triton
 
 // As `modelplane serve` does: requests stay on the event loops.
 HTTPAPIServer.runConcurrencyOnEventLoops()
@@ -361,6 +363,81 @@ results.append(
     Measurement(
         name: "server: create through the API handler, no HTTP (\(Int(2000 / seconds(ContinuousClock.now - probeStart))) creates/s)",
         samples: [(ContinuousClock.now - probeStart) / 2000], detail: ""))
+
+// The controller (issue 4's targets), against this server over HTTPS and an in-memory Triton
+// (held to the real one by TritonContractTests): 10,000 ModelDeployments created before it
+// starts, each its own model, in a namespace of their own (the controller watches only that one:
+// the server's other 12,000 point at a Triton that does not exist).
+let loadTimes = Mutex<[String: ContinuousClock.Instant]>([:])
+let memoryTriton = InMemoryTriton(
+    baseURL: "http://bench-triton:8000",
+    repository: Dictionary(uniqueKeysWithValues: (0..<10_100).map { ("c\($0)", (versions: Set([1, 2]), broken: [Int: String]())) }),
+    onLoad: { name in loadTimes.withLock { if $0[name] == nil { $0[name] = ContinuousClock.now } } })
+for i in 0..<10_000 {
+    let md = ModelDeployment(
+        name: "c\(i)", namespace: "ctl", spec: .init(model: .init(name: "c\(i)", version: "1"), backend: .init(triton: .init(url: memoryTriton.baseURL))))
+    _ = try serverStore.create(.modelDeployments, namespace: "ctl", try JSONValueCoding.encode(md))
+}
+func readyCount() throws -> Int {
+    try serverStore.list(.modelDeployments, filter: ObjectFilter(namespace: "ctl")).items.filter { $0.object["status"]?["phase"] == "Ready" }.count
+}
+let controllerCache = ObjectCache<ModelDeployment>.modelDeployments()
+let controller = Controller(
+    client: kube, namespace: "ctl", cache: controllerCache,
+    reconciler: DeploymentReconciler(
+        client: kube, cache: controllerCache, triton: { _ in memoryTriton }, audit: nil, events: EventRecorder(client: kube, instance: "bench")),
+    workers: 8, resyncPeriod: .seconds(3600))
+let coldStart = ContinuousClock.now
+let controllerTask = Task { await controller.run() }
+var lastReport = ContinuousClock.now
+while try readyCount() < 10_000 {
+    if ContinuousClock.now - coldStart > .seconds(300) {
+        FileHandle.standardError.write(Data("controller did not converge in 300 s: \(try readyCount()) of 10,000 Ready\n".utf8))
+        exit(1)
+    }
+    if ContinuousClock.now - lastReport > .seconds(5) {
+        lastReport = ContinuousClock.now
+        FileHandle.standardError.write(Data("controller: \(try readyCount()) of 10,000 Ready after \(format(ContinuousClock.now - coldStart))\n".utf8))
+    }
+    try await Task.sleep(for: .milliseconds(50))
+}
+let convergeTime = ContinuousClock.now - coldStart
+results.append(Measurement(name: "controller: 10,000 ModelDeployments converge from a cold start (in-memory Triton)", samples: [convergeTime], detail: ""))
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+var resyncSamples: [Duration] = []
+var resyncCPU: [Double] = []
+for _ in 0..<3 {
+    let cpuBefore = cpuSeconds()
+    let start = ContinuousClock.now
+    await controller.resyncAll()
+    while await controller.queue.outstanding > 0 { try await Task.sleep(for: .milliseconds(5)) }
+    resyncSamples.append(ContinuousClock.now - start)
+    resyncCPU.append(cpuSeconds() - cpuBefore)
+}
+results.append(
+    Measurement(
+        name: "controller: steady-state resync of all 10,000 (CPU \(String(format: "%.2f", resyncCPU.sorted()[1])) s, median of 3)", samples: resyncSamples,
+        detail: ""))
+
+var applyLatencies: [Duration] = []
+for i in 10_000..<10_100 {
+    let md = ModelDeployment(
+        name: "c\(i)", namespace: "ctl", spec: .init(model: .init(name: "c\(i)", version: "1"), backend: .init(triton: .init(url: memoryTriton.baseURL))))
+    let start = ContinuousClock.now
+    _ = try await kube.create(md)
+    while loadTimes.withLock({ $0["c\(i)"] }) == nil { try await Task.sleep(for: .microseconds(200)) }
+    applyLatencies.append(loadTimes.withLock { $0["c\(i)"]! } - start)
+}
+applyLatencies.sort()
+results.append(
+    Measurement(
+        name: "controller: apply -> first backend call, 100 creates: p50 (p99 \(format(applyLatencies[98])))", samples: [applyLatencies[50]], detail: ""))
+controllerTask.cancel()
 
 serverTask.cancel()
 

@@ -14,7 +14,7 @@ enum ControllerOptions {
         } catch {
             throw CLIError("cannot open the audit log \(auditLog): \(error)")
         }
-        let cache = ObjectCache<ModelDeployment>()
+        let cache = ObjectCache<ModelDeployment>.modelDeployments()
         let host = ProcessInfo.processInfo.hostName
         let reconciler = DeploymentReconciler(
             client: client, cache: cache, http: HTTPClient(), audit: audit,

@@ -36,7 +36,10 @@ struct History: AsyncParsableCommand {
         let rows =
             [["REVISION", "VERSION", "HASH", "CREATED", "CAUSE"]]
             + revisions.map { revision in
-                ["\(revision.revision)\(String(revision.revision) == serving ? " (serving)" : "")", revision.version, revision.hash, revision.createdAt, revision.cause]
+                [
+                    "\(revision.revision)\(String(revision.revision) == serving ? " (serving)" : "")", revision.version, revision.hash, revision.createdAt,
+                    revision.cause,
+                ]
             }
         print(aligned(rows), terminator: "")
     }
@@ -78,7 +81,9 @@ struct Rollback: AsyncParsableCommand {
             let target: ModelDeployment.Revision
             if let toRevision {
                 guard let found = revisions.first(where: { $0.revision == toRevision }) else {
-                    fail("modeldeployment.modelplane.dev/\(name) has no revision \(toRevision); it has \(revisions.map { String($0.revision) }.joined(separator: ", "))")
+                    fail(
+                        "modeldeployment.modelplane.dev/\(name) has no revision \(toRevision); it has \(revisions.map { String($0.revision) }.joined(separator: ", "))"
+                    )
                 }
                 target = found
             } else {
@@ -106,7 +111,7 @@ struct Rollback: AsyncParsableCommand {
             md.metadata.annotations = annotations
             do {
                 _ = try await kube.update(md)
-            } catch where error.isConflict {
+            } catch  where error.isConflict {
                 continue
             } catch {
                 fail(error.forUser)
@@ -156,7 +161,7 @@ struct Diff: AsyncParsableCommand {
             var live: ModelDeployment?
             do {
                 live = try await kube.get(ModelDeployment.self, name: name, namespace: desired.metadata.namespace)
-            } catch where error.isNotFound {
+            } catch  where error.isNotFound {
                 live = nil
             } catch {
                 fail(error.forUser)
@@ -175,7 +180,9 @@ struct Diff: AsyncParsableCommand {
             } else {
                 lines.append("backend: \(desired.spec.backend.kind?.rawValue ?? "none") (no plan: this backend is not reconciled yet)")
             }
-            let changing = lines.contains { $0.hasPrefix("+") || $0.hasPrefix("~") || $0.hasPrefix("-") || $0.hasPrefix("triton: load") || $0.hasPrefix("triton: unload") }
+            let changing = lines.contains {
+                $0.hasPrefix("+") || $0.hasPrefix("~") || $0.hasPrefix("-") || $0.hasPrefix("triton: load") || $0.hasPrefix("triton: unload")
+            }
             changes = changes || changing
             print("modeldeployment.modelplane.dev/\(name) (\(desired.metadata.namespace ?? "default")): \(changing ? "would change" : "no changes")")
             for line in lines { print("  \(line)") }

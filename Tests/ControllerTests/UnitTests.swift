@@ -129,3 +129,22 @@ import Triton
         #expect(SHA256Digest.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
+
+@Suite struct AuditRecoveryTests {
+    @Test func aCrashBetweenRecordAndHeadOrMidRecordIsRepairedOnOpen() throws {
+        let path = NSTemporaryDirectory() + "audit-\(UUID().uuidString)/audit.log"
+        let log = try AuditLog(path: path)
+        for i in 0..<3 { try log.append(.init(deployment: "d/m", revision: Int64(i), action: "load", target: "t", outcome: "ok")) }
+        let head = try String(contentsOfFile: path + ".head", encoding: .utf8)
+        try log.append(.init(deployment: "d/m", revision: 3, action: "load", target: "t", outcome: "ok"))
+        // Crash after the record was synced, before the head moved; and a torn record after it.
+        try head.write(toFile: path + ".head", atomically: true, encoding: .utf8)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"action":"lo"#.utf8))
+        try handle.close()
+        #expect(throws: AuditLog.Problem.self) { try AuditLog.verify(path: path) }
+        _ = try AuditLog(path: path)
+        #expect(try AuditLog.verify(path: path) == 4)
+    }
+}
