@@ -10,6 +10,7 @@ public final class EventRecorder: Sendable {
     let controller: String
     let instance: String
     private let seen = Mutex<[String: (name: String, namespace: String, count: Int32)]>([:])
+    static let maxSeries = 10_000
 
     public init(client: KubernetesClient, controller: String = "modelplane.dev/controller", instance: String) {
         self.client = client
@@ -41,7 +42,11 @@ public final class EventRecorder: Sendable {
                 apiVersion: ModelDeployment.apiVersion, kind: ModelDeployment.kind, namespace: namespace, name: md.metadata.name, uid: md.metadata.uid),
             note: note, type: type)
         if (try? await client.create(event)) != nil {
-            seen.withLock { $0[key] = (name, namespace, 1) }
+            seen.withLock { seen in
+                // Bounded: forgetting old series only means a repeat starts a new event.
+                if seen.count >= Self.maxSeries { seen.removeAll(keepingCapacity: true) }
+                seen[key] = (name, namespace, 1)
+            }
         }
     }
 }
