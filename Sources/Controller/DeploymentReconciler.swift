@@ -101,6 +101,7 @@ public struct DeploymentReconciler: Reconciler {
         let backend = triton(spec.url)
         var notes: [Note] = []
         var failure: String?
+        var failureReason = "LoadFailed"
         var converged = false
         var observed: [TritonModelState]
         do {
@@ -138,7 +139,8 @@ public struct DeploymentReconciler: Reconciler {
                     do {
                         let config = try await self.config(
                             backend, model: model, spec: spec, observed: observed, versions: versions, md: md, revision: revision)
-                        try await backend.load(model, config: config, files: [:])
+                        let deadline = md.spec.rollout?.progressDeadlineSeconds ?? ModelDeployment.Defaults.progressDeadlineSeconds
+                        try await Self.within(.seconds(deadline)) { try await backend.load(model, config: config, files: [:]) }
                         // A version counts as serving once Triton says it is ready, not when the load returns.
                         for version in versions where try await !backend.isReady(model, version: String(version)) {
                             throw TritonError(.refused, "version \(version) is not ready after loading")
@@ -151,6 +153,15 @@ public struct DeploymentReconciler: Reconciler {
                             Note(
                                 type: .normal, reason: "Loaded", action: "Load",
                                 note: "loaded \(model) versions \(versions.map(String.init).joined(separator: ", "))"))
+                    } catch let exceeded as DeadlineExceeded {
+                        let message = "version \(version) did not become ready within progressDeadlineSeconds (\(exceeded.after))"
+                        try appendAudit(md, revision, "load", target, ["versions": .array(versions.map { .int(Int64($0)) })], "failed: \(message)")
+                        failure = message
+                        failureReason = "ProgressDeadlineExceeded"
+                        notes.append(Note(type: .warning, reason: failureReason, action: "Load", note: message))
+                        indexes.invalidate(spec.url)
+                        observed = try await indexes.rows(backend, model: model)
+                        break steps
                     } catch let error as TritonError where error.kind == .refused {
                         try appendAudit(md, revision, "load", target, ["versions": .array(versions.map { .int(Int64($0)) })], "failed: \(error.message)")
                         failure = "version \(version) failed to load: \(error.message)"
@@ -187,7 +198,7 @@ public struct DeploymentReconciler: Reconciler {
             let serving = ready.max().map { "version \($0) keeps serving" } ?? "nothing is serving"
             setConditions(
                 &status, generation: generation, ready: (ready.isEmpty ? .false : .true, ready.isEmpty ? "NotServing" : "ServingPrevious", serving),
-                progressing: (.false, "RolloutFailed", failure), degraded: (.true, "LoadFailed", failure))
+                progressing: (.false, "RolloutFailed", failure), degraded: (.true, failureReason, failure))
         } else {
             status.phase = .progressing
             setConditions(&status, generation: generation, ready: nil, progressing: (.true, "Loading", "rolling out version \(version)"), degraded: nil)
@@ -206,6 +217,26 @@ public struct DeploymentReconciler: Reconciler {
         if converged { return .converged }
         if failure != nil { return .requeueAfter(Self.failedLoadRetry) }
         return .requeueAfter(.seconds(1))
+    }
+
+    struct DeadlineExceeded: Error {
+        var after: Duration
+    }
+
+    /// Runs `body`, cancelling it and throwing `DeadlineExceeded` if it takes longer than `limit`.
+    static func within(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await body()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            defer { group.cancelAll() }
+            guard let finished = try await group.next(), finished else { throw DeadlineExceeded(after: limit) }
+        }
     }
 
     /// The desired model's rows after a successful load of exactly `versions`.
@@ -253,7 +284,8 @@ public struct DeploymentReconciler: Reconciler {
 
     /// The reason the desired version failed to load for this generation, while a retry is not due.
     private func failedLoad(_ status: ModelDeployment.Status, generation: Int64) -> String? {
-        guard let degraded = status.conditions?[type: "Degraded"], degraded.status == .true, degraded.reason == "LoadFailed",
+        guard let degraded = status.conditions?[type: "Degraded"], degraded.status == .true,
+            degraded.reason == "LoadFailed" || degraded.reason == "ProgressDeadlineExceeded",
             degraded.observedGeneration == generation
         else { return nil }
         if let since = Self.date(degraded.lastTransitionTime), now().timeIntervalSince(since) >= Double(Self.failedLoadRetry.components.seconds) {

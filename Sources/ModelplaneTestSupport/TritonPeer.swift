@@ -50,11 +50,14 @@ public final class TritonPeer: Sendable {
         public var versions: [Int]
         /// Versions whose `initialize` raises, with this message.
         public var broken: [Int: String]
+        /// Versions whose `initialize` takes this many seconds.
+        public var slow: [Int: Int]
 
-        public init(name: String, versions: [Int], broken: [Int: String] = [:]) {
+        public init(name: String, versions: [Int], broken: [Int: String] = [:], slow: [Int: Int] = [:]) {
             self.name = name
             self.versions = versions
             self.broken = broken
+            self.slow = slow
         }
 
         public func write(into repository: String) throws {
@@ -63,7 +66,8 @@ public final class TritonPeer: Sendable {
             try Self.config(name).write(toFile: directory + "/config.pbtxt", atomically: true, encoding: .utf8)
             for version in versions {
                 try FileManager.default.createDirectory(atPath: "\(directory)/\(version)", withIntermediateDirectories: true)
-                try Self.source(version: version, broken: broken[version]).write(toFile: "\(directory)/\(version)/model.py", atomically: true, encoding: .utf8)
+                try Self.source(version: version, broken: broken[version], slow: slow[version]).write(
+                    toFile: "\(directory)/\(version)/model.py", atomically: true, encoding: .utf8)
             }
         }
 
@@ -78,13 +82,15 @@ public final class TritonPeer: Sendable {
             """
         }
 
-        public static func source(version: Int, broken: String?) -> String {
+        public static func source(version: Int, broken: String?, slow: Int? = nil) -> String {
             """
+            import time
             import numpy as np
             import triton_python_backend_utils as pb_utils
 
             class TritonPythonModel:
                 def initialize(self, args):
+                    time.sleep(\(slow ?? 0))
                     \(broken.map { "raise ValueError(\"\($0)\")" } ?? "pass")
 
                 def execute(self, requests):
