@@ -122,6 +122,7 @@ public struct DeploymentReconciler: Reconciler {
                         Note(type: .normal, reason: "Adopted", action: "Adopt", note: "version \(version) of \(model) was already serving on \(spec.url)"))
                 case .blocked(let reason):
                     failure = reason
+                    failureReason = status.conditions?[type: "Degraded"]?.reason ?? failureReason
                     break steps
                 case .unload(let record):
                     do {

@@ -161,7 +161,7 @@ import Triton
     }
 
     @Test func aVersionSlowerThanTheProgressDeadlineIsDegraded() async throws {
-        let world = try await World(models: [.init(name: "slow", versions: [1, 2], slow: [2: 12])])
+        let world = try await World(models: [.init(name: "slow", versions: [1, 2], slow: [2: 40])])
         var md = world.deployment("slow", model: "slow", version: "1")
         md.spec.rollout = .init(strategy: .immediate, progressDeadlineSeconds: 2)
         _ = try await world.kube.create(md)
@@ -171,7 +171,7 @@ import Triton
             md.spec.model.version = "2"
             return md
         }
-        let late = try await world.wait("slow", timeout: .seconds(9)) { $0.status?.conditions?[type: "Degraded"]?.reason == "ProgressDeadlineExceeded" }
+        let late = try await world.wait("slow", timeout: .seconds(30)) { $0.status?.conditions?[type: "Degraded"]?.reason == "ProgressDeadlineExceeded" }
         #expect(late.status?.phase == .degraded)
         #expect(late.status?.conditions?[type: "Degraded"]?.message.contains("within progressDeadlineSeconds (2") == true)
         #expect(try await world.answer("slow") == 2.0, "version 1 keeps answering")
