@@ -244,7 +244,8 @@ import Triton
         #expect(try await world.readyVersions("other") == ["1"])
 
         try await world.kube.delete(ModelDeployment.self, name: "a", namespace: "default")
-        try await Task.sleep(for: .seconds(2))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await !world.readyVersions("echo").isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await world.readyVersions("echo").isEmpty)
         #expect(try await world.readyVersions("other") == ["1"])
         #expect(try await world.readyVersions("foreign") == ["1"])
