@@ -27,6 +27,26 @@ struct ConnectionOptions: ParsableArguments {
     }
 }
 
+/// `-f FILE|DIR|-`, repeatable: manifests read strictly, as `modelplane validate` reads them.
+struct ManifestOptions: ParsableArguments {
+    @Option(name: [.customShort("f"), .customLong("filename")], help: "A file, a directory, or - for standard input. Repeatable.")
+    var paths: [String] = []
+
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("give at least one -f FILE|DIR|-") }
+    }
+
+    /// The manifests; if any has a problem, prints every problem and exits 1.
+    func readOrFail(_ consequence: String = "") -> ManifestSet {
+        let set = ManifestReader().read(paths: paths)
+        guard set.problems.isEmpty else {
+            for problem in set.problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
+            fail("\(set.problems.count) problem\(set.problems.count == 1 ? "" : "s") found\(consequence)")
+        }
+        return set
+    }
+}
+
 /// An error for the user: printed on stderr as it is, exit code 1.
 struct CLIError: Error, CustomStringConvertible {
     var description: String
@@ -59,21 +79,12 @@ struct Apply: AsyncParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("f"), .customLong("filename")], help: "A file, a directory, or - for standard input. Repeatable.")
-    var paths: [String] = []
+    @OptionGroup var manifests: ManifestOptions
 
     @OptionGroup var connection: ConnectionOptions
 
-    func validate() throws {
-        if paths.isEmpty { throw ValidationError("give at least one -f FILE|DIR|-") }
-    }
-
     func run() async throws {
-        let set = ManifestReader().read(paths: paths)
-        guard set.problems.isEmpty else {
-            for problem in set.problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
-            fail("\(set.problems.count) problem\(set.problems.count == 1 ? "" : "s") found; nothing was applied")
-        }
+        let set = manifests.readOrFail("; nothing was applied")
         let kube = try connection.client()
         var failed = false
         for located in set.deployments {

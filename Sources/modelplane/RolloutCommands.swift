@@ -136,21 +136,12 @@ struct Diff: AsyncParsableCommand {
         abstract: "Show what applying manifests would change, in the API and on the backends, without acting.",
         discussion: "Exit 0 when nothing would change, 2 when something would, 1 on errors (like `terraform plan -detailed-exitcode`).")
 
-    @Option(name: [.customShort("f"), .customLong("filename")], help: "A file, a directory, or - for standard input. Repeatable.")
-    var paths: [String] = []
+    @OptionGroup var manifests: ManifestOptions
 
     @OptionGroup var connection: ConnectionOptions
 
-    func validate() throws {
-        if paths.isEmpty { throw ValidationError("give at least one -f FILE|DIR|-") }
-    }
-
     func run() async throws {
-        let set = ManifestReader().read(paths: paths)
-        guard set.problems.isEmpty else {
-            for problem in set.problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
-            fail("\(set.problems.count) problem\(set.problems.count == 1 ? "" : "s") found")
-        }
+        let set = manifests.readOrFail()
         let kube = try connection.client()
         let http = HTTPClient()
         defer { http.shutdown() }
