@@ -367,7 +367,8 @@ public struct DeploymentReconciler: Reconciler {
         _ status: inout ModelDeployment.Status, generation: Int64, ready: ConditionValue?, progressing: ConditionValue?, degraded: ConditionValue?
     ) {
         var conditions = status.conditions ?? []
-        let time = Timestamps.rfc3339(now())
+        // Formatted only when a condition changes status: a steady-state resync formats nothing.
+        lazy var time = Timestamps.rfc3339(now())
         for (type, value) in [("Ready", ready), ("Progressing", progressing), ("Degraded", degraded)] {
             guard let value else { continue }
             let message = value.message.count > 32_000 ? String(value.message.prefix(32_000)) : value.message
