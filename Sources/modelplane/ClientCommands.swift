@@ -61,6 +61,11 @@ extension KubernetesError {
         }
         return description
     }
+
+    /// `forUser`, naming the ModelDeployment when it is the thing not found.
+    func forUser(about name: String) -> String {
+        isNotFound ? "modeldeployment.modelplane.dev \"\(name)\" not found" : forUser
+    }
 }
 
 func fail(_ message: String) -> Never {
@@ -166,7 +171,7 @@ struct Get: AsyncParsableCommand {
                 items = try await kube.listAll(ModelDeployment.self, namespace: scope).items
             }
         } catch {
-            fail(error.isNotFound ? "modeldeployment.modelplane.dev \"\(name ?? "")\" not found" : error.forUser)
+            fail(error.forUser(about: name ?? ""))
         }
         switch output {
         case .yaml, .json:
@@ -266,7 +271,7 @@ struct Delete: AsyncParsableCommand {
                 print("modeldeployment.modelplane.dev \"\(name)\" deleted")
             } catch {
                 FileHandle.standardError.write(
-                    Data("error: \(error.isNotFound ? "modeldeployment.modelplane.dev \"\(name)\" not found" : error.forUser)\n".utf8))
+                    Data("error: \(error.forUser(about: name))\n".utf8))
                 failed = true
             }
         }

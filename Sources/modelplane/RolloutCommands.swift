@@ -25,7 +25,7 @@ struct History: AsyncParsableCommand {
         do {
             md = try await kube.get(ModelDeployment.self, name: name, namespace: namespace ?? kube.configuration.namespace)
         } catch {
-            fail(error.isNotFound ? "modeldeployment.modelplane.dev \"\(name)\" not found" : error.forUser)
+            fail(error.forUser(about: name))
         }
         let revisions = md.status?.revisions ?? []
         if revisions.isEmpty {
@@ -74,7 +74,7 @@ struct Rollback: AsyncParsableCommand {
             do {
                 md = try await kube.get(ModelDeployment.self, name: name, namespace: namespace)
             } catch {
-                fail(error.isNotFound ? "modeldeployment.modelplane.dev \"\(name)\" not found" : error.forUser)
+                fail(error.forUser(about: name))
             }
             let revisions = md.status?.revisions ?? []
             let current = md.spec.revisionHash
