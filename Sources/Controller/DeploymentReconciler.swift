@@ -99,17 +99,20 @@ public struct DeploymentReconciler: Reconciler {
         }
 
         let backend = triton(spec.url)
+        let upload = md.spec.model.uri.map(Self.localDirectory)
         var notes: [Note] = []
         var failure: String?
         var failureReason = "LoadFailed"
         var converged = false
+        var smokeTestPending = md.spec.rollout?.smokeInference != nil
         var observed: [TritonModelState]
         do {
-            observed = try await indexes.rows(backend, model: model)
+            observed = try await observe(backend, model: model)
             steps: for _ in 0..<6 {
                 let input = TritonPlanInput(
                     url: spec.url, model: model, version: version, strategy: md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy,
-                    observed: observed, record: status.triton, failedForThisGeneration: failedLoad(status, generation: generation))
+                    observed: observed, record: status.triton, failedForThisGeneration: failedLoad(status, generation: generation),
+                    smokeTestPending: smokeTestPending)
                 let step = TritonPlanner.next(input)
                 switch step {
                 case .converged:
@@ -135,40 +138,48 @@ public struct DeploymentReconciler: Reconciler {
                     status.triton = nil
                     notes.append(
                         Note(type: .normal, reason: "Unloaded", action: "Unload", note: "unloaded \(record.model) from \(record.url): the spec moved it"))
+                case .smokeTest:
+                    smokeTestPending = false
+                    if let problem = try await smokeTest(backend, md: md, revision: revision) {
+                        (failure, failureReason) = (problem, "SmokeTestFailed")
+                        observed = try await rollBack(backend, md: md, spec: spec, revision: revision, observed: observed, to: input.ready, notes: &notes)
+                        notes.append(Note(type: .warning, reason: failureReason, action: "SmokeTest", note: problem))
+                        break steps
+                    }
                 case .load(_, _, let versions):
-                    let target = "\(spec.url)#\(model)"
                     do {
-                        let config = try await self.config(
-                            backend, model: model, spec: spec, observed: observed, versions: versions, md: md, revision: revision)
                         let deadline = md.spec.rollout?.progressDeadlineSeconds ?? ModelDeployment.Defaults.progressDeadlineSeconds
-                        try await Self.within(.seconds(deadline)) { try await backend.load(model, config: config, files: [:]) }
-                        // A version counts as serving once Triton says it is ready, not when the load returns.
-                        for version in versions where try await !backend.isReady(model, version: String(version)) {
-                            throw TritonError(.refused, "version \(version) is not ready after loading")
-                        }
-                        observed = Self.afterLoad(observed, model: model, versions: versions)
-                        indexes.update(spec.url, model: model, rows: observed)
-                        try appendAudit(md, revision, "load", target, ["versions": .array(versions.map { .int(Int64($0)) })], "ok")
+                        observed = try await load(
+                            backend, md: md, spec: spec, revision: revision, observed: observed, versions: versions, upload: upload,
+                            deadline: .seconds(deadline))
                         if status.triton == nil { status.triton = desired }
                         notes.append(
                             Note(
                                 type: .normal, reason: "Loaded", action: "Load",
                                 note: "loaded \(model) versions \(versions.map(String.init).joined(separator: ", "))"))
+                        // A version that just started serving answers the smoke inference first.
+                        if smokeTestPending, !input.ready.contains(version) {
+                            smokeTestPending = false
+                            if let problem = try await smokeTest(backend, md: md, revision: revision) {
+                                (failure, failureReason) = (problem, "SmokeTestFailed")
+                                observed = try await rollBack(
+                                    backend, md: md, spec: spec, revision: revision, observed: observed, to: input.ready, notes: &notes)
+                                notes.append(Note(type: .warning, reason: failureReason, action: "SmokeTest", note: problem))
+                                break steps
+                            }
+                        }
                     } catch let exceeded as DeadlineExceeded {
-                        let message = "version \(version) did not become ready within progressDeadlineSeconds (\(exceeded.after))"
-                        try appendAudit(md, revision, "load", target, ["versions": .array(versions.map { .int(Int64($0)) })], "failed: \(message)")
-                        failure = message
+                        failure = "version \(version) did not become ready within progressDeadlineSeconds (\(exceeded.after))"
                         failureReason = "ProgressDeadlineExceeded"
-                        notes.append(Note(type: .warning, reason: failureReason, action: "Load", note: message))
+                        notes.append(Note(type: .warning, reason: failureReason, action: "Load", note: failure!))
                         indexes.invalidate(spec.url)
-                        observed = try await indexes.rows(backend, model: model)
+                        observed = try await observe(backend, model: model)
                         break steps
                     } catch let error as TritonError where error.kind == .refused {
-                        try appendAudit(md, revision, "load", target, ["versions": .array(versions.map { .int(Int64($0)) })], "failed: \(error.message)")
                         failure = "version \(version) failed to load: \(error.message)"
                         notes.append(Note(type: .warning, reason: "LoadFailed", action: "Load", note: failure!))
                         indexes.invalidate(spec.url)
-                        observed = try await indexes.rows(backend, model: model)
+                        observed = try await observe(backend, model: model)
                         break steps
                     }
                 }
@@ -240,6 +251,127 @@ public struct DeploymentReconciler: Reconciler {
         }
     }
 
+    /// What Triton runs of `model`: its rows in the (shared) repository index, or its loaded
+    /// versions when the index does not list it (models loaded from uploaded files).
+    private func observe(_ backend: any TritonAPI, model: String) async throws(TritonError) -> [TritonModelState] {
+        let rows = try await indexes.rows(backend, model: model)
+        return rows.isEmpty ? try await backend.rows(of: model, in: []) : rows
+    }
+
+    /// Loads exactly `versions` (uploading their files when the spec names a local directory),
+    /// waits until each is ready, audits the outcome, and returns the model's rows afterwards.
+    /// Throws `DeadlineExceeded`, or a refusal with Triton's reason.
+    private func load(
+        _ backend: any TritonAPI, md: ModelDeployment, spec: ModelDeployment.Triton, revision: Int64?, observed: [TritonModelState], versions: [Int],
+        upload: String?, deadline: Duration, rollback: Bool = false
+    ) async throws -> [TritonModelState] {
+        let model = md.spec.model.name
+        let target = "\(spec.url)#\(model)"
+        var detail: JSONValue = ["versions": .array(versions.map { .int(Int64($0)) })]
+        if rollback { detail["rollback"] = true }
+        do {
+            let files = try upload.map { directory throws(TritonError) in try Self.modelFiles(in: directory, versions: versions) } ?? [:]
+            let config = try await self.config(
+                backend, model: model, spec: spec, observed: observed, versions: versions, upload: upload != nil, md: md, revision: revision)
+            try await Self.within(deadline) { try await backend.load(model, config: config, files: files) }
+            // A version counts as serving once Triton says it is ready, not when the load returns.
+            for version in versions where try await !backend.isReady(model, version: String(version)) {
+                throw TritonError(.refused, "version \(version) is not ready after loading")
+            }
+        } catch let exceeded as DeadlineExceeded {
+            try appendAudit(md, revision, "load", target, detail, "failed: did not finish within \(exceeded.after)")
+            throw exceeded
+        } catch let error as TritonError where error.kind == .refused {
+            try appendAudit(md, revision, "load", target, detail, "failed: \(error.message)")
+            throw error
+        }
+        let rows = Self.afterLoad(observed, model: model, versions: versions)
+        indexes.update(spec.url, model: model, rows: rows)
+        try appendAudit(md, revision, "load", target, detail, "ok")
+        return rows
+    }
+
+    /// Sends the spec's smoke inference to the desired version; returns why it failed, or nil.
+    private func smokeTest(_ backend: any TritonAPI, md: ModelDeployment, revision: Int64?) async throws -> String? {
+        guard let request = md.spec.rollout?.smokeInference else { return nil }
+        let model = md.spec.model.name
+        let version = md.spec.model.version
+        let deadline = md.spec.rollout?.progressDeadlineSeconds ?? ModelDeployment.Defaults.progressDeadlineSeconds
+        var problem: String?
+        do {
+            try await Self.within(.seconds(deadline)) { _ = try await backend.infer(model, version: version, request: request) }
+        } catch let error as TritonError where error.kind == .refused {
+            problem = "version \(version) failed the smoke inference: \(error.message)"
+        } catch is DeadlineExceeded {
+            problem = "version \(version) did not answer the smoke inference within progressDeadlineSeconds (\(deadline) s)"
+        }
+        try appendAudit(
+            md, revision, "smoke-inference", "\(backend.baseURL)#\(model)", ["versions": [.int(Int64(version) ?? 0)]], problem.map { "failed: \($0)" } ?? "ok")
+        return problem
+    }
+
+    /// After a failed smoke inference: back to exactly `previous` (what served before the new
+    /// version loaded), or nothing of the model when nothing served. Returns the rows afterwards.
+    private func rollBack(
+        _ backend: any TritonAPI, md: ModelDeployment, spec: ModelDeployment.Triton, revision: Int64?, observed: [TritonModelState],
+        to previous: Set<Int>, notes: inout [Note]
+    ) async throws -> [TritonModelState] {
+        let model = md.spec.model.name
+        let keep = previous.subtracting([Int(md.spec.model.version) ?? 0]).sorted()
+        if keep.isEmpty {
+            try await backend.unload(model)
+            indexes.invalidate(spec.url)
+            try appendAudit(md, revision, "unload", "\(spec.url)#\(model)", ["rollback": true], "ok")
+            notes.append(Note(type: .normal, reason: "RolledBack", action: "Unload", note: "unloaded \(model): nothing served before"))
+            return observed.map { row in
+                row.state == .ready ? TritonModelState(name: model, version: row.version, state: .unavailable, reason: "unloaded") : row
+            }
+        }
+        let deadline = md.spec.rollout?.progressDeadlineSeconds ?? ModelDeployment.Defaults.progressDeadlineSeconds
+        let rows = try await load(
+            backend, md: md, spec: spec, revision: revision, observed: observed, versions: keep, upload: md.spec.model.uri.map(Self.localDirectory),
+            deadline: .seconds(deadline), rollback: true)
+        notes.append(
+            Note(type: .normal, reason: "RolledBack", action: "Load", note: "back to \(model) versions \(keep.map(String.init).joined(separator: ", "))"))
+        return rows
+    }
+
+    /// The directory a local `spec.model.uri` names (`/path` or `file:///path`).
+    static func localDirectory(_ uri: String) -> String {
+        uri.hasPrefix("file://") ? String(uri.dropFirst("file://".count)) : uri
+    }
+
+    /// The most a load uploads; bigger models belong in Triton's model repository.
+    static let uploadLimit = 256 << 20
+
+    /// The files under `directory/VERSION/` for each of `versions`, keyed `VERSION/relative/path`
+    /// as Triton's load API takes them. Unreadable or missing files are a refusal the user can act on.
+    static func modelFiles(in directory: String, versions: [Int]) throws(TritonError) -> [String: Data] {
+        var files: [String: Data] = [:]
+        var total = 0
+        let manager = FileManager.default
+        for version in versions {
+            let root = "\(directory)/\(version)"
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw TritonError(.refused, "spec.model.uri: \(root) is not a directory the controller can read")
+            }
+            guard let enumerator = manager.enumerator(atPath: root) else { throw TritonError(.refused, "spec.model.uri: cannot list \(root)") }
+            while let relative = enumerator.nextObject() as? String {
+                let path = root + "/" + relative
+                guard manager.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                guard let data = manager.contents(atPath: path) else { throw TritonError(.refused, "spec.model.uri: cannot read \(path)") }
+                total += data.count
+                if total > uploadLimit {
+                    throw TritonError(
+                        .refused, "spec.model.uri: more than \(uploadLimit >> 20) MiB to upload; put large models in Triton's model repository instead")
+                }
+                files["\(version)/\(relative)"] = data
+            }
+        }
+        return files
+    }
+
     /// The desired model's rows after a successful load of exactly `versions`.
     static func afterLoad(_ observed: [TritonModelState], model: String, versions: [Int]) -> [TritonModelState] {
         var rows = observed.filter { row in row.version.flatMap(Int.init).map { !versions.contains($0) } ?? false }
@@ -251,18 +383,24 @@ public struct DeploymentReconciler: Reconciler {
     }
 
     /// The config override for a load: the model's configuration as Triton knows it (from the
-    /// running model; else from the spec if it is complete; else by loading the repository's own
-    /// config once and reading it back), the spec's `modelConfig` merged over it, and a version
-    /// policy naming exactly `versions`. Triton takes an override as the whole configuration.
+    /// running model; else from the spec if it is complete; else, for a repository model, by
+    /// loading the repository's own config once and reading it back), the spec's `modelConfig`
+    /// merged over it, and a version policy naming exactly `versions`. Triton takes an override as
+    /// the whole configuration.
     private func config(
-        _ backend: any TritonAPI, model: String, spec: ModelDeployment.Triton, observed: [TritonModelState], versions: [Int], md: ModelDeployment,
-        revision: Int64?
+        _ backend: any TritonAPI, model: String, spec: ModelDeployment.Triton, observed: [TritonModelState], versions: [Int], upload: Bool,
+        md: ModelDeployment, revision: Int64?
     ) async throws -> JSONValue {
         var base: JSONValue
         if observed.contains(where: { $0.state == .ready }) {
             base = try await backend.config(model)
         } else if let given = spec.modelConfig, given["backend"] != nil || given["platform"] != nil {
             base = [:]
+        } else if upload {
+            throw TritonError(
+                .refused,
+                "uploading \(model) from spec.model.uri needs its configuration as JSON: give spec.backend.triton.modelConfig with backend or platform (and inputs/outputs unless the backend completes them)"
+            )
         } else {
             do {
                 try await backend.load(model, config: nil, files: [:])
@@ -286,7 +424,7 @@ public struct DeploymentReconciler: Reconciler {
     /// The reason the desired version failed to load for this generation, while a retry is not due.
     private func failedLoad(_ status: ModelDeployment.Status, generation: Int64) -> String? {
         guard let degraded = status.conditions?[type: "Degraded"], degraded.status == .true,
-            degraded.reason == "LoadFailed" || degraded.reason == "ProgressDeadlineExceeded",
+            ["LoadFailed", "ProgressDeadlineExceeded", "SmokeTestFailed"].contains(degraded.reason),
             degraded.observedGeneration == generation
         else { return nil }
         if let since = Self.date(degraded.lastTransitionTime), now().timeIntervalSince(since) >= Double(Self.failedLoadRetry.components.seconds) {

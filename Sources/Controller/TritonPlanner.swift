@@ -14,6 +14,9 @@ public enum TritonStep: Sendable, Hashable, CustomStringConvertible {
     case load(url: String, model: String, versions: [Int])
     /// Unload what we loaded before the spec moved it (another model name or Triton).
     case unload(ModelDeployment.TritonRecord)
+    /// The desired version is ready beside others, and must answer the spec's smoke inference
+    /// before the others go.
+    case smokeTest(version: Int)
     /// The desired version failed to load for this generation already: do not retry hot.
     case blocked(reason: String)
 
@@ -23,6 +26,7 @@ public enum TritonStep: Sendable, Hashable, CustomStringConvertible {
         case .adopt: "adopt the version already serving"
         case .load(let url, let model, let versions): "load \(model) versions \(versions.map(String.init).joined(separator: ",")) on \(url)"
         case .unload(let record): "unload \(record.model) from \(record.url)"
+        case .smokeTest(let version): "run the smoke inference on version \(version)"
         case .blocked(let reason): "wait: \(reason)"
         }
     }
@@ -40,11 +44,14 @@ public struct TritonPlanInput: Sendable {
     public var record: ModelDeployment.TritonRecord?
     /// The desired version already failed to load for the current generation.
     public var failedForThisGeneration: String?
+    /// The spec gives a smoke inference, and the desired version has not answered it yet.
+    public var smokeTestPending: Bool
 
     public init(
         url: String, model: String, version: Int, strategy: ModelDeployment.Rollout.Strategy, observed: [TritonModelState],
-        record: ModelDeployment.TritonRecord?, failedForThisGeneration: String? = nil
+        record: ModelDeployment.TritonRecord?, failedForThisGeneration: String? = nil, smokeTestPending: Bool = false
     ) {
+        self.smokeTestPending = smokeTestPending
         self.url = url
         self.model = model
         self.version = version
@@ -68,7 +75,11 @@ public enum TritonPlanner {
             return input.record == desired ? .converged : .adopt
         }
         if !ready.contains(input.version), let reason = input.failedForThisGeneration { return .blocked(reason: reason) }
-        if ready.contains(input.version) { return .load(url: input.url, model: input.model, versions: [input.version]) }
+        if ready.contains(input.version) {
+            // Beside the old versions (BlueGreen, or a crash mid-rollout): prove it, then drop them.
+            if input.smokeTestPending { return .smokeTest(version: input.version) }
+            return .load(url: input.url, model: input.model, versions: [input.version])
+        }
         switch input.strategy {
         case .immediate: return .load(url: input.url, model: input.model, versions: [input.version])
         case .blueGreen: return .load(url: input.url, model: input.model, versions: ready.union([input.version]).sorted())

@@ -120,10 +120,15 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public var strategy: Strategy?
         /// How long a new revision may take to become ready before it counts as failed.
         public var progressDeadlineSeconds: Int64?
+        /// A KServe v2 inference request (`inputs`, optionally `outputs` and `parameters`) that a
+        /// newly loaded version must answer before it counts as serving; if it does not, the
+        /// version is unloaded again and what served before keeps serving.
+        public var smokeInference: JSONValue?
 
-        public init(strategy: Strategy? = nil, progressDeadlineSeconds: Int64? = nil) {
+        public init(strategy: Strategy? = nil, progressDeadlineSeconds: Int64? = nil, smokeInference: JSONValue? = nil) {
             self.strategy = strategy
             self.progressDeadlineSeconds = progressDeadlineSeconds
+            self.smokeInference = smokeInference
         }
     }
 

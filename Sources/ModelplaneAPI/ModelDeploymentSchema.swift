@@ -118,6 +118,12 @@ extension ModelDeployment {
                                         .init(
                                             "Seconds a new revision may take to become ready (default 600).",
                                             minimum: Limits.progressDeadlineSeconds.lowerBound, maximum: Limits.progressDeadlineSeconds.upperBound))),
+                                .optional(
+                                    "smokeInference",
+                                    .freeform(
+                                        description:
+                                            "A KServe v2 inference request (inputs, optional outputs) a new version must answer before it serves; otherwise it is unloaded again."
+                                    )),
                             ]
                         ))),
                 .optional(

@@ -74,6 +74,9 @@ extension ModelDeployment.Spec {
         backend.triton?.validate(modelName: model.name, at: backendPath.appending("triton"), into: &errors)
         backend.sagemaker?.validate(at: backendPath.appending("sagemaker"), into: &errors)
 
+        if let smoke = rollout?.smokeInference {
+            Self.validateSmokeInference(smoke, at: path.appending("rollout").appending("smokeInference"), into: &errors)
+        }
         if let rollout, let deadline = rollout.progressDeadlineSeconds {
             let limits = ModelDeployment.Limits.progressDeadlineSeconds
             if !limits.contains(deadline) {
@@ -87,6 +90,30 @@ extension ModelDeployment.Spec {
             let limits = ModelDeployment.Limits.revisionHistoryLimit
             errors.append(
                 FieldError(.invalid, path.appending("revisionHistoryLimit"), "\(limit): must be between \(limits.lowerBound) and \(limits.upperBound)"))
+        }
+    }
+}
+
+extension ModelDeployment.Spec {
+    static func validateSmokeInference(_ smoke: JSONValue, at path: FieldPath, into errors: inout [FieldError]) {
+        guard case .object(let fields) = smoke else {
+            errors.append(FieldError(.typeInvalid, path, "expected a JSON object (a KServe v2 inference request), got \(smoke.typeName)"))
+            return
+        }
+        guard case .array(let inputs)? = fields["inputs"], !inputs.isEmpty else {
+            errors.append(
+                FieldError(
+                    fields["inputs"] == nil ? .required : .invalid, path.appending("inputs"),
+                    "a non-empty list of input tensors ({name, shape, datatype, data}) is required"))
+            return
+        }
+        for (index, input) in inputs.enumerated() {
+            for field in ["name", "shape", "datatype", "data"] where input[field] == nil {
+                errors.append(FieldError(.required, path.appending("inputs").appending(index: index).appending(field), "required in a KServe v2 input tensor"))
+            }
+        }
+        if smoke.canonicalText.utf8.count > ModelDeployment.Limits.modelConfigMaxBytes {
+            errors.append(FieldError(.tooLong, path, "may not be larger than \(ModelDeployment.Limits.modelConfigMaxBytes) bytes as JSON"))
         }
     }
 }
@@ -116,8 +143,12 @@ extension ModelDeployment.Model {
             if let problem = Syntax.s3URIProblem(uri) {
                 errors.append(FieldError(.invalid, uriPath, "\"\(uri)\": \(problem)"))
             }
-        } else if backend == .triton, uri.contains("://"), !uri.hasPrefix("file://") {
-            errors.append(FieldError(.invalid, uriPath, "\"\(uri)\": for Triton, a local directory (path or file:// URL) holding VERSION/ subdirectories"))
+        } else if backend == .triton, uri.contains("://") ? !uri.hasPrefix("file:///") : !uri.hasPrefix("/") {
+            errors.append(
+                FieldError(
+                    .invalid, uriPath,
+                    "\"\(uri)\": for Triton, an absolute local directory (/path or file:///path) holding VERSION/ subdirectories, which the controller uploads"
+                ))
         }
     }
 }

@@ -52,12 +52,28 @@ public final class TritonPeer: Sendable {
         public var broken: [Int: String]
         /// Versions whose `initialize` takes this many seconds.
         public var slow: [Int: Int]
+        /// Versions that load but fail every inference.
+        public var failsInference: Set<Int>
 
-        public init(name: String, versions: [Int], broken: [Int: String] = [:], slow: [Int: Int] = [:]) {
+        public init(name: String, versions: [Int], broken: [Int: String] = [:], slow: [Int: Int] = [:], failsInference: Set<Int> = []) {
             self.name = name
             self.versions = versions
             self.broken = broken
             self.slow = slow
+            self.failsInference = failsInference
+        }
+
+        /// The model's files as Triton's load API uploads them (`VERSION/model.py`), without config.pbtxt.
+        public var files: [String: Data] {
+            Dictionary(
+                uniqueKeysWithValues: versions.map { version in
+                    (
+                        "\(version)/model.py",
+                        Data(
+                            Self.source(version: version, broken: broken[version], slow: slow[version], failsInference: failsInference.contains(version))
+                                .utf8)
+                    )
+                })
         }
 
         public func write(into repository: String) throws {
@@ -66,7 +82,7 @@ public final class TritonPeer: Sendable {
             try Self.config(name).write(toFile: directory + "/config.pbtxt", atomically: true, encoding: .utf8)
             for version in versions {
                 try FileManager.default.createDirectory(atPath: "\(directory)/\(version)", withIntermediateDirectories: true)
-                try Self.source(version: version, broken: broken[version], slow: slow[version]).write(
+                try Self.source(version: version, broken: broken[version], slow: slow[version], failsInference: failsInference.contains(version)).write(
                     toFile: "\(directory)/\(version)/model.py", atomically: true, encoding: .utf8)
             }
         }
@@ -82,7 +98,7 @@ public final class TritonPeer: Sendable {
             """
         }
 
-        public static func source(version: Int, broken: String?, slow: Int? = nil) -> String {
+        public static func source(version: Int, broken: String?, slow: Int? = nil, failsInference: Bool = false) -> String {
             """
             import time
             import numpy as np
@@ -94,6 +110,7 @@ public final class TritonPeer: Sendable {
                     \(broken.map { "raise ValueError(\"\($0)\")" } ?? "pass")
 
                 def execute(self, requests):
+                    \(failsInference ? "raise RuntimeError(\"inference is broken in version \(version)\")" : "pass")
                     responses = []
                     for request in requests:
                         x = pb_utils.get_input_tensor_by_name(request, "INPUT0").as_numpy()

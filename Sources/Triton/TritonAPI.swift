@@ -12,17 +12,32 @@ public protocol TritonAPI: Sendable {
     func config(_ model: String) async throws(TritonError) -> JSONValue
     func unload(_ model: String) async throws(TritonError)
     func isReady(_ model: String, version: String) async throws(TritonError) -> Bool
+    func loadedVersions(_ model: String) async throws(TritonError) -> [String]
+    func infer(_ model: String, version: String?, request: JSONValue) async throws(TritonError) -> JSONValue
 }
 
 extension TritonClient: TritonAPI {}
+
+extension TritonAPI {
+    /// `model`'s rows from `index`; for a model the index does not list (Triton leaves out models
+    /// loaded from uploaded files), its loaded versions as READY rows.
+    public func rows(of model: String, in index: [TritonModelState]) async throws(TritonError) -> [TritonModelState] {
+        let rows = index.filter { $0.name == model }
+        if !rows.isEmpty { return rows }
+        return try await loadedVersions(model).map { TritonModelState(name: model, version: $0, state: .ready) }
+    }
+}
 
 /// A Triton model repository and server in memory, with the behaviour the controller relies on
 /// (as observed on tritonserver 2.51): a load names its versions by the config's version policy
 /// (without a config: the repository's own, the latest version); a load with a failing version
 /// is refused with that version's reason, leaves it UNAVAILABLE and keeps what served before;
 /// versions a reload drops, and all versions on unload, become UNAVAILABLE ("unloaded"); a
-/// model's config can be read only while a version is loaded. Not emulated: uploaded files (they
-/// are accepted and ignored), LOADING/UNLOADING states (loads are instant), inference.
+/// model's config can be read only while a version is loaded; a load with files of a model the
+/// repository lacks creates it from the files' `VERSION/` prefixes, and such uploaded models are
+/// left out of the index (metadata still shows their loaded versions). Inference answers
+/// `OUTPUT0 = INPUT0 × version` for the first input, or fails for versions named in
+/// `failingInference`. Not emulated: LOADING/UNLOADING states (loads are instant).
 public final class InMemoryTriton: TritonAPI {
     public let baseURL: String
     private struct Model {
@@ -30,18 +45,22 @@ public final class InMemoryTriton: TritonAPI {
         var broken: [Int: String]
         var config: JSONValue
         var states: [Int: (TritonModelState.State, String)] = [:]
+        var uploaded = false
     }
     private let models: Mutex<[String: Model]>
     private let calls = Mutex<[String]>([])
     private let onLoad: (@Sendable (String) -> Void)?
+    private let failingInference: [String: Set<Int>]
 
-    /// `repository`: model name → versions (and reasons for versions that fail to load).
+    /// `repository`: model name → versions (and reasons for versions that fail to load);
+    /// `failingInference`: model name → versions that load but fail every inference.
     public init(
         baseURL: String = "http://in-memory-triton", repository: [String: (versions: Set<Int>, broken: [Int: String])],
-        onLoad: (@Sendable (String) -> Void)? = nil
+        failingInference: [String: Set<Int>] = [:], onLoad: (@Sendable (String) -> Void)? = nil
     ) {
         self.baseURL = baseURL
         self.onLoad = onLoad
+        self.failingInference = failingInference
         models = Mutex(
             repository.mapValues { entry in
                 Model(versions: entry.versions, broken: entry.broken, config: ["backend": "python", "max_batch_size": 0, "input": [["name": "INPUT0"]]])
@@ -56,6 +75,7 @@ public final class InMemoryTriton: TritonAPI {
         return models.withLock { models in
             models.keys.sorted().flatMap { name -> [TritonModelState] in
                 let model = models[name]!
+                if model.uploaded { return [] }
                 if model.states.isEmpty { return [TritonModelState(name: name, version: nil, state: .unknown)] }
                 return model.states.keys.sorted().map { version in
                     TritonModelState(name: name, version: String(version), state: model.states[version]!.0, reason: model.states[version]!.1)
@@ -68,6 +88,15 @@ public final class InMemoryTriton: TritonAPI {
         calls.withLock { $0.append("load \(name)") }
         onLoad?(name)
         try models.withLock { (models) throws(TritonError) in
+            if !files.isEmpty {
+                guard let config else { throw TritonError(.refused, status: 400, "failed to load '\(name)': load with file override requires 'config'") }
+                let versions = Set(files.keys.compactMap { path in path.split(separator: "/").first.flatMap { Int($0) } })
+                var model = models[name] ?? Model(versions: [], broken: [:], config: config, uploaded: true)
+                model.versions = versions
+                model.config = config
+                model.config["version_policy"] = nil
+                models[name] = model
+            }
             guard var model = models[name] else { throw TritonError(.refused, status: 400, "failed to load '\(name)', failed to poll from model repository") }
             let wanted: Set<Int>
             if case .array(let versions)? = config?["version_policy"]?["specific"]?["versions"] {
@@ -109,6 +138,37 @@ public final class InMemoryTriton: TritonAPI {
             guard let version = Int(version), let state = models[name]?.states[version] else { return false }
             return state.0 == .ready
         }
+    }
+
+    public func loadedVersions(_ name: String) async throws(TritonError) -> [String] {
+        models.withLock { models in
+            (models[name]?.states ?? [:]).filter { $0.value.0 == .ready }.keys.sorted().map(String.init)
+        }
+    }
+
+    public func infer(_ name: String, version: String?, request: JSONValue) async throws(TritonError) -> JSONValue {
+        calls.withLock { $0.append("infer \(name)") }
+        let ready = try await loadedVersions(name).compactMap { Int($0) }
+        guard let chosen = version.flatMap({ Int($0) }) ?? ready.max(), ready.contains(chosen) else {
+            throw TritonError(.refused, status: 400, "Request for unknown model: '\(name)' version \(version ?? "") is not at ready state")
+        }
+        if failingInference[name]?.contains(chosen) == true {
+            throw TritonError(.refused, status: 500, "Failed to process the request(s) for model '\(name)', message: inference failed")
+        }
+        guard case .array(let inputs)? = request["inputs"], case .array(let data)? = inputs.first?["data"] else {
+            throw TritonError(.refused, status: 400, "inference request has no inputs")
+        }
+        let outputs: [JSONValue] = data.map { value in
+            switch value {
+            case .int(let number): .double(Double(number) * Double(chosen))
+            case .double(let number): .double(number * Double(chosen))
+            default: value
+            }
+        }
+        return [
+            "model_name": .string(name), "model_version": .string(String(chosen)),
+            "outputs": [["name": "OUTPUT0", "datatype": "FP32", "shape": inputs.first?["shape"] ?? [], "data": .array(outputs)]],
+        ]
     }
 
     public func unload(_ name: String) async throws(TritonError) {

@@ -119,6 +119,17 @@ public struct TritonClient: Sendable {
         return response.status == 200
     }
 
+    /// The versions of `model` that are loaded (its metadata's `versions`), or none when Triton does
+    /// not know the model. This sees models loaded from uploaded files, which the repository index
+    /// leaves out.
+    public func loadedVersions(_ model: String) async throws(TritonError) -> [String] {
+        let response = try await send("GET", "/v2/models/\(Self.escape(model))")
+        if response.status == 400 || response.status == 404 { return [] }
+        guard response.status == 200 else { throw Self.refusal(response) }
+        guard case .array(let versions)? = try Self.json(response.body)["versions"] else { return [] }
+        return versions.compactMap(\.stringValue)
+    }
+
     /// A KServe v2 inference request; returns the response document.
     public func infer(_ model: String, version: String?, request: JSONValue) async throws(TritonError) -> JSONValue {
         let path = "/v2/models/\(Self.escape(model))" + (version.map { "/versions/\(Self.escape($0))" } ?? "") + "/infer"

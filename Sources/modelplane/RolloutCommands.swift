@@ -199,18 +199,19 @@ struct Diff: AsyncParsableCommand {
         let client = TritonClient(baseURL: triton.url, http: http, timeout: .seconds(10))
         var observed: [TritonModelState]
         do {
-            observed = try await client.index().filter { $0.name == md.spec.model.name }
+            observed = try await client.rows(of: md.spec.model.name, in: try await client.index())
         } catch {
             return ["triton: cannot observe \(triton.url) (\(error)); no plan"]
         }
         var record = live?.status?.triton
         var lines: [String] = []
+        var smokeTestPending = md.spec.rollout?.smokeInference != nil
         for _ in 0..<5 {
-            let step = TritonPlanner.next(
-                TritonPlanInput(
-                    url: triton.url, model: md.spec.model.name, version: Int(md.spec.model.version) ?? 0,
-                    strategy: md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy, observed: observed, record: record))
-            switch step {
+            let input = TritonPlanInput(
+                url: triton.url, model: md.spec.model.name, version: Int(md.spec.model.version) ?? 0,
+                strategy: md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy, observed: observed, record: record,
+                smokeTestPending: smokeTestPending)
+            switch TritonPlanner.next(input) {
             case .converged:
                 if lines.isEmpty { lines.append("triton: \(md.spec.model.name) version \(md.spec.model.version) already serving on \(triton.url)") }
                 return lines
@@ -224,6 +225,13 @@ struct Diff: AsyncParsableCommand {
                         + (unloading.isEmpty ? "" : " (unloads \(unloading.map(String.init).joined(separator: ", ")))"))
                 observed = versions.map { TritonModelState(name: model, version: String($0), state: .ready) }
                 if record == nil { record = .init(url: url, model: model) }
+                if smokeTestPending, !input.ready.contains(input.version) {
+                    smokeTestPending = false
+                    lines.append("triton: smoke inference on version \(input.version) (if it fails: back to what serves now)")
+                }
+            case .smokeTest(let version):
+                smokeTestPending = false
+                lines.append("triton: smoke inference on version \(version) (if it fails: back to what serves now)")
             case .unload(let old):
                 lines.append("triton: unload \(old.model) from \(old.url)")
                 record = nil

@@ -263,4 +263,73 @@ import Triton
         try await world.wait("echo", timeout: .seconds(120)) { $0.status?.phase == .ready && $0.status?.conditions?[type: "Degraded"]?.status == .false }
         #expect(try await world.answer("echo") == 4.0)
     }
+
+    @Test func uploadsFromALocalDirectoryAndSmokeTestsEachNewVersion() async throws {
+        let world = try await World(models: [])
+        // The model lives outside Triton's repository: the controller uploads its files.
+        let local = world.directory + "/local-models"
+        try TritonPeer.Model(name: "up", versions: [1, 2, 3], failsInference: [2]).write(into: local)
+        let smoke: JSONValue = ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [1.0]]]]
+        var md = world.deployment("up", model: "up", version: "1", strategy: .blueGreen)
+        md.spec.model.uri = "file://\(local)/up"
+        md.spec.backend.triton?.modelConfig = [
+            "backend": "python", "max_batch_size": 0, "input": [["name": "INPUT0", "data_type": "TYPE_FP32", "dims": [1]]],
+            "output": [["name": "OUTPUT0", "data_type": "TYPE_FP32", "dims": [1]]],
+        ]
+        md.spec.rollout?.smokeInference = smoke
+        _ = try await world.kube.create(md)
+        try await world.wait("up") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
+        #expect(try await world.backend.loadedVersions("up") == ["1"])
+        #expect(try await world.answer("up") == 2.0)
+
+        // Version 2 loads but cannot answer: it goes again, version 1 keeps serving.
+        try await world.change("up") { md in
+            var md = md
+            md.spec.model.version = "2"
+            return md
+        }
+        let failed = try await world.wait("up") { $0.status?.conditions?[type: "Degraded"]?.reason == "SmokeTestFailed" }
+        #expect(failed.status?.phase == .degraded && failed.status?.servingVersion == "1")
+        let message = failed.status?.conditions?[type: "Degraded"]?.message ?? ""
+        #expect(message.contains("version 2 failed the smoke inference") && message.contains("inference is broken in version 2"), "\(message)")
+        #expect(try await world.backend.loadedVersions("up") == ["1"])
+        #expect(try await world.answer("up") == 2.0)
+
+        // Version 3 answers: it replaces version 1.
+        try await world.change("up") { md in
+            var md = md
+            md.spec.model.version = "3"
+            return md
+        }
+        try await world.wait("up") { $0.status?.phase == .ready && $0.status?.servingVersion == "3" }
+        #expect(try await world.backend.loadedVersions("up") == ["3"])
+        #expect(try await world.answer("up") == 6.0)
+        let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8)
+        #expect(audit.contains(#""action":"smoke-inference""#) && audit.contains(#""rollback":true"#), "\(audit)")
+
+        // Immediate replaces version 3 with version 2, which fails the smoke inference: version 3 is loaded again.
+        try await world.change("up") { md in
+            var md = md
+            md.spec.model.version = "2"
+            md.spec.rollout?.strategy = .immediate
+            return md
+        }
+        let rolledBack = try await world.wait("up") { $0.status?.conditions?[type: "Degraded"]?.reason == "SmokeTestFailed" }
+        #expect(rolledBack.status?.servingVersion == "3")
+        #expect(try await world.backend.loadedVersions("up") == ["3"])
+        #expect(try await world.answer("up") == 6.0)
+
+        // Without its configuration as JSON, an upload cannot start: the status says what to add.
+        var bare = world.deployment("bare", model: "bare", version: "1")
+        bare.spec.model.uri = "\(local)/up"
+        _ = try await world.kube.create(bare)
+        let refused = try await world.wait("bare") { $0.status?.phase == .failed }
+        #expect(
+            refused.status?.conditions?[type: "Degraded"]?.message.contains("spec.backend.triton.modelConfig") == true, "\(String(describing: refused.status))")
+
+        try await world.kube.delete(ModelDeployment.self, name: "up", namespace: "default")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await !world.backend.loadedVersions("up").isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await world.backend.loadedVersions("up").isEmpty)
+    }
 }

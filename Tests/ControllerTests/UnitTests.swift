@@ -33,6 +33,14 @@ import Triton
         #expect(TritonPlanner.next(Self.input(3, ready: [2, 3], strategy: .blueGreen)) == .load(url: Self.url, model: "m", versions: [3]))
     }
 
+    @Test func aSmokeInferenceComesBeforeTheOldVersionGoes() {
+        var input = Self.input(3, ready: [2, 3], strategy: .blueGreen)
+        input.smokeTestPending = true
+        #expect(TritonPlanner.next(input) == .smokeTest(version: 3))
+        input.smokeTestPending = false
+        #expect(TritonPlanner.next(input) == .load(url: Self.url, model: "m", versions: [3]))
+    }
+
     @Test func aFailedVersionIsNotRetriedHot() {
         #expect(TritonPlanner.next(Self.input(3, ready: [2], failed: [3], failedBefore: "boom")) == .blocked(reason: "boom"))
         // Once it serves (someone fixed it and it loaded), the failure no longer matters.

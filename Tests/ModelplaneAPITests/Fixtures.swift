@@ -5,7 +5,7 @@ enum Fixtures {
         ModelDeployment(
             name: name,
             spec: .init(
-                model: .init(name: "fraud", version: version, uri: "./models/fraud"),
+                model: .init(name: "fraud", version: version, uri: "/models/fraud"),
                 backend: .init(triton: .init(url: "http://127.0.0.1:8000", modelConfig: .object(["max_batch_size": .int(8)])))
             )
         )

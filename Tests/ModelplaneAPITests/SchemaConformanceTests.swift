@@ -11,7 +11,8 @@ import Testing
         md.spec.backend.sagemaker = Fixtures.sagemaker().spec.backend.sagemaker
         md.spec.backend.sagemaker?.initialInstanceCount = 2
         md.spec.backend.sagemaker?.endpointName = "churn"
-        md.spec.rollout = .init(strategy: .blueGreen, progressDeadlineSeconds: 60)
+        md.spec.rollout = .init(
+            strategy: .blueGreen, progressDeadlineSeconds: 60, smokeInference: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [1]]]])
         md.spec.revisionHistoryLimit = 5
         md.metadata.generateName = "fraud-"
         md.metadata.uid = "u"

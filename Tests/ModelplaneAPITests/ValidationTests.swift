@@ -23,6 +23,16 @@ import Testing
             ("spec.model.version", .invalid, { $0.spec.model.version = "0" }),
             ("spec.model.uri", .invalid, { $0.spec.model.uri = "" }),
             ("spec.model.uri", .invalid, { $0.spec.model.uri = "s3://bucket/x" }),
+            ("spec.model.uri", .invalid, { $0.spec.model.uri = "./models/fraud" }),
+            ("spec.model.uri", .invalid, { $0.spec.model.uri = "file://host/models/fraud" }),
+            ("spec.rollout.smokeInference", .typeInvalid, { $0.spec.rollout = .init(smokeInference: .array([])) }),
+            ("spec.rollout.smokeInference.inputs", .required, { $0.spec.rollout = .init(smokeInference: .object(["outputs": .array([])])) }),
+            (
+                "spec.rollout.smokeInference.inputs[0].datatype", .required,
+                {
+                    $0.spec.rollout = .init(smokeInference: ["inputs": [["name": "INPUT0", "shape": [1], "data": [1]]]])
+                }
+            ),
             ("spec.backend", .required, { $0.spec.backend = .init() }),
             ("spec.backend", .forbidden, { $0.spec.backend.sagemaker = Fixtures.sagemaker().spec.backend.sagemaker }),
             ("spec.backend.triton.url", .invalid, { $0.spec.backend.triton?.url = "ftp://x" }),

@@ -10,19 +10,26 @@ import Triton
 @Suite(.timeLimit(.minutes(3))) struct TritonContractTests {
     enum Peer: String, CaseIterable { case real, inMemory }
 
+    /// A real tritonserver with `models` in its repository (stop it when done), or `fake`.
+    static func start(_ peer: Peer, http: HTTPClient, models: [TritonPeer.Model], fake: @autoclosure () -> InMemoryTriton) async throws -> (
+        any TritonAPI, TritonPeer?
+    ) {
+        switch peer {
+        case .real:
+            let triton = try await TritonPeer.start(models: models)
+            return (TritonClient(baseURL: triton.url, http: http), triton)
+        case .inMemory:
+            return (fake(), nil)
+        }
+    }
+
     @Test(arguments: Peer.allCases) func versionsFailuresAndUnload(_ peer: Peer) async throws {
         let http = HTTPClient()
         defer { http.shutdown() }
-        var triton: TritonPeer?
+        let (backend, triton) = try await Self.start(
+            peer, http: http, models: [.init(name: "echo", versions: [1, 2, 3], broken: [3: "weights are corrupt"])],
+            fake: InMemoryTriton(repository: ["echo": ([1, 2, 3], [3: "weights are corrupt"])]))
         defer { triton?.stop() }
-        let backend: any TritonAPI
-        switch peer {
-        case .real:
-            triton = try await TritonPeer.start(models: [.init(name: "echo", versions: [1, 2, 3], broken: [3: "weights are corrupt"])])
-            backend = TritonClient(baseURL: triton!.url, http: http)
-        case .inMemory:
-            backend = InMemoryTriton(repository: ["echo": ([1, 2, 3], [3: "weights are corrupt"])])
-        }
         func ready() async throws -> Set<String> {
             Set(try await backend.index().filter { $0.name == "echo" && $0.state == .ready }.compactMap(\.version))
         }
@@ -65,5 +72,48 @@ import Triton
         }
         #expect(unloaded)
         #expect(try await ready().isEmpty)
+    }
+
+    @Test(arguments: Peer.allCases) func uploadedModelsMetadataAndInference(_ peer: Peer) async throws {
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let (backend, triton) = try await Self.start(peer, http: http, models: [], fake: InMemoryTriton(repository: [:], failingInference: ["up": [3]]))
+        defer { triton?.stop() }
+        let model = TritonPeer.Model(name: "up", versions: [1, 2, 3], failsInference: [3])
+        func answer(_ version: String) async throws -> JSONValue? {
+            let response = try await backend.infer(
+                "up", version: version, request: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [2.0]]]])
+            return response["outputs"]?.arrayValue?.first?["data"]
+        }
+        #expect(try await backend.loadedVersions("up").isEmpty, "an unknown model has no versions")
+
+        var config = TritonClientTests.config("up")
+        await #expect(throws: TritonError.self, "files need a config") { try await backend.load("up", config: nil, files: model.files) }
+        config["version_policy"] = ["specific": ["versions": [1, 2]]]
+        try await backend.load("up", config: config, files: model.files.filter { !$0.key.hasPrefix("3/") })
+        // Triton's index leaves uploaded models out; their metadata shows what is loaded.
+        #expect(try await !backend.index().contains { $0.name == "up" })
+        #expect(try await backend.loadedVersions("up") == ["1", "2"])
+        #expect(try await backend.rows(of: "up", in: backend.index()).map(\.version) == ["1", "2"])
+        #expect(try await answer("2") == [4.0])
+
+        config["version_policy"] = ["specific": ["versions": [2, 3]]]
+        try await backend.load("up", config: config, files: model.files.filter { !$0.key.hasPrefix("1/") })
+        #expect(try await backend.loadedVersions("up") == ["2", "3"])
+        do {
+            _ = try await answer("3")
+            Issue.record("version 3 fails every inference")
+        } catch let error as TritonError {
+            #expect(error.kind == .refused && error.message.contains("inference"), "\(error)")
+        }
+        #expect(try await answer("2") == [4.0])
+
+        try await backend.unload("up")
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = try await backend.loadedVersions("up").isEmpty
+            if !gone { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(gone)
     }
 }
