@@ -78,14 +78,17 @@ let package = Package(
         .executableTarget(
             name: "modelplane",
             dependencies: [
-                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "Controller", "Triton", "HTTPClient",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "Controller", "Triton", "HTTPClient", "GitSync",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "modelplane-bench",
-            dependencies: ["ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "HTTPClient", "Controller", "Triton"],
+            dependencies: [
+                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "HTTPClient", "Controller", "Triton", "GitSync",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // NVIDIA Triton's HTTP API (KServe v2 and the model-repository extension).
@@ -100,6 +103,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
+        .target(
+            name: "GitSync",
+            dependencies: ["Controller", "KubeClient", "Manifests", "ModelplaneAPI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .target(name: "ModelplaneTestSupport", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         .testTarget(name: "ModelplaneAPITests", dependencies: ["ModelplaneAPI", "Manifests"], swiftSettings: strict),
         .testTarget(
@@ -117,6 +124,7 @@ let package = Package(
             dependencies: ["Controller", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "GitSyncTests", dependencies: ["KubeClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "TritonTests", dependencies: ["Triton", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "ResourceStoreTests", dependencies: ["ResourceStore", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(

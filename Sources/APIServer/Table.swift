@@ -88,10 +88,20 @@ struct JSONPathLite: Sendable {
                 rest = rest[end.upperBound...]
             } else if rest.hasPrefix(".") {
                 rest = rest.dropFirst()
-                let name = rest.prefix { $0 != "." && $0 != "[" }
+                // A member name ends at an unescaped '.' or '['; "\." is a dot inside the name
+                // (annotation keys such as modelplane\.dev/git-commit).
+                var name = ""
+                while let next = rest.first, next != ".", next != "[" {
+                    rest = rest.dropFirst()
+                    if next == "\\", let escaped = rest.first {
+                        name.append(escaped)
+                        rest = rest.dropFirst()
+                    } else {
+                        name.append(next)
+                    }
+                }
                 guard !name.isEmpty else { return nil }
-                steps.append(.member(String(name)))
-                rest = rest.dropFirst(name.count)
+                steps.append(.member(name))
             } else {
                 return nil
             }

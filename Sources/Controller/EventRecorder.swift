@@ -20,8 +20,16 @@ public final class EventRecorder: Sendable {
 
     /// Best effort: a failure to record an event never fails a reconcile.
     public func record(_ md: ModelDeployment, type: Event.EventType, reason: String, action: String, note: String) async {
-        let namespace = md.metadata.namespace ?? "default"
-        let key = "\(md.metadata.uid ?? "")/\(reason)/\(note)"
+        await record(
+            regarding: ObjectReference(
+                apiVersion: ModelDeployment.apiVersion, kind: ModelDeployment.kind, namespace: md.metadata.namespace ?? "default", name: md.metadata.name,
+                uid: md.metadata.uid), type: type, reason: reason, action: action, note: note)
+    }
+
+    /// An event about any object (its namespace holds the event; "default" when it has none).
+    public func record(regarding: ObjectReference, type: Event.EventType, reason: String, action: String, note: String) async {
+        let namespace = regarding.namespace ?? "default"
+        let key = "\(regarding.uid ?? "\(regarding.kind ?? "")/\(namespace)/\(regarding.name ?? "")")/\(reason)/\(note)"
         let now = Timestamps.rfc3339Micro(Date())
         let note = note.count > 1024 ? String(note.prefix(1021)) + "..." : note
         let repeated: (name: String, namespace: String, count: Int32)? = seen.withLock { seen in
@@ -34,13 +42,10 @@ public final class EventRecorder: Sendable {
             let patch: JSONValue = ["series": ["count": .int(Int64(repeated.count)), "lastObservedTime": .string(now)]]
             if (try? await client.patch(Event.self, name: repeated.name, namespace: repeated.namespace, .merge(patch))) != nil { return }
         }
-        let name = "\(md.metadata.name ?? "modeldeployment")." + String(UInt64.random(in: 0...0xffff_ffff_ffff), radix: 16)
+        let name = "\(regarding.name ?? "object")." + String(UInt64.random(in: 0...0xffff_ffff_ffff), radix: 16)
         let event = Event(
             metadata: ObjectMeta(name: name, namespace: namespace), eventTime: now, reportingController: controller, reportingInstance: instance,
-            action: action, reason: reason,
-            regarding: ObjectReference(
-                apiVersion: ModelDeployment.apiVersion, kind: ModelDeployment.kind, namespace: namespace, name: md.metadata.name, uid: md.metadata.uid),
-            note: note, type: type)
+            action: action, reason: reason, regarding: regarding, note: note, type: type)
         if (try? await client.create(event)) != nil {
             seen.withLock { seen in
                 // Bounded: forgetting old series only means a repeat starts a new event.

@@ -59,23 +59,51 @@ public struct ManifestReader: Sendable {
         var seen: [String: SourceLocation] = [:]
         for path in paths {
             for file in expand(path, into: &set) {
-                var fileSet = read(file: file)
-                fileSet.deployments = fileSet.deployments.filter { located in
-                    let key = "\(located.deployment.metadata.namespace ?? ModelDeployment.Defaults.namespace)/\(located.deployment.metadata.name ?? "")"
-                    if let first = seen[key] {
-                        fileSet.problems.append(
-                            ManifestProblem(
-                                location: located.location, path: FieldPath("metadata.name"),
-                                message: "duplicate ModelDeployment \(key); first defined at \(first)"))
-                        return false
-                    }
-                    seen[key] = located.location
-                    return true
-                }
-                set.merge(fileSet)
+                set.merge(Self.droppingDuplicates(read(file: file), seen: &seen))
             }
         }
         return set
+    }
+
+    /// Whether a file of this name is read as manifests (`*.yaml`, `*.yml`, `*.json`).
+    public static func isManifestFile(_ name: String) -> Bool {
+        fileExtensions.contains(name.split(separator: ".").last.map { $0.lowercased() } ?? "")
+    }
+
+    /// Reads manifests already in memory (say, the files of a Git commit), in the order given,
+    /// with the same limits and checks as files on disk.
+    public func read(contents: [(file: String, bytes: [UInt8])]) -> ManifestSet {
+        var set = ManifestSet()
+        var seen: [String: SourceLocation] = [:]
+        for (file, bytes) in contents {
+            guard bytes.count <= limits.maxFileBytes else {
+                set.problems.append(ManifestProblem(location: SourceLocation(file: file, line: 0, column: 0), path: nil, message: Self.tooLarge(limits)))
+                continue
+            }
+            set.merge(Self.droppingDuplicates(parse(bytes, file: file), seen: &seen))
+        }
+        return set
+    }
+
+    /// `set` without the deployments `seen` already has (by namespace/name), each reported.
+    private static func droppingDuplicates(_ set: ManifestSet, seen: inout [String: SourceLocation]) -> ManifestSet {
+        var set = set
+        set.deployments = set.deployments.filter { located in
+            let key = "\(located.deployment.metadata.namespace ?? ModelDeployment.Defaults.namespace)/\(located.deployment.metadata.name ?? "")"
+            if let first = seen[key] {
+                set.problems.append(
+                    ManifestProblem(
+                        location: located.location, path: FieldPath("metadata.name"), message: "duplicate ModelDeployment \(key); first defined at \(first)"))
+                return false
+            }
+            seen[key] = located.location
+            return true
+        }
+        return set
+    }
+
+    private static func tooLarge(_ limits: ManifestLimits) -> String {
+        "larger than the \(limits.maxFileBytes / (1024 * 1024)) MiB limit for one manifest file; split it"
     }
 
     private func expand(_ path: String, into set: inout ManifestSet) -> [String] {
@@ -90,8 +118,7 @@ public struct ManifestReader: Sendable {
         let prefix = path.hasSuffix("/") ? path : path + "/"
         var files: [String] = []
         while let relative = enumerator.nextObject() as? String {
-            let ext = relative.split(separator: ".").last.map { $0.lowercased() } ?? ""
-            guard Self.fileExtensions.contains(ext) else { continue }
+            guard Self.isManifestFile(relative) else { continue }
             switch enumerator.fileAttributes?[.type] as? FileAttributeType {
             case .typeRegular?:
                 files.append(prefix + relative)
@@ -139,7 +166,7 @@ public struct ManifestReader: Sendable {
             throw ReadError(message: "cannot read: \(error.localizedDescription)")
         }
         if data.count > limits.maxFileBytes {
-            throw ReadError(message: "larger than the \(limits.maxFileBytes / (1024 * 1024)) MiB limit for one manifest file; split it")
+            throw ReadError(message: Self.tooLarge(limits))
         }
         return [UInt8](data)
     }

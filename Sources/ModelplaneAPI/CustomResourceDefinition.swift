@@ -22,6 +22,9 @@ public enum CustomResourceDefinition {
         .init(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Time since creation"),
         .init(name: "Revision", type: "string", jsonPath: ".status.currentRevision", description: "Current revision hash", priority: 1),
         .init(name: "Strategy", type: "string", jsonPath: ".spec.rollout.strategy", description: "Rollout strategy", priority: 1),
+        .init(
+            name: "Commit", type: "string", jsonPath: ".metadata.annotations.modelplane\\.dev/git-commit",
+            description: "The Git commit that last changed it (synced deployments)", priority: 1),
     ]
 
     public static var modelDeployment: JSONValue {

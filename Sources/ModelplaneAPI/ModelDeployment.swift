@@ -196,8 +196,16 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
     public static let changeCauseAnnotation = "modelplane.dev/change-cause"
     /// The revision hash the change-cause was written for; set, the cause applies to that spec only.
     public static let changeCauseHashAnnotation = "modelplane.dev/change-cause-hash"
-    /// Set by the Git sync on objects it applies: the commit they came from.
+    /// Set by the Git sync on objects it applies: the commit that last created or changed them.
     public static let gitCommitAnnotation = "modelplane.dev/git-commit"
+    /// Set by the Git sync: the repository, branch and path an object comes from (no secrets).
+    public static let gitSourceAnnotation = "modelplane.dev/git-source"
+    /// Set by the Git sync: which sync owns an object (a short hash of its source). The sync
+    /// updates and prunes only objects carrying its own value.
+    public static let syncLabel = "modelplane.dev/sync"
+    /// Set by a user to "true": the Git sync leaves the object alone (no update, no prune), for
+    /// example to keep a manual rollback until Git catches up.
+    public static let syncPausedAnnotation = "modelplane.dev/sync-paused"
 }
 
 // MARK: - Defaulting

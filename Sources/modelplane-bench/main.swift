@@ -3,8 +3,10 @@
 import APIServer
 import Controller
 import Foundation
+import GitSync
 import HTTPClient
 import KubeClient
+import Logging
 import Manifests
 import ModelplaneAPI
 import ResourceStore
@@ -76,7 +78,7 @@ func manifest(_ i: Int) -> String {
           model:
             name: fraud-\(i)
             version: "\(i % 9 + 1)"
-            uri: ./models/fraud
+            uri: /srv/models/fraud
           backend:
             triton:
               url: http://triton-\(i % 5).serving:8000
@@ -438,6 +440,60 @@ results.append(
     Measurement(
         name: "controller: apply -> first backend call, 100 creates: p50 (p99 \(format(applyLatencies[98])))", samples: [applyLatencies[50]], detail: ""))
 controllerTask.cancel()
+
+// Git sync: a repository of 1,000 manifests (the real git), synced into the server.
+let gitRepository = directory + "/git-origin"
+try FileManager.default.createDirectory(atPath: gitRepository + "/deploy", withIntermediateDirectories: true)
+func git(_ arguments: String...) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["git", "-C", gitRepository, "-c", "user.email=bench@modelplane.dev", "-c", "user.name=bench"] + arguments
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+}
+func gitManifest(_ i: Int, version: Int) -> String {
+    """
+    apiVersion: modelplane.dev/v1alpha1
+    kind: ModelDeployment
+    metadata: {name: git-\(i), namespace: gitops, labels: {team: t\(i % 10)}}
+    spec:
+      model: {name: git-\(i), version: "\(version)"}
+      backend: {triton: {url: "http://127.0.0.1:8000", modelConfig: {max_batch_size: 8}}}
+      rollout: {strategy: BlueGreen}
+    """
+}
+try git("init", "--quiet", "--initial-branch=main")
+for i in 0..<1000 {
+    try FileManager.default.createDirectory(atPath: gitRepository + "/deploy/t\(i % 10)", withIntermediateDirectories: true)
+    try gitManifest(i, version: 1).write(toFile: gitRepository + "/deploy/t\(i % 10)/m\(i).yaml", atomically: false, encoding: .utf8)
+}
+try git("add", "--all")
+try git("commit", "--quiet", "-m", "1,000 deployments")
+let syncer = try GitSyncer(
+    source: try GitSource(url: gitRepository, path: "deploy"), workDirectory: directory + "/git-work", client: kube,
+    events: EventRecorder(client: kube, controller: "modelplane.dev/git-sync", instance: "bench"),
+    logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+var syncStart = ContinuousClock.now
+var report = await syncer.sync()
+precondition(report.created.count == 1000, "\(report)")
+results.append(
+    Measurement(name: "git sync: first sync of 1,000 manifests (fetch, read, 1,000 creates and events)", samples: [ContinuousClock.now - syncStart], detail: "")
+)
+var unchangedSamples: [Duration] = []
+for _ in 0..<3 {
+    syncStart = ContinuousClock.now
+    report = await syncer.sync()
+    precondition(report.unchanged == 1000, "\(report)")
+    unchangedSamples.append(ContinuousClock.now - syncStart)
+}
+results.append(Measurement(name: "git sync: sync of 1,000 unchanged (fetch, read, list, compare)", samples: unchangedSamples, detail: ""))
+try gitManifest(7, version: 2).write(toFile: gitRepository + "/deploy/t7/m7.yaml", atomically: false, encoding: .utf8)
+try git("commit", "--quiet", "-am", "one change")
+syncStart = ContinuousClock.now
+report = await syncer.sync()
+precondition(report.configured.count == 1, "\(report)")
+results.append(Measurement(name: "git sync: a commit changing 1 of 1,000", samples: [ContinuousClock.now - syncStart], detail: ""))
 
 serverTask.cancel()
 

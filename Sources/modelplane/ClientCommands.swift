@@ -201,7 +201,7 @@ struct Get: AsyncParsableCommand {
 
     static func header(wide: Bool, namespaces: Bool) -> [String] {
         var header = ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"]
-        if wide { header += ["REVISION", "STRATEGY"] }
+        if wide { header += ["REVISION", "STRATEGY", "COMMIT"] }
         if namespaces { header.insert("NAMESPACE", at: 0) }
         return header
     }
@@ -212,7 +212,12 @@ struct Get: AsyncParsableCommand {
             md.status?.conditions?[type: "Ready"]?.status.rawValue ?? "", md.status?.phase?.rawValue ?? "",
             md.metadata.creationTimestamp.flatMap { HumanAge.since($0, now: now) } ?? "<unknown>",
         ]
-        if wide { row += [md.status?.currentRevision ?? "", (md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy).rawValue] }
+        if wide {
+            row += [
+                md.status?.currentRevision ?? "", (md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy).rawValue,
+                String((md.metadata.annotations?[ModelDeployment.gitCommitAnnotation] ?? "").prefix(12)),
+            ]
+        }
         if namespaces { row.insert(md.metadata.namespace ?? "", at: 0) }
         return row
     }

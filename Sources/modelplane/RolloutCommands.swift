@@ -117,11 +117,16 @@ struct Rollback: AsyncParsableCommand {
                 fail(error.forUser)
             }
             print("modeldeployment.modelplane.dev/\(name) rolled back to revision \(target.revision) (version \(target.version))")
-            if let commit = md.metadata.annotations?[ModelDeployment.gitCommitAnnotation] {
+            if let commit = md.metadata.annotations?[ModelDeployment.gitCommitAnnotation],
+                md.metadata.annotations?[ModelDeployment.syncPausedAnnotation] != "true"
+            {
                 FileHandle.standardError.write(
                     Data(
-                        "warning: \(name) is synced from Git (commit \(commit)); the next sync restores the spec in Git unless you pause its sync (see docs/gitops.md)\n"
-                            .utf8))
+                        """
+                        warning: \(name) is synced from Git (commit \(commit)); the next sync restores the spec in Git unless you revert there, or pause its sync:
+                          kubectl annotate md \(name) \(ModelDeployment.syncPausedAnnotation)=true   (see docs/gitops.md)
+
+                        """.utf8))
             }
             return
         }

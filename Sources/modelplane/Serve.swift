@@ -2,6 +2,7 @@ import APIServer
 import ArgumentParser
 import Controller
 import Foundation
+import GitSync
 import KubeClient
 import ResourceStore
 
@@ -33,6 +34,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Seconds between the controller's re-checks of every ModelDeployment against its backend.")
     var resync = 60
+
+    @OptionGroup(title: "Syncing from Git (see `modelplane sync --help`)") var gitSync: GitOptions
 
     func validate() throws {
         guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
@@ -67,6 +70,8 @@ struct Serve: AsyncParsableCommand {
         let listening = AsyncStream<String>.makeStream()
         let runController = controller
         let audit = directory.path + "/audit.log"
+        let gitSync = self.gitSync
+        let syncInterval = try gitSync.period()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await server.run { bound in
@@ -84,8 +89,8 @@ struct Serve: AsyncParsableCommand {
                     listening.continuation.yield(url)
                 }
             }
-            if runController {
-                // The controller talks to this server as any client would: HTTPS with the token.
+            if runController || gitSync.git != nil {
+                // The controller and the sync talk to this server as any client would: HTTPS with the token.
                 var url = ""
                 for await bound in listening.stream {
                     url = bound
@@ -94,8 +99,14 @@ struct Serve: AsyncParsableCommand {
                 var configuration = KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token)))
                 configuration.tls.certificateAuthority = .file(certificates.caCertificate)
                 let client = KubernetesClient(configuration: configuration)
-                let running = try ControllerOptions.make(client: client, namespace: nil, auditLog: audit, workers: workers, resync: resync)
-                group.addTask { await running.run() }
+                if runController {
+                    let running = try ControllerOptions.make(client: client, namespace: nil, auditLog: audit, workers: workers, resync: resync)
+                    group.addTask { await running.run() }
+                }
+                if let syncer = try gitSync.syncer(client: client, workDirectory: directory.path + "/git") {
+                    FileHandle.standardOutput.write(Data("modelplane: syncing \(syncer.source.description) every \(gitSync.interval)\n".utf8))
+                    group.addTask { await syncer.run(interval: syncInterval) }
+                }
             }
             try await group.next()
             group.cancelAll()

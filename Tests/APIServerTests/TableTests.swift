@@ -17,9 +17,12 @@ import Testing
 
     @Test func printerColumnPathsReadFiltersAndMembers() throws {
         let object: JSONValue = [
+            "metadata": ["annotations": ["modelplane.dev/git-commit": "abc123"]],
             "spec": ["model": ["name": "fraud"]],
             "status": ["conditions": [["type": "Progressing", "status": "False"], ["type": "Ready", "status": "True"]]],
         ]
+        // An escaped dot belongs to the member's name, as in annotation keys.
+        #expect(JSONPathLite(#".metadata.annotations.modelplane\.dev/git-commit"#)?.first(in: object) == "abc123")
         #expect(JSONPathLite(".spec.model.name")?.first(in: object) == "fraud")
         #expect(JSONPathLite(#".status.conditions[?(@.type=="Ready")].status"#)?.first(in: object) == "True")
         #expect(JSONPathLite(".status.phase")?.first(in: object) == nil)

@@ -1,0 +1,315 @@
+import Foundation
+import KubeClient
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Testing
+
+/// A real Git repository the test commits to (the remote the sync fetches from).
+final class Repository: Sendable {
+    let path: String
+
+    init(_ path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try git("init", "--quiet", "--initial-branch=main")
+    }
+
+    @discardableResult
+    func git(_ arguments: String...) throws -> String {
+        let result = try CommandResult.run(
+            "/usr/bin/env", ["git", "-c", "user.email=test@modelplane.dev", "-c", "user.name=test"] + arguments, directory: path,
+            environment: ["GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"])
+        guard result.status == 0 else { throw PeerError("git \(arguments.joined(separator: " ")): \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func write(_ file: String, _ text: String) throws {
+        let full = path + "/" + file
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: full, atomically: true, encoding: .utf8)
+    }
+
+    func remove(_ file: String) throws { try FileManager.default.removeItem(atPath: path + "/" + file) }
+
+    /// Commits everything; returns the commit.
+    @discardableResult
+    func commit(_ message: String) throws -> String {
+        try git("add", "--all")
+        try git("commit", "--quiet", "--allow-empty", "-m", message)
+        return try git("rev-parse", "HEAD")
+    }
+
+    static func manifest(_ name: String, version: String, namespace: String? = nil, extra: String = "") -> String {
+        """
+        apiVersion: modelplane.dev/v1alpha1
+        kind: ModelDeployment
+        metadata:
+          name: \(name)
+        \(namespace.map { "  namespace: \($0)" } ?? "")
+        spec:
+          model: {name: \(name), version: "\(version)"}
+          backend: {triton: {url: "http://127.0.0.1:9"}}
+        \(extra)
+        """
+    }
+}
+
+/// `modelplane sync` and `modelplane serve --git` against real repositories (the real `git`),
+/// and the embedded API server.
+@Suite(.timeLimit(.minutes(5))) struct GitSyncTests {
+    final class World {
+        let directory = NSTemporaryDirectory() + "modelplane-gitsync-" + UUID().uuidString
+        let repository: Repository
+        var serve: PeerProcess!
+        let kube: KubernetesClient
+
+        init(controller: Bool = false, serveArguments: (String) -> [String] = { _ in [] }) async throws {
+            repository = try Repository(directory + "/origin")
+            try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+            serve = try await PeerProcess.modelplaneServe(
+                data: directory + "/data", controller: controller, extraArguments: serveArguments(directory + "/origin"))
+            kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/data/kubeconfig"))
+        }
+
+        func sync(_ arguments: String...) throws -> CommandResult {
+            try CommandResult.run(
+                Peers.modelplane, ["sync", "--once", "--git", repository.path, "--path", "deploy"] + arguments,
+                environment: ["MODELPLANE_DATA": directory + "/data", "MODELPLANE_KUBECONFIG": ""])
+        }
+
+        func get(_ name: String, _ namespace: String = "default") async throws -> ModelDeployment? {
+            do {
+                return try await kube.get(ModelDeployment.self, name: name, namespace: namespace)
+            } catch let error as KubernetesError where error.isNotFound {
+                return nil
+            }
+        }
+
+        deinit {
+            kube.shutdown()
+            serve.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    @Test func addChangeDeletePruneInvalidCommitPauseAndForcePush() async throws {
+        let world = try await World()
+        let repo = world.repository
+        try repo.write("deploy/a.yaml", Repository.manifest("a", version: "1"))
+        try repo.write("deploy/team/b.yml", Repository.manifest("b", version: "1", namespace: "team"))
+        try repo.write("deploy/README.md", "not a manifest")
+        try repo.write("elsewhere/c.yaml", Repository.manifest("c", version: "1"))
+        let first = try repo.commit("add a and b")
+        // Someone's own deployment: the sync never touches it.
+        _ = try await world.kube.create(
+            ModelDeployment(name: "manual", spec: .init(model: .init(name: "manual", version: "1"), backend: .init(triton: .init(url: "http://127.0.0.1:9")))))
+
+        // Add.
+        var result = try world.sync()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("modeldeployment.modelplane.dev/a created") && result.stdout.contains("team/b created"), "\(result.stdout)")
+        var a = try #require(try await world.get("a"))
+        #expect(a.metadata.annotations?[ModelDeployment.gitCommitAnnotation] == first)
+        #expect(a.metadata.annotations?[ModelDeployment.gitSourceAnnotation] == "\(repo.path) (branch main, path deploy)")
+        #expect(a.metadata.labels?[ModelDeployment.syncLabel]?.isEmpty == false)
+        #expect(try await world.get("b", "team") != nil)
+        #expect(try await world.get("c") == nil, "outside --path")
+        result = try world.sync()
+        #expect(result.stdout.contains("0 created, 0 configured, 2 unchanged, 0 pruned"), "a second sync changes nothing: \(result.stdout)")
+        let wide = try CommandResult.run(
+            Peers.modelplane, ["get", "a", "-o", "wide"], environment: ["MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": ""])
+        #expect(wide.stdout.contains("COMMIT") && wide.stdout.contains(String(first.prefix(12))), "\(wide.stdout)")
+
+        // Change: only a is rewritten, and only a records the new commit.
+        try repo.write("deploy/a.yaml", Repository.manifest("a", version: "2"))
+        let second = try repo.commit("a to version 2")
+        result = try world.sync()
+        #expect(result.stdout.contains("a configured") && result.stdout.contains("1 unchanged"), "\(result.stdout)")
+        a = try #require(try await world.get("a"))
+        #expect(a.spec.model.version == "2" && a.metadata.annotations?[ModelDeployment.gitCommitAnnotation] == second)
+        #expect(try await world.get("b", "team")?.metadata.annotations?[ModelDeployment.gitCommitAnnotation] == first)
+
+        // Delete: b is pruned; the manual deployment stays.
+        try repo.remove("deploy/team/b.yml")
+        try repo.commit("remove b")
+        result = try world.sync()
+        #expect(result.stdout.contains("team/b pruned"), "\(result.stdout)")
+        #expect(try await world.get("b", "team") == nil)
+        #expect(try await world.get("manual") != nil)
+
+        // A manifest naming the manual deployment: refused for that object, the rest applies.
+        try repo.write("deploy/manual.yaml", Repository.manifest("manual", version: "9"))
+        try repo.commit("claim manual")
+        result = try world.sync()
+        #expect(result.status == 1 && result.stderr.contains("default/manual exists and was not created by this sync"), "\(result.stderr)")
+        #expect(try await world.get("manual")?.spec.model.version == "1")
+        try repo.remove("deploy/manual.yaml")
+
+        // An invalid commit applies nothing, not even its valid changes, and says where and which commit.
+        try repo.write("deploy/a.yaml", Repository.manifest("a", version: "3"))
+        try repo.write("deploy/bad.yaml", Repository.manifest("bad", version: "1", extra: "  rollout: {strategy: Canary}\n  replicas: 3"))
+        let invalid = try repo.commit("version 3 and a bad manifest")
+        result = try world.sync()
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("deploy/bad.yaml:9:") && result.stderr.contains("spec.rollout.strategy"), "\(result.stderr)")
+        #expect(result.stderr.contains("spec.replicas") && result.stderr.contains("(commit \(invalid.prefix(12)))"), "\(result.stderr)")
+        #expect(result.stdout.contains("nothing applied, the last good commit stays in force"), "\(result.stdout)")
+        #expect(try await world.get("a")?.spec.model.version == "2")
+        #expect(try await world.get("bad") == nil)
+        let events = try await world.kube.listAll(Event.self, namespace: "default").items
+        #expect(events.contains { $0.reason == "InvalidCommit" && ($0.note ?? "").contains(invalid) }, "\(events.map(\.note))")
+
+        // Fixed: the next commit applies.
+        try repo.remove("deploy/bad.yaml")
+        try repo.commit("drop the bad manifest")
+        result = try world.sync()
+        #expect(result.status == 0 && result.stdout.contains("a configured"), "\(result.stdout)\(result.stderr)")
+        #expect(try await world.get("a")?.spec.model.version == "3")
+
+        // Paused: a manual change survives syncs until the pause is lifted.
+        a = try #require(try await world.get("a"))
+        a.metadata.annotations?[ModelDeployment.syncPausedAnnotation] = "true"
+        a.spec.model.version = "1"
+        _ = try await world.kube.update(a)
+        result = try world.sync()
+        #expect(result.stdout.contains("a paused (left alone)"), "\(result.stdout)")
+        #expect(try await world.get("a")?.spec.model.version == "1")
+        a = try #require(try await world.get("a"))
+        a.metadata.annotations?[ModelDeployment.syncPausedAnnotation] = nil
+        _ = try await world.kube.update(a)
+        result = try world.sync()
+        #expect(result.stdout.contains("a configured"), "\(result.stdout)")
+        #expect(try await world.get("a")?.spec.model.version == "3")
+
+        // A force-push back to the first commit: its state returns (b again, a at version 1).
+        try repo.git("reset", "--quiet", "--hard", first)
+        result = try world.sync()
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("team/b created") && result.stdout.contains("a configured"), "\(result.stdout)")
+        #expect(try await world.get("a")?.spec.model.version == "1")
+
+        // A path the commit does not have is an error, not an empty repository (which would prune everything).
+        let wrongPath = try CommandResult.run(
+            Peers.modelplane, ["sync", "--once", "--git", repo.path, "--path", "deploy/nope"],
+            environment: ["MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": ""])
+        #expect(wrongPath.status == 1 && wrongPath.stderr.contains("path \"deploy/nope\" does not exist in commit"), "\(wrongPath.stderr)")
+        #expect(try await world.get("a") != nil)
+    }
+
+    @Test func serveSyncsInTheBackgroundAndKeepsTheLastGoodStateWhileTheRemoteIsGone() async throws {
+        let world = try await World(serveArguments: { origin in ["--git", origin, "--path", "deploy", "--interval", "1s"] })
+        try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "1"))
+        try world.repository.commit("a")
+        func waitFor(_ condition: (ModelDeployment?) -> Bool) async throws -> Bool {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                if condition(try await world.get("a")) { return true }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        // The repository had no commit when serve started: the sync backs off, then catches up.
+        #expect(try await waitFor { $0?.spec.model.version == "1" })
+
+        // The remote disappears: nothing is pruned, and the sync keeps trying.
+        try FileManager.default.moveItem(atPath: world.repository.path, toPath: world.directory + "/moved")
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await world.get("a") != nil)
+        let events = try await world.kube.listAll(Event.self, namespace: "default").items
+        #expect(events.contains { $0.reason == "SyncFailed" && ($0.note ?? "").contains("cannot fetch") }, "\(events.map(\.note))")
+
+        // Back, with a new commit: applied.
+        try FileManager.default.moveItem(atPath: world.directory + "/moved", toPath: world.repository.path)
+        try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "2"))
+        try world.repository.commit("a to 2")
+        #expect(try await waitFor { $0?.spec.model.version == "2" })
+    }
+
+    @Test func httpsWithATokenThatRotatesAndNoSecretInAnyMessage() async throws {
+        let world = try await World()
+        try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "1"))
+        try world.repository.commit("a")
+        // The real git http-backend, serving a bare clone, behind basic auth.
+        let root = world.directory + "/served"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        _ = try CommandResult.run("/usr/bin/env", ["git", "clone", "--quiet", "--bare", world.repository.path, root + "/models.git"])
+        let tokenFile = world.directory + "/token"
+        try "first-s3cret-token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let server = try await PeerProcess.start(Peers.python, [Peers.script("git_http_peer.py"), "--root", root, "--token-file", tokenFile])
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)/models.git"
+        func sync(_ arguments: [String]) throws -> CommandResult {
+            try CommandResult.run(
+                Peers.modelplane, ["sync", "--once", "--path", "deploy"] + arguments,
+                environment: ["MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": ""])
+        }
+
+        var result = try sync(["--git", url, "--git-token-file", tokenFile])
+        #expect(result.status == 0 && result.stdout.contains("a created"), "\(result.stdout)\(result.stderr)")
+
+        // The token is read again before every fetch: a rotated one works, an old one would not.
+        try "second-s3cret-token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        result = try sync(["--git", url, "--git-token-file", tokenFile])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+
+        // Refused credentials, and credentials in the URL: the error says so without the secret.
+        let wrong = world.directory + "/wrong-token"
+        try "wrong-s3cret-token".write(toFile: wrong, atomically: true, encoding: .utf8)
+        result = try sync(["--git", url, "--git-token-file", wrong])
+        #expect(result.status == 1 && result.stderr.contains("cannot fetch"), "\(result.stderr)")
+        let inURL = "http://user:url-s3cret-token@127.0.0.1:\(server.port)/models.git"
+        let refused = try sync(["--git", inURL])
+        #expect(refused.status == 1 && refused.stderr.contains("user:***@127.0.0.1"), "\(refused.stderr)")
+        let events = try await world.kube.listAll(Event.self, namespace: "default").items
+        let everything = result.stdout + result.stderr + refused.stdout + refused.stderr + events.map { $0.note ?? "" }.joined() + world.serve.log
+        #expect(!everything.contains("s3cret"), "\(everything)")
+        let annotations = try await world.kube.listAll(ModelDeployment.self, namespace: nil).items.map { "\($0.metadata.annotations ?? [:])" }.joined()
+        #expect(!annotations.contains("s3cret"))
+    }
+
+    @Test func rollingBackASyncedDeploymentWarnsThatGitWinsUnlessItsSyncIsPaused() async throws {
+        // The controller records revisions even while the backend is unreachable.
+        let world = try await World(controller: true)
+        let environment = ["MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": ""]
+        func revisions() async throws -> Int { try await world.get("a")?.status?.revisions?.count ?? 0 }
+        for version in ["1", "2"] {
+            try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: version))
+            try world.repository.commit("a at \(version)")
+            #expect(try world.sync().status == 0)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try await revisions() < Int(version)!, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(try await revisions() == 2)
+        var result = try CommandResult.run(Peers.modelplane, ["rollback", "a"], environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("synced from Git") && result.stderr.contains("modelplane.dev/sync-paused=true"), "\(result.stderr)")
+        // Unpaused, the next sync restores what Git says.
+        #expect(try await world.get("a")?.spec.model.version == "1")
+        #expect(try world.sync().stdout.contains("a configured"))
+        #expect(try await world.get("a")?.spec.model.version == "2")
+
+        // Paused first: no warning, and the rollback stays.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await revisions() < 4, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        var a = try #require(try await world.get("a"))
+        a.metadata.annotations?[ModelDeployment.syncPausedAnnotation] = "true"
+        _ = try await world.kube.update(a)
+        result = try CommandResult.run(Peers.modelplane, ["rollback", "a"], environment: environment)
+        #expect(result.status == 0 && !result.stderr.contains("warning"), "\(result.stderr)")
+        _ = try world.sync()
+        #expect(try await world.get("a")?.spec.model.version == "1")
+    }
+
+    @Test func aThousandManifestsInOneCommit() async throws {
+        let world = try await World()
+        for index in 0..<1000 {
+            try world.repository.write("deploy/team-\(index % 10)/model-\(index).yaml", Repository.manifest("model-\(index)", version: "\(index % 3 + 1)"))
+        }
+        try world.repository.commit("a thousand models")
+        let result = try world.sync()
+        #expect(result.status == 0 && result.stdout.contains("1000 created"), "\(result.stdout.suffix(300))\(result.stderr)")
+        #expect(try await world.kube.listAll(ModelDeployment.self, namespace: nil).items.count == 1000)
+        let again = try world.sync()
+        #expect(again.stdout.contains("1000 unchanged"), "\(again.stdout.suffix(300))")
+    }
+}
