@@ -132,18 +132,19 @@ public final class Controller<R: Reconciler>: Sendable {
         self.logger = logger
     }
 
-    /// Runs until the task is cancelled.
+    /// Runs until the task is cancelled; then takes no new work, lets each worker finish the
+    /// reconcile in hand (workers are not cancelled: a reconcile cut off halfway would leave an
+    /// action unrecorded), and returns.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.inform() }
             group.addTask { await self.resync() }
-            for _ in 0..<workers { group.addTask { await self.work() } }
+            let workers = (0..<workers).map { _ in Task { await self.work() } }
             await withTaskCancellationHandler {
-                while (try? await Task.sleep(for: .seconds(3600))) != nil {}
+                for worker in workers { await worker.value }
             } onCancel: {
                 Task { await self.queue.shutDown() }
             }
-            await queue.shutDown()
             group.cancelAll()
         }
     }

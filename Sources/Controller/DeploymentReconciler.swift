@@ -23,20 +23,24 @@ public struct DeploymentReconciler: Reconciler {
     let audit: AuditLog?
     let events: EventRecorder
     let now: @Sendable () -> Date
+    /// Asked right before every action on a backend: false (not, or no longer, the leader) stops
+    /// the reconcile before it acts.
+    let mayAct: @Sendable () -> Bool
     /// One repository index per Triton per pass, shared by every deployment on that Triton.
     let indexes = TritonIndexCache()
 
     /// Talks to Triton servers over `http`.
     public init(
         client: KubernetesClient, cache: ObjectCache<ModelDeployment>, http: HTTPClient, audit: AuditLog?, events: EventRecorder,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, mayAct: @escaping @Sendable () -> Bool = { true }
     ) {
-        self.init(client: client, cache: cache, triton: { TritonClient(baseURL: $0, http: http) }, audit: audit, events: events, now: now)
+        self.init(
+            client: client, cache: cache, triton: { TritonClient(baseURL: $0, http: http) }, audit: audit, events: events, now: now, mayAct: mayAct)
     }
 
     public init(
         client: KubernetesClient, cache: ObjectCache<ModelDeployment>, triton: @escaping @Sendable (String) -> any TritonAPI, audit: AuditLog?,
-        events: EventRecorder, now: @escaping @Sendable () -> Date = { Date() }
+        events: EventRecorder, now: @escaping @Sendable () -> Date = { Date() }, mayAct: @escaping @Sendable () -> Bool = { true }
     ) {
         self.client = client
         self.cache = cache
@@ -44,11 +48,19 @@ public struct DeploymentReconciler: Reconciler {
         self.audit = audit
         self.events = events
         self.now = now
+        self.mayAct = mayAct
+    }
+
+    struct NotLeading: Error {}
+
+    private func ensureLeading() throws(NotLeading) {
+        if !mayAct() { throw NotLeading() }
     }
 
     public func reconcile(_ key: ObjectKey) async -> ReconcileOutcome {
         guard var md = cache[key] else { return .converged }
         do {
+            try ensureLeading()
             if md.metadata.deletionTimestamp != nil { return try await finalize(md) }
             if !(md.metadata.finalizers ?? []).contains(Self.finalizer) {
                 md.metadata.finalizers = (md.metadata.finalizers ?? []) + [Self.finalizer]
@@ -58,6 +70,8 @@ public struct DeploymentReconciler: Reconciler {
             return try await reconcile(md, triton: triton)
         } catch let error as KubernetesError {
             return error.isNotFound ? .converged : .transientError("\(error)")
+        } catch is NotLeading {
+            return .transientError("not the leader: no action taken")
         } catch {
             return .transientError("\(error)")
         }
@@ -114,6 +128,7 @@ public struct DeploymentReconciler: Reconciler {
                     observed: observed, record: status.triton, failedForThisGeneration: failedLoad(status, generation: generation),
                     smokeTestPending: smokeTestPending)
                 let step = TritonPlanner.next(input)
+                if step != .converged { try ensureLeading() }
                 switch step {
                 case .converged:
                     converged = true
@@ -440,6 +455,7 @@ public struct DeploymentReconciler: Reconciler {
         guard (md.metadata.finalizers ?? []).contains(Self.finalizer) else { return .converged }
         if let record = md.status?.triton {
             let target = "\(record.url)#\(record.model)"
+            try ensureLeading()
             do {
                 try await triton(record.url).unload(record.model)
                 indexes.invalidate(record.url)

@@ -60,8 +60,10 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         add(key)
     }
 
-    /// The next key to work on; nil once shut down.
+    /// The next key to work on; nil once the queue is shut down (what is still queued is left:
+    /// a stopping controller takes no new work).
     public func next() async -> Key? {
+        if isShutDown { return nil }
         if head < queue.count {
             let key = queue[head]
             head += 1
@@ -73,7 +75,6 @@ public actor WorkQueue<Key: Hashable & Sendable> {
             processing.insert(key)
             return key
         }
-        if isShutDown { return nil }
         return await withCheckedContinuation { waiters.append($0) }
     }
 

@@ -48,6 +48,12 @@ public final class PeerProcess: Sendable {
         self.output = output
     }
 
+    /// Sends a signal (SIGSTOP and SIGCONT pause and resume it, as a stalled node would).
+    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// The exit status once it has exited, nil while it runs.
+    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
     /// Everything the peer printed so far (for failure messages).
     public var log: String { output.text.withLock { $0 } }
 

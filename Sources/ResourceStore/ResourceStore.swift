@@ -427,9 +427,7 @@ public final class ResourceStore: Sendable {
         return a != b
     }
 
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false, timeZone: TimeZone(identifier: "UTC")!))
-    }
+    static func timestamp(_ date: Date) -> String { Timestamps.rfc3339(date) }
 
     private static func randomSuffix() -> String {
         let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")

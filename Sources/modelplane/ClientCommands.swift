@@ -13,14 +13,24 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "The kubeconfig context to use.")
     var context: String?
 
-    func client() throws -> KubernetesClient {
+    func client() throws -> KubernetesClient { KubernetesClient(configuration: try configuration()) }
+
+    /// `--kubeconfig`, else `$MODELPLANE_KUBECONFIG`, else the one `modelplane serve` writes, else
+    /// (in a pod, when none of those exists) the service account's in-cluster configuration.
+    func configuration() throws -> KubernetesClientConfiguration {
         let environment = ProcessInfo.processInfo.environment
-        let path = kubeconfig ?? environment["MODELPLANE_KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? DataDirectory(path: DataDirectory.default).kubeconfig
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CLIError("no kubeconfig at \(path): start `modelplane serve`, or pass --kubeconfig (or set MODELPLANE_KUBECONFIG)")
-        }
+        let given = kubeconfig ?? environment["MODELPLANE_KUBECONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        let path = given ?? DataDirectory(path: DataDirectory.default).kubeconfig
         do {
-            return KubernetesClient(configuration: try .kubeconfig(explicitPath: path, context: context, environment: environment))
+            if given == nil, !FileManager.default.fileExists(atPath: path), environment["KUBERNETES_SERVICE_HOST"] != nil {
+                return try .inCluster(environment: environment)
+            }
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CLIError("no kubeconfig at \(path): start `modelplane serve`, or pass --kubeconfig (or set MODELPLANE_KUBECONFIG)")
+            }
+            return try .kubeconfig(explicitPath: path, context: context, environment: environment)
+        } catch let error as CLIError {
+            throw error
         } catch {
             throw CLIError("\(error)")
         }

@@ -7,7 +7,9 @@ import ModelplaneAPI
 
 /// Builds the controller both `serve` and `controller` run.
 enum ControllerOptions {
-    static func make(client: KubernetesClient, namespace: String?, auditLog: String, workers: Int, resync: Int) throws -> Controller<DeploymentReconciler> {
+    static func make(
+        client: KubernetesClient, namespace: String?, auditLog: String, workers: Int, resync: Int, mayAct: @escaping @Sendable () -> Bool = { true }
+    ) throws -> Controller<DeploymentReconciler> {
         let audit: AuditLog
         do {
             audit = try AuditLog(path: auditLog)
@@ -18,7 +20,7 @@ enum ControllerOptions {
         let host = ProcessInfo.processInfo.hostName
         let reconciler = DeploymentReconciler(
             client: client, cache: cache, http: HTTPClient(), audit: audit,
-            events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"))
+            events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"), mayAct: mayAct)
         return Controller(client: client, namespace: namespace, cache: cache, reconciler: reconciler, workers: workers, resyncPeriod: .seconds(resync))
     }
 }
@@ -27,7 +29,13 @@ enum ControllerOptions {
 struct ControllerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controller",
-        abstract: "Run the controller alone against a Kubernetes-style API server (a cluster, or `modelplane serve --no-controller`).")
+        abstract: "Run the controller alone against a Kubernetes-style API server (a cluster, or `modelplane serve --no-controller`).",
+        discussion: """
+            With several replicas, leader election (a coordination.k8s.io/v1 Lease, client-go's timings) lets exactly one
+            reconcile; the others wait, ready to take over. A leader that cannot renew in time stops acting at once and
+            exits (exit code 1) so it is restarted as a standby. SIGTERM or SIGINT: no new work, the reconciles in hand
+            finish (up to --shutdown-grace), the lease is released, exit 0.
+            """)
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -43,16 +51,105 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Seconds between re-checks of every ModelDeployment against its backend.")
     var resync = 60
 
+    @Flag(inversion: .prefixedNo, help: "Elect a leader among replicas with a Lease; only the leader reconciles.")
+    var leaderElect = true
+
+    @Option(help: "The Lease's name.")
+    var leaderElectResourceName = "modelplane-controller"
+
+    @Option(help: "The Lease's namespace (default: the service account's in a pod, else the kubeconfig context's).")
+    var leaderElectResourceNamespace: String?
+
+    @Option(help: "How long a lease is valid without renewal (15s, 500ms, 1m).")
+    var leaderElectLeaseDuration = "15s"
+
+    @Option(help: "How long the leader keeps trying to renew before it stops leading.")
+    var leaderElectRenewDeadline = "10s"
+
+    @Option(help: "Time between attempts to acquire or renew.")
+    var leaderElectRetryPeriod = "2s"
+
+    @Option(help: "How long a stopping controller waits for the reconciles in hand.")
+    var shutdownGrace = "30s"
+
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1...64") }
         guard resync >= 1 else { throw ValidationError("--resync must be at least 1 second") }
+        if let problem = try election(namespace: "default").problem() { throw ValidationError("leader election: \(problem)") }
+        _ = try DurationArgument.parse(shutdownGrace, "--shutdown-grace")
+    }
+
+    func election(namespace: String) throws -> LeaderElector.Configuration {
+        LeaderElector.Configuration(
+            namespace: namespace, name: leaderElectResourceName,
+            leaseDuration: try DurationArgument.parse(leaderElectLeaseDuration, "--leader-elect-lease-duration"),
+            renewDeadline: try DurationArgument.parse(leaderElectRenewDeadline, "--leader-elect-renew-deadline"),
+            retryPeriod: try DurationArgument.parse(leaderElectRetryPeriod, "--leader-elect-retry-period"))
     }
 
     func run() async throws {
-        let controller = try ControllerOptions.make(client: try connection.client(), namespace: namespace, auditLog: auditLog, workers: workers, resync: resync)
-        FileHandle.standardOutput.write(
-            Data("modelplane: controller running (\(namespace.map { "namespace \($0)" } ?? "all namespaces")); audit log: \(auditLog)\n".utf8))
-        await controller.run()
+        let configuration = try connection.configuration()
+        let client = KubernetesClient(configuration: configuration)
+        let elector =
+            leaderElect
+            ? LeaderElector(client: client, configuration: try election(namespace: leaderElectResourceNamespace ?? configuration.namespace)) : nil
+        let controller = try ControllerOptions.make(
+            client: client, namespace: namespace, auditLog: auditLog, workers: workers, resync: resync, mayAct: { elector?.isLeader ?? true })
+        let scope = namespace.map { "namespace \($0)" } ?? "all namespaces"
+        let election = elector.map { " as \($0.configuration.identity), leader election on lease \($0.configuration.namespace)/\($0.configuration.name)" } ?? ""
+        FileHandle.standardOutput.write(Data("modelplane: controller running (\(scope))\(election); audit log: \(auditLog)\n".utf8))
+        let lost = await Shutdown.onSignals(grace: try DurationArgument.parse(shutdownGrace, "--shutdown-grace")) { () async -> Bool in
+            guard let elector else {
+                await controller.run()
+                return false
+            }
+            return await elector.run {
+                FileHandle.standardOutput.write(Data("modelplane: leading (\(elector.configuration.identity))\n".utf8))
+                await controller.run()
+            } == .lostLeadership
+        }
+        if lost {
+            FileHandle.standardError.write(Data("modelplane: lost leadership (the lease was not renewed in time); exiting\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Durations on the command line: `500ms`, `15s`, `5m`, `1h`, or plain seconds (`2.5`).
+enum DurationArgument {
+    static func parse(_ text: String, _ option: String) throws -> Duration {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let value = Double(text.dropLast(suffix.count)), value > 0 { return .milliseconds(Int64((value * scale * 1000).rounded())) }
+        }
+        if let value = Double(text), value > 0 { return .milliseconds(Int64((value * 1000).rounded())) }
+        throw ValidationError("\(option) \(text): give a positive duration such as 500ms, 15s, 5m or 1h")
+    }
+}
+
+/// Runs `body` until it returns, or until SIGTERM or SIGINT cancels it; a body that has not
+/// returned `grace` after the signal is abandoned (exit code 2).
+enum Shutdown {
+    static func onSignals<T: Sendable>(grace: Duration, _ body: @escaping @Sendable () async -> T) async -> T {
+        let task = Task { await body() }
+        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                FileHandle.standardError.write(Data("modelplane: stopping (signal \(number)): finishing the work in hand\n".utf8))
+                task.cancel()
+                let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                    FileHandle.standardError.write(Data("modelplane: work still running after the grace period; exiting\n".utf8))
+                    exit(2)
+                }
+            }
+            source.resume()
+            return source
+        }
+        let result = await task.value
+        for source in sources { source.cancel() }
+        return result
     }
 }
 

@@ -26,7 +26,7 @@ import Triton
         func startController() async throws -> PeerProcess {
             try await PeerProcess.start(
                 Peers.modelplane,
-                ["controller", "--kubeconfig", directory + "/kubeconfig", "--audit-log", audit, "--resync", "2"]
+                ["controller", "--kubeconfig", directory + "/kubeconfig", "--audit-log", audit, "--resync", "2", "--no-leader-elect"]
             ) { $0.hasPrefix("modelplane: controller running") ? 0 : nil }
         }
 

@@ -97,6 +97,11 @@ import Triton
         try? await Task.sleep(for: .milliseconds(20))
         await queue.shutDown()
         #expect(await waiting == nil)
+        // A stopping controller takes no new work, even what is already queued.
+        let stopping = WorkQueue<String>()
+        await stopping.add("queued")
+        await stopping.shutDown()
+        #expect(await stopping.next() == nil)
     }
 }
 
