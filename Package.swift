@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
@@ -80,6 +82,8 @@ let package = Package(
             dependencies: [
                 "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "Controller", "Triton", "HTTPClient", "GitSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),
@@ -98,15 +102,19 @@ let package = Package(
             name: "Controller",
             dependencies: [
                 "KubeClient", "HTTPClient", "ModelplaneAPI", "Triton", "COpenSSL",
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
-        // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
+        // The Git sync: ModelDeployments from a Git branch and path, applied and pruned.
         .target(
             name: "GitSync",
-            dependencies: ["Controller", "KubeClient", "Manifests", "ModelplaneAPI", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Controller", "KubeClient", "Manifests", "ModelplaneAPI", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strict),
+        // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
         .target(name: "ModelplaneTestSupport", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         .testTarget(name: "ModelplaneAPITests", dependencies: ["ModelplaneAPI", "Manifests"], swiftSettings: strict),
         .testTarget(

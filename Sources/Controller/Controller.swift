@@ -1,5 +1,6 @@
 public import KubeClient
 public import Logging
+import Metrics
 public import ModelplaneAPI
 import Synchronization
 
@@ -118,6 +119,14 @@ public final class Controller<R: Reconciler>: Sendable {
     let workers: Int
     let resyncPeriod: Duration
     let logger: Logger
+    private let synced = Atomic<Bool>(false)
+
+    /// Whether the first list has filled the cache (readiness).
+    public var hasSynced: Bool { synced.load(ordering: .relaxed) }
+
+    // Prometheus names (through swift-metrics: whatever backend the process bootstraps).
+    private let depth = Gauge(label: "modelplane_workqueue_depth")
+    private let duration = Metrics.Timer(label: "modelplane_reconcile_duration_seconds", preferredDisplayUnit: .seconds)
 
     public init(
         client: KubernetesClient, namespace: String?, cache: ObjectCache<ModelDeployment>, reconciler: R, workers: Int = 4,
@@ -155,6 +164,8 @@ public final class Controller<R: Reconciler>: Sendable {
             switch event {
             case .replaced(let items, _):
                 for key in cache.replace(items) { await queue.add(key) }
+                synced.store(true, ordering: .relaxed)
+                depth.record(await queue.depth)
             case .added(let object), .modified(let object):
                 cache.set(object)
                 await queue.add(ObjectKey(object.metadata))
@@ -178,7 +189,11 @@ public final class Controller<R: Reconciler>: Sendable {
 
     private func work() async {
         while let key = await queue.next() {
+            depth.record(await queue.depth)
+            let start = ContinuousClock.now
             let outcome = await reconciler.reconcile(key)
+            duration.recordInterval(since: start)
+            Counter(label: "modelplane_reconcile_total", dimensions: [("outcome", outcome.metricLabel)]).increment()
             switch outcome {
             case .converged:
                 await queue.forget(key)
@@ -194,5 +209,24 @@ public final class Controller<R: Reconciler>: Sendable {
             }
             await queue.done(key)
         }
+    }
+}
+
+extension ReconcileOutcome {
+    /// The outcome's kind, as a metric label (never the message: labels must stay few).
+    var metricLabel: String {
+        switch self {
+        case .converged: "converged"
+        case .requeueAfter: "requeue"
+        case .transientError: "transient_error"
+        case .terminalError: "terminal_error"
+        }
+    }
+}
+
+extension Metrics.Timer {
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }

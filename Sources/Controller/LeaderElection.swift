@@ -1,6 +1,7 @@
 public import Foundation
 public import KubeClient
 public import Logging
+import Metrics
 public import ModelplaneAPI
 import Synchronization
 
@@ -61,11 +62,13 @@ public final class LeaderElector: Sendable {
         var reachable = false
     }
     private let state = Mutex(State())
+    private let leaderGauge = Gauge(label: "modelplane_leader")
 
     public init(client: KubernetesClient, configuration: Configuration, logger: Logger = Logger(label: "modelplane.leader-election")) {
         self.client = client
         self.configuration = configuration
         self.logger = logger
+        leaderGauge.record(0)
     }
 
     /// Whether this process may act as the leader *now*: it holds the lease and renewed it less than
@@ -102,6 +105,7 @@ public final class LeaderElector: Sendable {
             try? await Task.sleep(for: jittered(configuration.retryPeriod))
         }
         if Task.isCancelled { return .cancelled }
+        leaderGauge.record(1)
         logger.notice("became the leader", metadata: ["lease": "\(configuration.namespace)/\(configuration.name)", "identity": "\(configuration.identity)"])
         let outcome = await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
@@ -120,6 +124,7 @@ public final class LeaderElector: Sendable {
             return result
         }
         state.withLock { $0.leading = false }
+        leaderGauge.record(0)
         // Released from a task of its own: this one is cancelled, and would cancel the requests.
         if outcome == .cancelled { await Task { await self.release() }.value }
         return outcome

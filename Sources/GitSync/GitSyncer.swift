@@ -3,6 +3,7 @@ import Foundation
 public import KubeClient
 public import Logging
 import Manifests
+import Metrics
 public import ModelplaneAPI
 
 /// What one sync did.
@@ -88,6 +89,13 @@ public final class GitSyncer: Sendable {
 
     /// One sync: fetch, read, apply, prune.
     public func sync() async -> SyncReport {
+        let report = await syncOnce()
+        let result = report.succeeded ? "applied" : !report.problems.isEmpty ? "invalid_commit" : report.applied ? "partly_applied" : "failed"
+        Counter(label: "modelplane_git_sync_total", dimensions: [("result", result)]).increment()
+        return report
+    }
+
+    private func syncOnce() async -> SyncReport {
         var report = SyncReport()
         let commit: String
         let set: ManifestSet

@@ -72,11 +72,17 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "How long a stopping controller waits for the reconciles in hand.")
     var shutdownGrace = "30s"
 
+    @Option(help: "Serve /healthz, /readyz and Prometheus /metrics on HOST:PORT (:8080 for every address; port 0 picks one).")
+    var httpAddress: String?
+
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1...64") }
         guard resync >= 1 else { throw ValidationError("--resync must be at least 1 second") }
         if let problem = try election(namespace: "default").problem() { throw ValidationError("leader election: \(problem)") }
         _ = try DurationArgument.parse(shutdownGrace, "--shutdown-grace")
+        if let httpAddress, Observability.split(httpAddress) == nil {
+            throw ValidationError("--http-address must be HOST:PORT or :PORT, got \(httpAddress)")
+        }
     }
 
     func election(namespace: String) throws -> LeaderElector.Configuration {
@@ -88,6 +94,7 @@ struct ControllerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if httpAddress != nil { Observability.bootstrap() }
         let configuration = try connection.configuration()
         let client = KubernetesClient(configuration: configuration)
         let elector =
@@ -98,15 +105,44 @@ struct ControllerCommand: AsyncParsableCommand {
         let scope = namespace.map { "namespace \($0)" } ?? "all namespaces"
         let election = elector.map { " as \($0.configuration.identity), leader election on lease \($0.configuration.namespace)/\($0.configuration.name)" } ?? ""
         FileHandle.standardOutput.write(Data("modelplane: controller running (\(scope))\(election); audit log: \(auditLog)\n".utf8))
+        let httpAddress = self.httpAddress
         let lost = await Shutdown.onSignals(grace: try DurationArgument.parse(shutdownGrace, "--shutdown-grace")) { () async -> Bool in
-            guard let elector else {
-                await controller.run()
-                return false
+            await withTaskGroup(of: Bool?.self) { group in
+                if let httpAddress {
+                    group.addTask {
+                        do {
+                            // Ready: the leader once its cache is filled; a standby while it can reach the API server.
+                            try await Observability.serve(address: httpAddress) {
+                                guard let elector else { return controller.hasSynced }
+                                return elector.isLeader ? controller.hasSynced : elector.isReachable
+                            }
+                        } catch  where !Task.isCancelled {
+                            FileHandle.standardError.write(Data("modelplane: cannot serve probes on \(httpAddress): \(error)\n".utf8))
+                            Foundation.exit(1)
+                        } catch {}
+                        return nil
+                    }
+                }
+                group.addTask {
+                    guard let elector else {
+                        await controller.run()
+                        return false
+                    }
+                    return await elector.run {
+                        FileHandle.standardOutput.write(Data("modelplane: leading (\(elector.configuration.identity))\n".utf8))
+                        await controller.run()
+                    } == .lostLeadership
+                }
+                var lost = false
+                while let next = await group.next() {
+                    if let next {
+                        lost = next
+                        break
+                    }
+                }
+                group.cancelAll()
+                return lost
             }
-            return await elector.run {
-                FileHandle.standardOutput.write(Data("modelplane: leading (\(elector.configuration.identity))\n".utf8))
-                await controller.run()
-            } == .lostLeadership
         }
         if lost {
             FileHandle.standardError.write(Data("modelplane: lost leadership (the lease was not renewed in time); exiting\n".utf8))

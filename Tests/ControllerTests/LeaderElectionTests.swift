@@ -30,6 +30,7 @@ import Triton
                 [
                     "controller", "--kubeconfig", directory + "/kubeconfig", "--audit-log", "\(directory)/audit-\(name).log", "--resync", "1",
                     "--leader-elect-lease-duration", lease, "--leader-elect-renew-deadline", "2s", "--leader-elect-retry-period", "500ms",
+                    "--http-address", "127.0.0.1:0",
                 ]
             ) { $0.hasPrefix("modelplane: controller running") ? 0 : nil }
         }
@@ -70,6 +71,18 @@ import Triton
         }
     }
 
+    /// GET `path` from a controller's probe server: status and body.
+    static func probe(_ controller: PeerProcess, _ path: String) async throws -> (Int, String) {
+        guard await controller.waitForOutput({ $0.contains("probes and metrics on http://127.0.0.1:") }),
+            let line = controller.log.split(separator: "\n").first(where: { $0.contains("probes and metrics on") }),
+            let port = line.split(separator: ":").last?.split(separator: " ").first
+        else { throw PeerError("no probe server: \(controller.log)") }
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let response = try await http.execute(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(port)\(path)"))
+        return (response.status, String(decoding: response.body, as: UTF8.self))
+    }
+
     /// Polls `process`'s output until it contains `text`.
     static func waitFor(_ text: String, in process: PeerProcess, timeout: Duration = .seconds(20)) async -> Bool {
         await process.waitForOutput(timeout: timeout) { $0.contains(text) }
@@ -89,6 +102,18 @@ import Triton
         #expect(cluster.audit("b").isEmpty, "the standby did nothing: \(cluster.audit("b"))")
         let lease = try await cluster.kube.get(Lease.self, name: "modelplane-controller", namespace: "default")
         #expect(lease.spec?.holderIdentity?.isEmpty == false && lease.spec?.leaseDurationSeconds == 3)
+
+        // Both are alive and ready (the standby to take over); only the leader reconciled.
+        for controller in [a, b] {
+            #expect(try await Self.probe(controller, "/healthz").0 == 200)
+            #expect(try await Self.probe(controller, "/readyz").0 == 200)
+        }
+        let (status, metrics) = try await Self.probe(a, "/metrics")
+        #expect(status == 200 && metrics.contains("modelplane_leader 1"), "\(metrics)")
+        #expect(metrics.contains(#"modelplane_reconcile_total{outcome="converged"}"#), "\(metrics)")
+        #expect(metrics.contains("modelplane_reconcile_duration_seconds_bucket"), "\(metrics)")
+        let standby = try await Self.probe(b, "/metrics").1
+        #expect(standby.contains("modelplane_leader 0") && !standby.contains("modelplane_reconcile_total"), "\(standby)")
 
         // The leader dies: the standby takes over within the lease (3 s, plus a retry period).
         a.stop()
