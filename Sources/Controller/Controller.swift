@@ -61,12 +61,18 @@ public final class ObjectCache<Object: KubernetesObject>: Sendable {
         state.withLock { state in (state.index[value] ?? []).compactMap { state.objects[$0] } }
     }
 
-    func replace(_ items: [Object]) -> [ObjectKey] {
+    /// Replaces everything (or, with `namespace`, everything in that namespace) with `items`;
+    /// returns the keys of what was there and what is there now.
+    func replace(_ items: [Object], namespace: String? = nil) -> [ObjectKey] {
         state.withLock { state in
-            let old = Set(state.objects.keys)
-            state = State()
+            let old = Set(state.objects.keys.filter { key in namespace.map { key.namespace == $0 } ?? true })
+            if namespace == nil {
+                state = State()
+            } else {
+                for key in old { remove(key, from: &state) }
+            }
             for item in items { insert(item, into: &state) }
-            return Array(old.union(state.objects.keys))
+            return Array(old.union(items.map { ObjectKey($0.metadata) }))
         }
     }
 
@@ -107,6 +113,42 @@ enum TritonClaims {
     static func key(url: String, model: String) -> String { (url.hasSuffix("/") ? String(url.dropLast()) : url) + "#" + model }
 }
 
+/// Which ModelDeployments this controller reconciles.
+public struct ControllerScope: Sendable, CustomStringConvertible {
+    /// Empty: every namespace.
+    public var namespaces: [String]
+    public var labelSelector: String?
+    /// This replica reconciles the deployments whose key hashes to `index` modulo `count`.
+    public var shard: (index: Int, count: Int)?
+
+    public init(namespaces: [String] = [], labelSelector: String? = nil, shard: (index: Int, count: Int)? = nil) {
+        self.namespaces = namespaces
+        self.labelSelector = labelSelector
+        self.shard = shard
+    }
+
+    public static let everything = ControllerScope()
+
+    /// Whether `key` is this replica's (always, without sharding). FNV-1a of "namespace/name":
+    /// stable across processes and versions, unlike Swift's seeded `hashValue`.
+    public func owns(_ key: ObjectKey) -> Bool {
+        guard let shard, shard.count > 1 else { return true }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.description.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return Int(hash % UInt64(shard.count)) == shard.index
+    }
+
+    public var description: String {
+        var parts = [namespaces.isEmpty ? "all namespaces" : "namespace\(namespaces.count == 1 ? "" : "s") \(namespaces.joined(separator: ", "))"]
+        if let labelSelector { parts.append("labels \(labelSelector)") }
+        if let shard { parts.append("shard \(shard.index) of \(shard.count)") }
+        return parts.joined(separator: ", ")
+    }
+}
+
 /// An informer (list + watch through a `Reflector`) feeding a `WorkQueue`, and a bounded number
 /// of workers running the reconciler. Every object is also reconciled again every
 /// `resyncPeriod`, which catches backend drift nobody told us about.
@@ -115,25 +157,25 @@ public final class Controller<R: Reconciler>: Sendable {
     public let cache: ObjectCache<ModelDeployment>
     public let queue = WorkQueue<ObjectKey>()
     let client: KubernetesClient
-    let namespace: String?
+    let scope: ControllerScope
     let workers: Int
     let resyncPeriod: Duration
     let logger: Logger
-    private let synced = Atomic<Bool>(false)
+    private let syncedReflectors = Atomic<Int>(0)
 
-    /// Whether the first list has filled the cache (readiness).
-    public var hasSynced: Bool { synced.load(ordering: .relaxed) }
+    /// Whether the first list of every namespace in scope has filled the cache (readiness).
+    public var hasSynced: Bool { syncedReflectors.load(ordering: .relaxed) >= max(1, scope.namespaces.count) }
 
     // Prometheus names (through swift-metrics: whatever backend the process bootstraps).
     private let depth = Gauge(label: "modelplane_workqueue_depth")
     private let duration = Metrics.Timer(label: "modelplane_reconcile_duration_seconds", preferredDisplayUnit: .seconds)
 
     public init(
-        client: KubernetesClient, namespace: String?, cache: ObjectCache<ModelDeployment>, reconciler: R, workers: Int = 4,
+        client: KubernetesClient, scope: ControllerScope = .everything, cache: ObjectCache<ModelDeployment>, reconciler: R, workers: Int = 4,
         resyncPeriod: Duration = .seconds(300), logger: Logger = Logger(label: "modelplane.controller")
     ) {
         self.client = client
-        self.namespace = namespace
+        self.scope = scope
         self.cache = cache
         self.reconciler = reconciler
         self.workers = max(1, workers)
@@ -146,7 +188,11 @@ public final class Controller<R: Reconciler>: Sendable {
     /// action unrecorded), and returns.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.inform() }
+            if scope.namespaces.isEmpty {
+                group.addTask { await self.inform(namespace: nil) }
+            } else {
+                for namespace in scope.namespaces { group.addTask { await self.inform(namespace: namespace) } }
+            }
             group.addTask { await self.resync() }
             let workers = (0..<workers).map { _ in Task { await self.work() } }
             await withTaskCancellationHandler {
@@ -158,20 +204,29 @@ public final class Controller<R: Reconciler>: Sendable {
         }
     }
 
-    private func inform() async {
-        let reflector = Reflector<ModelDeployment>(client: client, namespace: namespace)
+    /// Lists and watches one namespace (nil: all) into the cache; queues what this replica owns.
+    /// (The cache holds every object in scope, owned or not, so conflicts between deployments on
+    /// different shards are still seen.)
+    private func inform(namespace: String?) async {
+        let reflector = Reflector<ModelDeployment>(client: client, namespace: namespace, labelSelector: scope.labelSelector)
+        var listed = false
         for await event in reflector.events() {
             switch event {
             case .replaced(let items, _):
-                for key in cache.replace(items) { await queue.add(key) }
-                synced.store(true, ordering: .relaxed)
+                for key in cache.replace(items, namespace: namespace) where scope.owns(key) { await queue.add(key) }
+                if !listed {
+                    listed = true
+                    syncedReflectors.add(1, ordering: .relaxed)
+                }
                 depth.record(await queue.depth)
             case .added(let object), .modified(let object):
                 cache.set(object)
-                await queue.add(ObjectKey(object.metadata))
+                let key = ObjectKey(object.metadata)
+                if scope.owns(key) { await queue.add(key) }
             case .deleted(let object):
-                cache.remove(ObjectKey(object.metadata))
-                await queue.add(ObjectKey(object.metadata))
+                let key = ObjectKey(object.metadata)
+                cache.remove(key)
+                if scope.owns(key) { await queue.add(key) }
             case .failed(let error, let delay):
                 logger.warning("list/watch of ModelDeployments failed; retrying", metadata: ["error": "\(error)", "retryIn": "\(delay)"])
             }
@@ -184,7 +239,7 @@ public final class Controller<R: Reconciler>: Sendable {
 
     /// Queues every known ModelDeployment for a reconcile now.
     public func resyncAll() async {
-        for object in cache.all { await queue.add(ObjectKey(object.metadata)) }
+        for object in cache.all where scope.owns(ObjectKey(object.metadata)) { await queue.add(ObjectKey(object.metadata)) }
     }
 
     private func work() async {

@@ -48,6 +48,8 @@ public final class PeerProcess: Sendable {
         self.output = output
     }
 
+    public var pid: Int32 { process.processIdentifier }
+
     /// Sends a signal (SIGSTOP and SIGCONT pause and resume it, as a stalled node would).
     public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 

@@ -385,7 +385,7 @@ func readyCount() throws -> Int {
 }
 let controllerCache = ObjectCache<ModelDeployment>.modelDeployments()
 let controller = Controller(
-    client: kube, namespace: "ctl", cache: controllerCache,
+    client: kube, scope: ControllerScope(namespaces: ["ctl"]), cache: controllerCache,
     reconciler: DeploymentReconciler(
         client: kube, cache: controllerCache, triton: { _ in memoryTriton }, audit: nil, events: EventRecorder(client: kube, instance: "bench")),
     workers: 8, resyncPeriod: .seconds(3600))

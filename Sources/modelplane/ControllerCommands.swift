@@ -8,7 +8,7 @@ import ModelplaneAPI
 /// Builds the controller both `serve` and `controller` run.
 enum ControllerOptions {
     static func make(
-        client: KubernetesClient, namespace: String?, auditLog: String, workers: Int, resync: Int, mayAct: @escaping @Sendable () -> Bool = { true }
+        client: KubernetesClient, scope: ControllerScope, auditLog: String, workers: Int, resync: Int, mayAct: @escaping @Sendable () -> Bool = { true }
     ) throws -> Controller<DeploymentReconciler> {
         let audit: AuditLog
         do {
@@ -21,7 +21,7 @@ enum ControllerOptions {
         let reconciler = DeploymentReconciler(
             client: client, cache: cache, http: HTTPClient(), audit: audit,
             events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"), mayAct: mayAct)
-        return Controller(client: client, namespace: namespace, cache: cache, reconciler: reconciler, workers: workers, resyncPeriod: .seconds(resync))
+        return Controller(client: client, scope: scope, cache: cache, reconciler: reconciler, workers: workers, resyncPeriod: .seconds(resync))
     }
 }
 
@@ -39,8 +39,17 @@ struct ControllerCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(name: .shortAndLong, help: "Reconcile only this namespace (default: all).")
-    var namespace: String?
+    @Option(name: .shortAndLong, help: "Reconcile only this namespace; repeat for several (default: all).")
+    var namespace: [String] = []
+
+    @Option(name: [.customShort("l"), .long], help: "Reconcile only ModelDeployments with these labels (a label selector, as kubectl's -l).")
+    var selector: String?
+
+    @Option(
+        help:
+            "I/N: reconcile only the deployments whose namespace/name hashes to I of N (0-based), for very large installations; each shard elects its own leader."
+    )
+    var shard: String?
 
     @Option(help: "Where to append the audit log.")
     var auditLog: String = DataDirectory(path: DataDirectory.default).path + "/audit.log"
@@ -80,14 +89,35 @@ struct ControllerCommand: AsyncParsableCommand {
         guard resync >= 1 else { throw ValidationError("--resync must be at least 1 second") }
         if let problem = try election(namespace: "default").problem() { throw ValidationError("leader election: \(problem)") }
         _ = try DurationArgument.parse(shutdownGrace, "--shutdown-grace")
+        _ = try scope()
         if let httpAddress, Observability.split(httpAddress) == nil {
             throw ValidationError("--http-address must be HOST:PORT or :PORT, got \(httpAddress)")
         }
     }
 
+    func scope() throws -> ControllerScope {
+        var scope = ControllerScope(namespaces: namespace, labelSelector: selector)
+        if let shard {
+            let parts = shard.split(separator: "/")
+            guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1, (0..<count).contains(index) else {
+                throw ValidationError("--shard \(shard): give I/N with 0 <= I < N, e.g. 0/3")
+            }
+            scope.shard = (index, count)
+        }
+        if let selector {
+            do {
+                _ = try LabelSelector(parsing: selector)
+            } catch {
+                throw ValidationError("--selector \(selector): \(error)")
+            }
+        }
+        return scope
+    }
+
     func election(namespace: String) throws -> LeaderElector.Configuration {
-        LeaderElector.Configuration(
-            namespace: namespace, name: leaderElectResourceName,
+        let shard = try scope().shard
+        return LeaderElector.Configuration(
+            namespace: namespace, name: leaderElectResourceName + (shard.map { "-shard-\($0.index)-of-\($0.count)" } ?? ""),
             leaseDuration: try DurationArgument.parse(leaderElectLeaseDuration, "--leader-elect-lease-duration"),
             renewDeadline: try DurationArgument.parse(leaderElectRenewDeadline, "--leader-elect-renew-deadline"),
             retryPeriod: try DurationArgument.parse(leaderElectRetryPeriod, "--leader-elect-retry-period"))
@@ -101,8 +131,8 @@ struct ControllerCommand: AsyncParsableCommand {
             leaderElect
             ? LeaderElector(client: client, configuration: try election(namespace: leaderElectResourceNamespace ?? configuration.namespace)) : nil
         let controller = try ControllerOptions.make(
-            client: client, namespace: namespace, auditLog: auditLog, workers: workers, resync: resync, mayAct: { elector?.isLeader ?? true })
-        let scope = namespace.map { "namespace \($0)" } ?? "all namespaces"
+            client: client, scope: try scope(), auditLog: auditLog, workers: workers, resync: resync, mayAct: { elector?.isLeader ?? true })
+        let scope = try scope().description
         let election = elector.map { " as \($0.configuration.identity), leader election on lease \($0.configuration.namespace)/\($0.configuration.name)" } ?? ""
         FileHandle.standardOutput.write(Data("modelplane: controller running (\(scope))\(election); audit log: \(auditLog)\n".utf8))
         let httpAddress = self.httpAddress

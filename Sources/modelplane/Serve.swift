@@ -100,7 +100,7 @@ struct Serve: AsyncParsableCommand {
                 configuration.tls.certificateAuthority = .file(certificates.caCertificate)
                 let client = KubernetesClient(configuration: configuration)
                 if runController {
-                    let running = try ControllerOptions.make(client: client, namespace: nil, auditLog: audit, workers: workers, resync: resync)
+                    let running = try ControllerOptions.make(client: client, scope: .everything, auditLog: audit, workers: workers, resync: resync)
                     group.addTask { await running.run() }
                 }
                 if let syncer = try gitSync.syncer(client: client, workDirectory: directory.path + "/git") {
