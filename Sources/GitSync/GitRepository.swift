@@ -1,4 +1,5 @@
 public import Foundation
+import KubeClient
 import Manifests
 
 /// Where manifests come from: a branch of a Git repository, and a path inside it.

@@ -1,5 +1,6 @@
 public import Foundation
 public import HTTPClient
+public import ModelplaneAPI
 import Synchronization
 import Yams
 
@@ -17,13 +18,41 @@ public enum Credentials: Sendable, CustomStringConvertible {
     case bearerToken(Secret)
     /// A token file re-read every minute and after a 401, because service-account tokens rotate.
     case bearerTokenFile(String)
+    /// A kubeconfig exec credential plugin: run for a token, which is cached until it expires
+    /// (or, without an expiry, until a 401).
+    case exec(ExecPlugin)
 
     public var description: String {
         switch self {
         case .none: "none"
         case .bearerToken: "bearer token <redacted>"
         case .bearerTokenFile(let path): "bearer token from \(path)"
+        case .exec(let plugin): "exec plugin \(plugin.command)"
         }
+    }
+}
+
+/// A `users[].user.exec` section: client.authentication.k8s.io/v1 or v1beta1.
+public struct ExecPlugin: Sendable, Hashable {
+    public static let apiVersions = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"]
+
+    public var apiVersion: String
+    /// An absolute path, a name looked up on PATH, or a relative path with a slash (resolved
+    /// against the kubeconfig's directory, as kubectl does).
+    public var command: String
+    public var args: [String]
+    public var env: [String: String]
+    public var installHint: String?
+    /// The cluster's server and CA, passed in KUBERNETES_EXEC_INFO when `provideClusterInfo`.
+    public var cluster: JSONValue?
+
+    public init(apiVersion: String, command: String, args: [String] = [], env: [String: String] = [:], installHint: String? = nil, cluster: JSONValue? = nil) {
+        self.apiVersion = apiVersion
+        self.command = command
+        self.args = args
+        self.env = env
+        self.installHint = installHint
+        self.cluster = cluster
     }
 }
 
@@ -145,8 +174,22 @@ struct KubeConfigFile: Decodable {
         var token: String?
         var tokenFile: String?
         var username: String?
-        var exec: PresenceMarker?
+        var exec: Exec?
         var authProvider: PresenceMarker?
+
+        struct Exec: Decodable {
+            struct Variable: Decodable {
+                var name: String
+                var value: String
+            }
+            var apiVersion: String?
+            var command: String?
+            var args: [String]?
+            var env: [Variable]?
+            var installHint: String?
+            var provideClusterInfo: Bool?
+            var interactiveMode: String?
+        }
 
         enum CodingKeys: String, CodingKey {
             case clientCertificate = "client-certificate"
@@ -247,9 +290,10 @@ struct KubeConfigFile: Decodable {
                 guard let (user, userDirectory) = users[userName] else {
                     throw .configuration("context \"\(contextName)\" names user \"\(userName)\", which is not in the kubeconfig")
                 }
-                if user.exec != nil || user.authProvider != nil {
+                if user.authProvider != nil {
                     throw .configuration(
-                        "user \"\(userName)\": exec and auth-provider credential plugins are not supported yet; use a token, tokenFile or client certificate")
+                        "user \"\(userName)\": auth-provider plugins were removed from kubectl; use an exec plugin (for example the cloud's kubelogin or get-token command)"
+                    )
                 }
                 if user.username != nil {
                     throw .configuration("user \"\(userName)\": basic authentication was removed from Kubernetes; use a token or client certificate")
@@ -266,6 +310,30 @@ struct KubeConfigFile: Decodable {
                     configuration.credentials = .bearerToken(Secret(token))
                 } else if let tokenFile = user.tokenFile, !tokenFile.isEmpty {
                     configuration.credentials = .bearerTokenFile(Self.absolute(tokenFile, in: userDirectory))
+                } else if let exec = user.exec {
+                    let what = "user \"\(userName)\": exec"
+                    guard let apiVersion = exec.apiVersion, ExecPlugin.apiVersions.contains(apiVersion) else {
+                        throw .configuration(
+                            "\(what): apiVersion must be one of \(ExecPlugin.apiVersions.joined(separator: ", ")), got \(exec.apiVersion ?? "none")")
+                    }
+                    guard let command = exec.command, !command.isEmpty else { throw .configuration("\(what): command is required") }
+                    if apiVersion.hasSuffix("/v1"), exec.interactiveMode == nil {
+                        throw .configuration("\(what): interactiveMode is required with \(apiVersion)")
+                    }
+                    if exec.interactiveMode == "Always" {
+                        throw .configuration("\(what): interactiveMode Always needs a terminal, which a controller does not have; use IfAvailable or Never")
+                    }
+                    var clusterInfo: JSONValue?
+                    if exec.provideClusterInfo == true {
+                        var info: [String: JSONValue] = ["server": .string(server), "insecure-skip-tls-verify": .bool(configuration.tls.insecureSkipVerify)]
+                        if let data = cluster.certificateAuthorityData { info["certificate-authority-data"] = .string(data) }
+                        clusterInfo = .object(info)
+                    }
+                    configuration.credentials = .exec(
+                        ExecPlugin(
+                            apiVersion: apiVersion, command: command.contains("/") ? Self.absolute(command, in: userDirectory) : command, args: exec.args ?? [],
+                            env: Dictionary((exec.env ?? []).map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }), installHint: exec.installHint,
+                            cluster: clusterInfo))
                 }
             }
             return configuration
@@ -294,15 +362,21 @@ final class TokenSource: Sendable {
     private let credentials: Credentials
     private let cached = Mutex<(token: String, readAt: ContinuousClock.Instant)?>(nil)
     static let rereadInterval: Duration = .seconds(60)
+    /// Exec plugins: the token and when it expires (nil: until a 401).
+    private let execCache = Mutex<(token: String, expires: Date?)?>(nil)
+    /// One plugin run at a time: requests arriving meanwhile wait for its token.
+    private let execRun = ExecRunner()
 
     init(_ credentials: Credentials) { self.credentials = credentials }
 
     var canRefresh: Bool {
-        if case .bearerTokenFile = credentials { return true }
-        return false
+        switch credentials {
+        case .bearerTokenFile, .exec: true
+        case .none, .bearerToken: false
+        }
     }
 
-    func token() throws(KubernetesError) -> String? {
+    func token() async throws(KubernetesError) -> String? {
         switch credentials {
         case .none: return nil
         case .bearerToken(let secret): return secret.value
@@ -315,9 +389,79 @@ final class TokenSource: Sendable {
             let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
             cached.withLock { $0 = (token, now) }
             return token
+        case .exec(let plugin):
+            // client-go renews a little before expiry, so a request never carries an expired token.
+            if let (token, expires) = execCache.withLock({ $0 }), expires.map({ $0.timeIntervalSinceNow > 10 }) ?? true { return token }
+            let credential = try await execRun.run(plugin)
+            execCache.withLock { $0 = credential }
+            return credential.token
         }
     }
 
-    /// After a 401: the token may have rotated; read it again next time.
-    func invalidate() { cached.withLock { $0 = nil } }
+    /// After a 401: the token may have rotated; read it (or run the plugin) again next time.
+    func invalidate() {
+        cached.withLock { $0 = nil }
+        execCache.withLock { $0 = nil }
+    }
+}
+
+/// Runs exec credential plugins, one run at a time.
+actor ExecRunner {
+    private var running: Task<(token: String, expires: Date?), any Error>?
+
+    func run(_ plugin: ExecPlugin) async throws(KubernetesError) -> (token: String, expires: Date?) {
+        let task = running ?? Task { try await Self.execute(plugin) }
+        running = task
+        defer { running = nil }
+        do {
+            return try await task.value
+        } catch let error as KubernetesError {
+            throw error
+        } catch {
+            throw .configuration("exec plugin \(plugin.command): \(error)")
+        }
+    }
+
+    /// Runs the plugin with KUBERNETES_EXEC_INFO and reads the ExecCredential it prints.
+    static func execute(_ plugin: ExecPlugin) async throws(KubernetesError) -> (token: String, expires: Date?) {
+        let what = "exec plugin \(plugin.command)"
+        let executable: String
+        if plugin.command.hasPrefix("/") {
+            executable = plugin.command
+        } else if let found = Subprocess.find(plugin.command) {
+            executable = found
+        } else {
+            throw .configuration("\(what) is not on PATH" + (plugin.installHint.map { ": \($0)" } ?? ""))
+        }
+        var spec: [String: JSONValue] = ["interactive": false]
+        if let cluster = plugin.cluster { spec["cluster"] = cluster }
+        let info: JSONValue = ["apiVersion": .string(plugin.apiVersion), "kind": "ExecCredential", "spec": .object(spec)]
+        var environment = ProcessInfo.processInfo.environment.merging(plugin.env) { $1 }
+        environment["KUBERNETES_EXEC_INFO"] = info.canonicalText
+        let output: ProcessOutput
+        do {
+            output = try await Subprocess.run(executable, plugin.args, environment: environment, timeout: .seconds(60))
+        } catch {
+            throw .configuration("\(what) could not be started: \(error.localizedDescription)")
+        }
+        guard output.status == 0, !output.timedOut else {
+            // The plugin's own words (it should say what to do); never its standard output, which may hold a token.
+            let said = String(decoding: output.stderr.prefix(1024), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw .configuration("\(what) " + (output.timedOut ? "timed out after 60 s" : "failed (exit \(output.status))") + (said.isEmpty ? "" : ": \(said)"))
+        }
+        guard let credential = try? JSONValue(parsing: output.stdout), credential["kind"]?.stringValue == "ExecCredential" else {
+            throw .configuration("\(what) did not print an ExecCredential")
+        }
+        guard credential["apiVersion"]?.stringValue == plugin.apiVersion else {
+            throw .configuration("\(what) answered with apiVersion \(credential["apiVersion"]?.stringValue ?? "none"), not \(plugin.apiVersion)")
+        }
+        guard let token = credential["status"]?["token"]?.stringValue, !token.isEmpty else {
+            if credential["status"]?["clientCertificateData"] != nil {
+                throw .configuration("\(what) returned a client certificate; only tokens from exec plugins are supported so far")
+            }
+            throw .configuration("\(what) returned no token")
+        }
+        let expires = credential["status"]?["expirationTimestamp"]?.stringValue.flatMap { try? Date($0, strategy: .iso8601) }
+        return (token, expires)
+    }
 }

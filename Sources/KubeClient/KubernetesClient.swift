@@ -126,7 +126,7 @@ public struct KubernetesClient: Sendable {
         while true {
             let response: HTTPStreamingResponse
             let deadline = options.timeoutSeconds.map { Duration.seconds($0) + configuration.watchDeadlineGrace }
-            let request = HTTPRequest(url: url, headers: try headers(contentType: nil), timeout: deadline)
+            let request = HTTPRequest(url: url, headers: try await headers(contentType: nil), timeout: deadline)
             do {
                 response = try await http.stream(request)
             } catch {
@@ -172,10 +172,10 @@ public struct KubernetesClient: Sendable {
         return name
     }
 
-    private func headers(contentType: String?) throws(KubernetesError) -> HTTPHeaders {
+    private func headers(contentType: String?) async throws(KubernetesError) -> HTTPHeaders {
         var headers: HTTPHeaders = ["Accept": "application/json"]
         if let contentType { headers.set("Content-Type", contentType) }
-        if let token = try tokens.token() { headers.set("Authorization", "Bearer \(token)") }
+        if let token = try await tokens.token() { headers.set("Authorization", "Bearer \(token)") }
         return headers
     }
 
@@ -192,7 +192,7 @@ public struct KubernetesClient: Sendable {
         var retried = false
         while true {
             let response: HTTPResponse
-            let request = HTTPRequest(method: method, url: url, headers: try headers(contentType: contentType), body: body)
+            let request = HTTPRequest(method: method, url: url, headers: try await headers(contentType: contentType), body: body)
             do {
                 response = try await http.execute(request)
             } catch {

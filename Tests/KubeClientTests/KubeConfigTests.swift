@@ -105,7 +105,19 @@ final class Scratch {
         ("current-context: dev\ncontexts: [{name: dev, context: {cluster: gone}}]\n", "names cluster \"gone\", which is not in the kubeconfig"),
         (
             "current-context: dev\nclusters: [{name: c, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\ncontexts: [{name: dev, context: {cluster: c, user: u}}]\n",
-            "exec and auth-provider credential plugins are not supported yet"
+            "exec: apiVersion must be one of client.authentication.k8s.io/v1, client.authentication.k8s.io/v1beta1"
+        ),
+        (
+            "current-context: dev\nclusters: [{name: c, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}}}]\ncontexts: [{name: dev, context: {cluster: c, user: u}}]\n",
+            "interactiveMode is required"
+        ),
+        (
+            "current-context: dev\nclusters: [{name: c, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: aws, interactiveMode: Always}}}]\ncontexts: [{name: dev, context: {cluster: c, user: u}}]\n",
+            "interactiveMode Always needs a terminal"
+        ),
+        (
+            "current-context: dev\nclusters: [{name: c, cluster: {server: 'https://x'}}]\nusers: [{name: u, user: {auth-provider: {name: gcp}}}]\ncontexts: [{name: dev, context: {cluster: c, user: u}}]\n",
+            "auth-provider plugins were removed from kubectl"
         ),
         (
             "current-context: dev\nclusters: [{name: c, cluster: {server: 'https://x', certificate-authority-data: '!!notbase64!!'}}]\ncontexts: [{name: dev, context: {cluster: c}}]\n",

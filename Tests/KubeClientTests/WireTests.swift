@@ -412,6 +412,91 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
     }
 }
 
+@Suite(.timeLimit(.minutes(1))) struct ExecPluginWireTests {
+    /// A kubeconfig whose user runs `plugin.sh` (relative: resolved against the kubeconfig's
+    /// directory, as kubectl does). The plugin counts its runs, echoes the apiVersion it was asked
+    /// for in KUBERNETES_EXEC_INFO, and prints the token in `token` with an expiry `expires`
+    /// seconds ahead (none when the file is empty).
+    static func kubeconfig(_ dir: Scratch, server: String, apiVersion: String) throws -> String {
+        let plugin = try dir.write(
+            "plugin.sh",
+            #"""
+            #!/bin/sh
+            echo run >> "$(dirname "$0")/runs"
+            [ -n "$FAIL" ] && [ -e "$(dirname "$0")/fail" ] && { echo "login expired: run 'cloud login'" >&2; exit 3; }
+            version=$(echo "$KUBERNETES_EXEC_INFO" | sed 's/.*"apiVersion":"\([^"]*\)".*/\1/')
+            token=$(cat "$(dirname "$0")/token")
+            expires=$(cat "$(dirname "$0")/expires")
+            if [ -n "$expires" ]; then
+              at=$(date -u -d "+$expires seconds" +%Y-%m-%dT%H:%M:%SZ)
+              printf '{"apiVersion":"%s","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"%s"}}' "$version" "$token" "$at"
+            else
+              printf '{"apiVersion":"%s","kind":"ExecCredential","status":{"token":"%s"}}' "$version" "$token"
+            fi
+            """#)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plugin)
+        _ = try dir.write("expires", "")
+        let mode = apiVersion.hasSuffix("/v1") ? ", interactiveMode: IfAvailable" : ""
+        return try dir.write(
+            "config",
+            """
+            current-context: test
+            clusters: [{name: c, cluster: {server: "\(server)"}}]
+            users: [{name: u, user: {exec: {apiVersion: \(apiVersion), command: ./plugin.sh, env: [{name: FAIL, value: "1"}]\(mode)}}}]
+            contexts: [{name: test, context: {cluster: c, user: u, namespace: default}}]
+            """)
+    }
+
+    static func runs(_ dir: Scratch) -> Int {
+        ((try? String(contentsOfFile: dir.path + "/runs", encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+
+    @Test(arguments: ExecPlugin.apiVersions)
+    func runsThePluginCachesItsTokenAndRunsItAgainOnExpiryOr401(apiVersion: String) async throws {
+        let peer = try await KubePeer.start(["--token", "exec-token-2"])
+        let dir = try Scratch()
+        let config = try Self.kubeconfig(dir, server: peer.server, apiVersion: apiVersion)
+        _ = try dir.write("token", "exec-token-1")
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: config, environment: [:]))
+
+        // A refused token: the plugin runs again once (it may have a fresh one), then the 401 stands.
+        let error = await #expect(throws: KubernetesError.self) { _ = try await kube.list(ModelDeployment.self, namespace: "default") }
+        #expect(error?.status?.code == 401 && !"\(String(describing: error))".contains("exec-token"))
+        #expect(Self.runs(dir) == 2)
+
+        // The plugin now hands out the right token; without an expiry it is kept until a 401.
+        _ = try dir.write("token", "exec-token-2")
+        #expect(try await kube.list(ModelDeployment.self, namespace: "default").items.isEmpty)
+        _ = try await kube.list(ModelDeployment.self, namespace: "default")
+        #expect(Self.runs(dir) == 3, "cached")
+        #expect(try await peer.requests().last?.auth == "Bearer")
+
+        // With an expiry: kept until shortly before it, then the plugin runs again.
+        _ = try dir.write("expires", "3600")
+        let expiring = KubernetesClient(configuration: try .kubeconfig(explicitPath: config, environment: [:]))
+        _ = try await expiring.list(ModelDeployment.self, namespace: "default")
+        _ = try await expiring.list(ModelDeployment.self, namespace: "default")
+        #expect(Self.runs(dir) == 4)
+        _ = try dir.write("expires", "5")  // within the 10 s renewal margin: every request runs it
+        let expired = KubernetesClient(configuration: try .kubeconfig(explicitPath: config, environment: [:]))
+        _ = try await expired.list(ModelDeployment.self, namespace: "default")
+        _ = try await expired.list(ModelDeployment.self, namespace: "default")
+        #expect(Self.runs(dir) == 6)
+    }
+
+    @Test func aFailingPluginSaysWhatItSaid() async throws {
+        let peer = try await KubePeer.start(["--token", "t"])
+        let dir = try Scratch()
+        let config = try Self.kubeconfig(dir, server: peer.server, apiVersion: "client.authentication.k8s.io/v1")
+        _ = try dir.write("token", "t")
+        _ = try dir.write("fail", "")
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: config, environment: [:]))
+        let error = await #expect(throws: KubernetesError.self) { _ = try await kube.list(ModelDeployment.self, namespace: "default") }
+        #expect("\(String(describing: error))".contains("failed (exit 3): login expired: run 'cloud login'"), "\(String(describing: error))")
+        #expect(try await peer.requests().isEmpty, "nothing sent without a credential")
+    }
+}
+
 @Suite(.timeLimit(.minutes(1))) struct OtherResourceWireTests {
     @Test func leasesAndEventsUseTheirGroups() async throws {
         let peer = try await KubePeer.start()

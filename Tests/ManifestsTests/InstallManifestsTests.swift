@@ -12,7 +12,8 @@ import Testing
 
     /// The chart rendered with `values` (`--set` pairs) into a temporary file.
     static func render(_ values: [String] = []) throws -> String {
-        let result = try CommandResult.run(helm, ["template", "modelplane", chart, "--namespace", "modelplane-system", "--include-crds"] + values.flatMap { ["--set", $0] })
+        let result = try CommandResult.run(
+            helm, ["template", "modelplane", chart, "--namespace", "modelplane-system", "--include-crds"] + values.flatMap { ["--set", $0] })
         guard result.status == 0 else { throw PeerError("helm template failed: \(result.stderr)") }
         let path = NSTemporaryDirectory() + "modelplane-chart-\(UUID().uuidString).yaml"
         try result.stdout.write(toFile: path, atomically: true, encoding: .utf8)

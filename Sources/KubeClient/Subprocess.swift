@@ -2,19 +2,20 @@ import Dispatch
 public import Foundation
 
 /// What a finished child process said.
-struct ProcessOutput: Sendable {
-    var status: Int32
-    var stdout: Data
-    var stderr: Data
-    var timedOut: Bool
+package struct ProcessOutput: Sendable {
+    package var status: Int32
+    package var stdout: Data
+    package var stderr: Data
+    package var timedOut: Bool
 }
 
 /// Runs programs without a shell (arguments are never interpreted), off Swift's cooperative
-/// pool: the blocking waits and pipe reads happen on Dispatch threads.
-enum Subprocess {
+/// pool: the blocking waits and pipe reads happen on Dispatch threads. (Used for git and for
+/// kubeconfig exec credential plugins.)
+package enum Subprocess {
     /// Runs `executable` with `arguments` and exactly `environment`; writes `input` to its
     /// standard input; kills it after `timeout`.
-    static func run(
+    package static func run(
         _ executable: String, _ arguments: [String], environment: [String: String], input: Data? = nil, timeout: Duration
     ) async throws -> ProcessOutput {
         let process = Process()
@@ -58,7 +59,7 @@ enum Subprocess {
     }
 
     /// `name` found on `PATH`, or nil.
-    static func find(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
+    package static func find(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
         for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
             let candidate = "\(directory)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
