@@ -95,13 +95,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // SHA-256 and HMAC-SHA256 through the system's OpenSSL.
+        .target(name: "Digests", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // AWS: Signature Version 4.
+        .target(name: "AWS", dependencies: ["Digests", "HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         // NVIDIA Triton's HTTP API (KServe v2 and the model-repository extension).
         .target(name: "Triton", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         // The reconciling controller: informer, work queue, planner, Triton reconciler, events, audit log.
         .target(
             name: "Controller",
             dependencies: [
-                "KubeClient", "HTTPClient", "ModelplaneAPI", "Triton", "COpenSSL",
+                "KubeClient", "HTTPClient", "ModelplaneAPI", "Triton", "Digests",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
@@ -129,9 +133,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ControllerTests",
-            dependencies: ["Controller", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
+            dependencies: ["Controller", "Digests", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "GitSyncTests", dependencies: ["KubeClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "TritonTests", dependencies: ["Triton", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "ResourceStoreTests", dependencies: ["ResourceStore", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),

@@ -21,6 +21,17 @@ public enum Peers {
         }
     }
 
+    /// The AWS peers' Python (botocore; a venv of its own, see scripts/setup-peers).
+    public static var awsPython: String {
+        get throws {
+            let path = repositoryRoot + "/.peers/aws/bin/python"
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw PeerError("\(path) is missing: run scripts/setup-peers (the test command does) to install the test peers")
+            }
+            return path
+        }
+    }
+
     public static func script(_ name: String) -> String { repositoryRoot + "/Tests/Peers/" + name }
 }
 

@@ -49,7 +49,7 @@ import Testing
         #expect(lines.first == ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"], "\(result.stdout)\(result.stderr)")
         #expect(lines.last?.prefix(5) == ["sentiment", "sentiment", "3", "3", "Ready"], "\(result.stdout)")
         result = try serve.kubectl("get", "md", "-o", "wide")
-        #expect(result.stdout.split(separator: "\n").first?.hasSuffix("REVISION   STRATEGY") == true, "\(result.stdout)")
+        #expect(result.stdout.split(separator: "\n").first?.hasSuffix("REVISION   STRATEGY   COMMIT") == true, "\(result.stdout)")
 
         result = try serve.kubectl("delete", "md", "sentiment")
         #expect(result.stdout == "modeldeployment.modelplane.dev \"sentiment\" deleted\n", "\(result.stderr)")

@@ -1,4 +1,5 @@
 import Controller
+import Digests
 import Foundation
 import ModelplaneAPI
 import Testing

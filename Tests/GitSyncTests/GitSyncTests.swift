@@ -80,7 +80,7 @@ final class Repository: Sendable {
         func get(_ name: String, _ namespace: String = "default") async throws -> ModelDeployment? {
             do {
                 return try await kube.get(ModelDeployment.self, name: name, namespace: namespace)
-            } catch let error as KubernetesError where error.isNotFound {
+            } catch  where error.isNotFound {
                 return nil
             }
         }
