@@ -58,6 +58,13 @@ public struct HTTPResponse: Sendable {
     public var body: Data
     /// True when the exchange went over a connection an earlier request had opened (keep-alive).
     public var reusedConnection: Bool
+
+    public init(status: Int, headers: HTTPHeaders = [:], body: Data = Data(), reusedConnection: Bool = false) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.reusedConnection = reusedConnection
+    }
 }
 
 /// A response whose body arrives as it is received: for watches that last minutes.

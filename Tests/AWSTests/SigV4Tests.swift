@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import ModelplaneAPI
 import ModelplaneTestSupport
 import Testing
@@ -123,5 +124,23 @@ import Testing
         let credentials = AWSCredentials(accessKeyID: "AKID", secretAccessKey: "very-secret", sessionToken: "session-secret")
         #expect(!"\(credentials)".contains("secret-") && !"\(credentials)".contains("very-secret"))
         #expect(!String(reflecting: credentials).contains("very-secret"))
+    }
+}
+
+@Suite struct AWSErrorTests {
+    @Test func codesAreNormalizedAsBotocoreDoesAndOnlyTransientOnesRetry() {
+        func error(_ status: Int, _ body: String, header: String? = nil) -> AWSError {
+            var headers: HTTPHeaders = [:]
+            if let header { headers.set("X-Amzn-ErrorType", header) }
+            return SageMakerClient.error("Op", HTTPResponse(status: status, headers: headers, body: Data(body.utf8)))
+        }
+        let throttled = error(400, #"{"__type":"com.amazonaws.sagemaker#ThrottlingException:http://internal.amazon.com/","message":"Rate exceeded"}"#)
+        #expect(throttled.code == "ThrottlingException" && throttled.isRetryable && throttled.message == "Op: Rate exceeded")
+        let invalid = error(400, #"{"__type":"ValidationException","Message":"Could not find endpoint"}"#)
+        #expect(invalid.code == "ValidationException" && !invalid.isRetryable && invalid.message.contains("Could not find"))
+        #expect(error(400, "{}", header: "ResourceInUse:http://x").code == "ResourceInUse")
+        #expect(error(503, "").isRetryable && error(503, "").code == "HTTP503")
+        #expect(!error(400, #"{"__type":"ResourceLimitExceeded"}"#).isRetryable)
+        #expect(error(403, "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code></Error></ErrorResponse>").code == "SignatureDoesNotMatch")
     }
 }
