@@ -149,6 +149,27 @@ public struct SageMakerClient: Sendable {
     }
 }
 
+extension SageMakerClient {
+    /// The endpoint, the revision's model and its config, as SageMaker has them now.
+    public func observe(endpoint: String, model: String, config: String) async throws(AWSError) -> SageMakerObservation {
+        let described = try await describe("DescribeEndpoint", ["EndpointName": .string(endpoint)])
+        let modelExists = try await describe("DescribeModel", ["ModelName": .string(model)]) != nil
+        let configExists = try await describe("DescribeEndpointConfig", ["EndpointConfigName": .string(config)]) != nil
+        return SageMakerObservation(
+            endpointStatus: described?["EndpointStatus"]?.stringValue, endpointConfigName: described?["EndpointConfigName"]?.stringValue,
+            failureReason: described?["FailureReason"]?.stringValue, modelExists: modelExists, configExists: configExists)
+    }
+
+    /// A Describe call; nil when SageMaker says the resource does not exist ("Could not find …").
+    func describe(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue? {
+        do {
+            return try await call(operation, input)
+        } catch  where error.code == "ValidationException" && error.message.contains("Could not find") {
+            return nil
+        }
+    }
+}
+
 /// Supplies credentials for each request (fixed, or refreshed before they expire).
 public protocol AWSCredentialsProvider: Sendable {
     func credentials() async throws(AWSError) -> AWSCredentials
