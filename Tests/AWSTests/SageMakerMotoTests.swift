@@ -25,6 +25,13 @@ import Testing
             secretKey = String(ready[3])
         }
 
+        /// A client signing with the peer's IAM user's key.
+        func client(_ http: HTTPClient) -> SageMakerClient {
+            SageMakerClient(
+                region: "us-east-1", endpoint: endpoint,
+                credentials: StaticCredentialsProvider(AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey)), http: http, environment: [:])
+        }
+
         deinit { process.stop() }
     }
 
@@ -40,10 +47,7 @@ import Testing
         let moto = try await Moto()
         let http = HTTPClient()
         defer { http.shutdown() }
-        let client = SageMakerClient(
-            region: "us-east-1", endpoint: moto.endpoint,
-            credentials: StaticCredentialsProvider(AWSCredentials(accessKeyID: moto.accessKey, secretAccessKey: moto.secretKey)), http: http,
-            environment: [:])
+        let client = moto.client(http)
         let owner: JSONValue = [["Key": "modelplane.dev/owner", "Value": "default/churn"]]
         let calls: [(String, JSONValue)] = [
             (

@@ -77,10 +77,7 @@ import Testing
         let moto = try await SageMakerMotoTests.Moto()
         let http = HTTPClient()
         defer { http.shutdown() }
-        let client = SageMakerClient(
-            region: "us-east-1", endpoint: moto.endpoint,
-            credentials: StaticCredentialsProvider(AWSCredentials(accessKeyID: moto.accessKey, secretAccessKey: moto.secretKey)), http: http,
-            environment: [:])
+        let client = moto.client(http)
         var md = try Self.churn()
         md.spec.backend.sagemaker?.instanceType = "ml.m5.large"
         let name = SageMakerResources.name(deployment: md.metadata.name ?? "", hash: md.spec.revisionHash)
