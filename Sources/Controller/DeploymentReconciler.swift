@@ -1,6 +1,7 @@
 public import Foundation
 public import HTTPClient
 public import KubeClient
+import Metrics
 public import ModelplaneAPI
 import Synchronization
 public import Triton
@@ -520,6 +521,11 @@ public struct DeploymentReconciler: Reconciler {
     private func setConditions(
         _ status: inout ModelDeployment.Status, generation: Int64, ready: ConditionValue?, progressing: ConditionValue?, degraded: ConditionValue?
     ) {
+        // Reconciles ending degraded, by the reason a user sees (a closed set: LoadFailed,
+        // ProgressDeadlineExceeded, SmokeTestFailed, BackendUnavailable, Conflict, …).
+        if let degraded, degraded.status == .true {
+            Counter(label: "modelplane_reconcile_errors_total", dimensions: [("reason", degraded.reason)]).increment()
+        }
         var conditions = status.conditions ?? []
         // Formatted only when a condition changes status: a steady-state resync formats nothing.
         lazy var time = Timestamps.rfc3339(now())

@@ -115,12 +115,13 @@ import Triton
         let standby = try await Self.probe(b, "/metrics").1
         #expect(standby.contains("modelplane_leader 0") && !standby.contains("modelplane_reconcile_total"), "\(standby)")
 
-        // The leader dies: the standby takes over within the lease (3 s, plus a retry period).
+        // The leader dies: the standby takes over once the lease has gone unrenewed for its 3 s
+        // (plus up to a retry period); the bound leaves room for a loaded CI machine.
         a.stop()
         let killed = ContinuousClock.now
         #expect(await Self.waitFor("modelplane: leading", in: b), "\(b.log)")
         let handover = ContinuousClock.now - killed
-        #expect(handover < .seconds(5), "handed over in \(handover)")
+        #expect(handover < .seconds(8), "handed over in \(handover)")
         try await cluster.change(to: "2")
         #expect(try await cluster.waitServing("2"))
 

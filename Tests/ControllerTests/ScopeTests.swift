@@ -49,7 +49,7 @@ import Testing
         try await world.create("y1", namespace: "a", labels: ["team": "y"])
         try await world.create("x2", namespace: "b", labels: ["team": "x"])
         try await world.create("x3", namespace: "c", labels: ["team": "x"])
-        let controller = try await world.controller(["-n", "a", "-n", "b", "-l", "team=x", "--no-leader-elect"])
+        let controller = try await world.controller(["-n", "a", "-n", "b", "-l", "team=x", "--no-leader-elect", "--http-address", "127.0.0.1:0"])
         defer { controller.stop() }
         #expect(controller.log.contains("namespaces a, b, labels team=x"), "\(controller.log)")
         let deadline = ContinuousClock.now + .seconds(20)
@@ -64,6 +64,9 @@ import Testing
         try await Task.sleep(for: .seconds(1))
         #expect(try await !world.reconciled("y1", "a"), "another label")
         #expect(try await !world.reconciled("x3", "c"), "another namespace")
+        // Both ended Degraded (their Triton is unreachable): the metric counts them by reason.
+        let metrics = try await LeaderElectionTests.probe(controller, "/metrics").1
+        #expect(metrics.contains(#"modelplane_reconcile_errors_total{reason="BackendUnavailable"}"#), "\(metrics)")
     }
 
     @Test func shardsSplitTheDeploymentsAndEachElectsItsOwnLeader() async throws {
