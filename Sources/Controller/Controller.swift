@@ -133,12 +133,7 @@ public struct ControllerScope: Sendable, CustomStringConvertible {
     /// stable across processes and versions, unlike Swift's seeded `hashValue`.
     public func owns(_ key: ObjectKey) -> Bool {
         guard let shard, shard.count > 1 else { return true }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.description.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return Int(hash % UInt64(shard.count)) == shard.index
+        return Int(FNV1a.hash(key.description) % UInt64(shard.count)) == shard.index
     }
 
     public var description: String {

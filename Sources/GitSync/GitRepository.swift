@@ -1,6 +1,7 @@
 public import Foundation
 import KubeClient
 import Manifests
+import ModelplaneAPI
 
 /// Where manifests come from: a branch of a Git repository, and a path inside it.
 public struct GitSource: Sendable, Hashable {
@@ -51,14 +52,7 @@ public struct GitSource: Sendable, Hashable {
 
     /// A short, stable name for this source: the value of the sync label on what it applies,
     /// so two syncs (other repositories, branches or paths) never prune each other's objects.
-    public var id: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "\(redactedURL)\n\(branch)\n\(path)".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 36)
-    }
+    public var id: String { String(FNV1a.hash("\(redactedURL)\n\(branch)\n\(path)"), radix: 36) }
 
     /// "URL (branch B, path P)", redacted.
     public var description: String { "\(redactedURL) (branch \(branch)\(path.isEmpty ? "" : ", path \(path)"))" }
@@ -71,18 +65,7 @@ public struct GitError: Error, Sendable, CustomStringConvertible {
 }
 
 enum Redact {
-    /// `scheme://user:secret@host/…` → `scheme://user:***@host/…`; `scheme://token@host` →
-    /// `scheme://***@host`.
-    static func url(_ url: String) -> String {
-        guard let scheme = url.range(of: "://") else { return url }
-        let rest = url[scheme.upperBound...]
-        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
-        let userinfo = rest[..<at]
-        let user = userinfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        let shown = user.count == 2 ? "\(user[0]):***" : (url.hasPrefix("ssh://") ? String(userinfo) : "***")
-        return String(url[..<scheme.upperBound]) + shown + String(rest[at...])
-    }
+    static func url(_ url: String) -> String { Redaction.url(url) }
 
     /// The password or token a URL carries, if any.
     static func secrets(in url: String) -> [String] {

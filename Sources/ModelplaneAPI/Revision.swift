@@ -16,11 +16,7 @@ extension ModelDeployment.Spec {
     /// FNV-1a over canonical JSON, written in Kubernetes' "safe" alphabet (no vowels, no look-alike
     /// digits) as pod-template-hash is, so it never spells words.
     public var revisionHash: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in servingRelevantJSON.canonicalText.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
+        var hash = FNV1a.hash(servingRelevantJSON.canonicalText)
         let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
         var out = ""
         for _ in 0..<10 {
@@ -28,5 +24,18 @@ extension ModelDeployment.Spec {
             hash /= UInt64(alphabet.count)
         }
         return out
+    }
+}
+
+/// FNV-1a (64-bit): a stable, fast, non-cryptographic hash — the same in every process and
+/// version, unlike Swift's seeded `hashValue`. For names and shard assignment, never for security.
+public enum FNV1a {
+    public static func hash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
     }
 }

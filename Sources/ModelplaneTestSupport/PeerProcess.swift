@@ -11,25 +11,17 @@ public enum Peers {
 
     /// The venv's Python (kmock, kubernetes-validate, ...). Tests that need it fail, loudly, when
     /// it is missing: running them without their peer would prove nothing.
-    public static var python: String {
-        get throws {
-            let path = repositoryRoot + "/.peers/bin/python"
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw PeerError("\(path) is missing: run scripts/setup-peers (the test command does) to install the test peers")
-            }
-            return path
-        }
-    }
+    public static var python: String { get throws { try venvPython(".peers") } }
 
-    /// The AWS peers' Python (botocore; a venv of its own, see scripts/setup-peers).
-    public static var awsPython: String {
-        get throws {
-            let path = repositoryRoot + "/.peers/aws/bin/python"
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw PeerError("\(path) is missing: run scripts/setup-peers (the test command does) to install the test peers")
-            }
-            return path
+    /// The AWS peers' Python (botocore, moto; a venv of its own, see scripts/setup-peers).
+    public static var awsPython: String { get throws { try venvPython(".peers/aws") } }
+
+    private static func venvPython(_ venv: String) throws -> String {
+        let path = repositoryRoot + "/" + venv + "/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw PeerError("\(path) is missing: run scripts/setup-peers (the test command does) to install the test peers")
         }
+        return path
     }
 
     public static func script(_ name: String) -> String { repositoryRoot + "/Tests/Peers/" + name }

@@ -44,16 +44,9 @@ struct GitOptions: ParsableArguments {
     }
 
     func period() throws -> Duration {
-        guard let seconds = Self.seconds(interval), seconds >= 1 else {
-            throw ValidationError("--interval \(interval): give a duration of at least 1 s, such as 30s, 5m or 1h")
-        }
-        return .seconds(seconds)
-    }
-
-    static func seconds(_ text: String) -> Int? {
-        let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
-        if let unit = text.last.flatMap({ units[$0] }) { return Int(text.dropLast()).map { $0 * unit } }
-        return Int(text)
+        let period = try DurationArgument.parse(interval, "--interval")
+        guard period >= .seconds(1) else { throw ValidationError("--interval \(interval): give at least 1s") }
+        return period
     }
 
     func validate() throws {

@@ -138,7 +138,6 @@ import Triton
         let deadline = ContinuousClock.now + .seconds(10)
         while b.exitStatus == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(b.exitStatus == 1, "the stalled leader exits: \(b.log)")
-        try await Task.sleep(for: .seconds(1))
         #expect(cluster.audit("b").count == actionsBeforeStall, "no action after the stall: \(cluster.audit("b").suffix(3))")
         #expect(try await cluster.serving("3"))
 
