@@ -153,8 +153,11 @@ extension SageMakerClient {
     /// The endpoint, the revision's model and its config, as SageMaker has them now.
     public func observe(endpoint: String, model: String, config: String) async throws(AWSError) -> SageMakerObservation {
         let described = try await describe("DescribeEndpoint", ["EndpointName": .string(endpoint)])
-        let modelExists = try await describe("DescribeModel", ["ModelName": .string(model)]) != nil
-        let configExists = try await describe("DescribeEndpointConfig", ["EndpointConfigName": .string(config)]) != nil
+        // An endpoint serving this config implies its config and model exist: a steady-state
+        // resync costs one call, not three.
+        let serving = described?["EndpointConfigName"]?.stringValue == config
+        let modelExists = if serving { true } else { try await describe("DescribeModel", ["ModelName": .string(model)]) != nil }
+        let configExists = if serving { true } else { try await describe("DescribeEndpointConfig", ["EndpointConfigName": .string(config)]) != nil }
         return SageMakerObservation(
             endpointStatus: described?["EndpointStatus"]?.stringValue, endpointConfigName: described?["EndpointConfigName"]?.stringValue,
             failureReason: described?["FailureReason"]?.stringValue, modelExists: modelExists, configExists: configExists)
