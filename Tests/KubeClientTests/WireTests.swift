@@ -412,7 +412,7 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct ExecPluginWireTests {
+@Suite(.timeLimit(.minutes(3))) struct ExecPluginWireTests {
     /// A kubeconfig whose user runs `plugin.sh` (relative: resolved against the kubeconfig's
     /// directory, as kubectl does). The plugin counts its runs, echoes the apiVersion it was asked
     /// for in KUBERNETES_EXEC_INFO, and prints the token in `token` with an expiry `expires`
