@@ -12,7 +12,7 @@ func deployment(_ name: String, version: String = "1", finalizers: [String]? = n
 }
 
 /// The Kubernetes client against the embedded server: the semantics kmock cannot show.
-@Suite(.timeLimit(.minutes(1))) struct ContractTests {
+@Suite(.timeLimit(.minutes(3))) struct ContractTests {
     @Test func createGetUpdateWithOptimisticConcurrency() async throws {
         let server = try await EmbeddedServer()
         let kube = server.client()
@@ -184,7 +184,7 @@ func deployment(_ name: String, version: String = "1", finalizers: [String]? = n
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct DiscoveryTests {
+@Suite(.timeLimit(.minutes(3))) struct DiscoveryTests {
     @Test func describesTheResources() async throws {
         let server = try await EmbeddedServer()
         let http = HTTPClient()

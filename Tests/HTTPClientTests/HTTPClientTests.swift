@@ -16,7 +16,7 @@ func echo(_ response: HTTPResponse) throws -> Echo {
     try JSONDecoder().decode(Echo.self, from: response.body)
 }
 
-@Suite(.timeLimit(.minutes(1))) struct HTTPClientWireTests {
+@Suite(.timeLimit(.minutes(3))) struct HTTPClientWireTests {
     @Test func sendsMethodHeadersAndBody() async throws {
         let peer = try await PeerProcess.httpPeer()
         let client = HTTPClient()
@@ -207,7 +207,7 @@ func echo(_ response: HTTPResponse) throws -> Echo {
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct HTTPClientTLSTests {
+@Suite(.timeLimit(.minutes(3))) struct HTTPClientTLSTests {
     @Test func verifiesTheServerAgainstACAFileOrInlineData() async throws {
         let pki = try TestCertificates.make()
         let peer = try await PeerProcess.httpPeer(["--cert", pki.serverCertificate, "--key", pki.serverKey])

@@ -24,7 +24,7 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
     ]
 }
 
-@Suite(.timeLimit(.minutes(1))) struct KubernetesClientWireTests {
+@Suite(.timeLimit(.minutes(3))) struct KubernetesClientWireTests {
     @Test func crudVerbsUseTheRightMethodsPathsAndContentTypes() async throws {
         let peer = try await KubePeer.start()
         let kube = client(peer)
@@ -149,7 +149,7 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct WatchWireTests {
+@Suite(.timeLimit(.minutes(3))) struct WatchWireTests {
     @Test func watchStreamsChanges() async throws {
         let peer = try await KubePeer.start()
         let kube = client(peer)
@@ -255,7 +255,7 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct ReflectorWireTests {
+@Suite(.timeLimit(.minutes(3))) struct ReflectorWireTests {
     func reflector(_ peer: KubePeer) -> Reflector<ModelDeployment> {
         var reflector = Reflector<ModelDeployment>(client: client(peer), namespace: "default")
         reflector.backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(200))
@@ -367,7 +367,7 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct SecureWireTests {
+@Suite(.timeLimit(.minutes(3))) struct SecureWireTests {
     @Test func mutualTLSAndBearerTokenFromAKubeconfig() async throws {
         let pki = try TestCertificates.make()
         let clientTLS = TLSConfiguration(
@@ -497,7 +497,7 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct OtherResourceWireTests {
+@Suite(.timeLimit(.minutes(3))) struct OtherResourceWireTests {
     @Test func leasesAndEventsUseTheirGroups() async throws {
         let peer = try await KubePeer.start()
         let kube = client(peer)
