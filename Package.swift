@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "modelplane",
             dependencies: [
-                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "Controller", "Triton", "HTTPClient", "GitSync",
+                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "Controller", "Triton", "AWS", "HTTPClient", "GitSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "KubeClient", "HTTPClient", "ModelplaneAPI", "Triton", "Digests",
+                "KubeClient", "HTTPClient", "ModelplaneAPI", "Triton", "AWS", "Digests",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
@@ -119,7 +119,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
-        .target(name: "ModelplaneTestSupport", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
+        .target(name: "ModelplaneTestSupport", dependencies: ["AWS", "HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         .testTarget(name: "ModelplaneAPITests", dependencies: ["ModelplaneAPI", "Manifests"], swiftSettings: strict),
         .testTarget(
             name: "ManifestsTests",
@@ -133,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ControllerTests",
-            dependencies: ["Controller", "Digests", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
+            dependencies: ["Controller", "AWS", "Digests", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTPClient", "Manifests", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),

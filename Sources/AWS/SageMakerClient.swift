@@ -65,11 +65,18 @@ public enum AWSEndpoint {
     }
 }
 
+/// SageMaker's control plane as the reconciler uses it: one operation with its input, its output
+/// or an `AWSError`. `SageMakerClient` speaks it to AWS (or moto); the stateful fake in the test
+/// support target implements it too, held to moto's behaviour by contract tests.
+public protocol SageMakerAPI: Sendable {
+    func call(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue
+}
+
 /// SageMaker's control plane: the AWS JSON 1.1 protocol (`POST /`, `X-Amz-Target:
 /// SageMaker.<Operation>`), signed with SigV4, retried with exponential backoff and full jitter on
 /// throttling, timeouts, 5xx and connection failures; other errors are returned at once with the
 /// service's code and message.
-public struct SageMakerClient: Sendable {
+public struct SageMakerClient: SageMakerAPI {
     public let region: String
     public let endpoint: String
     let credentials: any AWSCredentialsProvider
@@ -149,7 +156,9 @@ public struct SageMakerClient: Sendable {
     }
 }
 
-extension SageMakerClient {
+extension SageMakerAPI {
+    public func call(_ operation: String) async throws(AWSError) -> JSONValue { try await call(operation, [:]) }
+
     /// The endpoint, the revision's model and its config, as SageMaker has them now.
     public func observe(endpoint: String, model: String, config: String) async throws(AWSError) -> SageMakerObservation {
         let described = try await describe("DescribeEndpoint", ["EndpointName": .string(endpoint)])
@@ -158,19 +167,52 @@ extension SageMakerClient {
         let serving = described?["EndpointConfigName"]?.stringValue == config
         let modelExists = if serving { true } else { try await describe("DescribeModel", ["ModelName": .string(model)]) != nil }
         let configExists = if serving { true } else { try await describe("DescribeEndpointConfig", ["EndpointConfigName": .string(config)]) != nil }
+        let variant = described?["ProductionVariants"]?.arrayValue?.first
         return SageMakerObservation(
             endpointStatus: described?["EndpointStatus"]?.stringValue, endpointConfigName: described?["EndpointConfigName"]?.stringValue,
-            failureReason: described?["FailureReason"]?.stringValue, modelExists: modelExists, configExists: configExists)
+            failureReason: described?["FailureReason"]?.stringValue, endpointArn: described?["EndpointArn"]?.stringValue,
+            variantName: variant?["VariantName"]?.stringValue,
+            instanceCount: (variant?["DesiredInstanceCount"] ?? variant?["CurrentInstanceCount"])?.int64Value, modelExists: modelExists,
+            configExists: configExists)
     }
 
     /// A Describe call; nil when SageMaker says the resource does not exist ("Could not find …").
-    func describe(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue? {
+    public func describe(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue? {
         do {
             return try await call(operation, input)
-        } catch  where error.code == "ValidationException" && error.message.contains("Could not find") {
+        } catch  where error.isNotFound {
             return nil
         }
     }
+
+    /// A Delete call; false when there was nothing to delete.
+    @discardableResult
+    public func delete(_ operation: String, _ input: JSONValue) async throws(AWSError) -> Bool {
+        do {
+            _ = try await call(operation, input)
+            return true
+        } catch  where error.isNotFound {
+            return false
+        }
+    }
+
+    /// The value of tag `key` on the resource `arn`, nil when it has none.
+    public func tag(_ key: String, of arn: String) async throws(AWSError) -> String? {
+        var token: String?
+        repeat {
+            var input: JSONValue = ["ResourceArn": .string(arn), "MaxResults": 100]
+            if let token { input["NextToken"] = .string(token) }
+            let page = try await call("ListTags", input)
+            if let tag = page["Tags"]?.arrayValue?.first(where: { $0["Key"]?.stringValue == key }) { return tag["Value"]?.stringValue }
+            token = page["NextToken"]?.stringValue
+        } while token != nil
+        return nil
+    }
+}
+
+extension AWSError {
+    /// SageMaker's way of saying a resource does not exist: a ValidationException "Could not find …".
+    public var isNotFound: Bool { code == "ValidationException" && message.contains("Could not find") }
 }
 
 /// Supplies credentials for each request (fixed, or refreshed before they expire).

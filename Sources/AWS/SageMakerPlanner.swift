@@ -1,16 +1,21 @@
 public import ModelplaneAPI
 
 /// What SageMaker should do next for one ModelDeployment. Pure, like `TritonPlanner`: the
-/// reconciler executes one step, requeues while SageMaker works (never blocking a worker), and
+/// reconciler executes steps, requeues while SageMaker works (never blocking a worker), and
 /// observes again.
 public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
-    /// The endpoint is InService on this revision's config.
+    /// The endpoint is InService on this revision's config, at the spec's capacity, with nothing
+    /// left to clean up.
     case converged
     case createModel(String)
     case createEndpointConfig(String)
     case createEndpoint(endpoint: String, config: String)
     /// Move an InService endpoint to this revision's config (SageMaker rolls it out).
     case updateEndpoint(endpoint: String, config: String)
+    /// Only the instance count changed: UpdateEndpointWeightsAndCapacities, no new fleet.
+    case updateCapacity(endpoint: String, variant: String, count: Int64)
+    /// A model and endpoint config of ours beyond the revision history, serving nothing.
+    case deleteResources(String)
     /// SageMaker is busy with the endpoint (Creating, Updating, RollingBack, …): look again later;
     /// never a second update while one is in progress.
     case wait(status: String)
@@ -18,6 +23,8 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
     case deleteEndpoint(String)
     /// Failed, or UpdateRollbackFailed, on the desired config: nothing to do but report it.
     case failed(status: String, reason: String)
+    /// The update to this revision was rolled back, and a retry is not due yet.
+    case blocked(String)
 
     public var description: String {
         switch self {
@@ -26,9 +33,13 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
         case .createEndpointConfig(let name): "CreateEndpointConfig \(name)"
         case .createEndpoint(let endpoint, let config): "CreateEndpoint \(endpoint) with \(config)"
         case .updateEndpoint(let endpoint, let config): "UpdateEndpoint \(endpoint) to \(config)"
+        case .updateCapacity(let endpoint, let variant, let count):
+            "UpdateEndpointWeightsAndCapacities \(endpoint): variant \(variant) to \(count) instance\(count == 1 ? "" : "s")"
+        case .deleteResources(let name): "DeleteEndpointConfig and DeleteModel \(name) (beyond the revision history)"
         case .wait(let status): "wait: the endpoint is \(status)"
         case .deleteEndpoint(let name): "DeleteEndpoint \(name) (Failed; it is created again afterwards)"
         case .failed(let status, let reason): "none: the endpoint is \(status): \(reason)"
+        case .blocked(let reason): "none until a retry is due: \(reason)"
         }
     }
 }
@@ -39,53 +50,127 @@ public struct SageMakerObservation: Sendable, Hashable {
     public var endpointStatus: String?
     public var endpointConfigName: String?
     public var failureReason: String?
+    public var endpointArn: String?
+    /// The first production variant: its name and its desired (else current) instance count.
+    public var variantName: String?
+    public var instanceCount: Int64?
     public var modelExists: Bool
     public var configExists: Bool
 
-    public init(endpointStatus: String? = nil, endpointConfigName: String? = nil, failureReason: String? = nil, modelExists: Bool, configExists: Bool) {
+    public init(
+        endpointStatus: String? = nil, endpointConfigName: String? = nil, failureReason: String? = nil, endpointArn: String? = nil,
+        variantName: String? = nil, instanceCount: Int64? = nil, modelExists: Bool, configExists: Bool
+    ) {
         self.endpointStatus = endpointStatus
         self.endpointConfigName = endpointConfigName
         self.failureReason = failureReason
+        self.endpointArn = endpointArn
+        self.variantName = variantName
+        self.instanceCount = instanceCount
         self.modelExists = modelExists
         self.configExists = configExists
+    }
+}
+
+public struct SageMakerPlanInput: Sendable {
+    public var endpoint: String
+    /// This revision's Model and EndpointConfig name.
+    public var name: String
+    public var instanceCount: Int64
+    public var observed: SageMakerObservation
+    /// Why the update to this revision failed, while a retry is not due.
+    public var failedForThisGeneration: String?
+    /// Our models and configs beyond the revision history (never the serving or the desired one).
+    public var obsolete: [String]
+
+    public init(
+        endpoint: String, name: String, instanceCount: Int64 = 1, observed: SageMakerObservation, failedForThisGeneration: String? = nil,
+        obsolete: [String] = []
+    ) {
+        self.endpoint = endpoint
+        self.name = name
+        self.instanceCount = instanceCount
+        self.observed = observed
+        self.failedForThisGeneration = failedForThisGeneration
+        self.obsolete = obsolete
     }
 }
 
 public enum SageMakerPlanner {
     static let busy: Set<String> = ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "OutOfService"]
 
-    public static func next(endpoint: String, model: String, config: String, observed: SageMakerObservation) -> SageMakerStep {
+    public static func next(_ input: SageMakerPlanInput) -> SageMakerStep {
+        let observed = input.observed
+        let config = input.name
         if let status = observed.endpointStatus, busy.contains(status) { return .wait(status: status) }
         switch observed.endpointStatus {
-        case "Failed" where observed.endpointConfigName != config: return .deleteEndpoint(endpoint)
+        case "Failed" where observed.endpointConfigName != config: return .deleteEndpoint(input.endpoint)
         case "Failed", "UpdateRollbackFailed": return .failed(status: observed.endpointStatus!, reason: observed.failureReason ?? "no reason given")
         default: break
         }
-        if observed.endpointStatus == "InService", observed.endpointConfigName == config { return .converged }
+        if observed.endpointStatus == "InService", observed.endpointConfigName == config {
+            if let count = observed.instanceCount, count != input.instanceCount {
+                return .updateCapacity(endpoint: input.endpoint, variant: observed.variantName ?? SageMakerResources.variant, count: input.instanceCount)
+            }
+            if let old = input.obsolete.first(where: { $0 != config }) { return .deleteResources(old) }
+            return .converged
+        }
+        if let failure = input.failedForThisGeneration { return .blocked(failure) }
         // Models and configs are immutable: a revision gets its own, created before the endpoint moves.
-        if !observed.modelExists { return .createModel(model) }
+        if !observed.modelExists { return .createModel(config) }
         if !observed.configExists { return .createEndpointConfig(config) }
-        guard observed.endpointStatus != nil else { return .createEndpoint(endpoint: endpoint, config: config) }
-        return .updateEndpoint(endpoint: endpoint, config: config)
+        guard observed.endpointStatus != nil else { return .createEndpoint(endpoint: input.endpoint, config: config) }
+        return .updateEndpoint(endpoint: input.endpoint, config: config)
+    }
+
+    /// The old planner signature: no capacity, no clean-up.
+    public static func next(endpoint: String, model: String, config: String, observed: SageMakerObservation) -> SageMakerStep {
+        next(SageMakerPlanInput(endpoint: endpoint, name: config, instanceCount: observed.instanceCount ?? 1, observed: observed))
     }
 }
 
 /// Deterministic names and request bodies for a deployment's revision.
 public enum SageMakerResources {
+    /// The one production variant's name.
+    public static let variant = "primary"
+
     /// `NAME-HASH` within SageMaker's 63 characters: the deployment name (a DNS label, so already
-    /// within SageMaker's alphabet) shortened if needed, then the revision hash.
+    /// within SageMaker's alphabet) shortened if needed, then the hash.
     public static func name(deployment: String, hash: String) -> String {
         var base = String(deployment.prefix(63 - hash.count - 1))
         while base.hasSuffix("-") { base.removeLast() }
         return "\(base)-\(hash)"
     }
 
+    /// A hash of the owner (namespace/name: equal specs in two namespaces never share a model)
+    /// and what a Model and its EndpointConfig hold: the model (name, version, artifact), the
+    /// image, the role and the instance type. The instance count, the endpoint's name or URL
+    /// and the rollout settings are left out: changing them needs no new model or config.
+    public static func hash(_ md: ModelDeployment) -> String {
+        let sagemaker = md.spec.backend.sagemaker
+        let fields: JSONValue = [
+            "deployment": .string(owner(md)), "model": .string(md.spec.model.name), "version": .string(md.spec.model.version),
+            "uri": md.spec.model.uri.map(JSONValue.string) ?? .null,
+            "image": .string(sagemaker?.image ?? ""), "role": .string(sagemaker?.executionRoleArn ?? ""),
+            "instanceType": .string(sagemaker?.instanceType ?? ""),
+        ]
+        return FNV1a.safeHash(fields.canonicalText)
+    }
+
+    /// This revision's Model and EndpointConfig name.
+    public static func name(_ md: ModelDeployment) -> String { name(deployment: md.metadata.name ?? "", hash: hash(md)) }
+
     public static func endpointName(_ md: ModelDeployment) -> String { md.spec.backend.sagemaker?.endpointName ?? md.metadata.name ?? "" }
+
+    public static let ownerTag = "modelplane.dev/owner"
+
+    /// `namespace/name`, the owner tag's value.
+    public static func owner(_ md: ModelDeployment) -> String { "\(md.metadata.namespace ?? "default")/\(md.metadata.name ?? "")" }
 
     /// Tags every resource carries: which deployment owns it, and which revision it serves.
     public static func tags(_ md: ModelDeployment) -> JSONValue {
         [
-            ["Key": "modelplane.dev/owner", "Value": .string("\(md.metadata.namespace ?? "default")/\(md.metadata.name ?? "")")],
+            ["Key": .string(ownerTag), "Value": .string(owner(md))],
             ["Key": "modelplane.dev/revision-hash", "Value": .string(md.spec.revisionHash)],
         ]
     }
@@ -106,7 +191,7 @@ public enum SageMakerResources {
             "EndpointConfigName": .string(name),
             "ProductionVariants": [
                 [
-                    "VariantName": "primary", "ModelName": .string(model), "InstanceType": .string(sagemaker?.instanceType ?? ""),
+                    "VariantName": .string(variant), "ModelName": .string(model), "InstanceType": .string(sagemaker?.instanceType ?? ""),
                     "InitialInstanceCount": .int(sagemaker?.initialInstanceCount ?? ModelDeployment.Defaults.initialInstanceCount),
                     "InitialVariantWeight": 1.0,
                 ]
@@ -121,5 +206,33 @@ public enum SageMakerResources {
 
     public static func updateEndpoint(endpoint: String, config: String) -> JSONValue {
         ["EndpointName": .string(endpoint), "EndpointConfigName": .string(config)]
+    }
+
+    /// UpdateEndpoint for `md`: BlueGreen rollouts pass a DeploymentConfig (traffic routing from
+    /// the spec, all at once by default, and the spec's rollback alarms); Immediate leaves
+    /// SageMaker's default.
+    public static func updateEndpoint(_ md: ModelDeployment, endpoint: String, config: String) -> JSONValue {
+        var body = updateEndpoint(endpoint: endpoint, config: config)
+        if let deployment = deploymentConfig(md) { body["DeploymentConfig"] = deployment }
+        return body
+    }
+
+    public static func deploymentConfig(_ md: ModelDeployment) -> JSONValue? {
+        guard md.spec.rollout?.strategy == .blueGreen, let sagemaker = md.spec.backend.sagemaker else { return nil }
+        let routing = sagemaker.trafficRouting ?? .init(type: .allAtOnce)
+        var traffic: JSONValue = ["Type": .string(routing.type.wireValue), "WaitIntervalInSeconds": .int(routing.waitIntervalSeconds ?? 0)]
+        if let step = routing.stepPercent {
+            let size: JSONValue = ["Type": "CAPACITY_PERCENT", "Value": .int(step)]
+            traffic[routing.type == .linear ? "LinearStepSize" : "CanarySize"] = size
+        }
+        var config: JSONValue = ["BlueGreenUpdatePolicy": ["TrafficRoutingConfiguration": traffic]]
+        if let alarms = sagemaker.rollbackAlarms, !alarms.isEmpty {
+            config["AutoRollbackConfiguration"] = ["Alarms": .array(alarms.map { ["AlarmName": .string($0)] })]
+        }
+        return config
+    }
+
+    public static func updateCapacity(endpoint: String, variant: String, count: Int64) -> JSONValue {
+        ["EndpointName": .string(endpoint), "DesiredWeightsAndCapacities": [["VariantName": .string(variant), "DesiredInstanceCount": .int(count)]]]
     }
 }

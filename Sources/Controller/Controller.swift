@@ -1,3 +1,4 @@
+import AWS
 public import KubeClient
 public import Logging
 import Metrics
@@ -104,9 +105,17 @@ extension ObjectCache where Object == ModelDeployment {
             var values: [String] = []
             if let url = md.spec.backend.triton?.url { values.append(TritonClaims.key(url: url, model: md.spec.model.name)) }
             if let record = md.status?.triton { values.append(TritonClaims.key(url: record.url, model: record.model)) }
+            if let sagemaker = md.spec.backend.sagemaker {
+                values.append(SageMakerClaims.key(region: sagemaker.region, endpoint: SageMakerResources.endpointName(md)))
+            }
+            if let record = md.status?.sagemaker { values.append(SageMakerClaims.key(region: record.region, endpoint: record.endpoint)) }
             return values
         }
     }
+}
+
+enum SageMakerClaims {
+    static func key(region: String, endpoint: String) -> String { "sagemaker:\(region)/\(endpoint)" }
 }
 
 enum TritonClaims {

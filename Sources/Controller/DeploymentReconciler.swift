@@ -1,3 +1,4 @@
+public import AWS
 public import Foundation
 public import HTTPClient
 public import KubeClient
@@ -29,23 +30,36 @@ public struct DeploymentReconciler: Reconciler {
     let mayAct: @Sendable () -> Bool
     /// One repository index per Triton per pass, shared by every deployment on that Triton.
     let indexes = TritonIndexCache()
+    /// SageMaker's control plane for a region, through an API URL (nil: the SDKs' default).
+    let sagemaker: @Sendable (_ region: String, _ endpointURL: String?) -> any SageMakerAPI
+    /// How often an endpoint SageMaker is working on is looked at again (a requeue, never a
+    /// blocked worker).
+    let sageMakerPoll: Duration
 
-    /// Talks to Triton servers over `http`.
+    /// Talks to Triton servers over `http`, and to SageMaker over `http` with the standard AWS
+    /// credential chain.
     public init(
         client: KubernetesClient, cache: ObjectCache<ModelDeployment>, http: HTTPClient, audit: AuditLog?, events: EventRecorder,
         now: @escaping @Sendable () -> Date = { Date() }, mayAct: @escaping @Sendable () -> Bool = { true }
     ) {
+        let credentials = DefaultAWSCredentialsProvider(http: http)
         self.init(
-            client: client, cache: cache, triton: { TritonClient(baseURL: $0, http: http) }, audit: audit, events: events, now: now, mayAct: mayAct)
+            client: client, cache: cache, triton: { TritonClient(baseURL: $0, http: http) },
+            sagemaker: { SageMakerClient(region: $0, endpoint: $1, credentials: credentials, http: http) }, audit: audit, events: events, now: now,
+            mayAct: mayAct)
     }
 
     public init(
-        client: KubernetesClient, cache: ObjectCache<ModelDeployment>, triton: @escaping @Sendable (String) -> any TritonAPI, audit: AuditLog?,
-        events: EventRecorder, now: @escaping @Sendable () -> Date = { Date() }, mayAct: @escaping @Sendable () -> Bool = { true }
+        client: KubernetesClient, cache: ObjectCache<ModelDeployment>, triton: @escaping @Sendable (String) -> any TritonAPI,
+        sagemaker: @escaping @Sendable (_ region: String, _ endpointURL: String?) -> any SageMakerAPI = { _, _ in UnconfiguredSageMaker() },
+        sageMakerPoll: Duration = .seconds(15), audit: AuditLog?, events: EventRecorder, now: @escaping @Sendable () -> Date = { Date() },
+        mayAct: @escaping @Sendable () -> Bool = { true }
     ) {
         self.client = client
         self.cache = cache
         self.triton = triton
+        self.sagemaker = sagemaker
+        self.sageMakerPoll = sageMakerPoll
         self.audit = audit
         self.events = events
         self.now = now
@@ -54,7 +68,7 @@ public struct DeploymentReconciler: Reconciler {
 
     struct NotLeading: Error {}
 
-    private func ensureLeading() throws(NotLeading) {
+    func ensureLeading() throws(NotLeading) {
         if !mayAct() { throw NotLeading() }
     }
 
@@ -67,6 +81,7 @@ public struct DeploymentReconciler: Reconciler {
                 md.metadata.finalizers = (md.metadata.finalizers ?? []) + [Self.finalizer]
                 md = try await client.update(md)
             }
+            if let sagemaker = md.spec.backend.sagemaker { return try await reconcile(md, sagemaker: sagemaker) }
             guard let triton = md.spec.backend.triton else { return try await unsupported(md) }
             return try await reconcile(md, triton: triton)
         } catch let error as KubernetesError {
@@ -80,7 +95,7 @@ public struct DeploymentReconciler: Reconciler {
 
     // MARK: - Triton
 
-    private struct Note {
+    struct Note {
         var type: Event.EventType
         var reason: String
         var action: String
@@ -231,6 +246,18 @@ public struct DeploymentReconciler: Reconciler {
             status.phase = .progressing
             setConditions(&status, generation: generation, ready: nil, progressing: (.true, "Loading", "rolling out version \(version)"), degraded: nil)
         }
+        // Moving from SageMaker: its endpoint goes once Triton serves.
+        var moving = false
+        if converged, let old = status.sagemaker {
+            try ensureLeading()
+            do {
+                status.sagemaker = try await tearDown(old, client: sagemaker(old.region, old.endpointURL), md: md, revision: revision)
+                moving = status.sagemaker != nil
+            } catch let error as AWSError {
+                moving = true
+                notes.append(Note(type: .warning, reason: "DeleteFailed", action: "DeleteEndpoint", note: "the old SageMaker endpoint: \(error)"))
+            }
+        }
         try await write(&md, status)
         if converged, original.status?.phase != .ready || original.status?.currentRevision != status.currentRevision {
             // One event per transition: a load that just made the version serve says so itself.
@@ -242,6 +269,7 @@ public struct DeploymentReconciler: Reconciler {
                     note: "version \(version) of \(model) is serving" + (loadedNow ? " (loaded)" : "")))
         }
         for note in notes { await events.record(md, type: note.type, reason: note.reason, action: note.action, note: note.note) }
+        if moving { return .requeueAfter(sageMakerPoll) }
         if converged { return .converged }
         if failure != nil { return .requeueAfter(Self.failedLoadRetry) }
         return .requeueAfter(.seconds(1))
@@ -438,9 +466,9 @@ public struct DeploymentReconciler: Reconciler {
     }
 
     /// The reason the desired version failed to load for this generation, while a retry is not due.
-    private func failedLoad(_ status: ModelDeployment.Status, generation: Int64) -> String? {
+    func failedLoad(_ status: ModelDeployment.Status, generation: Int64) -> String? {
         guard let degraded = status.conditions?[type: "Degraded"], degraded.status == .true,
-            ["LoadFailed", "ProgressDeadlineExceeded", "SmokeTestFailed"].contains(degraded.reason),
+            ["LoadFailed", "ProgressDeadlineExceeded", "SmokeTestFailed", "UpdateRolledBack", "EndpointFailed", "InvalidRequest"].contains(degraded.reason),
             degraded.observedGeneration == generation
         else { return nil }
         if let since = Self.date(degraded.lastTransitionTime), now().timeIntervalSince(since) >= Double(Self.failedLoadRetry.components.seconds) {
@@ -454,19 +482,24 @@ public struct DeploymentReconciler: Reconciler {
     private func finalize(_ original: ModelDeployment) async throws -> ReconcileOutcome {
         var md = original
         guard (md.metadata.finalizers ?? []).contains(Self.finalizer) else { return .converged }
+        let revision = md.status?.revisions?.last?.revision
         if let record = md.status?.triton {
-            let target = "\(record.url)#\(record.model)"
+            try ensureLeading()
+            guard try await unloadTriton(record, md: md, revision: revision) else {
+                return .transientError("cannot unload \(record.model) from \(record.url) yet")
+            }
+        }
+        if let record = md.status?.sagemaker {
             try ensureLeading()
             do {
-                try await triton(record.url).unload(record.model)
-                indexes.invalidate(record.url)
-                try appendAudit(md, md.status?.revisions?.last?.revision, "unload", target, nil, "ok")
-                await events.record(md, type: .normal, reason: "Unloaded", action: "Unload", note: "unloaded \(record.model) from \(record.url)")
-            } catch let error as TritonError where error.kind == .refused {
-                // Already gone (Triton restarted, or someone unloaded it): nothing of ours is left.
-                try appendAudit(md, md.status?.revisions?.last?.revision, "unload", target, nil, "not loaded: \(error.message)")
-            } catch let error as TritonError {
-                await events.record(md, type: .warning, reason: "UnloadFailed", action: "Unload", note: "\(error); will retry before deleting")
+                if let remaining = try await tearDown(record, client: sagemaker(record.region, record.endpointURL), md: md, revision: revision) {
+                    var status = md.status ?? .init()
+                    status.sagemaker = remaining
+                    try await write(&md, status)
+                    return .requeueAfter(sageMakerPoll)
+                }
+            } catch let error as AWSError {
+                await events.record(md, type: .warning, reason: "DeleteFailed", action: "DeleteEndpoint", note: "\(error); will retry before deleting")
                 return .transientError("\(error)")
             }
         }
@@ -475,7 +508,26 @@ public struct DeploymentReconciler: Reconciler {
         return .converged
     }
 
-    private func unsupported(_ original: ModelDeployment) async throws -> ReconcileOutcome {
+    /// Unloads what `record` says we loaded on Triton. True when it is gone (or was already);
+    /// false when Triton could not be asked (an event says so).
+    func unloadTriton(_ record: ModelDeployment.TritonRecord, md: ModelDeployment, revision: Int64?) async throws -> Bool {
+        let target = "\(record.url)#\(record.model)"
+        do {
+            try await triton(record.url).unload(record.model)
+            indexes.invalidate(record.url)
+            try appendAudit(md, revision, "unload", target, nil, "ok")
+            await events.record(md, type: .normal, reason: "Unloaded", action: "Unload", note: "unloaded \(record.model) from \(record.url)")
+        } catch let error as TritonError where error.kind == .refused {
+            // Already gone (Triton restarted, or someone unloaded it): nothing of ours is left.
+            try appendAudit(md, revision, "unload", target, nil, "not loaded: \(error.message)")
+        } catch let error as TritonError {
+            await events.record(md, type: .warning, reason: "UnloadFailed", action: "Unload", note: "\(error); will retry")
+            return false
+        }
+        return true
+    }
+
+    func unsupported(_ original: ModelDeployment) async throws -> ReconcileOutcome {
         var md = original
         var status = md.status ?? ModelDeployment.Status()
         let generation = md.metadata.generation ?? 1
@@ -518,7 +570,7 @@ public struct DeploymentReconciler: Reconciler {
 
     typealias ConditionValue = (status: Condition.Status, reason: String, message: String)
 
-    private func setConditions(
+    func setConditions(
         _ status: inout ModelDeployment.Status, generation: Int64, ready: ConditionValue?, progressing: ConditionValue?, degraded: ConditionValue?
     ) {
         // Reconciles ending degraded, by the reason a user sees (a closed set: LoadFailed,
@@ -546,13 +598,13 @@ public struct DeploymentReconciler: Reconciler {
     }
 
     /// Writes the status through the status subresource, only when it changed.
-    private func write(_ md: inout ModelDeployment, _ status: ModelDeployment.Status) async throws {
+    func write(_ md: inout ModelDeployment, _ status: ModelDeployment.Status) async throws {
         guard md.status != status else { return }
         md.status = status
         md = try await client.updateStatus(md)
     }
 
-    private func appendAudit(_ md: ModelDeployment, _ revision: Int64?, _ action: String, _ target: String, _ detail: JSONValue?, _ outcome: String)
+    func appendAudit(_ md: ModelDeployment, _ revision: Int64?, _ action: String, _ target: String, _ detail: JSONValue?, _ outcome: String)
         throws
     {
         try audit?.append(

@@ -41,6 +41,15 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// An integer, or a double with no fractional part (JSON does not tell them apart).
+    public var int64Value: Int64? {
+        switch self {
+        case .int(let value): value
+        case .double(let value) where value.rounded() == value && abs(value) < 9e15: Int64(value)
+        default: nil
+        }
+    }
+
     public var arrayValue: [JSONValue]? {
         if case .array(let items) = self { return items }
         return nil

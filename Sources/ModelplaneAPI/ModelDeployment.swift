@@ -96,9 +96,17 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public var initialInstanceCount: Int64?
         /// Defaults to the deployment's name.
         public var endpointName: String?
+        /// The SageMaker API's URL, for emulators and VPC endpoints; else `AWS_ENDPOINT_URL_SAGEMAKER`,
+        /// then `AWS_ENDPOINT_URL`, then the region's public endpoint.
+        public var endpointURL: String?
+        /// BlueGreen rollouts only: how SageMaker shifts traffic to a new revision.
+        public var trafficRouting: TrafficRouting?
+        /// BlueGreen rollouts only: CloudWatch alarms that make SageMaker roll an update back.
+        public var rollbackAlarms: [String]?
 
         public init(
-            region: String, image: String, executionRoleArn: String, instanceType: String, initialInstanceCount: Int64? = nil, endpointName: String? = nil
+            region: String, image: String, executionRoleArn: String, instanceType: String, initialInstanceCount: Int64? = nil, endpointName: String? = nil,
+            endpointURL: String? = nil, trafficRouting: TrafficRouting? = nil, rollbackAlarms: [String]? = nil
         ) {
             self.region = region
             self.image = image
@@ -106,6 +114,42 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
             self.instanceType = instanceType
             self.initialInstanceCount = initialInstanceCount
             self.endpointName = endpointName
+            self.endpointURL = endpointURL
+            self.trafficRouting = trafficRouting
+            self.rollbackAlarms = rollbackAlarms
+        }
+
+        /// SageMaker's blue/green traffic shifting (`BlueGreenUpdatePolicy.TrafficRoutingConfiguration`).
+        public struct TrafficRouting: Codable, Sendable, Hashable {
+            public enum Kind: String, Codable, Sendable, CaseIterable {
+                /// All traffic moves to the new fleet at once, then the old fleet waits out the interval.
+                case allAtOnce = "AllAtOnce"
+                /// `stepPercent` of capacity first, the rest after `waitIntervalSeconds`.
+                case canary = "Canary"
+                /// `stepPercent` more every `waitIntervalSeconds`.
+                case linear = "Linear"
+
+                /// SageMaker's name for it.
+                public var wireValue: String {
+                    switch self {
+                    case .allAtOnce: "ALL_AT_ONCE"
+                    case .canary: "CANARY"
+                    case .linear: "LINEAR"
+                    }
+                }
+            }
+
+            public var type: Kind
+            /// Canary and Linear: the share of capacity each step moves, in percent.
+            public var stepPercent: Int64?
+            /// Seconds between steps (and the baking time before the old fleet goes); default 0.
+            public var waitIntervalSeconds: Int64?
+
+            public init(type: Kind, stepPercent: Int64? = nil, waitIntervalSeconds: Int64? = nil) {
+                self.type = type
+                self.stepPercent = stepPercent
+                self.waitIntervalSeconds = waitIntervalSeconds
+            }
         }
     }
 
@@ -154,6 +198,9 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// What Modelplane loaded on Triton for this deployment: the finalizer unloads exactly
         /// this, and nothing it did not load.
         public var triton: TritonRecord?
+        /// What Modelplane created on SageMaker for this deployment: the finalizer (or a move to
+        /// another backend) deletes exactly this.
+        public var sagemaker: SageMakerRecord?
 
         public init() {}
     }
@@ -189,6 +236,38 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public init(url: String, model: String) {
             self.url = url
             self.model = model
+        }
+    }
+
+    public struct SageMakerRecord: Codable, Sendable, Hashable {
+        public var region: String
+        /// The API URL it was created through (for emulators and VPC endpoints), if not the default.
+        public var endpointURL: String?
+        public var endpoint: String
+        /// Models and endpoint configs created, oldest first; a model and its config share a name.
+        public var resources: [SageMakerResource]
+        /// The config the last CreateEndpoint/UpdateEndpoint asked for, until the endpoint serves it
+        /// or SageMaker rolls it back.
+        public var pendingConfig: String?
+
+        public init(region: String, endpointURL: String? = nil, endpoint: String, resources: [SageMakerResource] = [], pendingConfig: String? = nil) {
+            self.region = region
+            self.endpointURL = endpointURL
+            self.endpoint = endpoint
+            self.resources = resources
+            self.pendingConfig = pendingConfig
+        }
+    }
+
+    public struct SageMakerResource: Codable, Sendable, Hashable {
+        /// The name of both the Model and the EndpointConfig.
+        public var name: String
+        /// The model version they serve.
+        public var version: String
+
+        public init(name: String, version: String) {
+            self.name = name
+            self.version = version
         }
     }
 

@@ -96,6 +96,50 @@ extension ModelDeployment {
                                                         .init(
                                                             "Endpoint name; defaults to the deployment's name.", pattern: Syntax.sageMakerNamePattern,
                                                             maxLength: 63))),
+                                                .optional(
+                                                    "endpointURL",
+                                                    .string(
+                                                        .init(
+                                                            "SageMaker API URL for emulators and VPC endpoints (default: AWS_ENDPOINT_URL_SAGEMAKER, AWS_ENDPOINT_URL, then the region's).",
+                                                            pattern: "^https?://[^@/?#\\s]+(/[^?#\\s]*)?$", maxLength: 2048))),
+                                                .optional(
+                                                    "trafficRouting",
+                                                    .object(
+                                                        ObjectSchema(
+                                                            "BlueGreen only: how SageMaker shifts traffic to a new revision.",
+                                                            properties: [
+                                                                .required(
+                                                                    "type",
+                                                                    .string(
+                                                                        .init(
+                                                                            "AllAtOnce, Canary or Linear.",
+                                                                            enum: SageMaker.TrafficRouting.Kind.allCases.map(\.rawValue)))),
+                                                                .optional(
+                                                                    "stepPercent",
+                                                                    .integer(
+                                                                        .init(
+                                                                            "Canary and Linear: share of capacity per step, in percent.",
+                                                                            minimum: Limits.stepPercent.lowerBound, maximum: Limits.stepPercent.upperBound))),
+                                                                .optional(
+                                                                    "waitIntervalSeconds",
+                                                                    .integer(
+                                                                        .init(
+                                                                            "Seconds between steps (default 0).",
+                                                                            minimum: Limits.waitIntervalSeconds.lowerBound,
+                                                                            maximum: Limits.waitIntervalSeconds.upperBound))),
+                                                            ],
+                                                            rules: [
+                                                                .init(
+                                                                    rule: "self.type == 'AllAtOnce' ? !has(self.stepPercent) : has(self.stepPercent)",
+                                                                    message: "stepPercent is required for Canary and Linear, and not allowed for AllAtOnce",
+                                                                    fieldPath: ".stepPercent")
+                                                            ]))),
+                                                .optional(
+                                                    "rollbackAlarms",
+                                                    .array(
+                                                        items: .string(.init("A CloudWatch alarm name.", minLength: 1, maxLength: 255)),
+                                                        description: "BlueGreen only: CloudWatch alarms that make SageMaker roll an update back.",
+                                                        maxItems: Limits.rollbackAlarms)),
                                             ]
                                         ))),
                             ],
@@ -140,6 +184,10 @@ extension ModelDeployment {
                 .init(
                     rule: "!has(self.backend.sagemaker) || !has(self.model.uri) || self.model.uri.startsWith('s3://')",
                     message: "for SageMaker, model.uri is an s3:// URL", fieldPath: ".model.uri"),
+                .init(
+                    rule:
+                        "!has(self.backend.sagemaker) || (!has(self.backend.sagemaker.trafficRouting) && !has(self.backend.sagemaker.rollbackAlarms)) || (has(self.rollout) && has(self.rollout.strategy) && self.rollout.strategy == 'BlueGreen')",
+                    message: "trafficRouting and rollbackAlarms apply only when rollout.strategy is BlueGreen", fieldPath: ".backend.sagemaker"),
             ]
         ))
 
@@ -176,6 +224,27 @@ extension ModelDeployment {
                             properties: [
                                 .required("url", .string(.init("Triton's base URL."))),
                                 .required("model", .string(.init("The model's name on Triton."))),
+                            ]))),
+                .optional(
+                    "sagemaker",
+                    .object(
+                        ObjectSchema(
+                            "What Modelplane created on SageMaker for this deployment (and only this is deleted on deletion).",
+                            properties: [
+                                .required("region", .string(.init("AWS region."))),
+                                .optional("endpointURL", .string(.init("The SageMaker API URL used, if not the region's."))),
+                                .required("endpoint", .string(.init("The endpoint's name."))),
+                                .required(
+                                    "resources",
+                                    .array(
+                                        items: .object(
+                                            ObjectSchema(
+                                                "A Model and the EndpointConfig of the same name.",
+                                                properties: [
+                                                    .required("name", .string(.init("Model and EndpointConfig name."))),
+                                                    .required("version", .string(.init("The model version they serve."))),
+                                                ])), description: "Created models and endpoint configs, oldest first.", maxItems: nil)),
+                                .optional("pendingConfig", .string(.init("The config SageMaker is moving the endpoint to."))),
                             ]))),
             ]
         ))

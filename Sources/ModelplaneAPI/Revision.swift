@@ -15,16 +15,7 @@ extension ModelDeployment.Spec {
     /// A short, stable hash of the serving-relevant spec, safe inside backend resource names.
     /// FNV-1a over canonical JSON, written in Kubernetes' "safe" alphabet (no vowels, no look-alike
     /// digits) as pod-template-hash is, so it never spells words.
-    public var revisionHash: String {
-        var hash = FNV1a.hash(servingRelevantJSON.canonicalText)
-        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-        var out = ""
-        for _ in 0..<10 {
-            out.append(alphabet[Int(hash % UInt64(alphabet.count))])
-            hash /= UInt64(alphabet.count)
-        }
-        return out
-    }
+    public var revisionHash: String { FNV1a.safeHash(servingRelevantJSON.canonicalText) }
 }
 
 /// FNV-1a (64-bit): a stable, fast, non-cryptographic hash — the same in every process and
@@ -37,5 +28,17 @@ public enum FNV1a {
             hash = hash &* 0x100_0000_01b3
         }
         return hash
+    }
+
+    /// Ten characters of the hash in Kubernetes' "safe" alphabet (no vowels, no look-alike digits).
+    public static func safeHash(_ text: String) -> String {
+        var hash = hash(text)
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        var out = ""
+        for _ in 0..<10 {
+            out.append(alphabet[Int(hash % UInt64(alphabet.count))])
+            hash /= UInt64(alphabet.count)
+        }
+        return out
     }
 }

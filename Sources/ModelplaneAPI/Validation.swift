@@ -11,6 +11,9 @@ extension ModelDeployment {
         public static let revisionHistoryLimit: ClosedRange<Int64> = 0...1_000
         public static let initialInstanceCount: ClosedRange<Int64> = 1...1_000
         public static let modelConfigMaxBytes = 64 * 1024
+        public static let stepPercent: ClosedRange<Int64> = 1...100
+        public static let waitIntervalSeconds: ClosedRange<Int64> = 0...3_600
+        public static let rollbackAlarms = 10
     }
 
     /// Every problem, each with the field it concerns. Empty means valid.
@@ -73,6 +76,14 @@ extension ModelDeployment.Spec {
         }
         backend.triton?.validate(modelName: model.name, at: backendPath.appending("triton"), into: &errors)
         backend.sagemaker?.validate(at: backendPath.appending("sagemaker"), into: &errors)
+        if let sagemaker = backend.sagemaker, (rollout?.strategy ?? ModelDeployment.Defaults.strategy) != .blueGreen {
+            for (field, set) in [("trafficRouting", sagemaker.trafficRouting != nil), ("rollbackAlarms", sagemaker.rollbackAlarms != nil)] where set {
+                errors.append(
+                    FieldError(
+                        .forbidden, backendPath.appending("sagemaker").appending(field),
+                        "applies only to BlueGreen rollouts: set spec.rollout.strategy to BlueGreen, or remove it"))
+            }
+        }
 
         if let smoke = rollout?.smokeInference {
             Self.validateSmokeInference(smoke, at: path.appending("rollout").appending("smokeInference"), into: &errors)
@@ -202,6 +213,40 @@ extension ModelDeployment.SageMaker {
         }
         if let endpointName {
             check("endpointName", endpointName, Syntax.sageMakerNameProblem(endpointName))
+        }
+        if let endpointURL {
+            // Never echo credentials someone put in the URL.
+            check("endpointURL", endpointURL, Syntax.httpURLProblem(endpointURL).map { _ in "must be an http(s) URL without credentials" })
+        }
+        if let routing = trafficRouting {
+            let routingPath = path.appending("trafficRouting")
+            let limits = ModelDeployment.Limits.self
+            switch (routing.type, routing.stepPercent) {
+            case (.allAtOnce, .some):
+                errors.append(FieldError(.forbidden, routingPath.appending("stepPercent"), "not allowed for AllAtOnce (it moves all traffic at once)"))
+            case (.canary, nil), (.linear, nil):
+                errors.append(
+                    FieldError(.required, routingPath.appending("stepPercent"), "required for \(routing.type.rawValue): the share of capacity per step"))
+            case (_, let step?) where !limits.stepPercent.contains(step):
+                errors.append(FieldError(.invalid, routingPath.appending("stepPercent"), "\(step): must be between 1 and 100"))
+            default:
+                break
+            }
+            if let wait = routing.waitIntervalSeconds, !limits.waitIntervalSeconds.contains(wait) {
+                errors.append(
+                    FieldError(
+                        .invalid, routingPath.appending("waitIntervalSeconds"),
+                        "\(wait): must be between \(limits.waitIntervalSeconds.lowerBound) and \(limits.waitIntervalSeconds.upperBound)"))
+            }
+        }
+        if let alarms = rollbackAlarms {
+            let alarmsPath = path.appending("rollbackAlarms")
+            if alarms.count > ModelDeployment.Limits.rollbackAlarms {
+                errors.append(FieldError(.tooMany, alarmsPath, "may not have more than \(ModelDeployment.Limits.rollbackAlarms) alarms (SageMaker's limit)"))
+            }
+            for (index, alarm) in alarms.enumerated() where alarm.isEmpty || alarm.count > 255 {
+                errors.append(FieldError(.invalid, alarmsPath.appending(index: index), "an alarm name is 1 to 255 characters"))
+            }
         }
     }
 }

@@ -1,14 +1,17 @@
+import AWS
 import ArgumentParser
 import Controller
 import Foundation
 import HTTPClient
 import KubeClient
 import ModelplaneAPI
+import Triton
 
 /// Builds the controller both `serve` and `controller` run.
 enum ControllerOptions {
     static func make(
-        client: KubernetesClient, scope: ControllerScope, auditLog: String, workers: Int, resync: Int, mayAct: @escaping @Sendable () -> Bool = { true }
+        client: KubernetesClient, scope: ControllerScope, auditLog: String, workers: Int, resync: Int, sageMakerPoll: Int,
+        mayAct: @escaping @Sendable () -> Bool = { true }
     ) throws -> Controller<DeploymentReconciler> {
         let audit: AuditLog
         do {
@@ -18,9 +21,12 @@ enum ControllerOptions {
         }
         let cache = ObjectCache<ModelDeployment>.modelDeployments()
         let host = ProcessInfo.processInfo.hostName
+        let http = HTTPClient()
+        let credentials = DefaultAWSCredentialsProvider(http: http)
         let reconciler = DeploymentReconciler(
-            client: client, cache: cache, http: HTTPClient(), audit: audit,
-            events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"), mayAct: mayAct)
+            client: client, cache: cache, triton: { TritonClient(baseURL: $0, http: http) },
+            sagemaker: { SageMakerClient(region: $0, endpoint: $1, credentials: credentials, http: http) }, sageMakerPoll: .seconds(max(1, sageMakerPoll)),
+            audit: audit, events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"), mayAct: mayAct)
         return Controller(client: client, scope: scope, cache: cache, reconciler: reconciler, workers: workers, resyncPeriod: .seconds(resync))
     }
 }
@@ -59,6 +65,9 @@ struct ControllerCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds between re-checks of every ModelDeployment against its backend.")
     var resync = 60
+
+    @Option(help: "Seconds between looks at a SageMaker endpoint that is being created, updated or deleted.")
+    var sagemakerPoll = 15
 
     @Flag(inversion: .prefixedNo, help: "Elect a leader among replicas with a Lease; only the leader reconciles.")
     var leaderElect = true
@@ -131,7 +140,8 @@ struct ControllerCommand: AsyncParsableCommand {
             leaderElect
             ? LeaderElector(client: client, configuration: try election(namespace: leaderElectResourceNamespace ?? configuration.namespace)) : nil
         let controller = try ControllerOptions.make(
-            client: client, scope: try scope(), auditLog: auditLog, workers: workers, resync: resync, mayAct: { elector?.isLeader ?? true })
+            client: client, scope: try scope(), auditLog: auditLog, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll,
+            mayAct: { elector?.isLeader ?? true })
         let scope = try scope().description
         let election = elector.map { " as \($0.configuration.identity), leader election on lease \($0.configuration.namespace)/\($0.configuration.name)" } ?? ""
         FileHandle.standardOutput.write(Data("modelplane: controller running (\(scope))\(election); audit log: \(auditLog)\n".utf8))

@@ -1,3 +1,4 @@
+import AWS
 import ArgumentParser
 import Controller
 import Foundation
@@ -173,11 +174,13 @@ struct Diff: AsyncParsableCommand {
             }
             if let triton = desired.spec.backend.triton {
                 lines += await Self.tritonPlan(desired, triton: triton, live: live, http: http)
-            } else {
-                lines.append("backend: \(desired.spec.backend.kind?.rawValue ?? "none") (no plan: this backend is not reconciled yet)")
+            } else if let sagemaker = desired.spec.backend.sagemaker {
+                lines += await Self.sageMakerPlan(desired, spec: sagemaker, live: live, http: http)
             }
             let changing = lines.contains {
                 $0.hasPrefix("+") || $0.hasPrefix("~") || $0.hasPrefix("-") || $0.hasPrefix("triton: load") || $0.hasPrefix("triton: unload")
+                    || $0.hasPrefix("sagemaker: ") && !$0.hasPrefix("sagemaker: nothing") && !$0.hasPrefix("sagemaker: cannot")
+                        && !$0.hasPrefix("sagemaker: wait")
             }
             changes = changes || changing
             print("modeldeployment.modelplane.dev/\(name) (\(desired.metadata.namespace ?? "default")): \(changing ? "would change" : "no changes")")
@@ -197,6 +200,57 @@ struct Diff: AsyncParsableCommand {
         case (let old?, nil): return ["- \(path): \(old.canonicalText)"]
         default: return ["~ \(path): \(before?.canonicalText ?? "") -> \(after?.canonicalText ?? "")"]
         }
+    }
+
+    /// The SageMaker calls the controller would make, from what SageMaker has now: the steps that
+    /// finish at once are followed through; a step SageMaker works on (creating, updating) ends
+    /// the plan, as it ends a reconcile.
+    static func sageMakerPlan(_ md: ModelDeployment, spec: ModelDeployment.SageMaker, live: ModelDeployment?, http: HTTPClient) async -> [String] {
+        let client = SageMakerClient(
+            region: spec.region, endpoint: spec.endpointURL, credentials: DefaultAWSCredentialsProvider(http: http), http: http, maxAttempts: 3)
+        let endpoint = SageMakerResources.endpointName(md)
+        let name = SageMakerResources.name(md)
+        var observed: SageMakerObservation
+        do {
+            observed = try await client.observe(endpoint: endpoint, model: name, config: name)
+        } catch {
+            return ["sagemaker: cannot observe endpoint \(endpoint) in \(spec.region) (\(error)); no plan"]
+        }
+        var record = live?.status?.sagemaker?.resources ?? []
+        var lines: [String] = []
+        for _ in 0..<8 {
+            let others = record.filter { $0.name != name && $0.name != observed.endpointConfigName }
+            let keep = Int(md.spec.revisionHistoryLimit ?? ModelDeployment.Defaults.revisionHistoryLimit)
+            let step = SageMakerPlanner.next(
+                SageMakerPlanInput(
+                    endpoint: endpoint, name: name, instanceCount: spec.initialInstanceCount ?? ModelDeployment.Defaults.initialInstanceCount,
+                    observed: observed, obsolete: others.dropLast(keep).map(\.name)))
+            switch step {
+            case .converged:
+                if lines.isEmpty { lines.append("sagemaker: nothing to do: version \(md.spec.model.version) serves on endpoint \(endpoint)") }
+                return lines
+            case .createModel:
+                observed.modelExists = true
+            case .createEndpointConfig:
+                observed.configExists = true
+            case .deleteResources(let old):
+                record.removeAll { $0.name == old }
+            case .wait(let status):
+                lines.append("sagemaker: wait: endpoint \(endpoint) is \(status); the plan continues when SageMaker is done")
+                return lines
+            case .failed, .blocked:
+                lines.append("sagemaker: none: \(step)")
+                return lines
+            case .createEndpoint, .updateEndpoint, .updateCapacity, .deleteEndpoint:
+                lines.append("sagemaker: \(step)")
+                if case .updateEndpoint = step, let deployment = SageMakerResources.deploymentConfig(md) {
+                    lines.append("  with DeploymentConfig \(deployment.canonicalText)")
+                }
+                return lines
+            }
+            lines.append("sagemaker: \(step)")
+        }
+        return lines
     }
 
     /// The steps the controller would take on Triton, from what Triton runs now.

@@ -35,6 +35,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between the controller's re-checks of every ModelDeployment against its backend.")
     var resync = 60
 
+    @Option(help: "Seconds between looks at a SageMaker endpoint that is being created, updated or deleted.")
+    var sagemakerPoll = 15
+
     @OptionGroup(title: "Syncing from Git (see `modelplane sync --help`)") var gitSync: GitOptions
 
     func validate() throws {
@@ -100,7 +103,8 @@ struct Serve: AsyncParsableCommand {
                 configuration.tls.certificateAuthority = .file(certificates.caCertificate)
                 let client = KubernetesClient(configuration: configuration)
                 if runController {
-                    let running = try ControllerOptions.make(client: client, scope: .everything, auditLog: audit, workers: workers, resync: resync)
+                    let running = try ControllerOptions.make(
+                        client: client, scope: .everything, auditLog: audit, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll)
                     group.addTask { await running.run() }
                 }
                 if let syncer = try gitSync.syncer(client: client, workDirectory: directory.path + "/git") {

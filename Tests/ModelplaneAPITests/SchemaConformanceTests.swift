@@ -11,6 +11,9 @@ import Testing
         md.spec.backend.sagemaker = Fixtures.sagemaker().spec.backend.sagemaker
         md.spec.backend.sagemaker?.initialInstanceCount = 2
         md.spec.backend.sagemaker?.endpointName = "churn"
+        md.spec.backend.sagemaker?.endpointURL = "http://127.0.0.1:5000"
+        md.spec.backend.sagemaker?.trafficRouting = .init(type: .canary, stepPercent: 10, waitIntervalSeconds: 60)
+        md.spec.backend.sagemaker?.rollbackAlarms = ["churn-5xx"]
         md.spec.rollout = .init(
             strategy: .blueGreen, progressDeadlineSeconds: 60, smokeInference: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [1]]]])
         md.spec.revisionHistoryLimit = 5
@@ -39,6 +42,9 @@ import Testing
             .init(revision: 1, hash: "h", version: "3", createdAt: "2026-01-01T00:00:00Z", cause: "created", spec: ["model": ["name": "m"]])
         ]
         status.triton = .init(url: "http://t:8000", model: "m")
+        status.sagemaker = .init(
+            region: "us-east-1", endpointURL: "http://127.0.0.1:5000", endpoint: "churn", resources: [.init(name: "churn-b", version: "3")],
+            pendingConfig: "churn-b")
         md.status = status
         return md
     }

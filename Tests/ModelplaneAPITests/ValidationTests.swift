@@ -75,6 +75,53 @@ import Testing
         #expect(errors.map(\.path.description) == [path], "\(errors)")
     }
 
+    @Test(
+        arguments: [
+            (
+                "spec.backend.sagemaker.endpointURL", "Invalid value",
+                { @Sendable (md: inout ModelDeployment) in md.spec.backend.sagemaker?.endpointURL = "ftp://x" }
+            ),
+            ("spec.backend.sagemaker.trafficRouting.stepPercent", "Required value", { $0.spec.backend.sagemaker?.trafficRouting = .init(type: .canary) }),
+            (
+                "spec.backend.sagemaker.trafficRouting.stepPercent", "Forbidden",
+                { $0.spec.backend.sagemaker?.trafficRouting = .init(type: .allAtOnce, stepPercent: 5) }
+            ),
+            (
+                "spec.backend.sagemaker.trafficRouting.stepPercent", "Invalid value",
+                { $0.spec.backend.sagemaker?.trafficRouting = .init(type: .linear, stepPercent: 101) }
+            ),
+            (
+                "spec.backend.sagemaker.trafficRouting.waitIntervalSeconds", "Invalid value",
+                { $0.spec.backend.sagemaker?.trafficRouting = .init(type: .allAtOnce, waitIntervalSeconds: 3_601) }
+            ),
+            ("spec.backend.sagemaker.rollbackAlarms", "Too many", { $0.spec.backend.sagemaker?.rollbackAlarms = (0..<11).map { "a\($0)" } }),
+            ("spec.backend.sagemaker.rollbackAlarms[0]", "Invalid value", { $0.spec.backend.sagemaker?.rollbackAlarms = [""] }),
+            (
+                "spec.backend.sagemaker.trafficRouting", "Forbidden",
+                {
+                    $0.spec.rollout = .init(strategy: .immediate)
+                    $0.spec.backend.sagemaker?.trafficRouting = .init(type: .allAtOnce)
+                }
+            ),
+        ] as [(String, String, @Sendable (inout ModelDeployment) -> Void)])
+    func sagemakerRolloutRules(path: String, phrase: String, mutate: @Sendable (inout ModelDeployment) -> Void) {
+        var md = Fixtures.sagemaker()
+        md.spec.rollout = .init(strategy: .blueGreen)
+        mutate(&md)
+        let errors = md.validate()
+        #expect(errors.map(\.path.description) == [path], "\(errors)")
+        #expect(errors.first?.kind.phrase == phrase)
+    }
+
+    @Test func blueGreenSageMakerSettingsAreValid() {
+        var md = Fixtures.sagemaker()
+        md.spec.rollout = .init(strategy: .blueGreen)
+        md.spec.backend.sagemaker?.trafficRouting = .init(type: .linear, stepPercent: 25, waitIntervalSeconds: 300)
+        md.spec.backend.sagemaker?.rollbackAlarms = ["churn-latency-p99", "churn-5xx"]
+        md.spec.backend.sagemaker?.endpointURL = "https://api.sagemaker.us-east-1.vpce.example.com"
+        #expect(md.validate() == [])
+    }
+
     @Test func sagemakerVersionsNeedNotBeIntegers() {
         var md = Fixtures.sagemaker()
         md.spec.model.version = "2024-11-03"

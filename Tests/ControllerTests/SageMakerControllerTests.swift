@@ -1,0 +1,337 @@
+import AWS
+import Controller
+import Foundation
+import KubeClient
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Testing
+import Triton
+
+/// The controller reconciling SageMaker endpoints through a real API server (`modelplane serve`),
+/// against the stateful SageMaker fake: what moto cannot do — endpoints that take time, updates
+/// that roll back, endpoints that fail, throttling, eventual consistency — scripted by its
+/// manual clock. (The same controller against moto, through the CLI: SageMakerServeTests.)
+@Suite(.timeLimit(.minutes(3))) struct SageMakerControllerTests {
+    final class World: @unchecked Sendable {
+        let directory = NSTemporaryDirectory() + "modelplane-sagemaker-" + UUID().uuidString
+        let serve: PeerProcess
+        let kube: KubernetesClient
+        let fake: FakeSageMaker
+        let triton = InMemoryTriton(repository: ["churn": (versions: [1, 2], broken: [:])])
+        var controllerTask: Task<Void, Never>?
+
+        init(timing: FakeSageMaker.Timing = .init()) async throws {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            serve = try await PeerProcess.modelplaneServe(data: directory)
+            kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+            fake = FakeSageMaker(timing: timing)
+        }
+
+        func start() throws {
+            let cache = ObjectCache<ModelDeployment>.modelDeployments()
+            let fake = fake
+            let triton = triton
+            let reconciler = DeploymentReconciler(
+                client: kube, cache: cache, triton: { _ in triton }, sagemaker: { _, _ in fake }, sageMakerPoll: .milliseconds(50),
+                audit: try AuditLog(path: directory + "/audit.log"), events: EventRecorder(client: kube, instance: "test"))
+            let controller = Controller(client: kube, cache: cache, reconciler: reconciler, workers: 2, resyncPeriod: .seconds(3600))
+            controllerTask = Task { await controller.run() }
+        }
+
+        static func spec(
+            version: String, count: Int64 = 1, strategy: ModelDeployment.Rollout.Strategy = .immediate,
+            routing: ModelDeployment.SageMaker.TrafficRouting? = nil, alarms: [String]? = nil, historyLimit: Int64? = nil
+        ) -> ModelDeployment.Spec {
+            var spec = ModelDeployment.Spec(
+                model: .init(name: "churn", version: version, uri: "s3://models/churn/\(version)/model.tar.gz"),
+                backend: .init(
+                    sagemaker: .init(
+                        region: "us-east-1", image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1",
+                        executionRoleArn: "arn:aws:iam::123456789012:role/SageMakerExecution", instanceType: "ml.m5.large", initialInstanceCount: count,
+                        trafficRouting: routing, rollbackAlarms: alarms)), rollout: .init(strategy: strategy))
+            spec.revisionHistoryLimit = historyLimit
+            return spec
+        }
+
+        func create(_ name: String, _ spec: ModelDeployment.Spec) async throws {
+            _ = try await kube.create(ModelDeployment(name: name, spec: spec))
+        }
+
+        /// Creates the deployment and lets SageMaker finish creating its endpoint.
+        @discardableResult
+        func serve(_ name: String, _ spec: ModelDeployment.Spec) async throws -> ModelDeployment {
+            try await create(name, spec)
+            try await wait(name) { $0.status?.sagemaker?.pendingConfig != nil }
+            fake.advance(by: .seconds(300))
+            return try await wait(name) { $0.status?.phase == .ready }
+        }
+
+        func change(_ name: String, _ body: @Sendable (inout ModelDeployment) -> Void) async throws {
+            for _ in 0..<10 {
+                var md = try await kube.get(ModelDeployment.self, name: name, namespace: "default")
+                body(&md)
+                if (try? await kube.update(md)) != nil { return }
+            }
+            throw PeerError("could not update \(name)")
+        }
+
+        @discardableResult
+        func wait(_ name: String, timeout: Duration = .seconds(30), _ condition: (ModelDeployment) -> Bool) async throws -> ModelDeployment {
+            let deadline = ContinuousClock.now + timeout
+            var last: ModelDeployment?
+            while ContinuousClock.now < deadline {
+                last = try await kube.get(ModelDeployment.self, name: name, namespace: "default")
+                if let md = last, md.status?.observedGeneration == md.metadata.generation, condition(md) { return md }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            throw PeerError("\(name) did not get there; last status: \(String(describing: last?.status))")
+        }
+
+        func reasons(_ name: String) async throws -> [String] {
+            try await kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == name }.compactMap(\.reason)
+        }
+
+        deinit {
+            controllerTask?.cancel()
+            serve.stop()
+        }
+    }
+
+    static func degraded(_ md: ModelDeployment) -> Condition? { md.status?.conditions?[type: "Degraded"] }
+
+    @Test func createsWaitsForInServiceAndReportsEachStage() async throws {
+        let world = try await World()
+        try world.start()
+        try await world.create("churn", World.spec(version: "v1", count: 2))
+        let creating = try await world.wait("churn") { $0.status?.phase == .progressing && $0.status?.sagemaker?.pendingConfig != nil }
+        #expect(creating.status?.conditions?[type: "Progressing"]?.message.contains("creating endpoint churn") == true)
+        #expect(creating.status?.servingVersion == nil)
+        #expect(world.fake.calls.filter { $0.hasPrefix("Create") } == ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"])
+        // Polling is by requeue: SageMaker is asked again while it works, and nothing is created twice.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(world.fake.calls.filter { $0 == "DescribeEndpoint" }.count > 2)
+        #expect(world.fake.calls.filter { $0.hasPrefix("Create") }.count == 3)
+
+        world.fake.advance(by: .seconds(300))
+        let ready = try await world.wait("churn") { $0.status?.phase == .ready }
+        #expect(ready.status?.servingVersion == "v1")
+        #expect(ready.status?.sagemaker?.pendingConfig == nil)
+        let name = try #require(ready.status?.sagemaker?.resources.first?.name)
+        #expect(world.fake.modelNames == [name] && world.fake.configNames == [name])
+        let config = try #require(world.fake.requests("CreateEndpointConfig").first)
+        #expect(config["ProductionVariants"]?.arrayValue?.first?["InitialInstanceCount"] == 2)
+        let tags = world.fake.requests("CreateEndpoint").first?["Tags"]?.arrayValue ?? []
+        #expect(tags.contains { $0["Key"] == "modelplane.dev/owner" && $0["Value"] == "default/churn" })
+        let reasons = try await world.reasons("churn")
+        #expect(reasons.contains("Creating") && reasons.contains("Serving"), "\(reasons)")
+    }
+
+    @Test func blueGreenUpdateCarriesTheDeploymentConfigAndCleansUpBeyondTheHistory() async throws {
+        let world = try await World()
+        try world.start()
+        let routing = ModelDeployment.SageMaker.TrafficRouting(type: .canary, stepPercent: 10, waitIntervalSeconds: 120)
+        let first = try await world.serve("churn", World.spec(version: "v1", strategy: .blueGreen, routing: routing, alarms: ["churn-5xx"], historyLimit: 0))
+        let oldName = try #require(first.status?.sagemaker?.resources.first?.name)
+
+        try await world.change("churn") { $0.spec.model = .init(name: "churn", version: "v2", uri: "s3://models/churn/v2/model.tar.gz") }
+        let updating = try await world.wait("churn") { $0.status?.phase == .progressing && $0.status?.sagemaker?.pendingConfig != nil }
+        // While SageMaker shifts traffic, the old version serves.
+        #expect(updating.status?.servingVersion == "v1")
+        let update = try #require(world.fake.requests("UpdateEndpoint").first)
+        let traffic = update["DeploymentConfig"]?["BlueGreenUpdatePolicy"]?["TrafficRoutingConfiguration"]
+        #expect(traffic?["Type"] == "CANARY" && traffic?["WaitIntervalInSeconds"] == 120)
+        #expect(traffic?["CanarySize"] == ["Type": "CAPACITY_PERCENT", "Value": 10])
+        #expect(update["DeploymentConfig"]?["AutoRollbackConfiguration"]?["Alarms"] == [["AlarmName": "churn-5xx"]])
+
+        world.fake.advance(by: .seconds(300))
+        let ready = try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v2" }
+        // revisionHistoryLimit 0: the old model and config go once the new one serves.
+        let newName = try #require(ready.status?.sagemaker?.resources.map(\.name).first { $0 != oldName })
+        #expect(ready.status?.sagemaker?.resources.map(\.name) == [newName])
+        #expect(world.fake.modelNames == [newName] && world.fake.configNames == [newName])
+        #expect(world.fake.calls.filter { $0 == "UpdateEndpoint" }.count == 1)
+    }
+
+    @Test func aRolledBackUpdateIsDegradedWithSageMakersReasonAndNotRetriedHot() async throws {
+        let world = try await World()
+        try world.start()
+        try await world.serve("churn", World.spec(version: "v1"))
+
+        world.fake.failNextUpdate("The new fleet failed health checks: container exited with code 1")
+        try await world.change("churn") { $0.spec.model.version = "v2" }
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+        world.fake.advance(by: .seconds(300))
+        // Updating → RollingBack: still serving v1, still progressing.
+        let rolling = try await world.wait("churn") { $0.status?.conditions?[type: "Progressing"]?.message.contains("RollingBack") == true }
+        #expect(rolling.status?.servingVersion == "v1")
+        world.fake.advance(by: .seconds(300))
+        let degraded = try await world.wait("churn") { Self.degraded($0)?.reason == "UpdateRolledBack" }
+        #expect(degraded.status?.phase == .degraded)
+        #expect(degraded.status?.servingVersion == "v1")
+        #expect(Self.degraded(degraded)?.message.contains("container exited with code 1") == true)
+        #expect(degraded.status?.conditions?[type: "Ready"]?.reason == "ServingPrevious")
+        // No second update while the failure stands (the retry waits for a spec change or 5 minutes).
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(world.fake.calls.filter { $0 == "UpdateEndpoint" }.count == 1)
+        #expect(try await world.reasons("churn").contains("UpdateRolledBack"))
+
+        // A new spec is tried at once.
+        try await world.change("churn") { $0.spec.model.version = "v3" }
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil && $0.status?.phase == .progressing }
+        world.fake.advance(by: .seconds(300))
+        try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v3" }
+    }
+
+    @Test func aFailedEndpointIsReportedThenReplacedWhenTheSpecChanges() async throws {
+        let world = try await World()
+        try world.start()
+        world.fake.failNextCreate("Image 123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1 does not exist")
+        try await world.create("churn", World.spec(version: "v1"))
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+        world.fake.advance(by: .seconds(300))
+        let failed = try await world.wait("churn") { Self.degraded($0)?.reason == "EndpointFailed" }
+        #expect(failed.status?.phase == .failed)
+        #expect(Self.degraded(failed)?.message.contains("does not exist") == true)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!world.fake.calls.contains("DeleteEndpoint"))
+
+        try await world.change("churn") { $0.spec.model.version = "v2" }
+        // A Failed endpoint cannot be updated: deleted, then created anew with the new revision.
+        try await world.wait("churn") { _ in world.fake.calls.contains("DeleteEndpoint") }
+        try await Task.sleep(for: .milliseconds(100))
+        world.fake.advance(by: .seconds(60))
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil && $0.status?.phase == .progressing }
+        world.fake.advance(by: .seconds(300))
+        try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v2" }
+        #expect(world.fake.calls.filter { $0 == "CreateEndpoint" }.count == 2)
+    }
+
+    @Test func throttlingAndEventualConsistencyAreRiddenOut() async throws {
+        var timing = FakeSageMaker.Timing()
+        timing.configVisibleAfter = .seconds(5)
+        let world = try await World(timing: timing)
+        world.fake.throttle(next: 2)
+        try world.start()
+        try await world.create("churn", World.spec(version: "v1"))
+        // The first calls are throttled: BackendUnavailable, then the controller's backoff retries.
+        // CreateEndpoint right after CreateEndpointConfig does not see the config yet.
+        try await world.wait("churn") { $0.status?.conditions?[type: "Progressing"]?.message.contains("does not see endpoint config") == true }
+        world.fake.advance(by: .seconds(5))
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+        world.fake.advance(by: .seconds(300))
+        try await world.wait("churn") { $0.status?.phase == .ready }
+        let calls = world.fake.calls
+        #expect(calls.filter { $0 == "CreateEndpoint" }.count >= 2)
+        #expect(calls.filter { $0 == "CreateModel" }.count == 1 && calls.filter { $0 == "CreateEndpointConfig" }.count == 1)
+        #expect(try await world.reasons("churn").contains("BackendUnavailable"))
+    }
+
+    @Test func anInstanceCountChangeScalesWithoutANewFleet() async throws {
+        let world = try await World()
+        try world.start()
+        try await world.serve("churn", World.spec(version: "v1", count: 1))
+        try await world.change("churn") { $0.spec.backend.sagemaker?.initialInstanceCount = 4 }
+        try await world.wait("churn") { $0.status?.phase == .progressing }
+        #expect(
+            world.fake.requests("UpdateEndpointWeightsAndCapacities").first?["DesiredWeightsAndCapacities"] == [
+                ["VariantName": "primary", "DesiredInstanceCount": 4]
+            ])
+        world.fake.advance(by: .seconds(300))
+        try await world.wait("churn") { $0.status?.phase == .ready }
+        #expect(!world.fake.calls.contains("UpdateEndpoint"))
+        #expect(world.fake.configNames.count == 1)
+    }
+
+    @Test func deletionRemovesTheEndpointItsConfigsAndModels() async throws {
+        let world = try await World()
+        try world.start()
+        try await world.serve("churn", World.spec(version: "v1"))
+        try await world.change("churn") { $0.spec.model.version = "v2" }
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+        world.fake.advance(by: .seconds(300))
+        try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v2" }
+        #expect(world.fake.configNames.count == 2)
+
+        try await world.kube.delete(ModelDeployment.self, name: "churn", namespace: "default")
+        // The object stays (finalizer) until SageMaker has deleted the endpoint.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(world.fake.endpointNames == ["churn"])
+        _ = try await world.kube.get(ModelDeployment.self, name: "churn", namespace: "default")
+        world.fake.advance(by: .seconds(60))
+        let deadline = ContinuousClock.now + .seconds(20)
+        while (try? await world.kube.get(ModelDeployment.self, name: "churn", namespace: "default")) != nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(world.fake.endpointNames.isEmpty && world.fake.configNames.isEmpty && world.fake.modelNames.isEmpty)
+        await #expect(throws: KubernetesError.self) { try await world.kube.get(ModelDeployment.self, name: "churn", namespace: "default") }
+    }
+
+    @Test func anEndpointSomeoneElseOwnsIsNeverTouchedAndOursIsAdopted() async throws {
+        let world = try await World()
+        let fake = world.fake
+        // Someone else's endpoint, named as our deployment would name its own.
+        _ = try await fake.call("CreateModel", ["ModelName": "theirs", "PrimaryContainer": ["Image": "x"]])
+        _ = try await fake.call("CreateEndpointConfig", ["EndpointConfigName": "theirs", "ProductionVariants": [["VariantName": "a", "ModelName": "theirs"]]])
+        _ = try await fake.call(
+            "CreateEndpoint", ["EndpointName": "churn", "EndpointConfigName": "theirs", "Tags": [["Key": "team", "Value": "payments"]]])
+        fake.advance(by: .seconds(300))
+        let before = fake.calls.count
+        try world.start()
+        try await world.create("churn", World.spec(version: "v1"))
+        let conflict = try await world.wait("churn") { Self.degraded($0)?.reason == "Conflict" }
+        #expect(Self.degraded(conflict)?.message.contains("not managed by this ModelDeployment") == true)
+        let ours = fake.calls.dropFirst(before)
+        #expect(!ours.contains("UpdateEndpoint") && !ours.contains("DeleteEndpoint") && !ours.contains("CreateModel"), "\(ours)")
+        // Deleting our deployment leaves their endpoint alone.
+        try await world.kube.delete(ModelDeployment.self, name: "churn", namespace: "default")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(fake.endpointNames == ["churn"] && !fake.calls.contains("DeleteEndpoint"))
+    }
+
+    @Test func afterLosingItsStatusTheControllerAdoptsItsOwnEndpoint() async throws {
+        let world = try await World()
+        try world.start()
+        try await world.serve("churn", World.spec(version: "v1"))
+        // Status wiped (say, restored from a backup without it): the endpoint's tags say it is ours.
+        var md = try await world.kube.get(ModelDeployment.self, name: "churn", namespace: "default")
+        md.status = ModelDeployment.Status()
+        _ = try await world.kube.updateStatus(md)
+        let adopted = try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.sagemaker != nil }
+        #expect(adopted.status?.servingVersion == "v1")
+        #expect(world.fake.calls.filter { $0.hasPrefix("Create") || $0.hasPrefix("Update") }.count == 3)
+        #expect(try await world.reasons("churn").contains("Adopted"))
+    }
+
+    @Test func movingFromTritonToSageMakerAndBack() async throws {
+        let world = try await World()
+        try world.start()
+        _ = try await world.kube.create(
+            ModelDeployment(name: "churn", spec: .init(model: .init(name: "churn", version: "1"), backend: .init(triton: .init(url: world.triton.baseURL)))))
+        try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.triton != nil }
+
+        // Only the backend block changes.
+        try await world.change("churn") { md in
+            md.spec.backend = World.spec(version: "1").backend
+            md.spec.model.uri = "s3://models/churn/1/model.tar.gz"
+        }
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+        // Triton keeps serving until SageMaker does.
+        #expect(!world.triton.history.contains("unload churn"))
+        world.fake.advance(by: .seconds(300))
+        let moved = try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.triton == nil }
+        #expect(moved.status?.backend == "sagemaker")
+        #expect(world.triton.history.contains("unload churn"))
+
+        try await world.change("churn") { md in
+            md.spec.backend = .init(triton: .init(url: world.triton.baseURL))
+            md.spec.model.uri = nil
+        }
+        try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.backend == "triton" && $0.status?.triton != nil }
+        // The endpoint is deleted once Triton serves; then its configs and models.
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(world.fake.calls.contains("DeleteEndpoint"))
+        world.fake.advance(by: .seconds(60))
+        try await world.wait("churn") { $0.status?.sagemaker == nil }
+        #expect(world.fake.endpointNames.isEmpty && world.fake.modelNames.isEmpty)
+    }
+}
