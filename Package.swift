@@ -136,7 +136,8 @@ let package = Package(
             dependencies: ["Controller", "AWS", "Digests", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
             swiftSettings: strict
         ),
-        .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTPClient", "Manifests", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "AWSTests", dependencies: ["AWS", "HTTPClient", "KubeClient", "Manifests", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "GitSyncTests", dependencies: ["KubeClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "TritonTests", dependencies: ["Triton", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "ResourceStoreTests", dependencies: ["ResourceStore", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),

@@ -169,6 +169,9 @@ public final class FakeSageMaker: SageMakerAPI {
                 throw Failure(message: "Cannot create already existing endpoint configuration \"\(arn)\".")
             }
             for variant in input["ProductionVariants"]?.arrayValue ?? [] {
+                if variant["InstanceType"] == nil, variant["ServerlessConfig"] == nil {
+                    throw Failure(message: "Invalid Keys for ProductionVariant: expected it to contain one of ['InstanceType', 'ServerlessConfig']")
+                }
                 let model = variant["ModelName"]?.stringValue ?? ""
                 if state.models[model] == nil { throw Failure(message: "Could not find model \"\(self.arn("model", model))\".") }
             }

@@ -141,9 +141,11 @@ public final class PeerProcess: Sendable {
 
     /// `modelplane serve` with its data in `directory`, on a free port; without its controller
     /// unless asked (API tests want the objects they write left alone).
-    public static func modelplaneServe(data directory: String, controller: Bool = false, extraArguments: [String] = []) async throws -> PeerProcess {
+    public static func modelplaneServe(
+        data directory: String, controller: Bool = false, extraArguments: [String] = [], environment: [String: String] = [:]
+    ) async throws -> PeerProcess {
         let arguments = ["serve", "--data", directory, "--listen", "127.0.0.1:0", controller ? "--controller" : "--no-controller"] + extraArguments
-        return try await start(Peers.modelplane, arguments) { line in
+        return try await start(Peers.modelplane, arguments, environment: environment) { line in
             // "modelplane: serving on https://127.0.0.1:PORT (...)"
             guard line.hasPrefix("modelplane: serving on ") else { return nil }
             let url = line.split(separator: " ")[3]

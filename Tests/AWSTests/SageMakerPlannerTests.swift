@@ -63,46 +63,62 @@ import Testing
         let md = try Self.churn()
         let name = SageMakerResources.name(deployment: md.metadata.name ?? "", hash: md.spec.revisionHash)
         let endpoint = SageMakerResources.endpointName(md)
+        var canary = md
+        canary.spec.backend.sagemaker?.trafficRouting = .init(type: .canary, stepPercent: 10, waitIntervalSeconds: 600)
+        canary.spec.backend.sagemaker?.rollbackAlarms = ["churn-5xx", "churn-latency"]
+        var linear = md
+        linear.spec.backend.sagemaker?.trafficRouting = .init(type: .linear, stepPercent: 20, waitIntervalSeconds: 60)
         let problems = try SageMakerMotoTests.shapeProblems([
             ("CreateModel", SageMakerResources.createModel(md, name: name)),
             ("CreateEndpointConfig", SageMakerResources.createEndpointConfig(md, name: name, model: name)),
             ("CreateEndpoint", SageMakerResources.createEndpoint(md, endpoint: endpoint, config: name)),
             ("UpdateEndpoint", SageMakerResources.updateEndpoint(endpoint: endpoint, config: name)),
+            ("UpdateEndpoint", SageMakerResources.updateEndpoint(md, endpoint: endpoint, config: name)),
+            ("UpdateEndpoint", SageMakerResources.updateEndpoint(canary, endpoint: endpoint, config: name)),
+            ("UpdateEndpoint", SageMakerResources.updateEndpoint(linear, endpoint: endpoint, config: name)),
+            ("UpdateEndpointWeightsAndCapacities", SageMakerResources.updateCapacity(endpoint: endpoint, variant: SageMakerResources.variant, count: 3)),
         ])
         #expect(problems == [])
+        #expect(SageMakerResources.deploymentConfig(md) != nil, "the example is BlueGreen: it passes a DeploymentConfig")
     }
 
-    /// The planner's steps, executed against moto until converged, then cleaned up.
-    @Test func plannedStepsConvergeOnMoto() async throws {
-        let moto = try await SageMakerMotoTests.Moto()
-        let http = HTTPClient()
-        defer { http.shutdown() }
-        let client = moto.client(http)
-        var md = try Self.churn()
-        md.spec.backend.sagemaker?.instanceType = "ml.m5.large"
-        let name = SageMakerResources.name(deployment: md.metadata.name ?? "", hash: md.spec.revisionHash)
-        let endpoint = SageMakerResources.endpointName(md)
-        var steps: [SageMakerStep] = []
-        for _ in 0..<6 {
-            let step = SageMakerPlanner.next(
-                endpoint: endpoint, model: name, config: name, observed: try await client.observe(endpoint: endpoint, model: name, config: name))
-            steps.append(step)
-            switch step {
-            case .converged: break
-            case .createModel: _ = try await client.call("CreateModel", SageMakerResources.createModel(md, name: name))
-            case .createEndpointConfig: _ = try await client.call("CreateEndpointConfig", SageMakerResources.createEndpointConfig(md, name: name, model: name))
-            case .createEndpoint: _ = try await client.call("CreateEndpoint", SageMakerResources.createEndpoint(md, endpoint: endpoint, config: name))
-            default: Issue.record("unexpected step \(step)")
-            }
-            if step == .converged { break }
+    @Test func capacityCleanupAndRolledBackUpdates() {
+        let serving = SageMakerObservation(
+            endpointStatus: "InService", endpointConfigName: "churn-new", variantName: "primary", instanceCount: 2, modelExists: true, configExists: true)
+        func next(_ observed: SageMakerObservation, count: Int64 = 2, failed: String? = nil, obsolete: [String] = []) -> SageMakerStep {
+            SageMakerPlanner.next(
+                SageMakerPlanInput(
+                    endpoint: "churn", name: "churn-new", instanceCount: count, observed: observed, failedForThisGeneration: failed, obsolete: obsolete))
         }
-        #expect(steps == [.createModel(name), .createEndpointConfig(name), .createEndpoint(endpoint: endpoint, config: name), .converged])
-        let arn = try #require(try await client.call("DescribeEndpoint", ["EndpointName": .string(endpoint)])["EndpointArn"]?.stringValue)
-        let tags = try await client.call("ListTags", ["ResourceArn": .string(arn)])["Tags"]?.arrayValue ?? []
-        #expect(tags.contains { $0["Key"] == "modelplane.dev/owner" && $0["Value"] == "ml-prod/churn-predictor" }, "\(tags)")
+        #expect(next(serving) == .converged)
+        #expect(next(serving, count: 5) == .updateCapacity(endpoint: "churn", variant: "primary", count: 5))
+        // Old revisions go only once the endpoint serves this one, one at a time, never the serving one.
+        #expect(next(serving, obsolete: ["churn-new", "churn-old"]) == .deleteResources("churn-old"))
+        var older = serving
+        older.endpointConfigName = "churn-old"
+        #expect(next(older, obsolete: ["churn-older"]) == .updateEndpoint(endpoint: "churn", config: "churn-new"))
+        // An update SageMaker rolled back is not tried again while the failure stands.
+        #expect(next(older, failed: "rolled back") == .blocked("rolled back"))
+        // Capacity waits for SageMaker, like everything else.
+        var updating = serving
+        updating.endpointStatus = "Updating"
+        #expect(next(updating, count: 5) == .wait(status: "Updating"))
+    }
 
-        _ = try await client.call("DeleteEndpoint", ["EndpointName": .string(endpoint)])
-        let gone = try await client.observe(endpoint: endpoint, model: name, config: name)
-        #expect(gone.endpointStatus == nil && gone.modelExists && gone.configExists)
+    @Test func resourceNamesChangeWithWhatTheyHoldAndTheirOwnerOnly() throws {
+        let md = try Self.churn()
+        var scaled = md
+        scaled.spec.backend.sagemaker?.initialInstanceCount = 7
+        scaled.spec.backend.sagemaker?.endpointURL = "http://127.0.0.1:1"
+        #expect(SageMakerResources.name(scaled) == SageMakerResources.name(md))
+        var newVersion = md
+        newVersion.spec.model.version = "2024-12-01"
+        #expect(SageMakerResources.name(newVersion) != SageMakerResources.name(md))
+        var otherNamespace = md
+        otherNamespace.metadata.namespace = "ml-staging"
+        #expect(SageMakerResources.name(otherNamespace) != SageMakerResources.name(md))
+        var otherImage = md
+        otherImage.spec.backend.sagemaker?.image = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.2-cpu-py310"
+        #expect(SageMakerResources.name(otherImage) != SageMakerResources.name(md))
     }
 }

@@ -1,0 +1,136 @@
+import AWS
+import Foundation
+import HTTPClient
+import Manifests
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Testing
+
+/// The scenarios moto supports, run against moto (with signature verification) and against
+/// `FakeSageMaker`, so the fake the controller tests rely on answers as SageMaker's wire does:
+/// the planner's steps converge, capacity changes, tags, listing, deletion, and the errors for
+/// what does not exist. Where moto finishes at once and the fake takes time, `settle` moves the
+/// fake's clock.
+@Suite(.timeLimit(.minutes(3))) struct SageMakerContractTests {
+    enum Peer: String, CaseIterable, CustomTestStringConvertible {
+        case moto, fake
+        var testDescription: String { rawValue }
+    }
+
+    final class Backend: @unchecked Sendable {
+        let api: any SageMakerAPI
+        let fake: FakeSageMaker?
+        let moto: SageMakerMotoTests.Moto?
+        let http = HTTPClient()
+
+        init(_ peer: Peer) async throws {
+            switch peer {
+            case .moto:
+                let moto = try await SageMakerMotoTests.Moto()
+                self.moto = moto
+                fake = nil
+                api = moto.client(http)
+            case .fake:
+                let fake = FakeSageMaker()
+                self.fake = fake
+                moto = nil
+                api = fake
+            }
+        }
+
+        /// Lets SageMaker finish what it is doing (moto finishes at once).
+        func settle() { fake?.advance(by: .seconds(3_600)) }
+
+        deinit { http.shutdown() }
+    }
+
+    static func churn() throws -> ModelDeployment {
+        let set = ManifestReader().read(paths: [Peers.repositoryRoot + "/manifests/examples/sagemaker-churn.yaml"])
+        return try #require(set.deployments.first?.deployment).defaulted()
+    }
+
+    /// Executes the planner's steps until converged; returns them.
+    static func converge(_ md: ModelDeployment, on backend: Backend) async throws -> [SageMakerStep] {
+        let api = backend.api
+        let name = SageMakerResources.name(md)
+        let endpoint = SageMakerResources.endpointName(md)
+        var steps: [SageMakerStep] = []
+        for _ in 0..<8 {
+            let observed = try await api.observe(endpoint: endpoint, model: name, config: name)
+            let step = SageMakerPlanner.next(
+                SageMakerPlanInput(endpoint: endpoint, name: name, instanceCount: md.spec.backend.sagemaker?.initialInstanceCount ?? 1, observed: observed))
+            steps.append(step)
+            switch step {
+            case .converged: return steps
+            case .createModel: _ = try await api.call("CreateModel", SageMakerResources.createModel(md, name: name))
+            case .createEndpointConfig: _ = try await api.call("CreateEndpointConfig", SageMakerResources.createEndpointConfig(md, name: name, model: name))
+            case .createEndpoint: _ = try await api.call("CreateEndpoint", SageMakerResources.createEndpoint(md, endpoint: endpoint, config: name))
+            case .updateCapacity(let endpoint, let variant, let count):
+                _ = try await api.call(
+                    "UpdateEndpointWeightsAndCapacities", SageMakerResources.updateCapacity(endpoint: endpoint, variant: variant, count: count))
+            case .wait: break
+            default: Issue.record("unexpected step \(step)")
+            }
+            backend.settle()
+        }
+        return steps
+    }
+
+    @Test(arguments: Peer.allCases) func plannedStepsConvergeScaleAndCleanUp(_ peer: Peer) async throws {
+        let backend = try await Backend(peer)
+        let api = backend.api
+        let md = try Self.churn()
+        let name = SageMakerResources.name(md)
+        let endpoint = SageMakerResources.endpointName(md)
+        let steps = try await Self.converge(md, on: backend)
+        #expect(steps == [.createModel(name), .createEndpointConfig(name), .createEndpoint(endpoint: endpoint, config: name), .converged])
+
+        let observed = try await api.observe(endpoint: endpoint, model: name, config: name)
+        #expect(observed.endpointStatus == "InService" && observed.endpointConfigName == name)
+        #expect(observed.variantName == SageMakerResources.variant && observed.instanceCount == 2)
+        let arn = try #require(observed.endpointArn)
+        #expect(try await api.tag(SageMakerResources.ownerTag, of: arn) == "ml-prod/churn-predictor")
+        #expect(try await api.tag("no-such-tag", of: arn) == nil)
+        let listed = try await api.call("ListEndpoints")["Endpoints"]?.arrayValue ?? []
+        #expect(listed.compactMap { $0["EndpointName"]?.stringValue } == [endpoint])
+
+        // Scaling: same config, one capacity call.
+        var scaled = md
+        scaled.spec.backend.sagemaker?.initialInstanceCount = 3
+        #expect(SageMakerResources.name(scaled) == name)
+        let scaling = try await Self.converge(scaled, on: backend)
+        #expect(scaling == [.updateCapacity(endpoint: endpoint, variant: SageMakerResources.variant, count: 3), .converged])
+        #expect(try await api.observe(endpoint: endpoint, model: name, config: name).instanceCount == 3)
+
+        #expect(try await api.delete("DeleteEndpoint", ["EndpointName": .string(endpoint)]))
+        backend.settle()
+        #expect(try await api.describe("DescribeEndpoint", ["EndpointName": .string(endpoint)]) == nil)
+        #expect(try await api.delete("DeleteEndpointConfig", ["EndpointConfigName": .string(name)]))
+        #expect(try await api.delete("DeleteModel", ["ModelName": .string(name)]))
+        // Deleting again: nothing there, which `delete` reports rather than throws.
+        #expect(try await api.delete("DeleteModel", ["ModelName": .string(name)]) == false)
+        #expect(try await api.delete("DeleteEndpointConfig", ["EndpointConfigName": .string(name)]) == false)
+        let gone = try await api.observe(endpoint: endpoint, model: name, config: name)
+        #expect(gone == SageMakerObservation(modelExists: false, configExists: false))
+    }
+
+    @Test(arguments: Peer.allCases) func whatDoesNotExistIsAValidationExceptionNotRetried(_ peer: Peer) async throws {
+        let backend = try await Backend(peer)
+        let api = backend.api
+        for (operation, input): (String, JSONValue) in [
+            ("DescribeEndpoint", ["EndpointName": "nope"]), ("DescribeEndpointConfig", ["EndpointConfigName": "nope"]),
+            ("DescribeModel", ["ModelName": "nope"]),
+            (
+                "CreateEndpointConfig",
+                ["EndpointConfigName": "c", "ProductionVariants": [["VariantName": "primary", "ModelName": "missing-model", "InstanceType": "ml.m5.large"]]]
+            ),
+        ] {
+            do {
+                _ = try await api.call(operation, input)
+                Issue.record("\(operation) of something missing must fail")
+            } catch {
+                #expect(error.code == "ValidationException" && error.isNotFound && !error.isRetryable, "\(operation): \(error)")
+            }
+        }
+    }
+}

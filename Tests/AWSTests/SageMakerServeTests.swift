@@ -1,0 +1,83 @@
+import AWS
+import Foundation
+import HTTPClient
+import KubeClient
+import Manifests
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Testing
+
+/// `modelplane serve` with its controller against moto (signature verification on), configured
+/// the way a user would: credentials and the endpoint URL in the standard AWS variables.
+@Suite(.timeLimit(.minutes(3))) struct SageMakerServeTests {
+    @Test func anExampleManifestServesOnSageMakerAndIsDeletedCleanly() async throws {
+        let moto = try await SageMakerMotoTests.Moto()
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let directory = NSTemporaryDirectory() + "modelplane-sagemaker-serve-" + UUID().uuidString
+        let environment = [
+            "AWS_ACCESS_KEY_ID": moto.accessKey, "AWS_SECRET_ACCESS_KEY": moto.secretKey, "AWS_ENDPOINT_URL_SAGEMAKER": moto.endpoint,
+            "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        ]
+        let serve = try await PeerProcess.modelplaneServe(
+            data: directory, controller: true, extraArguments: ["--sagemaker-poll", "1"], environment: environment)
+        defer { serve.stop() }
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+
+        // The example, in the default namespace.
+        let example = try String(contentsOfFile: Peers.repositoryRoot + "/manifests/examples/sagemaker-churn.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "namespace: ml-prod", with: "namespace: default")
+        let manifest = directory + "/churn.yaml"
+        try example.write(toFile: manifest, atomically: true, encoding: .utf8)
+        let kubeconfig = ["--kubeconfig", directory + "/kubeconfig"]
+
+        // Before it exists: diff plans the creation.
+        let planned = try CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
+        #expect(planned.status == 2, "\(planned.stdout)\(planned.stderr)")
+        #expect(planned.stdout.contains("sagemaker: CreateModel churn-predictor-") && planned.stdout.contains("sagemaker: CreateEndpoint churn-predictor"))
+
+        let applied = try CommandResult.run(Peers.modelplane, ["apply", "-f", manifest] + kubeconfig)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let deadline = ContinuousClock.now + .seconds(60)
+        var md = try await kube.get(ModelDeployment.self, name: "churn-predictor", namespace: "default")
+        while md.status?.phase != .ready, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            md = try await kube.get(ModelDeployment.self, name: "churn-predictor", namespace: "default")
+        }
+        #expect(md.status?.phase == .ready, "\(String(describing: md.status))\n\(serve.log)")
+        #expect(md.status?.servingVersion == "2024-11-03")
+        let name = SageMakerResources.name(md)
+        #expect(md.status?.sagemaker?.resources.map(\.name) == [name])
+
+        let client = moto.client(http)
+        let observed = try await client.observe(endpoint: "churn-predictor", model: name, config: name)
+        #expect(observed.endpointStatus == "InService" && observed.endpointConfigName == name && observed.instanceCount == 2)
+        #expect(try await client.tag(SageMakerResources.ownerTag, of: try #require(observed.endpointArn)) == "default/churn-predictor")
+
+        // Unchanged: nothing to do, exit 0. A new version: the calls it would make, exit 2.
+        let unchanged = try CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
+        #expect(unchanged.status == 0, "\(unchanged.stdout)\(unchanged.stderr)")
+        #expect(unchanged.stdout.contains("sagemaker: nothing to do"))
+        try example.replacingOccurrences(of: "version: \"2024-11-03\"", with: "version: \"2024-12-01\"").write(
+            toFile: manifest, atomically: true, encoding: .utf8)
+        let changed = try CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
+        #expect(changed.status == 2)
+        #expect(changed.stdout.contains("sagemaker: UpdateEndpoint churn-predictor to churn-predictor-"), "\(changed.stdout)")
+        #expect(changed.stdout.contains("\"Type\":\"ALL_AT_ONCE\""), "BlueGreen: the DeploymentConfig is shown")
+
+        try await kube.delete(ModelDeployment.self, name: "churn-predictor", namespace: "default")
+        let gone = ContinuousClock.now + .seconds(60)
+        while (try? await kube.get(ModelDeployment.self, name: "churn-predictor", namespace: "default")) != nil, ContinuousClock.now < gone {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(try await client.call("ListEndpoints")["Endpoints"]?.arrayValue?.isEmpty == true)
+        #expect(try await client.describe("DescribeModel", ["ModelName": .string(name)]) == nil)
+        #expect(try await client.describe("DescribeEndpointConfig", ["EndpointConfigName": .string(name)]) == nil)
+
+        // The secret key is nowhere: not in the server's log, the events, the audit log.
+        let events = try await kube.listAll(Event.self, namespace: "default").items
+        let audit = (try? String(contentsOfFile: directory + "/audit.log", encoding: .utf8)) ?? ""
+        #expect(audit.contains("CreateEndpoint"))
+        for text in [serve.log, "\(events)", audit, planned.stdout + planned.stderr] { #expect(!text.contains(moto.secretKey)) }
+    }
+}
