@@ -229,6 +229,17 @@ extension DeploymentReconciler {
             setConditions(
                 &status, generation: generation, ready: (serving == nil ? .false : .true, serving == nil ? "NotServing" : "ServingPrevious", keeps),
                 progressing: (.false, "RolloutFailed", failure), degraded: (.true, failureReason, failure))
+        } else if let exceeded = deadlineExceeded(status, generation: generation, md: md) {
+            // SageMaker is still at it (its own timeouts decide when it gives up); the user hears
+            // that it is taking too long, and the controller keeps looking.
+            let message = "version \(version) is not serving after progressDeadlineSeconds (\(exceeded)s): \(waiting ?? "still rolling out")"
+            status.phase = serving == nil ? .failed : .degraded
+            if status.conditions?[type: "Degraded"]?.reason != "ProgressDeadlineExceeded" {
+                notes.append(Note(type: .warning, reason: "ProgressDeadlineExceeded", action: "Rollout", note: message))
+            }
+            setConditions(
+                &status, generation: generation, ready: serving == nil ? (.false, "NotServing", "nothing is serving yet") : nil,
+                progressing: (.false, "ProgressDeadlineExceeded", message), degraded: (.true, "ProgressDeadlineExceeded", message))
         } else {
             status.phase = .progressing
             setConditions(
@@ -249,6 +260,16 @@ extension DeploymentReconciler {
         if converged { return .converged }
         if failure != nil { return .requeueAfter(Self.failedLoadRetry) }
         return .requeueAfter(waiting?.hasPrefix("SageMaker does not see") == true ? .seconds(2) : sageMakerPoll)
+    }
+
+    /// The deadline in seconds, when this generation's rollout (Progressing since its
+    /// lastTransitionTime, or already past the deadline) has taken longer than it.
+    private func deadlineExceeded(_ status: ModelDeployment.Status, generation: Int64, md: ModelDeployment) -> Int64? {
+        let deadline = md.spec.rollout?.progressDeadlineSeconds ?? ModelDeployment.Defaults.progressDeadlineSeconds
+        guard let progressing = status.conditions?[type: "Progressing"], progressing.observedGeneration == generation else { return nil }
+        if progressing.reason == "ProgressDeadlineExceeded" { return deadline }
+        guard progressing.status == .true, let since = Self.date(progressing.lastTransitionTime) else { return nil }
+        return now().timeIntervalSince(since) > Double(deadline) ? deadline : nil
     }
 
     /// SageMaker could not be reached, throttled past the client's retries, or no credentials:

@@ -64,6 +64,7 @@ public final class FakeSageMaker: SageMakerAPI {
         var throttle = 0
         var nextCreate: Outcome?
         var nextUpdate: Outcome?
+        var refusals: [String: (code: String, message: String)] = [:]
     }
 
     public let region: String
@@ -98,6 +99,12 @@ public final class FakeSageMaker: SageMakerAPI {
     /// The next UpdateEndpoint fails and so does its rollback (UpdateRollbackFailed).
     public func failNextUpdateAndRollback(_ reason: String) { state.withLock { $0.nextUpdate = .rollbackFails(reason) } }
 
+    /// The next call to `operation` fails with `code` and `message` (a ValidationException, say,
+    /// for an S3 artifact SageMaker cannot read).
+    public func refuseNext(_ operation: String, code: String = "ValidationException", message: String) {
+        state.withLock { $0.refusals[operation] = (code, message) }
+    }
+
     /// The operations called so far, in order (throttled ones included).
     public var calls: [String] { state.withLock { $0.calls } }
 
@@ -118,6 +125,9 @@ public final class FakeSageMaker: SageMakerAPI {
             if state.throttle > 0 {
                 state.throttle -= 1
                 return .failure(AWSError(.service(code: "ThrottlingException", status: 400), "\(operation): Rate exceeded"))
+            }
+            if let refusal = state.refusals.removeValue(forKey: operation) {
+                return .failure(AWSError(.service(code: refusal.code, status: 400), "\(operation): \(refusal.message)"))
             }
             do throws(Failure) {
                 return .success(try perform(operation, input, &state))

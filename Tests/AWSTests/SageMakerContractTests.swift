@@ -134,3 +134,49 @@ import Testing
         }
     }
 }
+
+/// The client's retries on the wire: a real HTTP server (Tests/Peers/http_peer.py) scripted to
+/// throttle, fail with 5xx, or refuse.
+@Suite(.timeLimit(.minutes(3))) struct SageMakerRetryTests {
+    static func client(_ peer: PeerProcess, _ script: String, http: HTTPClient, attempts: Int = 5) -> SageMakerClient {
+        SageMakerClient(
+            region: "us-east-1", endpoint: "http://127.0.0.1:\(peer.port)/aws/\(script)",
+            credentials: StaticCredentialsProvider(AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI-s3cret")), http: http,
+            environment: [:], maxAttempts: attempts, baseDelay: .milliseconds(5))
+    }
+
+    @Test func throttlingAnd5xxAreRetriedWithBackoffUntilTheyPass() async throws {
+        let peer = try await PeerProcess.httpPeer()
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let throttled = try await Self.client(peer, "a/3/ThrottlingException", http: http).call("DescribeEndpoint", ["EndpointName": "x"])
+        #expect(throttled["attempts"] == 4)
+        let unavailable = try await Self.client(peer, "b/2/ServiceUnavailable", http: http).call("DescribeEndpoint", ["EndpointName": "x"])
+        #expect(unavailable["attempts"] == 3)
+    }
+
+    @Test func retriesStopAtTheLimitAndValidationErrorsAreNotRetried() async throws {
+        let peer = try await PeerProcess.httpPeer()
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        do {
+            _ = try await Self.client(peer, "c/3/ThrottlingException", http: http, attempts: 3).call("DescribeEndpoint", ["EndpointName": "x"])
+            Issue.record("must give up after 3 attempts")
+        } catch {
+            #expect(error.code == "ThrottlingException" && error.isRetryable)
+            #expect(!"\(error)".contains("s3cret"))
+        }
+        // The next request is the fourth: exactly three were made.
+        let after = try await Self.client(peer, "c/3/ThrottlingException", http: http, attempts: 1).call("DescribeEndpoint")
+        #expect(after["attempts"] == 4)
+        do {
+            _ = try await Self.client(peer, "d/1/ValidationException", http: http).call("CreateModel", ["ModelName": "m"])
+            Issue.record("a validation error must fail at once")
+        } catch {
+            #expect(error.code == "ValidationException" && !error.isRetryable)
+        }
+        // The second request for d passes: only one was made before.
+        let second = try await Self.client(peer, "d/1/ValidationException", http: http).call("CreateModel", ["ModelName": "m"])
+        #expect(second["attempts"] == 2)
+    }
+}

@@ -80,4 +80,44 @@ import Testing
         #expect(audit.contains("CreateEndpoint"))
         for text in [serve.log, "\(events)", audit, planned.stdout + planned.stderr] { #expect(!text.contains(moto.secretKey)) }
     }
+
+    @Test func withoutCredentialsItSaysWhatItTriedAndRecoversWhenTheyAppear() async throws {
+        let moto = try await SageMakerMotoTests.Moto()
+        let directory = NSTemporaryDirectory() + "modelplane-sagemaker-nocreds-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let credentialsFile = directory + "/aws-credentials"
+        let environment = [
+            "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_ROLE_ARN": "", "AWS_PROFILE": "", "HOME": directory,
+            "AWS_SHARED_CREDENTIALS_FILE": credentialsFile, "AWS_CONFIG_FILE": directory + "/aws-config", "AWS_ENDPOINT_URL_SAGEMAKER": moto.endpoint,
+        ]
+        let serve = try await PeerProcess.modelplaneServe(
+            data: directory, controller: true, extraArguments: ["--sagemaker-poll", "1"], environment: environment)
+        defer { serve.stop() }
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        var md = try SageMakerContractTests.churn()
+        md.metadata.namespace = "default"
+        md.metadata.resourceVersion = nil
+        _ = try await kube.create(md)
+
+        func status(until condition: (ModelDeployment) -> Bool) async throws -> ModelDeployment {
+            let deadline = ContinuousClock.now + .seconds(60)
+            var current = try await kube.get(ModelDeployment.self, name: "churn-predictor", namespace: "default")
+            while !condition(current), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                current = try await kube.get(ModelDeployment.self, name: "churn-predictor", namespace: "default")
+            }
+            return current
+        }
+        let stuck = try await status { $0.status?.conditions?[type: "Degraded"]?.reason == "CredentialsUnavailable" }
+        let message = stuck.status?.conditions?[type: "Degraded"]?.message ?? ""
+        #expect(message.contains("AWS_ACCESS_KEY_ID") && message.contains(credentialsFile), "\(message)")
+        #expect(stuck.status?.sagemaker == nil, "nothing was created")
+
+        // The credentials file appears (as a mounted secret would): the next retry uses it.
+        try "[default]\naws_access_key_id = \(moto.accessKey)\naws_secret_access_key = \(moto.secretKey)\n".write(
+            toFile: credentialsFile, atomically: true, encoding: .utf8)
+        let ready = try await status { $0.status?.phase == .ready }
+        #expect(ready.status?.phase == .ready, "\(String(describing: ready.status))")
+        #expect(!serve.log.contains(moto.secretKey))
+    }
 }

@@ -239,6 +239,42 @@ import Triton
         #expect(try await world.reasons("churn", including: ["BackendUnavailable"]).contains("BackendUnavailable"))
     }
 
+    @Test func aRequestSageMakerRefusesIsTerminalUntilTheSpecChanges() async throws {
+        let world = try await World()
+        world.fake.refuseNext(
+            "CreateModel", message: "Could not access model data at s3://models/churn/v1/model.tar.gz. Please ensure that the role has access")
+        try world.start()
+        try await world.create("churn", World.spec(version: "v1"))
+        let refused = try await world.wait("churn") { Self.degraded($0)?.reason == "InvalidRequest" }
+        #expect(refused.status?.phase == .failed)
+        #expect(Self.degraded(refused)?.message.contains("Could not access model data") == true)
+        // Not retried hot: the same request would be refused again.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(world.fake.calls.filter { $0 == "CreateModel" }.count == 1)
+        // A changed spec is tried at once.
+        try await world.change("churn") { $0.spec.model.uri = "s3://models/churn/v1-fixed/model.tar.gz" }
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+        world.fake.advance(by: .seconds(300))
+        try await world.wait("churn") { $0.status?.phase == .ready }
+    }
+
+    @Test func aRolloutPastItsDeadlineIsReportedWhileSageMakerKeepsWorking() async throws {
+        let world = try await World()
+        try world.start()
+        var spec = World.spec(version: "v1")
+        spec.rollout?.progressDeadlineSeconds = 1
+        try await world.create("churn", spec)
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+        let late = try await world.wait("churn") { Self.degraded($0)?.reason == "ProgressDeadlineExceeded" }
+        #expect(late.status?.conditions?[type: "Progressing"]?.status == .false)
+        #expect(Self.degraded(late)?.message.contains("churn is Creating") == true, "\(String(describing: Self.degraded(late)))")
+        // Still watched: when SageMaker finishes, it is Ready and healthy.
+        world.fake.advance(by: .seconds(300))
+        let ready = try await world.wait("churn") { $0.status?.phase == .ready }
+        #expect(Self.degraded(ready)?.status == .false)
+        #expect(try await world.reasons("churn", including: ["ProgressDeadlineExceeded"]).contains("ProgressDeadlineExceeded"))
+    }
+
     @Test func anInstanceCountChangeScalesWithoutANewFleet() async throws {
         let world = try await World()
         try world.start()

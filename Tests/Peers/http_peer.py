@@ -10,6 +10,8 @@ Prints "READY <port>" when listening on 127.0.0.1. Endpoints:
   /drop                 promises 100 bytes, sends 10 and closes the connection
   /wait-idle?timeout=S  answers once no /forever stream is open (or 504 after S seconds)
   /count                how many requests (other than /count) the server has seen
+  /aws/KEY/N/CODE/      an AWS JSON 1.1 service: the first N requests for KEY fail with error CODE
+                        (HTTP 400, or 503 for ServiceUnavailable), later ones answer {"ok": true}
 Options: --cert/--key serve TLS; --client-ca also requires a client certificate signed by it;
 --unaccepting listens but never accepts, with its accept queue full, so connecting hangs.
 """
@@ -27,6 +29,7 @@ import peer_tls
 
 open_streams = 0
 requests_seen = 0
+aws_seen = {}
 streams_changed = threading.Condition()
 
 
@@ -118,6 +121,22 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/hold":
             time.sleep(int(query.get("ms", "1000")) / 1000)
             self._send(200, {"held": True})
+        elif url.path.startswith("/aws/"):
+            _, _, key, count, code = url.path.rstrip("/").split("/")
+            with streams_changed:
+                seen = aws_seen.get(key, 0) + 1
+                aws_seen[key] = seen
+            if seen <= int(count):
+                status = 503 if code == "ServiceUnavailable" else 400
+                self.send_response(status)
+                payload = json.dumps({"__type": "com.amazonaws.sagemaker#" + code, "message": "scripted " + code}).encode()
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("X-Amzn-ErrorType", code)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            else:
+                self._send(200, {"ok": True, "attempts": seen})
         elif url.path.startswith("/status/"):
             self._send(int(url.path.rsplit("/", 1)[1]), {"status": "as asked"})
         elif url.path == "/bytes":
