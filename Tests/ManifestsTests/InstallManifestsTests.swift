@@ -25,6 +25,10 @@ import Testing
         ["leaderElection.enabled=false", "watchNamespaces={team-a,team-b}", "selector=tier=prod"],
         ["gitSync.enabled=true", "gitSync.url=https://git.example.com/models.git", "gitSync.path=deploy", "gitSync.credentialsSecret=git-token"],
         ["gitSync.enabled=true", "gitSync.url=git@git.example.com:models.git", "gitSync.credentialsSecret=git-key", "metrics.service.enabled=false"],
+        [
+            "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/modelplane", "sagemaker.credentialsSecret=aws-keys",
+            "extraEnv[0].name=AWS_ENDPOINT_URL_SAGEMAKER", "extraEnv[0].value=https://vpce.example.com", "sagemaker.pollSeconds=30",
+        ],
     ]
 
     @Test func helmLintPasses() throws {
