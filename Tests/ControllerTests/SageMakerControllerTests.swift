@@ -121,8 +121,11 @@ import Triton
         #expect(creating.status?.servingVersion == nil)
         #expect(world.fake.calls.filter { $0.hasPrefix("Create") } == ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"])
         // Polling is by requeue: SageMaker is asked again while it works, and nothing is created twice.
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(world.fake.calls.filter { $0 == "DescribeEndpoint" }.count > 2)
+        let polled = ContinuousClock.now + .seconds(20)
+        while world.fake.calls.filter({ $0 == "DescribeEndpoint" }).count <= 3, ContinuousClock.now < polled {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(world.fake.calls.filter { $0 == "DescribeEndpoint" }.count > 3)
         #expect(world.fake.calls.filter { $0.hasPrefix("Create") }.count == 3)
 
         world.fake.advance(by: .seconds(300))
