@@ -79,6 +79,7 @@ extension DeploymentReconciler {
         var failureReason = "EndpointFailed"
         var converged = false
         var waiting: String?
+        var rollingBack: String?
         var observed: SageMakerObservation
         do {
             observed = try await client.observe(endpoint: endpoint, model: name, config: name)
@@ -169,6 +170,10 @@ extension DeploymentReconciler {
                     record.resources.removeAll { $0.name == old }
                 case .wait(let endpointStatus):
                     waiting = "SageMaker endpoint \(endpoint) is \(endpointStatus)"
+                    if endpointStatus == "RollingBack" {
+                        // The update failed; SageMaker is going back to the old config.
+                        rollingBack = "SageMaker is rolling endpoint \(endpoint) back: \(observed.failureReason ?? "no reason given yet")"
+                    }
                     break steps
                 case .deleteEndpoint(let endpoint):
                     try await act(client, md, revision, "DeleteEndpoint", ["EndpointName": .string(endpoint)], target: target)
@@ -229,6 +234,14 @@ extension DeploymentReconciler {
             setConditions(
                 &status, generation: generation, ready: (serving == nil ? .false : .true, serving == nil ? "NotServing" : "ServingPrevious", keeps),
                 progressing: (.false, "RolloutFailed", failure), degraded: (.true, failureReason, failure))
+        } else if let rollingBack {
+            status.phase = .degraded
+            if status.conditions?[type: "Degraded"]?.reason != "RollingBack" {
+                notes.append(Note(type: .warning, reason: "RollingBack", action: "Rollout", note: rollingBack))
+            }
+            setConditions(
+                &status, generation: generation, ready: serving.map { (.true, "ServingPrevious", "version \($0) keeps serving") },
+                progressing: (.true, "RollingBack", waiting ?? rollingBack), degraded: (.true, "RollingBack", rollingBack))
         } else if let exceeded = deadlineExceeded(status, generation: generation, md: md) {
             // SageMaker is still at it (its own timeouts decide when it gives up); the user hears
             // that it is taking too long, and the controller keeps looking.

@@ -177,9 +177,10 @@ import Triton
         try await world.change("churn") { $0.spec.model.version = "v2" }
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
         world.fake.advance(by: .seconds(300))
-        // Updating → RollingBack: still serving v1, still progressing.
-        let rolling = try await world.wait("churn") { $0.status?.conditions?[type: "Progressing"]?.message.contains("RollingBack") == true }
-        #expect(rolling.status?.servingVersion == "v1")
+        // Updating → RollingBack: Degraded with SageMaker's reason at once, v1 still serving.
+        let rolling = try await world.wait("churn") { Self.degraded($0)?.reason == "RollingBack" }
+        #expect(rolling.status?.servingVersion == "v1" && rolling.status?.phase == .degraded)
+        #expect(Self.degraded(rolling)?.message.contains("container exited with code 1") == true)
         world.fake.advance(by: .seconds(300))
         let degraded = try await world.wait("churn") { Self.degraded($0)?.reason == "UpdateRolledBack" }
         #expect(degraded.status?.phase == .degraded)
