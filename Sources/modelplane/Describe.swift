@@ -63,6 +63,12 @@ struct Describe: AsyncParsableCommand {
             text += "  SageMaker:  endpoint \(sagemaker.endpointName ?? "") in \(sagemaker.region)\n"
             text += "  Image:      \(sagemaker.image)\n"
             text += "  Instances:  \(sagemaker.initialInstanceCount ?? 1) x \(sagemaker.instanceType)\n"
+            if let url = sagemaker.endpointURL { text += "  API URL:    \(Redaction.url(url))\n" }
+            if let routing = sagemaker.trafficRouting {
+                text += "  Traffic:    \(routing.type.rawValue)" + (routing.stepPercent.map { ", \($0)% per step" } ?? "")
+                text += ", \(routing.waitIntervalSeconds ?? 0)s between steps\n"
+            }
+            if let alarms = sagemaker.rollbackAlarms, !alarms.isEmpty { text += "  Alarms:     \(alarms.joined(separator: ", "))\n" }
         }
         text += "Rollout:      \(spec.rollout?.strategy?.rawValue ?? "") (progress deadline \(spec.rollout?.progressDeadlineSeconds ?? 0)s, "
         text += "\(spec.revisionHistoryLimit ?? 0) revisions kept)\n"
@@ -73,6 +79,12 @@ struct Describe: AsyncParsableCommand {
         text += "  Serving:    \(status?.servingVersion.map { "version \($0)" } ?? "<nothing>")\n"
         text += "  Revision:   \(status?.currentRevision ?? "<none>")\n"
         if let backend = status?.backend { text += "  Backend:    \(backend)\n" }
+        if let record = status?.sagemaker {
+            text += "  Endpoint:   \(record.endpoint) in \(record.region)" + (record.pendingConfig.map { " (moving to \($0))" } ?? "") + "\n"
+            let resources = record.resources.map { "\($0.name) (version \($0.version))" }
+            text += "  Created:    " + (resources.isEmpty ? "<none>" : resources.joined(separator: "\n              ")) + "\n"
+        }
+        if let record = status?.triton { text += "  Loaded:     \(record.model) on \(Redaction.url(record.url))\n" }
 
         text += "Conditions:\n"
         if let conditions = status?.conditions, !conditions.isEmpty {

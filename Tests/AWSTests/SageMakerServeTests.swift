@@ -54,6 +54,11 @@ import Testing
         #expect(observed.endpointStatus == "InService" && observed.endpointConfigName == name && observed.instanceCount == 2)
         #expect(try await client.tag(SageMakerResources.ownerTag, of: try #require(observed.endpointArn)) == "default/churn-predictor")
 
+        let described = try CommandResult.run(Peers.modelplane, ["describe", "churn-predictor"] + kubeconfig)
+        #expect(described.stdout.contains("Endpoint:   churn-predictor in us-east-1"), "\(described.stdout)")
+        #expect(described.stdout.contains("Created:    \(name) (version 2024-11-03)"))
+        #expect(described.stdout.contains("Serving") && described.stdout.contains("Creating"), "the events")
+
         // Unchanged: nothing to do, exit 0. A new version: the calls it would make, exit 2.
         let unchanged = try CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
         #expect(unchanged.status == 0, "\(unchanged.stdout)\(unchanged.stderr)")
