@@ -185,8 +185,42 @@ public struct CommandResult: Sendable {
     public var stderr: String
 
     /// Runs `executable` with `arguments`, feeding `stdin`. For short commands (validators, the CLI).
+    /// Blocks the calling thread; from async code the async overload is chosen, which does not.
     public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil, environment: [String: String] = [:])
         throws -> CommandResult
+    {
+        let (process, scratch) = try prepare(executable, arguments, stdin: stdin, directory: directory, environment: environment)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try process.run()
+        process.waitUntilExit()
+        return result(process, scratch)
+    }
+
+    /// The same, awaiting the exit instead of blocking a thread: with tests running in parallel on
+    /// two cores, two blocked threads would stall every other test's tasks.
+    public static func run(
+        _ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil, environment: [String: String] = [:]
+    ) async throws -> CommandResult {
+        let (process, scratch) = try prepare(executable, arguments, stdin: stdin, directory: directory, environment: environment)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let exited = AsyncStream<Void>.makeStream()
+        process.terminationHandler = { _ in exited.continuation.finish() }
+        try process.run()
+        for await _ in exited.stream {}
+        process.waitUntilExit()  // Already exited: returns at once, and settles terminationStatus.
+        return result(process, scratch)
+    }
+
+    private static func result(_ process: Process, _ scratch: String) -> CommandResult {
+        CommandResult(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: scratch + "/err", encoding: .utf8)) ?? ""
+        )
+    }
+
+    private static func prepare(_ executable: String, _ arguments: [String], stdin: String?, directory: String?, environment: [String: String]) throws
+        -> (Process, String)
     {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -195,20 +229,13 @@ public struct CommandResult: Sendable {
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let scratch = NSTemporaryDirectory() + "modelplane-cmd-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
         // Files, not pipes: a command that prints a lot cannot block on a full pipe.
         for name in ["in", "out", "err"] { _ = FileManager.default.createFile(atPath: scratch + "/" + name, contents: nil) }
         if let stdin { try stdin.write(toFile: scratch + "/in", atomically: false, encoding: .utf8) }
         process.standardInput = FileHandle(forReadingAtPath: scratch + "/in")
         process.standardOutput = FileHandle(forWritingAtPath: scratch + "/out")
         process.standardError = FileHandle(forWritingAtPath: scratch + "/err")
-        try process.run()
-        process.waitUntilExit()
-        return CommandResult(
-            status: process.terminationStatus,
-            stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: scratch + "/err", encoding: .utf8)) ?? ""
-        )
+        return (process, scratch)
     }
 }
 

@@ -12,8 +12,8 @@ import Testing
 
         init() async throws { server = try await PeerProcess.modelplaneServe(data: directory) }
 
-        func modelplane(_ arguments: String..., stdin: String? = nil) throws -> CommandResult {
-            try CommandResult.run(
+        func modelplane(_ arguments: String..., stdin: String? = nil) async throws -> CommandResult {
+            try await CommandResult.run(
                 Peers.modelplane, arguments, stdin: stdin, directory: Peers.repositoryRoot,
                 environment: ["MODELPLANE_DATA": directory, "MODELPLANE_KUBECONFIG": ""])
         }
@@ -26,7 +26,7 @@ import Testing
 
     @Test func applyCreatesThenConfiguresThenLeavesAlone() async throws {
         let session = try await Session()
-        var result = try session.modelplane("apply", "-f", "manifests/examples")
+        var result = try await session.modelplane("apply", "-f", "manifests/examples")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(
             result.stdout == """
@@ -35,11 +35,11 @@ import Testing
                 modeldeployment.modelplane.dev/sentiment created
 
                 """)
-        result = try session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
+        result = try await session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
         #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment unchanged\n")
         let changed = try String(contentsOfFile: Peers.repositoryRoot + "/manifests/examples/triton-minimal.yaml", encoding: .utf8).replacingOccurrences(
             of: "version: \"2\"", with: "version: \"3\"")
-        result = try session.modelplane("apply", "-f", "-", stdin: changed)
+        result = try await session.modelplane("apply", "-f", "-", stdin: changed)
         #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment configured\n", "\(result.stderr)")
     }
 
@@ -47,34 +47,34 @@ import Testing
         let session = try await Session()
         let broken = try String(contentsOfFile: Peers.repositoryRoot + "/manifests/examples/triton-minimal.yaml", encoding: .utf8).replacingOccurrences(
             of: "version: \"2\"", with: "version: 2")
-        let result = try session.modelplane("apply", "-f", "manifests/examples/triton-fraud-detector.yaml", "-f", "-", stdin: broken)
+        let result = try await session.modelplane("apply", "-f", "manifests/examples/triton-fraud-detector.yaml", "-f", "-", stdin: broken)
         #expect(result.status == 1)
         #expect(result.stderr.contains("<stdin>:10:14: spec.model.version: Invalid type"), "\(result.stderr)")
         #expect(result.stderr.contains("nothing was applied"))
-        #expect(try session.modelplane("get").stderr == "No resources found in default namespace.\n")
+        #expect(try await session.modelplane("get").stderr == "No resources found in default namespace.\n")
     }
 
     @Test func getPrintsTablesAndDocuments() async throws {
         let session = try await Session()
-        _ = try session.modelplane("apply", "-f", "manifests/examples")
-        var result = try session.modelplane("get")
+        _ = try await session.modelplane("apply", "-f", "manifests/examples")
+        var result = try await session.modelplane("get")
         let lines = result.stdout.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace) }
         #expect(lines.first == ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"])
         #expect(lines.dropFirst().map { $0.prefix(3) } == [["fraud-detector", "fraud", "1"], ["sentiment", "sentiment", "2"]])
-        result = try session.modelplane("get", "-A", "-o", "wide")
+        result = try await session.modelplane("get", "-A", "-o", "wide")
         #expect(result.stdout.split(separator: "\n").count == 4)
         #expect(result.stdout.hasPrefix("NAMESPACE   NAME"))
-        result = try session.modelplane("get", "sentiment", "-o", "json")
+        result = try await session.modelplane("get", "sentiment", "-o", "json")
         let object = try JSONValue(parsing: result.stdout)
         #expect(object["spec"]?["model"]?["version"] == "2")
-        result = try session.modelplane("get", "sentiment", "-o", "yaml")
+        result = try await session.modelplane("get", "sentiment", "-o", "yaml")
         #expect(result.stdout.contains("version: \"2\""))
         #expect(result.stdout.contains("creationTimestamp: \""), "timestamps are quoted for YAML 1.1 readers")
     }
 
     @Test func getWatchPrintsARowPerChange() async throws {
         let session = try await Session()
-        _ = try session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
+        _ = try await session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
         // Ready once the table's header is out; the port is not used.
         let watcher = try await PeerProcess.start(
             Peers.modelplane, ["get", "-w"], environment: ["MODELPLANE_DATA": session.directory, "MODELPLANE_KUBECONFIG": ""]
@@ -83,8 +83,8 @@ import Testing
         #expect(await watcher.waitForOutput { $0.contains("\nsentiment ") }, "\(watcher.log)")
         let changed = try String(contentsOfFile: Peers.repositoryRoot + "/manifests/examples/triton-minimal.yaml", encoding: .utf8).replacingOccurrences(
             of: "version: \"2\"", with: "version: \"3\"")
-        _ = try session.modelplane("apply", "-f", "-", stdin: changed)
-        _ = try session.modelplane("apply", "-f", "manifests/examples/triton-fraud-detector.yaml")
+        _ = try await session.modelplane("apply", "-f", "-", stdin: changed)
+        _ = try await session.modelplane("apply", "-f", "manifests/examples/triton-fraud-detector.yaml")
         #expect(await watcher.waitForOutput { $0.contains("\nfraud-detector ") }, "\(watcher.log)")
         let rows = watcher.log.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace).prefix(3) }
         #expect(rows == [["NAME", "MODEL", "VERSION"], ["sentiment", "sentiment", "2"], ["sentiment", "sentiment", "3"], ["fraud-detector", "fraud", "1"]])
@@ -97,7 +97,7 @@ import Testing
 
     @Test func describeShowsSpecStatusConditionsAndEvents() async throws {
         let session = try await Session()
-        _ = try session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
+        _ = try await session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
         let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: session.directory + "/kubeconfig"))
         defer { kube.shutdown() }
         var md = try await kube.get(ModelDeployment.self, name: "sentiment", namespace: "default")
@@ -119,7 +119,7 @@ import Testing
                     regarding: ObjectReference(apiVersion: ModelDeployment.apiVersion, kind: ModelDeployment.kind, namespace: "default", name: name, uid: uid),
                     note: "note \(index)", type: .warning))
         }
-        let result = try session.modelplane("describe", "sentiment")
+        let result = try await session.modelplane("describe", "sentiment")
         #expect(result.status == 0, "\(result.stderr)")
         let text = result.stdout
         #expect(text.contains("Name:         sentiment\n"), "\(text)")
@@ -130,17 +130,17 @@ import Testing
         #expect(text.contains("version 2: bad config"), "\(text)")
         #expect(text.contains("Warning   LoadFailed0"), "\(text)")
         #expect(!text.contains("LoadFailed1") && !text.contains("LoadFailed2"), "only this object's events: \(text)")
-        #expect(try session.modelplane("describe", "ghost").stderr == "error: modeldeployment.modelplane.dev \"ghost\" not found\n")
+        #expect(try await session.modelplane("describe", "ghost").stderr == "error: modeldeployment.modelplane.dev \"ghost\" not found\n")
     }
 
     @Test func deleteAndMissingObjects() async throws {
         let session = try await Session()
-        _ = try session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
-        var result = try session.modelplane("delete", "sentiment", "ghost")
+        _ = try await session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
+        var result = try await session.modelplane("delete", "sentiment", "ghost")
         #expect(result.status == 1)
         #expect(result.stdout == "modeldeployment.modelplane.dev \"sentiment\" deleted\n")
         #expect(result.stderr == "error: modeldeployment.modelplane.dev \"ghost\" not found\n")
-        result = try session.modelplane("get", "sentiment")
+        result = try await session.modelplane("get", "sentiment")
         #expect(result.status == 1)
         #expect(result.stderr == "error: modeldeployment.modelplane.dev \"sentiment\" not found\n")
     }
@@ -148,7 +148,7 @@ import Testing
     @Test func saysWhenNoServerIsRunning() async throws {
         let session = try await Session()
         session.server.stop()
-        let result = try session.modelplane("get")
+        let result = try await session.modelplane("get")
         #expect(result.status == 1)
         #expect(result.stderr.contains("is `modelplane serve` running?"), "\(result.stderr)")
     }

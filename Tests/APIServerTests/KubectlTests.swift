@@ -14,8 +14,8 @@ import Testing
             process = try await PeerProcess.modelplaneServe(data: directory)
         }
 
-        func kubectl(_ arguments: String..., stdin: String? = nil) throws -> CommandResult {
-            try CommandResult.run("/usr/bin/env", ["kubectl", "--kubeconfig", kubeconfig] + arguments, stdin: stdin)
+        func kubectl(_ arguments: String..., stdin: String? = nil) async throws -> CommandResult {
+            try await CommandResult.run("/usr/bin/env", ["kubectl", "--kubeconfig", kubeconfig] + arguments, stdin: stdin)
         }
 
         deinit {
@@ -28,40 +28,40 @@ import Testing
 
     @Test func applyGetPatchStatusAndDelete() async throws {
         let serve = try await Serve()
-        var result = try serve.kubectl("apply", "-f", "-", stdin: Self.manifest)
+        var result = try await serve.kubectl("apply", "-f", "-", stdin: Self.manifest)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment created\n")
 
-        result = try serve.kubectl(
+        result = try await serve.kubectl(
             "apply", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "version: \"2\"", with: "version: \"3\""))
         #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment configured\n", "\(result.stderr)")
 
-        result = try serve.kubectl(
+        result = try await serve.kubectl(
             "patch", "md", "sentiment", "--subresource=status", "--type=merge", "-p", #"{"status":{"phase":"Ready","servingVersion":"3"}}"#)
         #expect(result.status == 0, "\(result.stderr)")
 
-        result = try serve.kubectl("get", "modeldeployment", "sentiment", "-o", "jsonpath={.spec.model.version} {.metadata.generation} {.status.phase}")
+        result = try await serve.kubectl("get", "modeldeployment", "sentiment", "-o", "jsonpath={.spec.model.version} {.metadata.generation} {.status.phase}")
         #expect(result.stdout == "3 2 Ready")
 
         // Printer columns, through the server's Table output.
-        result = try serve.kubectl("get", "md")
+        result = try await serve.kubectl("get", "md")
         let lines = result.stdout.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace) }
         #expect(lines.first == ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"], "\(result.stdout)\(result.stderr)")
         #expect(lines.last?.prefix(5) == ["sentiment", "sentiment", "3", "3", "Ready"], "\(result.stdout)")
-        result = try serve.kubectl("get", "md", "-o", "wide")
+        result = try await serve.kubectl("get", "md", "-o", "wide")
         #expect(result.stdout.split(separator: "\n").first?.hasSuffix("REVISION   STRATEGY   COMMIT") == true, "\(result.stdout)")
 
-        result = try serve.kubectl("delete", "md", "sentiment")
+        result = try await serve.kubectl("delete", "md", "sentiment")
         #expect(result.stdout == "modeldeployment.modelplane.dev \"sentiment\" deleted\n", "\(result.stderr)")
-        result = try serve.kubectl("get", "md", "sentiment")
+        result = try await serve.kubectl("get", "md", "sentiment")
         #expect(result.status != 0)
         #expect(result.stderr.contains("NotFound"), "\(result.stderr)")
     }
 
     @Test func describeShowsTheObjectAndItsEvents() async throws {
         let serve = try await Serve()
-        _ = try serve.kubectl("apply", "-f", "-", stdin: Self.manifest)
-        let uid = try serve.kubectl("get", "md", "sentiment", "-o", "jsonpath={.metadata.uid}").stdout
+        _ = try await serve.kubectl("apply", "-f", "-", stdin: Self.manifest)
+        let uid = try await serve.kubectl("get", "md", "sentiment", "-o", "jsonpath={.metadata.uid}").stdout
         let event = """
             apiVersion: events.k8s.io/v1
             kind: Event
@@ -76,15 +76,15 @@ import Testing
             note: "version 3 failed to load: model.py raised ValueError"
             regarding: {apiVersion: modelplane.dev/v1alpha1, kind: ModelDeployment, namespace: default, name: sentiment, uid: \(uid)}
             """
-        var result = try serve.kubectl("create", "-f", "-", stdin: event)
+        var result = try await serve.kubectl("create", "-f", "-", stdin: event)
         #expect(result.status == 0, "\(result.stderr)")
         // An event about another object must not show up.
-        result = try serve.kubectl(
+        result = try await serve.kubectl(
             "create", "-f", "-",
             stdin: event.replacingOccurrences(of: "sentiment.load-failed", with: "other").replacingOccurrences(of: "name: sentiment,", with: "name: other,"))
         #expect(result.status == 0, "\(result.stderr)")
 
-        result = try serve.kubectl("describe", "md", "sentiment")
+        result = try await serve.kubectl("describe", "md", "sentiment")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("Kind:         ModelDeployment"), "\(result.stdout)")
         #expect(result.stdout.contains("Triton"), "\(result.stdout)")
@@ -95,17 +95,17 @@ import Testing
         #expect(events.split(separator: "\n").filter { $0.contains("LoadFailed") }.count == 1, "\(result.stdout)")
 
         // The core/v1 view is what `kubectl get events` reads; it cannot be written.
-        result = try serve.kubectl("get", "events", "--field-selector", "involvedObject.name=sentiment", "--no-headers")
+        result = try await serve.kubectl("get", "events", "--field-selector", "involvedObject.name=sentiment", "--no-headers")
         #expect(result.stdout.split(separator: "\n").count == 1, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("LoadFailed"), "\(result.stdout)")
-        result = try serve.kubectl("delete", "events", "sentiment.load-failed")
+        result = try await serve.kubectl("delete", "events", "sentiment.load-failed")
         #expect(result.status != 0)
         #expect(result.stderr.contains("read-only"), "\(result.stderr)")
     }
 
     @Test func invalidManifestsAreRefusedWithFieldErrors() async throws {
         let serve = try await Serve()
-        let result = try serve.kubectl(
+        let result = try await serve.kubectl(
             "apply", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "version: \"2\"", with: "version: \"two\""))
         #expect(result.status != 0)
         #expect(result.stderr.contains("spec.model.version"), "\(result.stderr)")
@@ -114,17 +114,17 @@ import Testing
 
     @Test func defaultValidationRefusesUnknownFields() async throws {
         let serve = try await Serve()
-        let result = try serve.kubectl(
+        let result = try await serve.kubectl(
             "apply", "-f", "-", stdin: Self.manifest.replacingOccurrences(of: "    version: \"2\"", with: "    version: \"2\"\n    verison: \"3\""))
         #expect(result.status != 0)
         #expect(result.stderr.contains("spec.model.verison: unknown field"), "\(result.stderr)")
-        let explain = try serve.kubectl("explain", "md.spec.rollout.strategy")
+        let explain = try await serve.kubectl("explain", "md.spec.rollout.strategy")
         #expect(explain.stdout.contains("Immediate (default) or BlueGreen."), "\(explain.stdout)\(explain.stderr)")
     }
 
     @Test func discoveryKnowsTheShortNames() async throws {
         let serve = try await Serve()
-        let result = try serve.kubectl("api-resources", "--api-group=modelplane.dev", "--no-headers")
+        let result = try await serve.kubectl("api-resources", "--api-group=modelplane.dev", "--no-headers")
         #expect(
             result.stdout.split(whereSeparator: \.isWhitespace).prefix(5) == [
                 "modeldeployments", "md,mdep", "modelplane.dev/v1alpha1", "true", "ModelDeployment",
@@ -134,7 +134,7 @@ import Testing
     @Test func refusesAStrangersToken() async throws {
         let serve = try await Serve()
         // Not through the kubeconfig: its tokenFile would win over --token.
-        let result = try CommandResult.run(
+        let result = try await CommandResult.run(
             "/usr/bin/env",
             [
                 "kubectl", "--kubeconfig", "/dev/null", "--server", "https://127.0.0.1:\(serve.process.port)",

@@ -12,8 +12,8 @@ import Testing
 
         init(_ arguments: [String] = []) async throws { server = try await PeerProcess.modelplaneServe(data: directory, extraArguments: arguments) }
 
-        func check(_ name: String) throws -> JSONValue {
-            let result = try CommandResult.run(try Peers.python, [Peers.script("python_client_contract.py"), directory + "/kubeconfig", name])
+        func check(_ name: String) async throws -> JSONValue {
+            let result = try await CommandResult.run(try Peers.python, [Peers.script("python_client_contract.py"), directory + "/kubeconfig", name])
             guard result.status == 0 else { throw PeerError("python \(name) failed:\n\(result.stdout)\(result.stderr)") }
             return try JSONValue(parsing: result.stdout)
         }

@@ -36,9 +36,9 @@ import Testing
     }
 
     /// Problems botocore's model finds in each (operation, input).
-    static func shapeProblems(_ calls: [(String, JSONValue)]) throws -> [String] {
+    static func shapeProblems(_ calls: [(String, JSONValue)]) async throws -> [String] {
         let input = calls.map { (["operation": .string($0.0), "input": $0.1] as JSONValue).canonicalText }.joined(separator: "\n") + "\n"
-        let result = try CommandResult.run(try Peers.awsPython, [Peers.script("sagemaker_shape_check.py")], stdin: input)
+        let result = try await CommandResult.run(try Peers.awsPython, [Peers.script("sagemaker_shape_check.py")], stdin: input)
         guard result.status == 0 else { throw PeerError(result.stderr) }
         return try result.stdout.split(separator: "\n").flatMap { try JSONValue(parsing: Data($0.utf8)).arrayValue?.compactMap(\.stringValue) ?? [] }
     }
@@ -75,7 +75,7 @@ import Testing
             ),
             ("CreateEndpoint", ["EndpointName": "churn", "EndpointConfigName": "churn-bcdfg23456", "Tags": owner]),
         ]
-        #expect(try Self.shapeProblems(calls) == [])
+        await #expect(try Self.shapeProblems(calls) == [])
         for (operation, input) in calls { _ = try await client.call(operation, input) }
 
         let described = try await client.call("DescribeEndpoint", ["EndpointName": "churn"])
@@ -88,7 +88,7 @@ import Testing
         let weights: JSONValue = [
             "EndpointName": "churn", "DesiredWeightsAndCapacities": [["VariantName": "primary", "DesiredWeight": 0.5, "DesiredInstanceCount": 2]],
         ]
-        #expect(try Self.shapeProblems([("UpdateEndpointWeightsAndCapacities", weights)]) == [])
+        await #expect(try Self.shapeProblems([("UpdateEndpointWeightsAndCapacities", weights)]) == [])
         _ = try await client.call("UpdateEndpointWeightsAndCapacities", weights)
         let variant = try await client.call("DescribeEndpoint", ["EndpointName": "churn"])["ProductionVariants"]?.arrayValue?.first
         #expect(variant?["DesiredInstanceCount"] == 2 || variant?["CurrentInstanceCount"] == 2, "\(String(describing: variant))")

@@ -59,7 +59,7 @@ import Testing
         return try #require(set.deployments.first?.deployment)
     }
 
-    @Test func requestBodiesMatchBotocoresServiceModel() throws {
+    @Test func requestBodiesMatchBotocoresServiceModel() async throws {
         let md = try Self.churn()
         let name = SageMakerResources.name(deployment: md.metadata.name ?? "", hash: md.spec.revisionHash)
         let endpoint = SageMakerResources.endpointName(md)
@@ -68,7 +68,7 @@ import Testing
         canary.spec.backend.sagemaker?.rollbackAlarms = ["churn-5xx", "churn-latency"]
         var linear = md
         linear.spec.backend.sagemaker?.trafficRouting = .init(type: .linear, stepPercent: 20, waitIntervalSeconds: 60)
-        let problems = try SageMakerMotoTests.shapeProblems([
+        let problems = try await SageMakerMotoTests.shapeProblems([
             ("CreateModel", SageMakerResources.createModel(md, name: name)),
             ("CreateEndpointConfig", SageMakerResources.createEndpointConfig(md, name: name, model: name)),
             ("CreateEndpoint", SageMakerResources.createEndpoint(md, endpoint: endpoint, config: name)),

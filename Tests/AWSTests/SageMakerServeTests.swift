@@ -32,11 +32,11 @@ import Testing
         let kubeconfig = ["--kubeconfig", directory + "/kubeconfig"]
 
         // Before it exists: diff plans the creation.
-        let planned = try CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
+        let planned = try await CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
         #expect(planned.status == 2, "\(planned.stdout)\(planned.stderr)")
         #expect(planned.stdout.contains("sagemaker: CreateModel churn-predictor-") && planned.stdout.contains("sagemaker: CreateEndpoint churn-predictor"))
 
-        let applied = try CommandResult.run(Peers.modelplane, ["apply", "-f", manifest] + kubeconfig)
+        let applied = try await CommandResult.run(Peers.modelplane, ["apply", "-f", manifest] + kubeconfig)
         #expect(applied.status == 0, "\(applied.stderr)")
         let deadline = ContinuousClock.now + .seconds(60)
         var md = try await kube.get(ModelDeployment.self, name: "churn-predictor", namespace: "default")
@@ -54,18 +54,18 @@ import Testing
         #expect(observed.endpointStatus == "InService" && observed.endpointConfigName == name && observed.instanceCount == 2)
         #expect(try await client.tag(SageMakerResources.ownerTag, of: try #require(observed.endpointArn)) == "default/churn-predictor")
 
-        let described = try CommandResult.run(Peers.modelplane, ["describe", "churn-predictor"] + kubeconfig)
+        let described = try await CommandResult.run(Peers.modelplane, ["describe", "churn-predictor"] + kubeconfig)
         #expect(described.stdout.contains("Endpoint:   churn-predictor in us-east-1"), "\(described.stdout)")
         #expect(described.stdout.contains("Created:    \(name) (version 2024-11-03)"))
         #expect(described.stdout.contains("Serving") && described.stdout.contains("Creating"), "the events")
 
         // Unchanged: nothing to do, exit 0. A new version: the calls it would make, exit 2.
-        let unchanged = try CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
+        let unchanged = try await CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
         #expect(unchanged.status == 0, "\(unchanged.stdout)\(unchanged.stderr)")
         #expect(unchanged.stdout.contains("sagemaker: nothing to do"))
         try example.replacingOccurrences(of: "version: \"2024-11-03\"", with: "version: \"2024-12-01\"").write(
             toFile: manifest, atomically: true, encoding: .utf8)
-        let changed = try CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
+        let changed = try await CommandResult.run(Peers.modelplane, ["diff", "-f", manifest] + kubeconfig, environment: environment)
         #expect(changed.status == 2)
         #expect(changed.stdout.contains("sagemaker: UpdateEndpoint churn-predictor to churn-predictor-"), "\(changed.stdout)")
         #expect(changed.stdout.contains("\"Type\":\"ALL_AT_ONCE\""), "BlueGreen: the DeploymentConfig is shown")

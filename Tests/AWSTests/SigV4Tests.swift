@@ -36,9 +36,9 @@ import Testing
     }
 
     /// botocore's headers for each case.
-    static func botocore(_ cases: [Case]) throws -> [[String: String]] {
+    static func botocore(_ cases: [Case]) async throws -> [[String: String]] {
         let input = cases.map { $0.json.canonicalText }.joined(separator: "\n") + "\n"
-        let result = try CommandResult.run(try Peers.awsPython, [Peers.script("sigv4_vectors.py")], stdin: input)
+        let result = try await CommandResult.run(try Peers.awsPython, [Peers.script("sigv4_vectors.py")], stdin: input)
         guard result.status == 0 else { throw PeerError("sigv4_vectors.py: \(result.stderr)") }
         return try result.stdout.split(separator: "\n").map { line in
             let pairs = try JSONValue(parsing: Data(line.utf8)).arrayValue ?? []
@@ -51,8 +51,8 @@ import Testing
         }
     }
 
-    static func check(_ cases: [Case]) throws {
-        let expected = try botocore(cases)
+    static func check(_ cases: [Case]) async throws {
+        let expected = try await botocore(cases)
         #expect(expected.count == cases.count)
         for (index, (item, reference)) in zip(cases, expected).enumerated() {
             let signed = SigV4Signer(service: item.service, region: item.region).sign(
@@ -64,7 +64,7 @@ import Testing
         }
     }
 
-    @Test func handPickedEdgeCases() throws {
+    @Test func handPickedEdgeCases() async throws {
         var withToken = Case(
             method: "POST", url: "https://api.sagemaker.us-east-1.amazonaws.com/",
             headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "SageMaker.CreateEndpoint")], body: Data(#"{"EndpointName":"e"}"#.utf8))
@@ -72,7 +72,7 @@ import Testing
         var otherRegion = withToken
         otherRegion.region = "eu-west-1"
         otherRegion.timestamp = "20261127T235959Z"
-        try Self.check([
+        try await Self.check([
             Case(
                 method: "POST", url: "https://api.sagemaker.us-east-1.amazonaws.com/",
                 headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "SageMaker.DescribeEndpoint")], body: Data("{}".utf8)),
@@ -93,7 +93,7 @@ import Testing
         ])
     }
 
-    @Test func randomRequestsAgreeWithBotocore() throws {
+    @Test func randomRequestsAgreeWithBotocore() async throws {
         var generator = SystemRandomNumberGenerator()
         let pieces = ["a", "B", "0", "-", "_", ".", "~", "%20", "%2F", "%E2%82%AC", "x.y", "..", "."]
         let values = ["", "v", "a b", "  padded  ", "tab\there", "ünïcode", "=eq", "comma,list"]
@@ -117,7 +117,7 @@ import Testing
                 Int.random(in: 0...59))
             return item
         }
-        try Self.check(cases)
+        try await Self.check(cases)
     }
 
     @Test func secretsNeverPrint() {

@@ -61,7 +61,7 @@ import Triton
             let ready = try await backend.index().filter { $0.state == .ready }.map { "\($0.name):\($0.version ?? "")" }
             #expect(ready == ["echo:\(version)"], "round \(round): exactly the desired version is loaded, nothing else: \(ready)")
         }
-        let verify = try CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", audit])
+        let verify = try await CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", audit])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         let loads = try String(contentsOfFile: audit, encoding: .utf8).components(separatedBy: #""action":"load""#).count - 1
         #expect(loads >= 20, "every round's load is in the audit log (\(loads))")

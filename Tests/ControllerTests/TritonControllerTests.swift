@@ -156,7 +156,7 @@ import Triton
         // Every backend action is in the audit log, and the chain verifies.
         let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8)
         #expect(audit.contains(#""action":"unload""#) && audit.contains(#""outcome":"failed: "#), "\(audit)")
-        let verify = try CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", world.directory + "/audit.log"])
+        let verify = try await CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", world.directory + "/audit.log"])
         #expect(verify.status == 0, "\(verify.stderr)")
     }
 
@@ -179,8 +179,8 @@ import Triton
 
     @Test func diffHistoryAndRollback() async throws {
         let world = try await World(models: [Self.echo])
-        func modelplane(_ arguments: String...) throws -> CommandResult {
-            try CommandResult.run(Peers.modelplane, arguments, environment: ["MODELPLANE_DATA": world.directory, "MODELPLANE_KUBECONFIG": ""])
+        func modelplane(_ arguments: String...) async throws -> CommandResult {
+            try await CommandResult.run(Peers.modelplane, arguments, environment: ["MODELPLANE_DATA": world.directory, "MODELPLANE_KUBECONFIG": ""])
         }
         let manifest = { (version: String) in
             """
@@ -194,38 +194,38 @@ import Triton
         }
         let path = world.directory + "/echo.yaml"
         try manifest("1").write(toFile: path, atomically: true, encoding: .utf8)
-        var result = try modelplane("diff", "-f", path)
+        var result = try await modelplane("diff", "-f", path)
         #expect(result.status == 2, "a new deployment is a change: \(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("+ create") && result.stdout.contains("triton: load echo versions 1 on \(world.triton.url)"), "\(result.stdout)")
 
-        _ = try modelplane("apply", "-f", path)
+        _ = try await modelplane("apply", "-f", path)
         try await world.wait("echo") { $0.status?.phase == .ready }
-        result = try modelplane("diff", "-f", path)
+        result = try await modelplane("diff", "-f", path)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("no changes") && result.stdout.contains("already serving"), "\(result.stdout)")
 
         try manifest("2").write(toFile: path, atomically: true, encoding: .utf8)
-        result = try modelplane("diff", "-f", path)
+        result = try await modelplane("diff", "-f", path)
         #expect(result.status == 2)
         #expect(result.stdout.contains(#"~ spec.model.version: "1" -> "2""#), "\(result.stdout)")
         #expect(result.stdout.contains("triton: load echo versions 2 on \(world.triton.url) (unloads 1)"), "\(result.stdout)")
         #expect(try await world.readyVersions("echo") == ["1"], "diff does not act")
 
-        _ = try modelplane("apply", "-f", path)
+        _ = try await modelplane("apply", "-f", path)
         try await world.wait("echo") { $0.status?.servingVersion == "2" && $0.status?.phase == .ready }
-        result = try modelplane("history", "echo")
+        result = try await modelplane("history", "echo")
         var rows = result.stdout.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace).prefix(3).joined(separator: " ") }
         #expect(rows.count == 3 && rows[1].hasPrefix("1 1 ") && rows[2].hasPrefix("2 (serving) 2"), "\(result.stdout)")
 
-        result = try modelplane("rollback", "echo", "--to-revision", "1")
+        result = try await modelplane("rollback", "echo", "--to-revision", "1")
         #expect(result.stdout == "modeldeployment.modelplane.dev/echo rolled back to revision 1 (version 1)\n", "\(result.stdout)\(result.stderr)")
         let md = try await world.wait("echo") { $0.status?.servingVersion == "1" && $0.status?.phase == .ready }
         #expect(md.status?.revisions?.last?.cause == "rollback to revision 1")
         #expect(md.status?.currentRevision == "3")
         #expect(try await world.answer("echo") == 2.0)
-        result = try modelplane("rollback", "echo", "--to-revision", "9")
+        result = try await modelplane("rollback", "echo", "--to-revision", "9")
         #expect(result.status == 1 && result.stderr.contains("has no revision 9"), "\(result.stderr)")
-        rows = try modelplane("history", "echo").stdout.split(separator: "\n").map { String($0) }
+        rows = try await modelplane("history", "echo").stdout.split(separator: "\n").map { String($0) }
         #expect(rows.last?.contains("rollback to revision 1") == true, "\(rows)")
     }
 

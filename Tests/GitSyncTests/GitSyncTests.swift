@@ -8,15 +8,15 @@ import Testing
 final class Repository: Sendable {
     let path: String
 
-    init(_ path: String) throws {
+    init(_ path: String) async throws {
         self.path = path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        try git("init", "--quiet", "--initial-branch=main")
+        try await git("init", "--quiet", "--initial-branch=main")
     }
 
     @discardableResult
-    func git(_ arguments: String...) throws -> String {
-        let result = try CommandResult.run(
+    func git(_ arguments: String...) async throws -> String {
+        let result = try await CommandResult.run(
             "/usr/bin/env", ["git", "-c", "user.email=test@modelplane.dev", "-c", "user.name=test"] + arguments, directory: path,
             environment: ["GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1"])
         guard result.status == 0 else { throw PeerError("git \(arguments.joined(separator: " ")): \(result.stderr)") }
@@ -33,10 +33,10 @@ final class Repository: Sendable {
 
     /// Commits everything; returns the commit.
     @discardableResult
-    func commit(_ message: String) throws -> String {
-        try git("add", "--all")
-        try git("commit", "--quiet", "--allow-empty", "-m", message)
-        return try git("rev-parse", "HEAD")
+    func commit(_ message: String) async throws -> String {
+        try await git("add", "--all")
+        try await git("commit", "--quiet", "--allow-empty", "-m", message)
+        return try await git("rev-parse", "HEAD")
     }
 
     static func manifest(_ name: String, version: String, namespace: String? = nil, extra: String = "") -> String {
@@ -64,15 +64,15 @@ final class Repository: Sendable {
         let kube: KubernetesClient
 
         init(controller: Bool = false, serveArguments: (String) -> [String] = { _ in [] }) async throws {
-            repository = try Repository(directory + "/origin")
+            repository = try await Repository(directory + "/origin")
             try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
             serve = try await PeerProcess.modelplaneServe(
                 data: directory + "/data", controller: controller, extraArguments: serveArguments(directory + "/origin"))
             kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/data/kubeconfig"))
         }
 
-        func sync(_ arguments: String...) throws -> CommandResult {
-            try CommandResult.run(
+        func sync(_ arguments: String...) async throws -> CommandResult {
+            try await CommandResult.run(
                 Peers.modelplane, ["sync", "--once", "--git", repository.path, "--path", "deploy"] + arguments,
                 environment: ["MODELPLANE_DATA": directory + "/data", "MODELPLANE_KUBECONFIG": ""])
         }
@@ -99,13 +99,13 @@ final class Repository: Sendable {
         try repo.write("deploy/team/b.yml", Repository.manifest("b", version: "1", namespace: "team"))
         try repo.write("deploy/README.md", "not a manifest")
         try repo.write("elsewhere/c.yaml", Repository.manifest("c", version: "1"))
-        let first = try repo.commit("add a and b")
+        let first = try await repo.commit("add a and b")
         // Someone's own deployment: the sync never touches it.
         _ = try await world.kube.create(
             ModelDeployment(name: "manual", spec: .init(model: .init(name: "manual", version: "1"), backend: .init(triton: .init(url: "http://127.0.0.1:9")))))
 
         // Add.
-        var result = try world.sync()
+        var result = try await world.sync()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("modeldeployment.modelplane.dev/a created") && result.stdout.contains("team/b created"), "\(result.stdout)")
         var a = try #require(try await world.get("a"))
@@ -114,16 +114,16 @@ final class Repository: Sendable {
         #expect(a.metadata.labels?[ModelDeployment.syncLabel]?.isEmpty == false)
         #expect(try await world.get("b", "team") != nil)
         #expect(try await world.get("c") == nil, "outside --path")
-        result = try world.sync()
+        result = try await world.sync()
         #expect(result.stdout.contains("0 created, 0 configured, 2 unchanged, 0 pruned"), "a second sync changes nothing: \(result.stdout)")
-        let wide = try CommandResult.run(
+        let wide = try await CommandResult.run(
             Peers.modelplane, ["get", "a", "-o", "wide"], environment: ["MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": ""])
         #expect(wide.stdout.contains("COMMIT") && wide.stdout.contains(String(first.prefix(12))), "\(wide.stdout)")
 
         // Change: only a is rewritten, and only a records the new commit.
         try repo.write("deploy/a.yaml", Repository.manifest("a", version: "2"))
-        let second = try repo.commit("a to version 2")
-        result = try world.sync()
+        let second = try await repo.commit("a to version 2")
+        result = try await world.sync()
         #expect(result.stdout.contains("a configured") && result.stdout.contains("1 unchanged"), "\(result.stdout)")
         a = try #require(try await world.get("a"))
         #expect(a.spec.model.version == "2" && a.metadata.annotations?[ModelDeployment.gitCommitAnnotation] == second)
@@ -131,16 +131,16 @@ final class Repository: Sendable {
 
         // Delete: b is pruned; the manual deployment stays.
         try repo.remove("deploy/team/b.yml")
-        try repo.commit("remove b")
-        result = try world.sync()
+        try await repo.commit("remove b")
+        result = try await world.sync()
         #expect(result.stdout.contains("team/b pruned"), "\(result.stdout)")
         #expect(try await world.get("b", "team") == nil)
         #expect(try await world.get("manual") != nil)
 
         // A manifest naming the manual deployment: refused for that object, the rest applies.
         try repo.write("deploy/manual.yaml", Repository.manifest("manual", version: "9"))
-        try repo.commit("claim manual")
-        result = try world.sync()
+        try await repo.commit("claim manual")
+        result = try await world.sync()
         #expect(result.status == 1 && result.stderr.contains("default/manual exists and was not created by this sync"), "\(result.stderr)")
         #expect(try await world.get("manual")?.spec.model.version == "1")
         try repo.remove("deploy/manual.yaml")
@@ -148,8 +148,8 @@ final class Repository: Sendable {
         // An invalid commit applies nothing, not even its valid changes, and says where and which commit.
         try repo.write("deploy/a.yaml", Repository.manifest("a", version: "3"))
         try repo.write("deploy/bad.yaml", Repository.manifest("bad", version: "1", extra: "  rollout: {strategy: Canary}\n  replicas: 3"))
-        let invalid = try repo.commit("version 3 and a bad manifest")
-        result = try world.sync()
+        let invalid = try await repo.commit("version 3 and a bad manifest")
+        result = try await world.sync()
         #expect(result.status == 1)
         #expect(result.stderr.contains("deploy/bad.yaml:9:") && result.stderr.contains("spec.rollout.strategy"), "\(result.stderr)")
         #expect(result.stderr.contains("spec.replicas") && result.stderr.contains("(commit \(invalid.prefix(12)))"), "\(result.stderr)")
@@ -161,8 +161,8 @@ final class Repository: Sendable {
 
         // Fixed: the next commit applies.
         try repo.remove("deploy/bad.yaml")
-        try repo.commit("drop the bad manifest")
-        result = try world.sync()
+        try await repo.commit("drop the bad manifest")
+        result = try await world.sync()
         #expect(result.status == 0 && result.stdout.contains("a configured"), "\(result.stdout)\(result.stderr)")
         #expect(try await world.get("a")?.spec.model.version == "3")
 
@@ -171,25 +171,25 @@ final class Repository: Sendable {
         a.metadata.annotations?[ModelDeployment.syncPausedAnnotation] = "true"
         a.spec.model.version = "1"
         _ = try await world.kube.update(a)
-        result = try world.sync()
+        result = try await world.sync()
         #expect(result.stdout.contains("a paused (left alone)"), "\(result.stdout)")
         #expect(try await world.get("a")?.spec.model.version == "1")
         a = try #require(try await world.get("a"))
         a.metadata.annotations?[ModelDeployment.syncPausedAnnotation] = nil
         _ = try await world.kube.update(a)
-        result = try world.sync()
+        result = try await world.sync()
         #expect(result.stdout.contains("a configured"), "\(result.stdout)")
         #expect(try await world.get("a")?.spec.model.version == "3")
 
         // A force-push back to the first commit: its state returns (b again, a at version 1).
-        try repo.git("reset", "--quiet", "--hard", first)
-        result = try world.sync()
+        try await repo.git("reset", "--quiet", "--hard", first)
+        result = try await world.sync()
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("team/b created") && result.stdout.contains("a configured"), "\(result.stdout)")
         #expect(try await world.get("a")?.spec.model.version == "1")
 
         // A path the commit does not have is an error, not an empty repository (which would prune everything).
-        let wrongPath = try CommandResult.run(
+        let wrongPath = try await CommandResult.run(
             Peers.modelplane, ["sync", "--once", "--git", repo.path, "--path", "deploy/nope"],
             environment: ["MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": ""])
         #expect(wrongPath.status == 1 && wrongPath.stderr.contains("path \"deploy/nope\" does not exist in commit"), "\(wrongPath.stderr)")
@@ -199,7 +199,7 @@ final class Repository: Sendable {
     @Test func serveSyncsInTheBackgroundAndKeepsTheLastGoodStateWhileTheRemoteIsGone() async throws {
         let world = try await World(serveArguments: { origin in ["--git", origin, "--path", "deploy", "--interval", "1s"] })
         try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "1"))
-        try world.repository.commit("a")
+        try await world.repository.commit("a")
         func waitFor(_ condition: (ModelDeployment?) -> Bool) async throws -> Bool {
             let deadline = ContinuousClock.now + .seconds(30)
             while ContinuousClock.now < deadline {
@@ -226,44 +226,44 @@ final class Repository: Sendable {
         // Back, with a new commit: applied.
         try FileManager.default.moveItem(atPath: world.directory + "/moved", toPath: world.repository.path)
         try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "2"))
-        try world.repository.commit("a to 2")
+        try await world.repository.commit("a to 2")
         #expect(try await waitFor { $0?.spec.model.version == "2" })
     }
 
     @Test func httpsWithATokenThatRotatesAndNoSecretInAnyMessage() async throws {
         let world = try await World()
         try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "1"))
-        try world.repository.commit("a")
+        try await world.repository.commit("a")
         // The real git http-backend, serving a bare clone, behind basic auth.
         let root = world.directory + "/served"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        _ = try CommandResult.run("/usr/bin/env", ["git", "clone", "--quiet", "--bare", world.repository.path, root + "/models.git"])
+        _ = try await CommandResult.run("/usr/bin/env", ["git", "clone", "--quiet", "--bare", world.repository.path, root + "/models.git"])
         let tokenFile = world.directory + "/token"
         try "first-s3cret-token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let server = try await PeerProcess.start(Peers.python, [Peers.script("git_http_peer.py"), "--root", root, "--token-file", tokenFile])
         defer { server.stop() }
         let url = "http://127.0.0.1:\(server.port)/models.git"
-        func sync(_ arguments: [String]) throws -> CommandResult {
-            try CommandResult.run(
+        func sync(_ arguments: [String]) async throws -> CommandResult {
+            try await CommandResult.run(
                 Peers.modelplane, ["sync", "--once", "--path", "deploy"] + arguments,
                 environment: ["MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": ""])
         }
 
-        var result = try sync(["--git", url, "--git-token-file", tokenFile])
+        var result = try await sync(["--git", url, "--git-token-file", tokenFile])
         #expect(result.status == 0 && result.stdout.contains("a created"), "\(result.stdout)\(result.stderr)")
 
         // The token is read again before every fetch: a rotated one works, an old one would not.
         try "second-s3cret-token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        result = try sync(["--git", url, "--git-token-file", tokenFile])
+        result = try await sync(["--git", url, "--git-token-file", tokenFile])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
 
         // Refused credentials, and credentials in the URL: the error says so without the secret.
         let wrong = world.directory + "/wrong-token"
         try "wrong-s3cret-token".write(toFile: wrong, atomically: true, encoding: .utf8)
-        result = try sync(["--git", url, "--git-token-file", wrong])
+        result = try await sync(["--git", url, "--git-token-file", wrong])
         #expect(result.status == 1 && result.stderr.contains("cannot fetch"), "\(result.stderr)")
         let inURL = "http://user:url-s3cret-token@127.0.0.1:\(server.port)/models.git"
-        let refused = try sync(["--git", inURL])
+        let refused = try await sync(["--git", inURL])
         #expect(refused.status == 1 && refused.stderr.contains("http://***@127.0.0.1"), "\(refused.stderr)")
         let events = try await world.kube.listAll(Event.self, namespace: "default").items
         let everything = result.stdout + result.stderr + refused.stdout + refused.stderr + events.map { $0.note ?? "" }.joined() + world.serve.log
@@ -279,18 +279,18 @@ final class Repository: Sendable {
         func revisions() async throws -> Int { try await world.get("a")?.status?.revisions?.count ?? 0 }
         for version in ["1", "2"] {
             try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: version))
-            try world.repository.commit("a at \(version)")
-            #expect(try world.sync().status == 0)
+            try await world.repository.commit("a at \(version)")
+            await #expect(try world.sync().status == 0)
             let deadline = ContinuousClock.now + .seconds(30)
             while try await revisions() < Int(version)!, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(try await revisions() == 2)
-        var result = try CommandResult.run(Peers.modelplane, ["rollback", "a"], environment: environment)
+        var result = try await CommandResult.run(Peers.modelplane, ["rollback", "a"], environment: environment)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("synced from Git") && result.stderr.contains("modelplane.dev/sync-paused=true"), "\(result.stderr)")
         // Unpaused, the next sync restores what Git says.
         #expect(try await world.get("a")?.spec.model.version == "1")
-        #expect(try world.sync().stdout.contains("a configured"))
+        await #expect(try world.sync().stdout.contains("a configured"))
         #expect(try await world.get("a")?.spec.model.version == "2")
 
         // Paused first: no warning, and the rollback stays.
@@ -299,9 +299,9 @@ final class Repository: Sendable {
         var a = try #require(try await world.get("a"))
         a.metadata.annotations?[ModelDeployment.syncPausedAnnotation] = "true"
         _ = try await world.kube.update(a)
-        result = try CommandResult.run(Peers.modelplane, ["rollback", "a"], environment: environment)
+        result = try await CommandResult.run(Peers.modelplane, ["rollback", "a"], environment: environment)
         #expect(result.status == 0 && !result.stderr.contains("warning"), "\(result.stderr)")
-        _ = try world.sync()
+        _ = try await world.sync()
         #expect(try await world.get("a")?.spec.model.version == "1")
     }
 
@@ -310,11 +310,11 @@ final class Repository: Sendable {
         for index in 0..<1000 {
             try world.repository.write("deploy/team-\(index % 10)/model-\(index).yaml", Repository.manifest("model-\(index)", version: "\(index % 3 + 1)"))
         }
-        try world.repository.commit("a thousand models")
-        let result = try world.sync()
+        try await world.repository.commit("a thousand models")
+        let result = try await world.sync()
         #expect(result.status == 0 && result.stdout.contains("1000 created"), "\(result.stdout.suffix(300))\(result.stderr)")
         #expect(try await world.kube.listAll(ModelDeployment.self, namespace: nil).items.count == 1000)
-        let again = try world.sync()
+        let again = try await world.sync()
         #expect(again.stdout.contains("1000 unchanged"), "\(again.stdout.suffix(300))")
     }
 }

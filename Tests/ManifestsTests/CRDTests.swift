@@ -14,8 +14,8 @@ import Testing
 
     /// The Kubernetes versions the README promises.
     @Test(arguments: ["1.29.0", "1.31.0", "1.33.0"])
-    func crdPassesKubernetesValidate(version: String) throws {
-        let result = try CommandResult.run(Peers.repositoryRoot + "/.peers/bin/kubernetes-validate", ["--strict", "-k", version, crdPath])
+    func crdPassesKubernetesValidate(version: String) async throws {
+        let result = try await CommandResult.run(Peers.repositoryRoot + "/.peers/bin/kubernetes-validate", ["--strict", "-k", version, crdPath])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("passed for resource customresourcedefinition/modeldeployments.modelplane.dev"))
     }
@@ -30,17 +30,17 @@ import Testing
         var errors: [Problem]
     }
 
-    func independentCheck(_ files: [String]) throws -> [SchemaCheck] {
-        let result = try CommandResult.run(try Peers.python, [Peers.script("crd_schema_check.py"), crdPath] + files)
+    func independentCheck(_ files: [String]) async throws -> [SchemaCheck] {
+        let result = try await CommandResult.run(try Peers.python, [Peers.script("crd_schema_check.py"), crdPath] + files)
         #expect(result.status == 0, "\(result.stderr)")
         return try result.stdout.split(separator: "\n").map { try JSONDecoder().decode(SchemaCheck.self, from: Data($0.utf8)) }
     }
 
-    @Test func examplesConformToTheCRDSchema() throws {
+    @Test func examplesConformToTheCRDSchema() async throws {
         let examples = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/manifests/examples").sorted().map {
             repositoryRoot + "/manifests/examples/" + $0
         }
-        let checks = try independentCheck(examples)
+        let checks = try await independentCheck(examples)
         #expect(checks.count == examples.count)
         for check in checks { #expect(check.errors.isEmpty, "\(check.file): \(check.errors.map(\.message))") }
     }
@@ -56,7 +56,7 @@ import Testing
         ("revisionHistoryLimit: 10", "revisionHistoryLimit: -1", "spec.revisionHistoryLimit"),
         ("url: http://127.0.0.1:8000", "url: ftp://127.0.0.1:8000", "spec.backend.triton.url"),
     ])
-    func brokenManifestsAreRefusedByBoth(original: String, replacement: String, field: String) throws {
+    func brokenManifestsAreRefusedByBoth(original: String, replacement: String, field: String) async throws {
         let base = """
             apiVersion: modelplane.dev/v1alpha1
             kind: ModelDeployment
@@ -83,21 +83,21 @@ import Testing
         #expect(!ours.isEmpty)
         #expect(ours.contains { $0.path?.description.hasPrefix(field) == true }, "\(ours)")
 
-        let theirs = try independentCheck([file]).first?.errors ?? []
+        let theirs = try await independentCheck([file]).first?.errors ?? []
         #expect(!theirs.isEmpty, "the CRD schema accepts what Modelplane refuses")
         #expect(theirs.contains { $0.path.hasPrefix(field) || field.hasPrefix($0.path) }, "\(theirs.map { "\($0.path): \($0.message)" })")
     }
 }
 
 @Suite struct ValidateCommandTests {
-    @Test func passesTheExamples() throws {
-        let result = try CommandResult.run(Peers.modelplane, ["validate", "-f", "manifests/examples"], directory: repositoryRoot)
+    @Test func passesTheExamples() async throws {
+        let result = try await CommandResult.run(Peers.modelplane, ["validate", "-f", "manifests/examples"], directory: repositoryRoot)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("modeldeployment.modelplane.dev/fraud-detector valid"))
         #expect(result.stderr.isEmpty)
     }
 
-    @Test func printsOneLinePerProblemAndFails() throws {
+    @Test func printsOneLinePerProblemAndFails() async throws {
         let broken = """
             apiVersion: modelplane.dev/v1alpha1
             kind: ModelDeployment
@@ -106,7 +106,7 @@ import Testing
               model: {name: fraud, version: 3}
               backend: {}
             """
-        let result = try CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: broken)
+        let result = try await CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: broken)
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         #expect(
@@ -117,7 +117,7 @@ import Testing
                 """)
     }
 
-    @Test func reportsSemanticProblemsWithPositions() throws {
+    @Test func reportsSemanticProblemsWithPositions() async throws {
         let broken = """
             apiVersion: modelplane.dev/v1alpha1
             kind: ModelDeployment
@@ -126,7 +126,7 @@ import Testing
               model: {name: fraud, version: "3"}
               backend: {}
             """
-        let result = try CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: broken)
+        let result = try await CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: broken)
         #expect(result.status == 1)
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 3)
@@ -134,17 +134,17 @@ import Testing
         #expect(lines[1] == "<stdin>:6:12: spec.backend: Required value: exactly one of triton, sagemaker must be set")
     }
 
-    @Test func refusesAnEmptyInputAndMissingFlags() throws {
-        let empty = try CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: "# nothing here\n")
+    @Test func refusesAnEmptyInputAndMissingFlags() async throws {
+        let empty = try await CommandResult.run(Peers.modelplane, ["validate", "-f", "-"], stdin: "# nothing here\n")
         #expect(empty.status == 1)
         #expect(empty.stderr.contains("no ModelDeployment manifests found"))
-        let none = try CommandResult.run(Peers.modelplane, ["validate"])
+        let none = try await CommandResult.run(Peers.modelplane, ["validate"])
         #expect(none.status != 0)
         #expect(none.stderr.contains("give at least one -f"))
     }
 
-    @Test func crdCommandPrintsTheCommittedCRD() throws {
-        let result = try CommandResult.run(Peers.modelplane, ["crd"])
+    @Test func crdCommandPrintsTheCommittedCRD() async throws {
+        let result = try await CommandResult.run(Peers.modelplane, ["crd"])
         #expect(result.status == 0)
         #expect(result.stdout == CRDFile.render())
     }

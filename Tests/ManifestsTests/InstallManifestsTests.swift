@@ -11,8 +11,8 @@ import Testing
     static let chart = root + "/charts/modelplane"
 
     /// The chart rendered with `values` (`--set` pairs) into a temporary file.
-    static func render(_ values: [String] = []) throws -> String {
-        let result = try CommandResult.run(
+    static func render(_ values: [String] = []) async throws -> String {
+        let result = try await CommandResult.run(
             helm, ["template", "modelplane", chart, "--namespace", "modelplane-system", "--include-crds"] + values.flatMap { ["--set", $0] })
         guard result.status == 0 else { throw PeerError("helm template failed: \(result.stderr)") }
         let path = NSTemporaryDirectory() + "modelplane-chart-\(UUID().uuidString).yaml"
@@ -31,30 +31,31 @@ import Testing
         ],
     ]
 
-    @Test func helmLintPasses() throws {
-        let result = try CommandResult.run(Self.helm, ["lint", "--strict", Self.chart])
+    @Test func helmLintPasses() async throws {
+        let result = try await CommandResult.run(Self.helm, ["lint", "--strict", Self.chart])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     }
 
     /// Every object in manifests/install/, crds/ and the rendered chart (several value sets), for
     /// each Kubernetes version the README promises.
     @Test(arguments: ["1.29.0", "1.31.0", "1.33.0"])
-    func everythingPassesKubernetesValidateStrict(version: String) throws {
+    func everythingPassesKubernetesValidateStrict(version: String) async throws {
         let install = try FileManager.default.contentsOfDirectory(atPath: Self.root + "/manifests/install").filter { $0.hasSuffix(".yaml") }.sorted()
             .map { Self.root + "/manifests/install/" + $0 }
-        let rendered = try Self.variants.map { try Self.render($0) }
+        var rendered: [String] = []
+        for values in Self.variants { rendered.append(try await Self.render(values)) }
         defer { for path in rendered { try? FileManager.default.removeItem(atPath: path) } }
         let files = install + [Self.root + "/" + CRDFile.path] + rendered
-        let result = try CommandResult.run(Self.validate, ["--strict", "-k", version] + files)
+        let result = try await CommandResult.run(Self.validate, ["--strict", "-k", version] + files)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let passed = result.stdout.split(separator: "\n").filter { $0.contains(" passed for resource ") }.count
         #expect(passed >= 8 + 1 + 8 + 6 + 7 + 6, "every object was checked: \(result.stdout)")
     }
 
-    @Test func theChartCarriesTheCurrentCRDAndHardenedPods() throws {
+    @Test func theChartCarriesTheCurrentCRDAndHardenedPods() async throws {
         let chartCRD = try String(contentsOfFile: Self.chart + "/crds/modelplane.dev_modeldeployments.yaml", encoding: .utf8)
         #expect(chartCRD == CRDFile.render(), "charts/modelplane/crds/ is stale: copy crds/ there")
-        for source in [try Self.render(), Self.root + "/manifests/install/30-deployment.yaml"] {
+        for source in await [try Self.render(), Self.root + "/manifests/install/30-deployment.yaml"] {
             let text = try String(contentsOfFile: source, encoding: .utf8)
             for required in [
                 "runAsNonRoot: true", "readOnlyRootFilesystem: true", "allowPrivilegeEscalation: false", "drop: [\"ALL\"]", "path: /healthz",
@@ -63,9 +64,9 @@ import Testing
                 #expect(text.contains(required), "\(source) lacks \(required)")
             }
         }
-        let git = try String(contentsOfFile: try Self.render(Self.variants[3]), encoding: .utf8)
+        let git = try await String(contentsOfFile: try Self.render(Self.variants[3]), encoding: .utf8)
         #expect(git.contains("--git-ssh-key=/etc/modelplane/git/ssh-privatekey") && git.contains("- sync"), "\(git)")
-        let missing = try CommandResult.run(Self.helm, ["template", "modelplane", Self.chart, "--set", "gitSync.enabled=true"])
+        let missing = try await CommandResult.run(Self.helm, ["template", "modelplane", Self.chart, "--set", "gitSync.enabled=true"])
         #expect(missing.status != 0 && missing.stderr.contains("gitSync.url is required"), "\(missing.stderr)")
     }
 }
