@@ -50,15 +50,17 @@ extension DeploymentReconciler {
             )
         }
 
-        // The endpoint moved (another name, region or API URL): what the old one runs is torn
-        // down first, so nothing of ours is left behind.
-        if let old = status.sagemaker, old.region != spec.region || old.endpoint != endpoint || old.endpointURL != spec.endpointURL {
+        // The endpoint moved (another name or region): what the old one runs is torn down first,
+        // so nothing of ours is left behind. (Another API URL is the same SageMaker reached
+        // another way, say through a VPC endpoint: nothing moves.)
+        if let old = status.sagemaker, old.region != spec.region || old.endpoint != endpoint {
             try ensureLeading()
             let client = sagemaker(old.region, old.endpointURL)
             do {
                 if let remaining = try await tearDown(old, client: client, md: md, revision: revision) {
                     status.sagemaker = remaining
                     status.phase = .progressing
+                    status.observedGeneration = generation
                     setConditions(
                         &status, generation: generation, ready: nil,
                         progressing: (.true, "Moving", "deleting SageMaker endpoint \(old.endpoint) in \(old.region) before creating \(endpoint)"),
@@ -73,6 +75,7 @@ extension DeploymentReconciler {
         }
 
         var record = status.sagemaker ?? .init(region: spec.region, endpointURL: spec.endpointURL, endpoint: endpoint)
+        record.endpointURL = spec.endpointURL
         let client = sagemaker(spec.region, spec.endpointURL)
         var notes: [Note] = []
         var failure: String?

@@ -456,6 +456,38 @@ results.append(
         name: "controller: apply -> first backend call, 100 creates: p50 (p99 \(format(applyLatencies[98])))", samples: [applyLatencies[50]], detail: ""))
 controllerTask.cancel()
 
+// The controller alone, as `modelplane controller` runs in a cluster: its own process against this
+// server, reconciling the same 10,100 deployments (their Triton does not exist for it, so each
+// ends Degraded/BackendUnavailable: every object is cached, queued, reconciled and written once).
+// Its peak RSS is the number issue 4 asks for.
+var controllerRSS = "not measured: build `modelplane` too (swift build -c release --product modelplane)"
+let modelplaneBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modelplane").path
+if FileManager.default.isExecutableFile(atPath: modelplaneBinary) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: modelplaneBinary)
+    process.arguments = [
+        "controller", "--kubeconfig", kubeconfigPath, "--namespace", "ctl", "--no-leader-elect", "--workers", "8", "--resync", "3600",
+        "--audit-log", directory + "/controller-audit.log",
+    ]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    func degradedCount() throws -> Int {
+        try serverStore.list(.modelDeployments, filter: ObjectFilter(namespace: "ctl")).items.filter {
+            $0.object["status"]?["phase"] == "Degraded"
+        }.count
+    }
+    let started = ContinuousClock.now
+    while try degradedCount() < 10_100, ContinuousClock.now - started < .seconds(300) { try await Task.sleep(for: .milliseconds(200)) }
+    let reconciled = try degradedCount()
+    let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+    let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.map { $0.split(separator: " ").dropFirst().first.map(String.init) ?? "?" } ?? "?"
+    process.terminate()
+    process.waitUntilExit()
+    controllerRSS = "\((Int(peak) ?? 0) / 1024) MiB after reconciling \(reconciled) of 10,100 deployments in \(format(ContinuousClock.now - started))"
+}
+print("controller process alone: peak RSS \(controllerRSS)")
+
 // Git sync: a repository of 1,000 manifests (the real git), synced into the server.
 let gitRepository = directory + "/git-origin"
 try FileManager.default.createDirectory(atPath: gitRepository + "/deploy", withIntermediateDirectories: true)
@@ -523,4 +555,5 @@ for r in results { print("| \(r.name) | \(format(r.median)) | \(format(r.best)) 
 
 var usage = rusage()
 getrusage(RUSAGE_SELF.rawValue, &usage)
+print("\nController process alone (modelplane controller, 10,100 deployments): peak RSS \(controllerRSS)")
 print("\nPeak RSS of the whole run (including the 64 MiB test file the benchmark itself builds in memory): \(usage.ru_maxrss / 1024) MiB")

@@ -357,6 +357,26 @@ import Triton
         #expect(try await world.reasons("churn", including: ["Adopted"]).contains("Adopted"))
     }
 
+    @Test func anotherAPIURLMovesNothingAnotherEndpointNameMovesTheEndpoint() async throws {
+        let world = try await World()
+        try world.start()
+        try await world.serve("churn", World.spec(version: "v1"))
+        try await world.change("churn") { $0.spec.backend.sagemaker?.endpointURL = "https://vpce-1.api.sagemaker.us-east-1.vpce.amazonaws.com" }
+        let sameEndpoint = try await world.wait("churn") { $0.status?.sagemaker?.endpointURL != nil }
+        #expect(sameEndpoint.status?.phase == .ready)
+        #expect(!world.fake.calls.contains("DeleteEndpoint") && world.fake.calls.filter { $0 == "CreateEndpoint" }.count == 1)
+
+        try await world.change("churn") { $0.spec.backend.sagemaker?.endpointName = "churn-v2" }
+        let moving = try await world.wait("churn") { _ in world.fake.calls.contains("DeleteEndpoint") }
+        #expect(moving.status?.servingVersion == "v1", "the old endpoint serves until it is deleted")
+        try await Task.sleep(for: .milliseconds(100))
+        world.fake.advance(by: .seconds(60))
+        try await world.wait("churn") { $0.status?.sagemaker?.endpoint == "churn-v2" && $0.status?.sagemaker?.pendingConfig != nil }
+        world.fake.advance(by: .seconds(300))
+        try await world.wait("churn") { $0.status?.phase == .ready }
+        #expect(world.fake.endpointNames == ["churn-v2"])
+    }
+
     @Test func movingFromTritonToSageMakerAndBack() async throws {
         let world = try await World()
         try world.start()
