@@ -170,6 +170,7 @@ extension SageMakerAPI {
         let variant = described?["ProductionVariants"]?.arrayValue?.first
         return SageMakerObservation(
             endpointStatus: described?["EndpointStatus"]?.stringValue, endpointConfigName: described?["EndpointConfigName"]?.stringValue,
+            pendingConfigName: described?["PendingDeploymentSummary"]?["EndpointConfigName"]?.stringValue,
             failureReason: described?["FailureReason"]?.stringValue, endpointArn: described?["EndpointArn"]?.stringValue,
             variantName: variant?["VariantName"]?.stringValue,
             instanceCount: (variant?["DesiredInstanceCount"] ?? variant?["CurrentInstanceCount"])?.int64Value, modelExists: modelExists,

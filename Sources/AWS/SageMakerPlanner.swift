@@ -49,6 +49,8 @@ public struct SageMakerObservation: Sendable, Hashable {
     /// nil: no such endpoint.
     public var endpointStatus: String?
     public var endpointConfigName: String?
+    /// The config an update in progress is moving to (`PendingDeploymentSummary`).
+    public var pendingConfigName: String?
     public var failureReason: String?
     public var endpointArn: String?
     /// The first production variant: its name and its desired (else current) instance count.
@@ -58,11 +60,12 @@ public struct SageMakerObservation: Sendable, Hashable {
     public var configExists: Bool
 
     public init(
-        endpointStatus: String? = nil, endpointConfigName: String? = nil, failureReason: String? = nil, endpointArn: String? = nil,
-        variantName: String? = nil, instanceCount: Int64? = nil, modelExists: Bool, configExists: Bool
+        endpointStatus: String? = nil, endpointConfigName: String? = nil, pendingConfigName: String? = nil, failureReason: String? = nil,
+        endpointArn: String? = nil, variantName: String? = nil, instanceCount: Int64? = nil, modelExists: Bool, configExists: Bool
     ) {
         self.endpointStatus = endpointStatus
         self.endpointConfigName = endpointConfigName
+        self.pendingConfigName = pendingConfigName
         self.failureReason = failureReason
         self.endpointArn = endpointArn
         self.variantName = variantName
@@ -122,11 +125,6 @@ public enum SageMakerPlanner {
         guard observed.endpointStatus != nil else { return .createEndpoint(endpoint: input.endpoint, config: config) }
         return .updateEndpoint(endpoint: input.endpoint, config: config)
     }
-
-    /// The old planner signature: no capacity, no clean-up.
-    public static func next(endpoint: String, model: String, config: String, observed: SageMakerObservation) -> SageMakerStep {
-        next(SageMakerPlanInput(endpoint: endpoint, name: config, instanceCount: observed.instanceCount ?? 1, observed: observed))
-    }
 }
 
 /// Deterministic names and request bodies for a deployment's revision.
@@ -155,6 +153,15 @@ public enum SageMakerResources {
             "instanceType": .string(sagemaker?.instanceType ?? ""),
         ]
         return FNV1a.safeHash(fields.canonicalText)
+    }
+
+    /// The models/configs in `resources` to delete: beyond the newest `historyLimit`, never the
+    /// desired one, the one serving, or the one an update is moving to.
+    public static func obsolete(
+        _ resources: [ModelDeployment.SageMakerResource], desired: String, serving: String?, pending: String?, historyLimit: Int64?
+    ) -> [String] {
+        let others = resources.filter { $0.name != desired && $0.name != serving && $0.name != pending }
+        return others.dropLast(Int(historyLimit ?? ModelDeployment.Defaults.revisionHistoryLimit)).map(\.name)
     }
 
     /// This revision's Model and EndpointConfig name.

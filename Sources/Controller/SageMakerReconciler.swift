@@ -103,6 +103,12 @@ extension DeploymentReconciler {
             if observed.modelExists, observed.configExists, !record.resources.contains(where: { $0.name == name }) {
                 record.resources.append(.init(name: name, version: version))
             }
+            // SageMaker working toward this revision: remembered even if the status write after
+            // our CreateEndpoint/UpdateEndpoint was lost (a conflict, a crash), so a rollback is
+            // still recognized as one.
+            if observed.pendingConfigName == name || (observed.endpointStatus == "Creating" && observed.endpointConfigName == name) {
+                record.pendingConfig = name
+            }
             // An update we asked for that SageMaker is no longer doing, on an endpoint that still
             // serves the old config: rolled back (its alarms, or the new fleet failed).
             if observed.endpointStatus == "InService", observed.endpointConfigName != name, record.pendingConfig == name {
@@ -113,12 +119,12 @@ extension DeploymentReconciler {
                 notes.append(Note(type: .warning, reason: failureReason, action: "Rollout", note: failure!))
             }
             steps: for _ in 0..<8 {
-                let others = record.resources.filter { $0.name != name && $0.name != observed.endpointConfigName && $0.name != record.pendingConfig }
-                let keep = Int(md.spec.revisionHistoryLimit ?? ModelDeployment.Defaults.revisionHistoryLimit)
                 let input = SageMakerPlanInput(
                     endpoint: endpoint, name: name, instanceCount: spec.initialInstanceCount ?? ModelDeployment.Defaults.initialInstanceCount,
                     observed: observed, failedForThisGeneration: failure ?? failedLoad(status, generation: generation),
-                    obsolete: others.dropLast(keep).map(\.name))
+                    obsolete: SageMakerResources.obsolete(
+                        record.resources, desired: name, serving: observed.endpointConfigName, pending: record.pendingConfig,
+                        historyLimit: md.spec.revisionHistoryLimit))
                 let step = SageMakerPlanner.next(input)
                 switch step {
                 case .converged, .wait, .failed, .blocked: break

@@ -177,10 +177,10 @@ struct Diff: AsyncParsableCommand {
             } else if let sagemaker = desired.spec.backend.sagemaker {
                 lines += await Self.sageMakerPlan(desired, spec: sagemaker, live: live, http: http)
             }
-            let changing = lines.contains {
-                $0.hasPrefix("+") || $0.hasPrefix("~") || $0.hasPrefix("-") || $0.hasPrefix("triton: load") || $0.hasPrefix("triton: unload")
-                    || $0.hasPrefix("sagemaker: ") && !$0.hasPrefix("sagemaker: nothing") && !$0.hasPrefix("sagemaker: cannot")
-                        && !$0.hasPrefix("sagemaker: wait")
+            let quiet = ["sagemaker: nothing", "sagemaker: cannot", "sagemaker: wait", "sagemaker: none"]
+            let changing = lines.contains { line in
+                line.hasPrefix("+") || line.hasPrefix("~") || line.hasPrefix("-") || line.hasPrefix("triton: load") || line.hasPrefix("triton: unload")
+                    || line.hasPrefix("sagemaker: ") && !quiet.contains { line.hasPrefix($0) }
             }
             changes = changes || changing
             print("modeldeployment.modelplane.dev/\(name) (\(desired.metadata.namespace ?? "default")): \(changing ? "would change" : "no changes")")
@@ -219,12 +219,13 @@ struct Diff: AsyncParsableCommand {
         var record = live?.status?.sagemaker?.resources ?? []
         var lines: [String] = []
         for _ in 0..<8 {
-            let others = record.filter { $0.name != name && $0.name != observed.endpointConfigName }
-            let keep = Int(md.spec.revisionHistoryLimit ?? ModelDeployment.Defaults.revisionHistoryLimit)
             let step = SageMakerPlanner.next(
                 SageMakerPlanInput(
                     endpoint: endpoint, name: name, instanceCount: spec.initialInstanceCount ?? ModelDeployment.Defaults.initialInstanceCount,
-                    observed: observed, obsolete: others.dropLast(keep).map(\.name)))
+                    observed: observed,
+                    obsolete: SageMakerResources.obsolete(
+                        record, desired: name, serving: observed.endpointConfigName, pending: live?.status?.sagemaker?.pendingConfig,
+                        historyLimit: md.spec.revisionHistoryLimit)))
             switch step {
             case .converged:
                 if lines.isEmpty { lines.append("sagemaker: nothing to do: version \(md.spec.model.version) serves on endpoint \(endpoint)") }
@@ -239,7 +240,7 @@ struct Diff: AsyncParsableCommand {
                 lines.append("sagemaker: wait: endpoint \(endpoint) is \(status); the plan continues when SageMaker is done")
                 return lines
             case .failed, .blocked:
-                lines.append("sagemaker: none: \(step)")
+                lines.append("sagemaker: \(step)")
                 return lines
             case .createEndpoint, .updateEndpoint, .updateCapacity, .deleteEndpoint:
                 lines.append("sagemaker: \(step)")

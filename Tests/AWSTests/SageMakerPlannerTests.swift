@@ -8,7 +8,7 @@ import Testing
 
 @Suite struct SageMakerPlannerTests {
     static func next(_ observed: SageMakerObservation) -> SageMakerStep {
-        SageMakerPlanner.next(endpoint: "churn", model: "churn-new", config: "churn-new", observed: observed)
+        SageMakerPlanner.next(SageMakerPlanInput(endpoint: "churn", name: "churn-new", instanceCount: observed.instanceCount ?? 1, observed: observed))
     }
 
     @Test func createsWhatIsMissingInOrderThenTheEndpoint() {
@@ -103,6 +103,14 @@ import Testing
         var updating = serving
         updating.endpointStatus = "Updating"
         #expect(next(updating, count: 5) == .wait(status: "Updating"))
+    }
+
+    @Test func obsoleteResourcesAreTheOldestBeyondTheHistoryNeverOnesInUse() {
+        let resources = (1...5).map { ModelDeployment.SageMakerResource(name: "churn-\($0)", version: "v\($0)") }
+        // Desired 5, serving 1 (an old one rolled back to), pending none: 2, 3, 4 are the others; keep the newest 1.
+        #expect(SageMakerResources.obsolete(resources, desired: "churn-5", serving: "churn-1", pending: nil, historyLimit: 1) == ["churn-2", "churn-3"])
+        #expect(SageMakerResources.obsolete(resources, desired: "churn-5", serving: "churn-4", pending: "churn-3", historyLimit: 0) == ["churn-1", "churn-2"])
+        #expect(SageMakerResources.obsolete(resources, desired: "churn-5", serving: nil, pending: nil, historyLimit: nil) == [])
     }
 
     @Test func resourceNamesChangeWithWhatTheyHoldAndTheirOwnerOnly() throws {

@@ -176,6 +176,14 @@ import Triton
         world.fake.failNextUpdate("The new fleet failed health checks: container exited with code 1")
         try await world.change("churn") { $0.spec.model.version = "v2" }
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+        // The status write after UpdateEndpoint lost (a conflict, a crash): SageMaker's
+        // PendingDeploymentSummary brings it back, so the rollback below is still recognized.
+        for _ in 0..<20 {
+            var md = try await world.kube.get(ModelDeployment.self, name: "churn", namespace: "default")
+            md.status?.sagemaker?.pendingConfig = nil
+            if (try? await world.kube.updateStatus(md)) != nil { break }
+        }
+        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
         world.fake.advance(by: .seconds(300))
         // Updating → RollingBack: Degraded with SageMaker's reason at once, v1 still serving.
         let rolling = try await world.wait("churn") { Self.degraded($0)?.reason == "RollingBack" }
@@ -215,7 +223,6 @@ import Triton
         try await world.change("churn") { $0.spec.model.version = "v2" }
         // A Failed endpoint cannot be updated: deleted, then created anew with the new revision.
         try await world.wait("churn") { _ in world.fake.calls.contains("DeleteEndpoint") }
-        try await Task.sleep(for: .milliseconds(100))
         world.fake.advance(by: .seconds(60))
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil && $0.status?.phase == .progressing }
         world.fake.advance(by: .seconds(300))
@@ -369,7 +376,6 @@ import Triton
         try await world.change("churn") { $0.spec.backend.sagemaker?.endpointName = "churn-v2" }
         let moving = try await world.wait("churn") { _ in world.fake.calls.contains("DeleteEndpoint") }
         #expect(moving.status?.servingVersion == "v1", "the old endpoint serves until it is deleted")
-        try await Task.sleep(for: .milliseconds(100))
         world.fake.advance(by: .seconds(60))
         try await world.wait("churn") { $0.status?.sagemaker?.endpoint == "churn-v2" && $0.status?.sagemaker?.pendingConfig != nil }
         world.fake.advance(by: .seconds(300))
