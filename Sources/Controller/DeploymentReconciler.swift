@@ -230,18 +230,9 @@ public struct DeploymentReconciler: Reconciler {
         status.servingVersion = ready.max().map(String.init)
         status.observedGeneration = generation
         if converged {
-            status.phase = .ready
-            status.currentRevision = revision.map(String.init)
-            let message = "version \(version) of \(model) is serving on \(spec.url)"
-            setConditions(
-                &status, generation: generation, ready: (.true, "Serving", message), progressing: (.false, "Converged", message),
-                degraded: (.false, "Healthy", message))
+            markServing(&status, generation: generation, revision: revision, "version \(version) of \(model) is serving on \(spec.url)")
         } else if let failure {
-            status.phase = ready.isEmpty ? .failed : .degraded
-            let serving = ready.max().map { "version \($0) keeps serving" } ?? "nothing is serving"
-            setConditions(
-                &status, generation: generation, ready: (ready.isEmpty ? .false : .true, ready.isEmpty ? "NotServing" : "ServingPrevious", serving),
-                progressing: (.false, "RolloutFailed", failure), degraded: (.true, failureReason, failure))
+            markFailed(&status, generation: generation, serving: status.servingVersion, failure: failure, reason: failureReason)
         } else {
             status.phase = .progressing
             setConditions(&status, generation: generation, ready: nil, progressing: (.true, "Loading", "rolling out version \(version)"), degraded: nil)
@@ -569,6 +560,24 @@ public struct DeploymentReconciler: Reconciler {
     }
 
     typealias ConditionValue = (status: Condition.Status, reason: String, message: String)
+
+    /// The desired revision serves: Ready, not progressing, healthy.
+    func markServing(_ status: inout ModelDeployment.Status, generation: Int64, revision: Int64?, _ message: String) {
+        status.phase = .ready
+        status.currentRevision = revision.map(String.init)
+        setConditions(
+            &status, generation: generation, ready: (.true, "Serving", message), progressing: (.false, "Converged", message),
+            degraded: (.false, "Healthy", message))
+    }
+
+    /// The rollout failed: Degraded with `reason`; Ready while an earlier version (`serving`) still serves.
+    func markFailed(_ status: inout ModelDeployment.Status, generation: Int64, serving: String?, failure: String, reason: String) {
+        status.phase = serving == nil ? .failed : .degraded
+        let keeps = serving.map { "version \($0) keeps serving" } ?? "nothing is serving"
+        setConditions(
+            &status, generation: generation, ready: (serving == nil ? .false : .true, serving == nil ? "NotServing" : "ServingPrevious", keeps),
+            progressing: (.false, "RolloutFailed", failure), degraded: (.true, reason, failure))
+    }
 
     func setConditions(
         _ status: inout ModelDeployment.Status, generation: Int64, ready: ConditionValue?, progressing: ConditionValue?, degraded: ConditionValue?

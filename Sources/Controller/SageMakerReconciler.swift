@@ -231,18 +231,11 @@ extension DeploymentReconciler {
         status.servingVersion = serving
         status.observedGeneration = generation
         if converged {
-            status.phase = .ready
-            status.currentRevision = revision.map(String.init)
-            let message = "version \(version) of \(md.spec.model.name) is serving on SageMaker endpoint \(endpoint)"
-            setConditions(
-                &status, generation: generation, ready: (.true, "Serving", message), progressing: (.false, "Converged", message),
-                degraded: (.false, "Healthy", message))
+            markServing(
+                &status, generation: generation, revision: revision,
+                "version \(version) of \(md.spec.model.name) is serving on SageMaker endpoint \(endpoint)")
         } else if let failure {
-            status.phase = serving == nil ? .failed : .degraded
-            let keeps = serving.map { "version \($0) keeps serving" } ?? "nothing is serving"
-            setConditions(
-                &status, generation: generation, ready: (serving == nil ? .false : .true, serving == nil ? "NotServing" : "ServingPrevious", keeps),
-                progressing: (.false, "RolloutFailed", failure), degraded: (.true, failureReason, failure))
+            markFailed(&status, generation: generation, serving: serving, failure: failure, reason: failureReason)
         } else if let rollingBack {
             status.phase = .degraded
             if status.conditions?[type: "Degraded"]?.reason != "RollingBack" {

@@ -164,10 +164,7 @@ public final class FakeSageMaker: SageMakerAPI {
         case "DescribeModel":
             let model = try name(input, "ModelName")
             guard let found = state.models[model] else { throw Failure(message: "Could not find model \"\(arn("model", model))\".") }
-            var out = found.body
-            out["Tags"] = nil
-            out["ModelArn"] = .string(found.arn)
-            return out
+            return Self.described(found.body, "ModelArn", found.arn)
         case "DeleteModel":
             let model = try name(input, "ModelName")
             guard state.models.removeValue(forKey: model) != nil else { throw Failure(message: "Could not find model \"\(arn("model", model))\".") }
@@ -193,10 +190,7 @@ public final class FakeSageMaker: SageMakerAPI {
             guard let found = state.configs[config] else {
                 throw Failure(message: "Could not find endpoint configuration \"\(arn("endpoint-config", config))\".")
             }
-            var out = found.body
-            out["Tags"] = nil
-            out["EndpointConfigArn"] = .string(found.arn)
-            return out
+            return Self.described(found.body, "EndpointConfigArn", found.arn)
         case "DeleteEndpointConfig":
             let config = try name(input, "EndpointConfigName")
             guard state.configs.removeValue(forKey: config) != nil else {
@@ -287,6 +281,14 @@ public final class FakeSageMaker: SageMakerAPI {
         default:
             throw Failure(code: "UnknownOperationException", message: "the fake does not implement \(operation)")
         }
+    }
+
+    /// A Describe answer: what was created, without its tags (ListTags has them), with its ARN.
+    static func described(_ body: JSONValue, _ arnField: String, _ arn: String) -> JSONValue {
+        var out = body
+        out["Tags"] = nil
+        out[arnField] = .string(arn)
+        return out
     }
 
     static func variants(_ config: JSONValue) -> [[String: JSONValue]] {
