@@ -178,6 +178,27 @@ private final class OutputLog: Sendable {
     let text = Mutex("")
 }
 
+/// A counting semaphore for commands run by tests.
+actor CommandSlots {
+    static let shared = CommandSlots(2)
+    private var free: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(_ count: Int) { free = count }
+
+    func acquire() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { free += 1 } else { waiters.removeFirst().resume() }
+    }
+}
+
 /// Runs a command to completion and captures what it printed.
 public struct CommandResult: Sendable {
     public var status: Int32
@@ -201,6 +222,22 @@ public struct CommandResult: Sendable {
     public static func run(
         _ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil, environment: [String: String] = [:]
     ) async throws -> CommandResult {
+        // At most two commands at once (as many as the blocking version allowed on 2 cores), so
+        // suites running in parallel do not overload the machine into timeouts.
+        await CommandSlots.shared.acquire()
+        do {
+            let result = try await runNow(executable, arguments, stdin: stdin, directory: directory, environment: environment)
+            await CommandSlots.shared.release()
+            return result
+        } catch {
+            await CommandSlots.shared.release()
+            throw error
+        }
+    }
+
+    private static func runNow(_ executable: String, _ arguments: [String], stdin: String?, directory: String?, environment: [String: String])
+        async throws -> CommandResult
+    {
         let (process, scratch) = try prepare(executable, arguments, stdin: stdin, directory: directory, environment: environment)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let exited = AsyncStream<Void>.makeStream()
