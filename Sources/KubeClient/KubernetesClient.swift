@@ -105,7 +105,7 @@ public struct KubernetesClient: Sendable {
     {
         let body = try options.map { (o) throws(KubernetesError) in try encode(o) }
         let data = try await sendRaw("DELETE", path(type, namespace: namespace, name: name), body: body, contentType: body == nil ? nil : "application/json")
-        if (try? JSONDecoder().decode(KindProbe.self, from: data))?.kind == "Status" { return nil }
+        if (try? JSONValueCoding.decode(KindProbe.self, json: data))?.kind == "Status" { return nil }
         return try decode(type, from: data)
     }
 
@@ -210,7 +210,7 @@ public struct KubernetesClient: Sendable {
 
     static func apiError(status: Int, headers: HTTPHeaders, body: Data) -> KubernetesError {
         var apiStatus: APIStatus
-        if let decoded = try? JSONDecoder().decode(APIStatus.self, from: body), decoded.kind == "Status" {
+        if let decoded = try? JSONValueCoding.decode(APIStatus.self, json: body), decoded.kind == "Status" {
             apiStatus = decoded
         } else {
             let text = String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -228,7 +228,7 @@ public struct KubernetesClient: Sendable {
 
     private func encode<T: Encodable>(_ value: T) throws(KubernetesError) -> Data {
         do {
-            return try JSONEncoder().encode(value)
+            return try JSONValueCoding.json(value)
         } catch {
             throw .configuration("cannot encode the request body: \(error)")
         }
@@ -236,7 +236,7 @@ public struct KubernetesClient: Sendable {
 
     private func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(KubernetesError) -> T {
         do {
-            return try JSONDecoder().decode(type, from: data)
+            return try JSONValueCoding.decode(type, json: data)
         } catch {
             let preview = String(decoding: data.prefix(200), as: UTF8.self)
             throw .invalidResponse("cannot decode \(T.self) (\(error)): \(preview)")

@@ -103,17 +103,19 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
         }
 
         static func decode(_ line: Data) throws(KubernetesError) -> WatchEvent<Object> {
-            let decoder = JSONDecoder()
             do {
-                switch try decoder.decode(Envelope.self, from: line).type {
-                case "ADDED": return .added(try decoder.decode(Typed<Object>.self, from: line).object)
-                case "MODIFIED": return .modified(try decoder.decode(Typed<Object>.self, from: line).object)
-                case "DELETED": return .deleted(try decoder.decode(Typed<Object>.self, from: line).object)
+                let event = try JSONValue(parsing: line)
+                let object = event["object"] ?? .null
+                switch event["type"] {
+                case "ADDED": return .added(try JSONValueCoding.decode(Object.self, from: object))
+                case "MODIFIED": return .modified(try JSONValueCoding.decode(Object.self, from: object))
+                case "DELETED": return .deleted(try JSONValueCoding.decode(Object.self, from: object))
                 case "BOOKMARK":
-                    let bookmark = try decoder.decode(Typed<Bookmark>.self, from: line).object
+                    let bookmark = try JSONValueCoding.decode(Bookmark.self, from: object)
                     return .bookmark(resourceVersion: bookmark.metadata?.resourceVersion ?? "")
-                case "ERROR": return .error(try decoder.decode(Typed<APIStatus>.self, from: line).object)
-                case let other: throw KubernetesError.invalidResponse("unknown watch event type \"\(other)\"")
+                case "ERROR": return .error(try JSONValueCoding.decode(APIStatus.self, from: object))
+                case .string(let other): throw KubernetesError.invalidResponse("unknown watch event type \"\(other)\"")
+                default: throw KubernetesError.invalidResponse("watch event without a type")
                 }
             } catch let error as KubernetesError {
                 throw error
@@ -125,8 +127,6 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
     }
 }
 
-private struct Envelope: Decodable { var type: String }
-private struct Typed<T: Decodable>: Decodable { var object: T }
 private struct Bookmark: Decodable {
     struct Meta: Decodable { var resourceVersion: String? }
     var metadata: Meta?

@@ -98,11 +98,14 @@ extension JSONValue: Codable {
 extension JSONValue {
     /// Canonical JSON text: keys sorted, no insignificant whitespace. Equal values give equal bytes,
     /// which is what revision hashing needs.
-    public var canonicalText: String {
+    public var canonicalText: String { String(decoding: canonicalBytes, as: UTF8.self) }
+
+    /// `canonicalText` as UTF-8.
+    public var canonicalBytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         writeCanonical(into: &out)
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     // Written as UTF-8 bytes: appending to a String scalar by scalar costs several times more, and

@@ -45,3 +45,64 @@ import Testing
         #expect(value.canonicalText == #"{"a":"line\n\"quoted\"\u0001","b":[true,null,1.5]}"#)
     }
 }
+
+@Suite struct JSONValueEncoderTests {
+    /// Foundation's encoder is the oracle: the same value, whatever the key order.
+    static func viaFoundation<T: Encodable>(_ value: T) throws -> JSONValue {
+        try JSONValue(parsing: JSONEncoder().encode(value))
+    }
+
+    @Test func encodesWhatJSONEncoderEncodes() throws {
+        var md = SchemaConformanceTests.everyFieldSet()
+        md.status = ModelDeployment.Status()
+        md.status?.phase = .degraded
+        md.status?.conditions = [Condition(type: "Ready", status: .false, lastTransitionTime: "2026-11-28T00:00:00Z", reason: "LoadFailed", message: "x")]
+        md.status?.revisions = [.init(revision: 1, hash: "h", version: "1", createdAt: "t", cause: "created", spec: md.spec.servingRelevantJSON)]
+        md.status?.sagemaker = .init(region: "us-east-1", endpoint: "e", resources: [.init(name: "n", version: "1")])
+        #expect(try JSONValueEncoder().encode(md) == Self.viaFoundation(md))
+        #expect(try JSONValueCoding.decode(ModelDeployment.self, json: JSONValueCoding.json(md)) == md)
+        for fixture in [Fixtures.triton(), Fixtures.sagemaker()] {
+            #expect(try JSONValueEncoder().encode(fixture) == Self.viaFoundation(fixture))
+        }
+    }
+
+    @Test func leavesOutNilsAndKeepsExplicitNulls() throws {
+        struct Sample: Encodable {
+            var present: String? = "x"
+            var absent: Int64? = nil
+            var empty: [String: Int] = [:]
+            var nested: [[Int8]] = [[1, -2], []]
+            var big: UInt64 = 7
+            var float: Float = 0.5
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encodeIfPresent(present, forKey: .present)
+                try container.encodeIfPresent(absent, forKey: .absent)
+                try container.encodeNil(forKey: .explicit)
+                try container.encode(empty, forKey: .empty)
+                try container.encode(nested, forKey: .nested)
+                try container.encode(big, forKey: .big)
+                try container.encode(float, forKey: .float)
+                var more = container.nestedUnkeyedContainer(forKey: .more)
+                var inner = more.nestedContainer(keyedBy: Key.self)
+                try inner.encode("deep", forKey: .present)
+            }
+            enum Key: String, CodingKey { case present, absent, explicit, empty, nested, big, float, more }
+        }
+        let value = try JSONValueEncoder().encode(Sample())
+        #expect(try value == Self.viaFoundation(Sample()))
+        #expect(value == ["present": "x", "explicit": nil, "empty": [:], "nested": [[1, -2], []], "big": 7, "float": 0.5, "more": [["present": "deep"]]])
+    }
+
+    @Test func refusesWhatJSONCannotHold() {
+        #expect(throws: EncodingError.self) { try JSONValueEncoder().encode(["x": Double.nan]) }
+        #expect(throws: EncodingError.self) { try JSONValueEncoder().encode([UInt64.max]) }
+        #expect(throws: EncodingError.self) { try JSONEncoder().encode(["x": Double.nan]) }
+    }
+
+    @Test func anObjectThatEncodesNothingIsEmpty() throws {
+        struct Nothing: Encodable { func encode(to encoder: any Encoder) throws {} }
+        #expect(try JSONValueEncoder().encode(["a": Nothing()]) == ["a": [:]])
+        #expect(try Self.viaFoundation(["a": Nothing()]) == ["a": [:]])
+    }
+}
