@@ -44,7 +44,10 @@ public final class ObjectCache<Object: KubernetesObject>: Sendable {
     private struct State {
         var objects: [ObjectKey: Object] = [:]
         var index: [String: Set<ObjectKey>] = [:]
+        /// The resourceVersion our own latest write of each object produced.
+        var ownVersions: [ObjectKey: String] = [:]
     }
+
     private let state = Mutex(State())
     private let indexValues: (@Sendable (Object) -> [String])?
 
@@ -70,7 +73,10 @@ public final class ObjectCache<Object: KubernetesObject>: Sendable {
             if namespace == nil {
                 state = State()
             } else {
-                for key in old { remove(key, from: &state) }
+                for key in old {
+                    remove(key, from: &state)
+                    state.ownVersions[key] = nil
+                }
             }
             for item in items { insert(item, into: &state) }
             return Array(old.union(items.map { ObjectKey($0.metadata) }))
@@ -79,7 +85,57 @@ public final class ObjectCache<Object: KubernetesObject>: Sendable {
 
     public func set(_ object: Object) { state.withLock { insert(object, into: &$0) } }
 
-    func remove(_ key: ObjectKey) { state.withLock { remove(key, from: &$0) } }
+    /// The object as our own write left it (the server's answer): cached at once, so the next
+    /// reconcile reads what we wrote rather than what the watch has yet to deliver (client-go's
+    /// mutation cache); its watch event then needs no reconcile (`observe`, `isAsWeLeftIt`).
+    public func wrote(_ object: Object) {
+        state.withLock { state in
+            let key = ObjectKey(object.metadata)
+            if let cached = state.objects[key], Self.isOlder(object, than: cached) { return }
+            insert(object, into: &state)
+            state.ownVersions[key] = object.metadata.resourceVersion
+        }
+    }
+
+    /// Caches a watch event's object; returns whether it needs a reconcile. The echo of our own
+    /// write does not (the reconcile that wrote it already acted on it), nor does an event older
+    /// than the write of ours that is cached; anyone else's change does.
+    public func observe(_ object: Object) -> Bool {
+        state.withLock { state in
+            let key = ObjectKey(object.metadata)
+            let own = state.ownVersions[key]
+            if own != nil, object.metadata.resourceVersion == own { return false }
+            if let cached = state.objects[key], Self.isOlder(object, than: cached) {
+                return cached.metadata.resourceVersion != own
+            }
+            insert(object, into: &state)
+            return true
+        }
+    }
+
+    /// Whether the cached object is exactly what our own latest write left.
+    public func isAsWeLeftIt(_ key: ObjectKey) -> Bool {
+        state.withLock { state in
+            guard let own = state.ownVersions[key], let cached = state.objects[key] else { return false }
+            return cached.metadata.resourceVersion == own
+        }
+    }
+
+    /// resourceVersions are opaque, but every server we know of (kube-apiserver's etcd revisions,
+    /// ours) uses increasing integers; where both parse, an older one never replaces a newer one.
+    static func isOlder(_ object: Object, than cached: Object) -> Bool {
+        guard let a = object.metadata.resourceVersion.flatMap({ Int64($0) }), let b = cached.metadata.resourceVersion.flatMap({ Int64($0) }) else {
+            return false
+        }
+        return a < b
+    }
+
+    func remove(_ key: ObjectKey) {
+        state.withLock { state in
+            remove(key, from: &state)
+            state.ownVersions[key] = nil
+        }
+    }
 
     private func insert(_ object: Object, into state: inout State) {
         let key = ObjectKey(object.metadata)
@@ -224,9 +280,8 @@ public final class Controller<R: Reconciler>: Sendable {
                 }
                 depth.record(await queue.depth)
             case .added(let object), .modified(let object):
-                cache.set(object)
                 let key = ObjectKey(object.metadata)
-                if scope.owns(key) { await queue.add(key) }
+                if cache.observe(object), scope.owns(key) { await queue.add(key) }
             case .deleted(let object):
                 let key = ObjectKey(object.metadata)
                 cache.remove(key)
@@ -266,7 +321,9 @@ public final class Controller<R: Reconciler>: Sendable {
                 await queue.forget(key)
                 logger.warning("reconcile failed; not retrying until the object changes", metadata: ["deployment": "\(key)", "error": "\(message)"])
             }
-            await queue.done(key)
+            // The echo of our own write may have arrived before the write returned; it needs no
+            // second pass (anything newer, from anyone else, is cached before it is queued).
+            await queue.done(key, unlessUnchanged: { [cache] in cache.isAsWeLeftIt(key) })
         }
     }
 }

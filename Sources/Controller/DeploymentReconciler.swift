@@ -80,6 +80,7 @@ public struct DeploymentReconciler: Reconciler {
             if !(md.metadata.finalizers ?? []).contains(Self.finalizer) {
                 md.metadata.finalizers = (md.metadata.finalizers ?? []) + [Self.finalizer]
                 md = try await client.update(md)
+                cache.wrote(md)
             }
             if let sagemaker = md.spec.backend.sagemaker { return try await reconcile(md, sagemaker: sagemaker) }
             guard let triton = md.spec.backend.triton else { return try await unsupported(md) }
@@ -611,6 +612,7 @@ public struct DeploymentReconciler: Reconciler {
         guard md.status != status else { return }
         md.status = status
         md = try await client.updateStatus(md)
+        cache.wrote(md)
     }
 
     func appendAudit(_ md: ModelDeployment, _ revision: Int64?, _ action: String, _ target: String, _ detail: JSONValue?, _ outcome: String)

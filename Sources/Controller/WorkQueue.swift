@@ -78,10 +78,12 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         return await withCheckedContinuation { waiters.append($0) }
     }
 
-    /// The worker finished `key`; if it was added meanwhile it is queued again.
-    public func done(_ key: Key) {
+    /// The worker finished `key`; if it was added meanwhile it is queued again, unless
+    /// `unchanged` (asked only then, on this actor, so an add that follows cannot be lost) says
+    /// the object is as the worker left it.
+    public func done(_ key: Key, unlessUnchanged unchanged: (@Sendable () -> Bool)? = nil) {
         processing.remove(key)
-        if dirty.remove(key) != nil { add(key) }
+        if dirty.remove(key) != nil, unchanged?() != true { add(key) }
     }
 
     /// Queues `key` again after its next backoff delay: base × 2^failures, capped, ±20% jitter.

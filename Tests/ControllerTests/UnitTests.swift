@@ -106,6 +106,60 @@ import Triton
     }
 }
 
+@Suite struct OwnWriteTests {
+    static func md(_ resourceVersion: String, phase: ModelDeployment.Phase? = nil) -> ModelDeployment {
+        var md = ModelDeployment(name: "a", spec: .init(model: .init(name: "m", version: "1"), backend: .init(triton: .init(url: "http://t:8000"))))
+        md.metadata.namespace = "default"
+        md.metadata.resourceVersion = resourceVersion
+        if let phase {
+            md.status = .init()
+            md.status?.phase = phase
+        }
+        return md
+    }
+
+    @Test func theEchoOfOurOwnWriteNeedsNoReconcileButAnyoneElsesChangeDoes() {
+        let cache = ObjectCache<ModelDeployment>()
+        let key = ObjectKey(namespace: "default", name: "a")
+        #expect(cache.observe(Self.md("4")), "a change we did not make")
+        cache.wrote(Self.md("5", phase: .progressing))
+        cache.wrote(Self.md("6", phase: .ready))
+        #expect(cache[key]?.status?.phase == .ready, "read back before the watch delivers it")
+        #expect(cache.isAsWeLeftIt(key))
+        #expect(!cache.observe(Self.md("5", phase: .progressing)), "an earlier write of ours, already superseded")
+        #expect(cache[key]?.metadata.resourceVersion == "6", "an older event never replaces a newer object")
+        #expect(!cache.observe(Self.md("6", phase: .ready)), "the echo of our latest write")
+        #expect(cache.observe(Self.md("7")), "someone else's change")
+        #expect(cache[key]?.metadata.resourceVersion == "7")
+        #expect(!cache.isAsWeLeftIt(key))
+        // An answer older than what the watch already delivered does not go back in time.
+        cache.wrote(Self.md("6"))
+        #expect(cache[key]?.metadata.resourceVersion == "7")
+    }
+
+    @Test func aRepeatAddedWhileProcessingIsDroppedOnlyWhenNothingChanged() async {
+        let queue = WorkQueue<String>()
+        await queue.add("a")
+        _ = await queue.next()
+        await queue.add("a")  // the echo, arriving while the worker still holds the key
+        await queue.done("a", unlessUnchanged: { true })
+        #expect(await queue.depth == 0)
+        await queue.add("a")
+        _ = await queue.next()
+        await queue.add("a")
+        await queue.done("a", unlessUnchanged: { false })
+        #expect(await queue.next() == "a")
+        // Nothing added meanwhile: not asked, nothing queued.
+        await queue.done(
+            "a",
+            unlessUnchanged: {
+                Issue.record("asked without a repeat")
+                return false
+            })
+        #expect(await queue.depth == 0)
+    }
+}
+
 @Suite struct AuditLogTests {
     func log() throws -> (AuditLog, String) {
         let path = NSTemporaryDirectory() + "audit-\(UUID().uuidString)/audit.log"

@@ -1,0 +1,70 @@
+import Controller
+import Foundation
+import KubeClient
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Synchronization
+import Testing
+import Triton
+
+/// The controller against a real API server (`modelplane serve`): the watch echo of its own
+/// writes (the finalizer, the status) queues no second reconcile, while a change anyone else
+/// makes does.
+@Suite(.timeLimit(.minutes(2))) struct OwnWriteControllerTests {
+    /// Counts reconciles per deployment.
+    final class Counting: Reconciler {
+        let inner: DeploymentReconciler
+        let counts = Mutex<[String: Int]>([:])
+
+        init(inner: DeploymentReconciler) { self.inner = inner }
+
+        func reconcile(_ key: ObjectKey) async -> ReconcileOutcome {
+            counts.withLock { $0[key.name, default: 0] += 1 }
+            return await inner.reconcile(key)
+        }
+    }
+
+    @Test func ourOwnWritesQueueNothingAndOtherChangesDo() async throws {
+        let directory = NSTemporaryDirectory() + "modelplane-echo-" + UUID().uuidString
+        let serve = try await PeerProcess.modelplaneServe(data: directory)
+        defer {
+            serve.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        let triton = InMemoryTriton(repository: Dictionary(uniqueKeysWithValues: (0..<20).map { ("m\($0)", (versions: Set([1, 2]), broken: [:])) }))
+        for i in 0..<20 {
+            _ = try await kube.create(
+                ModelDeployment(name: "d\(i)", spec: .init(model: .init(name: "m\(i)", version: "1"), backend: .init(triton: .init(url: triton.baseURL)))))
+        }
+        let cache = ObjectCache<ModelDeployment>.modelDeployments()
+        let reconciler = Counting(
+            inner: DeploymentReconciler(client: kube, cache: cache, triton: { _ in triton }, audit: nil, events: EventRecorder(client: kube, instance: "test")))
+        let controller = Controller(client: kube, cache: cache, reconciler: reconciler, workers: 4, resyncPeriod: .seconds(3600))
+        let task = Task { await controller.run() }
+        defer { task.cancel() }
+
+        func ready() async throws -> Int {
+            try await kube.list(ModelDeployment.self, namespace: "default").items.filter { $0.status?.phase == .ready }.count
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await ready() < 20, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(try await ready() == 20)
+        // Each wrote its finalizer and its status; the echoes of both arrive, and queue nothing.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(reconciler.counts.withLock { $0 }.values.allSatisfy { $0 == 1 }, "\(reconciler.counts.withLock { $0 })")
+        #expect(cache[ObjectKey(namespace: "default", name: "d3")]?.metadata.finalizers == [DeploymentReconciler.finalizer])
+
+        // Someone else wipes a status: that is a change, reconciled and repaired.
+        var wiped = try await kube.get(ModelDeployment.self, name: "d3", namespace: "default")
+        wiped.status = ModelDeployment.Status()
+        _ = try await kube.updateStatus(wiped)
+        let repaired = ContinuousClock.now + .seconds(10)
+        while try await kube.get(ModelDeployment.self, name: "d3", namespace: "default").status?.phase != .ready, ContinuousClock.now < repaired {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await kube.get(ModelDeployment.self, name: "d3", namespace: "default").status?.phase == .ready)
+        #expect(reconciler.counts.withLock { $0["d3"] } == 2)
+        #expect(reconciler.counts.withLock { $0["d4"] } == 1)
+    }
+}
