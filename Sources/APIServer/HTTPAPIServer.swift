@@ -96,7 +96,7 @@ public struct HTTPAPIServer: Sendable {
         var query: [String: String] = [:]
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let decode = { (s: Substring) in String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(s) }
+            let decode = { (s: Substring) in String(s.map { $0 == "+" ? " " : $0 }).removingPercentEncoding ?? String(s) }
             query[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
         }
         return query

@@ -21,7 +21,8 @@ enum RequestTarget: Equatable {
     }
 
     init(path: String) {
-        let parts = path.split(separator: "/").map { $0.contains("%") ? $0.removingPercentEncoding ?? String($0) : String($0) }
+        // (UTF-8 checks: `contains("%")` resolves to Foundation's NSString search, slow on Linux.)
+        let parts = path.split(separator: "/").map { $0.utf8.contains(UInt8(ascii: "%")) ? $0.removingPercentEncoding ?? String($0) : String($0) }
         switch parts.first {
         case "version" where parts.count == 1:
             self = .version

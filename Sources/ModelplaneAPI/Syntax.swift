@@ -82,13 +82,13 @@ enum Syntax {
     /// An http(s) URL with a host and no credentials, query or fragment.
     static func httpURLProblem(_ s: String) -> String? {
         if s.isEmpty { return "the backend's URL must not be empty" }
-        guard let schemeEnd = s.range(of: "://") else { return "must be an absolute http:// or https:// URL" }
+        guard let schemeEnd = s.firstRange(of: "://") else { return "must be an absolute http:// or https:// URL" }
         let scheme = s[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else { return "scheme must be http or https" }
         let rest = s[schemeEnd.upperBound...]
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if authority.contains("@") { return "must not contain credentials (user:password@); Modelplane never stores secrets in specs" }
-        if rest.contains("?") || rest.contains("#") { return "must not have a query or fragment" }
+        if authority.utf8.contains(UInt8(ascii: "@")) { return "must not contain credentials (user:password@); Modelplane never stores secrets in specs" }
+        if rest.utf8.contains(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) { return "must not have a query or fragment" }
         if authority.isEmpty || authority.hasPrefix(":") { return "must name a host" }
         if authority.contains(where: { $0.isWhitespace }) { return "must not contain whitespace" }
         if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
@@ -100,7 +100,7 @@ enum Syntax {
 
     /// The URL with any `user:password@` replaced by `***@`, fit for error messages.
     static func redactingCredentials(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return url }
+        guard let schemeEnd = url.firstRange(of: "://") else { return url }
         let rest = url[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }

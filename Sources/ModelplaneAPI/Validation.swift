@@ -154,7 +154,7 @@ extension ModelDeployment.Model {
             if let problem = Syntax.s3URIProblem(uri) {
                 errors.append(FieldError(.invalid, uriPath, "\"\(uri)\": \(problem)"))
             }
-        } else if backend == .triton, uri.contains("://") ? !uri.hasPrefix("file:///") : !uri.hasPrefix("/") {
+        } else if backend == .triton, uri.firstRange(of: "://") != nil ? !uri.hasPrefix("file:///") : !uri.hasPrefix("/") {
             errors.append(
                 FieldError(
                     .invalid, uriPath,

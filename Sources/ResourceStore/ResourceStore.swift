@@ -193,7 +193,7 @@ public final class ResourceStore: Sendable {
             metadata["name"] = .string(prefix + Self.randomSuffix())
         }
         let name = metadata["name"]!.stringValue!
-        metadata["uid"] = .string(UUID().uuidString.lowercased())
+        metadata["uid"] = .string(Self.randomUID())
         metadata["creationTimestamp"] = .string(Self.timestamp(now()))
         metadata["generation"] = 1
         metadata["deletionTimestamp"] = nil
@@ -428,6 +428,24 @@ public final class ResourceStore: Sendable {
     }
 
     static func timestamp(_ date: Date) -> String { Timestamps.rfc3339(date) }
+
+    /// A random (version 4) UUID in lowercase. Foundation's `UUID()` opens /dev/urandom on every
+    /// call on Linux; the system generator is one getrandom call.
+    static func randomUID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = withUnsafeBytes(of: (generator.next() as UInt64, generator.next() as UInt64)) { Array($0) }
+        bytes[6] = bytes[6] & 0x0f | 0x40
+        bytes[8] = bytes[8] & 0x3f | 0x80
+        let hex = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(hex[Int(byte >> 4)])
+            text.append(hex[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 
     private static func randomSuffix() -> String {
         let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")

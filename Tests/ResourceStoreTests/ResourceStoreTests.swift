@@ -46,7 +46,12 @@ extension JSONValue {
         let scratch = try ScratchStore()
         let created = try scratch.store.create(md, namespace: "default", object("a"))
         #expect(created["metadata"]?["namespace"] == "default")
-        #expect(created["metadata"]?["uid"]?.stringValue?.count == 36)
+        let uid = try #require(created["metadata"]?["uid"]?.stringValue)
+        // A random (version 4, RFC 4122 variant) UUID, as kube-apiserver assigns.
+        #expect(UUID(uuidString: uid)?.uuidString.lowercased() == uid)
+        #expect(Array(uid)[14] == "4" && "89ab".contains(Array(uid)[19]))
+        let other = try scratch.store.create(md, namespace: "default", object("b"))
+        #expect(other["metadata"]?["uid"]?.stringValue != uid)
         #expect(created["metadata"]?["creationTimestamp"] == "2027-01-15T08:00:00Z")
         #expect(created.generation == 1)
         #expect(created.resourceVersion == "1")
