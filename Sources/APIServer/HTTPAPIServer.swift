@@ -4,7 +4,6 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOCore
-import NIOPosix
 import NIOSSL
 
 /// Serves a `KubernetesAPI` over HTTP with Hummingbird.
@@ -21,15 +20,6 @@ public struct HTTPAPIServer: Sendable {
         self.host = host
         self.port = port
         self.tls = tls
-    }
-
-    /// Makes Swift concurrency run its jobs on NIO's event loops, which Hummingbird serves from,
-    /// so a request is not handed between the event loop's thread and the concurrency pool's
-    /// threads several times (each hand-over is a thread wake-up). Call once, from the main
-    /// thread, before any task starts. True if installed.
-    @discardableResult
-    public static func runConcurrencyOnEventLoops() -> Bool {
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// Runs until the task is cancelled; `onListening` receives the bound port (useful with port 0).

@@ -1,12 +1,23 @@
 import Foundation
 
+/// What carries requests: `HTTPClient` over the network, or an in-process server's handler (the
+/// controller inside `modelplane serve` talks to its own API server without TLS or sockets).
+public protocol HTTPTransport: Sendable {
+    /// Sends a request and collects the whole response; any HTTP status is a response.
+    func execute(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPResponse
+    /// Returns at the response head; the body streams until the server ends it.
+    func stream(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPStreamingResponse
+    /// Fails what is in flight and refuses new requests.
+    func shutdown()
+}
+
 /// An asynchronous HTTP client over libcurl.
 ///
 /// All network I/O happens on one dedicated thread running curl's multi interface; callers only
 /// await. Connections are kept alive and reused between requests to the same server. Each
 /// client has its own TLS identity (`HTTPClientConfiguration.tls`). Call `shutdown()` when done
 /// (it is also called when the client is released): requests in flight fail with `.shutDown`.
-public final class HTTPClient: Sendable {
+public final class HTTPClient: HTTPTransport {
     public let configuration: HTTPClientConfiguration
     private let engine: CurlEngine
 

@@ -75,6 +75,12 @@ public struct HTTPStreamingResponse: Sendable {
     /// response, throws `HTTPClientError` when the transfer fails. Dropping the iteration (or
     /// cancelling the task iterating it) aborts the transfer.
     public var body: AsyncThrowingStream<Data, any Error>
+
+    public init(status: Int, headers: HTTPHeaders = [:], body: AsyncThrowingStream<Data, any Error>) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 }
 
 /// What went wrong with an exchange. A struct around a private code so cases can be added

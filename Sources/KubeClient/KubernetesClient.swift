@@ -1,5 +1,5 @@
 import Foundation
-import HTTPClient
+public import HTTPClient
 public import ModelplaneAPI
 
 /// A typed client for the Kubernetes REST API (a real cluster's, or Modelplane's embedded one).
@@ -9,15 +9,21 @@ public import ModelplaneAPI
 /// Bearer tokens from files are re-read every minute and after a 401, and that request is retried once.
 public struct KubernetesClient: Sendable {
     public let configuration: KubernetesClientConfiguration
-    private let http: HTTPClient
+    private let http: any HTTPTransport
     private let tokens: TokenSource
 
     public init(configuration: KubernetesClientConfiguration) {
-        self.configuration = configuration
         var httpConfiguration = HTTPClientConfiguration(tls: configuration.tls)
         httpConfiguration.userAgent = configuration.userAgent
         httpConfiguration.defaultTimeout = configuration.requestTimeout
-        http = HTTPClient(configuration: httpConfiguration)
+        self.init(configuration: configuration, transport: HTTPClient(configuration: httpConfiguration))
+    }
+
+    /// Requests go through `transport` instead of the network (`configuration.server` still
+    /// forms the URLs; credentials still go in the headers).
+    public init(configuration: KubernetesClientConfiguration, transport: any HTTPTransport) {
+        self.configuration = configuration
+        http = transport
         tokens = TokenSource(configuration.credentials)
     }
 

@@ -10,8 +10,24 @@ public struct JSONValueDecoder: Sendable {
 
 struct JSONValueDecoding: Decoder {
     let value: JSONValue
-    let codingPath: [any CodingKey]
+    /// The path is built only when asked for (errors, nested containers): a leaf value read
+    /// through here allocates no array.
+    let parentPath: [any CodingKey]
+    let key: (any CodingKey)?
+    var codingPath: [any CodingKey] { key.map { parentPath + [$0] } ?? parentPath }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    init(value: JSONValue, codingPath: [any CodingKey]) {
+        self.value = value
+        self.parentPath = codingPath
+        self.key = nil
+    }
+
+    init(value: JSONValue, parent: [any CodingKey], key: any CodingKey) {
+        self.value = value
+        self.parentPath = parent
+        self.key = key
+    }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let members) = value else { throw mismatch([String: JSONValue].self) }
@@ -42,24 +58,24 @@ struct JSONValueDecoding: Decoder {
             guard let member = members[key.stringValue] else {
                 throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "no value for \(key.stringValue)"))
             }
-            return try JSONValueDecoding(value: member, codingPath: codingPath + [key]).decodeValue(type)
+            return try JSONValueDecoding(value: member, parent: codingPath, key: key).decodeValue(type)
         }
 
         func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
             guard let member = members[key.stringValue], member != .null else { return nil }
-            return try JSONValueDecoding(value: member, codingPath: codingPath + [key]).decodeValue(type)
+            return try JSONValueDecoding(value: member, parent: codingPath, key: key).decodeValue(type)
         }
 
         func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-            try JSONValueDecoding(value: members[key.stringValue] ?? .null, codingPath: codingPath + [key]).container(keyedBy: type)
+            try JSONValueDecoding(value: members[key.stringValue] ?? .null, parent: codingPath, key: key).container(keyedBy: type)
         }
 
         func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-            try JSONValueDecoding(value: members[key.stringValue] ?? .null, codingPath: codingPath + [key]).unkeyedContainer()
+            try JSONValueDecoding(value: members[key.stringValue] ?? .null, parent: codingPath, key: key).unkeyedContainer()
         }
 
         func superDecoder() throws -> any Decoder { JSONValueDecoding(value: .object(members), codingPath: codingPath) }
-        func superDecoder(forKey key: Key) throws -> any Decoder { JSONValueDecoding(value: members[key.stringValue] ?? .null, codingPath: codingPath + [key]) }
+        func superDecoder(forKey key: Key) throws -> any Decoder { JSONValueDecoding(value: members[key.stringValue] ?? .null, parent: codingPath, key: key) }
     }
 
     struct Unkeyed: UnkeyedDecodingContainer {
@@ -82,7 +98,7 @@ struct JSONValueDecoding: Decoder {
                 throw DecodingError.valueNotFound(JSONValue.self, .init(codingPath: codingPath, debugDescription: "unkeyed container is at end"))
             }
             defer { currentIndex += 1 }
-            return JSONValueDecoding(value: elements[currentIndex], codingPath: codingPath + [Index(currentIndex)])
+            return JSONValueDecoding(value: elements[currentIndex], parent: codingPath, key: Index(currentIndex))
         }
 
         mutating func decodeNil() throws -> Bool {

@@ -13,9 +13,6 @@ import ResourceStore
 import Synchronization
 import Triton
 
-// As `modelplane serve` does: requests stay on the event loops.
-HTTPAPIServer.runConcurrencyOnEventLoops()
-
 struct Measurement {
     var name: String
     var samples: [Duration]
@@ -102,6 +99,40 @@ results.append(
     measure("validate 1,000 manifests (one file, \(streamBytes.count / 1024) KiB)", iterations: 20) {
         let set = reader.parse(streamBytes, file: "bench.yaml")
         precondition(set.problems.isEmpty && set.deployments.count == 1000, "\(set.problems.prefix(3))")
+    })
+
+// What the controller pays per object it reads or writes: a Ready Triton deployment with one
+// revision and three conditions, through each codec.
+var sample = reader.parse(Array(manifest(0).utf8), file: "sample.yaml").deployments[0].deployment
+sample.metadata.resourceVersion = "12345"
+sample.metadata.uid = UUID().uuidString
+sample.metadata.generation = 1
+sample.metadata.finalizers = ["modelplane.dev/backend-cleanup"]
+sample.status = ModelDeployment.Status()
+sample.status?.observedGeneration = 1
+sample.status?.phase = .ready
+sample.status?.servingVersion = "1"
+sample.status?.currentRevision = "1"
+sample.status?.backend = "triton"
+let sampleRevision = ModelDeployment.Revision(
+    revision: 1, hash: sample.spec.revisionHash, version: "1", createdAt: "2026-11-28T00:00:00Z", cause: "created", spec: sample.spec.servingRelevantJSON)
+sample.status?.revisions = [sampleRevision]
+sample.status?.conditions = ["Ready", "Progressing", "Degraded"].map {
+    Condition(type: $0, status: .true, observedGeneration: 1, lastTransitionTime: "2026-11-28T00:00:00Z", reason: "Serving", message: "version 1 is serving")
+}
+sample.status?.triton = .init(url: "http://triton-0.serving:8000", model: "fraud-0")
+let sampleJSON = try JSONEncoder().encode(sample)
+results.append(
+    measure("codec: 1,000 Ready ModelDeployments decoded (\(sampleJSON.count) bytes each)", iterations: 5) {
+        for _ in 0..<1000 { precondition(try! JSONValueCoding.decode(ModelDeployment.self, json: sampleJSON).status?.phase == .ready) }
+    })
+results.append(
+    measure("codec: 1,000 Ready ModelDeployments encoded", iterations: 5) {
+        for _ in 0..<1000 { precondition(try! JSONValueCoding.json(sample).count > 100) }
+    })
+results.append(
+    measure("codec: 1,000 revision hashes", iterations: 5) {
+        for _ in 0..<1000 { precondition(!sample.spec.revisionHash.isEmpty) }
     })
 
 // 1,000 manifests in 1,000 files, read from disk (what `modelplane validate -f DIR` does).
@@ -208,13 +239,13 @@ let api = KubernetesAPI(store: serverStore, tokens: [token])
 /// `count` creates straight through the API handler (no HTTP), names `prefix0`, `prefix1`, ...
 /// in namespace `probe`; returns how long they took.
 func handlerCreates(_ count: Int, prefix: String) async -> Duration {
-    let body =
-        #"{"apiVersion":"modelplane.dev/v1alpha1","kind":"ModelDeployment","metadata":{"name":"NAME","namespace":"probe"},"spec":{"model":{"name":"m","version":"1"},"backend":{"triton":{"url":"http://t:8000"}}}}"#
     let start = ContinuousClock.now
     for i in 0..<count {
+        let body =
+            #"{"apiVersion":"modelplane.dev/v1alpha1","kind":"ModelDeployment","metadata":{"name":"\#(prefix)\#(i)","namespace":"probe"},"spec":{"model":{"name":"m","version":"1"},"backend":{"triton":{"url":"http://t:8000"}}}}"#
         let request = APIRequest(
             method: "POST", path: "/apis/modelplane.dev/v1alpha1/namespaces/probe/modeldeployments", headers: ["Authorization": "Bearer \(token)"],
-            body: Data(body.replacingOccurrences(of: "NAME", with: "\(prefix)\(i)").utf8))
+            body: Data(body.utf8))
         let status = await api.handle(request).status
         precondition(status == 201)
     }
@@ -241,79 +272,6 @@ let rawClient = HTTPClient(configuration: HTTPClientConfiguration(tls: TLSConfig
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
-let httpCreateStart = ContinuousClock.now
-for i in 0..<10_000 {
-    var md = ModelDeployment(
-        name: "md-\(i)", namespace: "team-\(i % 10)",
-        spec: .init(model: .init(name: "fraud-\(i)", version: "\(i % 9 + 1)"), backend: .init(triton: .init(url: "http://triton:8000"))))
-    md.metadata.labels = ["team": "risk"]
-    _ = try await kube.create(md)
-}
-let httpCreateTotal = ContinuousClock.now - httpCreateStart
-results.append(
-    Measurement(
-        name: "server: 10,000 sequential creates over one keep-alive HTTPS connection (\(Int(10_000 / seconds(httpCreateTotal))) creates/s)",
-        samples: [httpCreateTotal], detail: ""))
-
-var listSamples: [Duration] = []
-for _ in 0..<10 {
-    let start = ContinuousClock.now
-    let response = try await rawClient.execute(
-        HTTPRequest(url: "https://127.0.0.1:\(serverPort)/apis/modelplane.dev/v1alpha1/modeldeployments", headers: ["Authorization": "Bearer \(token)"]))
-    precondition(response.status == 200 && response.body.count > 1_000_000)
-    listSamples.append(ContinuousClock.now - start)
-}
-results.append(Measurement(name: "server: full list of 10,000 ModelDeployments over HTTPS (bytes received)", samples: listSamples, detail: ""))
-var typedListSamples: [Duration] = []
-for _ in 0..<5 {
-    let start = ContinuousClock.now
-    let count = try await kube.list(ModelDeployment.self, namespace: nil).items.count
-    precondition(count == 10_000)
-    typedListSamples.append(ContinuousClock.now - start)
-}
-results.append(Measurement(name: "server: full list of 10,000, decoded into ModelDeployment values", samples: typedListSamples, detail: ""))
-
-// Write-to-watcher latency: 10 watchers, 500 updates; each event's delay from just before its write.
-let sentAt = Mutex<[String: ContinuousClock.Instant]>([:])
-let latencies = Mutex<[Duration]>([])
-let watchersReady = AsyncStream<Void>.makeStream()
-let watchers = Task {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for _ in 0..<10 {
-            group.addTask {
-                var seen = 0
-                let events = try await kube.watch(
-                    ModelDeployment.self, namespace: "team-0", options: WatchOptions(resourceVersion: serverStore.resourceVersion, timeoutSeconds: 300))
-                watchersReady.continuation.yield()
-                for try await event in events {
-                    guard case .modified(let md) = event, let label = md.metadata.labels?["bench"] else { continue }
-                    let now = ContinuousClock.now
-                    if let sent = sentAt.withLock({ $0[label] }) { latencies.withLock { $0.append(now - sent) } }
-                    seen += 1
-                    if seen == 500 { return }
-                }
-            }
-        }
-        try await group.waitForAll()
-    }
-}
-var ready = 0
-for await _ in watchersReady.stream {
-    ready += 1
-    if ready == 10 { break }
-}
-for i in 0..<500 {
-    let label = "u\(i)"
-    sentAt.withLock { $0[label] = ContinuousClock.now }
-    _ = try await kube.patch(ModelDeployment.self, name: "md-\(i * 10)", namespace: "team-0", .merge(["metadata": ["labels": ["bench": .string(label)]]]))
-}
-try await watchers.value
-let sortedLatencies = latencies.withLock { $0.sorted() }
-results.append(
-    Measurement(
-        name: "server: write-to-watcher latency, 10 watchers x 500 writes: p50 (p99 \(format(sortedLatencies[sortedLatencies.count * 99 / 100])))",
-        samples: [sortedLatencies[sortedLatencies.count / 2]], detail: ""))
-
 // kubectl get md -A, through a kubeconfig like the one modelplane serve writes.
 let kubeconfigPath = serverDirectory + "/kubeconfig"
 try "\(token)\n".write(toFile: serverDirectory + "/token", atomically: true, encoding: .utf8)
@@ -325,97 +283,233 @@ clusters: [{name: bench, cluster: {server: "https://127.0.0.1:\(serverPort)", ce
 users: [{name: bench, user: {tokenFile: token}}]
 contexts: [{name: bench, context: {cluster: bench, user: bench}}]
 """.write(toFile: kubeconfigPath, atomically: true, encoding: .utf8)
-func timeKubectl(_ arguments: [String]) throws -> [Duration] {
-    try (0..<3).map { _ in
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["kubectl", "--kubeconfig", kubeconfigPath] + arguments
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+// `--only-controller` skips to the controller rows (for profiling them).
+let onlyController = CommandLine.arguments.contains("--only-controller")
+// (Shared with the watcher tasks below, so not local to the block.)
+let sentAt = Mutex<[String: ContinuousClock.Instant]>([:])
+let latencies = Mutex<[Duration]>([])
+if !onlyController {
+    let httpCreateStart = ContinuousClock.now
+    for i in 0..<10_000 {
+        var md = ModelDeployment(
+            name: "md-\(i)", namespace: "team-\(i % 10)",
+            spec: .init(model: .init(name: "fraud-\(i)", version: "\(i % 9 + 1)"), backend: .init(triton: .init(url: "http://triton:8000"))))
+        md.metadata.labels = ["team": "risk"]
+        _ = try await kube.create(md)
+    }
+    let httpCreateTotal = ContinuousClock.now - httpCreateStart
+    results.append(
+        Measurement(
+            name: "server: 10,000 sequential creates over one keep-alive HTTPS connection (\(Int(10_000 / seconds(httpCreateTotal))) creates/s)",
+            samples: [httpCreateTotal], detail: ""))
+
+    var listSamples: [Duration] = []
+    for _ in 0..<10 {
         let start = ContinuousClock.now
-        try process.run()
-        process.waitUntilExit()
-        precondition(process.terminationStatus == 0, "kubectl failed")
-        return ContinuousClock.now - start
+        let response = try await rawClient.execute(
+            HTTPRequest(url: "https://127.0.0.1:\(serverPort)/apis/modelplane.dev/v1alpha1/modeldeployments", headers: ["Authorization": "Bearer \(token)"]))
+        precondition(response.status == 200 && response.body.count > 1_000_000)
+        listSamples.append(ContinuousClock.now - start)
     }
-}
-results.append(Measurement(name: "kubectl get md -A (10,000 rows, printer columns)", samples: try timeKubectl(["get", "md", "-A"]), detail: ""))
-// kubectl pages by 500, and its client-side rate limiter (5 requests/s after a burst of 10) makes
-// 20 pages take at least 2 s whatever the server does; the same in one response:
-results.append(
-    Measurement(
-        name: "kubectl get md -A --chunk-size=0 (10,000 rows in one response)", samples: try timeKubectl(["get", "md", "-A", "--chunk-size=0"]), detail: ""))
-// Sequential creates through a lean client that sends ready-made JSON and does not decode the reply, as a
-// load generator would: the server's share of the cost.
-let rawCreateStart = ContinuousClock.now
-for i in 0..<2_000 {
-    let body =
-        #"{"apiVersion":"modelplane.dev/v1alpha1","kind":"ModelDeployment","metadata":{"name":"raw-\#(i)","namespace":"raw","labels":{"team":"risk"}},"spec":{"model":{"name":"fraud","version":"1"},"backend":{"triton":{"url":"http://triton:8000"}}}}"#
-    let response = try await rawClient.execute(
-        HTTPRequest(
-            method: "POST", url: "https://127.0.0.1:\(serverPort)/apis/modelplane.dev/v1alpha1/namespaces/raw/modeldeployments",
-            headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], body: Data(body.utf8)))
-    precondition(response.status == 201)
-}
-let rawCreateTotal = ContinuousClock.now - rawCreateStart
-results.append(
-    Measurement(
-        name: "server: 2,000 sequential creates, ready-made JSON, one keep-alive HTTPS connection (\(Int(2_000 / seconds(rawCreateTotal))) creates/s)",
-        samples: [rawCreateTotal / 2_000], detail: ""))
+    results.append(Measurement(name: "server: full list of 10,000 ModelDeployments over HTTPS (bytes received)", samples: listSamples, detail: ""))
+    var typedListSamples: [Duration] = []
+    for _ in 0..<5 {
+        let start = ContinuousClock.now
+        let count = try await kube.list(ModelDeployment.self, namespace: nil).items.count
+        precondition(count == 10_000)
+        typedListSamples.append(ContinuousClock.now - start)
+    }
+    results.append(Measurement(name: "server: full list of 10,000, decoded into ModelDeployment values", samples: typedListSamples, detail: ""))
 
-// Where a create's time goes: the HTTPS round trip alone, and the handler alone (no HTTP).
-var probeStart = ContinuousClock.now
-for _ in 0..<2000 {
-    _ = try await rawClient.execute(HTTPRequest(url: "https://127.0.0.1:\(serverPort)/version", headers: ["Authorization": "Bearer \(token)"]))
-}
-results.append(
-    Measurement(
-        name: "server: GET /version round trips over HTTPS (\(Int(2000 / seconds(ContinuousClock.now - probeStart))) req/s)",
-        samples: [(ContinuousClock.now - probeStart) / 2000], detail: ""))
-let handlerTime = await handlerCreates(2_000, prefix: "p")
-results.append(
-    Measurement(
-        name: "server: create through the API handler, no HTTP (\(Int(2000 / seconds(handlerTime))) creates/s)", samples: [handlerTime / 2000],
-        detail: ""))
+    // Write-to-watcher latency: 10 watchers, 500 updates; each event's delay from just before its write.
+    let watchersReady = AsyncStream<Void>.makeStream()
+    let watchers = Task {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<10 {
+                group.addTask {
+                    var seen = 0
+                    let events = try await kube.watch(
+                        ModelDeployment.self, namespace: "team-0", options: WatchOptions(resourceVersion: serverStore.resourceVersion, timeoutSeconds: 300))
+                    watchersReady.continuation.yield()
+                    for try await event in events {
+                        guard case .modified(let md) = event, let label = md.metadata.labels?["bench"] else { continue }
+                        let now = ContinuousClock.now
+                        if let sent = sentAt.withLock({ $0[label] }) { latencies.withLock { $0.append(now - sent) } }
+                        seen += 1
+                        if seen == 500 { return }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+    var ready = 0
+    for await _ in watchersReady.stream {
+        ready += 1
+        if ready == 10 { break }
+    }
+    for i in 0..<500 {
+        let label = "u\(i)"
+        sentAt.withLock { $0[label] = ContinuousClock.now }
+        _ = try await kube.patch(ModelDeployment.self, name: "md-\(i * 10)", namespace: "team-0", .merge(["metadata": ["labels": ["bench": .string(label)]]]))
+    }
+    try await watchers.value
+    let sortedLatencies = latencies.withLock { $0.sorted() }
+    results.append(
+        Measurement(
+            name: "server: write-to-watcher latency, 10 watchers x 500 writes: p50 (p99 \(format(sortedLatencies[sortedLatencies.count * 99 / 100])))",
+            samples: [sortedLatencies[sortedLatencies.count / 2]], detail: ""))
 
-// The controller (issue 4's targets), against this server over HTTPS and an in-memory Triton
-// (held to the real one by TritonContractTests): 10,000 ModelDeployments created before it
-// starts, each its own model, in a namespace of their own (the controller watches only that one:
-// the server's other 12,000 point at a Triton that does not exist).
+    func timeKubectl(_ arguments: [String]) throws -> [Duration] {
+        try (0..<3).map { _ in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["kubectl", "--kubeconfig", kubeconfigPath] + arguments
+            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            let start = ContinuousClock.now
+            try process.run()
+            process.waitUntilExit()
+            precondition(process.terminationStatus == 0, "kubectl failed")
+            return ContinuousClock.now - start
+        }
+    }
+    results.append(Measurement(name: "kubectl get md -A (10,000 rows, printer columns)", samples: try timeKubectl(["get", "md", "-A"]), detail: ""))
+    // kubectl pages by 500, and its client-side rate limiter (5 requests/s after a burst of 10) makes
+    // 20 pages take at least 2 s whatever the server does; the same in one response:
+    results.append(
+        Measurement(
+            name: "kubectl get md -A --chunk-size=0 (10,000 rows in one response)", samples: try timeKubectl(["get", "md", "-A", "--chunk-size=0"]), detail: "")
+    )
+    // Sequential creates through a lean client that sends ready-made JSON and does not decode the reply, as a
+    // load generator would: the server's share of the cost.
+    let rawCreateStart = ContinuousClock.now
+    for i in 0..<2_000 {
+        let body =
+            #"{"apiVersion":"modelplane.dev/v1alpha1","kind":"ModelDeployment","metadata":{"name":"raw-\#(i)","namespace":"raw","labels":{"team":"risk"}},"spec":{"model":{"name":"fraud","version":"1"},"backend":{"triton":{"url":"http://triton:8000"}}}}"#
+        let response = try await rawClient.execute(
+            HTTPRequest(
+                method: "POST", url: "https://127.0.0.1:\(serverPort)/apis/modelplane.dev/v1alpha1/namespaces/raw/modeldeployments",
+                headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"], body: Data(body.utf8)))
+        precondition(response.status == 201)
+    }
+    let rawCreateTotal = ContinuousClock.now - rawCreateStart
+    results.append(
+        Measurement(
+            name: "server: 2,000 sequential creates, ready-made JSON, one keep-alive HTTPS connection (\(Int(2_000 / seconds(rawCreateTotal))) creates/s)",
+            samples: [rawCreateTotal / 2_000], detail: ""))
+
+    // Where a create's time goes: the HTTPS round trip alone, and the handler alone (no HTTP).
+    let probeStart = ContinuousClock.now
+    for _ in 0..<2000 {
+        _ = try await rawClient.execute(HTTPRequest(url: "https://127.0.0.1:\(serverPort)/version", headers: ["Authorization": "Bearer \(token)"]))
+    }
+    results.append(
+        Measurement(
+            name: "server: GET /version round trips over HTTPS (\(Int(2000 / seconds(ContinuousClock.now - probeStart))) req/s)",
+            samples: [(ContinuousClock.now - probeStart) / 2000], detail: ""))
+    let handlerTime = await handlerCreates(2_000, prefix: "p")
+    results.append(
+        Measurement(
+            name: "server: create through the API handler, no HTTP (\(Int(2000 / seconds(handlerTime))) creates/s)", samples: [handlerTime / 2000],
+            detail: ""))
+
+}
+
+// The controller (issue 4's targets) and an in-memory Triton (held to the real one by
+// TritonContractTests): 10,000 ModelDeployments created before it starts, each its own model, in
+// a namespace of their own (the controller watches only that one: the server's other objects
+// point at a Triton that does not exist). Twice: in process, as inside `modelplane serve`, and
+// over HTTPS, as `modelplane controller` runs against any API server.
 let loadTimes = Mutex<[String: ContinuousClock.Instant]>([:])
-let memoryTriton = InMemoryTriton(
-    baseURL: "http://bench-triton:8000",
-    repository: Dictionary(uniqueKeysWithValues: (0..<10_100).map { ("c\($0)", (versions: Set([1, 2]), broken: [Int: String]())) }),
-    onLoad: { name in loadTimes.withLock { if $0[name] == nil { $0[name] = ContinuousClock.now } } })
-for i in 0..<10_000 {
-    let md = ModelDeployment(
-        name: "c\(i)", namespace: "ctl", spec: .init(model: .init(name: "c\(i)", version: "1"), backend: .init(triton: .init(url: memoryTriton.baseURL))))
-    _ = try serverStore.create(.modelDeployments, namespace: "ctl", try JSONValueCoding.encode(md))
+func memoryTriton(_ host: String) -> InMemoryTriton {
+    InMemoryTriton(
+        baseURL: "http://\(host):8000",
+        repository: Dictionary(uniqueKeysWithValues: (0..<10_100).map { ("c\($0)", (versions: Set([1, 2]), broken: [Int: String]())) }),
+        onLoad: { name in loadTimes.withLock { if $0[name] == nil { $0[name] = ContinuousClock.now } } })
 }
-func readyCount() throws -> Int {
-    try serverStore.list(.modelDeployments, filter: ObjectFilter(namespace: "ctl")).items.filter { $0.object["status"]?["phase"] == "Ready" }.count
-}
-let controllerCache = ObjectCache<ModelDeployment>.modelDeployments()
-let controller = Controller(
-    client: kube, scope: ControllerScope(namespaces: ["ctl"]), cache: controllerCache,
-    reconciler: DeploymentReconciler(
-        client: kube, cache: controllerCache, triton: { _ in memoryTriton }, audit: nil, events: EventRecorder(client: kube, instance: "bench")),
-    workers: 8, resyncPeriod: .seconds(3600))
-let coldStart = ContinuousClock.now
-let controllerTask = Task { await controller.run() }
-var lastReport = ContinuousClock.now
-while try readyCount() < 10_000 {
-    if ContinuousClock.now - coldStart > .seconds(300) {
-        FileHandle.standardError.write(Data("controller did not converge in 300 s: \(try readyCount()) of 10,000 Ready\n".utf8))
-        exit(1)
+
+/// Counts reconciles: each deployment once on a cold start, unless its own writes queue it again.
+final class CountingReconciler: Reconciler {
+    let inner: DeploymentReconciler
+    let count = Atomic<Int>(0)
+    init(inner: DeploymentReconciler) { self.inner = inner }
+    func reconcile(_ key: ObjectKey) async -> ReconcileOutcome {
+        count.add(1, ordering: .relaxed)
+        return await inner.reconcile(key)
     }
-    if ContinuousClock.now - lastReport > .seconds(5) {
-        lastReport = ContinuousClock.now
-        FileHandle.standardError.write(Data("controller: \(try readyCount()) of 10,000 Ready after \(format(ContinuousClock.now - coldStart))\n".utf8))
-    }
-    try await Task.sleep(for: .milliseconds(50))
 }
-let convergeTime = ContinuousClock.now - coldStart
-results.append(Measurement(name: "controller: 10,000 ModelDeployments converge from a cold start (in-memory Triton)", samples: [convergeTime], detail: ""))
+
+final class ReadyNames: Sendable {
+    let names = Mutex<Set<String>>([])
+    var count: Int { names.withLock { $0.count } }
+}
+
+/// Creates 10,000 deployments in `namespace`, starts a controller over `client` and returns once
+/// all are Ready (counted from the store's own watch: a list every poll would take the store's
+/// lock from the server the controller is writing to). The controller keeps running.
+func coldStart(namespace: String, client: KubernetesClient, triton: InMemoryTriton) async throws -> (
+    time: Duration, cpu: Double, reconciles: Int, controller: Controller<CountingReconciler>, task: Task<Void, Never>
+) {
+    for i in 0..<10_000 {
+        let md = ModelDeployment(
+            name: "c\(i)", namespace: namespace, spec: .init(model: .init(name: "c\(i)", version: "1"), backend: .init(triton: .init(url: triton.baseURL))))
+        _ = try serverStore.create(.modelDeployments, namespace: namespace, try JSONValueCoding.encode(md))
+    }
+    let ready = ReadyNames()
+    let readyWatch = try serverStore.watch(.modelDeployments, filter: ObjectFilter(namespace: namespace), from: serverStore.resourceVersion)
+    let readyWatcher = Task {
+        for await event in readyWatch {
+            guard case .string(let name) = event.object["metadata"]?["name"] else { continue }
+            let isReady = event.type != .deleted && event.object["status"]?["phase"] == "Ready"
+            ready.names.withLock { if isReady { $0.insert(name) } else { $0.remove(name) } }
+        }
+    }
+    defer { readyWatcher.cancel() }
+    let cache = ObjectCache<ModelDeployment>.modelDeployments()
+    let controller = Controller(
+        client: client, scope: ControllerScope(namespaces: [namespace]), cache: cache,
+        reconciler: CountingReconciler(
+            inner: DeploymentReconciler(
+                client: client, cache: cache, triton: { _ in triton }, audit: nil, events: EventRecorder(client: client, instance: "bench"))),
+        workers: 8, resyncPeriod: .seconds(3600))
+    let start = ContinuousClock.now
+    let cpuBefore = cpuSeconds()
+    let task = Task { await controller.run() }
+    var lastReport = ContinuousClock.now
+    while ready.count < 10_000 {
+        if ContinuousClock.now - start > .seconds(300) {
+            FileHandle.standardError.write(Data("controller did not converge in 300 s: \(ready.count) of 10,000 Ready\n".utf8))
+            exit(1)
+        }
+        if ContinuousClock.now - lastReport > .seconds(5) {
+            lastReport = ContinuousClock.now
+            FileHandle.standardError.write(
+                Data("controller (\(namespace)): \(ready.count) of 10,000 Ready after \(format(ContinuousClock.now - start))\n".utf8))
+        }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return (ContinuousClock.now - start, cpuSeconds() - cpuBefore, controller.reconciler.count.load(ordering: .relaxed), controller, task)
+}
+
+let local = try await coldStart(
+    namespace: "ctl-local", client: KubernetesClient(configuration: clientConfiguration, transport: InProcessTransport(api: api)),
+    triton: memoryTriton("bench-triton-local"))
+local.task.cancel()
+await local.task.value
+results.append(
+    Measurement(
+        name:
+            "controller in process (as in `serve`): 10,000 ModelDeployments converge from a cold start (in-memory Triton; \(local.reconciles) reconciles, CPU \(String(format: "%.1f", local.cpu)) s)",
+        samples: [local.time], detail: ""))
+let remoteTriton = memoryTriton("bench-triton")
+let remote = try await coldStart(namespace: "ctl", client: kube, triton: remoteTriton)
+let controller = remote.controller
+let controllerTask = remote.task
+results.append(
+    Measurement(
+        name:
+            "controller over HTTPS: 10,000 ModelDeployments converge from a cold start (in-memory Triton; \(remote.reconciles) reconciles, CPU \(String(format: "%.1f", remote.cpu)) s)",
+        samples: [remote.time], detail: ""))
 
 func cpuSeconds() -> Double {
     var usage = rusage()
@@ -440,7 +534,7 @@ results.append(
 var applyLatencies: [Duration] = []
 for i in 10_000..<10_100 {
     let md = ModelDeployment(
-        name: "c\(i)", namespace: "ctl", spec: .init(model: .init(name: "c\(i)", version: "1"), backend: .init(triton: .init(url: memoryTriton.baseURL))))
+        name: "c\(i)", namespace: "ctl", spec: .init(model: .init(name: "c\(i)", version: "1"), backend: .init(triton: .init(url: remoteTriton.baseURL))))
     let start = ContinuousClock.now
     _ = try await kube.create(md)
     while loadTimes.withLock({ $0["c\(i)"] }) == nil { try await Task.sleep(for: .microseconds(200)) }
@@ -452,91 +546,97 @@ results.append(
         name: "controller: apply -> first backend call, 100 creates: p50 (p99 \(format(applyLatencies[98])))", samples: [applyLatencies[50]], detail: ""))
 controllerTask.cancel()
 
-// The controller alone, as `modelplane controller` runs in a cluster: its own process against this
-// server, reconciling the same 10,100 deployments (their Triton does not exist for it, so each
-// ends Degraded/BackendUnavailable: every object is cached, queued, reconciled and written once).
-// Its peak RSS is the number issue 4 asks for.
-var controllerRSS = "not measured: build `modelplane` too (swift build -c release --product modelplane)"
-let modelplaneBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modelplane").path
-if FileManager.default.isExecutableFile(atPath: modelplaneBinary) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: modelplaneBinary)
-    process.arguments = [
-        "controller", "--kubeconfig", kubeconfigPath, "--namespace", "ctl", "--no-leader-elect", "--workers", "8", "--resync", "3600",
-        "--audit-log", directory + "/controller-audit.log",
-    ]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    func degradedCount() throws -> Int {
-        try serverStore.list(.modelDeployments, filter: ObjectFilter(namespace: "ctl")).items.filter {
-            $0.object["status"]?["phase"] == "Degraded"
-        }.count
+var controllerRSS = "not measured (--only-controller)"
+if !onlyController {
+    // The controller alone, as `modelplane controller` runs in a cluster: its own process against this
+    // server, reconciling the same 10,100 deployments (their Triton does not exist for it, so each
+    // ends Degraded/BackendUnavailable: every object is cached, queued, reconciled and written once).
+    // Its peak RSS is the number issue 4 asks for.
+    controllerRSS = "not measured: build `modelplane` too (swift build -c release --product modelplane)"
+    let modelplaneBinary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("modelplane").path
+    if FileManager.default.isExecutableFile(atPath: modelplaneBinary) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: modelplaneBinary)
+        process.arguments = [
+            "controller", "--kubeconfig", kubeconfigPath, "--namespace", "ctl", "--no-leader-elect", "--workers", "8", "--resync", "3600",
+            "--audit-log", directory + "/controller-audit.log",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        func degradedCount() throws -> Int {
+            try serverStore.list(.modelDeployments, filter: ObjectFilter(namespace: "ctl")).items.filter {
+                $0.object["status"]?["phase"] == "Degraded"
+            }.count
+        }
+        let started = ContinuousClock.now
+        while try degradedCount() < 10_100, ContinuousClock.now - started < .seconds(300) { try await Task.sleep(for: .milliseconds(200)) }
+        let reconciled = try degradedCount()
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let peak =
+            status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.map { $0.split(separator: " ").dropFirst().first.map(String.init) ?? "?" } ?? "?"
+        process.terminate()
+        process.waitUntilExit()
+        controllerRSS = "\((Int(peak) ?? 0) / 1024) MiB after reconciling \(reconciled) of 10,100 deployments in \(format(ContinuousClock.now - started))"
     }
-    let started = ContinuousClock.now
-    while try degradedCount() < 10_100, ContinuousClock.now - started < .seconds(300) { try await Task.sleep(for: .milliseconds(200)) }
-    let reconciled = try degradedCount()
-    let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
-    let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.map { $0.split(separator: " ").dropFirst().first.map(String.init) ?? "?" } ?? "?"
-    process.terminate()
-    process.waitUntilExit()
-    controllerRSS = "\((Int(peak) ?? 0) / 1024) MiB after reconciling \(reconciled) of 10,100 deployments in \(format(ContinuousClock.now - started))"
-}
-print("controller process alone: peak RSS \(controllerRSS)")
+    print("controller process alone: peak RSS \(controllerRSS)")
 
-// Git sync: a repository of 1,000 manifests (the real git), synced into the server.
-let gitRepository = directory + "/git-origin"
-try FileManager.default.createDirectory(atPath: gitRepository + "/deploy", withIntermediateDirectories: true)
-func git(_ arguments: String...) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["git", "-C", gitRepository, "-c", "user.email=bench@modelplane.dev", "-c", "user.name=bench"] + arguments
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-}
-func gitManifest(_ i: Int, version: Int) -> String {
-    """
-    apiVersion: modelplane.dev/v1alpha1
-    kind: ModelDeployment
-    metadata: {name: git-\(i), namespace: gitops, labels: {team: t\(i % 10)}}
-    spec:
-      model: {name: git-\(i), version: "\(version)"}
-      backend: {triton: {url: "http://127.0.0.1:8000", modelConfig: {max_batch_size: 8}}}
-      rollout: {strategy: BlueGreen}
-    """
-}
-try git("init", "--quiet", "--initial-branch=main")
-for i in 0..<1000 {
-    try FileManager.default.createDirectory(atPath: gitRepository + "/deploy/t\(i % 10)", withIntermediateDirectories: true)
-    try gitManifest(i, version: 1).write(toFile: gitRepository + "/deploy/t\(i % 10)/m\(i).yaml", atomically: false, encoding: .utf8)
-}
-try git("add", "--all")
-try git("commit", "--quiet", "-m", "1,000 deployments")
-let syncer = try GitSyncer(
-    source: try GitSource(url: gitRepository, path: "deploy"), workDirectory: directory + "/git-work", client: kube,
-    events: EventRecorder(client: kube, controller: "modelplane.dev/git-sync", instance: "bench"),
-    logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
-var syncStart = ContinuousClock.now
-var report = await syncer.sync()
-precondition(report.created.count == 1000, "\(report)")
-results.append(
-    Measurement(name: "git sync: first sync of 1,000 manifests (fetch, read, 1,000 creates and events)", samples: [ContinuousClock.now - syncStart], detail: "")
-)
-var unchangedSamples: [Duration] = []
-for _ in 0..<3 {
+    // Git sync: a repository of 1,000 manifests (the real git), synced into the server.
+    let gitRepository = directory + "/git-origin"
+    try FileManager.default.createDirectory(atPath: gitRepository + "/deploy", withIntermediateDirectories: true)
+    func git(_ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", gitRepository, "-c", "user.email=bench@modelplane.dev", "-c", "user.name=bench"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+    }
+    func gitManifest(_ i: Int, version: Int) -> String {
+        """
+        apiVersion: modelplane.dev/v1alpha1
+        kind: ModelDeployment
+        metadata: {name: git-\(i), namespace: gitops, labels: {team: t\(i % 10)}}
+        spec:
+          model: {name: git-\(i), version: "\(version)"}
+          backend: {triton: {url: "http://127.0.0.1:8000", modelConfig: {max_batch_size: 8}}}
+          rollout: {strategy: BlueGreen}
+        """
+    }
+    try git("init", "--quiet", "--initial-branch=main")
+    for i in 0..<1000 {
+        try FileManager.default.createDirectory(atPath: gitRepository + "/deploy/t\(i % 10)", withIntermediateDirectories: true)
+        try gitManifest(i, version: 1).write(toFile: gitRepository + "/deploy/t\(i % 10)/m\(i).yaml", atomically: false, encoding: .utf8)
+    }
+    try git("add", "--all")
+    try git("commit", "--quiet", "-m", "1,000 deployments")
+    let syncer = try GitSyncer(
+        source: try GitSource(url: gitRepository, path: "deploy"), workDirectory: directory + "/git-work", client: kube,
+        events: EventRecorder(client: kube, controller: "modelplane.dev/git-sync", instance: "bench"),
+        logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
+    var syncStart = ContinuousClock.now
+    var report = await syncer.sync()
+    precondition(report.created.count == 1000, "\(report)")
+    results.append(
+        Measurement(
+            name: "git sync: first sync of 1,000 manifests (fetch, read, 1,000 creates and events)", samples: [ContinuousClock.now - syncStart], detail: "")
+    )
+    var unchangedSamples: [Duration] = []
+    for _ in 0..<3 {
+        syncStart = ContinuousClock.now
+        report = await syncer.sync()
+        precondition(report.unchanged == 1000, "\(report)")
+        unchangedSamples.append(ContinuousClock.now - syncStart)
+    }
+    results.append(Measurement(name: "git sync: sync of 1,000 unchanged (fetch, read, list, compare)", samples: unchangedSamples, detail: ""))
+    try gitManifest(7, version: 2).write(toFile: gitRepository + "/deploy/t7/m7.yaml", atomically: false, encoding: .utf8)
+    try git("commit", "--quiet", "-am", "one change")
     syncStart = ContinuousClock.now
     report = await syncer.sync()
-    precondition(report.unchanged == 1000, "\(report)")
-    unchangedSamples.append(ContinuousClock.now - syncStart)
+    precondition(report.configured.count == 1, "\(report)")
+    results.append(Measurement(name: "git sync: a commit changing 1 of 1,000", samples: [ContinuousClock.now - syncStart], detail: ""))
+
 }
-results.append(Measurement(name: "git sync: sync of 1,000 unchanged (fetch, read, list, compare)", samples: unchangedSamples, detail: ""))
-try gitManifest(7, version: 2).write(toFile: gitRepository + "/deploy/t7/m7.yaml", atomically: false, encoding: .utf8)
-try git("commit", "--quiet", "-am", "one change")
-syncStart = ContinuousClock.now
-report = await syncer.sync()
-precondition(report.configured.count == 1, "\(report)")
-results.append(Measurement(name: "git sync: a commit changing 1 of 1,000", samples: [ContinuousClock.now - syncStart], detail: ""))
 
 serverTask.cancel()
 

@@ -14,12 +14,6 @@ struct Modelplane: AsyncParsableCommand {
         ]
     )
 
-    static func main() async {
-        // The server's requests run on NIO's event loops rather than hopping to Swift's concurrency
-        // pool and back (see HTTPAPIServer.runConcurrencyOnEventLoops); set before any task starts.
-        if CommandLine.arguments.dropFirst().first == "serve" { HTTPAPIServer.runConcurrencyOnEventLoops() }
-        await main(nil)
-    }
 }
 
 enum ModelplaneVersion {

@@ -93,15 +93,16 @@ struct Serve: AsyncParsableCommand {
                 }
             }
             if runController || gitSync.git != nil {
-                // The controller and the sync talk to this server as any client would: HTTPS with the token.
+                // The controller and the sync go through the same handler as any client, with the
+                // token, but in process: no TLS, sockets or HTTP parsing (docs/design.md).
                 var url = ""
                 for await bound in listening.stream {
                     url = bound
                     break
                 }
-                var configuration = KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token)))
-                configuration.tls.certificateAuthority = .file(certificates.caCertificate)
-                let client = KubernetesClient(configuration: configuration)
+                let client = KubernetesClient(
+                    configuration: KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token))),
+                    transport: InProcessTransport(api: api))
                 if runController {
                     let running = try ControllerOptions.make(
                         client: client, scope: .everything, auditLog: audit, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll)

@@ -9,6 +9,7 @@ final class EmbeddedServer {
     let store: ResourceStore
     let port: Int
     let token = "test-token-\(UUID().uuidString)"
+    let api: KubernetesAPI
     private let task: Task<Void, any Error>
 
     let certificates: LocalCertificates?
@@ -20,6 +21,7 @@ final class EmbeddedServer {
         let store = try ResourceStore(path: directory + "/store.db", historyLimit: historyLimit)
         self.store = store
         let api = KubernetesAPI(store: store, tokens: [token], bookmarkInterval: bookmarkInterval)
+        self.api = api
         var certificates: LocalCertificates?
         if tls {
             certificates = LocalCertificates(directory: directory)
@@ -43,6 +45,13 @@ final class EmbeddedServer {
         var configuration = KubernetesClientConfiguration(server: server, credentials: .bearerToken(Secret(token ?? self.token)))
         if let certificates { configuration.tls.certificateAuthority = .file(certificates.caCertificate) }
         return KubernetesClient(configuration: configuration)
+    }
+
+    /// A client whose requests go straight to the handler, as `modelplane serve`'s own controller's do.
+    func inProcessClient(token: String? = nil) -> KubernetesClient {
+        KubernetesClient(
+            configuration: KubernetesClientConfiguration(server: server, credentials: .bearerToken(Secret(token ?? self.token))),
+            transport: InProcessTransport(api: api))
     }
 
     deinit {

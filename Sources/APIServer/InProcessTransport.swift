@@ -1,0 +1,80 @@
+import Foundation
+public import HTTPClient
+import Synchronization
+
+/// Carries a client's requests straight to a `KubernetesAPI` in the same process: the same
+/// handler, authentication, validation and watches as over HTTPS, without TLS, HTTP parsing,
+/// sockets and thread wake-ups. `modelplane serve` gives it to its own controller and Git sync;
+/// everything else (kubectl, the CLI, `modelplane controller`) comes over HTTPS.
+public struct InProcessTransport: HTTPTransport {
+    public let api: KubernetesAPI
+    private let closed = ClosedFlag()
+
+    public init(api: KubernetesAPI) { self.api = api }
+
+    public func execute(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPResponse {
+        let response = try await handle(request)
+        switch response.body {
+        case .data(let data):
+            return HTTPResponse(status: response.status, headers: ["Content-Type": response.contentType], body: data, reusedConnection: true)
+        case .stream(let chunks):
+            var body = Data()
+            for await chunk in chunks { body.append(chunk) }
+            return HTTPResponse(status: response.status, headers: ["Content-Type": response.contentType], body: body, reusedConnection: true)
+        }
+    }
+
+    public func stream(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPStreamingResponse {
+        let response = try await handle(request)
+        let headers: HTTPHeaders = ["Content-Type": response.contentType]
+        switch response.body {
+        case .data(let data):
+            return HTTPStreamingResponse(
+                status: response.status, headers: headers,
+                body: AsyncThrowingStream { continuation in
+                    continuation.yield(data)
+                    continuation.finish()
+                })
+        case .stream(let chunks):
+            // Dropping the iteration cancels the relay, which ends the server's watch.
+            let (body, continuation) = AsyncThrowingStream.makeStream(of: Data.self)
+            let relay = Task {
+                for await chunk in chunks { continuation.yield(chunk) }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in relay.cancel() }
+            return HTTPStreamingResponse(status: response.status, headers: headers, body: body)
+        }
+    }
+
+    public func shutdown() { closed.close() }
+
+    private func handle(_ request: HTTPRequest) async throws(HTTPClientError) -> APIResponse {
+        if closed.isClosed { throw HTTPClientError(.shutDown, "the client was shut down") }
+        if let body = request.body, body.count > KubernetesAPI.maxRequestBytes {
+            return KubernetesAPI.status(
+                .init(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(KubernetesAPI.maxRequestBytes) bytes"))
+        }
+        // Only the path and query matter here: scheme, host and port are whatever the
+        // configuration says the server is.
+        var target = Substring(request.url)
+        if let scheme = target.firstRange(of: "://") {
+            target = target[scheme.upperBound...]
+            target = target[(target.firstIndex(of: "/") ?? target.endIndex)...]
+        }
+        let path = target.prefix { $0 != "?" }
+        let query = target.dropFirst(path.count + 1)
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.lowercased()] = field.value }
+        return await api.handle(
+            APIRequest(
+                method: request.method, path: path.isEmpty ? "/" : String(path), query: HTTPAPIServer.query(String(query)), headers: headers,
+                body: request.body ?? Data()))
+    }
+}
+
+private final class ClosedFlag: Sendable {
+    private let state = Mutex(false)
+    var isClosed: Bool { state.withLock { $0 } }
+    func close() { state.withLock { $0 = true } }
+}
