@@ -111,7 +111,7 @@ public final class KubernetesAPI: Sendable {
             return .json(201, try store.createStored(type, namespace: namespace, object).json)
         case ("PUT", let name?):
             let object = try Self.body(request)
-            try check(served, subresource == .status ? merged(type, namespace, name, status: object) : object, name: name)
+            try checkWrite(served, object, subresource: subresource, namespace: namespace, name: name)
             return .json(200, try store.updateStored(type, namespace: namespace, name: name, object, subresource: subresource).json)
         case ("PATCH", let name?):
             return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource).json)
@@ -225,7 +225,7 @@ public final class KubernetesAPI: Sendable {
             // A patch is conditional only if it names a resourceVersion itself.
             let conditional = patched["metadata"]?["resourceVersion"] != current["metadata"]?["resourceVersion"]
             if !conditional { patched["metadata"]?["resourceVersion"] = current["metadata"]?["resourceVersion"] }
-            try check(served, patched, name: name)
+            try checkWrite(served, patched, subresource: subresource, namespace: namespace, name: name)
             do {
                 return try store.updateStored(served.type, namespace: namespace, name: name, patched, subresource: subresource)
             } catch  where error.code == 409 && !conditional {
@@ -243,7 +243,21 @@ public final class KubernetesAPI: Sendable {
     }
 
     private func check(_ served: ServedResource, _ object: JSONValue, name: String) throws(StoreError) {
-        let problems = served.validate(object)
+        try check(served.validate, object, served, name: name)
+    }
+
+    /// Checks what an update will store. Through /status only the status changes: checked alone
+    /// where the resource can, else as part of the stored object.
+    private func checkWrite(_ served: ServedResource, _ object: JSONValue, subresource: ResourceStore.Subresource, namespace: String?, name: String)
+        throws(StoreError)
+    {
+        guard subresource == .status else { return try check(served, object, name: name) }
+        if let validateStatus = served.validateStatus { return try check(validateStatus, object, served, name: name) }
+        try check(served, merged(served.type, namespace, name, status: object), name: name)
+    }
+
+    private func check(_ validate: (JSONValue) -> [FieldError], _ object: JSONValue, _ served: ServedResource, name: String) throws(StoreError) {
+        let problems = validate(object)
         guard problems.isEmpty else {
             throw StoreError(
                 code: 422, reason: "Invalid",

@@ -9,6 +9,9 @@ public struct ServedResource: Sendable {
     public var categories: [String]
     /// Checks a whole object about to be stored; no problems means valid.
     public var validate: @Sendable (JSONValue) -> [FieldError]
+    /// Checks what a write through the status subresource changes (the whole object with the
+    /// new status when nil).
+    public var validateStatus: (@Sendable (JSONValue) -> [FieldError])?
     /// What `kubectl get` shows after the name (the CRD's printer columns).
     var columns: [TableColumn]
     /// Set for a read-only view of objects stored as another type (core/v1 Events over
@@ -39,7 +42,7 @@ public struct ServedResource: Sendable {
 
     init(
         type: ResourceType, singular: String, shortNames: [String] = [], categories: [String] = [], columns: [TableColumn] = ServedResource.ageColumn,
-        validate: @escaping @Sendable (JSONValue) -> [FieldError]
+        validate: @escaping @Sendable (JSONValue) -> [FieldError], validateStatus: (@Sendable (JSONValue) -> [FieldError])? = nil
     ) {
         self.type = type
         self.singular = singular
@@ -47,6 +50,7 @@ public struct ServedResource: Sendable {
         self.categories = categories
         self.columns = columns
         self.validate = validate
+        self.validateStatus = validateStatus
     }
 
     static let ageColumn = [TableColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Time since creation", priority: 0)]
@@ -57,7 +61,7 @@ public struct ServedResource: Sendable {
         columns: CustomResourceDefinition.printerColumns.map {
             TableColumn(name: $0.name, type: $0.type, jsonPath: $0.jsonPath, description: $0.description, priority: $0.priority)
         },
-        validate: { ModelDeployment.read($0).problems })
+        validate: { ModelDeployment.read($0).problems }, validateStatus: { ModelDeployment.readStatus($0["status"]) })
 
     public static let leases = ServedResource(type: .leases, singular: "lease", validate: { _ in [] })
 

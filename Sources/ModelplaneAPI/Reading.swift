@@ -19,4 +19,19 @@ extension ModelDeployment {
         problems += deployment.validate().filter { !reported.contains($0.path) }
         return (problems.isEmpty ? deployment : nil, problems)
     }
+
+    /// Checks a status written through the status subresource: its shape against the schema,
+    /// and that it reads as a `Status`. Nothing else of the object changes through /status, and
+    /// it was checked completely when it was written (kube-apiserver likewise lets fields that do
+    /// not change stay as they are); checking only the status keeps the controller's most
+    /// frequent write cheap.
+    public static func readStatus(_ status: JSONValue?) -> [FieldError] {
+        guard let status, status != .null else { return [] }
+        var problems: [FieldError] = []
+        statusSchema.check(status, at: FieldPath("status"), into: &problems)
+        if problems.isEmpty, (try? JSONValueCoding.decode(Status.self, from: status)) == nil {
+            problems.append(FieldError(.invalid, FieldPath("status"), "cannot be read as a ModelDeployment status"))
+        }
+        return problems
+    }
 }

@@ -60,6 +60,18 @@ func deployment(_ name: String, version: String = "1", finalizers: [String]? = n
         md.metadata.labels = ["x": "y"]
         md = try await kube.update(md)
         #expect(md.status?.phase == .ready)
+        // A status write is checked against the status schema, by update and by patch alike.
+        let patched = await #expect(throws: KubernetesError.self) {
+            _ = try await kube.patch(ModelDeployment.self, name: "a", .merge(["status": ["phase": "Sleeping", "mood": "calm"]]), subresource: "status")
+        }
+        #expect(patched?.status?.code == 422)
+        #expect(Set(patched?.status?.details?.causes?.compactMap(\.field) ?? []) == ["status.phase", "status.mood"])
+        var wrong = md
+        wrong.status?.conditions = [Condition(type: "Ready", status: .true, lastTransitionTime: "", reason: "", message: "")]
+        wrong.status?.observedGeneration = -1
+        let updated = await #expect(throws: KubernetesError.self) { _ = try await kube.updateStatus(wrong) }
+        #expect(updated?.status?.code == 422, "\(String(describing: updated))")
+        #expect(try await kube.get(ModelDeployment.self, name: "a", namespace: "default").status == md.status)
     }
 
     @Test func patchesMergeAndJSONButNotStrategic() async throws {
