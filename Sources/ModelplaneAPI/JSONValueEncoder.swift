@@ -50,10 +50,7 @@ private struct JSONValueEncoding: Encoder {
 
     /// `value` as a `JSONValue`: primitives directly, anything else through its `encode(to:)`.
     static func box<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws -> JSONValue {
-        if let primitive = try primitive(value, codingPath: codingPath) { return primitive }
-        let encoder = JSONValueEncoding(slot: Slot(), codingPath: codingPath)
-        try value.encode(to: encoder)
-        return encoder.slot.node.resolved
+        try node(value, codingPath: codingPath).resolved
     }
 
     static func node<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws -> Node {
