@@ -119,10 +119,14 @@ public struct ManifestReader: Sendable {
         var files: [String] = []
         while let relative = enumerator.nextObject() as? String {
             guard Self.isManifestFile(relative) else { continue }
-            switch enumerator.fileAttributes?[.type] as? FileAttributeType {
-            case .typeRegular?:
+            // lstat, not the enumerator's fileAttributes: those also look up the owner's user and
+            // group names, reading /etc/passwd and /etc/group for every file.
+            var info = stat()
+            guard lstat(prefix + relative, &info) == 0 else { continue }
+            switch info.st_mode & S_IFMT {
+            case S_IFREG:
                 files.append(prefix + relative)
-            case .typeSymbolicLink?:
+            case S_IFLNK:
                 var targetIsDirectory: ObjCBool = false
                 if FileManager.default.fileExists(atPath: prefix + relative, isDirectory: &targetIsDirectory), !targetIsDirectory.boolValue {
                     files.append(prefix + relative)
