@@ -32,7 +32,7 @@ import Triton
             try? FileManager.default.removeItem(atPath: directory)
         }
         let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
-        let triton = InMemoryTriton(repository: Dictionary(uniqueKeysWithValues: (0..<20).map { ("m\($0)", (versions: Set([1, 2]), broken: [:])) }))
+        let triton = InMemoryTriton(repository: Dictionary(uniqueKeysWithValues: (0...20).map { ("m\($0)", (versions: Set([1, 2]), broken: [:])) }))
         for i in 0..<20 {
             _ = try await kube.create(
                 ModelDeployment(name: "d\(i)", spec: .init(model: .init(name: "m\(i)", version: "1"), backend: .init(triton: .init(url: triton.baseURL)))))
@@ -51,7 +51,16 @@ import Triton
         while try await ready() < 20, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         #expect(try await ready() == 20)
         // Each wrote its finalizer and its status; the echoes of both arrive, and queue nothing.
-        try await Task.sleep(for: .milliseconds(500))
+        // A deployment created now comes after all those echoes on the same watch: once it is
+        // Ready and the queue is empty, any reconcile an echo caused has run.
+        _ = try await kube.create(
+            ModelDeployment(name: "sentinel", spec: .init(model: .init(name: "m20", version: "1"), backend: .init(triton: .init(url: triton.baseURL)))))
+        while ContinuousClock.now < deadline {
+            let idle = await controller.queue.outstanding == 0
+            if try await ready() == 21, idle { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await ready() == 21)
         #expect(reconciler.counts.withLock { $0 }.values.allSatisfy { $0 == 1 }, "\(reconciler.counts.withLock { $0 })")
         #expect(cache[ObjectKey(namespace: "default", name: "d3")]?.metadata.finalizers == [DeploymentReconciler.finalizer])
 
