@@ -1,12 +1,19 @@
 import Foundation
-import Hummingbird
-import HummingbirdCore
-import HummingbirdTLS
-import Logging
 import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOPosix
 import NIOSSL
+import Synchronization
 
-/// Serves a `KubernetesAPI` over HTTP with Hummingbird.
+/// Serves a `KubernetesAPI` over HTTP/1.1 (with TLS unless told otherwise) on SwiftNIO.
+///
+/// Requests are answered on the connection's event loop: `KubernetesAPI.handle` is synchronous
+/// and a create, update or get takes a fraction of a millisecond, so handing each request to a
+/// task and the answer back to the loop (what an async server does) cost more than the work
+/// itself. Listing a collection can take tens of milliseconds with 10,000 objects, so lists run
+/// on a task and do not hold up the other connections sharing the loop; watches stream from a
+/// task with back-pressure (each chunk waits until the socket took the last one).
 public struct HTTPAPIServer: Sendable {
     public let api: KubernetesAPI
     public let host: String
@@ -23,72 +30,217 @@ public struct HTTPAPIServer: Sendable {
     }
 
     /// Runs until the task is cancelled; `onListening` receives the bound port (useful with port 0).
+    /// Cancelling closes the listening socket and every open connection (watches end).
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let api = self.api
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: KubernetesAPI.maxRequestBytes)
-            } catch {
-                return Self.response(
-                    KubernetesAPI.status(
-                        .init(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(KubernetesAPI.maxRequestBytes) bytes")))
-            }
-            var headers: [String: String] = [:]
-            for field in request.headers { headers[field.name.canonicalName] = field.value }
-            let apiRequest = APIRequest(
-                method: request.method.rawValue, path: request.uri.path, query: Self.query(request.uri.query ?? ""), headers: headers,
-                body: Data(buffer: body))
-            return Self.response(await api.handle(apiRequest))
-        }
-        var logger = Logger(label: "modelplane.apiserver")
-        logger.logLevel = .warning
-        var server = HTTPServerBuilder.http1()
+        var sslContext: NIOSSLContext?
         if let tls {
             let configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMFile(tls.certificate).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(file: tls.key, format: .pem)))
-            server = try .tls(.http1(), tlsConfiguration: configuration)
+            sslContext = try NIOSSLContext(configuration: configuration)
         }
-        let app = Application(
-            responder: responder,
-            server: server,
-            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "modelplane"),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
-            logger: logger)
+        let connections = OpenConnections()
+        let context = sslContext
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                connections.opened(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    if let context { try pipeline.addHandler(NIOSSLServerHandler(context: context)) }
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(APIChannelHandler(api: api))
+                }
+            }
+        let server = try await bootstrap.bind(host: host, port: port).get()
+        await onListening(server.localAddress?.port ?? 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await api.runBookmarks() }
-            group.addTask { try await app.run() }
+            group.addTask {
+                try await withTaskCancellationHandler {
+                    try await server.closeFuture.get()
+                } onCancel: {
+                    server.close(promise: nil)
+                    connections.closeAll()
+                }
+            }
             try await group.next()
             group.cancelAll()
         }
     }
 
-    static func response(_ response: APIResponse) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = response.contentType
-        switch response.body {
-        case .data(let data):
-            return Response(status: .init(code: response.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
-        case .stream(let chunks):
-            return Response(
-                status: .init(code: response.status), headers: headers,
-                body: ResponseBody { writer in
-                    for await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }
-                    try await writer.finish(nil)
-                })
-        }
-    }
-
     /// `a=1&b=x%20y` → ["a": "1", "b": "x y"] (form encoding: '+' is a space).
-    static func query(_ text: String) -> [String: String] {
+    static func query(_ text: Substring) -> [String: String] {
         var query: [String: String] = [:]
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let decode = { (s: Substring) in String(s.map { $0 == "+" ? " " : $0 }).removingPercentEncoding ?? String(s) }
+            let decode = { (s: Substring) in
+                s.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") })
+                    ? String(s.map { $0 == "+" ? " " : $0 }).removingPercentEncoding ?? String(s) : String(s)
+            }
             query[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
         }
         return query
+    }
+
+    /// Splits a request target (`/path?query`) as `KubernetesAPI` wants it.
+    static func request(method: String, target: Substring, headers: [String: String], body: Data) -> APIRequest {
+        let path = target.prefix { $0 != "?" }
+        return APIRequest(
+            method: method, path: path.isEmpty ? "/" : String(path), query: query(target.dropFirst(path.count + 1)), headers: headers, body: body)
+    }
+}
+
+/// The server's open connections, so that stopping the server also ends keep-alive connections
+/// and watches instead of leaving them to their clients.
+private final class OpenConnections: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func opened(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [self] _ in _ = channels.withLock { $0.removeValue(forKey: id) } }
+    }
+
+    func closeAll() {
+        for channel in channels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+}
+
+/// One connection's requests, one at a time (the pipeline handler NIO puts before it holds back
+/// pipelined requests until the previous response has ended).
+private final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let api: KubernetesAPI
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var tooLarge = false
+    /// Lists and watches run here; cancelled when the connection closes.
+    private var running: Task<Void, Never>?
+
+    init(api: KubernetesAPI) { self.api = api }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = nil
+            tooLarge = head.headers.first(name: "content-length").flatMap(Int.init).map { $0 > KubernetesAPI.maxRequestBytes } ?? false
+        case .body(var chunk):
+            guard !tooLarge else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > KubernetesAPI.maxRequestBytes {
+                tooLarge = true
+                body = nil
+            } else if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let keepAlive = head.isKeepAlive && !tooLarge
+            if tooLarge {
+                // The rest of an oversized body was read and dropped; the connection closes after
+                // the answer so that a client still sending does not have it taken as a request.
+                write(
+                    KubernetesAPI.status(
+                        .init(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(KubernetesAPI.maxRequestBytes) bytes")),
+                    version: head.version, keepAlive: false, context: context)
+                return
+            }
+            var headers: [String: String] = [:]
+            for (name, value) in head.headers { headers[name.lowercased()] = value }
+            let request = HTTPAPIServer.request(
+                method: head.method.rawValue, target: Substring(head.uri), headers: headers, body: body.map { Data(buffer: $0) } ?? Data())
+            body = nil
+            if request.method == "GET", Self.isCollection(request.path) {
+                // A list may take tens of milliseconds; a watch returns at once but then streams.
+                let api = self.api
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                running = Task {
+                    let response = api.handle(request)
+                    bound.eventLoop.execute {
+                        let (handler, context) = bound.value
+                        handler.write(response, version: head.version, keepAlive: keepAlive, context: context)
+                    }
+                }
+            } else {
+                write(api.handle(request), version: head.version, keepAlive: keepAlive, context: context)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        running?.cancel()
+        running = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // TLS handshake failures, resets: nothing to answer; the connection is done.
+        context.close(promise: nil)
+    }
+
+    /// `/apis/G/V/namespaces/NS/PLURAL`, `/apis/G/V/PLURAL`, `/api/v1/namespaces` and the like:
+    /// a path whose last segment names a collection rather than one object. Only decides which
+    /// requests leave the event loop; `KubernetesAPI` does the routing.
+    private static func isCollection(_ path: String) -> Bool {
+        let segments = path.utf8.split(separator: UInt8(ascii: "/")).count
+        let core = path.utf8.starts(with: "/api/".utf8)
+        let namespaced = path.utf8.split(separator: UInt8(ascii: "/")).dropFirst(core ? 2 : 3).first.map { $0.elementsEqual("namespaces".utf8) } ?? false
+        // core: api/v1/PLURAL (3) or api/v1/namespaces/NS/PLURAL (5); groups add one segment.
+        let base = core ? 3 : 4
+        return segments == base || (namespaced && segments == base + 2)
+    }
+
+    private func write(_ response: APIResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: response.contentType)
+        if !keepAlive {
+            headers.add(name: "connection", value: "close")
+        } else if version.major == 1, version.minor == 0 {
+            headers.add(name: "connection", value: "keep-alive")
+        }
+        let status = HTTPResponseStatus(statusCode: response.status)
+        switch response.body {
+        case .data(let data):
+            headers.add(name: "content-length", value: String(data.count))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: data)))), promise: nil)
+            finish(keepAlive: keepAlive, context: context)
+        case .stream(let chunks):
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            running = Task {
+                for await chunk in chunks {
+                    // Waiting for each write keeps a slow reader's backlog in the stream, not in
+                    // NIO's unbounded outbound buffer.
+                    let written = bound.eventLoop.flatSubmit {
+                        let (handler, context) = bound.value
+                        return context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: chunk)))))
+                    }
+                    guard (try? await written.get()) != nil else { return }
+                }
+                bound.eventLoop.execute {
+                    let (handler, context) = bound.value
+                    handler.finish(keepAlive: keepAlive, context: context)
+                }
+            }
+        }
+    }
+
+    private func finish(keepAlive: Bool, context: ChannelHandlerContext) {
+        let ended = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            ended.whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 }

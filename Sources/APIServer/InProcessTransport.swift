@@ -62,14 +62,9 @@ public struct InProcessTransport: HTTPTransport {
             target = target[scheme.upperBound...]
             target = target[(target.firstIndex(of: "/") ?? target.endIndex)...]
         }
-        let path = target.prefix { $0 != "?" }
-        let query = target.dropFirst(path.count + 1)
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.lowercased()] = field.value }
-        return await api.handle(
-            APIRequest(
-                method: request.method, path: path.isEmpty ? "/" : String(path), query: HTTPAPIServer.query(String(query)), headers: headers,
-                body: request.body ?? Data()))
+        return api.handle(HTTPAPIServer.request(method: request.method, target: target, headers: headers, body: request.body ?? Data()))
     }
 }
 

@@ -23,7 +23,7 @@ public final class KubernetesAPI: Sendable {
         self.bookmarkInterval = bookmarkInterval
     }
 
-    public func handle(_ request: APIRequest) async -> APIResponse {
+    public func handle(_ request: APIRequest) -> APIResponse {
         if let tokens {
             let presented = request.header("authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
             guard let presented, tokens.contains(where: { Self.constantTimeEquals($0, presented) }) else {
@@ -58,7 +58,7 @@ public final class KubernetesAPI: Sendable {
                 return Self.notFound(request.path)
             }
             do {
-                return try await resource(request, path, served)
+                return try resource(request, path, served)
             } catch {
                 return Self.status(error)
             }
@@ -69,7 +69,7 @@ public final class KubernetesAPI: Sendable {
 
     // MARK: - Resources
 
-    private func resource(_ request: APIRequest, _ path: RequestTarget.ResourcePath, _ served: ServedResource) async throws(StoreError) -> APIResponse {
+    private func resource(_ request: APIRequest, _ path: RequestTarget.ResourcePath, _ served: ServedResource) throws(StoreError) -> APIResponse {
         if let view = served.view {
             guard request.method == "GET" else {
                 return Self.status(

@@ -114,6 +114,9 @@ public final class ResourceStore: Sendable {
     /// The newest resourceVersion.
     public var resourceVersion: String { String(state.withLock { $0.resourceVersion }) }
 
+    /// How many watches are open (each ends when its consumer stops iterating).
+    public var watcherCount: Int { state.withLock { $0.subscribers.count } }
+
     // MARK: - Reads
 
     public func get(_ type: ResourceType, namespace: String?, name: String) throws(StoreError) -> JSONValue {

@@ -246,7 +246,7 @@ func handlerCreates(_ count: Int, prefix: String) async -> Duration {
         let request = APIRequest(
             method: "POST", path: "/apis/modelplane.dev/v1alpha1/namespaces/probe/modeldeployments", headers: ["Authorization": "Bearer \(token)"],
             body: Data(body.utf8))
-        let status = await api.handle(request).status
+        let status = api.handle(request).status
         precondition(status == 201)
     }
     return ContinuousClock.now - start
