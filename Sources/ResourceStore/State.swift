@@ -1,5 +1,6 @@
 import Foundation
 import ModelplaneAPI
+import Synchronization
 
 /// The store's mutable state: the database, the objects in memory, and the watchers. Only ever
 /// touched under `ResourceStore`'s lock.
@@ -19,6 +20,9 @@ struct State {
     var objects: [String: [String: StoredObject]] = [:]
     var subscribers: [Int: Subscriber] = [:]
     var nextSubscriber = 0
+    /// Copies the log into the database off the write path.
+    private let checkpointer: Checkpointer
+    private var commitsSinceCheckpoint = 0
 
     init(path: String) throws {
         database = try SQLiteDatabase(path: path)
@@ -26,6 +30,10 @@ struct State {
         // which survives the process being killed (the OS still holds the writes), not power loss.
         try database.execute("PRAGMA journal_mode=WAL")
         try database.execute("PRAGMA synchronous=NORMAL")
+        // Checkpoints (copying the log into the database and syncing both) run on the
+        // checkpointer's own connection, not inside a write; SQLite's own stays as a backstop
+        // should the log ever grow past ~40 MiB.
+        try database.execute("PRAGMA wal_autocheckpoint=10000")
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS objects (
@@ -54,6 +62,7 @@ struct State {
         resourceVersion = max(values["resourceVersion"] ?? 0, try newest.step() ? newest.integer(0) : 0)
         compactedThrough = values["compactedThrough"] ?? 0
 
+        checkpointer = try Checkpointer(path: path)
         let rows = try database.prepare("SELECT resource, key, body FROM objects")
         try rows.bind([])
         while try rows.step() {
@@ -83,6 +92,11 @@ struct State {
         }
         resourceVersion = version
         if compactNow { compactedThrough = compactBefore }
+        commitsSinceCheckpoint += 1
+        if commitsSinceCheckpoint >= Checkpointer.commitsPerCheckpoint {
+            commitsSinceCheckpoint = 0
+            checkpointer.request()
+        }
     }
 
     func history(_ type: ResourceType, after version: Int64) throws -> [StoredEvent] {
@@ -94,5 +108,37 @@ struct State {
                 StoredEvent(type: StoredEvent.EventType(rawValue: readHistory.text(1)) ?? .modified, object: object, resourceVersion: readHistory.integer(0)))
         }
         return events
+    }
+}
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` on a connection of its own, on a serial queue, when
+/// asked (every `commitsPerCheckpoint` commits). A passive checkpoint never blocks the writer,
+/// so the page copying and the two syncs it costs no longer happen under the store's lock, in
+/// the middle of somebody's request. Requests made while one runs fold into the next.
+final class Checkpointer: @unchecked Sendable {
+    /// About SQLite's default 1,000-page threshold at ~4 pages per write.
+    static let commitsPerCheckpoint = 256
+    /// Used only on `queue`.
+    private let database: SQLiteDatabase
+    private let queue = DispatchQueue(label: "modelplane.store.checkpoint")
+    private let pending = Mutex(false)
+
+    init(path: String) throws {
+        database = try SQLiteDatabase(path: path)
+    }
+
+    func request() {
+        guard
+            pending.withLock({ (pending: inout Bool) -> Bool in
+                defer { pending = true }
+                return !pending
+            })
+        else { return }
+        queue.async { [self] in
+            pending.withLock { $0 = false }
+            // A failed checkpoint loses nothing: the log still holds every commit, and the
+            // next one (or SQLite's own at the backstop) copies it.
+            try? database.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        }
     }
 }
