@@ -1,8 +1,8 @@
-public import Foundation
+import Foundation
 public import KubeClient
 public import Logging
 import Metrics
-public import ModelplaneAPI
+import ModelplaneAPI
 import Synchronization
 
 /// Leader election over a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it:

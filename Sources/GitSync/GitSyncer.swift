@@ -4,7 +4,7 @@ public import KubeClient
 public import Logging
 import Manifests
 import Metrics
-public import ModelplaneAPI
+import ModelplaneAPI
 
 /// What one sync did.
 public struct SyncReport: Sendable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 import Dispatch
-public import Foundation
+package import Foundation
 
 /// What a finished child process said.
 package struct ProcessOutput: Sendable {

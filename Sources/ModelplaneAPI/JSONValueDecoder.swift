@@ -1,10 +1,16 @@
 /// Decodes `Decodable` types straight from a `JSONValue`, without going through JSON text.
 /// The manifest reader and the API server already hold parsed values; this halves their cost.
 public struct JSONValueDecoder: Sendable {
+    /// Read the API types through their direct readers (`DirectReading.swift`) where they can;
+    /// off, everything goes through `Decodable` (the tests' oracle).
+    var directReading = true
+
     public init() {}
 
+    init(directReading: Bool) { self.directReading = directReading }
+
     public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
-        try T(from: JSONValueDecoding(value: value, codingPath: []))
+        try JSONValueDecoding(value: value, codingPath: [], direct: directReading).decodeValue(type)
     }
 }
 
@@ -16,30 +22,34 @@ struct JSONValueDecoding: Decoder {
     let key: (any CodingKey)?
     var codingPath: [any CodingKey] { key.map { parentPath + [$0] } ?? parentPath }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+    /// Whether types with a direct reader are read through it.
+    let direct: Bool
 
-    init(value: JSONValue, codingPath: [any CodingKey]) {
+    init(value: JSONValue, codingPath: [any CodingKey], direct: Bool) {
         self.value = value
         self.parentPath = codingPath
         self.key = nil
+        self.direct = direct
     }
 
-    init(value: JSONValue, parent: [any CodingKey], key: any CodingKey) {
+    init(value: JSONValue, parent: [any CodingKey], key: any CodingKey, direct: Bool) {
         self.value = value
         self.parentPath = parent
         self.key = key
+        self.direct = direct
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let members) = value else { throw mismatch([String: JSONValue].self) }
-        return KeyedDecodingContainer(Keyed(members: members, codingPath: codingPath))
+        return KeyedDecodingContainer(Keyed(members: members, codingPath: codingPath, direct: direct))
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
         guard case .array(let elements) = value else { throw mismatch([JSONValue].self) }
-        return Unkeyed(elements: elements, codingPath: codingPath)
+        return Unkeyed(elements: elements, codingPath: codingPath, direct: direct)
     }
 
-    func singleValueContainer() throws -> any SingleValueDecodingContainer { Single(value: value, codingPath: codingPath) }
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { Single(value: value, codingPath: codingPath, direct: direct) }
 
     func mismatch(_ type: Any.Type) -> DecodingError {
         .typeMismatch(type, .init(codingPath: codingPath, debugDescription: "expected \(type), found \(value.typeName)"))
@@ -48,6 +58,7 @@ struct JSONValueDecoding: Decoder {
     struct Keyed<Key: CodingKey>: KeyedDecodingContainerProtocol {
         let members: [String: JSONValue]
         let codingPath: [any CodingKey]
+        let direct: Bool
         var allKeys: [Key] { members.keys.compactMap(Key.init(stringValue:)) }
 
         func contains(_ key: Key) -> Bool { members[key.stringValue] != nil }
@@ -58,29 +69,32 @@ struct JSONValueDecoding: Decoder {
             guard let member = members[key.stringValue] else {
                 throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "no value for \(key.stringValue)"))
             }
-            return try JSONValueDecoding(value: member, parent: codingPath, key: key).decodeValue(type)
+            return try JSONValueDecoding(value: member, parent: codingPath, key: key, direct: direct).decodeValue(type)
         }
 
         func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
             guard let member = members[key.stringValue], member != .null else { return nil }
-            return try JSONValueDecoding(value: member, parent: codingPath, key: key).decodeValue(type)
+            return try JSONValueDecoding(value: member, parent: codingPath, key: key, direct: direct).decodeValue(type)
         }
 
         func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-            try JSONValueDecoding(value: members[key.stringValue] ?? .null, parent: codingPath, key: key).container(keyedBy: type)
+            try JSONValueDecoding(value: members[key.stringValue] ?? .null, parent: codingPath, key: key, direct: direct).container(keyedBy: type)
         }
 
         func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-            try JSONValueDecoding(value: members[key.stringValue] ?? .null, parent: codingPath, key: key).unkeyedContainer()
+            try JSONValueDecoding(value: members[key.stringValue] ?? .null, parent: codingPath, key: key, direct: direct).unkeyedContainer()
         }
 
-        func superDecoder() throws -> any Decoder { JSONValueDecoding(value: .object(members), codingPath: codingPath) }
-        func superDecoder(forKey key: Key) throws -> any Decoder { JSONValueDecoding(value: members[key.stringValue] ?? .null, parent: codingPath, key: key) }
+        func superDecoder() throws -> any Decoder { JSONValueDecoding(value: .object(members), codingPath: codingPath, direct: direct) }
+        func superDecoder(forKey key: Key) throws -> any Decoder {
+            JSONValueDecoding(value: members[key.stringValue] ?? .null, parent: codingPath, key: key, direct: direct)
+        }
     }
 
     struct Unkeyed: UnkeyedDecodingContainer {
         let elements: [JSONValue]
         let codingPath: [any CodingKey]
+        let direct: Bool
         var currentIndex = 0
         var count: Int? { elements.count }
         var isAtEnd: Bool { currentIndex >= elements.count }
@@ -98,7 +112,7 @@ struct JSONValueDecoding: Decoder {
                 throw DecodingError.valueNotFound(JSONValue.self, .init(codingPath: codingPath, debugDescription: "unkeyed container is at end"))
             }
             defer { currentIndex += 1 }
-            return JSONValueDecoding(value: elements[currentIndex], parent: codingPath, key: Index(currentIndex))
+            return JSONValueDecoding(value: elements[currentIndex], parent: codingPath, key: Index(currentIndex), direct: direct)
         }
 
         mutating func decodeNil() throws -> Bool {
@@ -120,23 +134,24 @@ struct JSONValueDecoding: Decoder {
     struct Single: SingleValueDecodingContainer {
         let value: JSONValue
         let codingPath: [any CodingKey]
+        let direct: Bool
 
         func decodeNil() -> Bool { value == .null }
-        func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONValueDecoding(value: value, codingPath: codingPath).decodeValue(type) }
-        func decode(_ type: Bool.Type) throws -> Bool { try JSONValueDecoding(value: value, codingPath: codingPath).bool() }
-        func decode(_ type: String.Type) throws -> String { try JSONValueDecoding(value: value, codingPath: codingPath).string() }
-        func decode(_ type: Double.Type) throws -> Double { try JSONValueDecoding(value: value, codingPath: codingPath).double() }
+        func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).decodeValue(type) }
+        func decode(_ type: Bool.Type) throws -> Bool { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).bool() }
+        func decode(_ type: String.Type) throws -> String { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).string() }
+        func decode(_ type: Double.Type) throws -> Double { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).double() }
         func decode(_ type: Float.Type) throws -> Float { Float(try decode(Double.self)) }
-        func decode(_ type: Int.Type) throws -> Int { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
-        func decode(_ type: Int8.Type) throws -> Int8 { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
-        func decode(_ type: Int16.Type) throws -> Int16 { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
-        func decode(_ type: Int32.Type) throws -> Int32 { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
-        func decode(_ type: Int64.Type) throws -> Int64 { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
-        func decode(_ type: UInt.Type) throws -> UInt { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
-        func decode(_ type: UInt8.Type) throws -> UInt8 { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
-        func decode(_ type: UInt16.Type) throws -> UInt16 { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
-        func decode(_ type: UInt32.Type) throws -> UInt32 { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
-        func decode(_ type: UInt64.Type) throws -> UInt64 { try JSONValueDecoding(value: value, codingPath: codingPath).integer(type) }
+        func decode(_ type: Int.Type) throws -> Int { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
+        func decode(_ type: Int8.Type) throws -> Int8 { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
+        func decode(_ type: Int16.Type) throws -> Int16 { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
+        func decode(_ type: Int32.Type) throws -> Int32 { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
+        func decode(_ type: Int64.Type) throws -> Int64 { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
+        func decode(_ type: UInt.Type) throws -> UInt { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
+        func decode(_ type: UInt8.Type) throws -> UInt8 { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
+        func decode(_ type: UInt16.Type) throws -> UInt16 { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
+        func decode(_ type: UInt32.Type) throws -> UInt32 { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
+        func decode(_ type: UInt64.Type) throws -> UInt64 { try JSONValueDecoding(value: value, codingPath: codingPath, direct: direct).integer(type) }
     }
 
     /// Primitive types are read directly; `JSONValue` itself is taken as it is.
@@ -149,6 +164,10 @@ struct JSONValueDecoding: Decoder {
         case is Int.Type: return try integer(Int.self) as! T
         case is Int32.Type: return try integer(Int32.self) as! T
         case is Double.Type: return try double() as! T
+        case let readable as any DirectlyReadable.Type where direct:
+            // nil: not the shape the type needs; Decodable below says exactly why.
+            if let read = try? readable.init(direct: value) { return read as! T }
+            return try T(from: self)
         default: return try T(from: self)
         }
     }

@@ -565,9 +565,8 @@ if !onlyController {
         process.standardError = FileHandle.nullDevice
         try process.run()
         func degradedCount() throws -> Int {
-            try serverStore.list(.modelDeployments, filter: ObjectFilter(namespace: "ctl")).items.filter {
-                $0.object["status"]?["phase"] == "Degraded"
-            }.count
+            let items = try serverStore.list(.modelDeployments, filter: ObjectFilter(namespace: "ctl")).items
+            return items.filter { $0.object["status"]?["phase"] == "Degraded" }.count
         }
         let started = ContinuousClock.now
         while try degradedCount() < 10_100, ContinuousClock.now - started < .seconds(300) { try await Task.sleep(for: .milliseconds(200)) }

@@ -1,0 +1,284 @@
+/// Reading the API types straight from a `JSONValue`, without Codable's generic containers.
+///
+/// Decoding a ModelDeployment through `Decodable` costs a container box, a metadata lookup and a
+/// coding key per field; the server decodes every object it validates and the controller every
+/// answer and watch event, so that was a tenth of a cold start's CPU. `JSONValueDecoder` tries
+/// `init(direct:)` first and falls back to `Decodable` when it returns nil, so errors (and
+/// anything this reader is stricter about) keep `Decodable`'s behaviour: the direct readers
+/// accept exactly what the synthesized `init(from:)` accepts (unknown members ignored, a missing
+/// or null optional is nil, integers may be written as whole doubles), and
+/// `DirectReadingTests` holds them to it.
+protocol DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch)
+}
+
+/// The value did not have the shape a type needs; `Decodable` says where and why.
+struct JSONShapeMismatch: Error {}
+
+/// One JSON object's members, read the way synthesized `Decodable` conformances read them.
+struct JSONMembers {
+    let members: [String: JSONValue]
+
+    init(_ value: JSONValue) throws(JSONShapeMismatch) {
+        guard case .object(let members) = value else { throw JSONShapeMismatch() }
+        self.members = members
+    }
+
+    /// Present and not null.
+    private func present(_ key: String) -> JSONValue? {
+        guard let value = members[key], value != .null else { return nil }
+        return value
+    }
+
+    private func required(_ key: String) throws(JSONShapeMismatch) -> JSONValue {
+        guard let value = present(key) else { throw JSONShapeMismatch() }
+        return value
+    }
+
+    func string(_ key: String) throws(JSONShapeMismatch) -> String { try Self.string(required(key)) }
+    func string(ifPresent key: String) throws(JSONShapeMismatch) -> String? { try present(key).map { (v) throws(JSONShapeMismatch) in try Self.string(v) } }
+    func int64(_ key: String) throws(JSONShapeMismatch) -> Int64 { try Self.int64(required(key)) }
+    func int64(ifPresent key: String) throws(JSONShapeMismatch) -> Int64? { try present(key).map { (v) throws(JSONShapeMismatch) in try Self.int64(v) } }
+
+    func bool(ifPresent key: String) throws(JSONShapeMismatch) -> Bool? {
+        guard let value = present(key) else { return nil }
+        guard case .bool(let b) = value else { throw JSONShapeMismatch() }
+        return b
+    }
+
+    /// A `JSONValue` member: Decodable takes a present null as `.null` when the member is required.
+    func value(_ key: String) throws(JSONShapeMismatch) -> JSONValue {
+        guard let value = members[key] else { throw JSONShapeMismatch() }
+        return value
+    }
+
+    func value(ifPresent key: String) -> JSONValue? { present(key) }
+
+    func object<T: DirectlyReadable>(_ key: String, as type: T.Type = T.self) throws(JSONShapeMismatch) -> T { try T(direct: required(key)) }
+
+    func object<T: DirectlyReadable>(ifPresent key: String, as type: T.Type = T.self) throws(JSONShapeMismatch) -> T? {
+        guard let value = present(key) else { return nil }
+        return try T(direct: value)
+    }
+
+    func rawValue<T: RawRepresentable>(_ key: String, as type: T.Type = T.self) throws(JSONShapeMismatch) -> T where T.RawValue == String {
+        guard let value = T(rawValue: try string(key)) else { throw JSONShapeMismatch() }
+        return value
+    }
+
+    func rawValue<T: RawRepresentable>(ifPresent key: String, as type: T.Type = T.self) throws(JSONShapeMismatch) -> T? where T.RawValue == String {
+        guard let text = try string(ifPresent: key) else { return nil }
+        guard let value = T(rawValue: text) else { throw JSONShapeMismatch() }
+        return value
+    }
+
+    func array<T: DirectlyReadable>(_ key: String, of type: T.Type = T.self) throws(JSONShapeMismatch) -> [T] {
+        try Self.array(required(key), of: type)
+    }
+
+    func array<T: DirectlyReadable>(ifPresent key: String, of type: T.Type = T.self) throws(JSONShapeMismatch) -> [T]? {
+        try present(key).map { (v) throws(JSONShapeMismatch) in try Self.array(v, of: type) }
+    }
+
+    func strings(ifPresent key: String) throws(JSONShapeMismatch) -> [String]? {
+        guard let value = present(key) else { return nil }
+        guard case .array(let items) = value else { throw JSONShapeMismatch() }
+        var strings: [String] = []
+        strings.reserveCapacity(items.count)
+        for item in items { strings.append(try Self.string(item)) }
+        return strings
+    }
+
+    func values(ifPresent key: String) throws(JSONShapeMismatch) -> [JSONValue]? {
+        guard let value = present(key) else { return nil }
+        guard case .array(let items) = value else { throw JSONShapeMismatch() }
+        return items
+    }
+
+    func stringMap(ifPresent key: String) throws(JSONShapeMismatch) -> [String: String]? {
+        guard let value = present(key) else { return nil }
+        guard case .object(let members) = value else { throw JSONShapeMismatch() }
+        var map: [String: String] = [:]
+        map.reserveCapacity(members.count)
+        for (name, member) in members { map[name] = try Self.string(member) }
+        return map
+    }
+
+    static func string(_ value: JSONValue) throws(JSONShapeMismatch) -> String {
+        guard case .string(let s) = value else { throw JSONShapeMismatch() }
+        return s
+    }
+
+    static func int64(_ value: JSONValue) throws(JSONShapeMismatch) -> Int64 {
+        switch value {
+        case .int(let i): return i
+        case .double(let d):
+            guard let exact = Int64(exactly: d) else { throw JSONShapeMismatch() }
+            return exact
+        default: throw JSONShapeMismatch()
+        }
+    }
+
+    static func array<T: DirectlyReadable>(_ value: JSONValue, of type: T.Type) throws(JSONShapeMismatch) -> [T] {
+        guard case .array(let items) = value else { throw JSONShapeMismatch() }
+        var result: [T] = []
+        result.reserveCapacity(items.count)
+        for item in items { result.append(try T(direct: item)) }
+        return result
+    }
+}
+
+extension ModelDeployment: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        apiVersion = try m.string("apiVersion")
+        kind = try m.string("kind")
+        metadata = try m.object("metadata")
+        spec = try m.object("spec")
+        status = try m.object(ifPresent: "status")
+    }
+}
+
+extension ObjectMeta: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            name: try m.string(ifPresent: "name"), namespace: try m.string(ifPresent: "namespace"), labels: try m.stringMap(ifPresent: "labels"),
+            annotations: try m.stringMap(ifPresent: "annotations"))
+        generateName = try m.string(ifPresent: "generateName")
+        uid = try m.string(ifPresent: "uid")
+        resourceVersion = try m.string(ifPresent: "resourceVersion")
+        generation = try m.int64(ifPresent: "generation")
+        creationTimestamp = try m.string(ifPresent: "creationTimestamp")
+        deletionTimestamp = try m.string(ifPresent: "deletionTimestamp")
+        deletionGracePeriodSeconds = try m.int64(ifPresent: "deletionGracePeriodSeconds")
+        finalizers = try m.strings(ifPresent: "finalizers")
+        ownerReferences = try m.array(ifPresent: "ownerReferences")
+        managedFields = try m.values(ifPresent: "managedFields")
+    }
+}
+
+extension OwnerReference: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            apiVersion: try m.string("apiVersion"), kind: try m.string("kind"), name: try m.string("name"), uid: try m.string("uid"),
+            controller: try m.bool(ifPresent: "controller"), blockOwnerDeletion: try m.bool(ifPresent: "blockOwnerDeletion"))
+    }
+}
+
+extension Condition: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            type: try m.string("type"), status: try m.rawValue("status"), observedGeneration: try m.int64(ifPresent: "observedGeneration"),
+            lastTransitionTime: try m.string("lastTransitionTime"), reason: try m.string("reason"), message: try m.string("message"))
+    }
+}
+
+extension ModelDeployment.Spec: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            model: try m.object("model"), backend: try m.object("backend"), rollout: try m.object(ifPresent: "rollout"),
+            revisionHistoryLimit: try m.int64(ifPresent: "revisionHistoryLimit"))
+    }
+}
+
+extension ModelDeployment.Model: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(name: try m.string("name"), version: try m.string("version"), uri: try m.string(ifPresent: "uri"))
+    }
+}
+
+extension ModelDeployment.Backend: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(triton: try m.object(ifPresent: "triton"), sagemaker: try m.object(ifPresent: "sagemaker"))
+    }
+}
+
+extension ModelDeployment.Triton: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(url: try m.string("url"), modelConfig: m.value(ifPresent: "modelConfig"))
+    }
+}
+
+extension ModelDeployment.SageMaker: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            region: try m.string("region"), image: try m.string("image"), executionRoleArn: try m.string("executionRoleArn"),
+            instanceType: try m.string("instanceType"), initialInstanceCount: try m.int64(ifPresent: "initialInstanceCount"),
+            endpointName: try m.string(ifPresent: "endpointName"), endpointURL: try m.string(ifPresent: "endpointURL"),
+            trafficRouting: try m.object(ifPresent: "trafficRouting"), rollbackAlarms: try m.strings(ifPresent: "rollbackAlarms"))
+    }
+}
+
+extension ModelDeployment.SageMaker.TrafficRouting: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            type: try m.rawValue("type"), stepPercent: try m.int64(ifPresent: "stepPercent"), waitIntervalSeconds: try m.int64(ifPresent: "waitIntervalSeconds")
+        )
+    }
+}
+
+extension ModelDeployment.Rollout: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            strategy: try m.rawValue(ifPresent: "strategy"), progressDeadlineSeconds: try m.int64(ifPresent: "progressDeadlineSeconds"),
+            smokeInference: m.value(ifPresent: "smokeInference"))
+    }
+}
+
+extension ModelDeployment.Status: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init()
+        observedGeneration = try m.int64(ifPresent: "observedGeneration")
+        phase = try m.rawValue(ifPresent: "phase")
+        servingVersion = try m.string(ifPresent: "servingVersion")
+        currentRevision = try m.string(ifPresent: "currentRevision")
+        backend = try m.string(ifPresent: "backend")
+        conditions = try m.array(ifPresent: "conditions")
+        revisions = try m.array(ifPresent: "revisions")
+        triton = try m.object(ifPresent: "triton")
+        sagemaker = try m.object(ifPresent: "sagemaker")
+    }
+}
+
+extension ModelDeployment.Revision: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            revision: try m.int64("revision"), hash: try m.string("hash"), version: try m.string("version"), createdAt: try m.string("createdAt"),
+            cause: try m.string("cause"), spec: try m.value("spec"))
+    }
+}
+
+extension ModelDeployment.TritonRecord: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(url: try m.string("url"), model: try m.string("model"))
+    }
+}
+
+extension ModelDeployment.SageMakerRecord: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            region: try m.string("region"), endpointURL: try m.string(ifPresent: "endpointURL"), endpoint: try m.string("endpoint"),
+            resources: try m.array("resources"), pendingConfig: try m.string(ifPresent: "pendingConfig"))
+    }
+}
+
+extension ModelDeployment.SageMakerResource: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(name: try m.string("name"), version: try m.string("version"))
+    }
+}
