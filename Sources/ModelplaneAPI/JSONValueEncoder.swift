@@ -69,6 +69,7 @@ private struct JSONValueEncoding: Encoder {
         case let value as Int: return .int(Int64(value))
         case let value as Int32: return .int(Int64(value))
         case let value as Double: return try number(value, codingPath: codingPath)
+        case let value as any DirectlyWritable: return value.directJSON
         default: return nil
         }
     }

@@ -9,7 +9,7 @@ import Testing
 /// and proxies rely on besides the API itself.
 @Suite(.timeLimit(.minutes(1))) struct HTTPServerTests {
     /// A blocking TCP connection to the embedded server (plain HTTP, so the bytes are readable).
-    final class Connection {
+    final class Connection: @unchecked Sendable {
         let fd: Int32
 
         init(port: Int) throws {
@@ -34,7 +34,16 @@ import Testing
         }
 
         /// Reads until `done` holds for what arrived, or the peer closes (then `closed` is true).
-        func read(until done: (String) -> Bool) -> (text: String, closed: Bool) {
+        /// The blocking reads run on a Dispatch thread, not one of Swift concurrency's few
+        /// cooperative threads, which the server's own tasks (lists, watches) need.
+        func read(until done: @escaping @Sendable (String) -> Bool) async -> (text: String, closed: Bool) {
+            let fd = self.fd
+            return await withCheckedContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume(returning: Self.read(fd, until: done)) }
+            }
+        }
+
+        static func read(_ fd: Int32, until done: (String) -> Bool) -> (text: String, closed: Bool) {
             var received: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 65536)
             while !done(String(decoding: received, as: UTF8.self)) {
@@ -57,7 +66,7 @@ import Testing
             "GET /version HTTP/1.1\r\nHost: x\r\n\(auth)\r\n"
                 + "GET /apis/modelplane.dev/v1alpha1/namespaces/default/modeldeployments HTTP/1.1\r\nHost: x\r\n\(auth)\r\n"
                 + "GET /apis/modelplane.dev/v1alpha1/namespaces/default/modeldeployments/nope HTTP/1.1\r\nHost: x\r\n\(auth)\r\n")
-        let (text, closed) = connection.read { Self.occurrences("HTTP/1.1 ", in: $0) == 3 && $0.hasSuffix("}") }
+        let (text, closed) = await connection.read { Self.occurrences("HTTP/1.1 ", in: $0) == 3 && $0.hasSuffix("}") }
         #expect(!closed)
         let version = try #require(text.range(of: "\"gitVersion\""))
         let list = try #require(text.range(of: "\"ModelDeploymentList\""))
@@ -70,12 +79,12 @@ import Testing
         let auth = "Authorization: Bearer \(server.token)\r\n"
         let closing = try Connection(port: server.port)
         closing.send("GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\(auth)\r\n")
-        let answer = closing.read { _ in false }
+        let answer = await closing.read { _ in false }
         #expect(answer.closed && answer.text.hasPrefix("HTTP/1.1 200") && answer.text.lowercased().contains("connection: close"))
 
         let old = try Connection(port: server.port)
         old.send("GET /version HTTP/1.0\r\n\(auth)\r\n")
-        let oldAnswer = old.read { _ in false }
+        let oldAnswer = await old.read { _ in false }
         #expect(oldAnswer.closed && oldAnswer.text.hasPrefix("HTTP/1.0 200"))
     }
 
@@ -87,7 +96,7 @@ import Testing
             "POST /apis/modelplane.dev/v1alpha1/namespaces/default/modeldeployments HTTP/1.1\r\nHost: x\r\n"
                 + "Authorization: Bearer \(server.token)\r\nContent-Type: application/json\r\nContent-Length: \(size)\r\n\r\n")
         connection.send(String(repeating: " ", count: size))
-        let answer = connection.read { _ in false }
+        let answer = await connection.read { _ in false }
         #expect(answer.closed && answer.text.hasPrefix("HTTP/1.1 413") && answer.text.contains("RequestEntityTooLarge"))
         #expect(try server.store.list(.modelDeployments).items.isEmpty)
     }
@@ -97,7 +106,7 @@ import Testing
         var connection: Connection? = try Connection(port: server.port)
         connection?.send(
             "GET /apis/modelplane.dev/v1alpha1/modeldeployments?watch=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(server.token)\r\n\r\n")
-        let head = connection?.read { $0.contains("\r\n\r\n") }
+        let head = await connection?.read { $0.contains("\r\n\r\n") }
         #expect(head?.text.hasPrefix("HTTP/1.1 200") == true && head?.text.lowercased().contains("transfer-encoding: chunked") == true)
         #expect(server.store.watcherCount == 1)
         connection = nil  // closes the socket

@@ -83,4 +83,21 @@ import Testing
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(20))")
     }
+
+    /// The direct writers (`DirectWriting.swift`) against Foundation's `JSONEncoder`, for every
+    /// deployment the mutations above leave readable: each optional present or absent somewhere.
+    @Test func writesWhatEncodableWrites() throws {
+        let value = try JSONValueCoding.encode(SchemaConformanceTests.everyFieldSet())
+        var compared = 0
+        var disagreements: [String] = []
+        for (label, mutated) in Self.mutations(of: value) {
+            guard let md = Self.oracle(mutated) else { continue }
+            compared += 1
+            // Through text on both sides: a free-form 7.0 is the JSON number 7 either way.
+            let ours = try JSONValue(parsing: JSONValueEncoder().encode(md).canonicalBytes)
+            if try ours != JSONValue(parsing: JSONEncoder().encode(md)) { disagreements.append(label) }
+        }
+        #expect(compared > 100)
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(20))")
+    }
 }

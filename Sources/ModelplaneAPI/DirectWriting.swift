@@ -1,0 +1,222 @@
+/// Writing the API types straight into a `JSONValue`, the counterpart of `DirectReading.swift`:
+/// `JSONValueEncoder` takes `directJSON` instead of running `encode(to:)` through its generic
+/// containers. The result is what the synthesized `Encodable` conformances give (nil members
+/// left out); `JSONValueEncoderTests` hold it to Foundation's `JSONEncoder`.
+protocol DirectlyWritable {
+    var directJSON: JSONValue { get }
+}
+
+/// One JSON object being written the way synthesized `Encodable` conformances write it.
+struct JSONObjectWriter {
+    private(set) var members: [String: JSONValue] = [:]
+
+    init(capacity: Int) { members.reserveCapacity(capacity) }
+
+    var value: JSONValue { .object(members) }
+
+    mutating func set(_ key: String, _ value: String?) { if let value { members[key] = .string(value) } }
+    mutating func set(_ key: String, _ value: Int64?) { if let value { members[key] = .int(value) } }
+    mutating func set(_ key: String, _ value: Bool?) { if let value { members[key] = .bool(value) } }
+    mutating func set(_ key: String, _ value: JSONValue?) { if let value { members[key] = value } }
+    mutating func set(_ key: String, _ value: (some DirectlyWritable)?) { if let value { members[key] = value.directJSON } }
+    mutating func set<T: RawRepresentable>(_ key: String, _ value: T?) where T.RawValue == String {
+        if let value { members[key] = .string(value.rawValue) }
+    }
+    mutating func set(_ key: String, _ value: [some DirectlyWritable]?) { if let value { members[key] = .array(value.map(\.directJSON)) } }
+    mutating func set(_ key: String, _ value: [String]?) { if let value { members[key] = .array(value.map(JSONValue.string)) } }
+    mutating func set(_ key: String, _ value: [JSONValue]?) { if let value { members[key] = .array(value) } }
+    mutating func set(_ key: String, _ value: [String: String]?) { if let value { members[key] = .object(value.mapValues(JSONValue.string)) } }
+}
+
+extension ModelDeployment: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 5)
+        o.set("apiVersion", apiVersion)
+        o.set("kind", kind)
+        o.set("metadata", metadata)
+        o.set("spec", spec)
+        o.set("status", status)
+        return o.value
+    }
+}
+
+extension ObjectMeta: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 8)
+        o.set("name", name)
+        o.set("generateName", generateName)
+        o.set("namespace", namespace)
+        o.set("uid", uid)
+        o.set("resourceVersion", resourceVersion)
+        o.set("generation", generation)
+        o.set("creationTimestamp", creationTimestamp)
+        o.set("deletionTimestamp", deletionTimestamp)
+        o.set("deletionGracePeriodSeconds", deletionGracePeriodSeconds)
+        o.set("labels", labels)
+        o.set("annotations", annotations)
+        o.set("finalizers", finalizers)
+        o.set("ownerReferences", ownerReferences)
+        o.set("managedFields", managedFields)
+        return o.value
+    }
+}
+
+extension OwnerReference: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 6)
+        o.set("apiVersion", apiVersion)
+        o.set("kind", kind)
+        o.set("name", name)
+        o.set("uid", uid)
+        o.set("controller", controller)
+        o.set("blockOwnerDeletion", blockOwnerDeletion)
+        return o.value
+    }
+}
+
+extension Condition: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 6)
+        o.set("type", type)
+        o.set("status", status)
+        o.set("observedGeneration", observedGeneration)
+        o.set("lastTransitionTime", lastTransitionTime)
+        o.set("reason", reason)
+        o.set("message", message)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Spec: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 4)
+        o.set("model", model)
+        o.set("backend", backend)
+        o.set("rollout", rollout)
+        o.set("revisionHistoryLimit", revisionHistoryLimit)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Model: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 3)
+        o.set("name", name)
+        o.set("version", version)
+        o.set("uri", uri)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Backend: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 1)
+        o.set("triton", triton)
+        o.set("sagemaker", sagemaker)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Triton: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 2)
+        o.set("url", url)
+        o.set("modelConfig", modelConfig)
+        return o.value
+    }
+}
+
+extension ModelDeployment.SageMaker: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 9)
+        o.set("region", region)
+        o.set("image", image)
+        o.set("executionRoleArn", executionRoleArn)
+        o.set("instanceType", instanceType)
+        o.set("initialInstanceCount", initialInstanceCount)
+        o.set("endpointName", endpointName)
+        o.set("endpointURL", endpointURL)
+        o.set("trafficRouting", trafficRouting)
+        o.set("rollbackAlarms", rollbackAlarms)
+        return o.value
+    }
+}
+
+extension ModelDeployment.SageMaker.TrafficRouting: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 3)
+        o.set("type", type)
+        o.set("stepPercent", stepPercent)
+        o.set("waitIntervalSeconds", waitIntervalSeconds)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Rollout: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 3)
+        o.set("strategy", strategy)
+        o.set("progressDeadlineSeconds", progressDeadlineSeconds)
+        o.set("smokeInference", smokeInference)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Status: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 9)
+        o.set("observedGeneration", observedGeneration)
+        o.set("phase", phase)
+        o.set("servingVersion", servingVersion)
+        o.set("currentRevision", currentRevision)
+        o.set("backend", backend)
+        o.set("conditions", conditions)
+        o.set("revisions", revisions)
+        o.set("triton", triton)
+        o.set("sagemaker", sagemaker)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Revision: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 6)
+        o.set("revision", revision)
+        o.set("hash", hash)
+        o.set("version", version)
+        o.set("createdAt", createdAt)
+        o.set("cause", cause)
+        o.set("spec", spec)
+        return o.value
+    }
+}
+
+extension ModelDeployment.TritonRecord: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 2)
+        o.set("url", url)
+        o.set("model", model)
+        return o.value
+    }
+}
+
+extension ModelDeployment.SageMakerRecord: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 5)
+        o.set("region", region)
+        o.set("endpointURL", endpointURL)
+        o.set("endpoint", endpoint)
+        o.set("resources", resources)
+        o.set("pendingConfig", pendingConfig)
+        return o.value
+    }
+}
+
+extension ModelDeployment.SageMakerResource: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 2)
+        o.set("name", name)
+        o.set("version", version)
+        return o.value
+    }
+}
