@@ -175,7 +175,8 @@ public final class KubernetesAPI: Sendable {
                                 continueToken: nil)
                             line = #"{"type":"\#(event.type.rawValue)","object":\#(table.canonicalText)}"#
                         } else {
-                            line = #"{"type":"\#(event.type.rawValue)","object":\#(served.present(event.object).canonicalText)}"#
+                            let object = served.view == nil ? event.json ?? event.object.canonicalText : served.present(event.object).canonicalText
+                            line = #"{"type":"\#(event.type.rawValue)","object":\#(object)}"#
                         }
                         continuation.yield(Data(line.utf8 + [0x0A]))
                     }

@@ -15,6 +15,16 @@ public struct StoredEvent: Sendable {
     public var type: EventType
     public var object: JSONValue
     public var resourceVersion: Int64
+    /// `object`'s canonical JSON, as stored: watchers send it without encoding the object again
+    /// (once per watcher, per event, it was). Nil for bookmarks.
+    public var json: String?
+
+    public init(type: EventType, object: JSONValue, resourceVersion: Int64, json: String? = nil) {
+        self.type = type
+        self.object = object
+        self.resourceVersion = resourceVersion
+        self.json = json
+    }
 }
 
 /// An object with its JSON text, kept together so lists and watches never re-encode.
@@ -340,7 +350,8 @@ public final class ResourceStore: Sendable {
             } else {
                 let objects = state.objects[type.description] ?? [:]
                 for key in objects.keys.sorted() where filter.matches(objects[key]!.object) {
-                    continuation.yield(StoredEvent(type: .added, object: objects[key]!.object, resourceVersion: state.resourceVersion))
+                    continuation.yield(
+                        StoredEvent(type: .added, object: objects[key]!.object, resourceVersion: state.resourceVersion, json: objects[key]!.json))
                 }
             }
             let id = state.nextSubscriber
@@ -401,7 +412,7 @@ public final class ResourceStore: Sendable {
             case (.deleted, _, true), (.deleted, true, _): seen = .deleted
             default: seen = nil
             }
-            if let seen { subscriber.continuation.yield(StoredEvent(type: seen, object: object, resourceVersion: version)) }
+            if let seen { subscriber.continuation.yield(StoredEvent(type: seen, object: object, resourceVersion: version, json: stored.json)) }
         }
         return stored
     }

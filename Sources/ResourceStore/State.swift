@@ -106,9 +106,11 @@ struct State {
         try readHistory.bind([.text(type.description), .integer(version)])
         var events: [StoredEvent] = []
         while try readHistory.step() {
-            let object = try JSONValue(parsing: readHistory.text(2))
+            let json = readHistory.text(2)
             events.append(
-                StoredEvent(type: StoredEvent.EventType(rawValue: readHistory.text(1)) ?? .modified, object: object, resourceVersion: readHistory.integer(0)))
+                StoredEvent(
+                    type: StoredEvent.EventType(rawValue: readHistory.text(1)) ?? .modified, object: try JSONValue(parsing: json),
+                    resourceVersion: readHistory.integer(0), json: json))
         }
         return events
     }
