@@ -149,10 +149,7 @@ private final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHa
             if tooLarge {
                 // The rest of an oversized body was read and dropped; the connection closes after
                 // the answer so that a client still sending does not have it taken as a request.
-                write(
-                    KubernetesAPI.status(
-                        .init(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(KubernetesAPI.maxRequestBytes) bytes")),
-                    version: head.version, keepAlive: false, context: context)
+                write(KubernetesAPI.tooLarge, version: head.version, keepAlive: false, context: context)
                 return
             }
             var headers: [String: String] = [:]
@@ -192,12 +189,11 @@ private final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHa
     /// a path whose last segment names a collection rather than one object. Only decides which
     /// requests leave the event loop; `KubernetesAPI` does the routing.
     private static func isCollection(_ path: String) -> Bool {
-        let segments = path.utf8.split(separator: UInt8(ascii: "/")).count
-        let core = path.utf8.starts(with: "/api/".utf8)
-        let namespaced = path.utf8.split(separator: UInt8(ascii: "/")).dropFirst(core ? 2 : 3).first.map { $0.elementsEqual("namespaces".utf8) } ?? false
+        let segments = path.utf8.split(separator: UInt8(ascii: "/"))
         // core: api/v1/PLURAL (3) or api/v1/namespaces/NS/PLURAL (5); groups add one segment.
-        let base = core ? 3 : 4
-        return segments == base || (namespaced && segments == base + 2)
+        let base = path.utf8.starts(with: "/api/".utf8) ? 3 : 4
+        let namespaced = segments.count > base - 1 && segments[base - 1].elementsEqual("namespaces".utf8)
+        return segments.count == base || (namespaced && segments.count == base + 2)
     }
 
     private func write(_ response: APIResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {

@@ -52,8 +52,7 @@ public struct InProcessTransport: HTTPTransport {
     private func handle(_ request: HTTPRequest) async throws(HTTPClientError) -> APIResponse {
         if closed.isClosed { throw HTTPClientError(.shutDown, "the client was shut down") }
         if let body = request.body, body.count > KubernetesAPI.maxRequestBytes {
-            return KubernetesAPI.status(
-                .init(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(KubernetesAPI.maxRequestBytes) bytes"))
+            return KubernetesAPI.tooLarge
         }
         // Only the path and query matter here: scheme, host and port are whatever the
         // configuration says the server is.

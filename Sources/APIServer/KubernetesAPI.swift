@@ -14,6 +14,10 @@ public final class KubernetesAPI: Sendable {
     let bookmarkInterval: Duration
     /// Largest request body accepted.
     public static let maxRequestBytes = 3 * 1024 * 1024
+    /// The answer to a body over `maxRequestBytes`, whichever way it came.
+    static var tooLarge: APIResponse {
+        status(StoreError(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(maxRequestBytes) bytes"))
+    }
 
     /// `tokens`: accepted bearer tokens; nil turns authentication off (tests only).
     public init(store: ResourceStore, resources: [ServedResource] = ServedResource.all, tokens: Set<String>?, bookmarkInterval: Duration = .seconds(60)) {
@@ -31,7 +35,7 @@ public final class KubernetesAPI: Sendable {
             }
         }
         if request.body.count > Self.maxRequestBytes {
-            return Self.status(StoreError(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(Self.maxRequestBytes) bytes"))
+            return Self.tooLarge
         }
         if request.path == "/openapi/v3" || request.path == "/openapi/v3/" { return .json(200, OpenAPI.index(resources)) }
         if request.path.hasPrefix("/openapi/v3/") {

@@ -54,30 +54,30 @@ struct JSONMembers {
 
     func value(ifPresent key: String) -> JSONValue? { present(key) }
 
-    func object<T: DirectlyReadable>(_ key: String, as type: T.Type = T.self) throws(JSONShapeMismatch) -> T { try T(direct: required(key)) }
+    func object<T: DirectlyReadable>(_ key: String) throws(JSONShapeMismatch) -> T { try T(direct: required(key)) }
 
-    func object<T: DirectlyReadable>(ifPresent key: String, as type: T.Type = T.self) throws(JSONShapeMismatch) -> T? {
+    func object<T: DirectlyReadable>(ifPresent key: String) throws(JSONShapeMismatch) -> T? {
         guard let value = present(key) else { return nil }
         return try T(direct: value)
     }
 
-    func rawValue<T: RawRepresentable>(_ key: String, as type: T.Type = T.self) throws(JSONShapeMismatch) -> T where T.RawValue == String {
+    func rawValue<T: RawRepresentable>(_ key: String) throws(JSONShapeMismatch) -> T where T.RawValue == String {
         guard let value = T(rawValue: try string(key)) else { throw JSONShapeMismatch() }
         return value
     }
 
-    func rawValue<T: RawRepresentable>(ifPresent key: String, as type: T.Type = T.self) throws(JSONShapeMismatch) -> T? where T.RawValue == String {
+    func rawValue<T: RawRepresentable>(ifPresent key: String) throws(JSONShapeMismatch) -> T? where T.RawValue == String {
         guard let text = try string(ifPresent: key) else { return nil }
         guard let value = T(rawValue: text) else { throw JSONShapeMismatch() }
         return value
     }
 
-    func array<T: DirectlyReadable>(_ key: String, of type: T.Type = T.self) throws(JSONShapeMismatch) -> [T] {
-        try Self.array(required(key), of: type)
+    func array<T: DirectlyReadable>(_ key: String) throws(JSONShapeMismatch) -> [T] {
+        try Self.array(required(key))
     }
 
-    func array<T: DirectlyReadable>(ifPresent key: String, of type: T.Type = T.self) throws(JSONShapeMismatch) -> [T]? {
-        try present(key).map { (v) throws(JSONShapeMismatch) in try Self.array(v, of: type) }
+    func array<T: DirectlyReadable>(ifPresent key: String) throws(JSONShapeMismatch) -> [T]? {
+        try present(key).map { (v) throws(JSONShapeMismatch) in try Self.array(v) }
     }
 
     func strings(ifPresent key: String) throws(JSONShapeMismatch) -> [String]? {
@@ -119,7 +119,7 @@ struct JSONMembers {
         }
     }
 
-    static func array<T: DirectlyReadable>(_ value: JSONValue, of type: T.Type) throws(JSONShapeMismatch) -> [T] {
+    static func array<T: DirectlyReadable>(_ value: JSONValue) throws(JSONShapeMismatch) -> [T] {
         guard case .array(let items) = value else { throw JSONShapeMismatch() }
         var result: [T] = []
         result.reserveCapacity(items.count)
