@@ -13,22 +13,40 @@ extension JSONValue {
     /// Parses RFC 8259 JSON text directly into a `JSONValue`: integers that fit stay `.int`,
     /// other numbers are `.double`; duplicate keys keep the last value, as Go's decoder does.
     public init(parsing bytes: some Collection<UInt8>) throws(JSONParseError) {
-        let array = Array(bytes)
-        var parser = JSONTextParser(bytes: array)
-        self = try parser.parseDocument()
+        let result =
+            bytes.withContiguousStorageIfAvailable(JSONTextParser.parse)
+            ?? Array(bytes).withUnsafeBufferPointer(JSONTextParser.parse)
+        self = try result.get()
     }
 
     public init(parsing text: String) throws(JSONParseError) {
-        try self.init(parsing: Array(text.utf8))
+        var text = text
+        let result = text.withUTF8(JSONTextParser.parse)
+        self = try result.get()
     }
 }
 
+/// A recursive-descent parser over the bytes in place. Members and items collect on scratch
+/// stacks shared by all levels, so each object's dictionary is allocated once at its final size
+/// (growing one member at a time rehashed it three or four times), and strings without escapes
+/// become `String`s straight from the input.
 private struct JSONTextParser {
-    let bytes: [UInt8]
+    let bytes: UnsafeBufferPointer<UInt8>
     var index = 0
     var depth = 0
+    var members: [(key: String, value: JSONValue)] = []
+    var items: [JSONValue] = []
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, JSONParseError> {
+        var parser = JSONTextParser(bytes: bytes)
+        do {
+            return .success(try parser.parseDocument())
+        } catch {
+            return .failure(error)
+        }
+    }
 
     func error(_ message: String) -> JSONParseError { JSONParseError(offset: index, message: message) }
 
@@ -40,7 +58,12 @@ private struct JSONTextParser {
     }
 
     mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
     }
 
     mutating func parseValue() throws(JSONParseError) -> JSONValue {
@@ -58,10 +81,11 @@ private struct JSONTextParser {
         }
     }
 
-    mutating func literal(_ word: String, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
-        let utf8 = Array(word.utf8)
-        guard index + utf8.count <= bytes.count, Array(bytes[index..<index + utf8.count]) == utf8 else { throw error("expected \(word)") }
-        index += utf8.count
+    mutating func literal(_ word: StaticString, _ value: JSONValue) throws(JSONParseError) -> JSONValue {
+        let count = word.utf8CodeUnitCount
+        guard index + count <= bytes.count else { throw error("expected \(word)") }
+        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { throw error("expected \(word)") }
+        index += count
         return value
     }
 
@@ -74,12 +98,12 @@ private struct JSONTextParser {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(members)
+            return .object([:])
         }
+        let base = members.count
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string key") }
@@ -87,14 +111,18 @@ private struct JSONTextParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
-            members[key] = try parseValue()
+            let value = try parseValue()
+            members.append((key, value))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(members)
+                var object = [String: JSONValue](minimumCapacity: members.count - base)
+                for member in members[base...] { object[member.key] = member.value }
+                members.removeSubrange(base...)
+                return .object(object)
             } else {
                 throw error("expected ',' or '}'")
             }
@@ -105,21 +133,24 @@ private struct JSONTextParser {
         try enter()
         defer { depth -= 1 }
         index += 1
-        var items: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(items)
+            return .array([])
         }
+        let base = items.count
         while true {
-            items.append(try parseValue())
+            let item = try parseValue()
+            items.append(item)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an array") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
-                return .array(items)
+                let array = Array(items[base...])
+                items.removeSubrange(base...)
+                return .array(array)
             } else {
                 throw error("expected ',' or ']'")
             }
@@ -129,12 +160,21 @@ private struct JSONTextParser {
     mutating func parseString() throws(JSONParseError) -> String {
         index += 1  // the opening quote
         let start = index
-        // Fast path: no escapes.
+        // Fast path: no escapes, made into a String straight from the input.
+        var high: UInt8 = 0
         while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") {
             if bytes[index] < 0x20 { throw error("control character in a string") }
+            high |= bytes[index]
             index += 1
         }
         guard index < bytes.count else { throw error("unterminated string") }
+        if bytes[index] == UInt8(ascii: "\"") {
+            let run = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            index += 1
+            if high < 0x80 { return String(decoding: run, as: UTF8.self) }
+            guard let string = String(validating: run, as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+            return string
+        }
         var utf8 = Array(bytes[start..<index])
         while bytes[index] != UInt8(ascii: "\"") {
             // An escape.
@@ -222,7 +262,14 @@ private struct JSONTextParser {
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             if digits() == 0 { throw error("expected digits in the exponent") }
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger, index - start <= 18 {
+            // At most 18 digits cannot overflow an Int64.
+            var value: Int64 = 0
+            let negative = bytes[start] == UInt8(ascii: "-")
+            for digit in bytes[(negative ? start + 1 : start)..<index] { value = value * 10 + Int64(digit - UInt8(ascii: "0")) }
+            return .int(negative ? -value : value)
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isInteger, let value = Int64(text) { return .int(value) }
         guard let value = Double(text) else { throw error("invalid number") }
         return .double(value)

@@ -105,7 +105,7 @@ public struct ObjectFilter: Sendable {
 ///
 /// Objects are held in memory too (reads never touch the disk); the database is read at start.
 public final class ResourceStore: Sendable {
-    private let state: Mutex<State>
+    private let state: SleepingMutex<State>
     private let now: @Sendable () -> Date
 
     /// How many changes the watch history keeps before compacting.
@@ -115,7 +115,7 @@ public final class ResourceStore: Sendable {
         self.historyLimit = historyLimit
         self.now = now
         do {
-            state = Mutex(try State(path: path))
+            state = SleepingMutex(try State(path: path))
         } catch {
             throw .storage(error)
         }

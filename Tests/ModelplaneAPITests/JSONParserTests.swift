@@ -39,6 +39,31 @@ import Testing
         #expect(throws: Never.self) { _ = try JSONValue(parsing: fine) }
     }
 
+    @Test func readsIntegersAtEveryLength() throws {
+        // The parser reads up to 18 characters itself and hands longer ones to Int64(_:).
+        var digits = ""
+        for length in 1...19 {
+            digits += String(length % 10)
+            for text in [digits, "-" + digits] {
+                #expect(try JSONValue(parsing: text) == .int(Int64(text)!), "\(text)")
+            }
+        }
+        #expect(try JSONValue(parsing: "-0") == .int(0))
+        #expect(try JSONValue(parsing: "-9223372036854775808") == .int(.min))
+        #expect(try JSONValue(parsing: "9223372036854775808") == .double(9223372036854775808.0))
+    }
+
+    @Test func nestedMembersAndItemsStayWithTheirParents() throws {
+        // Members and items of every level share one scratch stack each.
+        let text = #"{"a": [{"x": 1, "y": [2, {"z": []}]}, 3], "b": {"c": {"d": "e"}, "f": [[], [4]]}, "a2": 5, "a": "last wins"}"#
+        let expected: JSONValue = [
+            "a": "last wins", "b": ["c": ["d": "e"], "f": [[], [4]]], "a2": 5,
+        ]
+        #expect(try JSONValue(parsing: text) == expected)
+        #expect(try JSONValue(parsing: #"[{"x": [1, {"y": 2}]}, [3, [4]], {}]"#) == [["x": [1, ["y": 2]]], [3, [4]], [:]])
+        #expect(try JSONValue(parsing: Data(#"{"k": "caf\u00e9 \u00e9t\u00e9", "s": "é"}"#.utf8)) == ["k": "café été", "s": "é"])
+    }
+
     @Test func refusesInvalidUTF8InStrings() {
         #expect(throws: JSONParseError.self) { _ = try JSONValue(parsing: [0x22, 0xFF, 0x22]) }
     }
