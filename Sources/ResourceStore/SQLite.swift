@@ -22,7 +22,13 @@ final class SQLiteDatabase {
         sqlite3_busy_timeout(handle, 5000)
     }
 
-    deinit { sqlite3_close(handle) }
+    /// BEGIN, COMMIT and ROLLBACK, prepared once instead of parsed on every write.
+    private var transactionStatements: [String: OpaquePointer] = [:]
+
+    deinit {
+        for statement in transactionStatements.values { sqlite3_finalize(statement) }
+        sqlite3_close(handle)
+    }
 
     func execute(_ sql: String) throws(Failure) {
         var error: UnsafeMutablePointer<CChar>?
@@ -43,15 +49,32 @@ final class SQLiteDatabase {
 
     /// Runs `body` in one transaction: committed if it returns, rolled back if it throws.
     func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
+        try step("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try step("COMMIT")
             return result
         } catch {
-            try? execute("ROLLBACK")
+            try? step("ROLLBACK")
             throw error
         }
+    }
+
+    /// Runs one of the transaction statements, preparing it the first time.
+    private func step(_ sql: String) throws(Failure) {
+        let statement: OpaquePointer
+        if let prepared = transactionStatements[sql] {
+            statement = prepared
+        } else {
+            var prepared: OpaquePointer?
+            let code = sqlite3_prepare_v2(handle, sql, -1, &prepared, nil)
+            guard code == SQLITE_OK, let prepared else { throw failure(code) }
+            transactionStatements[sql] = prepared
+            statement = prepared
+        }
+        sqlite3_reset(statement)
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else { throw failure(code) }
     }
 
     func failure(_ code: Int32) -> Failure {
@@ -78,8 +101,14 @@ final class SQLiteDatabase {
                 let code: Int32
                 switch value {
                 case .integer(let n): code = sqlite3_bind_int64(statement, index, n)
-                case .text(let s):
-                    code = s.utf8CString.withUnsafeBufferPointer { mp_sqlite_bind_text(statement, index, $0.baseAddress, Int32($0.count - 1)) }
+                case .text(var s):
+                    code = s.withUTF8 { text in
+                        text.withMemoryRebound(to: CChar.self) { chars in
+                            // An empty string has no storage; a null pointer would bind NULL.
+                            guard let base = chars.baseAddress else { return mp_sqlite_bind_text(statement, index, "", 0) }
+                            return mp_sqlite_bind_text(statement, index, base, Int32(chars.count))
+                        }
+                    }
                 case .null: code = sqlite3_bind_null(statement, index)
                 }
                 guard code == SQLITE_OK else { throw database.failure(code) }

@@ -37,17 +37,9 @@ struct State {
         // Up to 32 MiB of pages cached (SQLite's default is 2 MiB): with 10,000 deployments the
         // objects table outgrew it and every write read B-tree pages back from the file.
         try database.execute("PRAGMA cache_size=-32768")
-        try database.execute(
-            """
-            CREATE TABLE IF NOT EXISTS objects (
-                resource TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
-                PRIMARY KEY (resource, key)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS history (
-                version INTEGER PRIMARY KEY, resource TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            INSERT OR IGNORE INTO counters VALUES ('resourceVersion', 0), ('compactedThrough', 0);
-            """)
-        upsertObject = try database.prepare("INSERT OR REPLACE INTO objects (resource, key, body) VALUES (?, ?, ?)")
+        try Self.createOrMigrateSchema(database)
+        upsertObject = try database.prepare(
+            "INSERT INTO objects (resource, key, body) VALUES (?, ?, ?) ON CONFLICT (resource, key) DO UPDATE SET body = excluded.body")
         deleteObject = try database.prepare("DELETE FROM objects WHERE resource = ? AND key = ?")
         insertHistory = try database.prepare("INSERT INTO history (version, resource, type, body) VALUES (?, ?, ?, ?)")
         saveVersion = try database.prepare("UPDATE counters SET value = ? WHERE name = ?")
@@ -71,6 +63,42 @@ struct State {
         while try rows.step() {
             let json = rows.text(2)
             objects[rows.text(0), default: [:]][rows.text(1)] = StoredObject(object: try JSONValue(parsing: json), json: json)
+        }
+    }
+
+    /// The layout this version writes (`PRAGMA user_version`).
+    static let schemaVersion = 1
+
+    /// Creates the tables, or brings a store written by an earlier version to this layout in one
+    /// transaction. Version 0 kept objects in a WITHOUT ROWID table: an object's JSON (~2 KiB for
+    /// a deployment with status) did not fit in such a table's B-tree cell, so every write freed
+    /// and reallocated overflow pages, and committing cost SQLite a scan of its whole page cache.
+    /// An ordinary table holds the JSON in the row and updates it in place (about half the cost).
+    static func createOrMigrateSchema(_ database: SQLiteDatabase) throws {
+        func integer(_ sql: String) throws -> Int64 {
+            let query = try database.prepare(sql)
+            try query.bind([])
+            return try query.step() ? query.integer(0) : 0
+        }
+        guard try integer("PRAGMA user_version") < schemaVersion else { return }
+        try database.transaction {
+            // Again inside the transaction: another process may have just done it.
+            guard try integer("PRAGMA user_version") < schemaVersion else { return }
+            let hasObjects = try integer("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'objects'") > 0
+            if hasObjects { try database.execute("ALTER TABLE objects RENAME TO objects_v0") }
+            try database.execute(
+                """
+                CREATE TABLE objects (
+                    resource TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (resource, key));
+                CREATE TABLE IF NOT EXISTS history (
+                    version INTEGER PRIMARY KEY, resource TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                INSERT OR IGNORE INTO counters VALUES ('resourceVersion', 0), ('compactedThrough', 0);
+                """)
+            if hasObjects {
+                try database.execute("INSERT INTO objects (resource, key, body) SELECT resource, key, body FROM objects_v0; DROP TABLE objects_v0")
+            }
+            try database.execute("PRAGMA user_version = \(schemaVersion)")
         }
     }
 

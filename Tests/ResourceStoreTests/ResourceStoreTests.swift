@@ -1,7 +1,8 @@
 import Foundation
 import ModelplaneAPI
-import ResourceStore
 import Testing
+
+@testable import ResourceStore
 
 /// A store in a fresh directory, removed when the test's value goes away.
 final class ScratchStore {
@@ -336,5 +337,54 @@ extension JSONValue {
         #expect(Int(next.resourceVersion)! == Int(before)! + 1, "no version is reused")
         var events = try scratch.store.watch(md, from: "18").makeAsyncIterator()
         #expect(await events.next()?.resourceVersion == 19, "the history survives too")
+    }
+
+    @Test func aStoreFromTheFirstLayoutIsMigratedWithEverythingInIt() async throws {
+        // Written with the tables as version 0 created them (objects WITHOUT ROWID, no user_version).
+        let scratch = try ScratchStore()
+        let path = scratch.directory + "/old.db"
+        do {
+            let old = try SQLiteDatabase(path: path)
+            try old.execute("PRAGMA journal_mode=WAL")
+            let stored = (0..<3).map { i -> String in
+                var value = object("old\(i)")
+                value["metadata"]?["namespace"] = "default"
+                value["metadata"]?["resourceVersion"] = .string(String(i + 1))
+                return value.canonicalText.replacingOccurrences(of: "'", with: "''")
+            }
+            try old.execute(
+                """
+                CREATE TABLE objects (resource TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (resource, key)) WITHOUT ROWID;
+                CREATE TABLE history (version INTEGER PRIMARY KEY, resource TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
+                CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                INSERT INTO counters VALUES ('resourceVersion', 0), ('compactedThrough', 0);
+                """)
+            for (i, json) in stored.enumerated() {
+                try old.execute(
+                    """
+                    INSERT INTO objects VALUES ('\(md)', 'default/old\(i)', '\(json)');
+                    INSERT INTO history VALUES (\(i + 1), '\(md)', 'ADDED', '\(json)');
+                    """)
+            }
+        }
+        let store = try ResourceStore(path: path)
+        #expect(store.resourceVersion == "3")
+        #expect(try store.list(md).items.map { $0.object["metadata"]?["name"]?.stringValue } == ["old0", "old1", "old2"])
+        var updated = try store.get(md, namespace: "default", name: "old1")
+        updated["spec"]?["model"]?["version"] = "2"
+        #expect(try store.update(md, namespace: "default", name: "old1", updated).resourceVersion == "4")
+        var events = try store.watch(md, from: "1").makeAsyncIterator()
+        #expect(await events.next()?.resourceVersion == 2, "the history came along")
+
+        let check = try SQLiteDatabase(path: path)
+        let layout = try check.prepare("SELECT sql FROM sqlite_master WHERE name = 'objects'")
+        try layout.bind([])
+        #expect(try layout.step() && !layout.text(0).contains("WITHOUT ROWID"))
+        let version = try check.prepare("PRAGMA user_version")
+        try version.bind([])
+        #expect(try version.step() && version.integer(0) == Int64(State.schemaVersion))
+        let reopened = try ResourceStore(path: path)
+        #expect(try reopened.get(md, namespace: "default", name: "old1")["spec"]?["model"]?["version"] == "2")
+        #expect(try reopened.list(md).items.count == 3)
     }
 }
