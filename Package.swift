@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "APIServer",
             dependencies: [
-                "ResourceStore", "ModelplaneAPI", "HTTPClient",
+                "ResourceStore", "ModelplaneAPI", "HTTPClient", "KubeClient",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

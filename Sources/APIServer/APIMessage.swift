@@ -1,4 +1,6 @@
 public import Foundation
+public import ModelplaneAPI
+import ResourceStore
 
 /// A request as the API handler sees it, independent of the HTTP server that carried it.
 public struct APIRequest: Sendable {
@@ -8,13 +10,24 @@ public struct APIRequest: Sendable {
     public var query: [String: String]
     public var headers: [String: String]
     public var body: Data
+    /// The body already parsed, from a caller in this process: the handler takes it instead of
+    /// parsing `body` again (`body` still counts against the size limit).
+    public var json: JSONValue?
+    /// The caller is in this process (`InProcessTransport`) and takes watch events as values
+    /// (`APIResponse.Body.events`) rather than JSON text.
+    public var inProcess: Bool
 
-    public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: Data = Data()) {
+    public init(
+        method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: Data = Data(), json: JSONValue? = nil,
+        inProcess: Bool = false
+    ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }) { $1 }
         self.body = body
+        self.json = json
+        self.inProcess = inProcess
     }
 
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
@@ -25,19 +38,41 @@ public struct APIResponse: Sendable {
     public enum Body: Sendable {
         case data(Data)
         case stream(AsyncStream<Data>)
+        /// Watch events as values (`{"type": ..., "object": ...}`), for a caller in this process.
+        case events(AsyncStream<JSONValue>)
     }
 
     public var status: Int
     public var contentType: String
     public var body: Body
+    /// The body as a value, where the handler had it (stored objects), for a caller in this process.
+    public var json: JSONValue?
 
-    public init(status: Int, contentType: String = "application/json", body: Body) {
+    public init(status: Int, contentType: String = "application/json", body: Body, json: JSONValue? = nil) {
         self.status = status
         self.contentType = contentType
         self.body = body
+        self.json = json
     }
 
     static func json(_ status: Int, _ text: String) -> APIResponse {
         APIResponse(status: status, body: .data(Data(text.utf8)))
+    }
+
+    /// The body as bytes: `.events` become the JSON lines a watch sends over HTTP.
+    var bytes: Body {
+        guard case .events(let events) = body else { return body }
+        let (chunks, continuation) = AsyncStream.makeStream(of: Data.self)
+        let relay = Task {
+            for await event in events { continuation.yield(Data(event.canonicalText.utf8 + [0x0A])) }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in relay.cancel() }
+        return .stream(chunks)
+    }
+
+    /// A stored object's answer: its JSON text, and the object itself for a caller in this process.
+    static func json(_ status: Int, _ stored: StoredObject) -> APIResponse {
+        APIResponse(status: status, body: .data(Data(stored.json.utf8)), json: stored.object)
     }
 }

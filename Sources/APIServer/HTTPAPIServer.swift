@@ -205,7 +205,7 @@ private final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHa
             headers.add(name: "connection", value: "keep-alive")
         }
         let status = HTTPResponseStatus(statusCode: response.status)
-        switch response.body {
+        switch response.bytes {
         case .data(let data):
             headers.add(name: "content-length", value: String(data.count))
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
@@ -229,6 +229,7 @@ private final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHa
                     handler.finish(keepAlive: keepAlive, context: context)
                 }
             }
+        case .events: preconditionFailure("APIResponse.bytes turns events into a stream")
         }
     }
 

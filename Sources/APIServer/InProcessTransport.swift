@@ -1,33 +1,41 @@
 import Foundation
 public import HTTPClient
+public import KubeClient
+public import ModelplaneAPI
 import Synchronization
 
 /// Carries a client's requests straight to a `KubernetesAPI` in the same process: the same
 /// handler, authentication, validation and watches as over HTTPS, without TLS, HTTP parsing,
 /// sockets and thread wake-ups. `modelplane serve` gives it to its own controller and Git sync;
 /// everything else (kubectl, the CLI, `modelplane controller`) comes over HTTPS.
-public struct InProcessTransport: HTTPTransport {
+public struct InProcessTransport: JSONValueTransport {
     public let api: KubernetesAPI
     private let closed = ClosedFlag()
 
     public init(api: KubernetesAPI) { self.api = api }
 
     public func execute(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPResponse {
-        let response = try await handle(request)
-        switch response.body {
+        try await execute(request, json: nil).response
+    }
+
+    public func execute(_ request: HTTPRequest, json: JSONValue?) async throws(HTTPClientError) -> (response: HTTPResponse, json: JSONValue?) {
+        let response = try handle(request, json: json)
+        let headers: HTTPHeaders = ["Content-Type": response.contentType]
+        switch response.bytes {
         case .data(let data):
-            return HTTPResponse(status: response.status, headers: ["Content-Type": response.contentType], body: data, reusedConnection: true)
+            return (HTTPResponse(status: response.status, headers: headers, body: data, reusedConnection: true), response.json)
         case .stream(let chunks):
             var body = Data()
             for await chunk in chunks { body.append(chunk) }
-            return HTTPResponse(status: response.status, headers: ["Content-Type": response.contentType], body: body, reusedConnection: true)
+            return (HTTPResponse(status: response.status, headers: headers, body: body, reusedConnection: true), nil)
+        case .events: preconditionFailure("APIResponse.bytes turns events into a stream")
         }
     }
 
     public func stream(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPStreamingResponse {
-        let response = try await handle(request)
+        let response = try handle(request, json: nil, inProcess: false)
         let headers: HTTPHeaders = ["Content-Type": response.contentType]
-        switch response.body {
+        switch response.bytes {
         case .data(let data):
             return HTTPStreamingResponse(
                 status: response.status, headers: headers,
@@ -44,12 +52,28 @@ public struct InProcessTransport: HTTPTransport {
             }
             continuation.onTermination = { _ in relay.cancel() }
             return HTTPStreamingResponse(status: response.status, headers: headers, body: body)
+        case .events: preconditionFailure("APIResponse.bytes turns events into a stream")
+        }
+    }
+
+    public func watch(_ request: HTTPRequest) async throws(HTTPClientError) -> JSONValueWatch {
+        let response = try handle(request, json: nil)
+        switch response.body {
+        case .events(let events): return .events(events)
+        case .data(let data):
+            return .failed(HTTPResponse(status: response.status, headers: ["Content-Type": response.contentType], body: data, reusedConnection: true))
+        case .stream(let chunks):
+            var body = Data()
+            for await chunk in chunks { body.append(chunk) }
+            return .failed(HTTPResponse(status: response.status, headers: ["Content-Type": response.contentType], body: body, reusedConnection: true))
         }
     }
 
     public func shutdown() { closed.close() }
 
-    private func handle(_ request: HTTPRequest) async throws(HTTPClientError) -> APIResponse {
+    /// `inProcess`: the caller takes values (list answers, watch events); false for `stream`,
+    /// whose caller reads bytes.
+    private func handle(_ request: HTTPRequest, json: JSONValue?, inProcess: Bool = true) throws(HTTPClientError) -> APIResponse {
         if closed.isClosed { throw HTTPClientError(.shutDown, "the client was shut down") }
         if let body = request.body, body.count > KubernetesAPI.maxRequestBytes {
             return KubernetesAPI.tooLarge
@@ -63,7 +87,10 @@ public struct InProcessTransport: HTTPTransport {
         }
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.lowercased()] = field.value }
-        return api.handle(HTTPAPIServer.request(method: request.method, target: target, headers: headers, body: request.body ?? Data()))
+        var apiRequest = HTTPAPIServer.request(method: request.method, target: target, headers: headers, body: request.body ?? Data())
+        apiRequest.json = json
+        apiRequest.inProcess = inProcess
+        return api.handle(apiRequest)
     }
 }
 

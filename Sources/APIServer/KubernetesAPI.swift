@@ -104,7 +104,7 @@ public final class KubernetesAPI: Sendable {
                         continueToken: nil
                     ).canonicalText)
             }
-            return .json(200, object.canonicalText)
+            return APIResponse(status: 200, body: .data(Data(object.canonicalText.utf8)), json: object)
         case ("POST", nil):
             guard path.namespace != nil || !type.namespaced else {
                 return Self.status(.init(code: 405, reason: "MethodNotAllowed", message: "create needs a namespace in the path"))
@@ -112,13 +112,13 @@ public final class KubernetesAPI: Sendable {
             var object = try Self.body(request)
             if type.namespaced, object["metadata"]?["namespace"] == nil { object["metadata"]?["namespace"] = .string(namespace ?? "default") }
             try check(served, object, name: object["metadata"]?["name"]?.stringValue ?? "")
-            return .json(201, try store.createStored(type, namespace: namespace, object).json)
+            return .json(201, try store.createStored(type, namespace: namespace, object))
         case ("PUT", let name?):
             let object = try Self.body(request)
             try checkWrite(served, object, subresource: subresource, namespace: namespace, name: name)
-            return .json(200, try store.updateStored(type, namespace: namespace, name: name, object, subresource: subresource).json)
+            return .json(200, try store.updateStored(type, namespace: namespace, name: name, object, subresource: subresource))
         case ("PATCH", let name?):
-            return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource).json)
+            return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource))
         case ("DELETE", let name?):
             var preconditions = ResourceStore.Preconditions()
             if !request.body.isEmpty, let options = try? JSONValue(parsing: request.body) {
@@ -151,7 +151,15 @@ public final class KubernetesAPI: Sendable {
         text += #"},"items":["#
         text += page.items.map { item in served.view == nil ? item.json : served.present(item.object).canonicalText }.joined(separator: ",")
         text += "]}"
-        return .json(200, text)
+        guard request.inProcess else { return .json(200, text) }
+        var metadata: JSONValue = ["resourceVersion": .string(page.resourceVersion)]
+        if let token = page.continueToken { metadata["continue"] = .string(token) }
+        if let remaining = page.remainingItemCount { metadata["remainingItemCount"] = .int(Int64(remaining)) }
+        let list: JSONValue = [
+            "apiVersion": .string(type.apiVersion), "kind": .string(type.kind + "List"), "metadata": metadata,
+            "items": .array(page.items.map { served.present($0.object) }),
+        ]
+        return APIResponse(status: 200, body: .data(Data(text.utf8)), json: list)
     }
 
     private func watch(_ request: APIRequest, _ served: ServedResource, namespace: String?) throws(StoreError) -> APIResponse {
@@ -162,37 +170,67 @@ public final class KubernetesAPI: Sendable {
         let events = try store.watch(served.storage, filter: filter, from: request.query["resourceVersion"])
         let bookmarks = request.query["allowWatchBookmarks"] == "true"
         let timeout = request.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds(max(1, $0)) } ?? .seconds(1800)
+        if request.inProcess, !asTable {
+            // A caller in this process takes the events as values: nothing to write or parse.
+            let (output, continuation) = AsyncStream.makeStream(of: JSONValue.self)
+            let pump = Self.pump(events, timeout: timeout, finish: continuation.finish) { event in
+                if event.type == .bookmark {
+                    guard bookmarks else { return }
+                    continuation.yield(
+                        [
+                            "type": "BOOKMARK",
+                            "object": [
+                                "kind": .string(type.kind), "apiVersion": .string(type.apiVersion),
+                                "metadata": ["resourceVersion": .string(String(event.resourceVersion))],
+                            ],
+                        ])
+                } else {
+                    continuation.yield(["type": .string(event.type.rawValue), "object": served.present(event.object)])
+                }
+            }
+            continuation.onTermination = { _ in pump.cancel() }
+            return APIResponse(status: 200, body: .events(output))
+        }
         let (output, continuation) = AsyncStream.makeStream(of: Data.self)
-        let pump = Task {
+        let pump = Self.pump(events, timeout: timeout, finish: continuation.finish) { event in
+            let line: String
+            if event.type == .bookmark {
+                guard bookmarks else { return }
+                line =
+                    #"{"type":"BOOKMARK","object":{"kind":"\#(type.kind)","apiVersion":"\#(type.apiVersion)","metadata":{"resourceVersion":"\#(event.resourceVersion)"}}}"#
+            } else if asTable {
+                let table = Table.table(
+                    rows: [Table.row(served.present(event.object), columns, now: Date())], columns: columns,
+                    resourceVersion: String(event.resourceVersion),
+                    continueToken: nil)
+                line = #"{"type":"\#(event.type.rawValue)","object":\#(table.canonicalText)}"#
+            } else {
+                let object = served.view == nil ? event.json ?? event.object.canonicalText : served.present(event.object).canonicalText
+                line = #"{"type":"\#(event.type.rawValue)","object":\#(object)}"#
+            }
+            continuation.yield(Data(line.utf8 + [0x0A]))
+        }
+        continuation.onTermination = { _ in pump.cancel() }
+        return APIResponse(status: 200, body: .stream(output))
+    }
+
+    /// Hands each of a store watch's events to `send` until the watch's timeout, which ends it
+    /// cleanly, then calls `finish`.
+    private static func pump(
+        _ events: AsyncStream<StoredEvent>, timeout: Duration, finish: @escaping @Sendable () -> Void,
+        send: @escaping @Sendable (StoredEvent) -> Void
+    ) -> Task<Void, Never> {
+        Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await event in events {
-                        let line: String
-                        if event.type == .bookmark {
-                            guard bookmarks else { continue }
-                            line =
-                                #"{"type":"BOOKMARK","object":{"kind":"\#(type.kind)","apiVersion":"\#(type.apiVersion)","metadata":{"resourceVersion":"\#(event.resourceVersion)"}}}"#
-                        } else if asTable {
-                            let table = Table.table(
-                                rows: [Table.row(served.present(event.object), columns, now: Date())], columns: columns,
-                                resourceVersion: String(event.resourceVersion),
-                                continueToken: nil)
-                            line = #"{"type":"\#(event.type.rawValue)","object":\#(table.canonicalText)}"#
-                        } else {
-                            let object = served.view == nil ? event.json ?? event.object.canonicalText : served.present(event.object).canonicalText
-                            line = #"{"type":"\#(event.type.rawValue)","object":\#(object)}"#
-                        }
-                        continuation.yield(Data(line.utf8 + [0x0A]))
-                    }
+                    for await event in events { send(event) }
                 }
                 group.addTask { try? await Task.sleep(for: timeout) }
                 _ = await group.next()  // the timeout ends the watch cleanly
                 group.cancelAll()
             }
-            continuation.finish()
+            finish()
         }
-        continuation.onTermination = { _ in pump.cancel() }
-        return APIResponse(status: 200, body: .stream(output))
     }
 
     /// Sends watchers bookmarks every `bookmarkInterval` until cancelled. The server runs it.
@@ -286,10 +324,14 @@ public final class KubernetesAPI: Sendable {
 
     private static func body(_ request: APIRequest, allowArray: Bool = false) throws(StoreError) -> JSONValue {
         let value: JSONValue
-        do {
-            value = try JSONValue(parsing: request.body)
-        } catch {
-            throw .badRequest("the request body is not valid JSON: \(error)")
+        if let parsed = request.json {
+            value = parsed
+        } else {
+            do {
+                value = try JSONValue(parsing: request.body)
+            } catch {
+                throw .badRequest("the request body is not valid JSON: \(error)")
+            }
         }
         switch value {
         case .object: return value

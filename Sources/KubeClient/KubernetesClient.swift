@@ -10,6 +10,8 @@ public import ModelplaneAPI
 public struct KubernetesClient: Sendable {
     public let configuration: KubernetesClientConfiguration
     private let http: any HTTPTransport
+    /// `http` when it carries parsed JSON beside the bytes (in process).
+    private let values: (any JSONValueTransport)?
     private let tokens: TokenSource
 
     public init(configuration: KubernetesClientConfiguration) {
@@ -24,6 +26,7 @@ public struct KubernetesClient: Sendable {
     public init(configuration: KubernetesClientConfiguration, transport: any HTTPTransport) {
         self.configuration = configuration
         http = transport
+        values = transport as? any JSONValueTransport
         tokens = TokenSource(configuration.credentials)
     }
 
@@ -89,7 +92,7 @@ public struct KubernetesClient: Sendable {
     public func patch<Object: KubernetesObject>(_ type: Object.Type, name: String, namespace: String? = nil, _ patch: Patch, subresource: String? = nil)
         async throws(KubernetesError) -> Object
     {
-        let body: Data
+        let body: Body
         var query: [(String, String)] = []
         switch patch {
         case .merge(let value): body = try encode(value)
@@ -104,15 +107,17 @@ public struct KubernetesClient: Sendable {
             decoding: type)
     }
 
-    /// Deletes; returns the object while finalizers hold it (deletionTimestamp set), nil once gone.
+    /// Deletes; returns what the server answered: the object (with deletionTimestamp set while
+    /// finalizers hold it, else its last state), or nil when it answers with a `Status`.
     @discardableResult
     public func delete<Object: KubernetesObject>(_ type: Object.Type, name: String, namespace: String? = nil, options: DeleteOptions? = nil)
         async throws(KubernetesError) -> Object?
     {
         let body = try options.map { (o) throws(KubernetesError) in try encode(o) }
-        let data = try await sendRaw("DELETE", path(type, namespace: namespace, name: name), body: body, contentType: body == nil ? nil : "application/json")
-        if (try? JSONValueCoding.decode(KindProbe.self, json: data))?.kind == "Status" { return nil }
-        return try decode(type, from: data)
+        let answer = try await sendRaw("DELETE", path(type, namespace: namespace, name: name), body: body, contentType: body == nil ? nil : "application/json")
+        let value = try parse(answer)
+        if value["kind"] == "Status" { return nil }
+        return try decode(type, from: value, answer.data)
     }
 
     /// Opens one watch. Prefer `Reflector`, which lists, re-watches and relists as needed.
@@ -133,6 +138,24 @@ public struct KubernetesClient: Sendable {
             let response: HTTPStreamingResponse
             let deadline = options.timeoutSeconds.map { Duration.seconds($0) + configuration.watchDeadlineGrace }
             let request = HTTPRequest(url: url, headers: try await headers(contentType: nil), timeout: deadline)
+            if let values {
+                let answer: JSONValueWatch
+                do {
+                    answer = try await values.watch(request)
+                } catch {
+                    throw .transport(error)
+                }
+                switch answer {
+                case .events(let events): return WatchEvents(values: events)
+                case .failed(let failure):
+                    if failure.status == 401, tokens.canRefresh, !retried {
+                        tokens.invalidate()
+                        retried = true
+                        continue
+                    }
+                    throw Self.apiError(status: failure.status, headers: failure.headers, body: failure.body)
+                }
+            }
             do {
                 response = try await http.stream(request)
             } catch {
@@ -185,26 +208,45 @@ public struct KubernetesClient: Sendable {
         return headers
     }
 
-    private func send<Result: Decodable>(
-        _ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil, decoding: Result.Type
-    ) async throws(KubernetesError) -> Result {
-        try decode(Result.self, from: await sendRaw(method, path, query: query, body: body, contentType: contentType))
+    /// A request body: the JSON text, and the value it was written from (for a transport in this
+    /// process, which hands the value over instead of having it parsed again).
+    struct Body {
+        var data: Data
+        var json: JSONValue
     }
 
-    private func sendRaw(_ method: String, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil)
-        async throws(KubernetesError) -> Data
+    /// A successful answer's body: the bytes, and the value when the transport had it.
+    struct Answer {
+        var data: Data
+        var json: JSONValue?
+    }
+
+    private func send<Result: Decodable>(
+        _ method: String, _ path: String, query: [(String, String)] = [], body: Body? = nil, contentType: String? = nil, decoding: Result.Type
+    ) async throws(KubernetesError) -> Result {
+        let answer = try await sendRaw(method, path, query: query, body: body, contentType: contentType)
+        return try decode(Result.self, from: parse(answer), answer.data)
+    }
+
+    private func sendRaw(_ method: String, _ path: String, query: [(String, String)] = [], body: Body? = nil, contentType: String? = nil)
+        async throws(KubernetesError) -> Answer
     {
         let url = configuration.server + path + Self.queryString(query)
         var retried = false
         while true {
             let response: HTTPResponse
-            let request = HTTPRequest(method: method, url: url, headers: try await headers(contentType: contentType), body: body)
+            var json: JSONValue?
+            let request = HTTPRequest(method: method, url: url, headers: try await headers(contentType: contentType), body: body?.data)
             do {
-                response = try await http.execute(request)
+                if let values {
+                    (response, json) = try await values.execute(request, json: body?.json)
+                } else {
+                    response = try await http.execute(request)
+                }
             } catch {
                 throw .transport(error)
             }
-            if (200..<300).contains(response.status) { return response.body }
+            if (200..<300).contains(response.status) { return Answer(data: response.body, json: json) }
             if response.status == 401, tokens.canRefresh, !retried {
                 tokens.invalidate()
                 retried = true
@@ -232,17 +274,28 @@ public struct KubernetesClient: Sendable {
         return .api(apiStatus)
     }
 
-    private func encode<T: Encodable>(_ value: T) throws(KubernetesError) -> Data {
+    private func encode<T: Encodable>(_ value: T) throws(KubernetesError) -> Body {
         do {
-            return try JSONValueCoding.json(value)
+            let json = try JSONValueCoding.encode(value)
+            return Body(data: Data(json.canonicalBytes), json: json)
         } catch {
             throw .configuration("cannot encode the request body: \(error)")
         }
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(KubernetesError) -> T {
+    private func parse(_ answer: Answer) throws(KubernetesError) -> JSONValue {
+        if let json = answer.json { return json }
         do {
-            return try JSONValueCoding.decode(type, json: data)
+            return try JSONValue(parsing: answer.data)
+        } catch {
+            let preview = String(decoding: answer.data.prefix(200), as: UTF8.self)
+            throw .invalidResponse("the answer is not JSON (\(error)): \(preview)")
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, from value: JSONValue, _ data: Data) throws(KubernetesError) -> T {
+        do {
+            return try JSONValueCoding.decode(type, from: value)
         } catch {
             let preview = String(decoding: data.prefix(200), as: UTF8.self)
             throw .invalidResponse("cannot decode \(T.self) (\(error)): \(preview)")
@@ -270,4 +323,3 @@ struct ListBody<Object: KubernetesObject>: Decodable {
 }
 
 /// Just enough of an object to tell a `Status` from the object itself.
-struct KindProbe: Decodable { var kind: String? }

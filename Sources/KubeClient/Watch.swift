@@ -65,22 +65,44 @@ public struct LineSplitter: Sendable {
 /// watch; throws `KubernetesError` when the connection fails or an event cannot be read.
 public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
     public typealias Element = WatchEvent<Object>
-    let body: AsyncThrowingStream<Data, any Error>
+    private enum Source: Sendable {
+        /// JSON lines, as a server writes them.
+        case body(AsyncThrowingStream<Data, any Error>)
+        /// The events as values, from a server in this process (`JSONValueTransport`).
+        case values(AsyncStream<JSONValue>)
+    }
+    private let source: Source
 
-    public func makeAsyncIterator() -> Iterator { Iterator(body: body.makeAsyncIterator()) }
+    init(body: AsyncThrowingStream<Data, any Error>) { source = .body(body) }
+    init(values: AsyncStream<JSONValue>) { source = .values(values) }
+
+    public func makeAsyncIterator() -> Iterator {
+        switch source {
+        case .body(let body): Iterator(body: body.makeAsyncIterator())
+        case .values(let values): Iterator(values: values.makeAsyncIterator())
+        }
+    }
 
     public struct Iterator: AsyncIteratorProtocol {
-        var body: AsyncThrowingStream<Data, any Error>.AsyncIterator
+        var body: AsyncThrowingStream<Data, any Error>.AsyncIterator?
+        var values: AsyncStream<JSONValue>.AsyncIterator?
         var splitter = LineSplitter()
         var pending: [Data] = []
         var ended = false
 
+        init(body: AsyncThrowingStream<Data, any Error>.AsyncIterator) { self.body = body }
+        init(values: AsyncStream<JSONValue>.AsyncIterator) { self.values = values }
+
         public mutating func next() async throws -> WatchEvent<Object>? {
+            if values != nil {
+                guard let event = await values?.next() else { return nil }
+                return try Self.decode(event, line: nil)
+            }
             while pending.isEmpty {
                 if ended { return nil }
                 var chunk: Data?
                 do {
-                    chunk = try await body.next()
+                    chunk = try await body?.next()
                 } catch let error as HTTPClientError where error.code == .timedOut {
                     // Our own deadline (the watch's timeoutSeconds plus grace): the server should
                     // have ended the watch by now. Treat it as the clean end it should have been.
@@ -103,8 +125,19 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
         }
 
         static func decode(_ line: Data) throws(KubernetesError) -> WatchEvent<Object> {
+            let event: JSONValue
             do {
-                let event = try JSONValue(parsing: line)
+                event = try JSONValue(parsing: line)
+            } catch {
+                let preview = String(decoding: line.prefix(200), as: UTF8.self)
+                throw .invalidResponse("cannot decode watch event (\(error)): \(preview)")
+            }
+            return try decode(event, line: line)
+        }
+
+        /// `line`: the text the event came as, if any, for the error message.
+        static func decode(_ event: JSONValue, line: Data?) throws(KubernetesError) -> WatchEvent<Object> {
+            do {
                 let object = event["object"] ?? .null
                 switch event["type"] {
                 case "ADDED": return .added(try JSONValueCoding.decode(Object.self, from: object))
@@ -120,7 +153,7 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
             } catch let error as KubernetesError {
                 throw error
             } catch {
-                let preview = String(decoding: line.prefix(200), as: UTF8.self)
+                let preview = String(decoding: (line ?? Data(event.canonicalBytes)).prefix(200), as: UTF8.self)
                 throw .invalidResponse("cannot decode watch event (\(error)): \(preview)")
             }
         }

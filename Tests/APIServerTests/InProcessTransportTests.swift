@@ -62,5 +62,32 @@ import Testing
             return status.code == 413
         }
         #expect(try await kube.list(ModelDeployment.self, namespace: "default").items.map(\.metadata.name) == ["a"])
+        await #expect { _ = try await stranger.watch(ModelDeployment.self, namespace: "default") } throws: { error in
+            guard case .api(let status) = error as? KubernetesError else { return false }
+            return status.code == 401
+        }
+
+        // Pages, patches, bookmarks and deletes.
+        var second = md
+        second.metadata.name = "c"
+        _ = try await kube.create(second)
+        let first = try await kube.list(ModelDeployment.self, namespace: "default", options: ListOptions(limit: 1))
+        #expect(first.items.map(\.metadata.name) == ["a"] && first.remainingItemCount == 1)
+        let rest = try await kube.list(ModelDeployment.self, namespace: "default", options: ListOptions(limit: 1, continueToken: first.continueToken))
+        #expect(rest.items.map(\.metadata.name) == ["c"] && rest.continueToken == nil && rest.resourceVersion == first.resourceVersion)
+        let patched = try await kube.patch(ModelDeployment.self, name: "c", namespace: "default", .merge(["metadata": ["labels": ["team": "x"]]]))
+        #expect(patched.metadata.labels == ["team": "x"])
+        let bookmarked = try await kube.watch(
+            ModelDeployment.self, namespace: "default",
+            options: WatchOptions(resourceVersion: patched.metadata.resourceVersion, timeoutSeconds: 1, allowWatchBookmarks: true))
+        server.api.store.emitBookmarks()
+        var bookmarks: [String] = []
+        for try await event in bookmarked {
+            if case .bookmark(let version) = event { bookmarks.append(version) }
+        }
+        #expect(bookmarks == [patched.metadata.resourceVersion])
+        let deleted = try await kube.delete(ModelDeployment.self, name: "c", namespace: "default")
+        #expect(deleted?.metadata.name == "c" && deleted?.metadata.deletionTimestamp == nil, "gone at once: no finalizers")
+        #expect(try await kube.list(ModelDeployment.self, namespace: "default").items.map(\.metadata.name) == ["a"])
     }
 }
