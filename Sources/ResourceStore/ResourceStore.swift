@@ -115,7 +115,7 @@ public final class ResourceStore: Sendable {
         self.historyLimit = historyLimit
         self.now = now
         do {
-            state = SleepingMutex(try State(path: path))
+            state = SleepingMutex(try State(path: path, historyLimit: historyLimit))
         } catch {
             throw .storage(error)
         }
@@ -389,8 +389,7 @@ public final class ResourceStore: Sendable {
         let stored = StoredObject(object)
         do {
             try state.commit(
-                resource: type.description, key: key, stored: stored, deleted: event == .deleted, event: event, version: version,
-                compactBefore: version - historyLimit)
+                resource: type.description, key: key, stored: stored, deleted: event == .deleted, event: event, version: version)
         } catch {
             throw .storage(error)
         }

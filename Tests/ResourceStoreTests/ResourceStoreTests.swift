@@ -300,6 +300,41 @@ extension JSONValue {
         _ = try scratch.store.watch(md, from: "295")
     }
 
+    @Test func theHistoryKeepsExactlyItsLimitAcrossTheRingsWrapAndRestarts() async throws {
+        // The history is a ring of `historyLimit` rows; replays cross its wrap-around in order,
+        // see only their own resource, and survive reopening, also with another limit.
+        let scratch = try ScratchStore(historyLimit: 7)
+        for i in 0..<23 {
+            if i % 5 == 4 {
+                _ = try scratch.store.create(.leases, namespace: "default", ["metadata": ["name": .string("l\(i)")], "spec": [:]])
+            } else {
+                _ = try scratch.store.create(md, namespace: "default", object("a\(i)"))
+            }
+        }
+        func replay(_ store: ResourceStore, from version: Int) async throws -> [Int64] {
+            var events = try store.watch(md, from: String(version)).makeAsyncIterator()
+            store.emitBookmarks()  // ends the replay below
+            var versions: [Int64] = []
+            while let event = await events.next(), event.type != .bookmark { versions.append(event.resourceVersion) }
+            return versions
+        }
+        #expect(try await replay(scratch.store, from: 16) == [17, 18, 19, 21, 22, 23], "20 is a Lease")
+        #expect(try await replay(scratch.store, from: 22) == [23])
+        #expect(try await replay(scratch.store, from: 23) == [])
+        #expect(throws: StoreError.self) { _ = try scratch.store.watch(md, from: "15") }
+
+        // A larger limit cannot bring back what the smaller one overwrote; a smaller one keeps the newest.
+        var store = try ResourceStore(path: scratch.path, historyLimit: 50)
+        #expect(throws: StoreError.self) { _ = try store.watch(md, from: "15") }
+        #expect(try await replay(store, from: 16) == [17, 18, 19, 21, 22, 23])
+        _ = try store.create(md, namespace: "default", object("after"))
+        #expect(try await replay(store, from: 16) == [17, 18, 19, 21, 22, 23, 24])
+        store = try ResourceStore(path: scratch.path, historyLimit: 3)
+        #expect(throws: StoreError.self) { _ = try store.watch(md, from: "20") }
+        #expect(try await replay(store, from: 21) == [22, 23, 24])
+        #expect(store.resourceVersion == "24")
+    }
+
     @Test func selectorWatchesSeeObjectsEnterAndLeave() async throws {
         let scratch = try ScratchStore()
         var current = try scratch.store.create(md, namespace: "default", object("a", labels: ["team": "ops"]))
