@@ -282,3 +282,35 @@ extension ModelDeployment.SageMakerResource: DirectlyReadable {
         self.init(name: try m.string("name"), version: try m.string("version"))
     }
 }
+
+extension ObjectReference: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            apiVersion: try m.string(ifPresent: "apiVersion"), kind: try m.string(ifPresent: "kind"), namespace: try m.string(ifPresent: "namespace"),
+            name: try m.string(ifPresent: "name"), uid: try m.string(ifPresent: "uid"), resourceVersion: try m.string(ifPresent: "resourceVersion"))
+        fieldPath = try m.string(ifPresent: "fieldPath")
+    }
+}
+
+extension Event: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            metadata: try m.object("metadata"), eventTime: try m.string("eventTime"), reportingController: try m.string("reportingController"),
+            reportingInstance: try m.string("reportingInstance"), action: try m.string("action"), reason: try m.string("reason"),
+            regarding: try m.object("regarding"), note: try m.string(ifPresent: "note"), type: try m.rawValue("type"))
+        apiVersion = try m.string("apiVersion")
+        kind = try m.string("kind")
+        series = try m.object(ifPresent: "series")
+        related = try m.object(ifPresent: "related")
+    }
+}
+
+extension Event.Series: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        guard let count = Int32(exactly: try m.int64("count")) else { throw JSONShapeMismatch() }
+        self.init(count: count, lastObservedTime: try m.string("lastObservedTime"))
+    }
+}

@@ -220,3 +220,46 @@ extension ModelDeployment.SageMakerResource: DirectlyWritable {
         return o.value
     }
 }
+
+extension ObjectReference: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 7)
+        o.set("apiVersion", apiVersion)
+        o.set("kind", kind)
+        o.set("namespace", namespace)
+        o.set("name", name)
+        o.set("uid", uid)
+        o.set("resourceVersion", resourceVersion)
+        o.set("fieldPath", fieldPath)
+        return o.value
+    }
+}
+
+extension Event: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 13)
+        o.set("apiVersion", apiVersion)
+        o.set("kind", kind)
+        o.set("metadata", metadata)
+        o.set("eventTime", eventTime)
+        o.set("series", series)
+        o.set("reportingController", reportingController)
+        o.set("reportingInstance", reportingInstance)
+        o.set("action", action)
+        o.set("reason", reason)
+        o.set("regarding", regarding)
+        o.set("related", related)
+        o.set("note", note)
+        o.set("type", type)
+        return o.value
+    }
+}
+
+extension Event.Series: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 2)
+        o.set("count", Int64(count))
+        o.set("lastObservedTime", lastObservedTime)
+        return o.value
+    }
+}

@@ -496,6 +496,8 @@ func coldStart(namespace: String, client: KubernetesClient, triton: InMemoryTrit
             inner: DeploymentReconciler(
                 client: client, cache: cache, triton: { _ in triton }, audit: nil, events: EventRecorder(client: client, instance: "bench"))),
         workers: 8, resyncPeriod: .seconds(3600))
+    // A marker for `perf record -p` to start on.
+    FileHandle.standardError.write(Data("controller (\(namespace)): cold start begins\n".utf8))
     let start = ContinuousClock.now
     let cpuBefore = cpuSeconds()
     let task = Task { await controller.run() }

@@ -106,3 +106,16 @@ struct SeededRandom: RandomNumberGenerator {
         #expect(!"\(configuration)".contains(token))
     }
 }
+
+@Suite struct PathTests {
+    @Test func namesArePercentEncodedOnlyWhereNeeded() {
+        let kube = KubernetesClient(configuration: KubernetesClientConfiguration(server: "https://127.0.0.1:1"))
+        #expect(
+            kube.path(ModelDeployment.self, namespace: "team-a", name: "fraud_v2.1~x")
+                == "/apis/modelplane.dev/v1alpha1/namespaces/team-a/modeldeployments/fraud_v2.1~x")
+        #expect(
+            kube.path(ModelDeployment.self, namespace: "a b", name: "x/y?é") == "/apis/modelplane.dev/v1alpha1/namespaces/a%20b/modeldeployments/x%2Fy%3F%C3%A9"
+        )
+        #expect(kube.path(Lease.self, namespace: "ns", name: "") == "/apis/coordination.k8s.io/v1/namespaces/ns/leases/")
+    }
+}
