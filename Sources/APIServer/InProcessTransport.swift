@@ -6,7 +6,8 @@ import Synchronization
 
 /// Carries a client's requests straight to a `KubernetesAPI` in the same process: the same
 /// handler, authentication, validation and watches as over HTTPS, without TLS, HTTP parsing,
-/// sockets and thread wake-ups. `modelplane serve` gives it to its own controller and Git sync;
+/// sockets and thread wake-ups, and (as a `JSONValueTransport`) without either side parsing the
+/// JSON text the other just wrote. `modelplane serve` gives it to its own controller and Git sync;
 /// everything else (kubectl, the CLI, `modelplane controller`) comes over HTTPS.
 public struct InProcessTransport: JSONValueTransport {
     public let api: KubernetesAPI
