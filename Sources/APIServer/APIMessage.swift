@@ -13,8 +13,8 @@ public struct APIRequest: Sendable {
     /// The body already parsed, from a caller in this process: the handler takes it instead of
     /// parsing `body` again (`body` still counts against the size limit).
     public var json: JSONValue?
-    /// The caller is in this process (`InProcessTransport`) and takes watch events as values
-    /// (`APIResponse.Body.events`) rather than JSON text.
+    /// The caller is in this process (`InProcessTransport`) and takes lists as values too
+    /// (`APIResponse.json`), and watch events as values only (`APIResponse.Body.events`).
     public var inProcess: Bool
 
     public init(
