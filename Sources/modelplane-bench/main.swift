@@ -272,6 +272,52 @@ let rawClient = HTTPClient(configuration: HTTPClientConfiguration(tls: TLSConfig
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
+/// Sequential creates for 5 s from wrk, a C load generator in a process of its own, over one
+/// keep-alive HTTPS connection (`-t1 -c1`): the server's rate without our Swift client's thread
+/// hand-offs. nil, with a note on stderr, when wrk is not installed (`apt-get install wrk`).
+@MainActor func wrkCreates() throws -> Measurement? {
+    guard let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: FileManager.default.isExecutableFile(atPath:)) else {
+        FileHandle.standardError.write(Data("wrk is not installed (apt-get install wrk): no wrk creates row\n".utf8))
+        return nil
+    }
+    let script = serverDirectory + "/creates.lua"
+    try """
+    local counter = 0
+    wrk.method = "POST"
+    wrk.headers["Content-Type"] = "application/json"
+    wrk.headers["Authorization"] = "Bearer \(token)"
+    request = function()
+      counter = counter + 1
+      local body = '{"apiVersion":"modelplane.dev/v1alpha1","kind":"ModelDeployment","metadata":{"name":"wrk-' .. counter .. '","namespace":"wrk","labels":{"team":"risk"}},"spec":{"model":{"name":"fraud","version":"1"},"backend":{"triton":{"url":"http://triton:8000"}}}}'
+      return wrk.format(nil, "/apis/modelplane.dev/v1alpha1/namespaces/wrk/modeldeployments", nil, body)
+    end
+    done = function(summary, latency, requests)
+      io.write(string.format("modelplane-bench %d %d %d %d\\n", summary.requests, summary.duration, latency:percentile(50), latency:percentile(99)))
+    end
+    """.write(toFile: script, atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: wrk)
+    process.arguments = ["-t1", "-c1", "-d5s", "-s", script, "https://127.0.0.1:\(serverPort)/"]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    // wrk reports refused requests ("Non-2xx or 3xx responses") and socket errors in its summary.
+    guard process.terminationStatus == 0, !text.contains("Non-2xx"), !text.contains("Socket errors"),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("modelplane-bench ") })
+    else { fatalError("wrk failed:\n\(text)") }
+    let numbers = line.split(separator: " ").dropFirst().compactMap { Int($0) }
+    let (requests, microseconds, p50, p99) = (numbers[0], numbers[1], numbers[2], numbers[3])
+    // Every answered request was a create (201): the objects are there (one more may have been in flight).
+    let stored = try serverStore.list(.modelDeployments, filter: ObjectFilter(namespace: "wrk")).items.count
+    precondition(stored >= requests, "wrk counted \(requests) creates, the store has \(stored)")
+    return Measurement(
+        name:
+            "server: sequential creates from wrk (C, own process), one keep-alive HTTPS connection, 5 s (\(requests * 1_000_000 / microseconds) creates/s; p50 \(format(.microseconds(p50))), p99 \(format(.microseconds(p99))))",
+        samples: [.microseconds(microseconds) / requests], detail: "")
+}
+
 // kubectl get md -A, through a kubeconfig like the one modelplane serve writes.
 let kubeconfigPath = serverDirectory + "/kubeconfig"
 try "\(token)\n".write(toFile: serverDirectory + "/token", atomically: true, encoding: .utf8)
@@ -421,6 +467,7 @@ if !onlyController {
         Measurement(
             name: "server: 2,000 sequential creates, ready-made JSON, one keep-alive HTTPS connection (\(Int(2_000 / seconds(rawCreateTotal))) creates/s)",
             samples: [rawCreateTotal / 2_000], detail: ""))
+    if let wrk = try wrkCreates() { results.append(wrk) }
 
     // Where a create's time goes: the HTTPS round trip alone, and the handler alone (no HTTP).
     let probeStart = ContinuousClock.now
