@@ -40,6 +40,7 @@ public final class PeerProcess: Sendable {
     private let stdin: Pipe
     private let output: OutputLog
     private let stderrPath: String
+    private let stopped = Atomic<Bool>(false)
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -125,8 +126,10 @@ public final class PeerProcess: Sendable {
             break
         }
         guard let port else {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                PeerProcess.reap(process)
+            }
             let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
             try? FileManager.default.removeItem(atPath: stderrPath)
             throw PeerError("\(executable) \(arguments.joined(separator: " ")) exited before it was ready:\n\(output.text.withLock { $0 })\(stderr)")
@@ -161,11 +164,21 @@ public final class PeerProcess: Sendable {
 
     public func stop() {
         try? stdin.fileHandleForWriting.close()
-        if process.isRunning {
-            // SIGKILL: a child can inherit a mask that blocks SIGTERM from the test runner's threads.
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        guard !stopped.exchange(true, ordering: .sequentiallyConsistent), process.isRunning else { return }
+        // SIGKILL: a child can inherit a mask that blocks SIGTERM from the test runner's threads.
+        kill(process.processIdentifier, SIGKILL)
+        Self.reap(process)
+    }
+
+    /// Waits for a killed child, blocking rather than spinning. Foundation's `waitUntilExit`
+    /// polls an empty run loop in a busy loop until its own dispatch handler marks the process
+    /// exited; with that spin holding one of the two cores' dispatch threads (a peer stopped from
+    /// a deinit on a cooperative thread), the handler could wait forever, and a whole test run
+    /// hung at 100% CPU. A blocked `waitpid` lets libdispatch start another thread. (The
+    /// process's exit status is not read afterwards; Foundation, finding it reaped, stays quiet.)
+    static func reap(_ process: Process) {
+        var status: Int32 = 0
+        while waitpid(process.processIdentifier, &status, 0) == -1, errno == EINTR {}
     }
 
     deinit {
