@@ -1,5 +1,6 @@
 import APIServer
 import ArgumentParser
+import Foundation
 
 @main
 struct Modelplane: AsyncParsableCommand {
@@ -14,6 +15,38 @@ struct Modelplane: AsyncParsableCommand {
         ]
     )
 
+    /// ArgumentParser's own `main`, ending with `_exit` instead of `exit`. `exit` runs global
+    /// destructors, which tear down Foundation's state while other threads may still be finishing:
+    /// releasing the API client wakes its libcurl thread to stop. One such race crashed
+    /// `modelplane delete` (SIGSEGV in a lock Foundation had just destroyed) after it had done its
+    /// work, and its buffered output was lost.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            terminate(0)
+        } catch {
+            let code = exitCode(for: error)
+            let text = fullMessage(for: error)
+            if !text.isEmpty {
+                if code == .success {
+                    print(text)
+                } else {
+                    FileHandle.standardError.write(Data((text + "\n").utf8))
+                }
+            }
+            terminate(code.rawValue)
+        }
+    }
+
+    static func terminate(_ code: Int32) -> Never {
+        fflush(nil)  // every output stream: what `print` buffered
+        _exit(code)
+    }
 }
 
 enum ModelplaneVersion {
