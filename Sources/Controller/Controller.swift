@@ -273,7 +273,7 @@ public final class Controller<R: Reconciler>: Sendable {
         for await event in reflector.events() {
             switch event {
             case .replaced(let items, _):
-                for key in cache.replace(items, namespace: namespace) where scope.owns(key) { await queue.add(key) }
+                await queue.add(contentsOf: cache.replace(items, namespace: namespace).filter(scope.owns))
                 if !listed {
                     listed = true
                     syncedReflectors.add(1, ordering: .relaxed)
@@ -298,32 +298,32 @@ public final class Controller<R: Reconciler>: Sendable {
 
     /// Queues every known ModelDeployment for a reconcile now.
     public func resyncAll() async {
-        for object in cache.all where scope.owns(ObjectKey(object.metadata)) { await queue.add(ObjectKey(object.metadata)) }
+        await queue.add(contentsOf: cache.all.map { ObjectKey($0.metadata) }.filter(scope.owns))
     }
 
     private func work() async {
         while let key = await queue.next() {
-            depth.record(await queue.depth)
             let start = ContinuousClock.now
             let outcome = await reconciler.reconcile(key)
             duration.recordInterval(since: start)
             Counter(label: "modelplane_reconcile_total", dimensions: [("outcome", outcome.metricLabel)]).increment()
+            let disposition: WorkQueue<ObjectKey>.Disposition
             switch outcome {
-            case .converged:
-                await queue.forget(key)
-            case .requeueAfter(let delay):
-                await queue.forget(key)
-                await queue.add(key, after: delay)
-            case .transientError(let message):
-                let delay = await queue.retry(key)
-                logger.info("reconcile failed; retrying", metadata: ["deployment": "\(key)", "error": "\(message)", "retryIn": "\(delay)"])
-            case .terminalError(let message):
-                await queue.forget(key)
-                logger.warning("reconcile failed; not retrying until the object changes", metadata: ["deployment": "\(key)", "error": "\(message)"])
+            case .converged, .terminalError: disposition = .forget
+            case .requeueAfter(let delay): disposition = .forgetAndAddAfter(delay)
+            case .transientError: disposition = .retry
             }
             // The echo of our own write may have arrived before the write returned; it needs no
             // second pass (anything newer, from anyone else, is cached before it is queued).
-            await queue.done(key, unlessUnchanged: { [cache] in cache.isAsWeLeftIt(key) })
+            let (retryIn, waiting) = await queue.finish(key, disposition, unlessUnchanged: { [cache] in cache.isAsWeLeftIt(key) })
+            depth.record(waiting)
+            switch outcome {
+            case .transientError(let message):
+                logger.info("reconcile failed; retrying", metadata: ["deployment": "\(key)", "error": "\(message)", "retryIn": "\(retryIn ?? .zero)"])
+            case .terminalError(let message):
+                logger.warning("reconcile failed; not retrying until the object changes", metadata: ["deployment": "\(key)", "error": "\(message)"])
+            case .converged, .requeueAfter: break
+            }
         }
     }
 }

@@ -273,18 +273,7 @@ public struct DeploymentReconciler: Reconciler {
 
     /// Runs `body`, cancelling it and throwing `DeadlineExceeded` if it takes longer than `limit`.
     static func within(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await body()
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                return false
-            }
-            defer { group.cancelAll() }
-            guard let finished = try await group.next(), finished else { throw DeadlineExceeded(after: limit) }
-        }
+        try await Deadlines.shared.run(within: limit, body)
     }
 
     /// What Triton runs of `model`: its rows in the (shared) repository index, or its loaded

@@ -41,6 +41,13 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         }
     }
 
+    /// Adds every key in one call: the informer's first list queues thousands, and one actor hop
+    /// for each let workers, whose own calls went first, take keys as fast as they came, so the
+    /// queue ran dry and the 2-core cold start sat a quarter idle.
+    public func add<S: Sequence<Key> & Sendable>(contentsOf keys: S) {
+        for key in keys { add(key) }
+    }
+
     /// Adds `key` after `delay`; an earlier pending delayed add wins over a later one.
     public func add(_ key: Key, after delay: Duration) {
         guard !isShutDown else { return }
@@ -84,6 +91,34 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     public func done(_ key: Key, unlessUnchanged unchanged: (@Sendable () -> Bool)? = nil) {
         processing.remove(key)
         if dirty.remove(key) != nil, unchanged?() != true { add(key) }
+    }
+
+    /// What a worker does with a key once its reconcile returned.
+    public enum Disposition: Sendable {
+        /// Done with it: its backoff starts over.
+        case forget
+        /// Its backoff starts over, and it comes back after this long.
+        case forgetAndAddAfter(Duration)
+        /// It failed: it comes back after its next backoff delay.
+        case retry
+    }
+
+    /// `forget`, `add(after:)` or `retry`, then `done`, in one call: a worker's every actor hop
+    /// is one the informer's adds and the other workers wait behind. Returns the retry delay
+    /// (for `.retry`) and the keys then waiting.
+    public func finish(_ key: Key, _ disposition: Disposition, unlessUnchanged unchanged: (@Sendable () -> Bool)? = nil) -> (
+        retryIn: Duration?, depth: Int
+    ) {
+        var retryIn: Duration?
+        switch disposition {
+        case .forget: forget(key)
+        case .forgetAndAddAfter(let delay):
+            forget(key)
+            add(key, after: delay)
+        case .retry: retryIn = retry(key)
+        }
+        done(key, unlessUnchanged: unchanged)
+        return (retryIn, depth)
     }
 
     /// Queues `key` again after its next backoff delay: base × 2^failures, capped, ±20% jitter.

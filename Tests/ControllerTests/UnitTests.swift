@@ -1,9 +1,11 @@
-import Controller
 import Digests
 import Foundation
 import ModelplaneAPI
+import Synchronization
 import Testing
 import Triton
+
+@testable import Controller
 
 @Suite struct PlannerTests {
     static let url = "http://triton:8000"
@@ -157,6 +159,89 @@ import Triton
                 return false
             })
         #expect(await queue.depth == 0)
+    }
+
+    @Test func addsManyAtOnceWithoutDuplicates() async {
+        let queue = WorkQueue<String>()
+        await queue.add("a")
+        _ = await queue.next()
+        await queue.add(contentsOf: ["a", "b", "c", "b"])
+        // "a" is being processed: it waits for done; "b" is queued once.
+        #expect(await queue.depth == 2)
+        #expect(await queue.next() == "b")
+        #expect(await queue.next() == "c")
+        await queue.done("a")
+        #expect(await queue.next() == "a")
+    }
+
+    @Test func finishDoesWhatTheSeparateCallsDid() async throws {
+        let queue = WorkQueue<String>(baseDelay: .milliseconds(10), maxDelay: .seconds(1))
+        await queue.add(contentsOf: ["ok", "later", "failing", "other"])
+        for _ in 0..<3 { _ = await queue.next() }
+        // Converged: forgotten and done; a repeat that arrived meanwhile is queued again.
+        await queue.add("ok")
+        var (retryIn, depth) = await queue.finish("ok", .forget, unlessUnchanged: { false })
+        #expect(retryIn == nil && depth == 2)
+        // Requeued after a delay: not waiting now, back after it.
+        (retryIn, depth) = await queue.finish("later", .forgetAndAddAfter(.milliseconds(30)))
+        #expect(retryIn == nil && depth == 2)
+        // Failed: backs off, and the delays grow with each failure.
+        (retryIn, _) = await queue.finish("failing", .retry)
+        let first = try #require(retryIn)
+        #expect(first >= .milliseconds(8) && first <= .milliseconds(12))
+        #expect(await queue.next() == "other")
+        #expect(await queue.next() == "ok")
+        var seen: Set<String> = []
+        for _ in 0..<2 { if let key = await queue.next() { seen.insert(key) } }
+        #expect(seen == ["later", "failing"])
+    }
+}
+
+@Suite struct DeadlineTests {
+    @Test func aCallThatFinishesInTimeReturnsItsOutcome() async throws {
+        // (Generous limits: the whole suite shares two cores, and a task can wait seconds to run.)
+        try await DeploymentReconciler.within(.seconds(120)) {}
+        await #expect(throws: CancellationError.self) { try await DeploymentReconciler.within(.seconds(120)) { throw CancellationError() } }
+    }
+
+    @Test func aCallPastItsDeadlineIsCancelledAndReported() async throws {
+        let cancelled = Mutex(false)
+        await #expect(throws: DeploymentReconciler.DeadlineExceeded.self) {
+            try await DeploymentReconciler.within(.milliseconds(100)) {
+                do {
+                    try await Task.sleep(for: .seconds(600))
+                } catch {
+                    cancelled.withLock { $0 = true }
+                    throw error
+                }
+            }
+        }
+        #expect(cancelled.withLock { $0 }, "the late call was cancelled, not left running")
+    }
+
+    /// One watchdog serves every deadline: a short one armed after long ones still fires on time,
+    /// and finished calls leave nothing behind that fires later.
+    @Test func deadlinesOfDifferentLengthsEachFireOnTime() async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await DeploymentReconciler.within(.seconds(120)) { try await Task.sleep(for: .milliseconds(300)) }
+                    return true
+                }
+            }
+            group.addTask {
+                do {
+                    try await DeploymentReconciler.within(.milliseconds(50)) { try await Task.sleep(for: .seconds(600)) }
+                    return true
+                } catch is DeploymentReconciler.DeadlineExceeded {
+                    return false
+                }
+            }
+            var finished = 0
+            var exceeded = 0
+            for try await outcome in group { if outcome { finished += 1 } else { exceeded += 1 } }
+            #expect(finished == 20 && exceeded == 1)
+        }
     }
 }
 
