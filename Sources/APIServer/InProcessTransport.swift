@@ -76,15 +76,16 @@ public struct InProcessTransport: JSONValueTransport {
     /// whose caller reads bytes.
     private func handle(_ request: HTTPRequest, json: JSONValue?, inProcess: Bool = true) throws(HTTPClientError) -> APIResponse {
         if closed.isClosed { throw HTTPClientError(.shutDown, "the client was shut down") }
-        if let body = request.body, body.count > KubernetesAPI.maxRequestBytes {
+        // The limit HTTPS applies to the bytes, applied to the JSON text the value would be.
+        if (request.body?.count ?? json?.canonicalByteCount ?? 0) > KubernetesAPI.maxRequestBytes {
             return KubernetesAPI.tooLarge
         }
         // Only the path and query matter here: scheme, host and port are whatever the
         // configuration says the server is.
         var target = Substring(request.url)
-        if let scheme = target.firstRange(of: "://") {
-            target = target[scheme.upperBound...]
-            target = target[(target.firstIndex(of: "/") ?? target.endIndex)...]
+        if let scheme = target.utf8.firstIndex(of: UInt8(ascii: ":")), target.utf8[scheme...].starts(with: "://".utf8) {
+            target = target[target.utf8.index(scheme, offsetBy: 3)...]
+            target = target[(target.utf8.firstIndex(of: UInt8(ascii: "/")) ?? target.endIndex)...]
         }
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.lowercased()] = field.value }

@@ -7,6 +7,8 @@ public import ModelplaneAPI
 /// other has just written. Status codes, headers and error bodies stay as over HTTP.
 public protocol JSONValueTransport: HTTPTransport {
     /// `execute`, with the body's value; returns the answer's value too where the server had it.
+    /// The client sends a body as `json` alone (`request.body` nil), so the transport applies
+    /// any size limit to `json.canonicalByteCount`.
     func execute(_ request: HTTPRequest, json: JSONValue?) async throws(HTTPClientError) -> (response: HTTPResponse, json: JSONValue?)
     /// Opens a watch: its events as values (`{"type": ..., "object": ...}`), or the refusal.
     func watch(_ request: HTTPRequest) async throws(HTTPClientError) -> JSONValueWatch

@@ -208,10 +208,10 @@ public struct KubernetesClient: Sendable {
         return headers
     }
 
-    /// A request body: the JSON text, and the value it was written from (for a transport in this
-    /// process, which hands the value over instead of having it parsed again).
+    /// A request body: the value, and its JSON text unless the transport is in this process
+    /// (which hands the value over instead of having text written and parsed again).
     struct Body {
-        var data: Data
+        var data: Data?
         var json: JSONValue
     }
 
@@ -277,7 +277,7 @@ public struct KubernetesClient: Sendable {
     private func encode<T: Encodable>(_ value: T) throws(KubernetesError) -> Body {
         do {
             let json = try JSONValueCoding.encode(value)
-            return Body(data: Data(json.canonicalBytes), json: json)
+            return Body(data: values == nil ? Data(json.canonicalBytes) : nil, json: json)
         } catch {
             throw .configuration("cannot encode the request body: \(error)")
         }

@@ -108,6 +108,32 @@ extension JSONValue {
         return out
     }
 
+    /// `canonicalBytes.count`, counted without writing them (or sorting keys).
+    public var canonicalByteCount: Int {
+        switch self {
+        case .null: return 4
+        case .bool(let b): return b ? 4 : 5
+        case .int(let i): return String(i).utf8.count
+        case .double(let d):
+            return d.isFinite && d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)).utf8.count : "\(d)".utf8.count
+        case .string(let s): return JSONValue.quotedCount(s)
+        case .array(let a): return a.reduce(2 + max(0, a.count - 1)) { $0 + $1.canonicalByteCount }
+        case .object(let o): return o.reduce(2 + max(0, o.count - 1)) { $0 + JSONValue.quotedCount($1.key) + 1 + $1.value.canonicalByteCount }
+        }
+    }
+
+    /// The length of `s` as `writeQuoted` writes it.
+    static func quotedCount(_ s: String) -> Int {
+        var s = s
+        return s.withUTF8 { bytes in
+            var count = 2 + bytes.count
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                count += byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\t") || byte >= 0x20 ? 1 : 5
+            }
+            return count
+        }
+    }
+
     // Written as UTF-8 bytes: appending to a String scalar by scalar costs several times more, and
     // this runs for every object the API server stores or sends.
     private func writeCanonical(into out: inout [UInt8]) {

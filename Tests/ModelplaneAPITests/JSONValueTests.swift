@@ -44,6 +44,18 @@ import Testing
         let value: JSONValue = ["b": [true, nil, 1.5], "a": "line\n\"quoted\"\u{1}"]
         #expect(value.canonicalText == #"{"a":"line\n\"quoted\"\u0001","b":[true,null,1.5]}"#)
     }
+
+    /// The in-process transport checks the request size limit on this count instead of writing the
+    /// text: it must be the exact length of the text.
+    @Test func canonicalByteCountIsTheTextsLength() throws {
+        var values: [JSONValue] = [
+            nil, true, false, 0, -1, .int(Int64.min), .int(Int64.max), 1.5, -0.25, 3.0, 1e20, -1e-7, "", "é😀", "tab\t cr\r nl\n \u{0} \u{1f} \" \\ /",
+            [], [:], [[], [:], [nil]], ["k\n\"": ["nested": [1, "two", 3.5]]],
+        ]
+        values.append(try JSONValueCoding.encode(Fixtures.triton()))
+        values.append(try JSONValueCoding.encode(Fixtures.sagemaker()))
+        for value in values { #expect(value.canonicalByteCount == value.canonicalBytes.count, "\(value.canonicalText)") }
+    }
 }
 
 @Suite struct JSONValueEncoderTests {
