@@ -103,6 +103,38 @@ extension JSONValue {
         }
     }
 
+    /// Updates race from many threads at one resourceVersion: exactly one wins, the others get
+    /// 409, and the stored text is the winner's, at the next version.
+    @Test func racingUpdatesAtOneVersionHaveOneWinner() async throws {
+        let scratch = try ScratchStore()
+        let store = scratch.store
+        _ = try store.create(md, namespace: "default", object("a"))
+        for round in 0..<20 {
+            let current = try store.get(md, namespace: "default", name: "a")
+            let outcomes = await withTaskGroup(of: (String, Int).self) { group in
+                for writer in 0..<8 {
+                    group.addTask {
+                        var changed = current
+                        changed["spec"]?["model"]?["version"] = .string("\(round)-\(writer)")
+                        do {
+                            let written = try store.update(md, namespace: "default", name: "a", changed)
+                            return (written["spec"]?["model"]?["version"]?.stringValue ?? "", 200)
+                        } catch {
+                            return ("", (error as? StoreError)?.code ?? 0)
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            let winners = outcomes.filter { $0.1 == 200 }
+            #expect(winners.count == 1 && outcomes.filter { $0.1 == 409 }.count == 7, "\(outcomes)")
+            let stored = try store.get(md, namespace: "default", name: "a")
+            #expect(stored["spec"]?["model"]?["version"]?.stringValue == winners.first?.0)
+            #expect(Int(stored.resourceVersion) == Int(current.resourceVersion)! + 1)
+            #expect(try store.list(md).items.first?.json == stored.canonicalText)
+        }
+    }
+
     @Test func generationCountsSpecChangesOnly() throws {
         let scratch = try ScratchStore()
         var current = try scratch.store.create(md, namespace: "default", object("a"))
