@@ -41,9 +41,9 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         }
     }
 
-    /// Adds every key in one call: the informer's first list queues thousands, and one actor hop
-    /// for each let workers, whose own calls went first, take keys as fast as they came, so the
-    /// queue ran dry and the 2-core cold start sat a quarter idle.
+    /// Adds every key in one call. The informer's first list queues thousands; with an actor call
+    /// per key, each worker's own calls got a turn between two adds, keys went out as fast as they
+    /// came in, and a 2-core cold start ran with ~4 reconciles in flight and a quarter idle.
     public func add<S: Sequence<Key> & Sendable>(contentsOf keys: S) {
         for key in keys { add(key) }
     }

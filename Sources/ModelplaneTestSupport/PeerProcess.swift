@@ -170,12 +170,12 @@ public final class PeerProcess: Sendable {
         Self.reap(process)
     }
 
-    /// Waits for a killed child, blocking rather than spinning. Foundation's `waitUntilExit`
-    /// polls an empty run loop in a busy loop until its own dispatch handler marks the process
-    /// exited; with that spin holding one of the two cores' dispatch threads (a peer stopped from
-    /// a deinit on a cooperative thread), the handler could wait forever, and a whole test run
-    /// hung at 100% CPU. A blocked `waitpid` lets libdispatch start another thread. (The
-    /// process's exit status is not read afterwards; Foundation, finding it reaped, stays quiet.)
+    /// Waits for a killed child with a blocking `waitpid`. Foundation's `waitUntilExit` spins on
+    /// an empty run loop until Foundation's process-monitor thread has seen the exit; once, that
+    /// never happened (why is unknown), and a whole test run spun at 100% CPU for 14 minutes in
+    /// a peer's `stop()` on a cooperative thread. The kernel's answer cannot be missed. (The exit
+    /// status is not read afterwards; Foundation's own `waitpid` then finds the child reaped and
+    /// records a plain exit.)
     static func reap(_ process: Process) {
         var status: Int32 = 0
         while waitpid(process.processIdentifier, &status, 0) == -1, errno == EINTR {}
