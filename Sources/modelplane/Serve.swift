@@ -23,7 +23,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to listen on (HOST:PORT, loopback only).")
     var listen: String = "127.0.0.1:6444"
 
-    @Option(help: "How many recent changes watchers can resume from; older resourceVersions get 410 Gone.")
+    @Option(
+        help: "How many recent changes watchers can resume from (kept in memory); older resourceVersions, and those from before a restart, get 410 Gone.")
     var history: Int64 = 10_000
 
     @Flag(inversion: .prefixedNo, help: "Run the controller in this process, against this server (audit log: DATA/audit.log).")

@@ -165,7 +165,7 @@ func deployment(_ name: String, version: String = "1", finalizers: [String]? = n
     @Test func tooOldVersionsAre410AndTheReflectorRelists() async throws {
         let server = try await EmbeddedServer(historyLimit: 10)
         let kube = server.client()
-        // History is compacted every 256 versions: 260 writes put version 2 out of reach.
+        // The history keeps the newest 10 versions: 260 writes put version 2 out of reach.
         for i in 0..<260 { _ = try await kube.create(deployment("md-\(i)")) }
         let error = await #expect(throws: KubernetesError.self) {
             _ = try await kube.watch(ModelDeployment.self, namespace: "default", options: WatchOptions(resourceVersion: "2"))

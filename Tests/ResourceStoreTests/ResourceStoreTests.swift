@@ -332,17 +332,19 @@ extension JSONValue {
         _ = try scratch.store.watch(md, from: "295")
     }
 
-    @Test func theHistoryKeepsExactlyItsLimitAcrossTheRingsWrapAndRestarts() async throws {
-        // The history is a ring of `historyLimit` rows; replays cross its wrap-around in order,
-        // see only their own resource, and survive reopening, also with another limit.
+    @Test func theHistoryKeepsExactlyItsLimitAcrossTheRingsWrapAndStartsAgainAfterARestart() async throws {
+        // The history is a ring of `historyLimit` entries; replays cross its wrap-around in order
+        // and see only their own resource. Like the Kubernetes API server's watch cache, it lives
+        // in memory: after a restart, older versions are 410 and clients list again.
         let scratch = try ScratchStore(historyLimit: 7)
-        for i in 0..<23 {
+        func write(_ i: Int, to store: ResourceStore) throws {
             if i % 5 == 4 {
-                _ = try scratch.store.create(.leases, namespace: "default", ["metadata": ["name": .string("l\(i)")], "spec": [:]])
+                _ = try store.create(.leases, namespace: "default", ["metadata": ["name": .string("l\(i)")], "spec": [:]])
             } else {
-                _ = try scratch.store.create(md, namespace: "default", object("a\(i)"))
+                _ = try store.create(md, namespace: "default", object("a\(i)"))
             }
         }
+        for i in 0..<23 { try write(i, to: scratch.store) }
         func replay(_ store: ResourceStore, from version: Int) async throws -> [Int64] {
             var events = try store.watch(md, from: String(version)).makeAsyncIterator()
             store.emitBookmarks()  // ends the replay below
@@ -355,16 +357,13 @@ extension JSONValue {
         #expect(try await replay(scratch.store, from: 23) == [])
         #expect(throws: StoreError.self) { _ = try scratch.store.watch(md, from: "15") }
 
-        // A larger limit cannot bring back what the smaller one overwrote; a smaller one keeps the newest.
-        var store = try ResourceStore(path: scratch.path, historyLimit: 50)
-        #expect(throws: StoreError.self) { _ = try store.watch(md, from: "15") }
-        #expect(try await replay(store, from: 16) == [17, 18, 19, 21, 22, 23])
-        _ = try store.create(md, namespace: "default", object("after"))
-        #expect(try await replay(store, from: 16) == [17, 18, 19, 21, 22, 23, 24])
-        store = try ResourceStore(path: scratch.path, historyLimit: 3)
-        #expect(throws: StoreError.self) { _ = try store.watch(md, from: "20") }
-        #expect(try await replay(store, from: 21) == [22, 23, 24])
-        #expect(store.resourceVersion == "24")
+        let store = try ResourceStore(path: scratch.path, historyLimit: 7)
+        #expect(throws: StoreError.self) { _ = try store.watch(md, from: "22") }
+        #expect(try await replay(store, from: 23) == [])
+        for i in 23..<35 { try write(i, to: store) }
+        #expect(try await replay(store, from: 28) == [29, 31, 32, 33, 34], "30 and 35 are Leases")
+        #expect(throws: StoreError.self) { _ = try store.watch(md, from: "27") }
+        #expect(store.resourceVersion == "35")
     }
 
     @Test func selectorWatchesSeeObjectsEnterAndLeave() async throws {
@@ -402,8 +401,9 @@ extension JSONValue {
         #expect(names.count == 19, "\(names)")
         let next = try scratch.store.create(md, namespace: "default", object("after"))
         #expect(Int(next.resourceVersion)! == Int(before)! + 1, "no version is reused")
-        var events = try scratch.store.watch(md, from: "18").makeAsyncIterator()
-        #expect(await events.next()?.resourceVersion == 19, "the history survives too")
+        #expect(throws: StoreError.self, "the history starts again at a restart") { _ = try scratch.store.watch(md, from: "18") }
+        var events = try scratch.store.watch(md, from: before).makeAsyncIterator()
+        #expect(await events.next()?.object["metadata"]?["name"] == "after")
     }
 
     @Test func aStoreFromTheFirstLayoutIsMigratedWithEverythingInIt() async throws {
@@ -433,20 +433,26 @@ extension JSONValue {
                     INSERT INTO history VALUES (\(i + 1), '\(md)', 'ADDED', '\(json)');
                     """)
             }
+            // The newest change was a deletion: no object carries its version.
+            try old.execute("INSERT INTO history VALUES (4, '\(md)', 'DELETED', '{}')")
         }
         let store = try ResourceStore(path: path)
-        #expect(store.resourceVersion == "3")
+        #expect(store.resourceVersion == "4", "the deletion's version is kept")
         #expect(try store.list(md).items.map { $0.object["metadata"]?["name"]?.stringValue } == ["old0", "old1", "old2"])
         var updated = try store.get(md, namespace: "default", name: "old1")
         updated["spec"]?["model"]?["version"] = "2"
-        #expect(try store.update(md, namespace: "default", name: "old1", updated).resourceVersion == "4")
-        var events = try store.watch(md, from: "1").makeAsyncIterator()
-        #expect(await events.next()?.resourceVersion == 2, "the history came along")
+        #expect(try store.update(md, namespace: "default", name: "old1", updated).resourceVersion == "5")
+        #expect(throws: StoreError.self) { _ = try store.watch(md, from: "3") }
+        var events = try store.watch(md, from: "4").makeAsyncIterator()
+        #expect(await events.next()?.resourceVersion == 5)
 
         let check = try SQLiteDatabase(path: path)
         let layout = try check.prepare("SELECT sql FROM sqlite_master WHERE name = 'objects'")
         try layout.bind([])
         #expect(try layout.step() && !layout.text(0).contains("WITHOUT ROWID"))
+        let history = try check.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'history'")
+        try history.bind([])
+        #expect(try history.step() && history.integer(0) == 0)
         let version = try check.prepare("PRAGMA user_version")
         try version.bind([])
         #expect(try version.step() && version.integer(0) == Int64(State.schemaVersion))
