@@ -30,9 +30,17 @@ package enum Subprocess {
         process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
         let timedOut = TimeoutFlag()
+        // SIGKILL, not `terminate()`'s SIGTERM: a child inherits ignored signals and the blocked
+        // mask, and `serve` and `controller` ignore SIGTERM (they take it from a dispatch
+        // source), so a git that hung inside them outlived its timeout.
+        // Foundation starts the child in a process group of its own; killing the group also
+        // ends what it started (git's `git-remote-https` or `ssh`), which would otherwise keep
+        // the output pipes open after it died.
+        let pid = process.processIdentifier
+        let target = getpgid(pid) == pid ? -pid : pid
         let killer = DispatchWorkItem {
             timedOut.set()
-            process.terminate()
+            kill(target, SIGKILL)
         }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: killer)
@@ -50,10 +58,9 @@ package enum Subprocess {
                 }
             }
             group.notify(queue: .global()) {
-                process.waitUntilExit()
+                let status = process.reapedStatus()
                 killer.cancel()
-                continuation.resume(
-                    returning: ProcessOutput(status: process.terminationStatus, stdout: out.data, stderr: err.data, timedOut: timedOut.value))
+                continuation.resume(returning: ProcessOutput(status: status, stdout: out.data, stderr: err.data, timedOut: timedOut.value))
             }
         }
     }
@@ -78,4 +85,25 @@ private final class TimeoutFlag: @unchecked Sendable {
     private var flag = false
     func set() { lock.withLock { flag = true } }
     var value: Bool { lock.withLock { flag } }
+}
+
+extension Process {
+    /// Blocks until the child exits and returns what `terminationStatus` would: the exit code, or
+    /// the number of the signal that ended it.
+    ///
+    /// `waitUntilExit` spins a run loop until Foundation's process-monitor thread reports the exit;
+    /// once, in a test run, that report never came and a thread spun at 100% CPU for 14 minutes.
+    /// The kernel's `waitpid` cannot miss it. Where Foundation reaped the child first, `waitpid`
+    /// finds nothing, and Foundation then has the status.
+    package func reapedStatus() -> Int32 {
+        var status: Int32 = 0
+        while true {
+            if waitpid(processIdentifier, &status, 0) != -1 { break }
+            if errno == EINTR { continue }
+            waitUntilExit()
+            return terminationStatus
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : signal
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import Synchronization
 
 /// Where the tests' real peers live: the repository, and the Python venv `scripts/setup` makes.
@@ -226,8 +227,7 @@ public struct CommandResult: Sendable {
         let (process, scratch) = try prepare(executable, arguments, stdin: stdin, directory: directory, environment: environment)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try process.run()
-        process.waitUntilExit()
-        return result(process, scratch)
+        return result(process.reapedStatus(), scratch)
     }
 
     /// The same, awaiting the exit instead of blocking a thread: with tests running in parallel on
@@ -258,12 +258,12 @@ public struct CommandResult: Sendable {
         try process.run()
         for await _ in exited.stream {}
         process.waitUntilExit()  // Already exited: returns at once, and settles terminationStatus.
-        return result(process, scratch)
+        return result(process.terminationStatus, scratch)
     }
 
-    private static func result(_ process: Process, _ scratch: String) -> CommandResult {
+    private static func result(_ status: Int32, _ scratch: String) -> CommandResult {
         CommandResult(
-            status: process.terminationStatus,
+            status: status,
             stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: scratch + "/err", encoding: .utf8)) ?? ""
         )

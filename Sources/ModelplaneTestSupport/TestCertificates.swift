@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 
 /// A throwaway PKI for TLS tests, made with the real `openssl` tool: a CA, a server certificate
 /// for 127.0.0.1/localhost, and a client certificate (for mutual TLS), all signed by the CA.
@@ -30,8 +31,7 @@ public struct TestCertificates: Sendable {
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", script]
         try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw PeerError("openssl could not make the test certificates") }
+        guard process.reapedStatus() == 0 else { throw PeerError("openssl could not make the test certificates") }
         return TestCertificates(directory: directory)
     }
 }

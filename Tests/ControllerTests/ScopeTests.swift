@@ -89,7 +89,7 @@ import Testing
         // Each deployment's events come from exactly one replica; both replicas have some.
         let events = try await world.kube.listAll(Event.self, namespace: "shard").items
         var instances: [String: Set<String>] = [:]
-        for event in events { instances[event.regarding.name ?? "", default: []].insert(event.reportingInstance ?? "") }
+        for event in events { instances[event.regarding.name ?? "", default: []].insert(event.reportingInstance) }
         #expect(names.allSatisfy { instances[$0]?.count == 1 }, "\(instances)")
         let byReplica = Set(instances.values.compactMap(\.first).map { $0.hasSuffix("-\(zero.pid)") ? "zero" : $0.hasSuffix("-\(one.pid)") ? "one" : $0 })
         #expect(byReplica == ["zero", "one"], "\(byReplica)")

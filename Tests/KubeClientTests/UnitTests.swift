@@ -119,3 +119,22 @@ struct SeededRandom: RandomNumberGenerator {
         #expect(kube.path(Lease.self, namespace: "ns", name: "") == "/apis/coordination.k8s.io/v1/namespaces/ns/leases/")
     }
 }
+
+@Suite struct SubprocessTests {
+    @Test func reportsExitCodesSignalsOutputAndTimeouts() async throws {
+        let exited = try await Subprocess.run("/bin/sh", ["-c", "cat; echo oops >&2; exit 7"], environment: [:], input: Data("hi".utf8), timeout: .seconds(60))
+        #expect(exited.status == 7)
+        #expect(String(decoding: exited.stdout, as: UTF8.self) == "hi")
+        #expect(String(decoding: exited.stderr, as: UTF8.self) == "oops\n")
+        #expect(!exited.timedOut)
+        let killed = try await Subprocess.run("/bin/sh", ["-c", "kill -KILL $$"], environment: [:], timeout: .seconds(60))
+        #expect(killed.status == SIGKILL, "a signal's number, as Foundation's terminationStatus gives it")
+        // Ignoring SIGTERM (as children of `serve` do, inheriting its disposition) does not
+        // outlast the timeout.
+        let started = ContinuousClock.now
+        let slow = try await Subprocess.run("/bin/sh", ["-c", "trap '' TERM; sleep 30"], environment: [:], timeout: .milliseconds(200))
+        #expect(slow.timedOut)
+        #expect(slow.status == SIGKILL)
+        #expect(ContinuousClock.now - started < .seconds(25))
+    }
+}
