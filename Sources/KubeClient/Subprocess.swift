@@ -33,6 +33,7 @@ package enum Subprocess {
         // SIGKILL, not `terminate()`'s SIGTERM: a child inherits ignored signals and the blocked
         // mask, and `serve` and `controller` ignore SIGTERM (they take it from a dispatch
         // source), so a git that hung inside them outlived its timeout.
+        //
         // Foundation starts the child in a process group of its own; killing the group also
         // ends what it started (git's `git-remote-https` or `ssh`), which would otherwise keep
         // the output pipes open after it died.
@@ -90,18 +91,23 @@ private final class TimeoutFlag: @unchecked Sendable {
 extension Process {
     /// Blocks until the child exits and returns what `terminationStatus` would: the exit code, or
     /// the number of the signal that ended it.
+    package func reapedStatus() -> Int32 {
+        if let status = statusFromWaitpid() { return status }
+        waitUntilExit()
+        return terminationStatus
+    }
+
+    /// Reaps the child with a blocking `waitpid` and returns its status as `reapedStatus` does;
+    /// nil where Foundation reaped it first (Foundation then has the status, and its own
+    /// `waitpid`, finding the child gone, records a plain exit).
     ///
     /// `waitUntilExit` spins a run loop until Foundation's process-monitor thread reports the exit;
-    /// once, in a test run, that report never came and a thread spun at 100% CPU for 14 minutes.
-    /// The kernel's `waitpid` cannot miss it. Where Foundation reaped the child first, `waitpid`
-    /// finds nothing, and Foundation then has the status.
-    package func reapedStatus() -> Int32 {
+    /// once, in a test run, that report never came and a thread spun at 100% CPU for 14 minutes
+    /// (in a test peer's `stop()`). The kernel's answer cannot be missed.
+    package func statusFromWaitpid() -> Int32? {
         var status: Int32 = 0
-        while true {
-            if waitpid(processIdentifier, &status, 0) != -1 { break }
-            if errno == EINTR { continue }
-            waitUntilExit()
-            return terminationStatus
+        while waitpid(processIdentifier, &status, 0) == -1 {
+            if errno != EINTR { return nil }
         }
         let signal = status & 0x7f
         return signal == 0 ? (status >> 8) & 0xff : signal

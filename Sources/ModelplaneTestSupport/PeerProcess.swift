@@ -129,7 +129,7 @@ public final class PeerProcess: Sendable {
         guard let port else {
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
-                PeerProcess.reap(process)
+                _ = process.statusFromWaitpid()
             }
             let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
             try? FileManager.default.removeItem(atPath: stderrPath)
@@ -168,18 +168,7 @@ public final class PeerProcess: Sendable {
         guard !stopped.exchange(true, ordering: .sequentiallyConsistent), process.isRunning else { return }
         // SIGKILL: a child can inherit a mask that blocks SIGTERM from the test runner's threads.
         kill(process.processIdentifier, SIGKILL)
-        Self.reap(process)
-    }
-
-    /// Waits for a killed child with a blocking `waitpid`. Foundation's `waitUntilExit` spins on
-    /// an empty run loop until Foundation's process-monitor thread has seen the exit; once, that
-    /// never happened (why is unknown), and a whole test run spun at 100% CPU for 14 minutes in
-    /// a peer's `stop()` on a cooperative thread. The kernel's answer cannot be missed. (The exit
-    /// status is not read afterwards; Foundation's own `waitpid` then finds the child reaped and
-    /// records a plain exit.)
-    static func reap(_ process: Process) {
-        var status: Int32 = 0
-        while waitpid(process.processIdentifier, &status, 0) == -1, errno == EINTR {}
+        _ = process.statusFromWaitpid()
     }
 
     deinit {
