@@ -1,6 +1,6 @@
 public import Foundation
 public import ModelplaneAPI
-import ResourceStore
+public import ResourceStore
 
 /// A request as the API handler sees it, independent of the HTTP server that carried it.
 public struct APIRequest: Sendable {
@@ -47,6 +47,9 @@ public struct APIResponse: Sendable {
     public var body: Body
     /// The body as a value, where the handler had it (stored objects), for a caller in this process.
     public var json: JSONValue?
+    /// A write's commit, when the answer came from `KubernetesAPI.respond` before it: the answer
+    /// may be sent only once this is settled (and an error instead if it fails).
+    public var commit: CommitTicket?
 
     public init(status: Int, contentType: String = "application/json", body: Body, json: JSONValue? = nil) {
         self.status = status
@@ -74,5 +77,35 @@ public struct APIResponse: Sendable {
     /// A stored object's answer: its JSON text, and the object itself for a caller in this process.
     static func json(_ status: Int, _ stored: StoredObject) -> APIResponse {
         APIResponse(status: status, body: .data(Data(stored.json.utf8)), json: stored.object)
+    }
+
+    /// A write's answer, to be sent once its commit is settled.
+    static func json(_ status: Int, _ written: Deferred<StoredObject>) -> APIResponse {
+        var response = json(status, written.value)
+        response.commit = written.ticket
+        return response
+    }
+
+    /// The answer to send once `commit` is settled: this one, or the commit's failure.
+    func settled(_ result: Result<Void, StoreError>) -> APIResponse {
+        guard case .failure(let error) = result else { return self }
+        return KubernetesAPI.status(error)
+    }
+
+    /// Waits on this thread for the commit, if there is one.
+    public func waitingForCommit() -> APIResponse {
+        guard let commit else { return self }
+        return settled(Result { () throws(StoreError) in try commit.wait() })
+    }
+
+    /// Suspends until the commit, if there is one, is settled.
+    public func committed() async -> APIResponse {
+        guard let commit else { return self }
+        do {
+            try await commit.committed()
+            return self
+        } catch {
+            return settled(.failure(error))
+        }
     }
 }

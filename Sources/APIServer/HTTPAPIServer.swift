@@ -169,7 +169,23 @@ private final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHa
                     }
                 }
             } else {
-                write(api.handle(request), version: head.version, keepAlive: keepAlive, context: context)
+                // A write commits here unless another thread is committing; then the answer goes
+                // out when that commit (which takes this write along) is done, and the event
+                // loop serves other connections meanwhile.
+                let response = api.respond(request)
+                guard let commit = response.commit else {
+                    write(response, version: head.version, keepAlive: keepAlive, context: context)
+                    return
+                }
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                if let settled = commit.commitHereOrNotify({ result in
+                    bound.eventLoop.execute {
+                        let (handler, context) = bound.value
+                        handler.write(response.settled(result), version: head.version, keepAlive: keepAlive, context: context)
+                    }
+                }) {
+                    write(response.settled(settled), version: head.version, keepAlive: keepAlive, context: context)
+                }
             }
         }
     }

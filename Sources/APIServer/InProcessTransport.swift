@@ -20,7 +20,7 @@ public struct InProcessTransport: JSONValueTransport {
     }
 
     public func execute(_ request: HTTPRequest, json: JSONValue?) async throws(HTTPClientError) -> (response: HTTPResponse, json: JSONValue?) {
-        let response = try handle(request, json: json)
+        let response = try await handle(request, json: json)
         let headers: HTTPHeaders = ["Content-Type": response.contentType]
         switch response.bytes {
         case .data(let data):
@@ -34,7 +34,7 @@ public struct InProcessTransport: JSONValueTransport {
     }
 
     public func stream(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPStreamingResponse {
-        let response = try handle(request, json: nil, inProcess: false)
+        let response = try await handle(request, json: nil, inProcess: false)
         let headers: HTTPHeaders = ["Content-Type": response.contentType]
         switch response.bytes {
         case .data(let data):
@@ -58,7 +58,7 @@ public struct InProcessTransport: JSONValueTransport {
     }
 
     public func watch(_ request: HTTPRequest) async throws(HTTPClientError) -> JSONValueWatch {
-        let response = try handle(request, json: nil)
+        let response = try await handle(request, json: nil)
         switch response.body {
         case .events(let events): return .events(events)
         case .data(let data):
@@ -73,8 +73,9 @@ public struct InProcessTransport: JSONValueTransport {
     public func shutdown() { closed.close() }
 
     /// `inProcess`: the caller takes values (list answers, watch events); false for `stream`,
-    /// whose caller reads bytes.
-    private func handle(_ request: HTTPRequest, json: JSONValue?, inProcess: Bool = true) throws(HTTPClientError) -> APIResponse {
+    /// whose caller reads bytes. A write's answer comes once it is committed; the task suspends
+    /// meanwhile, and other writes join the same transaction.
+    private func handle(_ request: HTTPRequest, json: JSONValue?, inProcess: Bool = true) async throws(HTTPClientError) -> APIResponse {
         if closed.isClosed { throw HTTPClientError(.shutDown, "the client was shut down") }
         // The limit HTTPS applies to the bytes, applied to the JSON text the value would be.
         if (request.body?.count ?? json?.canonicalByteCount ?? 0) > KubernetesAPI.maxRequestBytes {
@@ -92,7 +93,7 @@ public struct InProcessTransport: JSONValueTransport {
         var apiRequest = HTTPAPIServer.request(method: request.method, target: target, headers: headers, body: request.body ?? Data())
         apiRequest.json = json
         apiRequest.inProcess = inProcess
-        return api.handle(apiRequest)
+        return await api.respond(apiRequest).committed()
     }
 }
 

@@ -27,7 +27,14 @@ public final class KubernetesAPI: Sendable {
         self.bookmarkInterval = bookmarkInterval
     }
 
+    /// Answers a request, after a write's commit.
     public func handle(_ request: APIRequest) -> APIResponse {
+        respond(request).waitingForCommit()
+    }
+
+    /// Answers a request; a write's answer carries its `commit`, which the caller settles
+    /// before sending it (writes from many callers then share a transaction).
+    public func respond(_ request: APIRequest) -> APIResponse {
         if let tokens {
             let presented = request.header("authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
             guard let presented, tokens.contains(where: { Self.constantTimeEquals($0, presented) }) else {
@@ -112,11 +119,11 @@ public final class KubernetesAPI: Sendable {
             var object = try Self.body(request)
             if type.namespaced, object["metadata"]?["namespace"] == nil { object["metadata"]?["namespace"] = .string(namespace ?? "default") }
             try check(served, object, name: object["metadata"]?["name"]?.stringValue ?? "")
-            return .json(201, try store.createStored(type, namespace: namespace, object))
+            return .json(201, try store.createDeferred(type, namespace: namespace, object))
         case ("PUT", let name?):
             let object = try Self.body(request)
             try checkWrite(served, object, subresource: subresource, namespace: namespace, name: name)
-            return .json(200, try store.updateStored(type, namespace: namespace, name: name, object, subresource: subresource))
+            return .json(200, try store.updateDeferred(type, namespace: namespace, name: name, object, subresource: subresource))
         case ("PATCH", let name?):
             return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource))
         case ("DELETE", let name?):
@@ -125,10 +132,14 @@ public final class KubernetesAPI: Sendable {
                 preconditions.uid = options["preconditions"]?["uid"]?.stringValue
                 preconditions.resourceVersion = options["preconditions"]?["resourceVersion"]?.stringValue
             }
-            switch try store.delete(type, namespace: namespace, name: name, preconditions: preconditions) {
-            case .deleted(let last): return .json(200, last.canonicalText)
-            case .pending(let marked): return .json(202, marked.canonicalText)
+            let deleted = try store.deleteDeferred(type, namespace: namespace, name: name, preconditions: preconditions)
+            var response: APIResponse
+            switch deleted.value {
+            case .deleted(let last): response = .json(200, last.canonicalText)
+            case .pending(let marked): response = .json(202, marked.canonicalText)
             }
+            response.commit = deleted.ticket
+            return response
         default:
             return Self.status(.init(code: 405, reason: "MethodNotAllowed", message: "\(request.method) is not supported on \(request.path)"))
         }
@@ -241,12 +252,12 @@ public final class KubernetesAPI: Sendable {
     }
 
     private func patch(_ request: APIRequest, _ served: ServedResource, namespace: String?, name: String, subresource: ResourceStore.Subresource)
-        throws(StoreError) -> StoredObject
+        throws(StoreError) -> Deferred<StoredObject>
     {
         let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map(String.init) ?? ""
         let body = try Self.body(request, allowArray: contentType == "application/json-patch+json")
         for _ in 0..<5 {
-            let current = try store.get(served.type, namespace: namespace, name: name)
+            let current = try store.get(served.type, namespace: namespace, name: name, uncommitted: true)
             var patched: JSONValue
             switch contentType {
             case "application/merge-patch+json":
@@ -270,7 +281,7 @@ public final class KubernetesAPI: Sendable {
             if !conditional { patched["metadata"]?["resourceVersion"] = current["metadata"]?["resourceVersion"] }
             try checkWrite(served, patched, subresource: subresource, namespace: namespace, name: name)
             do {
-                return try store.updateStored(served.type, namespace: namespace, name: name, patched, subresource: subresource)
+                return try store.updateDeferred(served.type, namespace: namespace, name: name, patched, subresource: subresource)
             } catch  where error.code == 409 && !conditional {
                 continue  // someone wrote in between: re-apply the patch to the newer object
             }
@@ -280,7 +291,7 @@ public final class KubernetesAPI: Sendable {
 
     /// The object a status write would produce, for validation.
     private func merged(_ type: ResourceType, _ namespace: String?, _ name: String, status object: JSONValue) throws(StoreError) -> JSONValue {
-        var current = try store.get(type, namespace: namespace, name: name)
+        var current = try store.get(type, namespace: namespace, name: name, uncommitted: true)
         current["status"] = object["status"]
         return current
     }

@@ -95,8 +95,10 @@ public struct ObjectFilter: Sendable {
 ///
 /// - One global, monotonically increasing resourceVersion (like etcd's revision), persisted, so a
 ///   restart continues without reuse.
-/// - Every write is one SQLite transaction (WAL): once a call returns, the write survives the
-///   process being killed.
+/// - Every write is committed to SQLite (WAL) before its answer: once a call returns (or its
+///   `CommitTicket` is settled), the write survives the process being killed. Writes that arrive
+///   while a commit runs share the next transaction (group commit), committed by one thread at a
+///   time outside the lock; reads, lists and watches see only committed writes.
 /// - Creates set uid, creationTimestamp and generation 1 (and drop status where the type has a
 ///   status subresource); updates check resourceVersion (409 when stale), bump generation only
 ///   when something outside metadata and status changes, and change nothing at all when nothing
@@ -106,7 +108,12 @@ public struct ObjectFilter: Sendable {
 /// Objects are held in memory too (reads never touch the disk); the database is read at start.
 public final class ResourceStore: Sendable {
     private let state: SleepingMutex<State>
+    private let storage: Storage
+    /// Where commits run when no writer waits for them on its own thread.
+    private let committerQueue = DispatchQueue(label: "modelplane.store.commit")
     private let now: @Sendable () -> Date
+    /// The most changes one transaction takes.
+    static let batchLimit = 512
 
     /// How many changes the watch history keeps before compacting.
     public let historyLimit: Int64
@@ -115,13 +122,14 @@ public final class ResourceStore: Sendable {
         self.historyLimit = historyLimit
         self.now = now
         do {
-            state = SleepingMutex(try State(path: path, historyLimit: historyLimit))
+            storage = try Storage(path: path)
         } catch {
             throw .storage(error)
         }
+        state = SleepingMutex(State(objects: storage.objects, resourceVersion: storage.resourceVersion, historyLimit: historyLimit))
     }
 
-    /// The newest resourceVersion.
+    /// The newest committed resourceVersion.
     public var resourceVersion: String { String(state.withLock { $0.resourceVersion }) }
 
     /// How many watches are open (each ends when its consumer stops iterating).
@@ -129,9 +137,13 @@ public final class ResourceStore: Sendable {
 
     // MARK: - Reads
 
-    public func get(_ type: ResourceType, namespace: String?, name: String) throws(StoreError) -> JSONValue {
+    /// The committed object; `uncommitted` (for a read-modify-write) includes writes applied but
+    /// not yet committed, which the write will be checked against.
+    public func get(_ type: ResourceType, namespace: String?, name: String, uncommitted: Bool = false) throws(StoreError) -> JSONValue {
         let key = Self.key(type, namespace, name)
-        guard let stored = state.withLock({ $0.objects[type.description]?[key] }) else { throw .notFound(type, name) }
+        guard let stored = state.withLock({ uncommitted ? $0.latest(type.description, key) : $0.objects[type.description]?[key] }) else {
+            throw .notFound(type, name)
+        }
         return stored.object
     }
 
@@ -188,6 +200,12 @@ public final class ResourceStore: Sendable {
 
     /// `create`, returning the stored object with its JSON text, which the API server sends as is.
     public func createStored(_ type: ResourceType, namespace: String?, _ object: JSONValue) throws(StoreError) -> StoredObject {
+        try createDeferred(type, namespace: namespace, object).committed()
+    }
+
+    /// `createStored`, answering before the commit: the answer holds only once its ticket is
+    /// settled, and the write commits only once somebody waits on the ticket.
+    public func createDeferred(_ type: ResourceType, namespace: String?, _ object: JSONValue) throws(StoreError) -> Deferred<StoredObject> {
         guard case .object = object else { throw .badRequest("the request body must be a JSON object") }
         var object = object
         var metadata = object["metadata"] ?? [:]
@@ -214,9 +232,9 @@ public final class ResourceStore: Sendable {
         object["metadata"] = metadata
         if type.statusSubresource { object["status"] = nil }
 
-        return try state.withLock { (state) throws(StoreError) -> StoredObject in
-            if state.objects[type.description]?[Self.key(type, namespace, name)] != nil { throw .alreadyExists(type, name) }
-            return try write(&state, type, namespace: namespace, name: name, object: object, event: .added)
+        return try writing { (state) throws(StoreError) in
+            if state.latest(type.description, Self.key(type, namespace, name)) != nil { throw .alreadyExists(type, name) }
+            return write(&state, type, namespace: namespace, name: name, object: object, event: .added)
         }
     }
 
@@ -233,13 +251,21 @@ public final class ResourceStore: Sendable {
     public func updateStored(_ type: ResourceType, namespace: String?, name: String, _ object: JSONValue, subresource: Subresource = .main)
         throws(StoreError) -> StoredObject
     {
+        try updateDeferred(type, namespace: namespace, name: name, object, subresource: subresource).committed()
+    }
+
+    /// `updateStored`, answering before the commit (see `createDeferred`).
+    public func updateDeferred(_ type: ResourceType, namespace: String?, name: String, _ object: JSONValue, subresource: Subresource = .main)
+        throws(StoreError) -> Deferred<StoredObject>
+    {
         guard case .object = object else { throw .badRequest("the request body must be a JSON object") }
         let namespace = try Self.namespace(type, requested: namespace, inBody: object["metadata"]?["namespace"]?.stringValue)
         if let bodyName = object["metadata"]?["name"]?.stringValue, bodyName != name {
             throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        return try state.withLock { (state) throws(StoreError) -> StoredObject in
-            guard let stored = state.objects[type.description]?[Self.key(type, namespace, name)] else { throw .notFound(type, name) }
+        return try writing { (state) throws(StoreError) in
+            let key = Self.key(type, namespace, name)
+            guard let stored = state.latest(type.description, key) else { throw .notFound(type, name) }
             let existing = stored.object
             guard let sent = object["metadata"]?["resourceVersion"]?.stringValue, !sent.isEmpty else {
                 throw .invalid(type, name, [FieldError(.invalid, FieldPath("metadata.resourceVersion"), "must be specified for an update")])
@@ -282,11 +308,12 @@ public final class ResourceStore: Sendable {
                 }
             }
             updated["metadata"]?["resourceVersion"] = existing["metadata"]?["resourceVersion"]
-            if updated == existing { return stored }  // a no-op write bumps nothing and emits nothing
+            // A no-op write bumps nothing and emits nothing (it waits for the change it shows).
+            if updated == existing { return (stored, state.uncommittedVersion(type.description, key)) }
             if updated["metadata"]?["deletionTimestamp"] != nil, updated["metadata"]?["finalizers"]?.arrayStrings?.isEmpty ?? true {
-                return try write(&state, type, namespace: namespace, name: name, object: updated, event: .deleted)
+                return write(&state, type, namespace: namespace, name: name, object: updated, event: .deleted)
             }
-            return try write(&state, type, namespace: namespace, name: name, object: updated, event: .modified)
+            return write(&state, type, namespace: namespace, name: name, object: updated, event: .modified)
         }
     }
 
@@ -302,9 +329,17 @@ public final class ResourceStore: Sendable {
     public func delete(_ type: ResourceType, namespace: String?, name: String, preconditions: Preconditions = Preconditions()) throws(StoreError)
         -> DeleteOutcome
     {
+        try deleteDeferred(type, namespace: namespace, name: name, preconditions: preconditions).committed()
+    }
+
+    /// `delete`, answering before the commit (see `createDeferred`).
+    public func deleteDeferred(_ type: ResourceType, namespace: String?, name: String, preconditions: Preconditions = Preconditions())
+        throws(StoreError) -> Deferred<DeleteOutcome>
+    {
         let namespace = try Self.namespace(type, requested: namespace, inBody: nil)
-        return try state.withLock { (state) throws(StoreError) -> DeleteOutcome in
-            guard let existing = state.objects[type.description]?[Self.key(type, namespace, name)]?.object else { throw .notFound(type, name) }
+        return try writing { (state) throws(StoreError) in
+            let key = Self.key(type, namespace, name)
+            guard let existing = state.latest(type.description, key)?.object else { throw .notFound(type, name) }
             let metadata = existing["metadata"] ?? [:]
             if let uid = preconditions.uid, uid != metadata["uid"]?.stringValue {
                 throw .conflict(type, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(metadata["uid"]?.stringValue ?? "")")
@@ -316,13 +351,15 @@ public final class ResourceStore: Sendable {
                 )
             }
             if !(metadata["finalizers"]?.arrayStrings ?? []).isEmpty {
-                if metadata["deletionTimestamp"] != nil { return .pending(existing) }
+                if metadata["deletionTimestamp"] != nil { return (.pending(existing), state.uncommittedVersion(type.description, key)) }
                 var marked = existing
                 marked["metadata"]?["deletionTimestamp"] = .string(Self.timestamp(now()))
                 marked["metadata"]?["deletionGracePeriodSeconds"] = 0
-                return .pending(try write(&state, type, namespace: namespace, name: name, object: marked, event: .modified).object)
+                let (stored, version) = write(&state, type, namespace: namespace, name: name, object: marked, event: .modified)
+                return (.pending(stored.object), version)
             }
-            return .deleted(try write(&state, type, namespace: namespace, name: name, object: existing, event: .deleted).object)
+            let (stored, version) = write(&state, type, namespace: namespace, name: name, object: existing, event: .deleted)
+            return (.deleted(stored.object), version)
         }
     }
 
@@ -377,43 +414,116 @@ public final class ResourceStore: Sendable {
 
     // MARK: - Plumbing
 
-    /// Writes one change in one transaction, then tells the watchers. Called under the lock.
+    /// Applies one change (under the lock): the stored object and the version to wait for.
     private func write(_ state: inout State, _ type: ResourceType, namespace: String, name: String, object: JSONValue, event: StoredEvent.EventType)
-        throws(StoreError) -> StoredObject
+        -> (StoredObject, Int64)
     {
-        let version = state.resourceVersion + 1
-        var object = object
-        object["metadata"]?["resourceVersion"] = .string(String(version))
-        let key = Self.key(type, namespace, name)
-        let previous = state.objects[type.description]?[key]?.object
-        let stored = StoredObject(object)
-        do {
-            try state.commit(
-                resource: type.description, key: key, stored: stored, deleted: event == .deleted, event: event, version: version)
-        } catch {
-            throw .storage(error)
+        let change = state.apply(resource: type.description, key: Self.key(type, namespace, name), object: object, event: event)
+        return (change.stored, change.version)
+    }
+
+    // MARK: - Commits
+
+    /// Runs a write under the lock; `body` returns its answer and the version that answer needs
+    /// committed. Nothing commits until somebody waits: a synchronous waiter commits on its own
+    /// thread if nobody else is committing, an asynchronous one starts the committer queue.
+    private func writing<Value>(_ body: (inout State) throws(StoreError) -> (Value, Int64)) throws(StoreError) -> Deferred<Value> {
+        let (value, version, epoch) = try state.withLock { (state) throws(StoreError) in
+            let (value, version) = try body(&state)
+            return (value, version, state.epoch)
         }
-        if event == .deleted {
-            state.objects[type.description]?[key] = nil
-        } else {
-            state.objects[type.description, default: [:]][key] = stored
+        return Deferred(value: value, ticket: CommitTicket(store: self, version: version, epoch: epoch))
+    }
+
+    /// Whether the ticket's change is settled, or nil after registering `resume` for when it is.
+    private func settledOrWait(_ ticket: CommitTicket, resume: @escaping @Sendable (Result<Void, StoreError>) -> Void) -> Result<Void, StoreError>? {
+        let (settled, start) = state.withLock { (state) -> (Result<Void, StoreError>?, Bool) in
+            if let settled = state.settlement(version: ticket.version, epoch: ticket.epoch) { return (settled, false) }
+            state.waiters.append((ticket.version, resume))
+            let start = !state.committing
+            if start { state.committing = true }
+            return (nil, start)
         }
-        for subscriber in state.subscribers.values where subscriber.resource == type.description {
-            // A selector watch sees an object enter and leave its selection as ADDED and DELETED.
-            let matchedBefore = previous.map(subscriber.filter.matches) ?? false
-            let matchesNow = subscriber.filter.matches(object)
-            let seen: StoredEvent.EventType?
-            switch (event, matchedBefore, matchesNow) {
-            case (.added, _, true): seen = .added
-            case (.modified, true, true): seen = .modified
-            case (.modified, false, true): seen = .added
-            case (.modified, true, false): seen = .deleted
-            case (.deleted, _, true), (.deleted, true, _): seen = .deleted
-            default: seen = nil
+        if start { committerQueue.async { self.commitQueued(until: nil) } }
+        return settled
+    }
+
+    /// Commits on this thread if nobody else is committing, and answers; otherwise answers nil
+    /// and calls `notify` once the ticket is settled.
+    fileprivate func commitHereOrNotify(_ ticket: CommitTicket, _ notify: @escaping @Sendable (Result<Void, StoreError>) -> Void)
+        -> Result<Void, StoreError>?
+    {
+        let commitHere = state.withLock { (state) -> Bool in
+            guard state.settlement(version: ticket.version, epoch: ticket.epoch) == nil, !state.committing else { return false }
+            state.committing = true
+            return true
+        }
+        if commitHere { commitQueued(until: ticket) }
+        return settledOrWait(ticket, resume: notify)
+    }
+
+    /// Waits on this thread, committing here if nobody else is.
+    fileprivate func wait(for ticket: CommitTicket) throws(StoreError) {
+        let semaphore = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<Void, StoreError>>(.success(()))
+        if let settled = commitHereOrNotify(
+            ticket,
+            { result in
+                outcome.withLock { $0 = result }
+                semaphore.signal()
+            })
+        {
+            return try settled.get()
+        }
+        semaphore.wait()
+        try outcome.withLock { $0 }.get()
+    }
+
+    /// Waits without holding a thread.
+    fileprivate func waitAsync(for ticket: CommitTicket) async throws(StoreError) {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, StoreError>, Never>) in
+            if let settled = settledOrWait(ticket, resume: { continuation.resume(returning: $0) }) { continuation.resume(returning: settled) }
+        }
+        try result.get()
+    }
+
+    static let dropped = StoreError.storage(CommitDropped())
+    struct CommitDropped: Error, CustomStringConvertible {
+        var description: String { "an earlier write's commit failed, and this write was dropped with it" }
+    }
+
+    /// The committer's role, held by the caller: commits queued changes a batch per transaction
+    /// until the queue is empty, or (`until`) that ticket is settled, when it hands whatever is
+    /// left to the committer queue.
+    private func commitQueued(until ticket: CommitTicket?) {
+        while true {
+            let batch = state.withLock { (state) -> [Change]? in
+                let settled = ticket.map { state.settlement(version: $0.version, epoch: $0.epoch) != nil } ?? false
+                if state.queue.isEmpty || settled {
+                    if state.queue.isEmpty {
+                        state.committing = false
+                    } else {
+                        committerQueue.async { self.commitQueued(until: nil) }
+                    }
+                    return nil
+                }
+                return state.takeBatch(limit: Self.batchLimit)
             }
-            if let seen { subscriber.continuation.yield(StoredEvent(type: seen, object: object, resourceVersion: version, json: stored.json)) }
+            guard let batch else { return }
+            var result: Result<Void, StoreError> = .success(())
+            do {
+                try storage.commit(batch)
+            } catch {
+                result = .failure(.storage(error))
+            }
+            let settled = state.withLock { state in
+                switch result {
+                case .success: state.committed(batch)
+                case .failure(let error): state.failed(error)
+                }
+            }
+            for waiter in settled { waiter.resume(result) }
         }
-        return stored
     }
 
     static func key(_ type: ResourceType, _ namespace: String?, _ name: String) -> String {
@@ -464,6 +574,39 @@ public final class ResourceStore: Sendable {
         let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
         return String((0..<5).map { _ in alphabet.randomElement()! })
     }
+}
+
+/// A write's answer, which holds once its ticket is settled.
+public struct Deferred<Value: Sendable>: Sendable {
+    public let value: Value
+    public let ticket: CommitTicket
+
+    /// Waits (on this thread) for the commit, then answers.
+    public func committed() throws(StoreError) -> Value {
+        try ticket.wait()
+        return value
+    }
+}
+
+/// A write's commit: settled once the write is durable, or failed (a storage error) if the
+/// transaction holding it failed, or an earlier one did and dropped it.
+public struct CommitTicket: Sendable {
+    let store: ResourceStore
+    let version: Int64
+    let epoch: Int
+
+    /// Waits on this thread, committing here if nobody else is (synchronous callers).
+    public func wait() throws(StoreError) { try store.wait(for: self) }
+
+    /// Commits on this thread if nobody else is committing, and answers; otherwise answers nil
+    /// and calls `notify` (on the committing thread) once settled. For event loops, which must
+    /// not block.
+    public func commitHereOrNotify(_ notify: @escaping @Sendable (Result<Void, StoreError>) -> Void) -> Result<Void, StoreError>? {
+        store.commitHereOrNotify(self, notify)
+    }
+
+    /// Suspends until settled; a queue thread commits.
+    public func committed() async throws(StoreError) { try await store.waitAsync(for: self) }
 }
 
 struct Subscriber {

@@ -2,15 +2,49 @@ import Foundation
 import ModelplaneAPI
 import Synchronization
 
-/// The store's mutable state: the database, the objects in memory, and the watchers. Only ever
-/// touched under `ResourceStore`'s lock.
-struct State {
-    private let database: SQLiteDatabase
-    private let upsertObject: SQLiteDatabase.Statement
-    private let deleteObject: SQLiteDatabase.Statement
-    private let saveVersion: SQLiteDatabase.Statement
+/// One applied change, from the write that made it until it is committed.
+struct Change {
+    var version: Int64
+    var resource: String
+    var key: String
+    var stored: StoredObject
+    var event: StoredEvent.EventType
+}
 
+/// Something waiting for a version to be committed: resumed with success once it is, or with the
+/// failure that dropped it.
+typealias CommitWaiter = (version: Int64, resume: @Sendable (Result<Void, StoreError>) -> Void)
+
+/// The store's in-memory state: the committed objects, the writes applied but not yet committed,
+/// the watch history, and the watchers. Only ever touched under `ResourceStore`'s lock.
+///
+/// A write is applied here first (it gets its version and is what later writes check against)
+/// and queued for the committer; reads, lists and watches see it only once it is committed, as
+/// its writer's answer waits for the commit too. A failed commit drops every uncommitted change,
+/// which nobody has seen.
+struct State {
+    /// The newest committed version: what reads, lists and watches are at.
     var resourceVersion: Int64
+    /// The newest version handed to a write (committed or not).
+    private(set) var appliedVersion: Int64
+    /// Committed objects: resource → "namespace/name" → object.
+    var objects: [String: [String: StoredObject]] = [:]
+    /// The newest uncommitted change to each object that has one.
+    private var uncommitted: [String: [String: Change]] = [:]
+    /// Uncommitted changes the committer has not taken yet, oldest first.
+    private(set) var queue: [Change] = []
+    /// Whether a thread holds the committer's role (at most one does).
+    var committing = false
+    /// Counts failed commits. A version can be handed out again after one, so a ticket names
+    /// its epoch too.
+    private(set) var epoch = 0
+    /// The committed version at the end of each earlier epoch: a ticket of that epoch at a later
+    /// version was dropped.
+    private var epochEnds: [Int64] = []
+    /// Why the last failed commit failed: what a ticket it dropped reports.
+    private var lastFailure: StoreError?
+    var waiters: [CommitWaiter] = []
+
     /// How many changes the watch history keeps: a ring of up to this many entries in memory,
     /// grown as changes come; version v sits at index (v - openedAt - 1) % limit.
     let historyLimit: Int64
@@ -20,15 +54,165 @@ struct State {
     private let openedAt: Int64
     /// Changes up to and including this version are no longer in the history.
     var compactedThrough: Int64 { max(openedAt, resourceVersion - historyLimit) }
-    /// resource → "namespace/name" → object.
-    var objects: [String: [String: StoredObject]] = [:]
     var subscribers: [Int: Subscriber] = [:]
     var nextSubscriber = 0
+
+    init(objects: [String: [String: StoredObject]], resourceVersion: Int64, historyLimit: Int64) {
+        self.objects = objects
+        self.resourceVersion = resourceVersion
+        appliedVersion = resourceVersion
+        openedAt = resourceVersion
+        self.historyLimit = max(1, historyLimit)
+    }
+
+    /// The object as the next write sees it: with every applied change, committed or not.
+    func latest(_ resource: String, _ key: String) -> StoredObject? {
+        if let change = uncommitted[resource]?[key] { return change.event == .deleted ? nil : change.stored }
+        return objects[resource]?[key]
+    }
+
+    /// The version a write that changes nothing must wait for: the object's uncommitted change,
+    /// if it has one (its answer shows that change).
+    func uncommittedVersion(_ resource: String, _ key: String) -> Int64 {
+        uncommitted[resource]?[key]?.version ?? 0
+    }
+
+    /// Applies a change at the next version and queues it for the committer.
+    mutating func apply(resource: String, key: String, object: JSONValue, event: StoredEvent.EventType) -> Change {
+        let version = appliedVersion + 1
+        var object = object
+        object["metadata"]?["resourceVersion"] = .string(String(version))
+        let change = Change(version: version, resource: resource, key: key, stored: StoredObject(object), event: event)
+        appliedVersion = version
+        queue.append(change)
+        uncommitted[resource, default: [:]][key] = change
+        return change
+    }
+
+    /// Up to `limit` queued changes, oldest first, for one transaction.
+    mutating func takeBatch(limit: Int) -> [Change] {
+        guard queue.count > limit else {
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        defer { queue.removeFirst(limit) }
+        return Array(queue.prefix(limit))
+    }
+
+    /// Makes a committed batch visible: objects, history and watchers, in version order. Returns
+    /// the waiters it settles, to be resumed outside the lock.
+    mutating func committed(_ batch: [Change]) -> [CommitWaiter] {
+        for change in batch {
+            let previous = objects[change.resource]?[change.key]?.object
+            if change.event == .deleted {
+                objects[change.resource]?[change.key] = nil
+            } else {
+                objects[change.resource, default: [:]][change.key] = change.stored
+            }
+            if uncommitted[change.resource]?[change.key]?.version == change.version { uncommitted[change.resource]?[change.key] = nil }
+            let slot = historySlot(change.version)
+            let entry = HistoryEntry(version: change.version, resource: change.resource, type: change.event, json: change.stored.json)
+            if slot == history.count { history.append(entry) } else { history[slot] = entry }
+            resourceVersion = change.version
+            notify(change, previous: previous)
+        }
+        let committedVersion = resourceVersion
+        return settle { $0 <= committedVersion }
+    }
+
+    /// A commit failed: every uncommitted change is dropped (the database and `objects` still
+    /// hold the last committed state) and everything waiting fails. Versions after the committed
+    /// one are handed out again; nobody saw them.
+    mutating func failed(_ error: StoreError) -> [CommitWaiter] {
+        epochEnds.append(resourceVersion)
+        epoch += 1
+        lastFailure = error
+        queue.removeAll()
+        uncommitted.removeAll()
+        appliedVersion = resourceVersion
+        return settle { _ in true }
+    }
+
+    /// A ticket's outcome: nil while its change waits for a commit.
+    func settlement(version: Int64, epoch: Int) -> Result<Void, StoreError>? {
+        if epoch == self.epoch { return version <= resourceVersion ? .success(()) : nil }
+        return version <= epochEnds[epoch] ? .success(()) : .failure(lastFailure ?? ResourceStore.dropped)
+    }
+
+    private mutating func settle(_ done: (Int64) -> Bool) -> [CommitWaiter] {
+        var settled: [CommitWaiter] = []
+        waiters.removeAll { waiter in
+            guard done(waiter.version) else { return false }
+            settled.append(waiter)
+            return true
+        }
+        return settled
+    }
+
+    /// Tells the watchers of the change's resource: a selector watch sees an object enter and
+    /// leave its selection as ADDED and DELETED.
+    private func notify(_ change: Change, previous: JSONValue?) {
+        let object = change.stored.object
+        for subscriber in subscribers.values where subscriber.resource == change.resource {
+            let matchedBefore = previous.map(subscriber.filter.matches) ?? false
+            let matchesNow = subscriber.filter.matches(object)
+            let seen: StoredEvent.EventType?
+            switch (change.event, matchedBefore, matchesNow) {
+            case (.added, _, true): seen = .added
+            case (.modified, true, true): seen = .modified
+            case (.modified, false, true): seen = .added
+            case (.modified, true, false): seen = .deleted
+            case (.deleted, _, true), (.deleted, true, _): seen = .deleted
+            default: seen = nil
+            }
+            if let seen {
+                subscriber.continuation.yield(StoredEvent(type: seen, object: object, resourceVersion: change.version, json: change.stored.json))
+            }
+        }
+    }
+
+    /// The changes to `type` after `version`, oldest first; the caller has checked that the
+    /// history still holds them (`compactedThrough`).
+    func history(_ type: ResourceType, after version: Int64) throws -> [StoredEvent] {
+        guard version < resourceVersion else { return [] }
+        var events: [StoredEvent] = []
+        for next in (version + 1)...resourceVersion {
+            let slot = historySlot(next)
+            guard slot < history.count else { break }
+            let entry = history[slot]
+            guard entry.version == next, entry.resource == type.description else { continue }
+            events.append(StoredEvent(type: entry.type, object: try JSONValue(parsing: entry.json), resourceVersion: next, json: entry.json))
+        }
+        return events
+    }
+
+    private func historySlot(_ version: Int64) -> Int { Int((version - openedAt - 1) % historyLimit) }
+}
+
+/// One change in the watch history. Only the JSON text is kept (a string the current object
+/// usually shares); a replay parses it again.
+struct HistoryEntry {
+    var version: Int64
+    var resource: String
+    var type: StoredEvent.EventType
+    var json: String
+}
+
+/// The database: read once at start, then written only by whoever holds the committer's role
+/// (`State.committing`), outside the store's lock, one transaction per batch of changes.
+final class Storage: @unchecked Sendable {
+    private let database: SQLiteDatabase
+    private let upsertObject: SQLiteDatabase.Statement
+    private let deleteObject: SQLiteDatabase.Statement
+    private let saveVersion: SQLiteDatabase.Statement
     /// Copies the log into the database off the write path.
     private let checkpointer: Checkpointer
-    private var commitsSinceCheckpoint = 0
+    private var changesSinceCheckpoint = 0
+    /// The committed objects and version, as read at start.
+    let objects: [String: [String: StoredObject]]
+    let resourceVersion: Int64
 
-    init(path: String, historyLimit: Int64) throws {
+    init(path: String) throws {
         database = try SQLiteDatabase(path: path)
         // WAL: a commit is durable once written to the log; NORMAL syncs the log at checkpoints,
         // which survives the process being killed (the OS still holds the writes), not power loss.
@@ -42,7 +226,6 @@ struct State {
         // come from the OS's cache. A bigger one costs: SQLite walks its whole page cache's hash
         // table at some commits (measured: 32 MiB made the controller's cold start 20% slower).
         try database.execute("PRAGMA cache_size=-8192")
-        self.historyLimit = max(1, historyLimit)
         try Self.createOrMigrateSchema(database)
         upsertObject = try database.prepare(
             "INSERT INTO objects (resource, key, body) VALUES (?, ?, ?) ON CONFLICT (resource, key) DO UPDATE SET body = excluded.body")
@@ -55,6 +238,7 @@ struct State {
         let counter = try database.prepare("SELECT value FROM counters WHERE name = 'resourceVersion'")
         try counter.bind([])
         var version = try counter.step() ? counter.integer(0) : 0
+        var objects: [String: [String: StoredObject]] = [:]
         let rows = try database.prepare("SELECT resource, key, body FROM objects")
         try rows.bind([])
         while try rows.step() {
@@ -63,8 +247,8 @@ struct State {
             if case .string(let text)? = object["metadata"]?["resourceVersion"], let written = Int64(text) { version = max(version, written) }
             objects[rows.text(0), default: [:]][rows.text(1)] = StoredObject(object: object, json: json)
         }
+        self.objects = objects
         resourceVersion = version
-        openedAt = version
         checkpointer = try Checkpointer(path: path)
     }
 
@@ -125,62 +309,34 @@ struct State {
         }
     }
 
-    /// Persists one change, the object or its removal, in one transaction (a removal also
-    /// saves the version, which no object then carries), and adds it to the history.
-    mutating func commit(resource: String, key: String, stored: StoredObject, deleted: Bool, event: StoredEvent.EventType, version: Int64) throws {
+    /// Persists a batch of changes, objects or their removals, in one transaction. A batch with
+    /// a removal also saves its newest version, which no object may carry.
+    func commit(_ batch: [Change]) throws {
         try database.transaction {
-            if deleted {
-                try deleteObject.run([.text(resource), .text(key)])
-                try saveVersion.run([.integer(version)])
-            } else {
-                try upsertObject.run([.text(resource), .text(key), .text(stored.json)])
+            for change in batch {
+                if change.event == .deleted {
+                    try deleteObject.run([.text(change.resource), .text(change.key)])
+                } else {
+                    try upsertObject.run([.text(change.resource), .text(change.key), .text(change.stored.json)])
+                }
             }
+            if let last = batch.last, batch.contains(where: { $0.event == .deleted }) { try saveVersion.run([.integer(last.version)]) }
         }
-        resourceVersion = version
-        let entry = HistoryEntry(version: version, resource: resource, type: event, json: stored.json)
-        let slot = historySlot(version)
-        if slot == history.count { history.append(entry) } else { history[slot] = entry }
-        commitsSinceCheckpoint += 1
-        if commitsSinceCheckpoint >= Checkpointer.commitsPerCheckpoint {
-            commitsSinceCheckpoint = 0
+        changesSinceCheckpoint += batch.count
+        if changesSinceCheckpoint >= Checkpointer.changesPerCheckpoint {
+            changesSinceCheckpoint = 0
             checkpointer.request()
         }
     }
-
-    /// The changes to `type` after `version`, oldest first; the caller has checked that the
-    /// history still holds them (`compactedThrough`).
-    func history(_ type: ResourceType, after version: Int64) throws -> [StoredEvent] {
-        guard version < resourceVersion else { return [] }
-        var events: [StoredEvent] = []
-        for next in (version + 1)...resourceVersion {
-            let slot = historySlot(next)
-            guard slot < history.count else { break }
-            let entry = history[slot]
-            guard entry.version == next, entry.resource == type.description else { continue }
-            events.append(StoredEvent(type: entry.type, object: try JSONValue(parsing: entry.json), resourceVersion: next, json: entry.json))
-        }
-        return events
-    }
-
-    private func historySlot(_ version: Int64) -> Int { Int((version - openedAt - 1) % historyLimit) }
-}
-
-/// One change in the watch history. Only the JSON text is kept (a string the current object
-/// usually shares); a replay parses it again.
-struct HistoryEntry {
-    var version: Int64
-    var resource: String
-    var type: StoredEvent.EventType
-    var json: String
 }
 
 /// Runs `PRAGMA wal_checkpoint(PASSIVE)` on a connection of its own, on a serial queue, when
-/// asked (every `commitsPerCheckpoint` commits). A passive checkpoint never blocks the writer,
+/// asked (every `changesPerCheckpoint` changes). A passive checkpoint never blocks the writer,
 /// so the page copying and the two syncs it costs no longer happen under the store's lock, in
 /// the middle of somebody's request. Requests made while one runs fold into the next.
 final class Checkpointer: @unchecked Sendable {
-    /// About SQLite's default 1,000-page threshold at ~4 pages per write.
-    static let commitsPerCheckpoint = 256
+    /// About SQLite's default 1,000-page threshold at ~4 pages per change.
+    static let changesPerCheckpoint = 256
     /// Used only on `queue`.
     private let database: SQLiteDatabase
     private let queue = DispatchQueue(label: "modelplane.store.checkpoint")

@@ -455,9 +455,107 @@ extension JSONValue {
         #expect(try history.step() && history.integer(0) == 0)
         let version = try check.prepare("PRAGMA user_version")
         try version.bind([])
-        #expect(try version.step() && version.integer(0) == Int64(State.schemaVersion))
+        #expect(try version.step() && version.integer(0) == Int64(Storage.schemaVersion))
         let reopened = try ResourceStore(path: path)
         #expect(try reopened.get(md, namespace: "default", name: "old1")["spec"]?["model"]?["version"] == "2")
         #expect(try reopened.list(md).items.count == 3)
+    }
+}
+
+/// Writes are applied in order under the store's lock and committed in batches (group commit):
+/// a write's answer holds once its ticket is settled, and nobody sees it before.
+@Suite struct GroupCommitTests {
+    @Test func writesAreInvisibleUntilCommittedAndLaterWritesCheckAgainstThem() async throws {
+        let scratch = try ScratchStore()
+        let store = scratch.store
+        var events = try store.watch(md, from: store.resourceVersion).makeAsyncIterator()
+        let a = try store.createDeferred(md, namespace: "default", object("a"))
+        let b = try store.createDeferred(md, namespace: "default", object("b"))
+        #expect(throws: StoreError.self) { try store.get(md, namespace: "default", name: "a") }
+        #expect(try store.list(md).items.isEmpty)
+        #expect(store.resourceVersion == "0")
+        #expect { _ = try store.createDeferred(md, namespace: "default", object("a")) } throws: { ($0 as? StoreError)?.code == 409 }
+        #expect(try store.get(md, namespace: "default", name: "a", uncommitted: true).resourceVersion == "1")
+        // A write that changes nothing answers with the uncommitted object, so it waits for it too.
+        let same = try store.updateDeferred(md, namespace: "default", name: "a", a.value.object)
+        #expect(same.value.json == a.value.json)
+
+        try await b.ticket.committed()
+        #expect(try store.list(md).items.map(\.json) == [a.value.json, b.value.json])
+        #expect(store.resourceVersion == "2")
+        try same.ticket.wait()
+        try a.ticket.wait()
+        #expect(await events.next()?.object["metadata"]?["name"] == "a")
+        #expect(await events.next()?.object["metadata"]?["name"] == "b")
+        try scratch.reopen()
+        #expect(try scratch.store.list(md).items.map(\.json) == [a.value.json, b.value.json])
+    }
+
+    /// Many writers at once, waiting without holding threads and on threads of their own: every
+    /// write lands at its own version, watchers see them in order, and all of it is on disk.
+    @Test func concurrentWritersAllLandInVersionOrder() async throws {
+        let scratch = try ScratchStore()
+        let store = scratch.store
+        let watch = try store.watch(md, from: store.resourceVersion)
+        let versions = try await withThrowingTaskGroup(of: String.self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    if i % 3 == 0 { return try store.create(md, namespace: "default", object("w\(i)")).resourceVersion }
+                    let written = try store.createDeferred(md, namespace: "default", object("w\(i)"))
+                    try await written.ticket.committed()
+                    return written.value.object.resourceVersion
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(versions) == Set((1...300).map(String.init)))
+        var seen: [Int64] = []
+        for await event in watch {
+            seen.append(event.resourceVersion)
+            if seen.count == 300 { break }
+        }
+        #expect(seen == Array(1...300))
+        try scratch.reopen()
+        #expect(try scratch.store.list(md).items.count == 300)
+        #expect(scratch.store.resourceVersion == "300")
+    }
+
+    /// A transaction that fails (here a trigger, as a full disk or an I/O error would) fails every
+    /// write in it and every write queued after it; nothing of them is seen or stored, what was
+    /// committed stays, and the store goes on.
+    @Test func aFailedCommitFailsItsWritesAndLosesNothingCommitted() async throws {
+        let scratch = try ScratchStore()
+        let store = scratch.store
+        let kept = try store.create(md, namespace: "default", object("kept"))
+        let early = try store.createDeferred(md, namespace: "default", object("early"))
+        try await early.ticket.committed()
+        let other = try SQLiteDatabase(path: scratch.path)
+        try other.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON objects WHEN NEW.key = 'default/poison' BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+        var events = try store.watch(md, from: store.resourceVersion).makeAsyncIterator()
+        let before = try store.createDeferred(md, namespace: "default", object("before"))
+        let poison = try store.createDeferred(md, namespace: "default", object("poison"))
+        var changed = kept
+        changed["spec"]?["model"]?["version"] = "2"
+        let update = try store.updateDeferred(md, namespace: "default", name: "kept", changed)
+        #expect {
+            try poison.ticket.wait()
+        } throws: { error in
+            let error = error as? StoreError
+            return error?.code == 500 && error?.message.contains("injected failure") == true
+        }
+        for ticket in [before.ticket, update.ticket] {
+            await #expect(throws: StoreError.self) { try await ticket.committed() }
+        }
+        #expect(store.resourceVersion == early.value.object.resourceVersion)
+        #expect(try store.list(md).items.map(\.json) == [early.value.json, kept.canonicalText])
+        #expect(try store.get(md, namespace: "default", name: "kept", uncommitted: true) == kept)
+        try early.ticket.wait()  // committed before the failure, and still so
+
+        let next = try store.create(md, namespace: "default", object("next"))
+        #expect(Int(next.resourceVersion) == Int(early.value.object.resourceVersion)! + 1)
+        #expect(await events.next()?.object["metadata"]?["name"] == "next")
+        try scratch.reopen()
+        #expect(try scratch.store.list(md).items.map { $0.object["metadata"]?["name"]?.stringValue } == ["early", "kept", "next"])
     }
 }
