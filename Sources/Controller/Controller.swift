@@ -216,6 +216,11 @@ public final class Controller<R: Reconciler>: Sendable {
     public let reconciler: R
     public let cache: ObjectCache<ModelDeployment>
     public let queue = WorkQueue<ObjectKey>()
+    /// Reconciles at once unless told otherwise (`--workers`). A reconcile mostly waits (for a
+    /// backend's load, for its writes' commit), so more workers than cores: 32 let the store
+    /// batch their writes into shared commits; 4 left a cold start of 10,000 mostly waiting
+    /// (docs/design.md, "Fourth pass").
+    public static var defaultWorkers: Int { 32 }
     let client: KubernetesClient
     let scope: ControllerScope
     let workers: Int
@@ -231,7 +236,7 @@ public final class Controller<R: Reconciler>: Sendable {
     private let duration = Metrics.Timer(label: "modelplane_reconcile_duration_seconds", preferredDisplayUnit: .seconds)
 
     public init(
-        client: KubernetesClient, scope: ControllerScope = .everything, cache: ObjectCache<ModelDeployment>, reconciler: R, workers: Int = 4,
+        client: KubernetesClient, scope: ControllerScope = .everything, cache: ObjectCache<ModelDeployment>, reconciler: R, workers: Int = defaultWorkers,
         resyncPeriod: Duration = .seconds(300), logger: Logger = Logger(label: "modelplane.controller")
     ) {
         self.client = client

@@ -353,7 +353,8 @@ if CommandLine.arguments.contains("--profile-https-creates") {
     }
     exit(0)
 }
-// `--only-controller` skips to the controller rows (for profiling them).
+// `--only-controller` skips to the controller rows (for profiling them); `--only-cold-start` stops
+// after the in-process cold start, and `--workers N` runs the controllers with N workers.
 let onlyController = CommandLine.arguments.contains("--only-controller")
 // (Shared with the watcher tasks below, so not local to the block.)
 let sentAt = Mutex<[String: ContinuousClock.Instant]>([:])
@@ -499,6 +500,11 @@ func memoryTriton(_ host: String) -> InMemoryTriton {
         onLoad: { name in loadTimes.withLock { if $0[name] == nil { $0[name] = ContinuousClock.now } } })
 }
 
+/// The controller's default (`--workers`); `--workers N` here to compare others.
+let benchWorkers =
+    CommandLine.arguments.firstIndex(of: "--workers").flatMap { Int(CommandLine.arguments[$0 + 1]) }
+    ?? Controller<CountingReconciler>.defaultWorkers
+
 /// Counts reconciles: each deployment once on a cold start, unless its own writes queue it again.
 final class CountingReconciler: Reconciler {
     let inner: DeploymentReconciler
@@ -542,7 +548,7 @@ func coldStart(namespace: String, client: KubernetesClient, triton: InMemoryTrit
         reconciler: CountingReconciler(
             inner: DeploymentReconciler(
                 client: client, cache: cache, triton: { _ in triton }, audit: nil, events: EventRecorder(client: client, instance: "bench"))),
-        workers: 8, resyncPeriod: .seconds(3600))
+        workers: benchWorkers, resyncPeriod: .seconds(3600))
     // A marker for `perf record -p` to start on.
     FileHandle.standardError.write(Data("controller (\(namespace)): cold start begins\n".utf8))
     let start = ContinuousClock.now
@@ -569,6 +575,10 @@ let local = try await coldStart(
     triton: memoryTriton("bench-triton-local"))
 local.task.cancel()
 await local.task.value
+if CommandLine.arguments.contains("--only-cold-start") {
+    print("cold start in process: \(format(local.time)), CPU \(String(format: "%.1f", local.cpu)) s")
+    exit(0)
+}
 results.append(
     Measurement(
         name:

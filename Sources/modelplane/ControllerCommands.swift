@@ -61,7 +61,7 @@ struct ControllerCommand: AsyncParsableCommand {
     var auditLog: String = DataDirectory(path: DataDirectory.default).path + "/audit.log"
 
     @Option(help: "How many ModelDeployments are reconciled at once.")
-    var workers = 4
+    var workers = Controller<DeploymentReconciler>.defaultWorkers
 
     @Option(help: "Seconds between re-checks of every ModelDeployment against its backend.")
     var resync = 60

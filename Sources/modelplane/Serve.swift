@@ -31,7 +31,7 @@ struct Serve: AsyncParsableCommand {
     var controller = true
 
     @Option(help: "Controller workers: how many ModelDeployments are reconciled at once.")
-    var workers = 4
+    var workers = Controller<DeploymentReconciler>.defaultWorkers
 
     @Option(help: "Seconds between the controller's re-checks of every ModelDeployment against its backend.")
     var resync = 60
