@@ -121,12 +121,14 @@ public final class ResourceStore: Sendable {
     public init(path: String, historyLimit: Int64 = 10_000, now: @escaping @Sendable () -> Date = Date.init) throws(StoreError) {
         self.historyLimit = historyLimit
         self.now = now
+        let loaded: (objects: [String: [String: StoredObject]], resourceVersion: Int64)
         do {
             storage = try Storage(path: path)
+            loaded = try storage.load()
         } catch {
             throw .storage(error)
         }
-        state = SleepingMutex(State(objects: storage.objects, resourceVersion: storage.resourceVersion, historyLimit: historyLimit))
+        state = SleepingMutex(State(objects: loaded.objects, resourceVersion: loaded.resourceVersion, historyLimit: historyLimit))
     }
 
     /// The newest committed resourceVersion.

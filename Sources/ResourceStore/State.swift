@@ -208,9 +208,6 @@ final class Storage: @unchecked Sendable {
     /// Copies the log into the database off the write path.
     private let checkpointer: Checkpointer
     private var changesSinceCheckpoint = 0
-    /// The committed objects and version, as read at start.
-    let objects: [String: [String: StoredObject]]
-    let resourceVersion: Int64
 
     init(path: String) throws {
         database = try SQLiteDatabase(path: path)
@@ -231,7 +228,11 @@ final class Storage: @unchecked Sendable {
             "INSERT INTO objects (resource, key, body) VALUES (?, ?, ?) ON CONFLICT (resource, key) DO UPDATE SET body = excluded.body")
         deleteObject = try database.prepare("DELETE FROM objects WHERE resource = ? AND key = ?")
         saveVersion = try database.prepare("UPDATE counters SET value = ? WHERE name = 'resourceVersion'")
+        checkpointer = try Checkpointer(path: path)
+    }
 
+    /// Every stored object, and the current version.
+    func load() throws -> (objects: [String: [String: StoredObject]], resourceVersion: Int64) {
         // The current version is the newest object's, or the counter's where a deletion came
         // after it (only deletions write the counter: every other change leaves its version in
         // the object it wrote).
@@ -247,9 +248,7 @@ final class Storage: @unchecked Sendable {
             if case .string(let text)? = object["metadata"]?["resourceVersion"], let written = Int64(text) { version = max(version, written) }
             objects[rows.text(0), default: [:]][rows.text(1)] = StoredObject(object: object, json: json)
         }
-        self.objects = objects
-        resourceVersion = version
-        checkpointer = try Checkpointer(path: path)
+        return (objects, version)
     }
 
     /// The layout this version writes (`PRAGMA user_version`).
