@@ -8,10 +8,17 @@ starts it again on the same ports; each answers "OK". Triton dies with this proc
 """
 import argparse, ctypes, os, signal, site, socket, subprocess, sys, time, urllib.request
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count):
+    """Distinct free ports: all bound at once (ports picked one after another can repeat, and
+    Triton then fails with "already in use" on its own second port)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 def die_with_parent():
     ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -25,8 +32,6 @@ def main():
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.path.join(site_dir, "nvidia_pytriton.libs") + ":" + env.get("LD_LIBRARY_PATH", "")
     env["PATH"] = os.path.dirname(sys.executable) + ":" + env.get("PATH", "")
-    http, grpc, metrics = free_port(), free_port(), free_port()
-    log = open(os.path.join(args.repository, "..", f"triton-{http}.log"), "ab")
 
     def start():
         process = subprocess.Popen(
@@ -37,7 +42,7 @@ def main():
         deadline = time.time() + 60
         while time.time() < deadline:
             if process.poll() is not None:
-                sys.exit(f"tritonserver exited with {process.returncode}; see {log.name}")
+                return None
             try:
                 if urllib.request.urlopen(f"http://127.0.0.1:{http}/v2/health/ready", timeout=1).status == 200:
                     return process
@@ -45,7 +50,16 @@ def main():
                 time.sleep(0.1)
         sys.exit("tritonserver was not ready within 60 s")
 
-    process = start()
+    # Another process may take a free port before Triton binds it: then new ports, twice more.
+    for attempt in range(3):
+        http, grpc, metrics = free_ports(3)
+        log = open(os.path.join(args.repository, "..", f"triton-{http}.log"), "ab")
+        process = start()
+        if process is not None:
+            break
+        log.close()
+        if attempt == 2 or b"already in use" not in open(log.name, "rb").read():
+            sys.exit(f"tritonserver exited; see {log.name}")
     print(f"READY {http}", flush=True)
     for line in sys.stdin:
         command = line.strip()
@@ -54,6 +68,8 @@ def main():
             process.wait()
         elif command == "start":
             process = start()
+            if process is None:
+                sys.exit(f"tritonserver exited; see {log.name}")
         print("OK", flush=True)
     process.kill()
 
