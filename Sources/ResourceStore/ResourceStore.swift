@@ -489,11 +489,6 @@ public final class ResourceStore: Sendable {
         try result.get()
     }
 
-    static let dropped = StoreError.storage(CommitDropped())
-    struct CommitDropped: Error, CustomStringConvertible {
-        var description: String { "an earlier write's commit failed, and this write was dropped with it" }
-    }
-
     /// The committer's role, held by the caller: commits queued changes a batch per transaction
     /// until the queue is empty, or (`until`) that ticket is settled, when it hands whatever is
     /// left to the committer queue.

@@ -38,11 +38,9 @@ struct State {
     /// Counts failed commits. A version can be handed out again after one, so a ticket names
     /// its epoch too.
     private(set) var epoch = 0
-    /// The committed version at the end of each earlier epoch: a ticket of that epoch at a later
-    /// version was dropped.
-    private var epochEnds: [Int64] = []
-    /// Why the last failed commit failed: what a ticket it dropped reports.
-    private var lastFailure: StoreError?
+    /// How each earlier epoch ended: the committed version then (a ticket of that epoch at a
+    /// later version was dropped) and the failure that dropped it.
+    private var epochEnds: [(committed: Int64, failure: StoreError)] = []
     var waiters: [CommitWaiter] = []
 
     /// How many changes the watch history keeps: a ring of up to this many entries in memory,
@@ -124,9 +122,8 @@ struct State {
     /// hold the last committed state) and everything waiting fails. Versions after the committed
     /// one are handed out again; nobody saw them.
     mutating func failed(_ error: StoreError) -> [CommitWaiter] {
-        epochEnds.append(resourceVersion)
+        epochEnds.append((resourceVersion, error))
         epoch += 1
-        lastFailure = error
         queue.removeAll()
         uncommitted.removeAll()
         appliedVersion = resourceVersion
@@ -136,7 +133,8 @@ struct State {
     /// A ticket's outcome: nil while its change waits for a commit.
     func settlement(version: Int64, epoch: Int) -> Result<Void, StoreError>? {
         if epoch == self.epoch { return version <= resourceVersion ? .success(()) : nil }
-        return version <= epochEnds[epoch] ? .success(()) : .failure(lastFailure ?? ResourceStore.dropped)
+        let end = epochEnds[epoch]
+        return version <= end.committed ? .success(()) : .failure(end.failure)
     }
 
     private mutating func settle(_ done: (Int64) -> Bool) -> [CommitWaiter] {

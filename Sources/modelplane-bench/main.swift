@@ -502,7 +502,7 @@ func memoryTriton(_ host: String) -> InMemoryTriton {
 
 /// The controller's default (`--workers`); `--workers N` here to compare others.
 let benchWorkers =
-    CommandLine.arguments.firstIndex(of: "--workers").flatMap { Int(CommandLine.arguments[$0 + 1]) }
+    CommandLine.arguments.firstIndex(of: "--workers").flatMap { CommandLine.arguments.dropFirst($0 + 1).first.flatMap { Int($0) } }
     ?? Controller<CountingReconciler>.defaultWorkers
 
 /// Counts reconciles: each deployment once on a cold start, unless its own writes queue it again.
