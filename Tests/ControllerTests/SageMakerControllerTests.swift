@@ -87,6 +87,16 @@ import Triton
             throw PeerError("\(name) did not get there; last status: \(String(describing: last?.status))")
         }
 
+        /// Polls `condition` (on the fake, say) until it holds or 30 s pass: the controller's next
+        /// call can come later on a loaded machine than any fixed sleep allows.
+        func until(_ what: String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
+            let deadline = ContinuousClock.now + timeout
+            while !condition() {
+                guard ContinuousClock.now < deadline else { throw PeerError("timed out waiting until \(what)") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+
         func reasons(_ name: String) async throws -> [String] {
             try await kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == name }.compactMap(\.reason)
         }
@@ -314,7 +324,7 @@ import Triton
 
         try await world.kube.delete(ModelDeployment.self, name: "churn", namespace: "default")
         // The object stays (finalizer) until SageMaker has deleted the endpoint.
-        try await Task.sleep(for: .milliseconds(300))
+        try await world.until("the controller deletes the endpoint") { world.fake.calls.contains("DeleteEndpoint") }
         #expect(world.fake.endpointNames == ["churn"])
         _ = try await world.kube.get(ModelDeployment.self, name: "churn", namespace: "default")
         world.fake.advance(by: .seconds(60))
@@ -409,8 +419,7 @@ import Triton
         }
         try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.backend == "triton" && $0.status?.triton != nil }
         // The endpoint is deleted once Triton serves; then its configs and models.
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(world.fake.calls.contains("DeleteEndpoint"))
+        try await world.until("the controller deletes the endpoint") { world.fake.calls.contains("DeleteEndpoint") }
         world.fake.advance(by: .seconds(60))
         try await world.wait("churn") { $0.status?.sagemaker == nil }
         #expect(world.fake.endpointNames.isEmpty && world.fake.modelNames.isEmpty)
