@@ -44,6 +44,8 @@ public final class ObjectCache<Object: KubernetesObject>: Sendable {
     private struct State {
         var objects: [ObjectKey: Object] = [:]
         var index: [String: Set<ObjectKey>] = [:]
+        /// The values each object is indexed under, as `insert` computed them.
+        var indexed: [ObjectKey: [String]] = [:]
         /// The resourceVersion our own latest write of each object produced.
         var ownVersions: [ObjectKey: String] = [:]
     }
@@ -97,6 +99,12 @@ public final class ObjectCache<Object: KubernetesObject>: Sendable {
         }
     }
 
+    /// Whether `resourceVersion` is what our own latest write of the object produced: the watch
+    /// event at that version is the echo `observe` ignores.
+    public func isOwnWrite(_ key: ObjectKey, resourceVersion: String) -> Bool {
+        state.withLock { $0.ownVersions[key] == resourceVersion }
+    }
+
     /// Caches a watch event's object; returns whether it needs a reconcile. The echo of our own
     /// write does not (the reconcile that wrote it already acted on it), nor does an event older
     /// than the write of ours that is cached; anyone else's change does.
@@ -139,14 +147,21 @@ public final class ObjectCache<Object: KubernetesObject>: Sendable {
 
     private func insert(_ object: Object, into state: inout State) {
         let key = ObjectKey(object.metadata)
-        remove(key, from: &state)
-        state.objects[key] = object
-        for value in indexValues?(object) ?? [] { state.index[value, default: []].insert(key) }
+        let values = indexValues?(object) ?? []
+        // Most updates (a status, a finalizer) leave the indexed values as they were.
+        if state.objects.updateValue(object, forKey: key) != nil, state.indexed[key] ?? [] == values { return }
+        unindex(key, from: &state)
+        for value in values { state.index[value, default: []].insert(key) }
+        if !values.isEmpty { state.indexed[key] = values }
     }
 
     private func remove(_ key: ObjectKey, from state: inout State) {
-        guard let old = state.objects.removeValue(forKey: key) else { return }
-        for value in indexValues?(old) ?? [] {
+        guard state.objects.removeValue(forKey: key) != nil else { return }
+        unindex(key, from: &state)
+    }
+
+    private func unindex(_ key: ObjectKey, from state: inout State) {
+        for value in state.indexed.removeValue(forKey: key) ?? [] {
             state.index[value]?.remove(key)
             if state.index[value]?.isEmpty == true { state.index[value] = nil }
         }
@@ -273,7 +288,9 @@ public final class Controller<R: Reconciler>: Sendable {
     /// (The cache holds every object in scope, owned or not, so conflicts between deployments on
     /// different shards are still seen.)
     private func inform(namespace: String?) async {
-        let reflector = Reflector<ModelDeployment>(client: client, namespace: namespace, labelSelector: scope.labelSelector)
+        var reflector = Reflector<ModelDeployment>(client: client, namespace: namespace, labelSelector: scope.labelSelector)
+        // The echoes of our own writes, which `observe` would ignore, are not even decoded.
+        reflector.isKnown = { [cache] namespace, name, version in cache.isOwnWrite(ObjectKey(namespace: namespace, name: name), resourceVersion: version) }
         var listed = false
         for await event in reflector.events() {
             switch event {

@@ -26,6 +26,9 @@ public struct Reflector<Object: KubernetesObject>: Sendable {
     public var backoff = Backoff()
     public var pageSize = 500
     public var clock: any Clock<Duration> = ContinuousClock()
+    /// Objects the consumer already holds at a version (its own writes' answers): their watch
+    /// events only advance the version, undecoded and unreported.
+    public var isKnown: WatchEvents<Object>.KnownVersion?
 
     public init(client: KubernetesClient, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil) {
         self.client = client
@@ -72,7 +75,9 @@ public struct Reflector<Object: KubernetesObject>: Sendable {
             )
             var sawEvent = false
             do {
-                for try await event in try await client.watch(Object.self, namespace: namespace, options: options) {
+                var events = try await client.watch(Object.self, namespace: namespace, options: options)
+                if let isKnown { events = events.skippingKnown(isKnown) }
+                for try await event in events {
                     sawEvent = true
                     switch event {
                     case .added(let object):

@@ -72,15 +72,32 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
         case values(AsyncStream<JSONValue>)
     }
     private let source: Source
+    private var isKnown: KnownVersion?
+
+    /// Whether the consumer already holds an object (namespace or "", name) at a resourceVersion.
+    public typealias KnownVersion = @Sendable (_ namespace: String, _ name: String, _ resourceVersion: String) -> Bool
 
     init(body: AsyncThrowingStream<Data, any Error>) { source = .body(body) }
     init(values: AsyncStream<JSONValue>) { source = .values(values) }
 
+    /// These events, except that an ADDED or MODIFIED event whose object `isKnown` at its
+    /// resourceVersion comes as a bookmark at that version, without decoding the object: a
+    /// controller's cache already holds what its own writes returned, and their echoes are most
+    /// of its watch.
+    public func skippingKnown(_ isKnown: @escaping KnownVersion) -> WatchEvents {
+        var events = self
+        events.isKnown = isKnown
+        return events
+    }
+
     public func makeAsyncIterator() -> Iterator {
-        switch source {
-        case .body(let body): Iterator(body: body.makeAsyncIterator())
-        case .values(let values): Iterator(values: values.makeAsyncIterator())
-        }
+        var iterator =
+            switch source {
+            case .body(let body): Iterator(body: body.makeAsyncIterator())
+            case .values(let values): Iterator(values: values.makeAsyncIterator())
+            }
+        iterator.isKnown = isKnown
+        return iterator
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -89,6 +106,7 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
         var splitter = LineSplitter()
         var pending: [Data] = []
         var ended = false
+        var isKnown: KnownVersion?
 
         init(body: AsyncThrowingStream<Data, any Error>.AsyncIterator) { self.body = body }
         init(values: AsyncStream<JSONValue>.AsyncIterator) { self.values = values }
@@ -96,7 +114,7 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
         public mutating func next() async throws -> WatchEvent<Object>? {
             if values != nil {
                 guard let event = await values?.next() else { return nil }
-                return try Self.decode(event, line: nil)
+                return try decode(event, line: nil)
             }
             while pending.isEmpty {
                 if ended { return nil }
@@ -121,10 +139,10 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
                     if let last = splitter.finish() { pending = [last] }
                 }
             }
-            return try Self.decode(pending.removeFirst())
+            return try decode(pending.removeFirst())
         }
 
-        static func decode(_ line: Data) throws(KubernetesError) -> WatchEvent<Object> {
+        func decode(_ line: Data) throws(KubernetesError) -> WatchEvent<Object> {
             let event: JSONValue
             do {
                 event = try JSONValue(parsing: line)
@@ -136,6 +154,16 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
         }
 
         /// `line`: the text the event came as, if any, for the error message.
+        func decode(_ event: JSONValue, line: Data?) throws(KubernetesError) -> WatchEvent<Object> {
+            if let isKnown, event["type"] == "ADDED" || event["type"] == "MODIFIED", let metadata = event["object"]?["metadata"],
+                case .string(let name)? = metadata["name"], case .string(let version)? = metadata["resourceVersion"],
+                isKnown(metadata["namespace"]?.stringValue ?? "", name, version)
+            {
+                return .bookmark(resourceVersion: version)
+            }
+            return try Self.decode(event, line: line)
+        }
+
         static func decode(_ event: JSONValue, line: Data?) throws(KubernetesError) -> WatchEvent<Object> {
             do {
                 let object = event["object"] ?? .null
