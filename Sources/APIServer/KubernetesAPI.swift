@@ -301,11 +301,17 @@ public final class KubernetesAPI: Sendable {
     }
 
     /// Checks what an update will store. Through /status only the status changes: checked alone
-    /// where the resource can, else as part of the stored object.
+    /// where the resource can, else as part of the stored object. Through the main resource,
+    /// against the object it replaces where the resource can (a missing one is the update's 404).
     private func checkWrite(_ served: ServedResource, _ object: JSONValue, subresource: ResourceStore.Subresource, namespace: String?, name: String)
         throws(StoreError)
     {
-        guard subresource == .status else { return try check(served, object, name: name) }
+        guard subresource == .status else {
+            if let validateUpdate = served.validateUpdate, let stored = try? store.get(served.type, namespace: namespace, name: name, uncommitted: true) {
+                return try check({ validateUpdate($0, stored) }, object, served, name: name)
+            }
+            return try check(served, object, name: name)
+        }
         if let validateStatus = served.validateStatus { return try check(validateStatus, object, served, name: name) }
         try check(served, merged(served.type, namespace, name, status: object), name: name)
     }

@@ -12,6 +12,9 @@ public struct ServedResource: Sendable {
     /// Checks what a write through the status subresource changes (the whole object with the
     /// new status when nil).
     public var validateStatus: (@Sendable (JSONValue) -> [FieldError])?
+    /// Checks an update through the main resource, given the object it replaces (`validate` of
+    /// the new object when nil).
+    public var validateUpdate: (@Sendable (_ object: JSONValue, _ stored: JSONValue) -> [FieldError])?
     /// What `kubectl get` shows after the name (the CRD's printer columns).
     var columns: [TableColumn]
     /// Set for a read-only view of objects stored as another type (core/v1 Events over
@@ -42,7 +45,8 @@ public struct ServedResource: Sendable {
 
     init(
         type: ResourceType, singular: String, shortNames: [String] = [], categories: [String] = [], columns: [TableColumn] = ServedResource.ageColumn,
-        validate: @escaping @Sendable (JSONValue) -> [FieldError], validateStatus: (@Sendable (JSONValue) -> [FieldError])? = nil
+        validate: @escaping @Sendable (JSONValue) -> [FieldError], validateStatus: (@Sendable (JSONValue) -> [FieldError])? = nil,
+        validateUpdate: (@Sendable (_ object: JSONValue, _ stored: JSONValue) -> [FieldError])? = nil
     ) {
         self.type = type
         self.singular = singular
@@ -51,6 +55,7 @@ public struct ServedResource: Sendable {
         self.columns = columns
         self.validate = validate
         self.validateStatus = validateStatus
+        self.validateUpdate = validateUpdate
     }
 
     static let ageColumn = [TableColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Time since creation", priority: 0)]
@@ -61,7 +66,8 @@ public struct ServedResource: Sendable {
         columns: CustomResourceDefinition.printerColumns.map {
             TableColumn(name: $0.name, type: $0.type, jsonPath: $0.jsonPath, description: $0.description, priority: $0.priority)
         },
-        validate: { ModelDeployment.read($0).problems }, validateStatus: { ModelDeployment.readStatus($0["status"]) })
+        validate: { ModelDeployment.read($0).problems }, validateStatus: { ModelDeployment.readStatus($0["status"]) },
+        validateUpdate: { ModelDeployment.readUpdate($0, replacing: $1) })
 
     public static let leases = ServedResource(type: .leases, singular: "lease", validate: { _ in [] })
 

@@ -20,6 +20,40 @@ extension ModelDeployment {
         return (problems.isEmpty ? deployment : nil, problems)
     }
 
+    /// Checks an update through the main resource against the object it replaces. The status is
+    /// not judged: the update keeps the stored one, whatever it sends. Where the spec is the
+    /// stored one too (a finalizer, a label, an annotation changed), only the rest is judged: the
+    /// spec passed when it was written, and, as kube-apiserver's validation ratcheting does, a
+    /// field nobody changed does not fail an update for a rule that came later. Anything else is
+    /// checked completely, as `read` does.
+    public static func readUpdate(_ value: JSONValue, replacing stored: JSONValue) -> [FieldError] {
+        guard let spec = value["spec"], spec == stored["spec"] else {
+            var complete = value
+            complete["status"] = stored["status"]
+            return read(complete).problems
+        }
+        var problems: [FieldError] = []
+        unchangedSpecSchema.check(value, into: &problems)
+        guard problems.isEmpty else { return problems }
+        guard let metadata = try? JSONValueCoding.decode(ObjectMeta.self, from: value["metadata"] ?? .null) else {
+            return [FieldError(.invalid, FieldPath("metadata"), "cannot be read as object metadata")]
+        }
+        validate(metadata, into: &problems)
+        return problems
+    }
+
+    /// `schema` with spec and status taken as they are: what `readUpdate` checks of an update
+    /// that leaves the spec as stored.
+    static let unchangedSpecSchema: Schema = {
+        guard case .object(let object) = schema else { preconditionFailure("a ModelDeployment's schema is an object's") }
+        return .object(
+            ObjectSchema(
+                object.description,
+                properties: object.properties.map { property in
+                    ["spec", "status"].contains(property.name) ? .optional(property.name, .freeform(description: "")) : property
+                }, rules: object.rules))
+    }()
+
     /// Checks a status written through the status subresource: its shape against the schema,
     /// and that it reads as a `Status`. Nothing else of the object changes through /status, and
     /// it was checked completely when it was written (kube-apiserver likewise lets fields that do

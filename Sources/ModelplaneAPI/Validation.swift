@@ -26,12 +26,12 @@ extension ModelDeployment {
         if kind != Self.kind {
             errors.append(FieldError(.notSupported, root.appending("kind"), "\"\(kind)\": must be \"\(Self.kind)\""))
         }
-        validateMetadata(into: &errors)
+        Self.validate(metadata, into: &errors)
         spec.validate(deploymentName: metadata.name, at: root.appending("spec"), into: &errors)
         return errors
     }
 
-    private func validateMetadata(into errors: inout [FieldError]) {
+    static func validate(_ metadata: ObjectMeta, into errors: inout [FieldError]) {
         let path = FieldPath().appending("metadata")
         if let name = metadata.name {
             if let problem = Syntax.dns1123LabelProblem(name) {
