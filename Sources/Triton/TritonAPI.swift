@@ -72,14 +72,13 @@ public final class InMemoryTriton: TritonAPI {
 
     public func index() async throws(TritonError) -> [TritonModelState] {
         calls.withLock { $0.append("index") }
-        return models.withLock { models in
-            models.keys.sorted().flatMap { name -> [TritonModelState] in
-                let model = models[name]!
-                if model.uploaded { return [] }
-                if model.states.isEmpty { return [TritonModelState(name: name, version: nil, state: .unknown)] }
-                return model.states.keys.sorted().map { version in
-                    TritonModelState(name: name, version: String(version), state: model.states[version]!.0, reason: model.states[version]!.1)
-                }
+        // A snapshot (copy on write), listed outside the lock: loads need not wait for the sort.
+        let models = models.withLock { $0 }
+        return models.sorted { $0.key < $1.key }.flatMap { name, model -> [TritonModelState] in
+            if model.uploaded { return [] }
+            if model.states.isEmpty { return [TritonModelState(name: name, version: nil, state: .unknown)] }
+            return model.states.sorted { $0.key < $1.key }.map { version, state in
+                TritonModelState(name: name, version: String(version), state: state.0, reason: state.1)
             }
         }
     }

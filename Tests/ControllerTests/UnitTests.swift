@@ -301,3 +301,112 @@ import Triton
         #expect(try AuditLog.verify(path: path) == 4)
     }
 }
+
+/// A Triton whose index answers only once let through, counting the calls.
+final class GatedTriton: TritonAPI {
+    let baseURL = "http://gated-triton:8000"
+    private struct State {
+        var rows: [TritonModelState]
+        var calls = 0
+        var open = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state: Mutex<State>
+
+    init(rows: [TritonModelState]) { state = Mutex(State(rows: rows)) }
+
+    var calls: Int { state.withLock { $0.calls } }
+
+    /// Answers every index call made so far, and every later one at once.
+    func release() {
+        let waiting = state.withLock { state in
+            state.open = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for waiter in waiting { waiter.resume() }
+    }
+
+    /// Waits until `count` index calls are waiting.
+    func waitForCalls(_ count: Int) async throws {
+        while state.withLock({ $0.waiting.count }) < count { try await Task.sleep(for: .milliseconds(1)) }
+    }
+
+    func setRows(_ rows: [TritonModelState]) { state.withLock { $0.rows = rows } }
+
+    /// The rows as they were when asked.
+    func index() async throws(TritonError) -> [TritonModelState] {
+        let (rows, open) = state.withLock { state in
+            state.calls += 1
+            return (state.rows, state.open)
+        }
+        if !open {
+            await withCheckedContinuation { continuation in
+                let open = state.withLock { state in
+                    if !state.open { state.waiting.append(continuation) }
+                    return state.open
+                }
+                if open { continuation.resume() }
+            }
+        }
+        return rows
+    }
+    func load(_ model: String, config: JSONValue?, files: [String: Data]) async throws(TritonError) {}
+    func config(_ model: String) async throws(TritonError) -> JSONValue { [:] }
+    func unload(_ model: String) async throws(TritonError) {}
+    func isReady(_ model: String, version: String) async throws(TritonError) -> Bool { true }
+    func loadedVersions(_ model: String) async throws(TritonError) -> [String] { [] }
+    func infer(_ model: String, version: String?, request: JSONValue) async throws(TritonError) -> JSONValue { [:] }
+}
+
+/// (The index is cached for an hour here: a loaded machine must not expire it mid-test.)
+@Suite(.timeLimit(.minutes(1))) struct TritonIndexCacheTests {
+    static let before = [TritonModelState(name: "a", version: "1", state: .ready), TritonModelState(name: "b", version: "1", state: .ready)]
+    static let loaded = [TritonModelState(name: "a", version: "2", state: .ready)]
+
+    /// Many workers finding the index stale at once share one call.
+    @Test func concurrentLookupsShareOneIndexCall() async throws {
+        let triton = GatedTriton(rows: Self.before)
+        let cache = TritonIndexCache(ttl: .seconds(3600))
+        let lookups = (0..<20).map { i in Task { try await cache.rows(triton, model: i % 2 == 0 ? "a" : "b") } }
+        try await triton.waitForCalls(1)
+        try await Task.sleep(for: .milliseconds(50))
+        triton.release()
+        for (i, lookup) in lookups.enumerated() { #expect(try await lookup.value == [Self.before[i % 2]]) }
+        #expect(triton.calls == 1)
+        #expect(try await cache.rows(triton, model: "a") == [Self.before[0]])
+        #expect(triton.calls == 1)
+    }
+
+    /// After `invalidate` (our own action, not yet observed), nobody joins a call that started
+    /// before it, and its answer is not kept.
+    @Test func aCallFromBeforeAnInvalidationIsNeitherJoinedNorKept() async throws {
+        let triton = GatedTriton(rows: Self.before)
+        let cache = TritonIndexCache(ttl: .seconds(3600))
+        let early = Task { try await cache.rows(triton, model: "a") }
+        try await triton.waitForCalls(1)
+        cache.invalidate(triton.baseURL)
+        triton.setRows(Self.loaded)
+        let late = Task { try await cache.rows(triton, model: "a") }
+        try await triton.waitForCalls(2)
+        triton.release()
+        #expect(try await early.value == [Self.before[0]])
+        #expect(try await late.value == Self.loaded)
+        #expect(try await cache.rows(triton, model: "a") == Self.loaded)
+        #expect(triton.calls == 2)
+    }
+
+    /// What our own action observed (`update`) while a call was under way outlives its answer.
+    @Test func anUpdateDuringACallIsKeptOverItsAnswer() async throws {
+        let triton = GatedTriton(rows: Self.before)
+        let cache = TritonIndexCache(ttl: .seconds(3600))
+        let lookup = Task { try await cache.rows(triton, model: "a") }
+        try await triton.waitForCalls(1)
+        cache.update(triton.baseURL, model: "a", rows: Self.loaded)
+        triton.release()
+        #expect(try await lookup.value == Self.loaded)
+        #expect(try await cache.rows(triton, model: "a") == Self.loaded)
+        #expect(try await cache.rows(triton, model: "b") == [Self.before[1]])
+        #expect(triton.calls == 1)
+    }
+}
