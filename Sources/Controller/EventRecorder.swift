@@ -46,7 +46,7 @@ public final class EventRecorder: Sendable {
         let event = Event(
             metadata: ObjectMeta(name: name, namespace: namespace), eventTime: now, reportingController: controller, reportingInstance: instance,
             action: action, reason: reason, regarding: regarding, note: note, type: type)
-        if (try? await client.create(event)) != nil {
+        if (try? await client.createWithoutAnswer(event)) != nil {
             seen.withLock { seen in
                 // Bounded: forgetting old series only means a repeat starts a new event.
                 if seen.count >= Self.maxSeries { seen.removeAll(keepingCapacity: true) }

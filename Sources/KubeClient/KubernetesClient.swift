@@ -75,6 +75,13 @@ public struct KubernetesClient: Sendable {
         return try await send("POST", path(Object.self, namespace: ns), body: encode(object), contentType: "application/json", decoding: Object.self)
     }
 
+    /// POST for a caller that needs only to know it succeeded (an event recorder, which names
+    /// its events itself): the answer is not decoded.
+    public func createWithoutAnswer<Object: KubernetesObject>(_ object: Object, namespace: String? = nil) async throws(KubernetesError) {
+        _ = try await sendRaw(
+            "POST", path(Object.self, namespace: namespace ?? object.metadata.namespace), body: encode(object), contentType: "application/json")
+    }
+
     /// PUT: replaces the object. Carries `metadata.resourceVersion`; a stale one is a 409 Conflict.
     public func update<Object: KubernetesObject>(_ object: Object) async throws(KubernetesError) -> Object {
         try await send(

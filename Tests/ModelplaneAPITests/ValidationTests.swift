@@ -179,6 +179,21 @@ import Testing
         #expect(hash.allSatisfy { "bcdfghjklmnpqrstvwxz2456789".contains($0) })
     }
 
+    /// Stored revisions and SageMaker resource names carry the hash: it must come out as every
+    /// earlier version computed it, from the spec's model and backend encoded as JSON.
+    @Test func isTheHashEarlierVersionsComputed() throws {
+        struct Serving: Encodable {
+            var model: ModelDeployment.Model
+            var backend: ModelDeployment.Backend
+        }
+        var md = Fixtures.triton()
+        md.spec.backend.triton?.modelConfig = .object(["max_batch_size": .int(16), "parameters": ["a": "b\u{e9}\n"]])
+        let encoded = try JSONValueCoding.encode(Serving(model: md.spec.model, backend: md.spec.backend))
+        #expect(md.spec.servingRelevantJSON == encoded)
+        #expect(md.spec.revisionHash == FNV1a.safeHash(encoded.canonicalText))
+        #expect(Fixtures.triton().spec.revisionHash == "wvxcfrnvkq")
+    }
+
     @Test func changesWithWhatServes() {
         let base = Fixtures.triton().spec.revisionHash
         #expect(Fixtures.triton(version: "4").spec.revisionHash != base)
