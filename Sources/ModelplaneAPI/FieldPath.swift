@@ -20,6 +20,10 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible, Comparable
         return copy
     }
 
+    mutating func push(_ component: Component) { components.append(component) }
+
+    mutating func pop() { components.removeLast() }
+
     public func appending(index: Int) -> FieldPath {
         var copy = self
         copy.components.append(.index(index))

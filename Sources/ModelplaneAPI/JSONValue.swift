@@ -36,6 +36,12 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
+    /// Whether this is `null` (without comparing whole values, as `== .null` does).
+    var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
+
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil

@@ -113,17 +113,28 @@ extension Schema {
     /// Checks a value's shape: unknown fields, wrong types, missing required fields, enums, bounds.
     /// (Cross-field rules are `ModelDeployment.validate()`'s job.) Errors come in document order.
     public func check(_ value: JSONValue, at path: FieldPath = FieldPath(), into errors: inout [FieldError]) {
+        var path = path
+        check(value, path: &path, into: &errors)
+    }
+
+    /// `path` is extended and restored in place: a valid object costs no path per field (the API
+    /// server checks every object written).
+    private func check(_ value: JSONValue, path: inout FieldPath, into errors: inout [FieldError]) {
         switch (self, value) {
         case (.freeform, .object):
             return
         case (.object(let schema), .object(let members)):
-            for key in members.keys.sorted() where schema.property(key) == nil {
-                let known = schema.properties.map(\.name).joined(separator: ", ")
-                errors.append(FieldError(.unknownField, path.appending(key), "field not declared in schema (known fields: \(known))"))
+            if members.keys.contains(where: { schema.property($0) == nil }) {
+                for key in members.keys.sorted() where schema.property(key) == nil {
+                    let known = schema.properties.map(\.name).joined(separator: ", ")
+                    errors.append(FieldError(.unknownField, path.appending(key), "field not declared in schema (known fields: \(known))"))
+                }
             }
             for property in schema.properties {
-                if let member = members[property.name], member != .null {
-                    property.schema.check(member, at: path.appending(property.name), into: &errors)
+                if let member = members[property.name], !member.isNull {
+                    path.push(.key(property.name))
+                    property.schema.check(member, path: &path, into: &errors)
+                    path.pop()
                 } else if property.required {
                     errors.append(
                         FieldError(
@@ -133,14 +144,18 @@ extension Schema {
             }
         case (.map(let values, _), .object(let members)):
             for key in members.keys.sorted() {
-                values.check(members[key]!, at: path.appending(key), into: &errors)
+                path.push(.key(key))
+                values.check(members[key]!, path: &path, into: &errors)
+                path.pop()
             }
         case (.array(let items, _, let maxItems), .array(let elements)):
             if let maxItems, elements.count > maxItems {
                 errors.append(FieldError(.tooLong, path, "must have at most \(maxItems) items, has \(elements.count)"))
             }
             for (i, element) in elements.enumerated() {
-                items.check(element, at: path.appending(index: i), into: &errors)
+                path.push(.index(i))
+                items.check(element, path: &path, into: &errors)
+                path.pop()
             }
         case (.string(let schema), .string(let s)):
             schema.check(s, at: path, into: &errors)
@@ -172,10 +187,12 @@ extension StringSchema {
             errors.append(FieldError(.notSupported, path, "\"\(s)\": supported values: \(list)"))
             return
         }
-        if let min = minLength, s.count < min {
+        // Characters are counted only where the UTF-8 length leaves it open: a character is at
+        // least one byte, so `count` is never above `utf8.count`.
+        if let min = minLength, min == 1 ? s.isEmpty : s.count < min {
             errors.append(FieldError(min == 1 ? .required : .invalid, path, min == 1 ? "must not be empty" : "must be at least \(min) characters"))
         }
-        if let max = maxLength, s.count > max {
+        if let max = maxLength, s.utf8.count > max, s.count > max {
             errors.append(FieldError(.tooLong, path, "may not be more than \(max) characters (has \(s.count))"))
         }
     }
