@@ -153,7 +153,7 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
             return try decode(event, line: line)
         }
 
-        /// `line`: the text the event came as, if any, for the error message.
+        /// The event, or a bookmark for one whose object the consumer `isKnown` to hold.
         func decode(_ event: JSONValue, line: Data?) throws(KubernetesError) -> WatchEvent<Object> {
             if let isKnown, event["type"] == "ADDED" || event["type"] == "MODIFIED", let metadata = event["object"]?["metadata"],
                 case .string(let name)? = metadata["name"], case .string(let version)? = metadata["resourceVersion"],
@@ -164,6 +164,7 @@ public struct WatchEvents<Object: KubernetesObject>: AsyncSequence, Sendable {
             return try Self.decode(event, line: line)
         }
 
+        /// `line`: the text the event came as, if any, for the error message.
         static func decode(_ event: JSONValue, line: Data?) throws(KubernetesError) -> WatchEvent<Object> {
             do {
                 let object = event["object"] ?? .null

@@ -27,11 +27,9 @@ extension ModelDeployment {
     /// field nobody changed does not fail an update for a rule that came later. Anything else is
     /// checked completely, as `read` does.
     public static func readUpdate(_ value: JSONValue, replacing stored: JSONValue) -> [FieldError] {
-        guard let spec = value["spec"], spec == stored["spec"] else {
-            var complete = value
-            complete["status"] = stored["status"]
-            return read(complete).problems
-        }
+        var value = value
+        value["status"] = nil
+        guard let spec = value["spec"], spec == stored["spec"] else { return read(value).problems }
         var problems: [FieldError] = []
         unchangedSpecSchema.check(value, into: &problems)
         guard problems.isEmpty else { return problems }
@@ -42,15 +40,15 @@ extension ModelDeployment {
         return problems
     }
 
-    /// `schema` with spec and status taken as they are: what `readUpdate` checks of an update
-    /// that leaves the spec as stored.
+    /// `schema` with the spec taken as it is: what `readUpdate` checks of an update that leaves
+    /// the spec as stored.
     static let unchangedSpecSchema: Schema = {
         guard case .object(let object) = schema else { preconditionFailure("a ModelDeployment's schema is an object's") }
         return .object(
             ObjectSchema(
                 object.description,
                 properties: object.properties.map { property in
-                    ["spec", "status"].contains(property.name) ? .optional(property.name, .freeform(description: "")) : property
+                    property.name == "spec" ? .optional("spec", .freeform(description: "")) : property
                 }, rules: object.rules))
     }()
 
