@@ -15,12 +15,20 @@ public struct InProcessTransport: JSONValueTransport {
 
     public init(api: KubernetesAPI) { self.api = api }
 
+    /// Bytes only: the answer's text is written, as over HTTPS.
     public func execute(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPResponse {
-        try await execute(request, json: nil).response
+        try await execute(request, json: nil, inProcess: false).response
     }
 
     public func execute(_ request: HTTPRequest, json: JSONValue?) async throws(HTTPClientError) -> (response: HTTPResponse, json: JSONValue?) {
-        let response = try await handle(request, json: json)
+        try await execute(request, json: json, inProcess: true)
+    }
+
+    /// `inProcess`: the caller takes the answer's value; a list's text is then not written.
+    private func execute(_ request: HTTPRequest, json: JSONValue?, inProcess: Bool) async throws(HTTPClientError) -> (
+        response: HTTPResponse, json: JSONValue?
+    ) {
+        let response = try await handle(request, json: json, inProcess: inProcess)
         let headers: HTTPHeaders = ["Content-Type": response.contentType]
         switch response.bytes {
         case .data(let data):

@@ -156,21 +156,24 @@ public final class KubernetesAPI: Sendable {
             return .json(
                 200, Table.table(rows: rows, columns: served.columns, resourceVersion: page.resourceVersion, continueToken: page.continueToken).canonicalText)
         }
+        // In process the caller takes the value: no text (tens of MiB for a big list) is written.
+        if request.inProcess {
+            var metadata: JSONValue = ["resourceVersion": .string(page.resourceVersion)]
+            if let token = page.continueToken { metadata["continue"] = .string(token) }
+            if let remaining = page.remainingItemCount { metadata["remainingItemCount"] = .int(Int64(remaining)) }
+            let list: JSONValue = [
+                "apiVersion": .string(type.apiVersion), "kind": .string(type.kind + "List"), "metadata": metadata,
+                "items": .array(page.items.map { served.present($0.object) }),
+            ]
+            return APIResponse(status: 200, body: .data(Data()), json: list)
+        }
         var text = #"{"apiVersion":"\#(type.apiVersion)","kind":"\#(type.kind)List","metadata":{"resourceVersion":"\#(page.resourceVersion)""#
         if let token = page.continueToken { text += #","continue":"\#(token)""# }
         if let remaining = page.remainingItemCount { text += #","remainingItemCount":\#(remaining)"# }
         text += #"},"items":["#
         text += page.items.map { item in served.view == nil ? item.json : served.present(item.object).canonicalText }.joined(separator: ",")
         text += "]}"
-        guard request.inProcess else { return .json(200, text) }
-        var metadata: JSONValue = ["resourceVersion": .string(page.resourceVersion)]
-        if let token = page.continueToken { metadata["continue"] = .string(token) }
-        if let remaining = page.remainingItemCount { metadata["remainingItemCount"] = .int(Int64(remaining)) }
-        let list: JSONValue = [
-            "apiVersion": .string(type.apiVersion), "kind": .string(type.kind + "List"), "metadata": metadata,
-            "items": .array(page.items.map { served.present($0.object) }),
-        ]
-        return APIResponse(status: 200, body: .data(Data(text.utf8)), json: list)
+        return .json(200, text)
     }
 
     private func watch(_ request: APIRequest, _ served: ServedResource, namespace: String?) throws(StoreError) -> APIResponse {

@@ -80,6 +80,7 @@ public final class ObjectCache<Object: KubernetesObject>: Sendable {
                     state.ownVersions[key] = nil
                 }
             }
+            state.objects.reserveCapacity(state.objects.count + items.count)
             for item in items { insert(item, into: &state) }
             return Array(old.union(items.map { ObjectKey($0.metadata) }))
         }

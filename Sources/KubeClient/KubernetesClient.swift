@@ -304,7 +304,8 @@ public struct KubernetesClient: Sendable {
         do {
             return try JSONValueCoding.decode(type, from: value)
         } catch {
-            let preview = String(decoding: data.prefix(200), as: UTF8.self)
+            // An answer handed over in process may come without its text.
+            let preview = data.isEmpty ? String(value.canonicalText.prefix(200)) : String(decoding: data.prefix(200), as: UTF8.self)
             throw .invalidResponse("cannot decode \(T.self) (\(error)): \(preview)")
         }
     }

@@ -114,6 +114,38 @@ extension JSONValue {
         return out
     }
 
+    /// `canonicalText` cut where the value at `path` (a key of nested objects, which must exist)
+    /// goes: `before + (that value's canonical text) + after` is the canonical text of the value
+    /// with any value there. The store encodes an object this way outside its lock, and writes
+    /// its resourceVersion in between once the lock hands one out.
+    public func canonicalText(splitAt path: [String]) -> (before: String, after: String)? {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        var offset: Int?
+        writeCanonical(into: &out, hole: path[...], at: &offset)
+        guard let offset else { return nil }
+        return (String(decoding: out[..<offset], as: UTF8.self), String(decoding: out[offset...], as: UTF8.self))
+    }
+
+    /// `writeCanonical`, writing nothing for the value at `path` and noting where it goes.
+    private func writeCanonical(into out: inout [UInt8], hole path: ArraySlice<String>, at offset: inout Int?) {
+        guard let first = path.first, case .object(let o) = self, o[first] != nil else { return writeCanonical(into: &out) }
+        out.append(UInt8(ascii: "{"))
+        for (i, key) in o.keys.sorted().enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeQuoted(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            if key != first {
+                o[key]!.writeCanonical(into: &out)
+            } else if path.count == 1 {
+                offset = out.count
+            } else {
+                o[key]!.writeCanonical(into: &out, hole: path.dropFirst(), at: &offset)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
     /// `canonicalBytes.count`, counted without writing them (or sorting keys).
     public var canonicalByteCount: Int {
         switch self {

@@ -168,29 +168,38 @@ public final class ResourceStore: Sendable {
             }
             let version = listVersion ?? state.resourceVersion
             let objects = state.objects[type.description] ?? [:]
-            var keys = Array(objects.keys)
-            if let namespace = filter.namespace { keys = keys.filter { $0.hasPrefix(namespace + "/") } }
-            keys.sort()
-            if let after, let index = keys.firstIndex(where: { $0 > after }) {
-                keys = Array(keys[index...])
-            } else if after != nil {
-                keys = []
+            // Sorted once per set of keys, not once per page: a client paging through 10,000
+            // objects 500 at a time sorted and filtered all of them twenty times.
+            let keys = state.sortedKeys(type.description)
+            var range = keys.indices
+            if let namespace = filter.namespace {
+                // One namespace's keys ("namespace/name") sit together.
+                let prefix = namespace + "/"
+                let first = keys.partitioningIndex(in: range) { $0 >= prefix }
+                range = first..<keys.partitioningIndex(in: first..<range.upperBound) { !$0.hasPrefix(prefix) }
             }
+            if let after { range = keys.partitioningIndex(in: range) { $0 > after }..<range.upperBound }
+            // Selectors are checked object by object; the namespace is already in the keys.
+            let selective = filter.labels != nil || filter.fields != nil
             var items: [StoredObject] = []
             var lastKey: String?
-            var remaining = 0
-            for key in keys {
-                let object = objects[key]!
-                guard filter.matches(object.object) else { continue }
+            var more = false
+            var remaining: Int?
+            for index in range {
+                let object = objects[keys[index]]!
+                if selective, !filter.matches(object.object) { continue }
                 if let limit, limit > 0, items.count >= limit {
-                    remaining += 1
-                    continue
+                    more = true
+                    // As kube-apiserver: how many remain is told only when no selector makes
+                    // counting them cost a look at each.
+                    if !selective { remaining = range.upperBound - index }
+                    break
                 }
                 items.append(object)
-                lastKey = key
+                lastKey = keys[index]
             }
-            let token = remaining > 0 ? lastKey.map { ContinueToken(resourceVersion: version, after: $0).encoded } : nil
-            return StoredList(items: items, resourceVersion: String(version), continueToken: token, remainingItemCount: remaining > 0 ? remaining : nil)
+            let token = more ? lastKey.map { ContinueToken(resourceVersion: version, after: $0).encoded } : nil
+            return StoredList(items: items, resourceVersion: String(version), continueToken: token, remainingItemCount: remaining)
         }
     }
 
@@ -234,10 +243,11 @@ public final class ResourceStore: Sendable {
         object["metadata"] = metadata
         if type.statusSubresource { object["status"] = nil }
 
-        return try writing { (state) throws(StoreError) in
-            if state.latest(type.description, Self.key(type, namespace, name)) != nil { throw .alreadyExists(type, name) }
-            return write(&state, type, namespace: namespace, name: name, object: object, event: .added)
-        }
+        let prepared = PreparedWrite(object)
+        return try writing(type, namespace: namespace, name: name) { (existing) throws(StoreError) in
+            if existing != nil { throw .alreadyExists(type, name) }
+            return .write(prepared, .added)
+        }.map(\.stored)
     }
 
     public enum Subresource: Sendable { case main, status }
@@ -265,9 +275,8 @@ public final class ResourceStore: Sendable {
         if let bodyName = object["metadata"]?["name"]?.stringValue, bodyName != name {
             throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        return try writing { (state) throws(StoreError) in
-            let key = Self.key(type, namespace, name)
-            guard let stored = state.latest(type.description, key) else { throw .notFound(type, name) }
+        return try writing(type, namespace: namespace, name: name) { (stored) throws(StoreError) -> WritePlan in
+            guard let stored else { throw .notFound(type, name) }
             let existing = stored.object
             guard let sent = object["metadata"]?["resourceVersion"]?.stringValue, !sent.isEmpty else {
                 throw .invalid(type, name, [FieldError(.invalid, FieldPath("metadata.resourceVersion"), "must be specified for an update")])
@@ -311,12 +320,12 @@ public final class ResourceStore: Sendable {
             }
             updated["metadata"]?["resourceVersion"] = existing["metadata"]?["resourceVersion"]
             // A no-op write bumps nothing and emits nothing (it waits for the change it shows).
-            if updated == existing { return (stored, state.uncommittedVersion(type.description, key)) }
+            if updated == existing { return .unchanged(stored) }
             if updated["metadata"]?["deletionTimestamp"] != nil, updated["metadata"]?["finalizers"]?.arrayStrings?.isEmpty ?? true {
-                return write(&state, type, namespace: namespace, name: name, object: updated, event: .deleted)
+                return .write(PreparedWrite(updated), .deleted)
             }
-            return write(&state, type, namespace: namespace, name: name, object: updated, event: .modified)
-        }
+            return .write(PreparedWrite(updated), .modified)
+        }.map(\.stored)
     }
 
     public struct Preconditions: Sendable {
@@ -339,9 +348,9 @@ public final class ResourceStore: Sendable {
         throws(StoreError) -> Deferred<DeleteOutcome>
     {
         let namespace = try Self.namespace(type, requested: namespace, inBody: nil)
-        return try writing { (state) throws(StoreError) in
-            let key = Self.key(type, namespace, name)
-            guard let existing = state.latest(type.description, key)?.object else { throw .notFound(type, name) }
+        return try writing(type, namespace: namespace, name: name) { (stored) throws(StoreError) -> WritePlan in
+            guard let stored else { throw .notFound(type, name) }
+            let existing = stored.object
             let metadata = existing["metadata"] ?? [:]
             if let uid = preconditions.uid, uid != metadata["uid"]?.stringValue {
                 throw .conflict(type, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(metadata["uid"]?.stringValue ?? "")")
@@ -353,16 +362,14 @@ public final class ResourceStore: Sendable {
                 )
             }
             if !(metadata["finalizers"]?.arrayStrings ?? []).isEmpty {
-                if metadata["deletionTimestamp"] != nil { return (.pending(existing), state.uncommittedVersion(type.description, key)) }
+                if metadata["deletionTimestamp"] != nil { return .unchanged(stored) }
                 var marked = existing
                 marked["metadata"]?["deletionTimestamp"] = .string(Self.timestamp(now()))
                 marked["metadata"]?["deletionGracePeriodSeconds"] = 0
-                let (stored, version) = write(&state, type, namespace: namespace, name: name, object: marked, event: .modified)
-                return (.pending(stored.object), version)
+                return .write(PreparedWrite(marked), .modified)
             }
-            let (stored, version) = write(&state, type, namespace: namespace, name: name, object: existing, event: .deleted)
-            return (.deleted(stored.object), version)
-        }
+            return .write(PreparedWrite(existing), .deleted)
+        }.map { written in written.event == .deleted ? .deleted(written.stored.object) : .pending(written.stored.object) }
     }
 
     // MARK: - Watch
@@ -408,34 +415,67 @@ public final class ResourceStore: Sendable {
     /// a watcher that resumes from it misses nothing and skips what did not concern it.
     public func emitBookmarks() {
         state.withLock { state in
-            for subscriber in state.subscribers.values {
-                subscriber.continuation.yield(StoredEvent(type: .bookmark, object: [:], resourceVersion: state.resourceVersion))
+            // The committer may be sending a batch, outside the lock: it sends these after it.
+            if state.committing {
+                state.bookmarkPending = true
+            } else {
+                state.sendBookmarks()
             }
         }
     }
 
-    // MARK: - Plumbing
+    // MARK: - Writes, decided outside the lock
 
-    /// Applies one change (under the lock): the stored object and the version to wait for.
-    private func write(_ state: inout State, _ type: ResourceType, namespace: String, name: String, object: JSONValue, event: StoredEvent.EventType)
-        -> (StoredObject, Int64)
-    {
-        let change = state.apply(resource: type.description, key: Self.key(type, namespace, name), object: object, event: event)
-        return (change.stored, change.version)
+    /// What a write does to one object, decided from the object as it stood.
+    private enum WritePlan {
+        /// Nothing changes: the answer is the object as it is, once its pending change commits.
+        case unchanged(StoredObject)
+        /// Writes this object (the store sets its resourceVersion) with this event.
+        case write(PreparedWrite, StoredEvent.EventType)
+    }
+
+    /// A write's answer: the object as stored, and the event it made (nil when it changed nothing).
+    private struct Written {
+        var stored: StoredObject
+        var event: StoredEvent.EventType?
+    }
+
+    /// Runs a write to one object. `plan` decides it from the object as it stands (nil: there is
+    /// none) outside the lock: checks, merges, comparisons and the encoding of the new object,
+    /// most of a write's cost, no longer hold up the other writers and the committer. Under the
+    /// lock the write is applied only if the object is still the one it decided from (same
+    /// version, no failed commit since); otherwise it decides again against the newer one.
+    ///
+    /// Nothing commits until somebody waits on the answer: a synchronous waiter commits on its
+    /// own thread if nobody else is committing, an asynchronous one starts the committer queue.
+    private func writing(
+        _ type: ResourceType, namespace: String, name: String, _ plan: (StoredObject?) throws(StoreError) -> WritePlan
+    ) throws(StoreError) -> Deferred<Written> {
+        let resource = type.description
+        let key = Self.key(type, namespace, name)
+        while true {
+            let (seen, seenEpoch) = state.withLock { ($0.latest(resource, key), $0.epoch) }
+            let decided = try plan(seen)
+            let applied = state.withLock { (state) -> (Written, Int64, Int)? in
+                let current = state.latest(resource, key)
+                guard state.epoch == seenEpoch, current?.object["metadata"]?["resourceVersion"] == seen?.object["metadata"]?["resourceVersion"] else {
+                    return nil
+                }
+                switch decided {
+                case .unchanged(let stored):
+                    return (Written(stored: stored, event: nil), state.uncommittedVersion(resource, key), state.epoch)
+                case .write(let prepared, let event):
+                    let change = state.apply(resource: resource, key: key, prepared, event: event)
+                    return (Written(stored: change.stored, event: event), change.version, state.epoch)
+                }
+            }
+            if let (written, version, epoch) = applied {
+                return Deferred(value: written, ticket: CommitTicket(store: self, version: version, epoch: epoch))
+            }
+        }
     }
 
     // MARK: - Commits
-
-    /// Runs a write under the lock; `body` returns its answer and the version that answer needs
-    /// committed. Nothing commits until somebody waits: a synchronous waiter commits on its own
-    /// thread if nobody else is committing, an asynchronous one starts the committer queue.
-    private func writing<Value>(_ body: (inout State) throws(StoreError) -> (Value, Int64)) throws(StoreError) -> Deferred<Value> {
-        let (value, version, epoch) = try state.withLock { (state) throws(StoreError) in
-            let (value, version) = try body(&state)
-            return (value, version, state.epoch)
-        }
-        return Deferred(value: value, ticket: CommitTicket(store: self, version: version, epoch: epoch))
-    }
 
     /// Whether the ticket's change is settled, or nil after registering `resume` for when it is.
     private func settledOrWait(_ ticket: CommitTicket, resume: @escaping @Sendable (Result<Void, StoreError>) -> Void) -> Result<Void, StoreError>? {
@@ -495,6 +535,11 @@ public final class ResourceStore: Sendable {
     private func commitQueued(until ticket: CommitTicket?) {
         while true {
             let batch = state.withLock { (state) -> [Change]? in
+                // The previous batch has been sent to the watchers (or there was none).
+                if state.bookmarkPending {
+                    state.bookmarkPending = false
+                    state.sendBookmarks()
+                }
                 let settled = ticket.map { state.settlement(version: $0.version, epoch: $0.epoch) != nil } ?? false
                 if state.queue.isEmpty || settled {
                     if state.queue.isEmpty {
@@ -513,12 +558,15 @@ public final class ResourceStore: Sendable {
             } catch {
                 result = .failure(.storage(error))
             }
-            let settled = state.withLock { state in
+            let (settled, delivery) = state.withLock { state -> ([CommitWaiter], Delivery?) in
                 switch result {
                 case .success: state.committed(batch)
-                case .failure(let error): state.failed(error)
+                case .failure(let error): (state.failed(error), nil)
                 }
             }
+            // Outside the lock, before the next batch (see `Delivery`); the writers hear after
+            // their watchers, as before.
+            delivery?.send()
             for waiter in settled { waiter.resume(result) }
         }
     }
@@ -583,6 +631,8 @@ public struct Deferred<Value: Sendable>: Sendable {
         try ticket.wait()
         return value
     }
+
+    func map<Other>(_ transform: (Value) -> Other) -> Deferred<Other> { Deferred<Other>(value: transform(value), ticket: ticket) }
 }
 
 /// A write's commit: settled once the write is durable, or failed (a storage error) if the
@@ -604,6 +654,20 @@ public struct CommitTicket: Sendable {
 
     /// Suspends until settled; a queue thread commits.
     public func committed() async throws(StoreError) { try await store.waitAsync(for: self) }
+}
+
+extension Array where Element == String {
+    /// The first index in `range` whose key satisfies `predicate`, which must be false for a
+    /// prefix of the range and true for the rest (a binary search).
+    func partitioningIndex(in range: Range<Int>, where predicate: (String) -> Bool) -> Int {
+        var low = range.lowerBound
+        var high = range.upperBound
+        while low < high {
+            let middle = low + (high - low) / 2
+            if predicate(self[middle]) { high = middle } else { low = middle + 1 }
+        }
+        return low
+    }
 }
 
 struct Subscriber {

@@ -35,6 +35,9 @@ struct State {
     private(set) var queue: [Change] = []
     /// Whether a thread holds the committer's role (at most one does).
     var committing = false
+    /// Bookmarks asked for while the committer may be sending a batch to the watchers: it sends
+    /// them once it has (a bookmark must not overtake the changes it vouches for).
+    var bookmarkPending = false
     /// Counts failed commits. A version can be handed out again after one, so a ticket names
     /// its epoch too.
     private(set) var epoch = 0
@@ -54,6 +57,8 @@ struct State {
     var compactedThrough: Int64 { max(openedAt, resourceVersion - historyLimit) }
     var subscribers: [Int: Subscriber] = [:]
     var nextSubscriber = 0
+    /// Each resource's committed keys in order, for lists; dropped when a key comes or goes.
+    private var sortedKeyCache: [String: [String]] = [:]
 
     init(objects: [String: [String: StoredObject]], resourceVersion: Int64, historyLimit: Int64) {
         self.objects = objects
@@ -61,6 +66,14 @@ struct State {
         appliedVersion = resourceVersion
         openedAt = resourceVersion
         self.historyLimit = max(1, historyLimit)
+    }
+
+    /// The resource's committed keys, sorted.
+    mutating func sortedKeys(_ resource: String) -> [String] {
+        if let keys = sortedKeyCache[resource] { return keys }
+        let keys = (objects[resource] ?? [:]).keys.sorted()
+        sortedKeyCache[resource] = keys
+        return keys
     }
 
     /// The object as the next write sees it: with every applied change, committed or not.
@@ -76,15 +89,20 @@ struct State {
     }
 
     /// Applies a change at the next version and queues it for the committer.
-    mutating func apply(resource: String, key: String, object: JSONValue, event: StoredEvent.EventType) -> Change {
+    mutating func apply(resource: String, key: String, _ prepared: PreparedWrite, event: StoredEvent.EventType) -> Change {
         let version = appliedVersion + 1
-        var object = object
-        object["metadata"]?["resourceVersion"] = .string(String(version))
-        let change = Change(version: version, resource: resource, key: key, stored: StoredObject(object), event: event)
+        let change = Change(version: version, resource: resource, key: key, stored: prepared.stored(at: version), event: event)
         appliedVersion = version
         queue.append(change)
         uncommitted[resource, default: [:]][key] = change
         return change
+    }
+
+    /// Sends every watcher a bookmark at the committed version.
+    func sendBookmarks() {
+        for subscriber in subscribers.values {
+            subscriber.continuation.yield(StoredEvent(type: .bookmark, object: [:], resourceVersion: resourceVersion))
+        }
     }
 
     /// Up to `limit` queued changes, oldest first, for one transaction.
@@ -97,11 +115,15 @@ struct State {
         return Array(queue.prefix(limit))
     }
 
-    /// Makes a committed batch visible: objects, history and watchers, in version order. Returns
-    /// the waiters it settles, to be resumed outside the lock.
-    mutating func committed(_ batch: [Change]) -> [CommitWaiter] {
+    /// Makes a committed batch visible to reads, lists and new watches, in version order. Returns
+    /// the waiters it settles and what the current watchers are to be told, both for outside the
+    /// lock (the committer sends the delivery, then resumes the waiters).
+    mutating func committed(_ batch: [Change]) -> (waiters: [CommitWaiter], delivery: Delivery) {
+        var delivery = Delivery(subscribers: Array(subscribers.values), changes: [])
+        delivery.changes.reserveCapacity(batch.count)
         for change in batch {
             let previous = objects[change.resource]?[change.key]?.object
+            if change.event == .deleted || previous == nil { sortedKeyCache[change.resource] = nil }
             if change.event == .deleted {
                 objects[change.resource]?[change.key] = nil
             } else {
@@ -112,10 +134,12 @@ struct State {
             let entry = HistoryEntry(version: change.version, resource: change.resource, type: change.event, json: change.stored.json)
             if slot == history.count { history.append(entry) } else { history[slot] = entry }
             resourceVersion = change.version
-            notify(change, previous: previous)
+            // The previous object goes with the delivery: freeing it (a whole tree) is no work
+            // for the lock either.
+            delivery.changes.append((change, previous))
         }
         let committedVersion = resourceVersion
-        return settle { $0 <= committedVersion }
+        return (settle { $0 <= committedVersion }, delivery)
     }
 
     /// A commit failed: every uncommitted change is dropped (the database and `objects` still
@@ -147,28 +171,6 @@ struct State {
         return settled
     }
 
-    /// Tells the watchers of the change's resource: a selector watch sees an object enter and
-    /// leave its selection as ADDED and DELETED.
-    private func notify(_ change: Change, previous: JSONValue?) {
-        let object = change.stored.object
-        for subscriber in subscribers.values where subscriber.resource == change.resource {
-            let matchedBefore = previous.map(subscriber.filter.matches) ?? false
-            let matchesNow = subscriber.filter.matches(object)
-            let seen: StoredEvent.EventType?
-            switch (change.event, matchedBefore, matchesNow) {
-            case (.added, _, true): seen = .added
-            case (.modified, true, true): seen = .modified
-            case (.modified, false, true): seen = .added
-            case (.modified, true, false): seen = .deleted
-            case (.deleted, _, true), (.deleted, true, _): seen = .deleted
-            default: seen = nil
-            }
-            if let seen {
-                subscriber.continuation.yield(StoredEvent(type: seen, object: object, resourceVersion: change.version, json: change.stored.json))
-            }
-        }
-    }
-
     /// The changes to `type` after `version`, oldest first; the caller has checked that the
     /// history still holds them (`compactedThrough`).
     func history(_ type: ResourceType, after version: Int64) throws -> [StoredEvent] {
@@ -185,6 +187,66 @@ struct State {
     }
 
     private func historySlot(_ version: Int64) -> Int { Int((version - openedAt - 1) % historyLimit) }
+}
+
+/// What one committed batch tells the watchers that were open when it committed. The committer
+/// sends it outside the lock, before it takes the next batch (and before any bookmark waiting
+/// for it, see `ResourceStore.emitBookmarks`), so every watcher still sees changes in version
+/// order. A watch opened after the commit replays the batch from the history instead.
+struct Delivery {
+    var subscribers: [Subscriber]
+    var changes: [(change: Change, previous: JSONValue?)]
+
+    /// Tells the watchers of each change's resource: a selector watch sees an object enter and
+    /// leave its selection as ADDED and DELETED.
+    func send() {
+        for (change, previous) in changes {
+            let object = change.stored.object
+            for subscriber in subscribers where subscriber.resource == change.resource {
+                let matchedBefore = previous.map(subscriber.filter.matches) ?? false
+                let matchesNow = subscriber.filter.matches(object)
+                let seen: StoredEvent.EventType?
+                switch (change.event, matchedBefore, matchesNow) {
+                case (.added, _, true): seen = .added
+                case (.modified, true, true): seen = .modified
+                case (.modified, false, true): seen = .added
+                case (.modified, true, false): seen = .deleted
+                case (.deleted, _, true), (.deleted, true, _): seen = .deleted
+                default: seen = nil
+                }
+                if let seen {
+                    subscriber.continuation.yield(StoredEvent(type: seen, object: object, resourceVersion: change.version, json: change.stored.json))
+                }
+            }
+        }
+    }
+}
+
+/// An object encoded for writing, outside the store's lock, with its resourceVersion left out:
+/// under the lock, where the version is handed out, writing it costs one copy of its text.
+struct PreparedWrite {
+    private var object: JSONValue
+    private let before: String
+    private let after: String
+
+    init(_ object: JSONValue) {
+        var object = object
+        var metadata = object["metadata"] ?? [:]
+        metadata["resourceVersion"] = ""
+        object["metadata"] = metadata
+        self.object = object
+        guard let pieces = object.canonicalText(splitAt: ["metadata", "resourceVersion"]) else {
+            preconditionFailure("metadata.resourceVersion, set just above, is missing")
+        }
+        (before, after) = pieces
+    }
+
+    func stored(at version: Int64) -> StoredObject {
+        let text = String(version)
+        var object = object
+        object["metadata"]?["resourceVersion"] = .string(text)
+        return StoredObject(object: object, json: before + "\"" + text + "\"" + after)
+    }
 }
 
 /// One change in the watch history. Only the JSON text is kept (a string the current object

@@ -506,6 +506,11 @@ let benchWorkers =
     CommandLine.arguments.firstIndex(of: "--workers").flatMap { CommandLine.arguments.dropFirst($0 + 1).first.flatMap { Int($0) } }
     ?? Controller<CountingReconciler>.defaultWorkers
 
+/// How often a cold start reports its progress on stderr (`--progress-every-ms N`; default 5 s).
+let progressEvery: Duration =
+    CommandLine.arguments.firstIndex(of: "--progress-every-ms").flatMap { CommandLine.arguments.dropFirst($0 + 1).first.flatMap { Int($0) } }
+    .map { .milliseconds($0) } ?? .seconds(5)
+
 /// Counts reconciles: each deployment once on a cold start, unless its own writes queue it again.
 final class CountingReconciler: Reconciler {
     let inner: DeploymentReconciler
@@ -561,10 +566,12 @@ func coldStart(namespace: String, client: KubernetesClient, triton: InMemoryTrit
             FileHandle.standardError.write(Data("controller did not converge in 300 s: \(ready.count) of 10,000 Ready\n".utf8))
             exit(1)
         }
-        if ContinuousClock.now - lastReport > .seconds(5) {
+        if ContinuousClock.now - lastReport > progressEvery {
             lastReport = ContinuousClock.now
             FileHandle.standardError.write(
-                Data("controller (\(namespace)): \(ready.count) of 10,000 Ready after \(format(ContinuousClock.now - start))\n".utf8))
+                Data(
+                    "controller (\(namespace)): \(ready.count) of 10,000 Ready after \(format(ContinuousClock.now - start)) (CPU \(String(format: "%.2f", cpuSeconds() - cpuBefore)) s)\n"
+                        .utf8))
         }
         try await Task.sleep(for: .milliseconds(50))
     }

@@ -45,6 +45,21 @@ import Testing
         #expect(value.canonicalText == #"{"a":"line\n\"quoted\"\u0001","b":[true,null,1.5]}"#)
     }
 
+    /// The store encodes an object with a gap where its resourceVersion goes: whatever fills the
+    /// gap, the text is that object's canonical text.
+    @Test func canonicalTextSplitAtAPathLeavesAGapForItsValue() throws {
+        var object = try JSONValueCoding.encode(Fixtures.triton())
+        object["metadata"]?["resourceVersion"] = ""
+        object["metadata"]?["zzz"] = "after"
+        let (before, after) = try #require(object.canonicalText(splitAt: ["metadata", "resourceVersion"]))
+        for value: JSONValue in ["12345", "", 7, ["nested": "x"]] {
+            object["metadata"]?["resourceVersion"] = value
+            #expect(before + value.canonicalText + after == object.canonicalText)
+        }
+        #expect(object.canonicalText(splitAt: ["metadata", "missing"]) == nil)
+        #expect(object.canonicalText(splitAt: ["spec", "model", "name", "deeper"]) == nil)
+    }
+
     /// The in-process transport checks the request size limit on this count instead of writing the
     /// text: it must be the exact length of the text.
     @Test func canonicalByteCountIsTheTextsLength() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import ModelplaneAPI
+import Synchronization
 import Testing
 
 @testable import ResourceStore
@@ -287,6 +288,43 @@ extension JSONValue {
         #expect(versions == ["23"], "every page reports the first page's version")
     }
 
+    /// Pages of one namespace, with and without a selector, while keys come and go between
+    /// them: each matching object once, in order; how many remain is told only without a
+    /// selector, as kube-apiserver does.
+    @Test func pagesOfANamespaceWithASelectorWhileKeysComeAndGo() throws {
+        let scratch = try ScratchStore()
+        let store = scratch.store
+        for i in 0..<12 {
+            _ = try store.create(md, namespace: i % 2 == 0 ? "a" : "b", object(String(format: "x-%02d", i), labels: ["team": i % 4 == 0 ? "risk" : "ops"]))
+        }
+        _ = try store.create(md, namespace: "a-b", object("x-00"))  // a namespace that starts like "a"
+        func page(_ filter: ObjectFilter, _ token: String?) throws -> StoredList { try store.list(md, filter: filter, limit: 2, continueToken: token) }
+        func names(_ list: StoredList) -> [String] { list.items.compactMap { $0.object["metadata"]?["name"]?.stringValue } }
+
+        var first = try page(ObjectFilter(namespace: "a"), nil)
+        #expect(names(first) == ["x-00", "x-02"] && first.remainingItemCount == 4)
+        _ = try store.delete(md, namespace: "a", name: "x-04")
+        _ = try store.create(md, namespace: "a", object("x-03"))
+        var rest: [String] = []
+        var token = first.continueToken
+        while let next = token {
+            let list = try page(ObjectFilter(namespace: "a"), next)
+            rest += names(list)
+            token = list.continueToken
+        }
+        #expect(rest == ["x-03", "x-06", "x-08", "x-10"], "the key added after the first page comes in order; the deleted one does not")
+
+        let risk = ObjectFilter(namespace: "a", labels: try LabelSelector(parsing: "team=risk"))
+        first = try page(risk, nil)
+        #expect(names(first) == ["x-00", "x-08"] && first.continueToken == nil && first.remainingItemCount == nil)
+        _ = try store.create(md, namespace: "a", object("x-09", labels: ["team": "risk"]))
+        first = try page(risk, nil)
+        #expect(names(first) == ["x-00", "x-08"] && first.continueToken != nil && first.remainingItemCount == nil)
+        #expect(try names(page(risk, first.continueToken)) == ["x-09"])
+        #expect(try names(store.list(md, filter: ObjectFilter(namespace: "a-b"))) == ["x-00"])
+        #expect(try store.list(md, filter: ObjectFilter(namespace: "c")).items.isEmpty)
+    }
+
     @Test func expiredContinueTokensAre410() throws {
         let scratch = try ScratchStore(historyLimit: 10)
         for i in 0..<5 { _ = try scratch.store.create(md, namespace: "default", object("a\(i)")) }
@@ -518,6 +556,89 @@ extension JSONValue {
         try scratch.reopen()
         #expect(try scratch.store.list(md).items.count == 300)
         #expect(scratch.store.resourceVersion == "300")
+    }
+
+    /// Read-modify-write loops from many threads on one object, retrying on 409, with status
+    /// writes between: no increment is lost (writes decided outside the lock are applied only
+    /// to the object they were decided from).
+    @Test func readModifyWriteLoopsLoseNoUpdate() async throws {
+        let scratch = try ScratchStore()
+        let store = scratch.store
+        _ = try store.create(md, namespace: "default", object("counter", labels: ["count": "0"]))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    var done = 0
+                    var attempts = 0
+                    while done < 25 {
+                        attempts += 1
+                        var current = try store.get(md, namespace: "default", name: "counter", uncommitted: true)
+                        let subresource: ResourceStore.Subresource = (writer + attempts) % 5 == 0 ? .status : .main
+                        if subresource == .status {
+                            current["status"] = ["phase": .string("w\(writer)-\(attempts)")]
+                        } else {
+                            let count = Int(current["metadata"]?["labels"]?["count"]?.stringValue ?? "") ?? -1000
+                            current["metadata"]?["labels"]?["count"] = .string(String(count + 1))
+                        }
+                        do {
+                            let written = try store.updateDeferred(md, namespace: "default", name: "counter", current, subresource: subresource)
+                            try await written.ticket.committed()
+                            if subresource == .main { done += 1 }
+                        } catch let error as StoreError where error.code == 409 {
+                            continue
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let final = try store.get(md, namespace: "default", name: "counter")
+        #expect(final["metadata"]?["labels"]?["count"] == "200")
+        try scratch.reopen()
+        #expect(try scratch.store.get(md, namespace: "default", name: "counter") == final)
+    }
+
+    /// Watchers are sent each batch outside the lock; bookmarks asked for meanwhile wait for it,
+    /// so a watcher never sees a bookmark ahead of a change it vouches for, nor changes out of
+    /// order.
+    @Test func bookmarksNeverOvertakeTheChangesTheyVouchFor() async throws {
+        let scratch = try ScratchStore()
+        let store = scratch.store
+        let watch = try store.watch(md, from: store.resourceVersion)
+        let writers = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<600 {
+                    group.addTask { try await store.createDeferred(md, namespace: "default", object("b\(i)")).ticket.committed() }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // A thread of its own, asking all the time: it catches the committer between a commit
+        // and the sending of that batch.
+        let stop = Atomic<Bool>(false)
+        let bookmarks = Thread {
+            while !stop.load(ordering: .relaxed) { store.emitBookmarks() }
+        }
+        bookmarks.start()
+        var changes = 0
+        var bookmarksSeen = 0
+        var lastChange: Int64 = 0
+        var outOfOrder: [String] = []
+        for await event in watch {
+            if event.type == .bookmark {
+                bookmarksSeen += 1
+                if event.resourceVersion != lastChange { outOfOrder.append("a bookmark at \(event.resourceVersion) after change \(lastChange)") }
+            } else {
+                changes += 1
+                if event.resourceVersion != lastChange + 1 { outOfOrder.append("change \(event.resourceVersion) after change \(lastChange)") }
+                lastChange = event.resourceVersion
+            }
+            if changes == 600 { break }
+        }
+        stop.store(true, ordering: .relaxed)
+        try await writers.value
+        #expect(outOfOrder.isEmpty, "\(outOfOrder.count) out of order, first: \(outOfOrder.prefix(3))")
+        #expect(bookmarksSeen > 0)
     }
 
     /// A transaction that fails (here a trigger, as a full disk or an I/O error would) fails every
