@@ -176,11 +176,19 @@ extension ObjectCache where Object == ModelDeployment {
         ObjectCache { md in
             var values: [String] = []
             if let url = md.spec.backend.triton?.url { values.append(TritonClaims.key(url: url, model: md.spec.model.name)) }
-            if let record = md.status?.triton { values.append(TritonClaims.key(url: record.url, model: record.model)) }
+            // Usually the model the spec wants is the one it has: one value, which the status
+            // write that records it leaves as it was (no re-indexing).
+            if let record = md.status?.triton, case let loaded = TritonClaims.key(url: record.url, model: record.model), !values.contains(loaded) {
+                values.append(loaded)
+            }
             if let sagemaker = md.spec.backend.sagemaker {
                 values.append(SageMakerClaims.key(region: sagemaker.region, endpoint: SageMakerResources.endpointName(md)))
             }
-            if let record = md.status?.sagemaker { values.append(SageMakerClaims.key(region: record.region, endpoint: record.endpoint)) }
+            if let record = md.status?.sagemaker, case let serving = SageMakerClaims.key(region: record.region, endpoint: record.endpoint),
+                !values.contains(serving)
+            {
+                values.append(serving)
+            }
             return values
         }
     }
