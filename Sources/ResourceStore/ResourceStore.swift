@@ -395,9 +395,10 @@ public final class ResourceStore: Sendable {
                 }
             } else {
                 let objects = state.objects[type.description] ?? [:]
-                for key in objects.keys.sorted() where filter.matches(objects[key]!.object) {
-                    continuation.yield(
-                        StoredEvent(type: .added, object: objects[key]!.object, resourceVersion: state.resourceVersion, json: objects[key]!.json))
+                for key in state.sortedKeys(type.description) {
+                    let stored = objects[key]!
+                    guard filter.matches(stored.object) else { continue }
+                    continuation.yield(StoredEvent(type: .added, object: stored.object, resourceVersion: state.resourceVersion, json: stored.json))
                 }
             }
             let id = state.nextSubscriber

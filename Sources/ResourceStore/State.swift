@@ -28,7 +28,7 @@ struct State {
     /// The newest version handed to a write (committed or not).
     private(set) var appliedVersion: Int64
     /// Committed objects: resource → "namespace/name" → object.
-    var objects: [String: [String: StoredObject]] = [:]
+    private(set) var objects: [String: [String: StoredObject]] = [:]
     /// The newest uncommitted change to each object that has one.
     private var uncommitted: [String: [String: Change]] = [:]
     /// Uncommitted changes the committer has not taken yet, oldest first.
