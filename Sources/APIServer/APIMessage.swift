@@ -50,6 +50,8 @@ public struct APIResponse: Sendable {
     /// A write's commit, when the answer came from `KubernetesAPI.respond` before it: the answer
     /// may be sent only once this is settled (and an error instead if it fails).
     public var commit: CommitTicket?
+    /// The methods a 405 names in its `Allow` header (RFC 9110).
+    public var allow: String?
 
     public init(status: Int, contentType: String = "application/json", body: Body, json: JSONValue? = nil) {
         self.status = status

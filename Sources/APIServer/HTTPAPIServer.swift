@@ -217,6 +217,7 @@ private final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHa
     private func write(_ response: APIResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: response.contentType)
+        if let allow = response.allow { headers.add(name: "allow", value: allow) }
         if !keepAlive {
             headers.add(name: "connection", value: "close")
         } else if version.major == 1, version.minor == 0 {

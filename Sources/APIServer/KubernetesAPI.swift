@@ -83,10 +83,8 @@ public final class KubernetesAPI: Sendable {
     private func resource(_ request: APIRequest, _ path: RequestTarget.ResourcePath, _ served: ServedResource) throws(StoreError) -> APIResponse {
         if let view = served.view {
             guard request.method == "GET" else {
-                return Self.status(
-                    .init(
-                        code: 405, reason: "MethodNotAllowed",
-                        message: "\(served.type.plural) in \(served.type.apiVersion) are read-only here; write \(view.storage)"))
+                return Self.methodNotAllowed(
+                    "\(served.type.plural) in \(served.type.apiVersion) are read-only here; write \(view.storage)", allow: "GET")
             }
         }
         let type = served.storage
@@ -99,7 +97,9 @@ public final class KubernetesAPI: Sendable {
         }
         switch (request.method, path.name) {
         case ("GET", nil):
-            if request.query["watch"] == "true" || request.query["watch"] == "1" { return try watch(request, served, namespace: namespace) }
+            // Every list parameter is checked, whichever of them the answer uses.
+            _ = (try Self.integer(request, "limit"), try Self.integer(request, "timeoutSeconds"), try Self.boolean(request, "allowWatchBookmarks"))
+            if try Self.boolean(request, "watch") == true { return try watch(request, served, namespace: namespace) }
             return try list(request, served, namespace: namespace)
         case ("GET", let name?):
             let object = served.present(try store.get(type, namespace: namespace, name: name))
@@ -114,25 +114,47 @@ public final class KubernetesAPI: Sendable {
             return APIResponse(status: 200, body: .data(Data(object.canonicalText.utf8)), json: object)
         case ("POST", nil):
             guard path.namespace != nil || !type.namespaced else {
-                return Self.status(.init(code: 405, reason: "MethodNotAllowed", message: "create needs a namespace in the path"))
+                return Self.methodNotAllowed("create needs a namespace in the path", allow: "GET")
             }
+            let dryRun = try Self.dryRun(request, options: "CreateOptions")
             var object = try Self.body(request)
             if type.namespaced, object["metadata"]?["namespace"] == nil { object["metadata"]?["namespace"] = .string(namespace ?? "default") }
+            // A generated name is checked like a given one, so it is made before the checks.
+            if object["metadata"]?["name"]?.stringValue?.isEmpty ?? true, let prefix = object["metadata"]?["generateName"]?.stringValue, !prefix.isEmpty {
+                object["metadata"]?["name"] = .string(ResourceStore.generatedName(prefix))
+            }
             try check(served, object, name: object["metadata"]?["name"]?.stringValue ?? "")
-            return .json(201, try store.createDeferred(type, namespace: namespace, object))
+            return .json(201, try store.createDeferred(type, namespace: namespace, object, dryRun: dryRun))
         case ("PUT", let name?):
+            let dryRun = try Self.dryRun(request, options: "UpdateOptions")
             let object = try Self.body(request)
             try checkWrite(served, object, subresource: subresource, namespace: namespace, name: name)
-            return .json(200, try store.updateDeferred(type, namespace: namespace, name: name, object, subresource: subresource))
+            return .json(200, try store.updateDeferred(type, namespace: namespace, name: name, object, subresource: subresource, dryRun: dryRun))
         case ("PATCH", let name?):
-            return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource))
-        case ("DELETE", let name?):
-            var preconditions = ResourceStore.Preconditions()
-            if !request.body.isEmpty, let options = try? JSONValue(parsing: request.body) {
-                preconditions.uid = options["preconditions"]?["uid"]?.stringValue
-                preconditions.resourceVersion = options["preconditions"]?["resourceVersion"]?.stringValue
+            let dryRun = try Self.dryRun(request, options: "PatchOptions")
+            return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource, dryRun: dryRun))
+        case ("DELETE", let name?) where subresource == .main:
+            // DeleteOptions come in the body (kubectl) or the query (other clients).
+            var options: JSONValue?
+            if !request.body.isEmpty {
+                do {
+                    options = try JSONValue(parsing: request.body)
+                } catch {
+                    throw .badRequest("the request body is not valid DeleteOptions JSON: \(error)")
+                }
+                var problems: [FieldError] = []
+                Self.deleteOptions.check(options!, into: &problems)
+                if !problems.isEmpty {
+                    throw StoreError(
+                        code: 422, reason: "Invalid",
+                        message: "DeleteOptions.meta.k8s.io \"\" is invalid: " + problems.map(\.description).joined(separator: ", "), causes: problems)
+                }
             }
-            let deleted = try store.deleteDeferred(type, namespace: namespace, name: name, preconditions: preconditions)
+            let dryRun = try Self.dryRun(request, options: "DeleteOptions", inBody: options?["dryRun"])
+            var preconditions = ResourceStore.Preconditions()
+            preconditions.uid = options?["preconditions"]?["uid"]?.stringValue
+            preconditions.resourceVersion = options?["preconditions"]?["resourceVersion"]?.stringValue
+            let deleted = try store.deleteDeferred(type, namespace: namespace, name: name, preconditions: preconditions, dryRun: dryRun)
             var response: APIResponse
             switch deleted.value {
             case .deleted(let last): response = .json(200, last.canonicalText)
@@ -141,14 +163,17 @@ public final class KubernetesAPI: Sendable {
             response.commit = deleted.ticket
             return response
         default:
-            return Self.status(.init(code: 405, reason: "MethodNotAllowed", message: "\(request.method) is not supported on \(request.path)"))
+            let allow =
+                path.name == nil
+                ? (path.namespace == nil && type.namespaced ? "GET" : "GET, POST") : subresource == .status ? "GET, PUT, PATCH" : "GET, PUT, PATCH, DELETE"
+            return Self.methodNotAllowed("\(request.method) is not supported on \(request.path)", allow: allow)
         }
     }
 
     private func list(_ request: APIRequest, _ served: ServedResource, namespace: String?) throws(StoreError) -> APIResponse {
         let type = served.type
         let filter = try Self.filter(request, served, namespace: namespace)
-        let limit = request.query["limit"].flatMap(Int.init)
+        let limit = try Self.integer(request, "limit")
         let page = try store.list(served.storage, filter: filter, limit: limit, continueToken: request.query["continue"])
         if Table.wanted(request) {
             let now = Date()
@@ -182,8 +207,8 @@ public final class KubernetesAPI: Sendable {
         let asTable = Table.wanted(request)
         let filter = try Self.filter(request, served, namespace: namespace)
         let events = try store.watch(served.storage, filter: filter, from: request.query["resourceVersion"])
-        let bookmarks = request.query["allowWatchBookmarks"] == "true"
-        let timeout = request.query["timeoutSeconds"].flatMap(Int.init).map { Duration.seconds(max(1, $0)) } ?? .seconds(1800)
+        let bookmarks = try Self.boolean(request, "allowWatchBookmarks") ?? false
+        let timeout = try Self.integer(request, "timeoutSeconds").map { Duration.seconds(max(1, $0)) } ?? .seconds(1800)
         if request.inProcess, !asTable {
             // A caller in this process takes the events as values: nothing to write or parse.
             let (output, continuation) = AsyncStream.makeStream(of: JSONValue.self)
@@ -254,9 +279,9 @@ public final class KubernetesAPI: Sendable {
         }
     }
 
-    private func patch(_ request: APIRequest, _ served: ServedResource, namespace: String?, name: String, subresource: ResourceStore.Subresource)
-        throws(StoreError) -> Deferred<StoredObject>
-    {
+    private func patch(
+        _ request: APIRequest, _ served: ServedResource, namespace: String?, name: String, subresource: ResourceStore.Subresource, dryRun: Bool
+    ) throws(StoreError) -> Deferred<StoredObject> {
         let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map(String.init) ?? ""
         let body = try Self.body(request, allowArray: contentType == "application/json-patch+json")
         for _ in 0..<5 {
@@ -284,7 +309,7 @@ public final class KubernetesAPI: Sendable {
             if !conditional { patched["metadata"]?["resourceVersion"] = current["metadata"]?["resourceVersion"] }
             try checkWrite(served, patched, subresource: subresource, namespace: namespace, name: name)
             do {
-                return try store.updateDeferred(served.type, namespace: namespace, name: name, patched, subresource: subresource)
+                return try store.updateDeferred(served.type, namespace: namespace, name: name, patched, subresource: subresource, dryRun: dryRun)
             } catch  where error.code == 409 && !conditional {
                 continue  // someone wrote in between: re-apply the patch to the newer object
             }
@@ -334,11 +359,34 @@ public final class KubernetesAPI: Sendable {
         func namespace(_ name: String) -> String {
             #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(name)"},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}}"#
         }
-        guard request.method == "GET" else { return Self.status(.init(code: 405, reason: "MethodNotAllowed", message: "namespaces are read-only here")) }
+        guard request.method == "GET" else { return Self.methodNotAllowed("namespaces are read-only here", allow: "GET") }
         if let name = path.name { return .json(200, namespace(name)) }
         return .json(
             200, #"{"apiVersion":"v1","kind":"NamespaceList","metadata":{"resourceVersion":"\#(store.resourceVersion)"},"items":[\#(namespace("default"))]}"#)
     }
+
+    /// meta/v1 DeleteOptions as this server reads them: only `preconditions` and `dryRun` change
+    /// what a delete does (there are no dependents to propagate to, and no grace periods).
+    static let deleteOptions = Schema.object(
+        ObjectSchema(
+            "Options for a delete; only preconditions and dryRun change what it does here.",
+            properties: [
+                .optional("apiVersion", .string(.init("The versioned schema of this object."))),
+                .optional("kind", .string(.init("DeleteOptions.", enum: ["DeleteOptions"]))),
+                .optional(
+                    "preconditions",
+                    .object(
+                        ObjectSchema(
+                            "The delete happens only if the object still has this uid and resourceVersion.",
+                            properties: [.optional("uid", .string(.init("The uid."))), .optional("resourceVersion", .string(.init("The resourceVersion.")))]
+                        ))),
+                .optional(
+                    "dryRun",
+                    .array(items: .string(.init("All, the only mode.")), description: "[All]: check the delete, delete nothing.", maxItems: nil)),
+                .optional("propagationPolicy", .string(.init("Accepted; there are no dependents.", enum: ["Orphan", "Background", "Foreground"]))),
+                .optional("gracePeriodSeconds", .integer(.init("Accepted; deletes are immediate."))),
+                .optional("orphanDependents", .boolean(description: "Deprecated; accepted.")),
+            ]))
 
     // MARK: - Plumbing
 
@@ -360,6 +408,52 @@ public final class KubernetesAPI: Sendable {
         }
     }
 
+    /// A query parameter that must be a non-negative integer, as kube-apiserver decodes it
+    /// (anything else is a 400).
+    static func integer(_ request: APIRequest, _ name: String) throws(StoreError) -> Int? {
+        guard let text = request.query[name] else { return nil }
+        guard let value = Int(text), value >= 0 else { throw .badRequest("\(name): \"\(text)\" is not a non-negative integer") }
+        return value
+    }
+
+    /// A boolean query parameter: `true` or `false`, as clients send them (anything else is a 400).
+    static func boolean(_ request: APIRequest, _ name: String) throws(StoreError) -> Bool? {
+        guard let text = request.query[name] else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw .badRequest("\(name): \"\(text)\" is not a boolean (true or false)")
+        }
+    }
+
+    /// Whether a write is a dry run: `dryRun=All` in the query, or (`inBody`) DeleteOptions'
+    /// `dryRun: ["All"]`; either one makes it so. Any other value is refused as kube-apiserver
+    /// refuses it: 422, the options (`options`: CreateOptions, UpdateOptions, ...) invalid,
+    /// naming the one supported value. `fieldValidation` is checked the same way.
+    static func dryRun(_ request: APIRequest, options: String, inBody: JSONValue? = nil) throws(StoreError) -> Bool {
+        if let validation = request.query["fieldValidation"], !["", "Ignore", "Warn", "Strict"].contains(validation) {
+            let cause = FieldError(
+                .notSupported, FieldPath("fieldValidation"), "\(JSONValue.string(validation).canonicalText): supported values: \"Ignore\", \"Strict\", \"Warn\""
+            )
+            throw StoreError(code: 422, reason: "Invalid", message: "\(options).meta.k8s.io \"\" is invalid: \(cause)", causes: [cause])
+        }
+        var values: [String] = []
+        if let query = request.query["dryRun"] { values.append(query) }
+        if let inBody, inBody != .null {
+            guard case .array(let items) = inBody, case let strings = items.compactMap(\.stringValue), strings.count == items.count else {
+                throw .badRequest("\(options).dryRun must be a list of strings")
+            }
+            values += strings
+        }
+        guard !values.isEmpty else { return false }
+        guard values.allSatisfy({ $0 == "All" }) else {
+            let listed = "[]string{" + values.map { JSONValue.string($0).canonicalText }.joined(separator: ", ") + "}"
+            let cause = FieldError(.notSupported, FieldPath("dryRun"), "\(listed): supported values: \"All\"")
+            throw StoreError(code: 422, reason: "Invalid", message: "\(options).meta.k8s.io \"\" is invalid: \(cause)", causes: [cause])
+        }
+        return true
+    }
+
     private static func filter(_ request: APIRequest, _ served: ServedResource, namespace: String?) throws(StoreError) -> ObjectFilter {
         do {
             var fields = try request.query["fieldSelector"].map { (s) throws(SelectorError) in try FieldSelector(parsing: s) }
@@ -378,6 +472,12 @@ public final class KubernetesAPI: Sendable {
 
     static func notFound(_ path: String) -> APIResponse {
         status(StoreError(code: 404, reason: "NotFound", message: "the server could not find the requested resource (\(path))"))
+    }
+
+    static func methodNotAllowed(_ message: String, allow: String) -> APIResponse {
+        var response = status(StoreError(code: 405, reason: "MethodNotAllowed", message: message))
+        response.allow = allow
+        return response
     }
 
     static func status(_ error: StoreError) -> APIResponse {

@@ -15,6 +15,11 @@ public struct ServedResource: Sendable {
     /// Checks an update through the main resource, given the object it replaces (`validate` of
     /// the new object when nil).
     public var validateUpdate: (@Sendable (_ object: JSONValue, _ stored: JSONValue) -> [FieldError])?
+    /// The objects' schema, which the OpenAPI document describes them with (nil: a view, not
+    /// documented).
+    public var schema: Schema?
+    /// What the server requires of names (a DNS-1123 subdomain unless the kind says otherwise).
+    public var namePattern = NamePattern.subdomain
     /// What `kubectl get` shows after the name (the CRD's printer columns).
     var columns: [TableColumn]
     /// Set for a read-only view of objects stored as another type (core/v1 Events over
@@ -45,7 +50,7 @@ public struct ServedResource: Sendable {
 
     init(
         type: ResourceType, singular: String, shortNames: [String] = [], categories: [String] = [], columns: [TableColumn] = ServedResource.ageColumn,
-        validate: @escaping @Sendable (JSONValue) -> [FieldError], validateStatus: (@Sendable (JSONValue) -> [FieldError])? = nil,
+        schema: Schema? = nil, validate: @escaping @Sendable (JSONValue) -> [FieldError], validateStatus: (@Sendable (JSONValue) -> [FieldError])? = nil,
         validateUpdate: (@Sendable (_ object: JSONValue, _ stored: JSONValue) -> [FieldError])? = nil
     ) {
         self.type = type
@@ -53,6 +58,7 @@ public struct ServedResource: Sendable {
         self.shortNames = shortNames
         self.categories = categories
         self.columns = columns
+        self.schema = schema
         self.validate = validate
         self.validateStatus = validateStatus
         self.validateUpdate = validateUpdate
@@ -61,17 +67,21 @@ public struct ServedResource: Sendable {
     static let ageColumn = [TableColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Time since creation", priority: 0)]
 
     /// Checked exactly as `modelplane validate` checks manifests.
-    public static let modelDeployments = ServedResource(
-        type: .modelDeployments, singular: ModelDeployment.singular, shortNames: ModelDeployment.shortNames, categories: ModelDeployment.categories,
-        columns: CustomResourceDefinition.printerColumns.map {
-            TableColumn(name: $0.name, type: $0.type, jsonPath: $0.jsonPath, description: $0.description, priority: $0.priority)
-        },
-        validate: { ModelDeployment.read($0).problems }, validateStatus: { ModelDeployment.readStatus($0["status"]) },
-        validateUpdate: { ModelDeployment.readUpdate($0, replacing: $1) })
+    public static let modelDeployments: ServedResource = {
+        var served = ServedResource(
+            type: .modelDeployments, singular: ModelDeployment.singular, shortNames: ModelDeployment.shortNames, categories: ModelDeployment.categories,
+            columns: CustomResourceDefinition.printerColumns.map {
+                TableColumn(name: $0.name, type: $0.type, jsonPath: $0.jsonPath, description: $0.description, priority: $0.priority)
+            }, schema: ModelDeployment.schema,
+            validate: { ModelDeployment.read($0).problems }, validateStatus: { ModelDeployment.readStatus($0["status"]) },
+            validateUpdate: { ModelDeployment.readUpdate($0, replacing: $1) })
+        served.namePattern = NamePattern.label
+        return served
+    }()
 
-    public static let leases = ServedResource(type: .leases, singular: "lease", validate: { _ in [] })
+    public static let leases = ServedResource(type: .leases, singular: "lease", schema: Lease.schema, validate: Lease.problems)
 
-    public static let events = ServedResource(type: .events, singular: "event", shortNames: ["ev"], validate: { _ in [] })
+    public static let events = ServedResource(type: .events, singular: "event", shortNames: ["ev"], schema: Event.schema, validate: Event.problems)
 
     /// The core/v1 view of events.k8s.io/v1 Events, which `kubectl describe` reads, as the
     /// Kubernetes API server converts between the two.

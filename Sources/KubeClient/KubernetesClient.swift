@@ -70,9 +70,13 @@ public struct KubernetesClient: Sendable {
         return all
     }
 
-    public func create<Object: KubernetesObject>(_ object: Object, namespace: String? = nil) async throws(KubernetesError) -> Object {
+    /// `dryRun` (here and on every write): the server checks and answers the write as if it had
+    /// made it (`dryRun=All`), and stores nothing.
+    public func create<Object: KubernetesObject>(_ object: Object, namespace: String? = nil, dryRun: Bool = false) async throws(KubernetesError) -> Object {
         let ns = namespace ?? object.metadata.namespace
-        return try await send("POST", path(Object.self, namespace: ns), body: encode(object), contentType: "application/json", decoding: Object.self)
+        return try await send(
+            "POST", path(Object.self, namespace: ns), query: Self.dryRunQuery(dryRun), body: encode(object), contentType: "application/json",
+            decoding: Object.self)
     }
 
     /// POST for a caller that needs only to know it succeeded (an event recorder, which names
@@ -83,24 +87,24 @@ public struct KubernetesClient: Sendable {
     }
 
     /// PUT: replaces the object. Carries `metadata.resourceVersion`; a stale one is a 409 Conflict.
-    public func update<Object: KubernetesObject>(_ object: Object) async throws(KubernetesError) -> Object {
+    public func update<Object: KubernetesObject>(_ object: Object, dryRun: Bool = false) async throws(KubernetesError) -> Object {
         try await send(
-            "PUT", path(Object.self, namespace: object.metadata.namespace, name: try name(of: object)), body: encode(object), contentType: "application/json",
-            decoding: Object.self)
+            "PUT", path(Object.self, namespace: object.metadata.namespace, name: try name(of: object)), query: Self.dryRunQuery(dryRun),
+            body: encode(object), contentType: "application/json", decoding: Object.self)
     }
 
     /// PUT to the status subresource: only `.status` changes.
-    public func updateStatus<Object: KubernetesObject>(_ object: Object) async throws(KubernetesError) -> Object {
+    public func updateStatus<Object: KubernetesObject>(_ object: Object, dryRun: Bool = false) async throws(KubernetesError) -> Object {
         try await send(
-            "PUT", path(Object.self, namespace: object.metadata.namespace, name: try name(of: object), subresource: "status"), body: encode(object),
-            contentType: "application/json", decoding: Object.self)
+            "PUT", path(Object.self, namespace: object.metadata.namespace, name: try name(of: object), subresource: "status"),
+            query: Self.dryRunQuery(dryRun), body: encode(object), contentType: "application/json", decoding: Object.self)
     }
 
-    public func patch<Object: KubernetesObject>(_ type: Object.Type, name: String, namespace: String? = nil, _ patch: Patch, subresource: String? = nil)
-        async throws(KubernetesError) -> Object
-    {
+    public func patch<Object: KubernetesObject>(
+        _ type: Object.Type, name: String, namespace: String? = nil, _ patch: Patch, subresource: String? = nil, dryRun: Bool = false
+    ) async throws(KubernetesError) -> Object {
         let body: Body
-        var query: [(String, String)] = []
+        var query = Self.dryRunQuery(dryRun)
         switch patch {
         case .merge(let value): body = try encode(value)
         case .json(let operations): body = try encode(operations)
@@ -117,11 +121,13 @@ public struct KubernetesClient: Sendable {
     /// Deletes; returns what the server answered: the object (with deletionTimestamp set while
     /// finalizers hold it, else its last state), or nil when it answers with a `Status`.
     @discardableResult
-    public func delete<Object: KubernetesObject>(_ type: Object.Type, name: String, namespace: String? = nil, options: DeleteOptions? = nil)
-        async throws(KubernetesError) -> Object?
-    {
+    public func delete<Object: KubernetesObject>(
+        _ type: Object.Type, name: String, namespace: String? = nil, options: DeleteOptions? = nil, dryRun: Bool = false
+    ) async throws(KubernetesError) -> Object? {
         let body = try options.map { (o) throws(KubernetesError) in try encode(o) }
-        let answer = try await sendRaw("DELETE", path(type, namespace: namespace, name: name), body: body, contentType: body == nil ? nil : "application/json")
+        let answer = try await sendRaw(
+            "DELETE", path(type, namespace: namespace, name: name), query: Self.dryRunQuery(dryRun), body: body,
+            contentType: body == nil ? nil : "application/json")
         let value = try parse(answer)
         if value["kind"] == "Status" { return nil }
         return try decode(type, from: value, answer.data)
@@ -311,6 +317,8 @@ public struct KubernetesClient: Sendable {
     }
 
     private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    static func dryRunQuery(_ dryRun: Bool) -> [(String, String)] { dryRun ? [("dryRun", "All")] : [] }
 
     static func escape(_ s: String) -> String {
         // Names are almost always unreserved already; Foundation's encoder bridges every call.

@@ -70,19 +70,21 @@ public enum CustomResourceDefinition {
     }
 
     /// The OpenAPI v3 form of a schema, structural as apiextensions.k8s.io/v1 requires.
-    public static func openAPI(_ schema: Schema, root: Bool = false) -> JSONValue {
+    /// `expandingOpaque`: also the properties of objects a CRD leaves opaque (`metadata`), for
+    /// the API server's own OpenAPI document, which describes metadata as kube-apiserver does.
+    public static func openAPI(_ schema: Schema, root: Bool = false, expandingOpaque: Bool = false) -> JSONValue {
         var out: [String: JSONValue] = ["description": .string(schema.description)]
         switch schema {
         case .object(let object):
             out["type"] = "object"
-            if object.opaqueInCRD { break }
+            if object.opaqueInCRD, !expandingOpaque { break }
             var properties: [String: JSONValue] = [:]
             for property in object.properties {
                 // apiVersion/kind enums would stop a future version from being served; keep them open.
                 if root, property.name == "apiVersion" || property.name == "kind" {
                     properties[property.name] = .object(["type": "string", "description": .string(property.schema.description)])
                 } else {
-                    properties[property.name] = openAPI(property.schema)
+                    properties[property.name] = openAPI(property.schema, expandingOpaque: expandingOpaque)
                 }
             }
             out["properties"] = .object(properties)
@@ -112,11 +114,11 @@ public enum CustomResourceDefinition {
             out["type"] = "boolean"
         case .array(let items, _, let maxItems):
             out["type"] = "array"
-            out["items"] = openAPI(items)
+            out["items"] = openAPI(items, expandingOpaque: expandingOpaque)
             if let maxItems { out["maxItems"] = .int(Int64(maxItems)) }
         case .map(let values, _):
             out["type"] = "object"
-            out["additionalProperties"] = openAPI(values)
+            out["additionalProperties"] = openAPI(values, expandingOpaque: expandingOpaque)
         case .freeform:
             out["type"] = "object"
             out["x-kubernetes-preserve-unknown-fields"] = true

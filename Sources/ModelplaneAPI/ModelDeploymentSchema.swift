@@ -32,7 +32,9 @@ extension ModelDeployment {
                                 .required(
                                     "version",
                                     .string(
-                                        .init("The version to serve (a string; positive integer for Triton).", minLength: 1, maxLength: Limits.versionMaxLength)
+                                        .init(
+                                            "The version to serve (a string; positive integer for Triton).", pattern: "^[A-Za-z0-9._-]+$", minLength: 1,
+                                            maxLength: Limits.versionMaxLength)
                                     )),
                                 .optional(
                                     "uri",

@@ -41,7 +41,20 @@ public struct ObjectMeta: Codable, Sendable, Hashable {
                 .optional("labels", .map(values: .string(.init("Label value.", maxLength: 63)), description: "Labels.")),
                 .optional("annotations", .map(values: .string(.init("Annotation value.")), description: "Annotations.")),
                 .optional("finalizers", .array(items: .string(.init("Finalizer name.")), description: "Finalizers.", maxItems: nil)),
-                .optional("ownerReferences", .array(items: .freeform(description: "Owner reference."), description: "Owners.", maxItems: nil)),
+                .optional(
+                    "ownerReferences",
+                    .array(
+                        items: .object(
+                            ObjectSchema(
+                                "An object this one belongs to.",
+                                properties: [
+                                    .required("apiVersion", .string(.init("The owner's API version."))),
+                                    .required("kind", .string(.init("The owner's kind."))),
+                                    .required("name", .string(.init("The owner's name."))),
+                                    .required("uid", .string(.init("The owner's uid."))),
+                                    .optional("controller", .boolean(description: "Whether the owner is the managing controller.")),
+                                    .optional("blockOwnerDeletion", .boolean(description: "Whether the owner waits for this object's deletion.")),
+                                ])), description: "Owners.", maxItems: nil)),
                 .optional(
                     "managedFields",
                     .array(items: .freeform(description: "Managed fields entry."), description: "Server-side apply bookkeeping.", maxItems: nil)),

@@ -31,10 +31,13 @@ extension ModelDeployment {
         return errors
     }
 
-    static func validate(_ metadata: ObjectMeta, into errors: inout [FieldError]) {
+    /// Metadata as kube-apiserver checks it: the name (a DNS-1123 label here, a subdomain for
+    /// other kinds with `subdomainName`), namespace, label and annotation keys and values, and
+    /// finalizer names (qualified names, as `example.com/cleanup`).
+    static func validate(_ metadata: ObjectMeta, subdomainName: Bool = false, into errors: inout [FieldError]) {
         let path = FieldPath().appending("metadata")
         if let name = metadata.name {
-            if let problem = Syntax.dns1123LabelProblem(name) {
+            if let problem = subdomainName ? Syntax.dns1123SubdomainProblem(name) : Syntax.dns1123LabelProblem(name) {
                 errors.append(FieldError(.invalid, path.appending("name"), "\"\(name)\": \(problem)"))
             }
         } else if metadata.generateName == nil {
@@ -55,6 +58,11 @@ extension ModelDeployment {
         for key in (metadata.annotations ?? [:]).keys.sorted() {
             if let problem = Syntax.qualifiedNameProblem(key) {
                 errors.append(FieldError(.invalid, path.appending("annotations").appending(key), "key \"\(key)\": \(problem)"))
+            }
+        }
+        for (index, finalizer) in (metadata.finalizers ?? []).enumerated() {
+            if let problem = Syntax.qualifiedNameProblem(finalizer) {
+                errors.append(FieldError(.invalid, path.appending("finalizers").appending(index: index), "\"\(finalizer)\": \(problem)"))
             }
         }
     }

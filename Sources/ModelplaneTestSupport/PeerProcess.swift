@@ -17,6 +17,10 @@ public enum Peers {
     /// The AWS peers' Python (botocore, moto; a venv of its own, see scripts/setup-peers).
     public static var awsPython: String { get throws { try venvPython(".peers/aws") } }
 
+    /// The schemathesis peer's Python (a venv of its own: its dependencies are not the
+    /// Kubernetes client's).
+    public static var schemathesisPython: String { get throws { try venvPython(".peers/schemathesis") } }
+
     private static func venvPython(_ venv: String) throws -> String {
         let path = repositoryRoot + "/" + venv + "/bin/python"
         guard FileManager.default.isExecutableFile(atPath: path) else {

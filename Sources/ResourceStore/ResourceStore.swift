@@ -216,7 +216,14 @@ public final class ResourceStore: Sendable {
 
     /// `createStored`, answering before the commit: the answer holds only once its ticket is
     /// settled, and the write commits only once somebody waits on the ticket.
-    public func createDeferred(_ type: ResourceType, namespace: String?, _ object: JSONValue) throws(StoreError) -> Deferred<StoredObject> {
+    ///
+    /// `dryRun` (every write takes it, as kube-apiserver's `dryRun=All`): the write is decided
+    /// as it would be, with every check, and answered with the object it would store, but nothing
+    /// is applied: no resourceVersion, no watch event, nothing to commit. A dry-run create's
+    /// answer has no resourceVersion; the others' carry the stored object's.
+    public func createDeferred(_ type: ResourceType, namespace: String?, _ object: JSONValue, dryRun: Bool = false) throws(StoreError)
+        -> Deferred<StoredObject>
+    {
         guard case .object = object else { throw .badRequest("the request body must be a JSON object") }
         var object = object
         var metadata = object["metadata"] ?? [:]
@@ -232,7 +239,7 @@ public final class ResourceStore: Sendable {
             guard let prefix = metadata["generateName"]?.stringValue, !prefix.isEmpty else {
                 throw .invalid(type, "", [FieldError(.required, FieldPath("metadata.name"), "name or generateName is required")])
             }
-            metadata["name"] = .string(prefix + Self.randomSuffix())
+            metadata["name"] = .string(Self.generatedName(prefix))
         }
         let name = metadata["name"]!.stringValue!
         metadata["uid"] = .string(Self.randomUID())
@@ -244,7 +251,7 @@ public final class ResourceStore: Sendable {
         if type.statusSubresource { object["status"] = nil }
 
         let prepared = PreparedWrite(object)
-        return try writing(type, namespace: namespace, name: name) { (existing) throws(StoreError) in
+        return try writing(type, namespace: namespace, name: name, dryRun: dryRun) { (existing) throws(StoreError) in
             if existing != nil { throw .alreadyExists(type, name) }
             return .write(prepared, .added)
         }.map(\.stored)
@@ -266,16 +273,16 @@ public final class ResourceStore: Sendable {
         try updateDeferred(type, namespace: namespace, name: name, object, subresource: subresource).committed()
     }
 
-    /// `updateStored`, answering before the commit (see `createDeferred`).
-    public func updateDeferred(_ type: ResourceType, namespace: String?, name: String, _ object: JSONValue, subresource: Subresource = .main)
-        throws(StoreError) -> Deferred<StoredObject>
-    {
+    /// `updateStored`, answering before the commit (see `createDeferred`, also for `dryRun`).
+    public func updateDeferred(
+        _ type: ResourceType, namespace: String?, name: String, _ object: JSONValue, subresource: Subresource = .main, dryRun: Bool = false
+    ) throws(StoreError) -> Deferred<StoredObject> {
         guard case .object = object else { throw .badRequest("the request body must be a JSON object") }
         let namespace = try Self.namespace(type, requested: namespace, inBody: object["metadata"]?["namespace"]?.stringValue)
         if let bodyName = object["metadata"]?["name"]?.stringValue, bodyName != name {
             throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        return try writing(type, namespace: namespace, name: name) { (stored) throws(StoreError) -> WritePlan in
+        return try writing(type, namespace: namespace, name: name, dryRun: dryRun) { (stored) throws(StoreError) -> WritePlan in
             guard let stored else { throw .notFound(type, name) }
             let existing = stored.object
             guard let sent = object["metadata"]?["resourceVersion"]?.stringValue, !sent.isEmpty else {
@@ -343,12 +350,13 @@ public final class ResourceStore: Sendable {
         try deleteDeferred(type, namespace: namespace, name: name, preconditions: preconditions).committed()
     }
 
-    /// `delete`, answering before the commit (see `createDeferred`).
-    public func deleteDeferred(_ type: ResourceType, namespace: String?, name: String, preconditions: Preconditions = Preconditions())
-        throws(StoreError) -> Deferred<DeleteOutcome>
-    {
+    /// `delete`, answering before the commit (see `createDeferred`, also for `dryRun`: a dry run
+    /// held by finalizers answers `.pending` with the deletionTimestamp it would set).
+    public func deleteDeferred(
+        _ type: ResourceType, namespace: String?, name: String, preconditions: Preconditions = Preconditions(), dryRun: Bool = false
+    ) throws(StoreError) -> Deferred<DeleteOutcome> {
         let namespace = try Self.namespace(type, requested: namespace, inBody: nil)
-        return try writing(type, namespace: namespace, name: name) { (stored) throws(StoreError) -> WritePlan in
+        return try writing(type, namespace: namespace, name: name, dryRun: dryRun) { (stored) throws(StoreError) -> WritePlan in
             guard let stored else { throw .notFound(type, name) }
             let existing = stored.object
             let metadata = existing["metadata"] ?? [:]
@@ -449,11 +457,25 @@ public final class ResourceStore: Sendable {
     ///
     /// Nothing commits until somebody waits on the answer: a synchronous waiter commits on its
     /// own thread if nobody else is committing, an asynchronous one starts the committer queue.
+    ///
+    /// `dryRun` decides the write the same way and answers with what it would store, applying
+    /// nothing; its ticket waits, as an unchanged write's does, for the change it decided from.
     private func writing(
-        _ type: ResourceType, namespace: String, name: String, _ plan: (StoredObject?) throws(StoreError) -> WritePlan
+        _ type: ResourceType, namespace: String, name: String, dryRun: Bool = false, _ plan: (StoredObject?) throws(StoreError) -> WritePlan
     ) throws(StoreError) -> Deferred<Written> {
         let resource = type.description
         let key = Self.key(type, namespace, name)
+        if dryRun {
+            let (seen, version, epoch) = state.withLock { ($0.latest(resource, key), $0.uncommittedVersion(resource, key), $0.epoch) }
+            let written: Written
+            switch try plan(seen) {
+            case .unchanged(let stored):
+                written = Written(stored: stored, event: nil)
+            case .write(let prepared, let event):
+                written = Written(stored: prepared.unstored(resourceVersion: seen?.object["metadata"]?["resourceVersion"]), event: event)
+            }
+            return Deferred(value: written, ticket: CommitTicket(store: self, version: version, epoch: epoch))
+        }
         while true {
             let (seen, seenEpoch) = state.withLock { ($0.latest(resource, key), $0.epoch) }
             let decided = try plan(seen)
@@ -616,9 +638,11 @@ public final class ResourceStore: Sendable {
         return String(decoding: text, as: UTF8.self)
     }
 
-    private static func randomSuffix() -> String {
+    /// A name made from `generateName`, as kube-apiserver makes it: the prefix (cut to 58
+    /// characters) and five random characters.
+    public static func generatedName(_ prefix: String) -> String {
         let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
-        return String((0..<5).map { _ in alphabet.randomElement()! })
+        return String(prefix.prefix(58)) + String((0..<5).map { _ in alphabet.randomElement()! })
     }
 }
 

@@ -241,6 +241,14 @@ struct PreparedWrite {
         (before, after) = pieces
     }
 
+    /// The object as a dry run answers it: with `resourceVersion` (the stored object's, or none
+    /// for a create), never stored.
+    func unstored(resourceVersion: JSONValue?) -> StoredObject {
+        var object = object
+        object["metadata"]?["resourceVersion"] = resourceVersion
+        return StoredObject(object)
+    }
+
     func stored(at version: Int64) -> StoredObject {
         let text = String(version)
         var object = object

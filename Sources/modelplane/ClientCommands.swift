@@ -78,6 +78,22 @@ extension KubernetesError {
     }
 }
 
+/// `--dry-run`, as kubectl takes it: `server` sends every write with `dryRun=All` (the server
+/// checks it as it would a real one, conflicts included, and stores nothing); `client` only reads
+/// and decides here what would happen.
+enum DryRun: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case none, server, client
+
+    /// What kubectl adds to the line it prints.
+    var suffix: String {
+        switch self {
+        case .none: ""
+        case .server: " (server dry run)"
+        case .client: " (dry run)"
+        }
+    }
+}
+
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     exit(1)
@@ -91,10 +107,18 @@ struct Apply: AsyncParsableCommand {
             Reads manifests strictly (as `modelplane validate` does); if any is invalid, nothing is applied.
             Each object is created, or its spec, labels and annotations are replaced; prints
             NAME created|configured|unchanged, like kubectl.
+
+            --dry-run=server sends each write with dryRun=All: the server checks it exactly as a
+            real one (validation, conflicts) and answers what it would store, but stores nothing,
+            and the controller never sees it. --dry-run=client only reads the live objects and
+            says what applying would do. `modelplane diff -f FILE` shows the changes field by field.
             """
     )
 
     @OptionGroup var manifests: ManifestOptions
+
+    @Option(name: .customLong("dry-run"), help: "none (default), server or client: check and report, change nothing.")
+    var dryRun: DryRun = .none
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -106,7 +130,7 @@ struct Apply: AsyncParsableCommand {
             let desired = located.deployment
             let name = desired.metadata.name ?? ""
             do {
-                print("modeldeployment.modelplane.dev/\(name) \(try await Self.apply(desired, with: kube))")
+                print("modeldeployment.modelplane.dev/\(name) \(try await Self.apply(desired, with: kube, dryRun: dryRun))\(dryRun.suffix)")
             } catch {
                 FileHandle.standardError.write(Data("error: modeldeployment.modelplane.dev/\(name): \(error.forUser)\n".utf8))
                 failed = true
@@ -115,14 +139,14 @@ struct Apply: AsyncParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
-    static func apply(_ desired: ModelDeployment, with kube: KubernetesClient) async throws(KubernetesError) -> String {
+    static func apply(_ desired: ModelDeployment, with kube: KubernetesClient, dryRun: DryRun = .none) async throws(KubernetesError) -> String {
         let name = desired.metadata.name ?? ""
         for _ in 0..<3 {
             var live: ModelDeployment
             do {
                 live = try await kube.get(ModelDeployment.self, name: name, namespace: desired.metadata.namespace)
             } catch  where error.isNotFound {
-                _ = try await kube.create(desired)
+                if dryRun != .client { _ = try await kube.create(desired, dryRun: dryRun == .server) }
                 return "created"
             }
             var updated = live
@@ -131,7 +155,7 @@ struct Apply: AsyncParsableCommand {
             updated.metadata.annotations = desired.metadata.annotations
             if updated == live { return "unchanged" }
             do {
-                _ = try await kube.update(updated)
+                if dryRun != .client { _ = try await kube.update(updated, dryRun: dryRun == .server) }
                 return "configured"
             } catch  where error.isConflict {
                 continue  // changed under us: read it again
@@ -271,6 +295,11 @@ struct Delete: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Namespace (default: the kubeconfig context's).")
     var namespace: String?
 
+    @Option(
+        name: .customLong("dry-run"),
+        help: "none (default), server (the server checks the delete, preconditions and all, and deletes nothing) or client (only checks it exists).")
+    var dryRun: DryRun = .none
+
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
@@ -282,8 +311,12 @@ struct Delete: AsyncParsableCommand {
         var failed = false
         for name in names {
             do {
-                try await kube.delete(ModelDeployment.self, name: name, namespace: namespace)
-                print("modeldeployment.modelplane.dev \"\(name)\" deleted")
+                if dryRun == .client {
+                    _ = try await kube.get(ModelDeployment.self, name: name, namespace: namespace)
+                } else {
+                    try await kube.delete(ModelDeployment.self, name: name, namespace: namespace, dryRun: dryRun == .server)
+                }
+                print("modeldeployment.modelplane.dev \"\(name)\" deleted\(dryRun.suffix)")
             } catch {
                 FileHandle.standardError.write(
                     Data("error: \(error.forUser(about: name))\n".utf8))

@@ -10,12 +10,17 @@ import Testing
         var process: PeerProcess!
         var kubeconfig: String { directory + "/kubeconfig" }
 
-        init() async throws {
-            process = try await PeerProcess.modelplaneServe(data: directory)
+        init(controller: Bool = false) async throws {
+            process = try await PeerProcess.modelplaneServe(data: directory, controller: controller)
         }
 
         func kubectl(_ arguments: String..., stdin: String? = nil) async throws -> CommandResult {
             try await CommandResult.run("/usr/bin/env", ["kubectl", "--kubeconfig", kubeconfig] + arguments, stdin: stdin)
+        }
+
+        /// The CLI, against this server.
+        func modelplane(_ arguments: String..., stdin: String? = nil) async throws -> CommandResult {
+            try await CommandResult.run(Peers.modelplane, arguments + ["--kubeconfig", kubeconfig], stdin: stdin)
         }
 
         deinit {

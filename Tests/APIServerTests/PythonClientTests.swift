@@ -48,6 +48,24 @@ import Testing
         #expect(result["afterRelist"] == "after")
     }
 
+    /// `dry_run="All"` on create, replace, patch, status patch and delete: answered, never stored,
+    /// never watched; an invalid object and a stale resourceVersion fail as in a real write.
+    @Test func dryRunWritesNothing() async throws {
+        let result = try await Session().check("dryrun")
+        #expect(result["created"] == ["b", .null])
+        #expect(result["replaced"] == ["2", 2])
+        #expect(result["patched"] == "3")
+        #expect(result["status"] == "Ready")
+        #expect(result["deleted"] == "a")
+        #expect(result["invalid"] == ["status": 422, "reason": "Invalid"])
+        #expect(result["conflict"] == ["status": 409, "reason": "Conflict"])
+        #expect(result["unsupported"] == ["status": 422, "reason": "Invalid"])
+        #expect(result["stored"] == ["1", 1, false])
+        #expect(result["names"] == ["a"])
+        // The only event is the real label patch.
+        #expect(result["events"] == [["MODIFIED", "a"]], "\(result)")
+    }
+
     @Test func leaderElectionWithLeaseLock() async throws {
         let result = try await Session().check("leader")
         #expect(result["first"] == "LEADING candidate-a")

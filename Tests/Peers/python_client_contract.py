@@ -1,6 +1,6 @@
 """The official Kubernetes Python client against `modelplane serve`, through the kubeconfig it writes.
 
-Usage: python_client_contract.py KUBECONFIG CHECK   (CHECK: crud, watch, gone, leader)
+Usage: python_client_contract.py KUBECONFIG CHECK   (CHECK: crud, watch, gone, dryrun, leader)
 Prints one JSON object with what it saw; exits non-zero on an unexpected exception.
 """
 import json
@@ -77,6 +77,59 @@ def gone(api):
     return {"expired": expired, "relisted": len(relisted["items"]), "afterRelist": after}
 
 
+def error(call):
+    """The status and reason of the ApiException `call` raises, or None if it succeeds."""
+    try:
+        call()
+        return None
+    except ApiException as e:
+        return {"status": e.status, "reason": json.loads(e.body)["reason"]}
+
+
+def dry_run(api):
+    """Every write with dry_run="All": answered as a real one, stored nowhere, seen by no watch."""
+    live = api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, deployment("a"))
+    start = live["metadata"]["resourceVersion"]
+    events = queue.Queue()
+
+    def watching():
+        for event in watch.Watch().stream(api.list_namespaced_custom_object, GROUP, VERSION, NS, PLURAL,
+                                          resource_version=start, timeout_seconds=20):
+            events.put((event["type"], event["object"]["metadata"]["name"]))
+    threading.Thread(target=watching, daemon=True).start()
+    time.sleep(0.5)  # the watch is open
+
+    created = api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, deployment("b"), dry_run="All")
+    changed = dict(live)
+    changed["spec"] = {**live["spec"], "model": {"name": "m", "version": "2"}}
+    replaced = api.replace_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "a", changed, dry_run="All")
+    patched = api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "a",
+                                                 {"spec": {"model": {"name": "m", "version": "3"}}}, dry_run="All")
+    status = api.patch_namespaced_custom_object_status(GROUP, VERSION, NS, PLURAL, "a", {"status": {"phase": "Ready"}},
+                                                       dry_run="All")
+    deleted = api.delete_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "a", dry_run="All")
+    invalid = error(lambda: api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, deployment("bad", version="v1"),
+                                                                dry_run="All"))
+    api.patch_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "a", {"metadata": {"labels": {"real": "yes"}}})
+    conflict = error(lambda: api.replace_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "a", changed, dry_run="All"))
+    unsupported = error(lambda: api.create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, deployment("c"), dry_run="Server"))
+
+    stored = api.get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "a")
+    listed = api.list_namespaced_custom_object(GROUP, VERSION, NS, PLURAL)
+    seen = []
+    try:
+        while True:
+            seen.append(list(events.get(timeout=3)))
+    except queue.Empty:
+        pass
+    return {"created": [created["metadata"]["name"], created["metadata"].get("resourceVersion")],
+            "replaced": [replaced["spec"]["model"]["version"], replaced["metadata"]["generation"]],
+            "patched": patched["spec"]["model"]["version"], "status": status["status"]["phase"],
+            "deleted": deleted["metadata"]["name"], "invalid": invalid, "conflict": conflict, "unsupported": unsupported,
+            "stored": [stored["spec"]["model"]["version"], stored["metadata"]["generation"], "status" in stored],
+            "names": [item["metadata"]["name"] for item in listed["items"]], "events": seen}
+
+
 CANDIDATE = r'''
 import sys, uuid
 from kubernetes import config
@@ -127,7 +180,7 @@ def main():
     kubeconfig, check = sys.argv[1], sys.argv[2]
     config.load_kube_config(kubeconfig)
     api = client.CustomObjectsApi()
-    result = {"crud": crud, "watch": watch_events, "gone": gone}.get(check, lambda _: leader(kubeconfig))(api)
+    result = {"crud": crud, "watch": watch_events, "gone": gone, "dryrun": dry_run}.get(check, lambda _: leader(kubeconfig))(api)
     print(json.dumps(result))
 
 
