@@ -360,7 +360,11 @@ public final class KubernetesAPI: Sendable {
             #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"\#(name)"},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}}"#
         }
         guard request.method == "GET" else { return Self.methodNotAllowed("namespaces are read-only here", allow: "GET") }
-        if let name = path.name { return .json(200, namespace(name)) }
+        if let name = path.name {
+            // Every namespace a name could be exists; what cannot be a namespace's name does not.
+            guard path.subresource == nil, NamePattern.isLabel(name) else { return Self.notFound(request.path) }
+            return .json(200, namespace(name))
+        }
         return .json(
             200, #"{"apiVersion":"v1","kind":"NamespaceList","metadata":{"resourceVersion":"\#(store.resourceVersion)"},"items":[\#(namespace("default"))]}"#)
     }

@@ -14,7 +14,7 @@ import ResourceStore
 enum OpenAPI {
     static func index(_ resources: [ServedResource]) -> String {
         var paths: [String: JSONValue] = [:]
-        for served in resources where served.view == nil {
+        for served in resources {
             let key = served.type.group.isEmpty ? "api/\(served.type.version)" : "apis/\(served.type.group)/\(served.type.version)"
             paths[key] = ["serverRelativeURL": .string("/openapi/v3/\(key)")]
         }
@@ -25,7 +25,7 @@ enum OpenAPI {
     static func reference(_ name: String) -> JSONValue { ["$ref": .string("#/components/schemas/\(name)")] }
 
     static func document(group: String, version: String, _ resources: [ServedResource]) -> String? {
-        let served = resources.filter { $0.type.group == group && $0.type.version == version && $0.view == nil }
+        let served = resources.filter { $0.type.group == group && $0.type.version == version }
         guard !served.isEmpty else { return nil }
         var paths: [String: JSONValue] = [:]
         var schemas: [String: JSONValue] = sharedSchemas
@@ -34,6 +34,17 @@ enum OpenAPI {
             for (path, item) in document.paths { paths[path] = item }
             schemas[document.schemaName] = document.schema
             schemas[document.schemaName + "List"] = document.listSchema
+        }
+        if group.isEmpty, version == "v1" {
+            for (path, item) in namespacePaths { paths[path] = item }
+            schemas["io.k8s.api.core.v1.Namespace"] = namespaceSchema
+            schemas["io.k8s.api.core.v1.NamespaceList"] = [
+                "type": "object", "required": ["items"], "additionalProperties": false,
+                "properties": [
+                    "apiVersion": ["type": "string"], "kind": ["type": "string", "enum": ["NamespaceList"]],
+                    "metadata": reference(meta + "ListMeta"), "items": ["type": "array", "items": reference("io.k8s.api.core.v1.Namespace")],
+                ],
+            ]
         }
         let document: JSONValue = [
             "openapi": "3.0.0", "info": ["title": "Modelplane", "version": .string(version)], "paths": .object(paths),
@@ -114,7 +125,17 @@ enum OpenAPI {
             return op
         }
 
+        /// The resource's paths: every operation, or only reads for a read-only view.
         var paths: [(String, JSONValue)] {
+            guard served.view != nil else { return allPaths }
+            return allPaths.filter { !$0.0.hasSuffix("/status") }.map { path, item in
+                var item = item
+                for method in ["post", "put", "patch", "delete"] { item[method] = nil }
+                return (path, item)
+            }
+        }
+
+        private var allPaths: [(String, JSONValue)] {
             let kind = type.kind
             let object = reference(schemaName)
             let one = Self.json(object)
@@ -298,6 +319,47 @@ enum OpenAPI {
                 ],
             ]
         }
+    }
+
+    /// Namespaces are not stored: every valid name exists (kubectl only reads them), and only
+    /// `default` is listed.
+    static var namespacePaths: [(String, JSONValue)] {
+        let gvk: JSONValue = ["group": "", "version": "v1", "kind": "Namespace"]
+        let status: JSONValue = ["application/json": ["schema": reference(meta + "Status")]]
+        func read(_ id: String, _ description: String, _ schema: String, notFound: Bool) -> JSONValue {
+            var responses: JSONValue = [
+                "200": ["description": "OK", "content": ["application/json": ["schema": reference(schema)]]],
+                "401": ["description": "Unauthorized: no or a wrong bearer token", "content": status],
+            ]
+            if notFound { responses["404"] = ["description": "NotFound: not a valid namespace name", "content": status] }
+            return [
+                "get": [
+                    "operationId": .string(id), "description": .string(description), "x-kubernetes-action": notFound ? "get" : "list",
+                    "x-kubernetes-group-version-kind": gvk, "tags": ["coreV1"], "responses": responses,
+                ]
+            ]
+        }
+        var item = read("readCoreV1Namespace", "read the specified Namespace (every valid name exists)", "io.k8s.api.core.v1.Namespace", notFound: true)
+        item["parameters"] = [
+            Resource.parameter("name", in: "path", Resource.pattern(NamePattern.label), "name of the Namespace", required: true)
+        ]
+        return [
+            ("/api/v1/namespaces", read("listCoreV1Namespace", "list Namespaces", "io.k8s.api.core.v1.NamespaceList", notFound: false)),
+            ("/api/v1/namespaces/{name}", item),
+        ]
+    }
+
+    static var namespaceSchema: JSONValue {
+        [
+            "type": "object", "additionalProperties": false, "required": ["apiVersion", "kind", "metadata"],
+            "x-kubernetes-group-version-kind": [["group": "", "version": "v1", "kind": "Namespace"]],
+            "properties": [
+                "apiVersion": ["type": "string", "enum": ["v1"]], "kind": ["type": "string", "enum": ["Namespace"]],
+                "metadata": ["type": "object", "required": ["name"], "properties": ["name": ["type": "string"]]],
+                "spec": ["type": "object", "properties": ["finalizers": ["type": "array", "items": ["type": "string"]]]],
+                "status": ["type": "object", "properties": ["phase": ["type": "string", "enum": ["Active", "Terminating"]]]],
+            ],
+        ]
     }
 
     /// Status, ListMeta, ObjectMeta, DeleteOptions, WatchEvent and JSON Patch, as meta/v1 defines them.

@@ -95,7 +95,7 @@ public struct ServedResource: Sendable {
                 TableColumn(name: "Reason", type: "string", jsonPath: ".reason", description: "Why", priority: 0),
                 TableColumn(name: "Object", type: "string", jsonPath: ".involvedObject.name", description: "What it is about", priority: 0),
                 TableColumn(name: "Message", type: "string", jsonPath: ".message", description: "What happened", priority: 0),
-            ], validate: { _ in [] })
+            ], schema: Event.coreV1Schema, validate: { _ in [] })
         served.view = View(
             storage: .events, present: Event.coreV1,
             fields: [("involvedObject", "regarding"), ("message", "note"), ("source", "reportingController"), ("reportingComponent", "reportingController")])

@@ -81,6 +81,34 @@ extension Event {
                 .optional("deprecatedCount", .int32("core/v1 count.", minimum: 0)),
             ]))
 
+    /// A core/v1 Event, as the read-only view of events.k8s.io/v1 ones shows it.
+    public static let coreV1Schema = Schema.object(
+        ObjectSchema(
+            "An event as core/v1 shows it (read-only here: write events.k8s.io/v1 Events).",
+            properties: Schema.typeAndMetadata() + [
+                .optional("involvedObject", reference),
+                .optional("related", reference),
+                .optional("message", .text("Human-readable detail.")),
+                .optional("reason", .text("Why.")),
+                .optional("type", .text("Normal or Warning.")),
+                .optional("action", .text("What was done.")),
+                .optional("eventTime", .text("When it was first observed (MicroTime).")),
+                .optional(
+                    "series",
+                    .object(
+                        ObjectSchema(
+                            "How often it repeated.",
+                            properties: [.required("count", .int32("Times seen.", minimum: 0)), .required("lastObservedTime", .text("Last seen."))]))),
+                .optional("reportingComponent", .text("The controller that emitted it.")),
+                .optional("reportingInstance", .text("Its instance.")),
+                .optional(
+                    "source",
+                    .object(ObjectSchema("Who reported it.", properties: [.optional("component", .text("Component.")), .optional("host", .text("Host."))]))),
+                .optional("firstTimestamp", .text("When it was first seen.")),
+                .optional("lastTimestamp", .text("When it was last seen.")),
+                .optional("count", .int32("Times seen.", minimum: 0)),
+            ]))
+
     /// Structural problems of an Event and of its name.
     public static func problems(_ value: JSONValue) -> [FieldError] { Schema.structuralProblems(schema, value) }
 }
@@ -91,6 +119,9 @@ public enum NamePattern {
     public static let label = (pattern: Syntax.dns1123LabelPattern, maxLength: 63)
     /// A DNS-1123 subdomain (at most 253 characters): the other kinds' names.
     public static let subdomain = (pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", maxLength: 253)
+
+    /// Whether `name` is a DNS-1123 label (a valid namespace name).
+    public static func isLabel(_ name: String) -> Bool { Syntax.dns1123LabelProblem(name) == nil }
 }
 
 extension Schema {

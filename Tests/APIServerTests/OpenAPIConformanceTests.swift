@@ -22,7 +22,7 @@ import Testing
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         // Every group the server serves was run, each to a clean end.
         #expect(
-            report?.objectValue.map { $0.keys.sorted() } == ["apis/coordination.k8s.io/v1", "apis/events.k8s.io/v1", "apis/modelplane.dev/v1alpha1"],
+            report?.objectValue.map { $0.keys.sorted() } == ["api/v1", "apis/coordination.k8s.io/v1", "apis/events.k8s.io/v1", "apis/modelplane.dev/v1alpha1"],
             "\(result.stdout)\(result.stderr)")
         for (document, outcome) in report?.objectValue ?? [:] {
             #expect(outcome["exit"] == 0, "\(document): \(outcome["output"]?.stringValue ?? "")")
@@ -30,6 +30,11 @@ import Testing
             // (how many of the links depends on how often random data makes a valid object: all of
             // them for leases and events, usually most for ModelDeployments, whose rules a schema
             // states only in part).
+            // (core/v1 is read-only here: its Events are a view, its Namespaces are not stored.)
+            if document == "api/v1" {
+                #expect(outcome["links"] == .null, "\(document): \(outcome)")
+                continue
+            }
             let links = outcome["links"]?.arrayValue ?? []
             #expect(links.count == 2 && links.first != 0, "\(document): links \(links)")
         }
