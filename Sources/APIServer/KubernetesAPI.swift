@@ -89,6 +89,10 @@ public final class KubernetesAPI: Sendable {
         }
         let type = served.storage
         let namespace = type.namespaced ? path.namespace : nil
+        // A namespace's name is a DNS label; one that is not cannot exist (as a namespace read says).
+        if let namespace, !NamePattern.isLabel(namespace) {
+            throw StoreError(code: 404, reason: "NotFound", message: "namespaces \"\(namespace)\" not found")
+        }
         let subresource: ResourceStore.Subresource
         switch path.subresource {
         case nil: subresource = .main
@@ -98,8 +102,8 @@ public final class KubernetesAPI: Sendable {
         switch (request.method, path.name) {
         case ("GET", nil):
             // Every list parameter is checked, whichever of them the answer uses.
-            _ = (try Self.integer(request, "limit"), try Self.integer(request, "timeoutSeconds"), try Self.boolean(request, "allowWatchBookmarks"))
-            if try Self.boolean(request, "watch") == true { return try watch(request, served, namespace: namespace) }
+            _ = (try Self.integer(request, "limit"), try Self.integer(request, "timeoutSeconds"), Self.boolean(request, "allowWatchBookmarks"))
+            if Self.boolean(request, "watch") == true { return try watch(request, served, namespace: namespace) }
             return try list(request, served, namespace: namespace)
         case ("GET", let name?):
             let object = served.present(try store.get(type, namespace: namespace, name: name))
@@ -135,15 +139,18 @@ public final class KubernetesAPI: Sendable {
             return .json(200, try patch(request, served, namespace: namespace, name: name, subresource: subresource, dryRun: dryRun))
         case ("DELETE", let name?) where subresource == .main:
             // DeleteOptions come in the body (kubectl) or the query (other clients).
-            var options: JSONValue?
-            if !request.body.isEmpty {
+            // A caller in this process hands them over already parsed (`request.json`).
+            var options = request.json
+            if options == nil && !request.body.isEmpty {
                 do {
                     options = try JSONValue(parsing: request.body)
                 } catch {
                     throw .badRequest("the request body is not valid DeleteOptions JSON: \(error)")
                 }
+            }
+            if let options {
                 var problems: [FieldError] = []
-                Self.deleteOptions.check(options!, into: &problems)
+                Self.deleteOptions.check(options, into: &problems)
                 if !problems.isEmpty {
                     throw StoreError(
                         code: 422, reason: "Invalid",
@@ -158,7 +165,9 @@ public final class KubernetesAPI: Sendable {
             var response: APIResponse
             switch deleted.value {
             case .deleted(let last): response = .json(200, last.canonicalText)
-            case .pending(let marked): response = .json(202, marked.canonicalText)
+            // Held by finalizers: 200 with the marked object, as kube-apiserver answers (202 only
+            // when the client asked for orphanDependents: false, its one case for it).
+            case .pending(let marked): response = .json(options?["orphanDependents"] == .bool(false) ? 202 : 200, marked.canonicalText)
             }
             response.commit = deleted.ticket
             return response
@@ -207,7 +216,7 @@ public final class KubernetesAPI: Sendable {
         let asTable = Table.wanted(request)
         let filter = try Self.filter(request, served, namespace: namespace)
         let events = try store.watch(served.storage, filter: filter, from: request.query["resourceVersion"])
-        let bookmarks = try Self.boolean(request, "allowWatchBookmarks") ?? false
+        let bookmarks = Self.boolean(request, "allowWatchBookmarks") ?? false
         let timeout = try Self.integer(request, "timeoutSeconds").map { Duration.seconds(max(1, $0)) } ?? .seconds(1800)
         if request.inProcess, !asTable {
             // A caller in this process takes the events as values: nothing to write or parse.
@@ -420,22 +429,22 @@ public final class KubernetesAPI: Sendable {
         return value
     }
 
-    /// A boolean query parameter: `true` or `false`, as clients send them (anything else is a 400).
-    static func boolean(_ request: APIRequest, _ name: String) throws(StoreError) -> Bool? {
+    /// A boolean query parameter, read as kube-apiserver reads one (so every client's spelling
+    /// works: `true`, `1`, `True`, ...): `false` in any case, or `0`, is false; anything else,
+    /// empty included, is true.
+    static func boolean(_ request: APIRequest, _ name: String) -> Bool? {
         guard let text = request.query[name] else { return nil }
-        switch text {
-        case "true": return true
-        case "false": return false
-        default: throw .badRequest("\(name): \"\(text)\" is not a boolean (true or false)")
-        }
+        return !(text == "0" || text.lowercased() == "false")
     }
 
     /// Whether a write is a dry run: `dryRun=All` in the query, or (`inBody`) DeleteOptions'
     /// `dryRun: ["All"]`; either one makes it so. Any other value is refused as kube-apiserver
     /// refuses it: 422, the options (`options`: CreateOptions, UpdateOptions, ...) invalid,
-    /// naming the one supported value. `fieldValidation` is checked the same way.
+    /// naming the one supported value. `fieldValidation` is checked the same way on the
+    /// writes that take it.
     static func dryRun(_ request: APIRequest, options: String, inBody: JSONValue? = nil) throws(StoreError) -> Bool {
-        if let validation = request.query["fieldValidation"], !["", "Ignore", "Warn", "Strict"].contains(validation) {
+        // (DeleteOptions has no fieldValidation: a delete ignores it, as kube-apiserver's does.)
+        if options != "DeleteOptions", let validation = request.query["fieldValidation"], !["", "Ignore", "Warn", "Strict"].contains(validation) {
             let cause = FieldError(
                 .notSupported, FieldPath("fieldValidation"), "\(JSONValue.string(validation).canonicalText): supported values: \"Ignore\", \"Strict\", \"Warn\""
             )

@@ -89,10 +89,11 @@ enum OpenAPI {
         static let dryRun = parameter(
             "dryRun", ["type": "string", "enum": ["All"]],
             "When present, the request is checked and answered as if it had been made, and nothing is stored. The only valid value is All.")
+        static let booleanText = "A boolean: false (in any case) or 0 is false; any other value, empty included, is true."
         static let fieldManager = parameter("fieldManager", string, "A name for the actor making the change (accepted, not recorded).")
         static let fieldValidation = parameter(
             "fieldValidation", ["type": "string", "enum": ["Ignore", "Warn", "Strict"]],
-            "Unknown and duplicate fields are always refused here, as with Strict.")
+            "Unknown fields are always refused here, as with Strict; a field given twice keeps its last value.")
 
         var name: JSONValue {
             Self.parameter("name", in: "path", Self.pattern(served.namePattern), "name of the \(type.kind)", required: true)
@@ -151,6 +152,8 @@ enum OpenAPI {
             let conflict = (409, "Conflict: a stale resourceVersion or a failed precondition", JSONValue?.none)
             let tooLarge = (413, "RequestEntityTooLarge: over 3 MiB", JSONValue?.none)
             let unsupported = (415, "UnsupportedMediaType", JSONValue?.none)
+            // Only where the path names a namespace.
+            let noNamespace = type.namespaced ? [(404, "NotFound: the namespace is not a DNS label, so none by that name exists", JSONValue?.none)] : []
 
             let list = operation(
                 "list\(stem)\(namespaced)\(kind)", "list", "list or watch objects of kind \(kind)",
@@ -160,20 +163,22 @@ enum OpenAPI {
                     Self.parameter("limit", ["type": "integer", "minimum": 0], "The most items to return; a continue token fetches the rest."),
                     Self.parameter("continue", Self.string, "The token a previous page returned."),
                     Self.parameter("resourceVersion", Self.string, "For a watch, the version to start after."),
-                    Self.parameter("watch", ["type": "boolean"], "Watch for changes instead of listing (a stream of WatchEvents)."),
-                    Self.parameter("allowWatchBookmarks", ["type": "boolean"], "Send BOOKMARK events on a watch."),
+                    // Read as kube-apiserver reads a boolean parameter, which any text is.
+                    Self.parameter("watch", Self.string, "Watch for changes instead of listing (a stream of WatchEvents). " + Self.booleanText),
+                    Self.parameter("allowWatchBookmarks", Self.string, "Send BOOKMARK events on a watch. " + Self.booleanText),
                     Self.parameter("timeoutSeconds", ["type": "integer", "minimum": 0], "End a watch after this many seconds."),
                 ],
-                responses: responses([
-                    (
-                        200, "OK",
-                        [
-                            "application/json": ["schema": reference(schemaName + "List")],
-                            "application/json;stream=watch": ["schema": reference(meta + "WatchEvent")],
-                        ]
-                    ), (400, "BadRequest: an unparsable selector, continue token or resourceVersion", nil),
-                    (410, "Expired: the continue token or resourceVersion is older than the history kept", nil),
-                ]))
+                responses: responses(
+                    [
+                        (
+                            200, "OK",
+                            [
+                                "application/json": ["schema": reference(schemaName + "List")],
+                                "application/json;stream=watch": ["schema": reference(meta + "WatchEvent")],
+                            ]
+                        ), (400, "BadRequest: an unparsable selector, continue token or resourceVersion", nil),
+                        (410, "Expired: the continue token or resourceVersion is older than the history kept", nil),
+                    ] + noNamespace))
             let itemPath = collection + "/{name}"
             let links: JSONValue = .object(
                 Dictionary(
@@ -191,7 +196,7 @@ enum OpenAPI {
                     [
                         (201, "Created (or, with dryRun, what would be created)", one), badRequest, (405, "MethodNotAllowed", nil),
                         (409, "AlreadyExists", nil), tooLarge, invalid,
-                    ], links: links))
+                    ] + noNamespace, links: links))
             var collectionItem: JSONValue = ["parameters": .array(scope), "get": list, "post": create]
             if !type.namespaced { collectionItem["parameters"] = nil }
             var result: [(String, JSONValue)] = [(collection, collectionItem)]
@@ -202,7 +207,12 @@ enum OpenAPI {
                         [
                             "get": operation(
                                 "list\(stem)\(kind)ForAllNamespaces", "list", "list or watch objects of kind \(kind) in every namespace",
-                                parameters: list["parameters"]?.arrayValue ?? [], responses: list["responses"] ?? [:])
+                                parameters: list["parameters"]?.arrayValue ?? [],
+                                responses: list["responses"].map { responses in
+                                    var all = responses
+                                    all["404"] = nil
+                                    return all
+                                } ?? [:])
                         ]
                     ))
             }
@@ -233,16 +243,21 @@ enum OpenAPI {
                 "delete\(stem)\(namespaced)\(kind)", "delete", "delete a \(kind)", parameters: [Self.dryRun],
                 body: ["required": false, "content": Self.json(reference(meta + "DeleteOptions"))],
                 responses: responses([
-                    (200, "OK: deleted; the object's last state (or, with dryRun, the object it would delete)", one),
-                    (202, "Accepted: finalizers hold it; the object, marked for deletion", one), badRequest, notFound, conflict, tooLarge, invalid,
+                    (
+                        200,
+                        "OK: deleted, and the object's last state; or, held by finalizers, the object marked for deletion (with dryRun, what it would delete or mark)",
+                        one
+                    ),
+                    (202, "Accepted: held by finalizers, and DeleteOptions asked for orphanDependents: false; the object, marked for deletion", one),
+                    badRequest, notFound, conflict, tooLarge, invalid,
                 ]))
             result.append((itemPath, itemPathItem))
             if type.statusSubresource { result.append((itemPath + "/status", itemOperations("Status", "status"))) }
             return result
         }
 
-        /// The kind's schema, as strict as the server: `apiVersion` and `kind` name this type only,
-        /// `metadata` (ObjectMeta with this kind's name rule) is required, and no object takes a
+        /// The kind's schema, as strict as the server: `apiVersion` and `kind`, when given, name this
+        /// type only, `metadata` (ObjectMeta with this kind's name rule) is required, and no object takes a
         /// field it does not declare (the server refuses unknown fields rather than drop them).
         var schema: JSONValue {
             var schema = CustomResourceDefinition.openAPI(served.schema ?? .freeform(description: type.kind), root: true)
@@ -258,7 +273,8 @@ enum OpenAPI {
                 metadata["anyOf"] = [["required": ["name"]], ["required": ["generateName"]]]
                 schema["properties"]?["metadata"] = metadata
             }
-            let required = (schema["properties"]?.objectValue?.keys.filter { ["apiVersion", "kind", "metadata"].contains($0) } ?? []).sorted()
+            // (`apiVersion` and `kind` may be left out of a request: the server fills them in.)
+            let required = schema["properties"]?["metadata"] == nil ? [] : ["metadata"]
             schema["required"] = .array((required + (schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])).map(JSONValue.string))
             schema = Self.closed(schema)
             // (After `closed`: the branches only narrow what the spec declares.)
@@ -395,7 +411,7 @@ enum OpenAPI {
                     options["properties"]?[key]?["nullable"] = true
                     if let values = options["properties"]?[key]?["enum"]?.arrayValue { options["properties"]?[key]?["enum"] = .array(values + [.null]) }
                 }
-                return options
+                return Resource.closed(options)
             }(),
             meta + "WatchEvent": [
                 "type": "object", "required": ["type", "object"],

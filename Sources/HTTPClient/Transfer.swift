@@ -262,8 +262,16 @@ final class Transfer: @unchecked Sendable {
         return max(1, Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
     }
 
+    /// curl's message without the timings it adds ("... port 9 after 0 ms: ...", "timed out
+    /// after 5001 milliseconds with 0 bytes received"): the same failure then reads the same each
+    /// time, so a status condition that quotes it does not change (and is not rewritten) on
+    /// every retry.
+    static func stable(_ detail: String) -> String {
+        detail.replacing(#/ after \d+ (ms|milliseconds)( with \d+ (out of \d+ )?bytes received)?/#, with: "")
+    }
+
     static func error(for code: CURLcode, detail: String, url: String) -> HTTPClientError {
-        let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : stable(detail)
         switch code {
         case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
             return HTTPClientError(.invalidRequest, "\(message) (\(url))")

@@ -131,10 +131,14 @@ extension Schema {
         var errors: [FieldError] = []
         schema.check(value, into: &errors)
         guard errors.isEmpty else { return errors }
-        guard let metadata = try? JSONValueCoding.decode(ObjectMeta.self, from: value["metadata"] ?? [:]) else {
-            return [FieldError(.invalid, FieldPath("metadata"), "cannot be read as object metadata")]
-        }
-        ModelDeployment.validate(metadata, subdomainName: true, into: &errors)
+        // The schema has checked the types: read the fields straight from the JSON.
+        let metadata = value["metadata"]
+        var labels: [String: String] = [:]
+        for (key, label) in metadata?["labels"]?.objectValue ?? [:] { labels[key] = label.stringValue }
+        ModelDeployment.validateMetadata(
+            name: metadata?["name"]?.stringValue, generateName: metadata?["generateName"]?.stringValue, namespace: metadata?["namespace"]?.stringValue,
+            labels: labels, annotationKeys: Array((metadata?["annotations"]?.objectValue ?? [:]).keys),
+            finalizers: metadata?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? [], subdomainName: true, into: &errors)
         return errors
     }
 }

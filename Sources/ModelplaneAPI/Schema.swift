@@ -51,7 +51,10 @@ public struct ObjectSchema: Sendable {
     }
 
     public var description: String
-    public var properties: [Property]
+    public var properties: [Property] { didSet { positions = Self.positions(properties) } }
+    /// Where each property is in `properties`: the API server checks every object it stores,
+    /// and a linear search per member of every object was a visible share of it.
+    private var positions: [String: Int]
     public var rules: [Rule]
     /// `metadata` is an opaque object in a CRD schema (the API server owns it) while the manifest
     /// reader still checks its fields; this flag leaves the properties out of the generated CRD.
@@ -60,11 +63,16 @@ public struct ObjectSchema: Sendable {
     public init(_ description: String, properties: [Property], rules: [Rule] = [], opaqueInCRD: Bool = false) {
         self.description = description
         self.properties = properties
+        positions = Self.positions(properties)
         self.rules = rules
         self.opaqueInCRD = opaqueInCRD
     }
 
-    public func property(_ name: String) -> Property? { properties.first { $0.name == name } }
+    private static func positions(_ properties: [Property]) -> [String: Int] {
+        Dictionary(properties.enumerated().map { ($0.element.name, $0.offset) }) { first, _ in first }
+    }
+
+    public func property(_ name: String) -> Property? { positions[name].map { properties[$0] } }
 }
 
 public struct StringSchema: Sendable {

@@ -35,18 +35,29 @@ extension ModelDeployment {
     /// other kinds with `subdomainName`), namespace, label and annotation keys and values, and
     /// finalizer names (qualified names, as `example.com/cleanup`).
     static func validate(_ metadata: ObjectMeta, subdomainName: Bool = false, into errors: inout [FieldError]) {
+        validateMetadata(
+            name: metadata.name, generateName: metadata.generateName, namespace: metadata.namespace, labels: metadata.labels ?? [:],
+            annotationKeys: Array((metadata.annotations ?? [:]).keys), finalizers: metadata.finalizers ?? [], subdomainName: subdomainName, into: &errors)
+    }
+
+    /// `validate(_:subdomainName:into:)` on the fields themselves, for callers that have JSON
+    /// (the API server's check of every Event it stores decodes nothing).
+    static func validateMetadata(
+        name: String?, generateName: String?, namespace: String?, labels: [String: String], annotationKeys: [String], finalizers: [String],
+        subdomainName: Bool, into errors: inout [FieldError]
+    ) {
         let path = FieldPath().appending("metadata")
-        if let name = metadata.name {
+        if let name {
             if let problem = subdomainName ? Syntax.dns1123SubdomainProblem(name) : Syntax.dns1123LabelProblem(name) {
                 errors.append(FieldError(.invalid, path.appending("name"), "\"\(name)\": \(problem)"))
             }
-        } else if metadata.generateName == nil {
+        } else if generateName == nil {
             errors.append(FieldError(.required, path.appending("name"), "name or generateName is required"))
         }
-        if let namespace = metadata.namespace, let problem = Syntax.dns1123LabelProblem(namespace) {
+        if let namespace, let problem = Syntax.dns1123LabelProblem(namespace) {
             errors.append(FieldError(.invalid, path.appending("namespace"), "\"\(namespace)\": \(problem)"))
         }
-        for (key, value) in (metadata.labels ?? [:]).sorted(by: { $0.key < $1.key }) {
+        for (key, value) in labels.sorted(by: { $0.key < $1.key }) {
             let labelPath = path.appending("labels").appending(key)
             if let problem = Syntax.qualifiedNameProblem(key) {
                 errors.append(FieldError(.invalid, labelPath, "key \"\(key)\": \(problem)"))
@@ -55,12 +66,12 @@ extension ModelDeployment {
                 errors.append(FieldError(.invalid, labelPath, "\"\(value)\": \(problem)"))
             }
         }
-        for key in (metadata.annotations ?? [:]).keys.sorted() {
+        for key in annotationKeys.sorted() {
             if let problem = Syntax.qualifiedNameProblem(key) {
                 errors.append(FieldError(.invalid, path.appending("annotations").appending(key), "key \"\(key)\": \(problem)"))
             }
         }
-        for (index, finalizer) in (metadata.finalizers ?? []).enumerated() {
+        for (index, finalizer) in finalizers.enumerated() {
             if let problem = Syntax.qualifiedNameProblem(finalizer) {
                 errors.append(FieldError(.invalid, path.appending("finalizers").appending(index: index), "\"\(finalizer)\": \(problem)"))
             }

@@ -39,9 +39,11 @@ import Testing
         }
     }
 
-    @Test func everyWriteOnEveryResourceStoresNothing() async throws {
+    /// Over HTTPS, and from a caller in this process (which hands bodies over as values: the
+    /// controller, GitSync's pruning).
+    @Test(arguments: [false, true]) func everyWriteOnEveryResourceStoresNothing(inProcess: Bool) async throws {
         let server = try await EmbeddedServer()
-        let kube = server.client()
+        let kube = inProcess ? server.inProcessClient() : server.client()
         var live = try await kube.create(deployment("a", finalizers: ["example.com/keep"]))
         let lease = try await kube.create(Lease(metadata: ObjectMeta(name: "l", namespace: "default"), spec: .init(holderIdentity: "x")))
         let event = try await kube.create(Watches.event("e"))
@@ -94,9 +96,9 @@ import Testing
         try await watches.expectNothingBut(sentinels: kube)
     }
 
-    @Test func checksRunAsForARealWrite() async throws {
+    @Test(arguments: [false, true]) func checksRunAsForARealWrite(inProcess: Bool) async throws {
         let server = try await EmbeddedServer()
-        let kube = server.client()
+        let kube = inProcess ? server.inProcessClient() : server.client()
         let live = try await kube.create(deployment("a"))
         var stale = live
         stale.spec.model.version = "2"

@@ -7,7 +7,7 @@ the query and out of DeleteOptions bodies. The other phases send dryRun as gener
 checks hold for dry runs as for real writes.
 
 Finalizers are left out of what that phase creates for the same reason: an object with finalizers
-is only marked for deletion (202, kube-apiserver's semantics), and stays readable until they are
+is only marked for deletion (kube-apiserver's semantics), and stays readable until they are
 removed, which the deleted-resource check would take for a delete that did not happen.
 """
 import schemathesis
