@@ -22,22 +22,6 @@ public struct ObjectKey: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(namespace)/\(name)" }
 }
 
-/// How a reconcile ended; the controller decides what happens next from it.
-public enum ReconcileOutcome: Sendable, Equatable {
-    /// Desired and observed agree: nothing until the object or the resync says otherwise.
-    case converged
-    /// Look again after a while (progress to watch, a deliberate slow retry).
-    case requeueAfter(Duration)
-    /// Something that may pass (unreachable backend, conflict): retry with backoff.
-    case transientError(String)
-    /// Retrying cannot help until the object changes.
-    case terminalError(String)
-}
-
-public protocol Reconciler: Sendable {
-    func reconcile(_ key: ObjectKey) async -> ReconcileOutcome
-}
-
 /// The latest objects the informer has seen, by key, with an optional secondary index (like
 /// client-go's indexers) so lookups such as "who claims this Triton model" need not scan.
 public final class ObjectCache<Object: KubernetesObject>: Sendable {
@@ -239,7 +223,7 @@ public struct ControllerScope: Sendable, CustomStringConvertible {
 public final class Controller<R: Reconciler>: Sendable {
     public let reconciler: R
     public let cache: ObjectCache<ModelDeployment>
-    public let queue = WorkQueue<ObjectKey>()
+    public let queue: WorkQueue<ObjectKey>
     /// Reconciles at once unless told otherwise (`--workers`). A reconcile mostly waits (for a
     /// backend's load, for its writes' commit), so more workers than cores: 32 let the store
     /// batch their writes into shared commits; 4 left a cold start of 10,000 mostly waiting
@@ -261,8 +245,9 @@ public final class Controller<R: Reconciler>: Sendable {
 
     public init(
         client: KubernetesClient, scope: ControllerScope = .everything, cache: ObjectCache<ModelDeployment>, reconciler: R, workers: Int = defaultWorkers,
-        resyncPeriod: Duration = .seconds(300), logger: Logger = Logger(label: "modelplane.controller")
+        resyncPeriod: Duration = .seconds(300), retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "modelplane.controller")
     ) {
+        self.queue = WorkQueue(policy: retryPolicy)
         self.client = client
         self.scope = scope
         self.cache = cache
@@ -335,38 +320,59 @@ public final class Controller<R: Reconciler>: Sendable {
     private func work() async {
         while let key = await queue.next() {
             let start = ContinuousClock.now
-            let outcome = await reconciler.reconcile(key)
-            duration.recordInterval(since: start)
-            Counter(label: "modelplane_reconcile_total", dimensions: [("outcome", outcome.metricLabel)]).increment()
-            let disposition: WorkQueue<ObjectKey>.Disposition
-            switch outcome {
-            case .converged, .terminalError: disposition = .forget
-            case .requeueAfter(let delay): disposition = .forgetAndAddAfter(delay)
-            case .transientError: disposition = .retry
+            let result: Result<ReconcileResult, ReconcileError>
+            do throws(ReconcileError) {
+                result = .success(try await reconciler.reconcile(key))
+            } catch {
+                result = .failure(error)
             }
+            duration.recordInterval(since: start)
+            Counter(label: "modelplane_reconcile_total", dimensions: [("outcome", result.metricLabel)]).increment()
             // The echo of our own write may have arrived before the write returned; it needs no
             // second pass (anything newer, from anyone else, is cached before it is queued).
-            let (retryIn, waiting) = await queue.finish(key, disposition, unlessUnchanged: { [cache] in cache.isAsWeLeftIt(key) })
+            let (decision, waiting) = await queue.finish(key, result, unlessUnchanged: { [cache] in cache.isAsWeLeftIt(key) })
             depth.record(waiting)
-            switch outcome {
-            case .transientError(let message):
-                logger.info("reconcile failed; retrying", metadata: ["deployment": "\(key)", "error": "\(message)", "retryIn": "\(retryIn ?? .zero)"])
-            case .terminalError(let message):
-                logger.warning("reconcile failed; not retrying until the object changes", metadata: ["deployment": "\(key)", "error": "\(message)"])
-            case .converged, .requeueAfter: break
+            guard case .failure(let error) = result else { continue }
+            switch decision {
+            case .retry(let delay):
+                logger.info("reconcile failed; retrying", metadata: ["deployment": "\(key)", "error": "\(error)", "retryIn": "\(delay)"])
+            case .refreshAndRetry:
+                logger.debug("reconcile met a newer object; reading it again and retrying", metadata: ["deployment": "\(key)", "error": "\(error)"])
+                await refresh(key)
+                await queue.add(key)
+            case .forget where error.kind == .terminal:
+                logger.warning("reconcile failed; not retrying until the object changes", metadata: ["deployment": "\(key)", "error": "\(error)"])
+            case .forget, .requeue: break
             }
+        }
+    }
+
+    /// Reads `key` from the API server into the cache (after a conflict: the cached object was
+    /// older than the stored one, and the watch may not have delivered the newer one yet).
+    private func refresh(_ key: ObjectKey) async {
+        do {
+            _ = cache.observe(try await client.get(ModelDeployment.self, name: key.name, namespace: key.namespace))
+        } catch  where error.isNotFound {
+            cache.remove(key)
+        } catch {
+            logger.info("could not read the object again; retrying on the cached one", metadata: ["deployment": "\(key)", "error": "\(error)"])
         }
     }
 }
 
-extension ReconcileOutcome {
+extension Result<ReconcileResult, ReconcileError> {
     /// The outcome's kind, as a metric label (never the message: labels must stay few).
     var metricLabel: String {
         switch self {
-        case .converged: "converged"
-        case .requeueAfter: "requeue"
-        case .transientError: "transient_error"
-        case .terminalError: "terminal_error"
+        case .success(.converged): "converged"
+        case .success(.requeueAfter): "requeue"
+        case .failure(let error):
+            switch error.kind {
+            case .transient: "transient_error"
+            case .terminal: "terminal_error"
+            case .conflict: "conflict"
+            case .notLeader: "not_leader"
+            }
         }
     }
 }

@@ -72,7 +72,7 @@ public struct DeploymentReconciler: Reconciler {
         if !mayAct() { throw NotLeading() }
     }
 
-    public func reconcile(_ key: ObjectKey) async -> ReconcileOutcome {
+    public func reconcile(_ key: ObjectKey) async throws(ReconcileError) -> ReconcileResult {
         guard var md = cache[key] else { return .converged }
         do {
             try ensureLeading()
@@ -85,12 +85,21 @@ public struct DeploymentReconciler: Reconciler {
             if let sagemaker = md.spec.backend.sagemaker { return try await reconcile(md, sagemaker: sagemaker) }
             guard let triton = md.spec.backend.triton else { return try await unsupported(md) }
             return try await reconcile(md, triton: triton)
-        } catch let error as KubernetesError {
-            return error.isNotFound ? .converged : .transientError("\(error)")
-        } catch is NotLeading {
-            return .transientError("not the leader: no action taken")
         } catch {
-            return .transientError("\(error)")
+            // Deleted meanwhile: nothing left to do.
+            if (error as? KubernetesError)?.isNotFound == true { return .converged }
+            throw Self.reconcileError(error)
+        }
+    }
+
+    /// What the runtime makes of a failure: a 409 is a conflict (read again, retry at once), a
+    /// lost lead is no one's failure, anything else may pass.
+    static func reconcileError(_ error: any Error) -> ReconcileError {
+        switch error {
+        case let error as ReconcileError: error
+        case let error as KubernetesError where error.isConflict: .conflict("\(error)")
+        case is NotLeading: .notLeader
+        default: .transient("\(error)")
         }
     }
 
@@ -103,7 +112,7 @@ public struct DeploymentReconciler: Reconciler {
         var note: String
     }
 
-    private func reconcile(_ original: ModelDeployment, triton spec: ModelDeployment.Triton) async throws -> ReconcileOutcome {
+    private func reconcile(_ original: ModelDeployment, triton spec: ModelDeployment.Triton) async throws -> ReconcileResult {
         var md = original
         let key = ObjectKey(md.metadata)
         let generation = md.metadata.generation ?? 1
@@ -224,7 +233,7 @@ public struct DeploymentReconciler: Reconciler {
             if original.status?.conditions?[type: "Degraded"]?.reason != "BackendUnavailable" {
                 await events.record(md, type: .warning, reason: "BackendUnavailable", action: "Observe", note: message)
             }
-            return .transientError(message)
+            throw ReconcileError.transient(message)
         }
 
         let ready = TritonPlanInput(url: spec.url, model: model, version: version, strategy: .immediate, observed: observed, record: nil).ready
@@ -460,14 +469,14 @@ public struct DeploymentReconciler: Reconciler {
 
     // MARK: - Deletion and other backends
 
-    private func finalize(_ original: ModelDeployment) async throws -> ReconcileOutcome {
+    private func finalize(_ original: ModelDeployment) async throws -> ReconcileResult {
         var md = original
         guard (md.metadata.finalizers ?? []).contains(Self.finalizer) else { return .converged }
         let revision = md.status?.revisions?.last?.revision
         if let record = md.status?.triton {
             try ensureLeading()
             guard try await unloadTriton(record, md: md, revision: revision) else {
-                return .transientError("cannot unload \(record.model) from \(record.url) yet")
+                throw ReconcileError.transient("cannot unload \(record.model) from \(record.url) yet")
             }
         }
         if let record = md.status?.sagemaker {
@@ -481,7 +490,7 @@ public struct DeploymentReconciler: Reconciler {
                 }
             } catch let error as AWSError {
                 await events.record(md, type: .warning, reason: "DeleteFailed", action: "DeleteEndpoint", note: "\(error); will retry before deleting")
-                return .transientError("\(error)")
+                throw ReconcileError.transient("\(error)")
             }
         }
         md.metadata.finalizers = (md.metadata.finalizers ?? []).filter { $0 != Self.finalizer }
@@ -508,7 +517,7 @@ public struct DeploymentReconciler: Reconciler {
         return true
     }
 
-    func unsupported(_ original: ModelDeployment) async throws -> ReconcileOutcome {
+    func unsupported(_ original: ModelDeployment) async throws -> ReconcileResult {
         var md = original
         var status = md.status ?? ModelDeployment.Status()
         let generation = md.metadata.generation ?? 1
@@ -520,7 +529,8 @@ public struct DeploymentReconciler: Reconciler {
             &status, generation: generation, ready: (.false, "BackendNotSupported", message), progressing: (.false, "BackendNotSupported", message),
             degraded: nil)
         try await write(&md, status)
-        return .converged
+        // Said in status; nothing changes until the spec does.
+        throw ReconcileError.terminal(message)
     }
 
     // MARK: - Status

@@ -17,7 +17,7 @@ public struct UnconfiguredSageMaker: SageMakerAPI {
 /// when SageMaker has work to do (Creating, Updating, …) it writes the status and requeues
 /// after `sageMakerPoll` — a worker never waits on SageMaker.
 extension DeploymentReconciler {
-    func reconcile(_ original: ModelDeployment, sagemaker spec: ModelDeployment.SageMaker) async throws -> ReconcileOutcome {
+    func reconcile(_ original: ModelDeployment, sagemaker spec: ModelDeployment.SageMaker) async throws -> ReconcileResult {
         var md = original
         let key = ObjectKey(md.metadata)
         let generation = md.metadata.generation ?? 1
@@ -29,7 +29,7 @@ extension DeploymentReconciler {
         let name = SageMakerResources.name(md)
         let target = "sagemaker:\(spec.region)/\(endpoint)"
 
-        func conflict(_ message: String) async throws -> ReconcileOutcome {
+        func conflict(_ message: String) async throws -> ReconcileResult {
             setConditions(
                 &status, generation: generation, ready: (.false, "Conflict", message), progressing: (.false, "Conflict", message),
                 degraded: (.true, "Conflict", message))
@@ -291,7 +291,7 @@ extension DeploymentReconciler {
     /// Degraded, and the controller's backoff.
     private func unavailable(
         _ original: ModelDeployment, _ md: inout ModelDeployment, _ status: inout ModelDeployment.Status, generation: Int64, _ error: any Error
-    ) async throws -> ReconcileOutcome {
+    ) async throws -> ReconcileResult {
         let reason = (error as? AWSError)?.kind == .credentials ? "CredentialsUnavailable" : "BackendUnavailable"
         let message = "\(error)"
         setConditions(&status, generation: generation, ready: nil, progressing: nil, degraded: (.true, reason, message))
@@ -300,7 +300,7 @@ extension DeploymentReconciler {
         if original.status?.conditions?[type: "Degraded"]?.reason != reason {
             await events.record(md, type: .warning, reason: reason, action: "Observe", note: message)
         }
-        return .transientError(message)
+        throw ReconcileError.transient(message)
     }
 
     /// One SageMaker call, audited. `existing`: SageMaker saying the resource already exists

@@ -1,6 +1,7 @@
 /// A work queue like client-go's: a key waiting is queued once however often it is added; a key
 /// is never handed to two workers at once (added while processing, it is queued again when
-/// `done`); failures back off exponentially per key with jitter.
+/// `done`); what follows a reconcile (backoff per key with jitter, requeues, conflicts) is its
+/// `RetryPolicy`'s decision.
 public actor WorkQueue<Key: Hashable & Sendable> {
     private var queue: [Key] = []
     private var head = 0
@@ -11,16 +12,18 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var failures: [Key: Int] = [:]
     private var delayed: [Key: (due: ContinuousClock.Instant, task: Task<Void, Never>)] = [:]
     private var isShutDown = false
-    public let baseDelay: Duration
-    public let maxDelay: Duration
+    /// What happens to a key after its reconcile: backoff, conflicts, requeues.
+    public let policy: RetryPolicy
 
-    public init(baseDelay: Duration = .milliseconds(50), maxDelay: Duration = .seconds(300)) {
-        self.baseDelay = baseDelay
-        self.maxDelay = maxDelay
+    public init(policy: RetryPolicy = RetryPolicy()) {
+        self.policy = policy
     }
 
     /// Keys waiting (not counting those being processed or delayed).
     public var depth: Int { queue.count - head }
+
+    /// Workers waiting in `next()` for a key.
+    public var waitingWorkers: Int { waiters.count }
 
     /// Keys waiting or being processed.
     public var outstanding: Int { queue.count - head + processing.count }
@@ -93,45 +96,32 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         if dirty.remove(key) != nil, unchanged?() != true { add(key) }
     }
 
-    /// What a worker does with a key once its reconcile returned.
-    public enum Disposition: Sendable {
-        /// Done with it: its backoff starts over.
-        case forget
-        /// Its backoff starts over, and it comes back after this long.
-        case forgetAndAddAfter(Duration)
-        /// It failed: it comes back after its next backoff delay.
-        case retry
-    }
-
-    /// `forget`, `add(after:)` or `retry`, then `done`, in one call: a worker's every actor hop
-    /// is one the informer's adds and the other workers wait behind. Returns the retry delay
-    /// (for `.retry`) and the keys then waiting.
-    public func finish(_ key: Key, _ disposition: Disposition, unlessUnchanged unchanged: (@Sendable () -> Bool)? = nil) -> (
-        retryIn: Duration?, depth: Int
-    ) {
-        var retryIn: Duration?
-        switch disposition {
+    /// What the policy makes of `result`, applied, then `done`, in one call: a worker's every
+    /// actor hop is one the informer's adds and the other workers wait behind. Returns the
+    /// decision (for `.refreshAndRetry` the caller reads the object again and then `add`s the
+    /// key) and the keys then waiting.
+    public func finish(
+        _ key: Key, _ result: Result<ReconcileResult, ReconcileError>, unlessUnchanged unchanged: (@Sendable () -> Bool)? = nil
+    ) -> (decision: RetryPolicy.Decision, depth: Int) {
+        let failed = failures[key, default: 0]
+        let decision = policy.decide(result, failures: failed, jitter: Double.random(in: policy.jitter))
+        switch decision {
         case .forget: forget(key)
-        case .forgetAndAddAfter(let delay):
+        case .requeue(let delay):
             forget(key)
             add(key, after: delay)
-        case .retry: retryIn = retry(key)
+        case .retry(let delay):
+            failures[key] = failed + 1
+            add(key, after: delay)
+        case .refreshAndRetry:
+            failures[key] = failed + 1
         }
         done(key, unlessUnchanged: unchanged)
-        return (retryIn, depth)
+        return (decision, depth)
     }
 
-    /// Queues `key` again after its next backoff delay: base × 2^failures, capped, ±20% jitter.
-    @discardableResult
-    public func retry(_ key: Key) -> Duration {
-        let count = failures[key, default: 0]
-        failures[key] = count + 1
-        var delay = baseDelay * (1 << min(count, 30))
-        if delay > maxDelay { delay = maxDelay }
-        delay = delay * Double.random(in: 0.8...1.2)
-        add(key, after: delay)
-        return delay
-    }
+    /// Failures in a row of `key` (what its next backoff is computed from).
+    public func failureCount(_ key: Key) -> Int { failures[key, default: 0] }
 
     /// `key` succeeded: its backoff starts over.
     public func forget(_ key: Key) { failures[key] = nil }

@@ -516,9 +516,9 @@ final class CountingReconciler: Reconciler {
     let inner: DeploymentReconciler
     let count = Atomic<Int>(0)
     init(inner: DeploymentReconciler) { self.inner = inner }
-    func reconcile(_ key: ObjectKey) async -> ReconcileOutcome {
+    func reconcile(_ key: ObjectKey) async throws(ReconcileError) -> ReconcileResult {
         count.add(1, ordering: .relaxed)
-        return await inner.reconcile(key)
+        return try await inner.reconcile(key)
     }
 }
 

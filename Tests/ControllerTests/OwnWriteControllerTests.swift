@@ -18,9 +18,9 @@ import Triton
 
         init(inner: DeploymentReconciler) { self.inner = inner }
 
-        func reconcile(_ key: ObjectKey) async -> ReconcileOutcome {
+        func reconcile(_ key: ObjectKey) async throws(ReconcileError) -> ReconcileResult {
             counts.withLock { $0[key.name, default: 0] += 1 }
-            return await inner.reconcile(key)
+            return try await inner.reconcile(key)
         }
     }
 
@@ -75,5 +75,54 @@ import Triton
         #expect(try await kube.get(ModelDeployment.self, name: "d3", namespace: "default").status?.phase == .ready)
         #expect(reconciler.counts.withLock { $0["d3"] } == 2)
         #expect(reconciler.counts.withLock { $0["d4"] } == 1)
+    }
+
+    /// Throws a conflict the first time, after making its cached object stale (as when someone
+    /// else's write has not come through the watch yet); records the resourceVersion it saw.
+    final class ConflictOnce: Reconciler {
+        let cache: ObjectCache<ModelDeployment>
+        let seen = Mutex<[String]>([])
+
+        init(cache: ObjectCache<ModelDeployment>) { self.cache = cache }
+
+        func reconcile(_ key: ObjectKey) async throws(ReconcileError) -> ReconcileResult {
+            guard let md = cache[key] else { return .converged }
+            let first = seen.withLock {
+                $0.append(md.metadata.resourceVersion ?? "")
+                return $0.count == 1
+            }
+            guard first else { return .converged }
+            var stale = md
+            stale.metadata.resourceVersion = "0"
+            cache.set(stale)
+            throw .conflict("the object has been modified")
+        }
+    }
+
+    /// A conflict is retried at once on the object read again from the server, not after a
+    /// backoff on the stale one (the policy's backoff here is an hour: only the immediate retry
+    /// can come within the test).
+    @Test func aConflictIsRetriedAtOnceOnTheObjectReadAgain() async throws {
+        let directory = NSTemporaryDirectory() + "modelplane-conflict-" + UUID().uuidString
+        let serve = try await PeerProcess.modelplaneServe(data: directory)
+        defer {
+            serve.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        let stored = try await kube.create(
+            ModelDeployment(name: "a", spec: .init(model: .init(name: "m", version: "1"), backend: .init(triton: .init(url: "http://127.0.0.1:9")))))
+        let cache = ObjectCache<ModelDeployment>.modelDeployments()
+        let reconciler = ConflictOnce(cache: cache)
+        let controller = Controller(
+            client: kube, cache: cache, reconciler: reconciler, workers: 1, resyncPeriod: .seconds(3600),
+            retryPolicy: RetryPolicy(baseDelay: .seconds(3600), maxDelay: .seconds(3600)))
+        let task = Task { await controller.run() }
+        defer { task.cancel() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while reconciler.seen.withLock({ $0.count }) < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let version = try #require(stored.metadata.resourceVersion)
+        #expect(reconciler.seen.withLock { $0 } == [version, version])
+        #expect(cache[ObjectKey(namespace: "default", name: "a")]?.metadata.resourceVersion == version)
     }
 }

@@ -1,5 +1,6 @@
 import Digests
 import Foundation
+import KubeClient
 import ModelplaneAPI
 import Synchronization
 import Testing
@@ -74,15 +75,20 @@ import Triton
         #expect(await queue.next() == "a")
     }
 
-    @Test func backsOffExponentiallyAndForgets() async {
-        let queue = WorkQueue<String>(baseDelay: .milliseconds(10), maxDelay: .seconds(1))
-        var delays: [Duration] = []
-        for _ in 0..<8 { delays.append(await queue.retry("k")) }
-        #expect(delays[0] >= .milliseconds(8) && delays[0] <= .milliseconds(12))
-        #expect(delays[3] >= .milliseconds(64) && delays[3] <= .milliseconds(96))
-        #expect(delays[7] <= .milliseconds(1200), "capped")
-        await queue.forget("k")
-        #expect(await queue.retry("k") <= .milliseconds(12))
+    @Test func backsOffPerKeyAndForgetsOnSuccess() async throws {
+        let queue = WorkQueue<String>(policy: RetryPolicy(baseDelay: .milliseconds(10), maxDelay: .seconds(1), jitter: 1...1))
+        var delays: [RetryPolicy.Decision] = []
+        for _ in 0..<8 {
+            await queue.add("k")
+            _ = await queue.next()
+            delays.append(await queue.finish("k", .failure(.transient("down"))).decision)
+        }
+        #expect(delays == [10, 20, 40, 80, 160, 320, 640, 1000].map { .retry(after: .milliseconds($0)) })
+        #expect(await queue.failureCount("k") == 8)
+        await queue.add("k")
+        _ = await queue.next()
+        #expect(await queue.finish("k", .success(.converged)).decision == .forget)
+        #expect(await queue.failureCount("k") == 0)
     }
 
     @Test func delayedAddsArrive() async {
@@ -97,7 +103,8 @@ import Triton
     @Test func shutDownReleasesWaitingWorkers() async {
         let queue = WorkQueue<String>()
         async let waiting = queue.next()
-        try? await Task.sleep(for: .milliseconds(20))
+        // Shut down only once the worker is waiting (else this would test an empty queue).
+        while await queue.waitingWorkers == 0 { await Task.yield() }
         await queue.shutDown()
         #expect(await waiting == nil)
         // A stopping controller takes no new work, even what is already queued.
@@ -174,26 +181,69 @@ import Triton
         #expect(await queue.next() == "a")
     }
 
-    @Test func finishDoesWhatTheSeparateCallsDid() async throws {
-        let queue = WorkQueue<String>(baseDelay: .milliseconds(10), maxDelay: .seconds(1))
-        await queue.add(contentsOf: ["ok", "later", "failing", "other"])
-        for _ in 0..<3 { _ = await queue.next() }
+    @Test func finishAppliesThePolicysDecision() async throws {
+        let queue = WorkQueue<String>(policy: RetryPolicy(baseDelay: .milliseconds(10), maxDelay: .seconds(1), jitter: 1...1))
+        await queue.add(contentsOf: ["ok", "later", "failing", "conflict", "other"])
+        for _ in 0..<4 { _ = await queue.next() }
         // Converged: forgotten and done; a repeat that arrived meanwhile is queued again.
         await queue.add("ok")
-        var (retryIn, depth) = await queue.finish("ok", .forget, unlessUnchanged: { false })
-        #expect(retryIn == nil && depth == 2)
+        var (decision, depth) = await queue.finish("ok", .success(.converged), unlessUnchanged: { false })
+        #expect(decision == .forget && depth == 2)
         // Requeued after a delay: not waiting now, back after it.
-        (retryIn, depth) = await queue.finish("later", .forgetAndAddAfter(.milliseconds(30)))
-        #expect(retryIn == nil && depth == 2)
-        // Failed: backs off, and the delays grow with each failure.
-        (retryIn, _) = await queue.finish("failing", .retry)
-        let first = try #require(retryIn)
-        #expect(first >= .milliseconds(8) && first <= .milliseconds(12))
+        (decision, depth) = await queue.finish("later", .success(.requeueAfter(.milliseconds(30))))
+        #expect(decision == .requeue(after: .milliseconds(30)) && depth == 2)
+        // Failed: backs off.
+        (decision, _) = await queue.finish("failing", .failure(.transient("down")))
+        #expect(decision == .retry(after: .milliseconds(10)))
+        // A conflict: the caller reads the object again and adds it; the queue counts the failure.
+        (decision, depth) = await queue.finish("conflict", .failure(.conflict("409")))
+        #expect(decision == .refreshAndRetry && depth == 2)
+        #expect(await queue.failureCount("conflict") == 1)
         #expect(await queue.next() == "other")
         #expect(await queue.next() == "ok")
         var seen: Set<String> = []
         for _ in 0..<2 { if let key = await queue.next() { seen.insert(key) } }
         #expect(seen == ["later", "failing"])
+    }
+}
+
+/// The runtime's whole retry behaviour, as one table: what follows each kind of ending, after
+/// how many failures in a row.
+@Suite struct RetryPolicyTests {
+    static let policy = RetryPolicy(baseDelay: .milliseconds(50), maxDelay: .seconds(300), jitter: 0.8...1.2, immediateConflictRetries: 3)
+
+    @Test(arguments: [
+        (Result<ReconcileResult, ReconcileError>.success(.converged), 0, 1.0, RetryPolicy.Decision.forget),
+        (.success(.converged), 7, 1.0, .forget),
+        (.success(.requeueAfter(.seconds(60))), 3, 1.2, .requeue(after: .seconds(60))),
+        (.failure(.transient("unreachable")), 0, 1.0, .retry(after: .milliseconds(50))),
+        (.failure(.transient("unreachable")), 1, 1.0, .retry(after: .milliseconds(100))),
+        (.failure(.transient("unreachable")), 4, 1.0, .retry(after: .milliseconds(800))),
+        (.failure(.transient("unreachable")), 0, 0.8, .retry(after: .milliseconds(40))),
+        (.failure(.transient("unreachable")), 0, 1.2, .retry(after: .milliseconds(60))),
+        // Capped at five minutes, jitter applied after the cap; no overflow however many failures.
+        (.failure(.transient("unreachable")), 13, 1.0, .retry(after: .seconds(300))),
+        (.failure(.transient("unreachable")), 1000, 0.8, .retry(after: .seconds(240))),
+        (.failure(.terminal("no such backend")), 0, 1.0, .forget),
+        (.failure(.terminal("no such backend")), 9, 1.0, .forget),
+        (.failure(.notLeader), 0, 1.0, .forget),
+        // Conflicts: read again and retried at once three times, then they back off.
+        (.failure(.conflict("409")), 0, 1.0, .refreshAndRetry),
+        (.failure(.conflict("409")), 2, 1.0, .refreshAndRetry),
+        (.failure(.conflict("409")), 3, 1.0, .retry(after: .milliseconds(400))),
+    ])
+    func decides(_ result: Result<ReconcileResult, ReconcileError>, failures: Int, jitter: Double, expected: RetryPolicy.Decision) {
+        #expect(Self.policy.decide(result, failures: failures, jitter: jitter) == expected)
+    }
+
+    /// The reconciler's failures, typed by what the runtime does with them.
+    @Test func theReconcilersFailuresAreTyped() {
+        let conflict = KubernetesError.api(APIStatus(code: 409, reason: .conflict, message: "the object has been modified"))
+        #expect(DeploymentReconciler.reconcileError(conflict).kind == .conflict)
+        #expect(DeploymentReconciler.reconcileError(KubernetesError.api(APIStatus(code: 500, reason: nil, message: "boom"))).kind == .transient)
+        #expect(DeploymentReconciler.reconcileError(DeploymentReconciler.NotLeading()) == .notLeader)
+        #expect(DeploymentReconciler.reconcileError(ReconcileError.terminal("no")) == .terminal("no"))
+        #expect(DeploymentReconciler.reconcileError(CocoaError(.fileNoSuchFile)).kind == .transient)
     }
 }
 
