@@ -21,6 +21,20 @@ public enum Peers {
     /// Kubernetes client's).
     public static var schemathesisPython: String { get throws { try venvPython(".peers/schemathesis") } }
 
+    /// The pinned kubectl scripts/setup-peers installs (1.33), never whichever is on PATH.
+    public static var kubectl: String { get throws { try tool("kubectl") } }
+
+    /// The pinned helm scripts/setup-peers installs (4.x).
+    public static var helm: String { get throws { try tool("helm") } }
+
+    private static func tool(_ name: String) throws -> String {
+        let path = repositoryRoot + "/.peers/bin/" + name
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw PeerError("\(path) is missing: run scripts/setup-peers (the test command does) to install the test peers")
+        }
+        return path
+    }
+
     private static func venvPython(_ venv: String) throws -> String {
         let path = repositoryRoot + "/" + venv + "/bin/python"
         guard FileManager.default.isExecutableFile(atPath: path) else {

@@ -435,8 +435,11 @@ if !onlyController {
     func timeKubectl(_ arguments: [String]) throws -> [Duration] {
         try (0..<3).map { _ in
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["kubectl", "--kubeconfig", kubeconfigPath] + arguments
+            // The pinned kubectl scripts/setup-peers installs, else the one on PATH.
+            let pinned = FileManager.default.currentDirectoryPath + "/.peers/bin/kubectl"
+            let kubectl = FileManager.default.isExecutableFile(atPath: pinned) ? [pinned] : ["/usr/bin/env", "kubectl"]
+            process.executableURL = URL(fileURLWithPath: kubectl[0])
+            process.arguments = kubectl.dropFirst() + ["--kubeconfig", kubeconfigPath] + arguments
             process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             let start = ContinuousClock.now
             try process.run()

@@ -15,7 +15,7 @@ import Testing
         }
 
         func kubectl(_ arguments: String..., stdin: String? = nil) async throws -> CommandResult {
-            try await CommandResult.run("/usr/bin/env", ["kubectl", "--kubeconfig", kubeconfig] + arguments, stdin: stdin)
+            try await CommandResult.run(Peers.kubectl, ["--kubeconfig", kubeconfig] + arguments, stdin: stdin)
         }
 
         /// The CLI, against this server.
@@ -140,9 +140,9 @@ import Testing
         let serve = try await Serve()
         // Not through the kubeconfig: its tokenFile would win over --token.
         let result = try await CommandResult.run(
-            "/usr/bin/env",
+            Peers.kubectl,
             [
-                "kubectl", "--kubeconfig", "/dev/null", "--server", "https://127.0.0.1:\(serve.process.port)",
+                "--kubeconfig", "/dev/null", "--server", "https://127.0.0.1:\(serve.process.port)",
                 "--certificate-authority", serve.directory + "/ca.crt", "--token", "not-the-token", "get", "md",
             ])
         #expect(result.status != 0)
