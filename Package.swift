@@ -118,7 +118,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
-        .target(name: "ModelplaneTestSupport", dependencies: ["AWS", "HTTPClient", "KubeClient", "ModelplaneAPI"], swiftSettings: strict),
+        .target(name: "ModelplaneTestSupport", dependencies: ["AWS", "Controller", "HTTPClient", "KubeClient", "ModelplaneAPI"], swiftSettings: strict),
         .testTarget(name: "ModelplaneAPITests", dependencies: ["ModelplaneAPI", "Manifests"], swiftSettings: strict),
         .testTarget(
             name: "ManifestsTests",

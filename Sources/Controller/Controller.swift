@@ -233,6 +233,8 @@ public final class Controller<R: Reconciler>: Sendable {
     let scope: ControllerScope
     let workers: Int
     let resyncPeriod: Duration
+    /// What resyncs and the queue's delayed adds wait on.
+    let clock: any RuntimeClock
     let logger: Logger
     private let syncedReflectors = Atomic<Int>(0)
 
@@ -245,9 +247,11 @@ public final class Controller<R: Reconciler>: Sendable {
 
     public init(
         client: KubernetesClient, scope: ControllerScope = .everything, cache: ObjectCache<ModelDeployment>, reconciler: R, workers: Int = defaultWorkers,
-        resyncPeriod: Duration = .seconds(300), retryPolicy: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "modelplane.controller")
+        resyncPeriod: Duration = .seconds(300), retryPolicy: RetryPolicy = RetryPolicy(), clock: any RuntimeClock = SystemClock(),
+        logger: Logger = Logger(label: "modelplane.controller")
     ) {
-        self.queue = WorkQueue(policy: retryPolicy)
+        self.queue = WorkQueue(policy: retryPolicy, clock: clock)
+        self.clock = clock
         self.client = client
         self.scope = scope
         self.cache = cache
@@ -309,7 +313,7 @@ public final class Controller<R: Reconciler>: Sendable {
     }
 
     private func resync() async {
-        while (try? await Task.sleep(for: resyncPeriod)) != nil { await resyncAll() }
+        while (try? await clock.sleep(for: resyncPeriod)) != nil { await resyncAll() }
     }
 
     /// Queues every known ModelDeployment for a reconcile now.

@@ -7,10 +7,12 @@ import Synchronization
 /// earliest armed deadline; arming a later one (the usual case: every load gets the same
 /// `progressDeadlineSeconds`) leaves it asleep, and disarming is a dictionary removal.
 final class Deadlines: Sendable {
-    static let shared = Deadlines()
+    private let clock: any RuntimeClock
+
+    init(clock: any RuntimeClock = SystemClock()) { self.clock = clock }
 
     private struct Armed {
-        var due: ContinuousClock.Instant
+        var due: Duration
         var expire: @Sendable () -> Void
     }
 
@@ -18,7 +20,7 @@ final class Deadlines: Sendable {
         var armed: [Int: Armed] = [:]
         var nextID = 0
         /// When the watchdog wakes next; nil when it is not running.
-        var wakeAt: ContinuousClock.Instant?
+        var wakeAt: Duration?
         var watchdog: Task<Void, Never>?
     }
 
@@ -29,7 +31,7 @@ final class Deadlines: Sendable {
     func run(within limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
         let task = Task { try await body() }
         let expired = Atomic<Bool>(false)
-        let id = arm(due: .now + limit) {
+        let id = arm(due: clock.now + limit) {
             expired.store(true, ordering: .sequentiallyConsistent)
             task.cancel()
         }
@@ -47,7 +49,7 @@ final class Deadlines: Sendable {
         if expired.load(ordering: .sequentiallyConsistent) { throw DeploymentReconciler.DeadlineExceeded(after: limit) }
     }
 
-    private func arm(due: ContinuousClock.Instant, expire: @escaping @Sendable () -> Void) -> Int {
+    private func arm(due: Duration, expire: @escaping @Sendable () -> Void) -> Int {
         state.withLock { state in
             let id = state.nextID
             state.nextID += 1
@@ -64,21 +66,21 @@ final class Deadlines: Sendable {
     }
 
     /// Restarts the watchdog to wake at `at`; called with the lock held.
-    private func schedule(_ state: inout State, at: ContinuousClock.Instant) {
+    private func schedule(_ state: inout State, at: Duration) {
         state.watchdog?.cancel()
         state.wakeAt = at
         state.watchdog = Task { [self] in
-            guard (try? await Task.sleep(until: at, clock: .continuous)) != nil else { return }
+            guard (try? await clock.sleep(until: at)) != nil else { return }
             fire(scheduledFor: at)
         }
     }
 
-    private func fire(scheduledFor: ContinuousClock.Instant) {
+    private func fire(scheduledFor: Duration) {
         let due = state.withLock { state -> [Armed] in
             // A watchdog replaced by one waking earlier has been cancelled; should it still get
             // here, the newer one is in charge.
             guard state.wakeAt == scheduledFor else { return [] }
-            let now = ContinuousClock.now
+            let now = clock.now
             let due = state.armed.filter { $0.value.due <= now }
             for id in due.keys { state.armed[id] = nil }
             state.wakeAt = nil

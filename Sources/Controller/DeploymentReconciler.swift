@@ -24,12 +24,15 @@ public struct DeploymentReconciler: Reconciler {
     let triton: @Sendable (String) -> any TritonAPI
     let audit: AuditLog?
     let events: EventRecorder
-    let now: @Sendable () -> Date
+    /// Wall time for what the status records, monotonic time for deadlines and the index cache.
+    let clock: any RuntimeClock
+    /// Calls on a backend against their deadlines (one watchdog for all of them).
+    let deadlines: Deadlines
     /// Asked right before every action on a backend: false (not, or no longer, the leader) stops
     /// the reconcile before it acts.
     let mayAct: @Sendable () -> Bool
     /// One repository index per Triton per pass, shared by every deployment on that Triton.
-    let indexes = TritonIndexCache()
+    let indexes: TritonIndexCache
     /// SageMaker's control plane for a region, through an API URL (nil: the SDKs' default).
     let sagemaker: @Sendable (_ region: String, _ endpointURL: String?) -> any SageMakerAPI
     /// How often an endpoint SageMaker is working on is looked at again (a requeue, never a
@@ -40,19 +43,19 @@ public struct DeploymentReconciler: Reconciler {
     /// credential chain.
     public init(
         client: KubernetesClient, cache: ObjectCache<ModelDeployment>, http: HTTPClient, audit: AuditLog?, events: EventRecorder,
-        now: @escaping @Sendable () -> Date = { Date() }, mayAct: @escaping @Sendable () -> Bool = { true }
+        clock: any RuntimeClock = SystemClock(), mayAct: @escaping @Sendable () -> Bool = { true }
     ) {
         let credentials = DefaultAWSCredentialsProvider(http: http)
         self.init(
             client: client, cache: cache, triton: { TritonClient(baseURL: $0, http: http) },
-            sagemaker: { SageMakerClient(region: $0, endpoint: $1, credentials: credentials, http: http) }, audit: audit, events: events, now: now,
+            sagemaker: { SageMakerClient(region: $0, endpoint: $1, credentials: credentials, http: http) }, audit: audit, events: events, clock: clock,
             mayAct: mayAct)
     }
 
     public init(
         client: KubernetesClient, cache: ObjectCache<ModelDeployment>, triton: @escaping @Sendable (String) -> any TritonAPI,
         sagemaker: @escaping @Sendable (_ region: String, _ endpointURL: String?) -> any SageMakerAPI = { _, _ in UnconfiguredSageMaker() },
-        sageMakerPoll: Duration = .seconds(15), audit: AuditLog?, events: EventRecorder, now: @escaping @Sendable () -> Date = { Date() },
+        sageMakerPoll: Duration = .seconds(15), audit: AuditLog?, events: EventRecorder, clock: any RuntimeClock = SystemClock(),
         mayAct: @escaping @Sendable () -> Bool = { true }
     ) {
         self.client = client
@@ -62,7 +65,9 @@ public struct DeploymentReconciler: Reconciler {
         self.sageMakerPoll = sageMakerPoll
         self.audit = audit
         self.events = events
-        self.now = now
+        self.clock = clock
+        self.deadlines = Deadlines(clock: clock)
+        self.indexes = TritonIndexCache(clock: clock)
         self.mayAct = mayAct
     }
 
@@ -121,7 +126,7 @@ public struct DeploymentReconciler: Reconciler {
         let desired = ModelDeployment.TritonRecord(url: spec.url, model: model)
         var status = md.status ?? ModelDeployment.Status()
         status.backend = "triton"
-        let revision = Self.recordRevision(&status, md, now: now())
+        let revision = Self.recordRevision(&status, md, now: clock.date)
 
         if let owner = cache.objects(indexedBy: TritonClaims.key(url: spec.url, model: model)).first(where: { other in
             ObjectKey(other.metadata) != key && other.metadata.deletionTimestamp == nil
@@ -281,8 +286,8 @@ public struct DeploymentReconciler: Reconciler {
     }
 
     /// Runs `body`, cancelling it and throwing `DeadlineExceeded` if it takes longer than `limit`.
-    static func within(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        try await Deadlines.shared.run(within: limit, body)
+    func within(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await deadlines.run(within: limit, body)
     }
 
     /// What Triton runs of `model`: its rows in the (shared) repository index, or its loaded
@@ -307,7 +312,7 @@ public struct DeploymentReconciler: Reconciler {
             let files = try upload.map { directory throws(TritonError) in try Self.modelFiles(in: directory, versions: versions) } ?? [:]
             let config = try await self.config(
                 backend, model: model, spec: spec, observed: observed, versions: versions, upload: upload != nil, md: md, revision: revision)
-            try await Self.within(deadline) { try await backend.load(model, config: config, files: files) }
+            try await within(deadline) { try await backend.load(model, config: config, files: files) }
             // A version counts as serving once Triton says it is ready, not when the load returns.
             for version in versions where try await !backend.isReady(model, version: String(version)) {
                 throw TritonError(.refused, "version \(version) is not ready after loading")
@@ -333,7 +338,7 @@ public struct DeploymentReconciler: Reconciler {
         let deadline = md.spec.rollout?.progressDeadlineSeconds ?? ModelDeployment.Defaults.progressDeadlineSeconds
         var problem: String?
         do {
-            try await Self.within(.seconds(deadline)) { _ = try await backend.infer(model, version: version, request: request) }
+            try await within(.seconds(deadline)) { _ = try await backend.infer(model, version: version, request: request) }
         } catch let error as TritonError where error.kind == .refused {
             problem = "version \(version) failed the smoke inference: \(error.message)"
         } catch is DeadlineExceeded {
@@ -461,7 +466,7 @@ public struct DeploymentReconciler: Reconciler {
             ["LoadFailed", "ProgressDeadlineExceeded", "SmokeTestFailed", "UpdateRolledBack", "EndpointFailed", "InvalidRequest"].contains(degraded.reason),
             degraded.observedGeneration == generation
         else { return nil }
-        if let since = Self.date(degraded.lastTransitionTime), now().timeIntervalSince(since) >= Double(Self.failedLoadRetry.components.seconds) {
+        if let since = Self.date(degraded.lastTransitionTime), clock.date.timeIntervalSince(since) >= Double(Self.failedLoadRetry.components.seconds) {
             return nil
         }
         return degraded.message
@@ -589,7 +594,7 @@ public struct DeploymentReconciler: Reconciler {
         }
         var conditions = status.conditions ?? []
         // Formatted only when a condition changes status: a steady-state resync formats nothing.
-        lazy var time = Timestamps.rfc3339(now())
+        lazy var time = Timestamps.rfc3339(clock.date)
         for (type, value) in [("Ready", ready), ("Progressing", progressing), ("Degraded", degraded)] {
             guard let value else { continue }
             let message = value.message.count > 32_000 ? String(value.message.prefix(32_000)) : value.message
@@ -634,7 +639,7 @@ final class TritonIndexCache: Sendable {
     typealias Rows = [String: [TritonModelState]]
     private struct State {
         /// Rows grouped by model, so each deployment's lookup is one dictionary access.
-        var entries: [String: (at: ContinuousClock.Instant, rows: Rows)] = [:]
+        var entries: [String: (at: Duration, rows: Rows)] = [:]
         /// The index call under way for each Triton: the generation it started in, and the rows
         /// our own actions observed since, which its answer may predate.
         var fetches: [String: (generation: Int, task: Task<Result<Rows, TritonError>, Never>, updates: Rows)] = [:]
@@ -642,11 +647,16 @@ final class TritonIndexCache: Sendable {
         /// joined by anyone after it.
         var generations: [String: Int] = [:]
         /// A Triton found unreachable, and when.
-        var failures: [String: (at: ContinuousClock.Instant, error: TritonError)] = [:]
+        var failures: [String: (at: Duration, error: TritonError)] = [:]
     }
     private let state = Mutex(State())
 
-    init(ttl: Duration = .seconds(1)) { self.ttl = ttl }
+    private let clock: any RuntimeClock
+
+    init(ttl: Duration = .seconds(1), clock: any RuntimeClock = SystemClock()) {
+        self.ttl = ttl
+        self.clock = clock
+    }
 
     /// A Triton found unreachable is not asked again for this long: every deployment on it fails
     /// fast instead of each holding a worker until its own timeout.
@@ -654,7 +664,7 @@ final class TritonIndexCache: Sendable {
 
     /// The rows for `model` in the index of `backend`'s Triton.
     func rows(_ backend: any TritonAPI, model: String) async throws(TritonError) -> [TritonModelState] {
-        let now = ContinuousClock.now
+        let now = clock.now
         let key = Self.key(backend.baseURL)
         enum Next {
             case cached([TritonModelState])
@@ -688,7 +698,7 @@ final class TritonIndexCache: Sendable {
     /// Keeps what a finished index call found, with what our own actions observed meanwhile,
     /// unless it was invalidated since it started; returns that.
     private func finished(
-        _ key: String, generation: Int, _ result: Result<Rows, TritonError>, startedAt: ContinuousClock.Instant
+        _ key: String, generation: Int, _ result: Result<Rows, TritonError>, startedAt: Duration
     ) -> Result<Rows, TritonError> {
         state.withLock { state in
             guard state.generations[key, default: 0] == generation, let fetch = state.fetches.removeValue(forKey: key) else { return result }
@@ -699,7 +709,7 @@ final class TritonIndexCache: Sendable {
                 state.failures[key] = nil
                 return .success(rows)
             case .failure(let error):
-                if error.kind == .unreachable { state.failures[key] = (ContinuousClock.now, error) }
+                if error.kind == .unreachable { state.failures[key] = (clock.now, error) }
                 return result
             }
         }

@@ -24,7 +24,7 @@ extension DeploymentReconciler {
         let version = md.spec.model.version
         var status = md.status ?? ModelDeployment.Status()
         status.backend = "sagemaker"
-        let revision = Self.recordRevision(&status, md, now: now())
+        let revision = Self.recordRevision(&status, md, now: clock.date)
         let endpoint = SageMakerResources.endpointName(md)
         let name = SageMakerResources.name(md)
         let target = "sagemaker:\(spec.region)/\(endpoint)"
@@ -284,7 +284,7 @@ extension DeploymentReconciler {
         guard let progressing = status.conditions?[type: "Progressing"], progressing.observedGeneration == generation else { return nil }
         if progressing.reason == "ProgressDeadlineExceeded" { return deadline }
         guard progressing.status == .true, let since = Self.date(progressing.lastTransitionTime) else { return nil }
-        return now().timeIntervalSince(since) > Double(deadline) ? deadline : nil
+        return clock.date.timeIntervalSince(since) > Double(deadline) ? deadline : nil
     }
 
     /// SageMaker could not be reached, throttled past the client's retries, or no credentials:

@@ -10,13 +10,16 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var dirty: Set<Key> = []
     private var waiters: [CheckedContinuation<Key?, Never>] = []
     private var failures: [Key: Int] = [:]
-    private var delayed: [Key: (due: ContinuousClock.Instant, task: Task<Void, Never>)] = [:]
+    private var delayed: [Key: (due: Duration, task: Task<Void, Never>)] = [:]
     private var isShutDown = false
     /// What happens to a key after its reconcile: backoff, conflicts, requeues.
     public let policy: RetryPolicy
+    /// What delayed adds wait on.
+    public let clock: any RuntimeClock
 
-    public init(policy: RetryPolicy = RetryPolicy()) {
+    public init(policy: RetryPolicy = RetryPolicy(), clock: any RuntimeClock = SystemClock()) {
         self.policy = policy
+        self.clock = clock
     }
 
     /// Keys waiting (not counting those being processed or delayed).
@@ -54,17 +57,17 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     /// Adds `key` after `delay`; an earlier pending delayed add wins over a later one.
     public func add(_ key: Key, after delay: Duration) {
         guard !isShutDown else { return }
-        let due = ContinuousClock.now + delay
+        let due = clock.now + delay
         if let pending = delayed[key], pending.due <= due { return }
         delayed[key]?.task.cancel()
-        let task = Task { [weak self] in
-            guard (try? await Task.sleep(until: due, clock: .continuous)) != nil else { return }
+        let task = Task { [weak self, clock] in
+            guard (try? await clock.sleep(until: due)) != nil else { return }
             await self?.fireDelayed(key, due: due)
         }
         delayed[key] = (due, task)
     }
 
-    private func fireDelayed(_ key: Key, due: ContinuousClock.Instant) {
+    private func fireDelayed(_ key: Key, due: Duration) {
         guard delayed[key]?.due == due else { return }
         delayed[key] = nil
         add(key)

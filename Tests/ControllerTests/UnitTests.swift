@@ -2,6 +2,7 @@ import Digests
 import Foundation
 import KubeClient
 import ModelplaneAPI
+import ModelplaneTestSupport
 import Synchronization
 import Testing
 import Triton
@@ -91,13 +92,17 @@ import Triton
         #expect(await queue.failureCount("k") == 0)
     }
 
-    @Test func delayedAddsArrive() async {
-        let queue = WorkQueue<String>()
+    @Test func delayedAddsArriveWhenTheirTimeComes() async {
+        let clock = ManualClock()
+        let queue = WorkQueue<String>(clock: clock)
         await queue.add("later", after: .milliseconds(50))
         #expect(await queue.depth == 0)
-        let start = ContinuousClock.now
+        await clock.waitForSleepers(1)
+        clock.advance(by: .milliseconds(49))
+        let depth = await queue.depth
+        #expect(clock.sleepers == 1 && depth == 0, "not before its time")
+        clock.advance(by: .milliseconds(1))
         #expect(await queue.next() == "later")
-        #expect(ContinuousClock.now - start >= .milliseconds(40))
     }
 
     @Test func shutDownReleasesWaitingWorkers() async {
@@ -247,50 +252,66 @@ import Triton
     }
 }
 
+/// Deadlines on a manual clock: what fires, fires when the time comes, whatever the machine's load.
 @Suite struct DeadlineTests {
     @Test func aCallThatFinishesInTimeReturnsItsOutcome() async throws {
-        // (Generous limits: the whole suite shares two cores, and a task can wait seconds to run.)
-        try await DeploymentReconciler.within(.seconds(120)) {}
-        await #expect(throws: CancellationError.self) { try await DeploymentReconciler.within(.seconds(120)) { throw CancellationError() } }
+        let deadlines = Deadlines(clock: ManualClock())
+        try await deadlines.run(within: .seconds(1)) {}
+        await #expect(throws: CancellationError.self) { try await deadlines.run(within: .seconds(1)) { throw CancellationError() } }
     }
 
     @Test func aCallPastItsDeadlineIsCancelledAndReported() async throws {
+        let clock = ManualClock()
+        let deadlines = Deadlines(clock: clock)
         let cancelled = Mutex(false)
-        await #expect(throws: DeploymentReconciler.DeadlineExceeded.self) {
-            try await DeploymentReconciler.within(.milliseconds(100)) {
+        let call = Task {
+            try await deadlines.run(within: .milliseconds(100)) {
                 do {
-                    try await Task.sleep(for: .seconds(600))
+                    try await clock.sleep(until: .seconds(600))
                 } catch {
                     cancelled.withLock { $0 = true }
                     throw error
                 }
             }
         }
+        await clock.waitForSleepers { $0 == [.milliseconds(100), .seconds(600)] }  // the watchdog, and the call
+        clock.advance(by: .milliseconds(99))
+        #expect(clock.deadlines == [.milliseconds(100), .seconds(600)], "nothing fires before the deadline")
+        clock.advance(by: .milliseconds(1))
+        await #expect(throws: DeploymentReconciler.DeadlineExceeded.self) { try await call.value }
         #expect(cancelled.withLock { $0 }, "the late call was cancelled, not left running")
     }
 
     /// One watchdog serves every deadline: a short one armed after long ones still fires on time,
     /// and finished calls leave nothing behind that fires later.
     @Test func deadlinesOfDifferentLengthsEachFireOnTime() async throws {
+        let clock = ManualClock()
+        let deadlines = Deadlines(clock: clock)
         try await withThrowingTaskGroup(of: Bool.self) { group in
             for _ in 0..<20 {
                 group.addTask {
-                    try await DeploymentReconciler.within(.seconds(120)) { try await Task.sleep(for: .milliseconds(300)) }
+                    // (Absolute times: a call that starts late still ends when the others do.)
+                    try await deadlines.run(within: .seconds(120)) { try await clock.sleep(until: .milliseconds(300)) }
                     return true
                 }
             }
+            await clock.waitForSleepers(20)
             group.addTask {
                 do {
-                    try await DeploymentReconciler.within(.milliseconds(50)) { try await Task.sleep(for: .seconds(600)) }
+                    try await deadlines.run(within: .milliseconds(50)) { try await clock.sleep(until: .seconds(600)) }
                     return true
                 } catch is DeploymentReconciler.DeadlineExceeded {
                     return false
                 }
             }
+            // The watchdog now wakes for the short deadline; the 21 calls sleep.
+            await clock.waitForSleepers { $0 == [.milliseconds(50)] + Array(repeating: .milliseconds(300), count: 20) + [.seconds(600)] }
+            clock.advance(by: .milliseconds(50))
+            #expect(try await group.next() == false, "the short deadline fired first, on its own")
+            clock.advance(by: .milliseconds(250))
             var finished = 0
-            var exceeded = 0
-            for try await outcome in group { if outcome { finished += 1 } else { exceeded += 1 } }
-            #expect(finished == 20 && exceeded == 1)
+            for try await outcome in group { if outcome { finished += 1 } }
+            #expect(finished == 20)
         }
     }
 }
@@ -352,8 +373,31 @@ import Triton
     }
 }
 
+/// A Triton for the index cache's tests: only its index answers; every other call does nothing.
+protocol IndexOnlyTriton: TritonAPI {}
+
+extension IndexOnlyTriton {
+    func load(_ model: String, config: JSONValue?, files: [String: Data]) async throws(TritonError) {}
+    func config(_ model: String) async throws(TritonError) -> JSONValue { [:] }
+    func unload(_ model: String) async throws(TritonError) {}
+    func isReady(_ model: String, version: String) async throws(TritonError) -> Bool { false }
+    func loadedVersions(_ model: String) async throws(TritonError) -> [String] { [] }
+    func infer(_ model: String, version: String?, request: JSONValue) async throws(TritonError) -> JSONValue { [:] }
+}
+
+/// A Triton nobody answers at, counting the index calls.
+final class FailingTriton: IndexOnlyTriton {
+    let baseURL = "http://unreachable-triton:8000"
+    private let count = Mutex(0)
+    var calls: Int { count.withLock { $0 } }
+    func index() async throws(TritonError) -> [TritonModelState] {
+        count.withLock { $0 += 1 }
+        throw TritonError(.unreachable, "couldNotConnect: Failed to connect")
+    }
+}
+
 /// A Triton whose index answers only once let through, counting the calls.
-final class GatedTriton: TritonAPI {
+final class GatedTriton: IndexOnlyTriton {
     let baseURL = "http://gated-triton:8000"
     private struct State {
         var rows: [TritonModelState]
@@ -401,23 +445,43 @@ final class GatedTriton: TritonAPI {
         }
         return rows
     }
-    func load(_ model: String, config: JSONValue?, files: [String: Data]) async throws(TritonError) {}
-    func config(_ model: String) async throws(TritonError) -> JSONValue { [:] }
-    func unload(_ model: String) async throws(TritonError) {}
-    func isReady(_ model: String, version: String) async throws(TritonError) -> Bool { true }
-    func loadedVersions(_ model: String) async throws(TritonError) -> [String] { [] }
-    func infer(_ model: String, version: String?, request: JSONValue) async throws(TritonError) -> JSONValue { [:] }
 }
 
-/// (The index is cached for an hour here: a loaded machine must not expire it mid-test.)
+/// (On a manual clock: a loaded machine cannot expire the index mid-test.)
 @Suite(.timeLimit(.minutes(1))) struct TritonIndexCacheTests {
     static let before = [TritonModelState(name: "a", version: "1", state: .ready), TritonModelState(name: "b", version: "1", state: .ready)]
     static let loaded = [TritonModelState(name: "a", version: "2", state: .ready)]
 
+    /// The index is kept for its TTL, then asked again; an unreachable Triton is not asked again
+    /// for five seconds (every deployment on it fails fast meanwhile).
+    @Test func theIndexIsKeptForItsTTLAndAnOutageForFiveSeconds() async throws {
+        let clock = ManualClock()
+        let triton = GatedTriton(rows: Self.before)
+        triton.release()
+        let cache = TritonIndexCache(ttl: .seconds(1), clock: clock)
+        #expect(try await cache.rows(triton, model: "a") == [Self.before[0]])
+        clock.advance(by: .milliseconds(999))
+        #expect(try await cache.rows(triton, model: "b") == [Self.before[1]])
+        #expect(triton.calls == 1)
+        clock.advance(by: .milliseconds(1))
+        triton.setRows(Self.loaded)
+        #expect(try await cache.rows(triton, model: "a") == Self.loaded)
+        #expect(triton.calls == 2)
+
+        let down = FailingTriton()
+        await #expect(throws: TritonError.self) { try await cache.rows(down, model: "a") }
+        clock.advance(by: .milliseconds(4999))
+        await #expect(throws: TritonError.self) { try await cache.rows(down, model: "a") }
+        #expect(down.calls == 1, "failed fast, without asking")
+        clock.advance(by: .milliseconds(1))
+        await #expect(throws: TritonError.self) { try await cache.rows(down, model: "a") }
+        #expect(down.calls == 2)
+    }
+
     /// Many workers finding the index stale at once share one call.
     @Test func concurrentLookupsShareOneIndexCall() async throws {
         let triton = GatedTriton(rows: Self.before)
-        let cache = TritonIndexCache(ttl: .seconds(3600))
+        let cache = TritonIndexCache(clock: ManualClock())
         let lookups = (0..<20).map { i in Task { try await cache.rows(triton, model: i % 2 == 0 ? "a" : "b") } }
         try await triton.waitForCalls(1)
         try await Task.sleep(for: .milliseconds(50))
@@ -432,7 +496,7 @@ final class GatedTriton: TritonAPI {
     /// before it, and its answer is not kept.
     @Test func aCallFromBeforeAnInvalidationIsNeitherJoinedNorKept() async throws {
         let triton = GatedTriton(rows: Self.before)
-        let cache = TritonIndexCache(ttl: .seconds(3600))
+        let cache = TritonIndexCache(clock: ManualClock())
         let early = Task { try await cache.rows(triton, model: "a") }
         try await triton.waitForCalls(1)
         cache.invalidate(triton.baseURL)
@@ -449,7 +513,7 @@ final class GatedTriton: TritonAPI {
     /// What our own action observed (`update`) while a call was under way outlives its answer.
     @Test func anUpdateDuringACallIsKeptOverItsAnswer() async throws {
         let triton = GatedTriton(rows: Self.before)
-        let cache = TritonIndexCache(ttl: .seconds(3600))
+        let cache = TritonIndexCache(clock: ManualClock())
         let lookup = Task { try await cache.rows(triton, model: "a") }
         try await triton.waitForCalls(1)
         cache.update(triton.baseURL, model: "a", rows: Self.loaded)
