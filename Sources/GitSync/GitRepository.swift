@@ -41,10 +41,34 @@ public struct GitSource: Sendable, Hashable {
         for file in [credentials.sshKeyFile, credentials.knownHostsFile].compactMap({ $0 }) where file.contains("'") {
             throw GitError("file names with ' are not supported: \(file)")
         }
+        if !Redact.secrets(in: url).isEmpty, Self.splitCredentials(url) == nil {
+            throw GitError(
+                "credentials in \"\(Redact.url(url))\" cannot be passed to git safely: use an https URL, or --git-token-file (https) or --git-ssh-key (ssh)")
+        }
         self.url = url
         self.branch = branch
         self.path = parts.joined(separator: "/")
         self.credentials = credentials
+    }
+
+    /// The URL git is given: an http(s) URL without the user and password it carried. Those go to
+    /// git as an HTTP header through its environment, which only this user can read, never on its
+    /// command line, which any local user can read in /proc.
+    var fetchURL: String { Self.splitCredentials(url)?.url ?? url }
+
+    /// The user and password (or token) an http(s) URL carried, percent-decoded.
+    var urlCredentials: (user: String, password: String)? { Self.splitCredentials(url).map { ($0.user, $0.password) } }
+
+    static func splitCredentials(_ url: String) -> (url: String, user: String, password: String)? {
+        guard url.hasPrefix("https://") || url.hasPrefix("http://"), var components = URLComponents(string: url),
+            components.user != nil || components.password != nil
+        else { return nil }
+        let user = components.user ?? ""
+        let password = components.password ?? ""
+        components.user = nil
+        components.password = nil
+        guard let stripped = components.string else { return nil }
+        return (stripped, user, password)
     }
 
     /// The URL with any password or token in it replaced, for messages, logs and annotations.
@@ -77,11 +101,6 @@ enum Redact {
         if let colon = userinfo.firstIndex(of: ":") { return [String(userinfo[userinfo.index(after: colon)...])] }
         return url.hasPrefix("ssh://") ? [] : [String(userinfo)]
     }
-
-    /// `text` with every occurrence of the secrets replaced.
-    static func text(_ text: String, secrets: [String]) -> String {
-        secrets.filter { $0.count >= 4 }.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
-    }
 }
 
 /// A bare mirror of one branch, fetched with the real `git`, from which a commit's files are
@@ -113,7 +132,7 @@ struct GitMirror: Sendable {
         }
         let ref = "refs/heads/\(source.branch)"
         _ = try await run(
-            ["--git-dir=\(directory)", "fetch", "--quiet", "--no-tags", "--prune", "--force", "--depth=1", source.url, "+\(ref):\(ref)"],
+            ["--git-dir=\(directory)", "fetch", "--quiet", "--no-tags", "--prune", "--force", "--depth=1", source.fetchURL, "+\(ref):\(ref)"],
             what: "fetch \(source.description)", credentials: true)
         return try await commit()
     }
@@ -196,7 +215,7 @@ struct GitMirror: Sendable {
         if let token = try? token() { secrets.append(token) }
         var message = String(decoding: output.stderr.prefix(4096), as: UTF8.self)
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
-        message = Redact.text(message.replacingOccurrences(of: source.url, with: source.redactedURL), secrets: secrets)
+        message = Redaction.text(message.replacingOccurrences(of: source.url, with: source.redactedURL), secrets: secrets)
         if output.timedOut { message = "timed out after \(timeout)" + (message.isEmpty ? "" : ": \(message)") }
         throw GitError("cannot \(what): \(message.isEmpty ? "git exited with \(output.status)" : message)")
     }
@@ -221,8 +240,10 @@ struct GitMirror: Sendable {
             if let value = inherited[name] { environment[name] = value }
         }
         guard credentials else { return environment }
-        if let token = try token() {
-            let basic = Data("\(source.credentials.tokenUser):\(token)".utf8).base64EncodedString()
+        // A token file wins over credentials in the URL.
+        let userAndPassword = try token().map { "\(source.credentials.tokenUser):\($0)" } ?? source.urlCredentials.map { "\($0.user):\($0.password)" }
+        if let userAndPassword {
+            let basic = Data(userAndPassword.utf8).base64EncodedString()
             environment["GIT_CONFIG_COUNT"] = "1"
             environment["GIT_CONFIG_KEY_0"] = "http.extraHeader"
             environment["GIT_CONFIG_VALUE_0"] = "Authorization: Basic \(basic)"

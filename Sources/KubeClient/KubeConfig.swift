@@ -445,8 +445,13 @@ actor ExecRunner {
             throw .configuration("\(what) could not be started: \(error.localizedDescription)")
         }
         guard output.status == 0, !output.timedOut else {
-            // The plugin's own words (it should say what to do); never its standard output, which may hold a token.
-            let said = String(decoding: output.stderr.prefix(1024), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            // The plugin's own words (it should say what to do); never its standard output, which
+            // may hold a token, and without anything in them that looks like a credential or is a
+            // secret the kubeconfig hands the plugin in its environment.
+            let secrets = plugin.env.filter { name, _ in name.range(of: #"(?i)token|secret|passw|key|credential|auth"#, options: .regularExpression) != nil }
+            let said = Redaction.credentials(
+                in: Redaction.text(String(decoding: output.stderr.prefix(1024), as: UTF8.self), secrets: Array(secrets.values))
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
             throw .configuration("\(what) " + (output.timedOut ? "timed out after 60 s" : "failed (exit \(output.status))") + (said.isEmpty ? "" : ": \(said)"))
         }
         guard let credential = try? JSONValue(parsing: output.stdout), credential["kind"]?.stringValue == "ExecCredential" else {

@@ -158,10 +158,3 @@ enum Syntax {
         return ok ? nil : "must be 1 to 63 letters, digits and '-', starting and ending with a letter or digit"
     }
 }
-
-/// Secrets out of what people read.
-public enum Redaction {
-    /// The URL with any `user:password@` (or token `@`) replaced by `***@`: for errors, logs and
-    /// annotations.
-    public static func url(_ url: String) -> String { Syntax.redactingCredentials(url) }
-}

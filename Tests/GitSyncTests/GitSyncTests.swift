@@ -243,10 +243,22 @@ final class Repository: Sendable {
         let server = try await PeerProcess.start(Peers.python, [Peers.script("git_http_peer.py"), "--root", root, "--token-file", tokenFile])
         defer { server.stop() }
         let url = "http://127.0.0.1:\(server.port)/models.git"
+        // git, first on the PATH the syncs see: records every command line it is given (what any
+        // local user could read in /proc), then runs the real one.
+        let bin = world.directory + "/bin"
+        let argvLog = world.directory + "/git-argv.log"
+        let realGit = try #require(Subprocess.find("git"))
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '\(argvLog)'\nexec '\(realGit)' \"$@\"\n".write(
+            toFile: bin + "/git", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/git")
         func sync(_ arguments: [String]) async throws -> CommandResult {
             try await CommandResult.run(
                 Peers.modelplane, ["sync", "--once", "--path", "deploy"] + arguments,
-                environment: ["MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": ""])
+                environment: [
+                    "MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": "",
+                    "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+                ])
         }
 
         var result = try await sync(["--git", url, "--git-token-file", tokenFile])
@@ -265,8 +277,20 @@ final class Repository: Sendable {
         let inURL = "http://user:url-s3cret-token@127.0.0.1:\(server.port)/models.git"
         let refused = try await sync(["--git", inURL])
         #expect(refused.status == 1 && refused.stderr.contains("http://***@127.0.0.1"), "\(refused.stderr)")
+        // Right credentials in the URL (percent-encoded, as URLs carry them) work, and reach git
+        // through its environment, never its command line.
+        // (A URL that differs is another sync, which would leave the first one's object alone.)
+        try "p@ss s3cret/token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        _ = try await world.kube.delete(ModelDeployment.self, name: "a", namespace: "default")
+        let accepted = try await sync(["--git", "http://user:p%40ss%20s3cret%2Ftoken@127.0.0.1:\(server.port)/models.git"])
+        #expect(accepted.status == 0 && accepted.stdout.contains("a created"), "\(accepted.stdout)\(accepted.stderr)")
+        let argv = try String(contentsOfFile: argvLog, encoding: .utf8)
+        #expect(argv.contains("fetch") && argv.contains("http://127.0.0.1:\(server.port)/models.git"), "\(argv)")
+        #expect(!argv.contains("s3cret") && !argv.contains("user:") && !argv.contains("Authorization"), "\(argv)")
         let events = try await world.kube.listAll(Event.self, namespace: "default").items
-        let everything = result.stdout + result.stderr + refused.stdout + refused.stderr + events.map { $0.note ?? "" }.joined() + world.serve.log
+        let everything =
+            result.stdout + result.stderr + refused.stdout + refused.stderr + accepted.stdout + accepted.stderr + events.map { $0.note ?? "" }.joined()
+            + world.serve.log
         #expect(!everything.contains("s3cret"), "\(everything)")
         let annotations = try await world.kube.listAll(ModelDeployment.self, namespace: nil).items.map { "\($0.metadata.annotations ?? [:])" }.joined()
         #expect(!annotations.contains("s3cret"))

@@ -423,7 +423,7 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
             #"""
             #!/bin/sh
             echo run >> "$(dirname "$0")/runs"
-            [ -n "$FAIL" ] && [ -e "$(dirname "$0")/fail" ] && { echo "login expired: run 'cloud login'" >&2; exit 3; }
+            [ -n "$FAIL" ] && [ -e "$(dirname "$0")/fail" ] && { echo "login expired: run 'cloud login' (with $API_SECRET; sent Authorization: Bearer b3arer.t0ken; got id_token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl, key AKIAABCDEFGHIJKLMNOP)" >&2; exit 3; }
             version=$(echo "$KUBERNETES_EXEC_INFO" | sed 's/.*"apiVersion":"\([^"]*\)".*/\1/')
             token=$(cat "$(dirname "$0")/token")
             expires=$(cat "$(dirname "$0")/expires")
@@ -442,7 +442,7 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
             """
             current-context: test
             clusters: [{name: c, cluster: {server: "\(server)"}}]
-            users: [{name: u, user: {exec: {apiVersion: \(apiVersion), command: ./plugin.sh, env: [{name: FAIL, value: "1"}]\(mode)}}}]
+            users: [{name: u, user: {exec: {apiVersion: \(apiVersion), command: ./plugin.sh, env: [{name: FAIL, value: "1"}, {name: API_SECRET, value: "env-s3cret"}]\(mode)}}}]
             contexts: [{name: test, context: {cluster: c, user: u, namespace: default}}]
             """)
     }
@@ -492,7 +492,11 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
         _ = try dir.write("fail", "")
         let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: config, environment: [:]))
         let error = await #expect(throws: KubernetesError.self) { _ = try await kube.list(ModelDeployment.self, namespace: "default") }
-        #expect("\(String(describing: error))".contains("failed (exit 3): login expired: run 'cloud login'"), "\(String(describing: error))")
+        let said = "\(String(describing: error))"
+        #expect(said.contains("failed (exit 3): login expired: run 'cloud login' (with ***; sent Authorization: Bearer ***"), "\(said)")
+        // Nothing that is, or looks like, a credential: the secret the kubeconfig gave the plugin,
+        // a bearer token, a JWT, an AWS access key id.
+        for secret in ["env-s3cret", "b3arer", "eyJ", "AKIA"] { #expect(!said.contains(secret), "\(said)") }
         #expect(try await peer.requests().isEmpty, "nothing sent without a credential")
     }
 }
