@@ -46,18 +46,20 @@ struct ManifestOptions: ParsableArguments {
         if paths.isEmpty { throw ValidationError("give at least one -f FILE|DIR|-") }
     }
 
-    /// The manifests; if any has a problem, prints every problem and exits 1.
-    func readOrFail(_ consequence: String = "") -> ManifestSet {
+    /// The manifests; if any has a problem, prints every problem and throws.
+    func read(_ consequence: String = "") throws(CLIError) -> ManifestSet {
         let set = ManifestReader().read(paths: paths)
         guard set.problems.isEmpty else {
             for problem in set.problems { FileHandle.standardError.write(Data("\(problem)\n".utf8)) }
-            fail("\(set.problems.count) problem\(set.problems.count == 1 ? "" : "s") found\(consequence)")
+            throw CLIError("\(set.problems.count) problem\(set.problems.count == 1 ? "" : "s") found\(consequence)")
         }
         return set
     }
 }
 
-/// An error for the user: printed on stderr as it is, exit code 1.
+/// An error for the user: printed on stderr as `error: ...` (as kubectl prints its own), exit
+/// code 1, once every `defer` on the way out has run (the HTTP client shut down). Commands throw
+/// it; none exits on its own.
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
@@ -94,11 +96,6 @@ enum DryRun: String, ExpressibleByArgument, CaseIterable, Sendable {
     }
 }
 
-func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-    exit(1)
-}
-
 /// `modelplane apply -f FILE|DIR|-`: create or update ModelDeployments from manifests.
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -123,7 +120,7 @@ struct Apply: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        let set = manifests.readOrFail("; nothing was applied")
+        let set = try manifests.read("; nothing was applied")
         let kube = try connection.client()
         var failed = false
         for located in set.deployments {
@@ -205,7 +202,7 @@ struct Get: AsyncParsableCommand {
                 items = try await kube.listAll(ModelDeployment.self, namespace: scope).items
             }
         } catch {
-            fail(error.forUser(about: name ?? ""))
+            throw CLIError(error.forUser(about: name ?? ""))
         }
         switch output {
         case .yaml, .json:
@@ -268,7 +265,7 @@ struct Get: AsyncParsableCommand {
         for await event in reflector.events() {
             switch event {
             case .replaced(let items, _):
-                if first, let name, items.isEmpty { fail("modeldeployment.modelplane.dev \"\(name)\" not found") }
+                if first, let name, items.isEmpty { throw CLIError("modeldeployment.modelplane.dev \"\(name)\" not found") }
                 first = false
                 let rows = [header] + items.map { Self.row($0, wide: wide, namespaces: allNamespaces, now: Date()) }
                 widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -276,7 +273,7 @@ struct Get: AsyncParsableCommand {
             case .added(let md), .modified(let md), .deleted(let md):
                 print(aligned([Self.row(md, wide: wide, namespaces: allNamespaces, now: Date())], widths: widths), terminator: "")
             case .failed(let error, let delay):
-                if first { fail(error.forUser) }
+                if first { throw CLIError(error.forUser) }
                 FileHandle.standardError.write(Data("warning: \(error.forUser); retrying in \(delay)\n".utf8))
             }
             fflush(nil)  // all streams: a pipe reader sees each row as it happens

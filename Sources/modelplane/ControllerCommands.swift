@@ -246,9 +246,9 @@ struct Audit: ParsableCommand {
                 let count = try AuditLog.verify(path: file)
                 print("\(file): \(count) record\(count == 1 ? "" : "s"), chain intact")
             } catch let problem as AuditLog.Problem {
-                fail("\(file):\(problem)")
+                throw CLIError("\(file):\(problem)")
             } catch {
-                fail("\(file): \(error)")
+                throw CLIError("\(file): \(error)")
             }
         }
     }

@@ -30,7 +30,7 @@ struct Describe: AsyncParsableCommand {
             if let uid = deployment.metadata.uid { selector += ",regarding.uid=\(uid)" }
             related = try await kube.listAll(Event.self, namespace: namespace, options: ListOptions(fieldSelector: selector)).items
         } catch {
-            fail(error.forUser(about: name))
+            throw CLIError(error.forUser(about: name))
         }
         print(Self.render(deployment, events: related, limit: events, now: Date()), terminator: "")
     }

@@ -29,6 +29,9 @@ struct Modelplane: AsyncParsableCommand {
                 try command.run()
             }
             terminate(0)
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            terminate(1)
         } catch {
             let code = exitCode(for: error)
             let text = fullMessage(for: error)

@@ -26,7 +26,7 @@ struct History: AsyncParsableCommand {
         do {
             md = try await kube.get(ModelDeployment.self, name: name, namespace: namespace ?? kube.configuration.namespace)
         } catch {
-            fail(error.forUser(about: name))
+            throw CLIError(error.forUser(about: name))
         }
         let revisions = md.status?.revisions ?? []
         if revisions.isEmpty {
@@ -75,21 +75,21 @@ struct Rollback: AsyncParsableCommand {
             do {
                 md = try await kube.get(ModelDeployment.self, name: name, namespace: namespace)
             } catch {
-                fail(error.forUser(about: name))
+                throw CLIError(error.forUser(about: name))
             }
             let revisions = md.status?.revisions ?? []
             let current = md.spec.revisionHash
             let target: ModelDeployment.Revision
             if let toRevision {
                 guard let found = revisions.first(where: { $0.revision == toRevision }) else {
-                    fail(
+                    throw CLIError(
                         "modeldeployment.modelplane.dev/\(name) has no revision \(toRevision); it has \(revisions.map { String($0.revision) }.joined(separator: ", "))"
                     )
                 }
                 target = found
             } else {
                 guard let previous = revisions.last(where: { $0.hash != current }) else {
-                    fail("modeldeployment.modelplane.dev/\(name) has no earlier revision to go back to")
+                    throw CLIError("modeldeployment.modelplane.dev/\(name) has no earlier revision to go back to")
                 }
                 target = previous
             }
@@ -102,7 +102,7 @@ struct Rollback: AsyncParsableCommand {
                 var backend: ModelDeployment.Backend
             }
             guard let serving = try? JSONValueCoding.decode(Serving.self, from: target.spec) else {
-                fail("revision \(target.revision) of \(name) cannot be read back; edit the spec instead")
+                throw CLIError("revision \(target.revision) of \(name) cannot be read back; edit the spec instead")
             }
             md.spec.model = serving.model
             md.spec.backend = serving.backend
@@ -115,7 +115,7 @@ struct Rollback: AsyncParsableCommand {
             } catch  where error.isConflict {
                 continue
             } catch {
-                fail(error.forUser)
+                throw CLIError(error.forUser)
             }
             print("modeldeployment.modelplane.dev/\(name) rolled back to revision \(target.revision) (version \(target.version))")
             if let commit = md.metadata.annotations?[ModelDeployment.gitCommitAnnotation],
@@ -131,7 +131,7 @@ struct Rollback: AsyncParsableCommand {
             }
             return
         }
-        fail("modeldeployment.modelplane.dev/\(name) kept changing; try again")
+        throw CLIError("modeldeployment.modelplane.dev/\(name) kept changing; try again")
     }
 }
 
@@ -147,7 +147,7 @@ struct Diff: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        let set = manifests.readOrFail()
+        let set = try manifests.read()
         let kube = try connection.client()
         let http = HTTPClient()
         defer { http.shutdown() }
@@ -161,7 +161,7 @@ struct Diff: AsyncParsableCommand {
             } catch  where error.isNotFound {
                 live = nil
             } catch {
-                fail(error.forUser)
+                throw CLIError(error.forUser)
             }
             var lines: [String] = []
             if let live {

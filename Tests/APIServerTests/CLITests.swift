@@ -148,8 +148,15 @@ import Testing
     @Test func saysWhenNoServerIsRunning() async throws {
         let session = try await Session()
         session.server.stop()
-        let result = try await session.modelplane("get")
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("is `modelplane serve` running?"), "\(result.stderr)")
+        // Each command ends the same way: one plain line, exit 1, after its own clean-up (a
+        // command used to exit from inside, past the shutdown of its HTTP client).
+        for command in [["get"], ["diff", "-f", "manifests/examples/triton-minimal.yaml"], ["history", "sentiment"], ["rollback", "sentiment"]] {
+            let result = try await CommandResult.run(
+                Peers.modelplane, command, directory: Peers.repositoryRoot, environment: ["MODELPLANE_DATA": session.directory, "MODELPLANE_KUBECONFIG": ""])
+            #expect(result.status == 1, "\(command)")
+            #expect(result.stderr.hasPrefix("error: cannot reach the API server ("), "\(command): \(result.stderr)")
+            #expect(result.stderr.hasSuffix("is `modelplane serve` running?\n"), "\(command): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(command): \(result.stderr)")
+        }
     }
 }
