@@ -2,8 +2,12 @@ import ModelplaneAPI
 
 /// The discovery documents kubectl reads to learn what the server serves.
 enum Discovery {
-    static let version =
-        #"{"major":"1","minor":"33","gitVersion":"v1.33.0+modelplane","gitCommit":"","gitTreeState":"clean","buildDate":"","goVersion":"","compiler":"swift","platform":"linux/amd64"}"#
+    /// The Kubernetes API version this server follows (what kubectl's version skew check reads),
+    /// with Modelplane's own version as build metadata, and the platform it was built for.
+    static let version = JSONValue.object([
+        "major": "1", "minor": "33", "gitVersion": .string("v1.33.0+modelplane-\(ModelplaneVersion.current)"), "gitCommit": "",
+        "gitTreeState": "clean", "buildDate": "", "goVersion": "", "compiler": "swift", "platform": .string(ModelplaneVersion.platform),
+    ]).canonicalText
 
     static let apiVersions = #"{"kind":"APIVersions","apiVersion":"v1","versions":["v1"],"serverAddressByClientCIDRs":[]}"#
 

@@ -1,6 +1,7 @@
 import APIServer
 import ArgumentParser
 import Foundation
+import ModelplaneAPI
 
 @main
 struct Modelplane: AsyncParsableCommand {
@@ -52,6 +53,3 @@ struct Modelplane: AsyncParsableCommand {
     }
 }
 
-enum ModelplaneVersion {
-    static let current = "0.1.0-dev"
-}

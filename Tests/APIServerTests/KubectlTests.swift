@@ -1,8 +1,9 @@
 import Foundation
+import ModelplaneAPI
 import ModelplaneTestSupport
 import Testing
 
-/// The installed kubectl against `modelplane serve` (a separate process, as users run it), through
+/// kubectl (the pinned one setup-peers installs) against `modelplane serve` (a separate process, as users run it), through
 /// the kubeconfig serve writes: HTTPS with its local CA and the bearer token.
 @Suite(.timeLimit(.minutes(2))) struct KubectlTests {
     final class Serve {
@@ -134,6 +135,18 @@ import Testing
             result.stdout.split(whereSeparator: \.isWhitespace).prefix(5) == [
                 "modeldeployments", "md,mdep", "modelplane.dev/v1alpha1", "true", "ModelDeployment",
             ])
+    }
+
+    /// `kubectl version` reads the server's version and the platform it really runs on.
+    @Test func versionNamesThePlatformItRunsOn() async throws {
+        let serve = try await Serve()
+        let result = try await serve.kubectl("version", "-o", "json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let server = try JSONValue(parsing: Data(result.stdout.utf8))["serverVersion"]
+        let machine = try await CommandResult.run("/usr/bin/env", ["uname", "-m"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let arch = ["x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"][machine] ?? machine
+        #expect(server?["platform"] == .string("linux/\(arch)"))
+        #expect(server?["gitVersion"]?.stringValue?.hasPrefix("v1.33.0+modelplane-") == true, "\(String(describing: server))")
     }
 
     @Test func refusesAStrangersToken() async throws {
