@@ -52,4 +52,3 @@ struct Modelplane: AsyncParsableCommand {
         _exit(code)
     }
 }
-
