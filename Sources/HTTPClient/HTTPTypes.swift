@@ -161,8 +161,13 @@ public struct HTTPClientConfiguration: Sendable {
     public var connectTimeout: Duration = .seconds(10)
     /// Applied to `execute` requests that set no timeout of their own.
     public var defaultTimeout: Duration = .seconds(60)
-    /// `execute` refuses bodies larger than this (streams are not limited).
+    /// `execute` refuses bodies larger than this.
     public var maxResponseBytes = 256 * 1024 * 1024
+    /// How far a streamed body (`stream`) may get ahead of its reader: past this much received and
+    /// not yet read, the transfer is aborted and the stream ends with `responseTooLarge`, rather
+    /// than memory growing without bound behind a slow reader. Counted in curl's chunks of at
+    /// most 16 KiB, so the bound holds for bytes; at least one chunk.
+    public var maxStreamBufferBytes = 64 * 1024 * 1024
     public var userAgent = "modelplane"
 
     public init(tls: TLSConfiguration = TLSConfiguration()) { self.tls = tls }

@@ -14,6 +14,8 @@ final class Transfer: @unchecked Sendable {
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     private var headers = HTTPHeaders()
     private var headDelivered = false
+    /// The body got further ahead of its reader than the configuration allows.
+    private var overflowed = false
 
     /// State shared with the awaiting task.
     private struct Shared {
@@ -32,7 +34,7 @@ final class Transfer: @unchecked Sendable {
         self.request = request
         self.configuration = configuration
         errorBuffer.initialize(to: 0)
-        let (body, continuation) = AsyncThrowingStream.makeStream(of: Data.self)
+        let (body, continuation) = AsyncThrowingStream.makeStream(of: Data.self, bufferingPolicy: .bufferingOldest(Self.bufferedChunks(configuration)))
         unclaimedBody = Mutex(body)
         bodyContinuation = continuation
     }
@@ -196,9 +198,18 @@ final class Transfer: @unchecked Sendable {
             _ = mp_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
             deliverHead(status: status)
         }
-        bodyContinuation.yield(Data(bytes: buffer, count: length))
+        if case .dropped = bodyContinuation.yield(Data(bytes: buffer, count: length)) {
+            // The reader is that far behind: abort (curl fails the transfer with a write error,
+            // which `finish` reports as this).
+            overflowed = true
+            return 0
+        }
         return length
     }
+
+    /// curl hands the body over in chunks of at most CURL_MAX_WRITE_SIZE (16 KiB; we never raise
+    /// CURLOPT_BUFFERSIZE), so this many unread chunks hold at most `maxStreamBufferBytes`.
+    static func bufferedChunks(_ configuration: HTTPClientConfiguration) -> Int { max(1, configuration.maxStreamBufferBytes / 16_384) }
 
     private func deliverHead(status: Int) {
         guard !headDelivered else { return }
@@ -231,6 +242,10 @@ final class Transfer: @unchecked Sendable {
             error = HTTPClientError(.shutDown, "the HTTP client was shut down")
         } else if cancelled {
             error = HTTPClientError(.cancelled, "the request was cancelled")
+        } else if overflowed {
+            error = HTTPClientError(
+                .responseTooLarge,
+                "the streamed response got more than \(configuration.maxStreamBufferBytes) bytes ahead of its reader; the transfer was stopped")
         } else {
             error = Self.error(for: result, detail: String(cString: errorBuffer), url: request.url)
         }

@@ -193,6 +193,26 @@ func echo(_ response: HTTPResponse) throws -> Echo {
         #expect(error?.code == .responseTooLarge)
     }
 
+    /// A streamed body that gets too far ahead of a reader that has stopped reading ends with a
+    /// clear error instead of growing in memory; what was buffered is still read first.
+    @Test func limitsHowFarAStreamGetsAheadOfItsReader() async throws {
+        let peer = try await PeerProcess.httpPeer()
+        var configuration = HTTPClientConfiguration()
+        configuration.maxStreamBufferBytes = 64 * 1024
+        let response = try await HTTPClient(configuration: configuration).stream(HTTPRequest(url: peer.baseURL + "/bytes?n=10000000"))
+        var read = 0
+        let error = await #expect(throws: HTTPClientError.self) {
+            for try await chunk in response.body {
+                // A reader that stops: 64 KiB arrive long before it reads on.
+                if read == 0 { try await Task.sleep(for: .seconds(2)) }
+                read += chunk.count
+            }
+        }
+        #expect(error?.code == .responseTooLarge)
+        #expect(error?.message.contains("more than 65536 bytes ahead of its reader") == true, "\(String(describing: error))")
+        #expect(read <= 5 * 16_384, "at most the bound (and the chunk first read) arrived: \(read)")
+    }
+
     @Test func rejectsBadURLs() async throws {
         let error = await #expect(throws: HTTPClientError.self) {
             _ = try await HTTPClient().execute(HTTPRequest(url: "ftp://127.0.0.1/x"))
