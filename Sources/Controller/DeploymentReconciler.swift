@@ -123,14 +123,14 @@ public struct DeploymentReconciler: Reconciler {
         let generation = md.metadata.generation ?? 1
         let model = md.spec.model.name
         let version = Int(md.spec.model.version) ?? 0
-        let desired = ModelDeployment.TritonRecord(url: spec.url, model: model)
+        let desired = ModelDeployment.TritonRecord(url: spec.url, model: model, origin: .loaded)
         var status = md.status ?? ModelDeployment.Status()
         status.backend = "triton"
         let revision = Self.recordRevision(&status, md, now: clock.date)
 
         if let owner = cache.objects(indexedBy: TritonClaims.key(url: spec.url, model: model)).first(where: { other in
             ObjectKey(other.metadata) != key && other.metadata.deletionTimestamp == nil
-                && (other.status?.triton == desired || (other.spec.backend.triton?.url == spec.url && other.spec.model.name == model))
+                && (other.status?.triton?.isSameModel(as: desired) == true || (other.spec.backend.triton?.url == spec.url && other.spec.model.name == model))
                 && (other.metadata.creationTimestamp ?? "", other.metadata.name ?? "") < (md.metadata.creationTimestamp ?? "", md.metadata.name ?? "")
         }) {
             let message = "model \(model) on \(spec.url) belongs to ModelDeployment \(ObjectKey(owner.metadata)); two deployments cannot serve one Triton model"
@@ -150,6 +150,9 @@ public struct DeploymentReconciler: Reconciler {
         var failureReason = "LoadFailed"
         var converged = false
         var smokeTestPending = md.spec.rollout?.smokeInference != nil
+        // Whether this pass loaded the desired model (so it is ours, even once the record of
+        // what it served before is gone).
+        var loaded = false
         var observed: [TritonModelState]
         do {
             observed = try await observe(backend, model: model)
@@ -165,14 +168,25 @@ public struct DeploymentReconciler: Reconciler {
                     converged = true
                     break steps
                 case .adopt:
-                    status.triton = desired
+                    status.triton = ModelDeployment.TritonRecord(url: spec.url, model: model, origin: .adopted)
                     try appendAudit(md, revision, "adopt", "\(spec.url)#\(model)", ["versions": [.int(Int64(version))]], "ok")
                     notes.append(
-                        Note(type: .normal, reason: "Adopted", action: "Adopt", note: "version \(version) of \(model) was already serving on \(spec.url)"))
+                        Note(
+                            type: .normal, reason: "Adopted", action: "Adopt",
+                            note:
+                                "version \(version) of \(model) was already serving on \(spec.url); adopted, it stays loaded when this deployment is deleted"
+                        ))
                 case .blocked(let reason):
                     failure = reason
                     failureReason = status.conditions?[type: "Degraded"]?.reason ?? failureReason
                     break steps
+                case .unload(let record) where record.isAdopted:
+                    try appendAudit(md, revision, "release", "\(record.url)#\(record.model)", nil, "ok")
+                    status.triton = loaded ? desired : nil
+                    notes.append(
+                        Note(
+                            type: .normal, reason: "Released", action: "Release",
+                            note: "left \(record.model) loaded on \(record.url): the spec moved away from it, and Modelplane did not load it"))
                 case .unload(let record):
                     do {
                         try await triton(record.url).unload(record.model)
@@ -181,7 +195,7 @@ public struct DeploymentReconciler: Reconciler {
                     } catch let error as TritonError where error.kind == .refused {
                         try appendAudit(md, revision, "unload", "\(record.url)#\(record.model)", nil, "failed: \(error.message)")
                     }
-                    status.triton = nil
+                    status.triton = loaded ? desired : nil
                     notes.append(
                         Note(type: .normal, reason: "Unloaded", action: "Unload", note: "unloaded \(record.model) from \(record.url): the spec moved it"))
                 case .smokeTest:
@@ -198,7 +212,10 @@ public struct DeploymentReconciler: Reconciler {
                         observed = try await load(
                             backend, md: md, spec: spec, revision: revision, observed: observed, versions: versions, upload: upload,
                             deadline: .seconds(deadline))
-                        if status.triton == nil { status.triton = desired }
+                        loaded = true
+                        // Ours now, whoever loaded the model before; a record of another model
+                        // stays until that one is unloaded.
+                        if status.triton.map({ $0.isSameModel(as: desired) }) ?? true { status.triton = desired }
                         notes.append(
                             Note(
                                 type: .normal, reason: "Loaded", action: "Load",
@@ -480,7 +497,7 @@ public struct DeploymentReconciler: Reconciler {
         let revision = md.status?.revisions?.last?.revision
         if let record = md.status?.triton {
             try ensureLeading()
-            guard try await unloadTriton(record, md: md, revision: revision) else {
+            guard try await releaseTriton(record, md: md, revision: revision) else {
                 throw ReconcileError.transient("cannot unload \(record.model) from \(record.url) yet")
             }
         }
@@ -503,10 +520,18 @@ public struct DeploymentReconciler: Reconciler {
         return .converged
     }
 
-    /// Unloads what `record` says we loaded on Triton. True when it is gone (or was already);
-    /// false when Triton could not be asked (an event says so).
-    func unloadTriton(_ record: ModelDeployment.TritonRecord, md: ModelDeployment, revision: Int64?) async throws -> Bool {
+    /// Lets go of the Triton model `record` names, as the deployment goes or moves away: unloads
+    /// it if Modelplane loaded it; if it was adopted, leaves it loaded and says so. True when we
+    /// are done with it; false when Triton could not be asked (an event says so).
+    func releaseTriton(_ record: ModelDeployment.TritonRecord, md: ModelDeployment, revision: Int64?) async throws -> Bool {
         let target = "\(record.url)#\(record.model)"
+        if record.isAdopted {
+            try appendAudit(md, revision, "release", target, nil, "ok")
+            await events.record(
+                md, type: .normal, reason: "Released", action: "Release",
+                note: "left \(record.model) loaded on \(record.url): it was serving before this deployment adopted it, and Modelplane did not load it")
+            return true
+        }
         do {
             try await triton(record.url).unload(record.model)
             indexes.invalidate(record.url)

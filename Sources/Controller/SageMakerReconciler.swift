@@ -264,7 +264,7 @@ extension DeploymentReconciler {
         // Moving from Triton: what it loaded goes once SageMaker serves.
         if converged, let old = status.triton {
             try ensureLeading()
-            if try await unloadTriton(old, md: md, revision: revision) { status.triton = nil }
+            if try await releaseTriton(old, md: md, revision: revision) { status.triton = nil }
         }
         try await write(&md, status)
         if converged, original.status?.phase != .ready || original.status?.currentRevision != status.currentRevision {

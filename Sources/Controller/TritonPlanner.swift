@@ -8,11 +8,13 @@ public enum TritonStep: Sendable, Hashable, CustomStringConvertible {
     /// The desired version alone serves where the spec says, and it is recorded as ours.
     case converged
     /// The desired version alone already serves, loaded by someone else (or by us before a
-    /// crash): record it as ours instead of loading again.
+    /// crash): record it, as adopted, instead of loading again. Adopted, it is left loaded when
+    /// the deployment goes (after a crash that is the safe mistake).
     case adopt
     /// Load `model` on Triton with exactly `versions` (a config override naming them).
     case load(url: String, model: String, versions: [Int])
-    /// Unload what we loaded before the spec moved it (another model name or Triton).
+    /// Unload (or, adopted, release) what we served before the spec moved it (another model
+    /// name or Triton).
     case unload(ModelDeployment.TritonRecord)
     /// The desired version is ready beside others, and must answer the spec's smoke inference
     /// before the others go.
@@ -71,8 +73,8 @@ public enum TritonPlanner {
         let ready = input.ready
         let servesAlone = ready == [input.version]
         if servesAlone {
-            if let record = input.record, record != desired { return .unload(record) }
-            return input.record == desired ? .converged : .adopt
+            if let record = input.record, !record.isSameModel(as: desired) { return .unload(record) }
+            return input.record == nil ? .adopt : .converged
         }
         if !ready.contains(input.version), let reason = input.failedForThisGeneration { return .blocked(reason: reason) }
         if ready.contains(input.version) {

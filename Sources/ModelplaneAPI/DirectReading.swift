@@ -263,7 +263,7 @@ extension ModelDeployment.Revision: DirectlyReadable {
 extension ModelDeployment.TritonRecord: DirectlyReadable {
     init(direct value: JSONValue) throws(JSONShapeMismatch) {
         let m = try JSONMembers(value)
-        self.init(url: try m.string("url"), model: try m.string("model"))
+        self.init(url: try m.string("url"), model: try m.string("model"), origin: try m.rawValue(ifPresent: "origin"))
     }
 }
 

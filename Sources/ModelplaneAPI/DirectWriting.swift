@@ -193,9 +193,10 @@ extension ModelDeployment.Revision: DirectlyWritable {
 
 extension ModelDeployment.TritonRecord: DirectlyWritable {
     var directJSON: JSONValue {
-        var o = JSONObjectWriter(capacity: 2)
+        var o = JSONObjectWriter(capacity: 3)
         o.set("url", url)
         o.set("model", model)
+        if let origin { o.set("origin", origin.rawValue) }
         return o.value
     }
 }

@@ -232,11 +232,28 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
     public struct TritonRecord: Codable, Sendable, Hashable {
         public var url: String
         public var model: String
+        /// Who loaded it: nil (a status written before this was recorded) reads as `.loaded`.
+        public var origin: Origin?
 
-        public init(url: String, model: String) {
+        public enum Origin: String, Codable, Sendable, Hashable, CaseIterable {
+            /// Modelplane loaded it: unloaded when the deployment is deleted or moves away.
+            case loaded = "Loaded"
+            /// It was already serving when the deployment found it: left loaded when the
+            /// deployment is deleted or moves away, since Modelplane did not load it.
+            case adopted = "Adopted"
+        }
+
+        public init(url: String, model: String, origin: Origin? = nil) {
             self.url = url
             self.model = model
+            self.origin = origin
         }
+
+        /// The same model on the same Triton, whoever loaded it.
+        public func isSameModel(as other: TritonRecord) -> Bool { url == other.url && model == other.model }
+
+        /// It was serving before the deployment adopted it, and stays when the deployment goes.
+        public var isAdopted: Bool { origin == .adopted }
     }
 
     public struct SageMakerRecord: Codable, Sendable, Hashable {

@@ -222,10 +222,16 @@ extension ModelDeployment {
                     "triton",
                     .object(
                         ObjectSchema(
-                            "What Modelplane loaded on Triton for this deployment (and only this is unloaded on deletion).",
+                            "The Triton model this deployment serves, and who loaded it (only what Modelplane loaded is unloaded on deletion).",
                             properties: [
                                 .required("url", .string(.init("Triton's base URL."))),
                                 .required("model", .string(.init("The model's name on Triton."))),
+                                .optional(
+                                    "origin",
+                                    .string(
+                                        .init(
+                                            "Loaded: Modelplane loaded it, and unloads it on deletion. Adopted: it was already serving when the deployment found it, and is left loaded on deletion. Absent: Loaded.",
+                                            enum: ModelDeployment.TritonRecord.Origin.allCases.map(\.rawValue)))),
                             ]))),
                 .optional(
                     "sagemaker",

@@ -84,7 +84,10 @@ struct Describe: AsyncParsableCommand {
             let resources = record.resources.map { "\($0.name) (version \($0.version))" }
             text += "  Created:    " + (resources.isEmpty ? "<none>" : resources.joined(separator: "\n              ")) + "\n"
         }
-        if let record = status?.triton { text += "  Loaded:     \(record.model) on \(Redaction.url(record.url))\n" }
+        if let record = status?.triton {
+            let adopted = record.isAdopted ? " (adopted: it was serving before; left loaded on deletion)" : ""
+            text += "  Loaded:     \(record.model) on \(Redaction.url(record.url))\(adopted)\n"
+        }
 
         text += "Conditions:\n"
         if let conditions = status?.conditions, !conditions.isEmpty {

@@ -66,6 +66,20 @@ import Triton
             throw PeerError("\(name) did not get there; last status: \(String(describing: last?.status))\nserve log: \(serve.log)")
         }
 
+        /// Waits until the deployment is gone (its finalizer done); whether it went.
+        func waitGone(_ name: String, timeout: Duration = .seconds(30)) async throws -> Bool {
+            let deadline = ContinuousClock.now + timeout
+            while ContinuousClock.now < deadline {
+                do {
+                    _ = try await kube.get(ModelDeployment.self, name: name, namespace: "default")
+                    try await Task.sleep(for: .milliseconds(100))
+                } catch let error as KubernetesError where error.isNotFound {
+                    return true
+                }
+            }
+            return false
+        }
+
         func answer(_ model: String) async throws -> Double? {
             let response = try await backend.infer(
                 model, version: nil, request: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [2.0]]]])
@@ -140,17 +154,7 @@ import Triton
 
         // Delete: the finalizer unloads the model, then the object goes.
         try await world.kube.delete(ModelDeployment.self, name: "echo", namespace: "default")
-        let deadline = ContinuousClock.now + .seconds(30)
-        var gone = false
-        while !gone, ContinuousClock.now < deadline {
-            do {
-                _ = try await world.kube.get(ModelDeployment.self, name: "echo", namespace: "default")
-                try await Task.sleep(for: .milliseconds(100))
-            } catch let error as KubernetesError where error.isNotFound {
-                gone = true
-            }
-        }
-        #expect(gone)
+        #expect(try await world.waitGone("echo"))
         #expect(try await world.readyVersions("echo").isEmpty)
 
         // Every backend action is in the audit log, and the chain verifies.
@@ -249,6 +253,28 @@ import Triton
         #expect(try await world.readyVersions("echo").isEmpty)
         #expect(try await world.readyVersions("other") == ["1"])
         #expect(try await world.readyVersions("foreign") == ["1"])
+    }
+
+    /// A model that was serving before its deployment existed is adopted, not loaded again, and
+    /// stays loaded when the deployment is deleted: Modelplane unloads only what it loaded.
+    @Test func anAdoptedModelStaysLoadedWhenItsDeploymentIsDeleted() async throws {
+        let world = try await World(models: [.init(name: "prior", versions: [1])])
+        try await world.backend.load("prior", config: nil)
+        #expect(try await world.readyVersions("prior") == ["1"])
+        _ = try await world.kube.create(world.deployment("prior", model: "prior", version: "1"))
+        let adopted = try await world.wait("prior") { $0.status?.phase == .ready }
+        #expect(adopted.status?.triton == .init(url: world.triton.url, model: "prior", origin: .adopted))
+        let described = try await CommandResult.run(Peers.modelplane, ["describe", "prior", "--kubeconfig", world.directory + "/kubeconfig"])
+        #expect(described.stdout.contains("(adopted: it was serving before; left loaded on deletion)"), "\(described.stdout)")
+
+        try await world.kube.delete(ModelDeployment.self, name: "prior", namespace: "default")
+        #expect(try await world.waitGone("prior"))
+        #expect(try await world.readyVersions("prior") == ["1"], "still loaded")
+        let events = try await world.kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == "prior" }
+        #expect(events.map(\.reason).contains("Released"), "\(events.map(\.reason))")
+        let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8).split(separator: "\n")
+        #expect(audit.contains { $0.contains(#""action":"adopt""#) } && audit.contains { $0.contains(#""action":"release""#) }, "\(audit)")
+        #expect(!audit.contains { $0.contains(#""action":"unload""#) || $0.contains(#""action":"load""#) }, "\(audit)")
     }
 
     @Test func tritonOutageIsDegradedThenRecovers() async throws {

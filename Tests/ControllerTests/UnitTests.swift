@@ -26,6 +26,13 @@ import Triton
     @Test func convergedWhenTheVersionServesAlone() {
         #expect(TritonPlanner.next(Self.input(2, ready: [2])) == .converged)
         #expect(TritonPlanner.next(Self.input(2, ready: [2], record: nil)) == .adopt)
+        // Whoever loaded it, the same model serving is converged: an adopted record stays adopted.
+        #expect(TritonPlanner.next(Self.input(2, ready: [2], record: .init(url: Self.url, model: "m", origin: .adopted))) == .converged)
+        #expect(TritonPlanner.next(Self.input(2, ready: [2], record: .init(url: Self.url, model: "m", origin: .loaded))) == .converged)
+        // An adopted model on a new version is loaded by us.
+        #expect(
+            TritonPlanner.next(Self.input(3, ready: [2], record: .init(url: Self.url, model: "m", origin: .adopted)))
+                == .load(url: Self.url, model: "m", versions: [3]))
     }
 
     @Test func immediateLoadsOnlyTheNewVersion() {

@@ -41,7 +41,7 @@ import Testing
         status.revisions = [
             .init(revision: 1, hash: "h", version: "3", createdAt: "2026-01-01T00:00:00Z", cause: "created", spec: ["model": ["name": "m"]])
         ]
-        status.triton = .init(url: "http://t:8000", model: "m")
+        status.triton = .init(url: "http://t:8000", model: "m", origin: .adopted)
         status.sagemaker = .init(
             region: "us-east-1", endpointURL: "http://127.0.0.1:5000", endpoint: "churn", resources: [.init(name: "churn-b", version: "3")],
             pendingConfig: "churn-b")
