@@ -328,7 +328,7 @@ public struct DeploymentReconciler: Reconciler {
         do {
             let files = try upload.map { directory throws(TritonError) in try Self.modelFiles(in: directory, versions: versions) } ?? [:]
             let config = try await self.config(
-                backend, model: model, spec: spec, observed: observed, versions: versions, upload: upload != nil, md: md, revision: revision)
+                backend, model: model, spec: spec, observed: observed, versions: versions, upload: upload, md: md, revision: revision)
             try await within(deadline) { try await backend.load(model, config: config, files: files) }
             // A version counts as serving once Triton says it is ready, not when the load returns.
             for version in versions where try await !backend.isReady(model, version: String(version)) {
@@ -444,7 +444,7 @@ public struct DeploymentReconciler: Reconciler {
     /// merged over it, and a version policy naming exactly `versions`. Triton takes an override as
     /// the whole configuration.
     private func config(
-        _ backend: any TritonAPI, model: String, spec: ModelDeployment.Triton, observed: [TritonModelState], versions: [Int], upload: Bool,
+        _ backend: any TritonAPI, model: String, spec: ModelDeployment.Triton, observed: [TritonModelState], versions: [Int], upload: String?,
         md: ModelDeployment, revision: Int64?
     ) async throws -> JSONValue {
         var base: JSONValue
@@ -452,15 +452,22 @@ public struct DeploymentReconciler: Reconciler {
             base = try await backend.config(model)
         } else if let given = spec.modelConfig, given["backend"] != nil || given["platform"] != nil {
             base = [:]
-        } else if upload {
-            throw TritonError(
-                .refused,
-                "uploading \(model) from spec.model.uri needs its configuration as JSON: give spec.backend.triton.modelConfig with backend or platform (and inputs/outputs unless the backend completes them)"
-            )
+        } else if let upload {
+            // The model's own files are at hand: read its config.pbtxt, as Triton would.
+            base = try Self.repositoryConfig(in: upload, model: model)
         } else {
+            // Triton's files are not: load the model with the repository's own configuration to
+            // learn it. That loads whatever its version policy names (by default the latest)
+            // before the wanted version is pinned, so say so; modelConfig avoids it.
             do {
                 try await backend.load(model, config: nil, files: [:])
                 try appendAudit(md, revision, "load-repository-config", "\(spec.url)#\(model)", nil, "ok")
+                let loaded = (try? await backend.loadedVersions(model)) ?? []
+                await events.record(
+                    md, type: .normal, reason: "LearnedConfig", action: "Load",
+                    note:
+                        "loaded \(model) with the repository's own configuration to learn it (versions \(loaded.isEmpty ? "none" : loaded.joined(separator: ", ")) came up), then pinned the wanted ones; give spec.backend.triton.modelConfig with backend or platform to skip this"
+                )
             } catch let error as TritonError where error.kind == .refused {
                 try appendAudit(md, revision, "load-repository-config", "\(spec.url)#\(model)", nil, "failed: \(error.message)")
                 throw TritonError(
@@ -475,6 +482,23 @@ public struct DeploymentReconciler: Reconciler {
         config["name"] = .string(model)
         config["version_policy"] = ["specific": ["versions": .array(versions.map { .int(Int64($0)) })]]
         return config
+    }
+
+    /// The configuration in `directory/config.pbtxt`, as JSON; a file that is missing or does not
+    /// parse is a refusal that says which, and what to give instead.
+    static func repositoryConfig(in directory: String, model: String) throws(TritonError) -> JSONValue {
+        let path = directory + "/config.pbtxt"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TritonError(
+                .refused,
+                "uploading \(model) from spec.model.uri needs its configuration: put a config.pbtxt in \(directory), or give spec.backend.triton.modelConfig with backend or platform"
+            )
+        }
+        do {
+            return try ModelConfigText.parse(String(decoding: data, as: UTF8.self))
+        } catch {
+            throw TritonError(.refused, "spec.model.uri: \(directory)/\(error) (or give spec.backend.triton.modelConfig instead)")
+        }
     }
 
     /// The reason the desired version failed to load for this generation, while a retry is not due.

@@ -140,6 +140,10 @@ import Triton
         #expect(try await world.answer("echo") == 4.0)
         let events = try await world.kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == "echo" }
         #expect(events.contains { $0.reason == "LoadFailed" && $0.type == .warning && ($0.note ?? "").contains("weights are corrupt") }, "\(events)")
+        // Its configuration was learned by loading the repository's own (no uri, no modelConfig):
+        // an event says what came up, and how to avoid it.
+        let learned = events.first { $0.reason == "LearnedConfig" }?.note ?? ""
+        #expect(learned.contains("versions 2 came up") && learned.contains("spec.backend.triton.modelConfig"), "\(events.map(\.note))")
 
         // BlueGreen back to version 1: both load, then version 2 goes.
         try await world.change("echo") { md in
@@ -277,6 +281,34 @@ import Triton
         #expect(!audit.contains { $0.contains(#""action":"unload""#) || $0.contains(#""action":"load""#) }, "\(audit)")
     }
 
+    /// A model whose files the controller can read (spec.model.uri) needs no modelConfig: its
+    /// config.pbtxt is read, and only the wanted version is ever loaded, so a broken newer version
+    /// beside it (which the repository's own policy, the latest, would have loaded) is harmless.
+    @Test func aModelsOwnConfigIsReadAndOnlyTheWantedVersionLoads() async throws {
+        let world = try await World(models: [])
+        let local = world.directory + "/local-models"
+        try TritonPeer.Model(name: "picky", versions: [1, 2, 3, 9], broken: [9: "version 9 is broken"]).write(into: local)
+        var md = world.deployment("picky", model: "picky", version: "1")
+        md.spec.model.uri = "file://\(local)/picky"
+        _ = try await world.kube.create(md)
+        try await world.wait("picky") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
+        #expect(try await world.backend.loadedVersions("picky") == ["1"])
+        #expect(try await world.answer("picky") == 2.0)
+        let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8)
+        #expect(!audit.contains("load-repository-config") && !audit.contains("version 9"), "\(audit)")
+
+        // Without a config.pbtxt (and no modelConfig), an upload cannot start: the status says
+        // what to give.
+        try TritonPeer.Model(name: "bare", versions: [1]).write(into: local)
+        try FileManager.default.removeItem(atPath: local + "/bare/config.pbtxt")
+        var bare = world.deployment("bare", model: "bare", version: "1")
+        bare.spec.model.uri = "\(local)/bare"
+        _ = try await world.kube.create(bare)
+        let refused = try await world.wait("bare") { $0.status?.phase == .failed }
+        let message = refused.status?.conditions?[type: "Degraded"]?.message ?? ""
+        #expect(message.contains("put a config.pbtxt in \(local)/bare, or give spec.backend.triton.modelConfig"), "\(message)")
+    }
+
     @Test func tritonOutageIsDegradedThenRecovers() async throws {
         let world = try await World(models: [Self.echo])
         _ = try await world.kube.create(world.deployment("echo", model: "echo", version: "2"))
@@ -344,14 +376,6 @@ import Triton
         #expect(rolledBack.status?.servingVersion == "3")
         #expect(try await world.backend.loadedVersions("up") == ["3"])
         #expect(try await world.answer("up") == 6.0)
-
-        // Without its configuration as JSON, an upload cannot start: the status says what to add.
-        var bare = world.deployment("bare", model: "bare", version: "1")
-        bare.spec.model.uri = "\(local)/up"
-        _ = try await world.kube.create(bare)
-        let refused = try await world.wait("bare") { $0.status?.phase == .failed }
-        #expect(
-            refused.status?.conditions?[type: "Degraded"]?.message.contains("spec.backend.triton.modelConfig") == true, "\(String(describing: refused.status))")
 
         try await world.kube.delete(ModelDeployment.self, name: "up", namespace: "default")
         let deadline = ContinuousClock.now + .seconds(30)
