@@ -100,7 +100,7 @@ let package = Package(
         .target(name: "AWS", dependencies: ["Digests", "HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         // NVIDIA Triton's HTTP API (KServe v2 and the model-repository extension).
         .target(name: "Triton", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
-        // The reconciling controller: informer, work queue, planner, Triton reconciler, events, audit log.
+        // The reconciling controller: informer, work queue, planner, Triton reconciler, audit log.
         .target(
             name: "Controller",
             dependencies: [
@@ -113,7 +113,7 @@ let package = Package(
         .target(
             name: "GitSync",
             dependencies: [
-                "Controller", "KubeClient", "Manifests", "ModelplaneAPI", .product(name: "Logging", package: "swift-log"),
+                "KubeClient", "Manifests", "ModelplaneAPI", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict),

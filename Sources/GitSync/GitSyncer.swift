@@ -1,4 +1,3 @@
-public import Controller
 import Foundation
 public import KubeClient
 public import Logging

@@ -1,5 +1,4 @@
 import Foundation
-public import KubeClient
 public import ModelplaneAPI
 import Synchronization
 
