@@ -31,6 +31,8 @@ import Testing
 
             // Write until enough are acknowledged, then kill the server with requests in flight.
             let target = 30 + round * 7
+            // Each acknowledgement is announced, so the test waits on them rather than spinning.
+            let (acks, ack) = AsyncStream.makeStream(of: Void.self)
             let writer = Task {
                 var i = 0
                 while !Task.isCancelled {
@@ -43,14 +45,19 @@ import Testing
                         let version = Int(created.metadata.resourceVersion ?? "") ?? 0
                         acknowledged.names.withLock { $0.append(name) }
                         acknowledged.lastVersion.withLock { $0 = max($0, version) }
+                        ack.yield()
                     } catch {
+                        ack.finish()
                         return  // the server is gone
                     }
                 }
             }
-            while acknowledged.names.withLock({ $0.filter { $0.hasPrefix("r\(round)-") }.count }) < target {
-                await Task.yield()
+            var acked = 0
+            for await _ in acks {
+                acked += 1
+                if acked >= target { break }
             }
+            #expect(acked >= target, "round \(round): the server went before \(target) writes were acknowledged")
             server.stop()  // SIGKILL
             _ = await writer.result
             highestBeforeKill = acknowledged.lastVersion.withLock { $0 }

@@ -116,12 +116,10 @@ import Triton
         #expect(standby.contains("modelplane_leader 0") && !standby.contains("modelplane_reconcile_total"), "\(standby)")
 
         // The leader dies: the standby takes over once the lease has gone unrenewed for its 3 s
-        // (plus up to a retry period); the bound leaves room for a loaded CI machine.
+        // (plus up to a retry period). How long that takes is the benchmark's to measure, never a
+        // test's to assert.
         a.stop()
-        let killed = ContinuousClock.now
         #expect(await Self.waitFor("modelplane: leading", in: b), "\(b.log)")
-        let handover = ContinuousClock.now - killed
-        #expect(handover < .seconds(8), "handed over in \(handover)")
         try await cluster.change(to: "2")
         #expect(try await cluster.waitServing("2"))
 

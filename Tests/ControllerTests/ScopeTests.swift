@@ -61,7 +61,11 @@ import Testing
         }
         #expect(try await world.reconciled("x1", "a"))
         #expect(try await world.reconciled("x2", "b"))
-        try await Task.sleep(for: .seconds(1))
+        // A sentinel in scope, created after everything out of scope: once it is reconciled, the
+        // controller has seen all that came before it, and would have taken those by now.
+        try await world.create("sentinel", namespace: "a", labels: ["team": "x"])
+        while try await !world.reconciled("sentinel", "a"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await world.reconciled("sentinel", "a"))
         #expect(try await !world.reconciled("y1", "a"), "another label")
         #expect(try await !world.reconciled("x3", "c"), "another namespace")
         // Both ended Degraded (their Triton is unreachable): the metric counts them by reason.
