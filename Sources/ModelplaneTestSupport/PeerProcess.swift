@@ -226,19 +226,10 @@ public struct CommandResult: Sendable {
     public var stdout: String
     public var stderr: String
 
-    /// Runs `executable` with `arguments`, feeding `stdin`. For short commands (validators, the CLI).
-    /// Blocks the calling thread; from async code the async overload is chosen, which does not.
-    public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil, environment: [String: String] = [:])
-        throws -> CommandResult
-    {
-        let (process, scratch) = try prepare(executable, arguments, stdin: stdin, directory: directory, environment: environment)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        try process.run()
-        return result(process.reapedStatus(), scratch)
-    }
-
-    /// The same, awaiting the exit instead of blocking a thread: with tests running in parallel on
-    /// two cores, two blocked threads would stall every other test's tasks.
+    /// Runs `executable` with `arguments`, feeding `stdin`: for short commands (validators, the
+    /// CLI). Awaits the exit instead of blocking a thread: with tests running in parallel on two
+    /// cores, a blocked cooperative thread stalls every other test's tasks (there is deliberately
+    /// no blocking version).
     public static func run(
         _ executable: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil, environment: [String: String] = [:]
     ) async throws -> CommandResult {

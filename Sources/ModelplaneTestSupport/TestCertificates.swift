@@ -13,7 +13,8 @@ public struct TestCertificates: Sendable {
     /// A second CA that signed nothing we use: trusting it must fail verification.
     public var otherCACertificate: String { directory + "/other-ca.crt" }
 
-    public static func make() throws -> TestCertificates {
+    /// (Async: the openssl run is awaited, never waited for on a cooperative thread.)
+    public static func make() async throws -> TestCertificates {
         let directory = NSTemporaryDirectory() + "modelplane-pki-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let script = """
@@ -27,11 +28,8 @@ public struct TestCertificates: Sendable {
             openssl req -newkey rsa:2048 -nodes -subj /CN=modelplane-test-client -keyout client.key -out client.csr 2>/dev/null
             openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt 2>/dev/null
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        try process.run()
-        guard process.reapedStatus() == 0 else { throw PeerError("openssl could not make the test certificates") }
+        let made = try await CommandResult.run("/bin/sh", ["-c", script])
+        guard made.status == 0 else { throw PeerError("openssl could not make the test certificates: \(made.stderr)") }
         return TestCertificates(directory: directory)
     }
 }

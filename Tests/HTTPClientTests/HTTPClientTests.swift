@@ -232,7 +232,7 @@ func echo(_ response: HTTPResponse) throws -> Echo {
 
 @Suite(.timeLimit(.minutes(3))) struct HTTPClientTLSTests {
     @Test func verifiesTheServerAgainstACAFileOrInlineData() async throws {
-        let pki = try TestCertificates.make()
+        let pki = try await TestCertificates.make()
         let peer = try await PeerProcess.httpPeer(["--cert", pki.serverCertificate, "--key", pki.serverKey])
         let url = "https://127.0.0.1:\(peer.port)/echo"
         for ca in [TLSConfiguration.PEM.file(pki.caCertificate), .data(try Data(contentsOf: URL(fileURLWithPath: pki.caCertificate)))] {
@@ -242,7 +242,7 @@ func echo(_ response: HTTPResponse) throws -> Echo {
     }
 
     @Test func refusesAServerItCannotVerify() async throws {
-        let pki = try TestCertificates.make()
+        let pki = try await TestCertificates.make()
         let peer = try await PeerProcess.httpPeer(["--cert", pki.serverCertificate, "--key", pki.serverKey])
         let client = HTTPClient(configuration: HTTPClientConfiguration(tls: TLSConfiguration(certificateAuthority: .file(pki.otherCACertificate))))
         let error = await #expect(throws: HTTPClientError.self) {
@@ -254,7 +254,7 @@ func echo(_ response: HTTPResponse) throws -> Echo {
     }
 
     @Test func presentsClientCertificatesForMutualTLS() async throws {
-        let pki = try TestCertificates.make()
+        let pki = try await TestCertificates.make()
         let peer = try await PeerProcess.httpPeer(["--cert", pki.serverCertificate, "--key", pki.serverKey, "--client-ca", pki.caCertificate])
         let url = "https://127.0.0.1:\(peer.port)/echo"
 

@@ -369,7 +369,7 @@ func statusBody(_ code: Int64, _ reason: String, _ message: String, causes: [JSO
 
 @Suite(.timeLimit(.minutes(3))) struct SecureWireTests {
     @Test func mutualTLSAndBearerTokenFromAKubeconfig() async throws {
-        let pki = try TestCertificates.make()
+        let pki = try await TestCertificates.make()
         let clientTLS = TLSConfiguration(
             certificateAuthority: .file(pki.caCertificate), clientCertificate: .file(pki.clientCertificate), clientKey: .file(pki.clientKey))
         let peer = try await KubePeer.start(
