@@ -332,6 +332,10 @@ public final class Controller<R: Reconciler>: Sendable {
             }
             duration.recordInterval(since: start)
             Counter(label: "modelplane_reconcile_total", dimensions: [("outcome", result.metricLabel)]).increment()
+            // A conflict: the cached object was older than the stored one (the watch may not have
+            // delivered the newer yet). Read it again while the key is still this worker's, so no
+            // other pass runs on the stale copy meanwhile.
+            if case .failure(let error) = result, error.kind == .conflict { await refresh(key) }
             // The echo of our own write may have arrived before the write returned; it needs no
             // second pass (anything newer, from anyone else, is cached before it is queued).
             let (decision, waiting) = await queue.finish(key, result, unlessUnchanged: { [cache] in cache.isAsWeLeftIt(key) })
@@ -340,10 +344,8 @@ public final class Controller<R: Reconciler>: Sendable {
             switch decision {
             case .retry(let delay):
                 logger.info("reconcile failed; retrying", metadata: ["deployment": "\(key)", "error": "\(error)", "retryIn": "\(delay)"])
-            case .refreshAndRetry:
-                logger.debug("reconcile met a newer object; reading it again and retrying", metadata: ["deployment": "\(key)", "error": "\(error)"])
-                await refresh(key)
-                await queue.add(key)
+            case .retryAtOnce:
+                logger.debug("reconcile met a newer object; read it again, retrying", metadata: ["deployment": "\(key)", "error": "\(error)"])
             case .forget where error.kind == .terminal:
                 logger.warning("reconcile failed; not retrying until the object changes", metadata: ["deployment": "\(key)", "error": "\(error)"])
             case .forget, .requeue: break

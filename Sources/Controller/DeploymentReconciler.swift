@@ -661,11 +661,41 @@ public struct DeploymentReconciler: Reconciler {
     }
 
     /// Writes the status through the status subresource, only when it changed.
+    /// Writes the status. The status is the controller's alone and records what this pass did
+    /// (what it loaded and owns): a conflict (someone changed a label, or the spec, meanwhile)
+    /// must not lose that, or the next pass would take our own load for someone else's. So the
+    /// same status is written again on the object as it now is (observedGeneration still says
+    /// which generation it describes), as client-go's RetryOnConflict callers do; the change that
+    /// conflicted then gets its own reconcile.
     func write(_ md: inout ModelDeployment, _ status: ModelDeployment.Status) async throws {
         guard md.status != status else { return }
-        md.status = status
-        md = try await client.updateStatus(md)
-        cache.wrote(md)
+        var current = md
+        var conflicts = 0
+        while true {
+            let written: ModelDeployment
+            do {
+                written = try await updateStatus(of: current, to: status)
+            } catch let error as KubernetesError where error.isConflict && conflicts < 4 {
+                conflicts += 1
+                current = try await client.get(ModelDeployment.self, name: md.metadata.name ?? "", namespace: md.metadata.namespace)
+                continue
+            }
+            md = written
+            if conflicts == 0 {
+                cache.wrote(written)
+            } else {
+                // Not marked as our own write: the change we met is one we have not acted on, and
+                // its event (older than this write) must still queue a reconcile.
+                _ = cache.observe(written)
+            }
+            return
+        }
+    }
+
+    private func updateStatus(of object: ModelDeployment, to status: ModelDeployment.Status) async throws -> ModelDeployment {
+        var object = object
+        object.status = status
+        return try await client.updateStatus(object)
     }
 
     func appendAudit(_ md: ModelDeployment, _ revision: Int64?, _ action: String, _ target: String, _ detail: JSONValue?, _ outcome: String)

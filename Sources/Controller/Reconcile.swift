@@ -18,7 +18,7 @@ public struct ReconcileError: Error, Sendable, Equatable, CustomStringConvertibl
         /// retried; the next change or resync looks again.
         case terminal
         /// The object changed under the write (409): read it again and retry at once, a few
-        /// times, then back off as for a transient error.
+        /// times in a row, then back off as for a transient error (still reading it again first).
         case conflict
         /// This replica does not lead (or stopped leading mid-way): nothing to retry here; the
         /// leader does the work.
@@ -54,7 +54,7 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The factor each backoff delay is multiplied by, drawn uniformly, so keys that failed
     /// together do not come back together.
     public var jitter: ClosedRange<Double>
-    /// Conflicts retried at once (after the object is read again) before they back off.
+    /// Conflicts in a row retried at once (the object read again first) before they back off.
     public var immediateConflictRetries: Int
 
     public init(
@@ -72,23 +72,24 @@ public struct RetryPolicy: Sendable, Equatable {
         case forget
         /// Done with it (failures forgotten); queued again after this long.
         case requeue(after: Duration)
-        /// It failed: one more failure counted, queued again after this long (zero: at once).
+        /// It failed: one more failure counted, queued again after this long.
         case retry(after: Duration)
-        /// The runtime reads the object again first (the cache was stale), then retries at once;
-        /// one more failure counted.
-        case refreshAndRetry
+        /// A conflict: one more failure counted, queued again at once (the runtime has read the
+        /// object again first: the cache was stale).
+        case retryAtOnce
     }
 
     /// The decision for a reconcile that ended with `result`, the key having failed `failures`
-    /// times in a row before it; `jitter` is the factor drawn from `self.jitter`.
-    public func decide(_ result: Result<ReconcileResult, ReconcileError>, failures: Int, jitter: Double) -> Decision {
+    /// times in a row before it, the last `conflicts` of them conflicts; `jitter` is the factor
+    /// drawn from `self.jitter`.
+    public func decide(_ result: Result<ReconcileResult, ReconcileError>, failures: Int, conflicts: Int = 0, jitter: Double) -> Decision {
         switch result {
         case .success(.converged): return .forget
         case .success(.requeueAfter(let delay)): return .requeue(after: delay)
         case .failure(let error):
             switch error.kind {
             case .terminal, .notLeader: return .forget
-            case .conflict where failures < immediateConflictRetries: return .refreshAndRetry
+            case .conflict where conflicts < immediateConflictRetries: return .retryAtOnce
             case .conflict, .transient: return .retry(after: backoff(failures: failures) * jitter)
             }
         }

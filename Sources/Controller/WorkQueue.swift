@@ -10,6 +10,8 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var dirty: Set<Key> = []
     private var waiters: [CheckedContinuation<Key?, Never>] = []
     private var failures: [Key: Int] = [:]
+    /// How many of a key's latest failures in a row were conflicts.
+    private var conflicts: [Key: Int] = [:]
     private var delayed: [Key: (due: Duration, task: Task<Void, Never>)] = [:]
     private var isShutDown = false
     /// What happens to a key after its reconcile: backoff, conflicts, requeues.
@@ -101,13 +103,19 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     /// What the policy makes of `result`, applied, then `done`, in one call: a worker's every
     /// actor hop is one the informer's adds and the other workers wait behind. Returns the
-    /// decision (for `.refreshAndRetry` the caller reads the object again and then `add`s the
-    /// key) and the keys then waiting.
+    /// decision and the keys then waiting. (After a conflict the caller has read the object again
+    /// before calling this, while the key was still its own.)
     public func finish(
         _ key: Key, _ result: Result<ReconcileResult, ReconcileError>, unlessUnchanged unchanged: (@Sendable () -> Bool)? = nil
     ) -> (decision: RetryPolicy.Decision, depth: Int) {
         let failed = failures[key, default: 0]
-        let decision = policy.decide(result, failures: failed, jitter: Double.random(in: policy.jitter))
+        let decision = policy.decide(
+            result, failures: failed, conflicts: conflicts[key, default: 0], jitter: Double.random(in: policy.jitter))
+        if case .failure(let error) = result, error.kind == .conflict {
+            conflicts[key, default: 0] += 1
+        } else {
+            conflicts[key] = nil
+        }
         switch decision {
         case .forget: forget(key)
         case .requeue(let delay):
@@ -116,10 +124,11 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         case .retry(let delay):
             failures[key] = failed + 1
             add(key, after: delay)
-        case .refreshAndRetry:
+        case .retryAtOnce:
             failures[key] = failed + 1
         }
         done(key, unlessUnchanged: unchanged)
+        if decision == .retryAtOnce { add(key) }
         return (decision, depth)
     }
 
@@ -127,7 +136,10 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     public func failureCount(_ key: Key) -> Int { failures[key, default: 0] }
 
     /// `key` succeeded: its backoff starts over.
-    public func forget(_ key: Key) { failures[key] = nil }
+    public func forget(_ key: Key) {
+        failures[key] = nil
+        conflicts[key] = nil
+    }
 
     public func shutDown() {
         isShutDown = true

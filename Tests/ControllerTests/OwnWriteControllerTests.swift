@@ -125,4 +125,72 @@ import Triton
         #expect(reconciler.seen.withLock { $0 } == [version, version])
         #expect(cache[ObjectKey(namespace: "default", name: "a")]?.metadata.resourceVersion == version)
     }
+
+    /// A Triton whose first load runs `during` first (someone changing the object meanwhile).
+    final class ChangedDuringLoad: TritonAPI {
+        let inner: InMemoryTriton
+        let during: @Sendable () async -> Void
+        let first = Mutex(true)
+        var baseURL: String { inner.baseURL }
+
+        init(inner: InMemoryTriton, during: @escaping @Sendable () async -> Void) {
+            self.inner = inner
+            self.during = during
+        }
+
+        func load(_ model: String, config: JSONValue?, files: [String: Data]) async throws(TritonError) {
+            if first.withLock({ first in
+                defer { first = false }
+                return first
+            }) {
+                await during()
+            }
+            try await inner.load(model, config: config, files: files)
+        }
+        func index() async throws(TritonError) -> [TritonModelState] { try await inner.index() }
+        func config(_ model: String) async throws(TritonError) -> JSONValue { try await inner.config(model) }
+        func unload(_ model: String) async throws(TritonError) { try await inner.unload(model) }
+        func isReady(_ model: String, version: String) async throws(TritonError) -> Bool { try await inner.isReady(model, version: version) }
+        func loadedVersions(_ model: String) async throws(TritonError) -> [String] { try await inner.loadedVersions(model) }
+        func infer(_ model: String, version: String?, request: JSONValue) async throws(TritonError) -> JSONValue {
+            try await inner.infer(model, version: version, request: request)
+        }
+    }
+
+    /// Someone changes the object while we load: the status write that records our load meets
+    /// a conflict. The load must still be recorded as ours (else the next pass would adopt it, and
+    /// deleting the deployment would leave our model loaded).
+    @Test func aLoadWhoseStatusWriteMeetsAConflictIsStillRecordedAsOurs() async throws {
+        let directory = NSTemporaryDirectory() + "modelplane-status-conflict-" + UUID().uuidString
+        let serve = try await PeerProcess.modelplaneServe(data: directory)
+        defer {
+            serve.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        let inner = InMemoryTriton(repository: ["m": (versions: [1], broken: [:])])
+        let triton = ChangedDuringLoad(inner: inner) {
+            _ = try? await kube.patch(ModelDeployment.self, name: "a", .merge(["metadata": ["labels": ["touched": "during-the-load"]]]))
+        }
+        _ = try await kube.create(
+            ModelDeployment(name: "a", spec: .init(model: .init(name: "m", version: "1"), backend: .init(triton: .init(url: triton.baseURL)))))
+        let cache = ObjectCache<ModelDeployment>.modelDeployments()
+        let reconciler = DeploymentReconciler(
+            client: kube, cache: cache, triton: { _ in triton }, audit: try AuditLog(path: directory + "/audit.log"),
+            events: EventRecorder(client: kube, instance: "test"))
+        let controller = Controller(client: kube, cache: cache, reconciler: reconciler, workers: 1, resyncPeriod: .seconds(3600))
+        let task = Task { await controller.run() }
+        defer { task.cancel() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        var md = try await kube.get(ModelDeployment.self, name: "a")
+        while md.status?.phase != .ready || md.metadata.labels?["touched"] == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            md = try await kube.get(ModelDeployment.self, name: "a")
+        }
+        #expect(md.status?.phase == .ready && md.metadata.labels?["touched"] == "during-the-load")
+        #expect(md.status?.triton == .init(url: triton.baseURL, model: "m", origin: .loaded), "\(String(describing: md.status?.triton))")
+        let audit = try String(contentsOfFile: directory + "/audit.log", encoding: .utf8)
+        #expect(!audit.contains(#""action":"adopt""#), "\(audit)")
+        #expect(audit.components(separatedBy: #""action":"load""#).count == 2, "one load of ours: \(audit)")
+    }
 }

@@ -207,12 +207,13 @@ import Triton
         // Failed: backs off.
         (decision, _) = await queue.finish("failing", .failure(.transient("down")))
         #expect(decision == .retry(after: .milliseconds(10)))
-        // A conflict: the caller reads the object again and adds it; the queue counts the failure.
+        // A conflict: queued again at once (after what is waiting), the failure counted.
         (decision, depth) = await queue.finish("conflict", .failure(.conflict("409")))
-        #expect(decision == .refreshAndRetry && depth == 2)
+        #expect(decision == .retryAtOnce && depth == 3)
         #expect(await queue.failureCount("conflict") == 1)
         #expect(await queue.next() == "other")
         #expect(await queue.next() == "ok")
+        #expect(await queue.next() == "conflict")
         var seen: Set<String> = []
         for _ in 0..<2 { if let key = await queue.next() { seen.insert(key) } }
         #expect(seen == ["later", "failing"])
@@ -224,28 +225,31 @@ import Triton
 @Suite struct RetryPolicyTests {
     static let policy = RetryPolicy(baseDelay: .milliseconds(50), maxDelay: .seconds(300), jitter: 0.8...1.2, immediateConflictRetries: 3)
 
+    /// (result, failures in a row before it, how many of the latest were conflicts, jitter) → decision.
     @Test(arguments: [
-        (Result<ReconcileResult, ReconcileError>.success(.converged), 0, 1.0, RetryPolicy.Decision.forget),
-        (.success(.converged), 7, 1.0, .forget),
-        (.success(.requeueAfter(.seconds(60))), 3, 1.2, .requeue(after: .seconds(60))),
-        (.failure(.transient("unreachable")), 0, 1.0, .retry(after: .milliseconds(50))),
-        (.failure(.transient("unreachable")), 1, 1.0, .retry(after: .milliseconds(100))),
-        (.failure(.transient("unreachable")), 4, 1.0, .retry(after: .milliseconds(800))),
-        (.failure(.transient("unreachable")), 0, 0.8, .retry(after: .milliseconds(40))),
-        (.failure(.transient("unreachable")), 0, 1.2, .retry(after: .milliseconds(60))),
+        (Result<ReconcileResult, ReconcileError>.success(.converged), 0, 0, 1.0, RetryPolicy.Decision.forget),
+        (.success(.converged), 7, 2, 1.0, .forget),
+        (.success(.requeueAfter(.seconds(60))), 3, 0, 1.2, .requeue(after: .seconds(60))),
+        (.failure(.transient("unreachable")), 0, 0, 1.0, .retry(after: .milliseconds(50))),
+        (.failure(.transient("unreachable")), 1, 0, 1.0, .retry(after: .milliseconds(100))),
+        (.failure(.transient("unreachable")), 4, 0, 1.0, .retry(after: .milliseconds(800))),
+        (.failure(.transient("unreachable")), 0, 0, 0.8, .retry(after: .milliseconds(40))),
+        (.failure(.transient("unreachable")), 0, 0, 1.2, .retry(after: .milliseconds(60))),
         // Capped at five minutes, jitter applied after the cap; no overflow however many failures.
-        (.failure(.transient("unreachable")), 13, 1.0, .retry(after: .seconds(300))),
-        (.failure(.transient("unreachable")), 1000, 0.8, .retry(after: .seconds(240))),
-        (.failure(.terminal("no such backend")), 0, 1.0, .forget),
-        (.failure(.terminal("no such backend")), 9, 1.0, .forget),
-        (.failure(.notLeader), 0, 1.0, .forget),
-        // Conflicts: read again and retried at once three times, then they back off.
-        (.failure(.conflict("409")), 0, 1.0, .refreshAndRetry),
-        (.failure(.conflict("409")), 2, 1.0, .refreshAndRetry),
-        (.failure(.conflict("409")), 3, 1.0, .retry(after: .milliseconds(400))),
+        (.failure(.transient("unreachable")), 13, 0, 1.0, .retry(after: .seconds(300))),
+        (.failure(.transient("unreachable")), 1000, 0, 0.8, .retry(after: .seconds(240))),
+        (.failure(.terminal("no such backend")), 0, 0, 1.0, .forget),
+        (.failure(.terminal("no such backend")), 9, 0, 1.0, .forget),
+        (.failure(.notLeader), 0, 0, 1.0, .forget),
+        // Conflicts: retried at once three in a row, then they back off like any failure...
+        (.failure(.conflict("409")), 0, 0, 1.0, .retryAtOnce),
+        (.failure(.conflict("409")), 2, 2, 1.0, .retryAtOnce),
+        (.failure(.conflict("409")), 3, 3, 1.0, .retry(after: .milliseconds(400))),
+        // ...however many other failures came before them.
+        (.failure(.conflict("409")), 6, 0, 1.0, .retryAtOnce),
     ])
-    func decides(_ result: Result<ReconcileResult, ReconcileError>, failures: Int, jitter: Double, expected: RetryPolicy.Decision) {
-        #expect(Self.policy.decide(result, failures: failures, jitter: jitter) == expected)
+    func decides(_ result: Result<ReconcileResult, ReconcileError>, failures: Int, conflicts: Int, jitter: Double, expected: RetryPolicy.Decision) {
+        #expect(Self.policy.decide(result, failures: failures, conflicts: conflicts, jitter: jitter) == expected)
     }
 
     /// The reconciler's failures, typed by what the runtime does with them.
