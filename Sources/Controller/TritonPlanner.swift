@@ -27,6 +27,7 @@ public enum TritonStep: Sendable, Hashable, CustomStringConvertible {
         case .converged: "nothing to do"
         case .adopt: "adopt the version already serving"
         case .load(let url, let model, let versions): "load \(model) versions \(versions.map(String.init).joined(separator: ",")) on \(url)"
+        case .unload(let record) where record.isAdopted: "release \(record.model) on \(record.url) (adopted: it stays loaded)"
         case .unload(let record): "unload \(record.model) from \(record.url)"
         case .smokeTest(let version): "run the smoke inference on version \(version)"
         case .blocked(let reason): "wait: \(reason)"

@@ -57,7 +57,7 @@ public struct GitSource: Sendable, Hashable {
     var fetchURL: String { Self.splitCredentials(url)?.url ?? url }
 
     /// The user and password (or token) an http(s) URL carried, percent-decoded.
-    var urlCredentials: (user: String, password: String)? { Self.splitCredentials(url).map { ($0.user, $0.password) } }
+    public var urlCredentials: (user: String, password: String)? { Self.splitCredentials(url).map { ($0.user, $0.password) } }
 
     static func splitCredentials(_ url: String) -> (url: String, user: String, password: String)? {
         guard url.hasPrefix("https://") || url.hasPrefix("http://"), var components = URLComponents(string: url),
@@ -212,10 +212,14 @@ struct GitMirror: Sendable {
         }
         if output.status == 0 { return output.stdout }
         var secrets = Redact.secrets(in: source.url)
+        // The decoded form too (the URL carries it percent-encoded); a user alone is a token.
+        if let credentials = source.urlCredentials { secrets.append(credentials.password.isEmpty ? credentials.user : credentials.password) }
         if let token = try? token() { secrets.append(token) }
-        var message = String(decoding: output.stderr.prefix(4096), as: UTF8.self)
-            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ")
-        message = Redaction.text(message.replacingOccurrences(of: source.url, with: source.redactedURL), secrets: secrets)
+        // Redacted before it is cut short: a secret across the cut would survive in part.
+        let said = Redaction.text(
+            String(decoding: output.stderr.prefix(65_536), as: UTF8.self).replacingOccurrences(of: source.url, with: source.redactedURL), secrets: secrets)
+        var message = String(
+            said.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: "; ").prefix(4096))
         if output.timedOut { message = "timed out after \(timeout)" + (message.isEmpty ? "" : ": \(message)") }
         throw GitError("cannot \(what): \(message.isEmpty ? "git exited with \(output.status)" : message)")
     }

@@ -38,7 +38,8 @@ public final class HTTPClient: HTTPTransport {
     public func execute(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPResponse {
         var request = request
         if request.timeout == nil { request.timeout = configuration.defaultTimeout }
-        let transfer = Transfer(request: request, configuration: configuration)
+        // (Unread bytes are bounded by what the whole body may be.)
+        let transfer = Transfer(request: request, configuration: configuration, limit: configuration.maxResponseBytes)
         let head = try await awaitHead(transfer)
         var body = Data()
         do {
@@ -56,7 +57,7 @@ public final class HTTPClient: HTTPTransport {
 
     /// Sends a request and returns as soon as the response head arrives; the body streams.
     public func stream(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPStreamingResponse {
-        let transfer = Transfer(request: request, configuration: configuration)
+        let transfer = Transfer(request: request, configuration: configuration, limit: configuration.maxStreamBufferBytes)
         let head = try await awaitHead(transfer)
         return HTTPStreamingResponse(status: head.status, headers: head.headers, body: transfer.takeBody())
     }

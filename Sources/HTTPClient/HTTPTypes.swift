@@ -163,10 +163,10 @@ public struct HTTPClientConfiguration: Sendable {
     public var defaultTimeout: Duration = .seconds(60)
     /// `execute` refuses bodies larger than this.
     public var maxResponseBytes = 256 * 1024 * 1024
-    /// How far a streamed body (`stream`) may get ahead of its reader: past this much received and
-    /// not yet read, the transfer is aborted and the stream ends with `responseTooLarge`, rather
-    /// than memory growing without bound behind a slow reader. Counted in curl's chunks of at
-    /// most 16 KiB, so the bound holds for bytes; at least one chunk.
+    /// How far a streamed body (`stream`) may get ahead of its reader: past this many bytes
+    /// received and not yet read, the transfer is aborted and the stream ends, after what was
+    /// read, with `responseTooLarge`, rather than memory growing without bound behind a slow
+    /// reader.
     public var maxStreamBufferBytes = 64 * 1024 * 1024
     public var userAgent = "modelplane"
 

@@ -30,19 +30,52 @@ final class Transfer: @unchecked Sendable {
     private let bodyContinuation: AsyncThrowingStream<Data, any Error>.Continuation
     private let reused = Mutex(false)
 
-    init(request: HTTPRequest, configuration: HTTPClientConfiguration) {
+    /// Bytes received and not yet read, shared with the body's reader (never with the transfer's
+    /// side of the stream, whose release is how we learn the reader has gone).
+    final class Unread: Sendable {
+        let bytes = Atomic<Int>(0)
+    }
+
+    private let unread = Unread()
+    /// How many unread bytes the body may hold before the transfer is stopped.
+    private let limit: Int
+
+    /// `limit`: how far the body may get ahead of its reader, in bytes.
+    init(request: HTTPRequest, configuration: HTTPClientConfiguration, limit: Int) {
+        self.limit = limit
         self.request = request
         self.configuration = configuration
         errorBuffer.initialize(to: 0)
-        let (body, continuation) = AsyncThrowingStream.makeStream(of: Data.self, bufferingPolicy: .bufferingOldest(Self.bufferedChunks(configuration)))
+        let (body, continuation) = AsyncThrowingStream.makeStream(of: Data.self)
         unclaimedBody = Mutex(body)
         bodyContinuation = continuation
     }
 
+    /// The body, counting what its reader takes off the unread bytes.
     func takeBody() -> AsyncThrowingStream<Data, any Error> {
-        unclaimedBody.withLock { body in
+        let body = unclaimedBody.withLock { body in
             defer { body = nil }
             return body!
+        }
+        let reader = Reader(iterator: body.makeAsyncIterator(), unread: unread)
+        return AsyncThrowingStream { try await reader.next() }
+    }
+
+    /// The body's one reader. (Unchecked: an AsyncThrowingStream has a single consumer, so its
+    /// iterator is only ever used by one task at a time.)
+    final class Reader: @unchecked Sendable {
+        var iterator: AsyncThrowingStream<Data, any Error>.AsyncIterator
+        let unread: Unread
+
+        init(iterator: AsyncThrowingStream<Data, any Error>.AsyncIterator, unread: Unread) {
+            self.iterator = iterator
+            self.unread = unread
+        }
+
+        func next() async throws -> Data? {
+            let chunk = try await iterator.next()
+            if let chunk { unread.bytes.subtract(chunk.count, ordering: .relaxed) }
+            return chunk
         }
     }
 
@@ -198,18 +231,15 @@ final class Transfer: @unchecked Sendable {
             _ = mp_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
             deliverHead(status: status)
         }
-        if case .dropped = bodyContinuation.yield(Data(bytes: buffer, count: length)) {
+        if unread.bytes.add(length, ordering: .relaxed).newValue > limit {
             // The reader is that far behind: abort (curl fails the transfer with a write error,
             // which `finish` reports as this).
             overflowed = true
             return 0
         }
+        bodyContinuation.yield(Data(bytes: buffer, count: length))
         return length
     }
-
-    /// curl hands the body over in chunks of at most CURL_MAX_WRITE_SIZE (16 KiB; we never raise
-    /// CURLOPT_BUFFERSIZE), so this many unread chunks hold at most `maxStreamBufferBytes`.
-    static func bufferedChunks(_ configuration: HTTPClientConfiguration) -> Int { max(1, configuration.maxStreamBufferBytes / 16_384) }
 
     private func deliverHead(status: Int) {
         guard !headDelivered else { return }
@@ -243,9 +273,7 @@ final class Transfer: @unchecked Sendable {
         } else if cancelled {
             error = HTTPClientError(.cancelled, "the request was cancelled")
         } else if overflowed {
-            error = HTTPClientError(
-                .responseTooLarge,
-                "the streamed response got more than \(configuration.maxStreamBufferBytes) bytes ahead of its reader; the transfer was stopped")
+            error = HTTPClientError(.responseTooLarge, "the response got more than \(limit) bytes ahead of its reader; the transfer was stopped")
         } else {
             error = Self.error(for: result, detail: String(cString: errorBuffer), url: request.url)
         }

@@ -449,8 +449,10 @@ actor ExecRunner {
             // may hold a token, and without anything in them that looks like a credential or is a
             // secret the kubeconfig hands the plugin in its environment.
             let secrets = plugin.env.filter { name, _ in name.range(of: #"(?i)token|secret|passw|key|credential|auth"#, options: .regularExpression) != nil }
-            let said = Redaction.credentials(
-                in: Redaction.text(String(decoding: output.stderr.prefix(1024), as: UTF8.self), secrets: Array(secrets.values))
+            // (Redacted before it is cut short: a secret across the cut would survive in part.)
+            let said = String(
+                Redaction.credentials(in: Redaction.text(String(decoding: output.stderr.prefix(65_536), as: UTF8.self), secrets: Array(secrets.values)))
+                    .prefix(1024)
             ).trimmingCharacters(in: .whitespacesAndNewlines)
             throw .configuration("\(what) " + (output.timedOut ? "timed out after 60 s" : "failed (exit \(output.status))") + (said.isEmpty ? "" : ": \(said)"))
         }

@@ -67,14 +67,15 @@ public final class ManualClock: RuntimeClock {
                 for watcher in watchers { watcher.resume() }
             }
         } onCancel: {
-            let sleeper = state.withLock { state in
+            let (sleeper, watchers) = state.withLock { state in
                 guard let sleeper = state.sleepers.removeValue(forKey: id) else {
                     state.cancelled.insert(id)
-                    return Sleeper?.none
+                    return (Sleeper?.none, [CheckedContinuation<Void, Never>]())
                 }
-                return sleeper
+                return (sleeper, state.satisfiedWatchers())
             }
             sleeper?.continuation.resume(throwing: CancellationError())
+            for watcher in watchers { watcher.resume() }
         }
         // (A cancellation that came after the sleep ended left its id behind.)
         _ = state.withLock { $0.cancelled.remove(id) }
@@ -82,13 +83,14 @@ public final class ManualClock: RuntimeClock {
 
     /// Moves the time on by `duration`, waking every sleeper whose deadline it reaches.
     public func advance(by duration: Duration) {
-        let due = state.withLock { state in
+        let (due, watchers) = state.withLock { state in
             state.now += duration
             let due = state.sleepers.filter { $0.value.deadline <= state.now }
             for id in due.keys { state.sleepers[id] = nil }
-            return due.values.map(\.continuation)
+            return (due.values.map(\.continuation), state.satisfiedWatchers())
         }
         for continuation in due { continuation.resume() }
+        for watcher in watchers { watcher.resume() }
     }
 
     /// Returns once at least `count` tasks are asleep on this clock: what a test waits for

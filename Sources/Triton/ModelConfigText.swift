@@ -12,22 +12,26 @@ public enum ModelConfigText {
         public var description: String { "config.pbtxt:\(line): \(message)" }
     }
 
-    /// ModelConfig's repeated fields (and those of the messages inside it) that a file may give
-    /// once without brackets: the JSON form is an array whatever the file's spelling.
+    /// ModelConfig's repeated fields (model_config.proto, and the messages inside it) that a file
+    /// may give once without brackets: the JSON form is an array whatever the file's spelling.
     static let repeatedFields: Set<String> = [
         "input", "output", "batch_input", "batch_output", "instance_group", "model_warmup", "dims", "shape", "preferred_batch_size", "gpus",
         "profile", "secondary_devices", "step", "versions", "gpu_execution_accelerator", "cpu_execution_accelerator", "source_input",
-        "label_filename_list", "allow_ragged_batch_list",
+        "graph_spec", "dim", "control_input", "control", "int32_false_true", "fp32_false_true", "bool_false_true", "state", "initial_state",
+        "agents",
     ]
 
     /// ModelConfig's map fields: written as repeated `{ key: K value: V }` entries.
-    static let mapFields: Set<String> = [
-        "parameters", "cc_model_filenames", "metric_tags", "input_map", "output_map", "inputs", "priority_queue_policy", "graph_spec_inputs",
-    ]
+    static let mapFields: Set<String> = ["parameters", "cc_model_filenames", "metric_tags", "input_map", "output_map", "inputs", "priority_queue_policy"]
+
+    /// Where a field's name means something else inside one message: `input` is a map of shapes
+    /// in a CUDA graph spec (and its lower bound), `target_name` repeated in a batch output.
+    static let mapFieldsIn: [String: Set<String>] = ["graph_spec": ["input"], "lower_bound": ["input"]]
+    static let repeatedFieldsIn: [String: Set<String>] = ["batch_output": ["target_name"]]
 
     public static func parse(_ text: String) throws(ParseError) -> JSONValue {
         var parser = Parser(scalars: Array(text.unicodeScalars))
-        let message = try parser.message(until: nil)
+        let message = try parser.message(until: nil, in: nil)
         return message
     }
 
@@ -78,8 +82,9 @@ public enum ModelConfigText {
             return String(String.UnicodeScalarView(scalars[start..<index]))
         }
 
-        /// Fields up to `close` (nil: the end of the text).
-        mutating func message(until close: Unicode.Scalar?) throws(ParseError) -> JSONValue {
+        /// Fields up to `close` (nil: the end of the text) of a message that is the value of field
+        /// `parent` (nil: the top).
+        mutating func message(until close: Unicode.Scalar?, in parent: String?) throws(ParseError) -> JSONValue {
             var fields: [String: JSONValue] = [:]
             while true {
                 let next = peek()
@@ -92,16 +97,19 @@ public enum ModelConfigText {
                 var value: JSONValue
                 if peek() == ":" {
                     index += 1
-                    value = try self.value()
+                    value = try self.value(of: name)
                 } else if peek() == "{" || peek() == "<" || peek() == "[" {
-                    value = try self.value()
+                    value = try self.value(of: name)
                 } else {
                     throw error("expected ':' or '{' after \(name)")
                 }
                 if peek() == ";" || peek() == "," { index += 1 }
                 let list: [JSONValue]
                 if case .array(let items) = value { list = items } else { list = [value] }
-                if Self.isMap(name) {
+                let isMap = ModelConfigText.mapFieldsIn[parent ?? ""]?.contains(name) ?? ModelConfigText.mapFields.contains(name)
+                let isRepeated =
+                    !isMap && (ModelConfigText.repeatedFields.contains(name) || ModelConfigText.repeatedFieldsIn[parent ?? ""]?.contains(name) == true)
+                if isMap {
                     var map = fields[name]?.objectValue ?? [:]
                     for entry in list {
                         guard let key = entry["key"], let key = key.stringValue ?? key.canonicalTextIfScalar else {
@@ -110,7 +118,7 @@ public enum ModelConfigText {
                         map[key] = entry["value"] ?? .null
                     }
                     fields[name] = .object(map)
-                } else if ModelConfigText.repeatedFields.contains(name) || value.isArray {
+                } else if isRepeated || value.isArray {
                     fields[name] = .array((fields[name]?.arrayValue ?? []) + list)
                 } else if let earlier = fields[name] {
                     // A field given twice is a repeated one this reader does not know by name.
@@ -122,16 +130,15 @@ public enum ModelConfigText {
             return .object(fields)
         }
 
-        static func isMap(_ name: String) -> Bool { ModelConfigText.mapFields.contains(name) }
-
-        mutating func value() throws(ParseError) -> JSONValue {
+        /// The value of field `name`.
+        mutating func value(of name: String) throws(ParseError) -> JSONValue {
             switch peek() {
             case "{":
                 index += 1
-                return try message(until: "}")
+                return try message(until: "}", in: name)
             case "<":
                 index += 1
-                return try message(until: ">")
+                return try message(until: ">", in: name)
             case "[":
                 index += 1
                 var items: [JSONValue] = []
@@ -140,7 +147,7 @@ public enum ModelConfigText {
                     return .array(items)
                 }
                 while true {
-                    items.append(try value())
+                    items.append(try value(of: name))
                     if peek() == "," {
                         index += 1
                         continue
@@ -186,6 +193,22 @@ public enum ModelConfigText {
                 case "n": text.append("\n")
                 case "t": text.append("\t")
                 case "r": text.append("\r")
+                case "a": text.append("\u{07}")
+                case "b": text.append("\u{08}")
+                case "f": text.append("\u{0C}")
+                case "v": text.append("\u{0B}")
+                case "x", "0"..."7":
+                    // \xHH, or up to three octal digits.
+                    let hex = escaped == "x"
+                    var digits = hex ? "" : String(escaped)
+                    while index < scalars.count, digits.count < (hex ? 2 : 3), scalars[index].properties.isASCIIHexDigit,
+                        hex || ("0"..."7").contains(scalars[index])
+                    {
+                        digits.unicodeScalars.append(scalars[index])
+                        index += 1
+                    }
+                    guard let code = UInt8(digits, radix: hex ? 16 : 8) else { throw error("a malformed escape") }
+                    text.append(Unicode.Scalar(code))
                 default: text.append(escaped)
                 }
             }

@@ -158,7 +158,7 @@ struct ControllerCommand: AsyncParsableCommand {
                             }
                         } catch  where !Task.isCancelled {
                             FileHandle.standardError.write(Data("modelplane: cannot serve probes on \(httpAddress): \(error)\n".utf8))
-                            Foundation.exit(1)
+                            Modelplane.terminate(1)  // (_exit: no global destructors under running threads)
                         } catch {}
                         return nil
                     }
@@ -217,7 +217,7 @@ enum Shutdown {
                 let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
                 DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
                     FileHandle.standardError.write(Data("modelplane: work still running after the grace period; exiting\n".utf8))
-                    exit(2)
+                    Modelplane.terminate(2)
                 }
             }
             source.resume()

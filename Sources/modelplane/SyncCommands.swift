@@ -34,13 +34,22 @@ struct GitOptions: ParsableArguments {
     /// The source, or nil without `--git`.
     func source() throws -> GitSource? {
         guard let git else { return nil }
+        let source: GitSource
         do {
-            return try GitSource(
+            source = try GitSource(
                 url: git, branch: branch, path: path,
                 credentials: .init(tokenFile: gitTokenFile, tokenUser: gitTokenUser, sshKeyFile: gitSSHKey, knownHostsFile: gitKnownHosts))
         } catch {
             throw ValidationError(error.description)
         }
+        if source.urlCredentials != nil {
+            // git never sees them on its command line, but this process has them on its own.
+            FileHandle.standardError.write(
+                Data(
+                    "warning: the credentials in --git \(source.redactedURL) are on this process's command line, which every local user can read; put the token or password in --git-token-file (with --git-token-user) instead\n"
+                        .utf8))
+        }
+        return source
     }
 
     func period() throws -> Duration {

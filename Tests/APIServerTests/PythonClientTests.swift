@@ -63,7 +63,7 @@ import Testing
         #expect(result["stored"] == ["1", 1, false])
         #expect(result["names"] == ["a"])
         // The only events are the two real label patches.
-        #expect(result["events"] == [["MODIFIED", "a"], ["MODIFIED", "a"]], "\(result)")
+        #expect(result["events"] == [["MODIFIED", "a", "yes"], ["MODIFIED", "a", "again"]], "\(result)")
     }
 
     @Test func leaderElectionWithLeaseLock() async throws {

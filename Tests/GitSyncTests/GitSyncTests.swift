@@ -284,6 +284,8 @@ final class Repository: Sendable {
         _ = try await world.kube.delete(ModelDeployment.self, name: "a", namespace: "default")
         let accepted = try await sync(["--git", "http://user:p%40ss%20s3cret%2Ftoken@127.0.0.1:\(server.port)/models.git"])
         #expect(accepted.status == 0 && accepted.stdout.contains("a created"), "\(accepted.stdout)\(accepted.stderr)")
+        // On modelplane's own command line they are visible, though: it says so.
+        #expect(accepted.stderr.contains("warning: the credentials in --git http://***@127.0.0.1"), "\(accepted.stderr)")
         let argv = try String(contentsOfFile: argvLog, encoding: .utf8)
         #expect(argv.contains("fetch") && argv.contains("http://127.0.0.1:\(server.port)/models.git"), "\(argv)")
         #expect(!argv.contains("s3cret") && !argv.contains("user:") && !argv.contains("Authorization"), "\(argv)")

@@ -59,6 +59,33 @@ import Triton
         #expect(config["rate"] == 0.5)
     }
 
+    /// Names that mean something else inside one message, and every escape.
+    @Test func readsFieldsByWhereTheyStand() throws {
+        let text = #"""
+            name: "A\x42\103\tD"
+            sequence_batching {
+              control_input { name: "START" control { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } }
+              state { input_name: "IN_STATE" output_name: "OUT_STATE" data_type: TYPE_FP32 dims: 4 initial_state { name: "zero" dims: 4 zero_data: true } }
+            }
+            optimization { cuda { graphs: true graph_spec { batch_size: 1 input { key: "x" value: { dim: 3 } } lower_bound { batch_size: 1 input { key: "x" value { dim: [ 1 ] } } } } } }
+            batch_output { target_name: "y" kind: BATCH_SCATTER_WITH_INPUT_SHAPE source_input: "x" }
+            batch_input { target_name: "z" kind: BATCH_ELEMENT_COUNT source_input: "x" }
+            model_repository_agents { agents { name: "checksum" parameters { key: "MD5" value: "abc" } } }
+            """#
+        let config = try ModelConfigText.parse(text)
+        #expect(config["name"] == "ABC\tD")
+        #expect(
+            config["sequence_batching"]?["control_input"] == [
+                ["name": "START", "control": [["kind": "CONTROL_SEQUENCE_START", "int32_false_true": [0, 1]]]]
+            ])
+        #expect(config["sequence_batching"]?["state"]?.arrayValue?.first?["initial_state"] == [["name": "zero", "dims": [4], "zero_data": true]])
+        let spec = config["optimization"]?["cuda"]?["graph_spec"]
+        #expect(spec == [["batch_size": 1, "input": ["x": ["dim": [3]]], "lower_bound": ["batch_size": 1, "input": ["x": ["dim": [1]]]]]])
+        #expect(config["batch_output"] == [["target_name": ["y"], "kind": "BATCH_SCATTER_WITH_INPUT_SHAPE", "source_input": ["x"]]])
+        #expect(config["batch_input"] == [["target_name": "z", "kind": "BATCH_ELEMENT_COUNT", "source_input": ["x"]]])
+        #expect(config["model_repository_agents"]?["agents"] == [["name": "checksum", "parameters": ["MD5": "abc"]]])
+    }
+
     @Test(arguments: [
         ("name: \"x\"\ninput [ { name: \"a\" ", "config.pbtxt:2: missing '}'"),
         ("name \"x\"", "config.pbtxt:1: expected ':' or '{' after name"),
