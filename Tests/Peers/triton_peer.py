@@ -36,23 +36,30 @@ def main():
     def start():
         process = subprocess.Popen(
             [os.path.join(triton, "bin", "tritonserver"), f"--model-repository={args.repository}", "--model-control-mode=explicit",
-             f"--backend-directory={os.path.join(triton, 'backends')}", f"--http-port={http}", f"--grpc-port={grpc}",
-             f"--metrics-port={metrics}", "--allow-gpu-metrics=false", "--log-verbose=0"],
+             f"--backend-directory={os.path.join(triton, 'backends')}", f"--http-port={http}",
+             # Only HTTP: the tests use nothing else, and every other port Triton binds after its
+             # HTTP service is one a parallel test can take first, which killed Triton after it
+             # had answered ready (seen: "failed to start Metrics service: ... already in use").
+             "--allow-grpc=false", "--allow-metrics=false", "--log-verbose=0"],
             env=env, stdout=log, stderr=log, preexec_fn=die_with_parent)
         deadline = time.time() + 60
         while time.time() < deadline:
             if process.poll() is not None:
                 return None
             try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{http}/v2/health/ready", timeout=1).status == 200:
+                # Ready, and it is ours answering (not another server that took the port first).
+                ready = urllib.request.urlopen(f"http://127.0.0.1:{http}/v2/health/ready", timeout=1).status == 200
+                ours = f"Started HTTPService at 0.0.0.0:{http}".encode() in open(log.name, "rb").read()
+                if ready and ours and process.poll() is None:
                     return process
+                time.sleep(0.1)
             except Exception:
                 time.sleep(0.1)
         sys.exit("tritonserver was not ready within 60 s")
 
-    # Another process may take a free port before Triton binds it: then new ports, twice more.
+    # Another process may take the free port before Triton binds it: then a new one, twice more.
     for attempt in range(3):
-        http, grpc, metrics = free_ports(3)
+        (http,) = free_ports(1)
         log = open(os.path.join(args.repository, "..", f"triton-{http}.log"), "ab")
         process = start()
         if process is not None:
