@@ -82,6 +82,16 @@ public final class PeerProcess: Sendable {
     /// Everything the peer printed so far (for failure messages).
     public var log: String { output.text.withLock { $0 } }
 
+    /// What the peer wrote to its standard error so far.
+    public var errorLog: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    /// Waits until the peer has exited; its exit status, or nil if it still runs after `timeout`.
+    public func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while exitStatus == nil, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        return exitStatus
+    }
+
     /// Writes one line to the peer's standard input.
     public func send(_ line: String) {
         stdin.fileHandleForWriting.write(Data((line + "\n").utf8))

@@ -4,7 +4,9 @@ import Controller
 import Foundation
 import GitSync
 import KubeClient
+import Logging
 import ResourceStore
+import ServiceLifecycle
 
 /// `modelplane serve`: the embedded Kubernetes-compatible API server on this machine.
 struct Serve: AsyncParsableCommand {
@@ -39,6 +41,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between looks at a SageMaker endpoint that is being created, updated or deleted.")
     var sagemakerPoll = 15
 
+    @Option(help: "On SIGTERM or SIGINT: how long the reconciles in hand may take to finish before the process exits anyway (500ms, 15s, 1m).")
+    var shutdownGrace = "30s"
+
     @OptionGroup(title: "Syncing from Git (see `modelplane sync --help`)") var gitSync: GitOptions
 
     func validate() throws {
@@ -50,6 +55,7 @@ struct Serve: AsyncParsableCommand {
         guard history >= 1 else { throw ValidationError("--history must be at least 1") }
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1...64") }
         guard resync >= 1 else { throw ValidationError("--resync must be at least 1 second") }
+        _ = try DurationArgument.parse(shutdownGrace, "--shutdown-grace")
     }
 
     static func split(_ address: String) -> (String, Int)? {
@@ -76,48 +82,90 @@ struct Serve: AsyncParsableCommand {
         let audit = directory.path + "/audit.log"
         let gitSync = self.gitSync
         let syncInterval = try gitSync.period()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try await server.run { bound in
-                    let url = "https://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
-                    do {
-                        try directory.writeKubeconfig(server: url)
-                    } catch {
-                        FileHandle.standardError.write(Data("cannot write \(directory.kubeconfig): \(error)\n".utf8))
+        let grace = try DurationArgument.parse(shutdownGrace, "--shutdown-grace")
+        let (workers, resync, sagemakerPoll) = (self.workers, self.resync, self.sagemakerPoll)
+
+        // The processes's parts as services (swift-service-lifecycle): on SIGTERM or SIGINT they
+        // stop in reverse order, so the controller and the sync finish the work in hand while the
+        // API server they write through is still up, and then the server stops.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(
+                service: ProcessPart {
+                    try await cancelWhenGracefulShutdown {
+                        try await server.run { bound in
+                            let url = "https://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
+                            do {
+                                try directory.writeKubeconfig(server: url)
+                            } catch {
+                                FileHandle.standardError.write(Data("cannot write \(directory.kubeconfig): \(error)\n".utf8))
+                            }
+                            // Written straight to the file descriptor: stdout is block-buffered when it is a file or pipe.
+                            FileHandle.standardOutput.write(
+                                Data(
+                                    "modelplane: serving on \(url) (resourceVersion \(store.resourceVersion)); kubeconfig: \(directory.kubeconfig)\(runController ? "; controller on, audit log: \(audit)" : "")\n"
+                                        .utf8))
+                            listening.continuation.yield(url)
+                            listening.continuation.finish()
+                        }
                     }
-                    // Written straight to the file descriptor: stdout is block-buffered when it is a file or pipe.
-                    FileHandle.standardOutput.write(
-                        Data(
-                            "modelplane: serving on \(url) (resourceVersion \(store.resourceVersion)); kubeconfig: \(directory.kubeconfig)\(runController ? "; controller on, audit log: \(audit)" : "")\n"
-                                .utf8))
-                    listening.continuation.yield(url)
-                }
-            }
-            if runController || gitSync.git != nil {
-                // The controller and the sync go through the same handler as any client, with the
-                // token, but in process: no TLS, sockets or HTTP parsing (docs/design.md).
-                var url = ""
-                for await bound in listening.stream {
-                    url = bound
-                    break
-                }
-                let client = KubernetesClient(
-                    configuration: KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token))),
-                    transport: InProcessTransport(api: api))
-                if runController {
-                    let running = try ControllerOptions.make(
-                        client: client, scope: .everything, auditLog: audit, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll)
-                    group.addTask { await running.run() }
-                }
-                if let syncer = try gitSync.syncer(client: client, workDirectory: directory.path + "/git") {
-                    FileHandle.standardOutput.write(Data("modelplane: syncing \(syncer.source.description) every \(gitSync.interval)\n".utf8))
-                    group.addTask { await syncer.run(interval: syncInterval) }
-                }
-            }
-            try await group.next()
-            group.cancelAll()
+                })
+        ]
+        if runController || gitSync.git != nil {
+            services.append(
+                .init(
+                    service: ProcessPart {
+                        var url: String?
+                        for await bound in listening.stream { url = bound }
+                        guard let url else { return }
+                        // The controller and the sync go through the same handler as any client, with the
+                        // token, but in process: no TLS, sockets or HTTP parsing (docs/design.md).
+                        let client = KubernetesClient(
+                            configuration: KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token))),
+                            transport: InProcessTransport(api: api))
+                        let running =
+                            runController
+                            ? try ControllerOptions.make(
+                                client: client, scope: .everything, auditLog: audit, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll) : nil
+                        let syncer = try gitSync.syncer(client: client, workDirectory: directory.path + "/git")
+                        if let syncer {
+                            FileHandle.standardOutput.write(Data("modelplane: syncing \(syncer.source.description) every \(gitSync.interval)\n".utf8))
+                        }
+                        await withGracefulShutdownHandler {
+                            await cancelWhenGracefulShutdown {
+                                await withTaskGroup(of: Void.self) { group in
+                                    if let running { group.addTask { await running.run() } }
+                                    if let syncer { group.addTask { await syncer.run(interval: syncInterval) } }
+                                }
+                            }
+                        } onGracefulShutdown: {
+                            FileHandle.standardError.write(Data("modelplane: stopping: finishing the work in hand (at most \(grace))\n".utf8))
+                            let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+                            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                                FileHandle.standardError.write(Data("modelplane: work still running after the grace period; exiting\n".utf8))
+                                Modelplane.terminate(2)
+                            }
+                        }
+                        if running != nil {
+                            FileHandle.standardError.write(Data("modelplane: controller stopped; every action it took is in the audit log\n".utf8))
+                        }
+                    }))
         }
+        var logger = Logger(label: "modelplane.serve")
+        logger.logLevel = .warning
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        FileHandle.standardError.write(Data("modelplane: stopped\n".utf8))
     }
+}
+
+/// One part of a process (the API server; the controller with the sync) as a `Service`.
+struct ProcessPart: Service {
+    let body: @Sendable () async throws -> Void
+
+    init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
+
+    func run() async throws { try await body() }
 }
 
 /// The data directory `serve` uses and the CLI finds: database, token and kubeconfig.

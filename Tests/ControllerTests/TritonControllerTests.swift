@@ -309,6 +309,39 @@ import Triton
         #expect(message.contains("put a config.pbtxt in \(local)/bare, or give spec.backend.triton.modelConfig"), "\(message)")
     }
 
+    /// SIGTERM while a load is under way: the controller finishes it (within the grace period),
+    /// records it, and only then does the process stop, with exit status 0.
+    @Test func sigtermFinishesTheLoadInHandThenExitsCleanly() async throws {
+        let world = try await World(models: [.init(name: "slow", versions: [1], slow: [1: 4])])
+        var md = world.deployment("slow", model: "slow", version: "1")
+        md.spec.backend.triton?.modelConfig = [
+            "backend": "python", "max_batch_size": 0, "input": [["name": "INPUT0", "data_type": "TYPE_FP32", "dims": [1]]],
+            "output": [["name": "OUTPUT0", "data_type": "TYPE_FP32", "dims": [1]]],
+        ]
+        _ = try await world.kube.create(md)
+        // Under way: Triton is loading it (its initialize takes 4 s).
+        let deadline = ContinuousClock.now + .seconds(30)
+        var index: [TritonModelState] = []
+        while !index.contains(where: { $0.name == "slow" && $0.state == .loading }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            index = try await world.backend.index()
+        }
+        #expect(index.contains { $0.name == "slow" && $0.state == .loading }, "\(index)")
+        world.serve.signal(SIGTERM)
+        let status = await world.serve.waitForExit()
+        #expect(status == 0, "\(world.serve.errorLog)")
+        let said = world.serve.errorLog
+        for line in ["modelplane: stopping: finishing the work in hand", "modelplane: controller stopped", "modelplane: stopped"] {
+            #expect(said.contains(line), "\(said)")
+        }
+        // The load finished and is recorded; the chain verifies.
+        #expect(try await world.readyVersions("slow") == ["1"])
+        let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8)
+        #expect(audit.contains(#""action":"load""#) && audit.contains(#""outcome":"ok""#), "\(audit)")
+        let verify = try await CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", world.directory + "/audit.log"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
+
     @Test func tritonOutageIsDegradedThenRecovers() async throws {
         let world = try await World(models: [Self.echo])
         _ = try await world.kube.create(world.deployment("echo", model: "echo", version: "2"))
