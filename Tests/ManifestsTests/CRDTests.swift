@@ -89,6 +89,92 @@ import Testing
     }
 }
 
+/// The CRD's CEL rules (x-kubernetes-validations), which kube-apiserver evaluates in a cluster,
+/// evaluated here by a real CEL implementation (cel-python): the examples pass them, and each
+/// broken manifest fails exactly its rule, at the field where our own validation refuses it too.
+@Suite struct CRDRuleTests {
+    static let crdPath = repositoryRoot + "/" + CRDFile.path
+
+    static func evaluate(_ files: [String]) async throws -> [String: [String]] {
+        let python = Peers.repositoryRoot + "/.peers/cel/bin/python"
+        guard FileManager.default.isExecutableFile(atPath: python) else { throw PeerError("\(python) is missing: run scripts/setup-peers") }
+        let result = try await CommandResult.run(python, [Peers.script("crd_cel_check.py"), crdPath] + files)
+        guard result.status == 0 else { throw PeerError("crd_cel_check.py: \(result.stderr)") }
+        return try JSONDecoder().decode([String: [String]].self, from: Data(result.stdout.utf8))
+    }
+
+    @Test func theExamplesPassEveryRule() async throws {
+        let examples = try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/manifests/examples").sorted().map {
+            repositoryRoot + "/manifests/examples/" + $0
+        }
+        let failed = try await Self.evaluate(examples)
+        #expect(failed.count == examples.count)
+        for (file, messages) in failed { #expect(messages.isEmpty, "\(file): \(messages)") }
+    }
+
+    static let triton = """
+        apiVersion: modelplane.dev/v1alpha1
+        kind: ModelDeployment
+        metadata: {name: a}
+        spec:
+          model: {name: m, version: "3"}
+          backend:
+            triton: {url: "http://127.0.0.1:8000"}
+        """
+    static let sagemaker = """
+        apiVersion: modelplane.dev/v1alpha1
+        kind: ModelDeployment
+        metadata: {name: a}
+        spec:
+          model: {name: m, version: v1, uri: "s3://models/m/v1/model.tar.gz"}
+          backend:
+            sagemaker:
+              region: us-east-1
+              image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1
+              executionRoleArn: arn:aws:iam::123456789012:role/SageMaker
+              instanceType: ml.m5.large
+              trafficRouting: {type: Canary, stepPercent: 10}
+          rollout: {strategy: BlueGreen}
+        """
+
+    @Test(arguments: [
+        (triton, "version: \"3\"", "version: \"v3\"", "spec.model.version: Triton model versions are positive integers"),
+        (
+            triton, "triton: {url: \"http://127.0.0.1:8000\"}", "triton: {url: \"http://127.0.0.1:8000\"}\n    sagemaker: {region: us-east-1}",
+            "spec.backend: exactly one of triton, sagemaker must be set"
+        ),
+        (sagemaker, "uri: \"s3://models/m/v1/model.tar.gz\"", "uri: \"/srv/m\"", "spec.model.uri: for SageMaker, model.uri is an s3:// URL"),
+        (
+            sagemaker, "{type: Canary, stepPercent: 10}", "{type: AllAtOnce, stepPercent: 10}",
+            "spec.backend.sagemaker.trafficRouting.stepPercent: stepPercent is required for Canary and Linear, and not allowed for AllAtOnce"
+        ),
+        (
+            sagemaker, "{type: Canary, stepPercent: 10}", "{type: Linear}",
+            "spec.backend.sagemaker.trafficRouting.stepPercent: stepPercent is required for Canary and Linear, and not allowed for AllAtOnce"
+        ),
+        (
+            sagemaker, "rollout: {strategy: BlueGreen}", "rollout: {strategy: Immediate}",
+            "spec.backend.sagemaker: trafficRouting and rollbackAlarms apply only when rollout.strategy is BlueGreen"
+        ),
+    ])
+    func eachBrokenManifestFailsItsRuleAndOurValidation(base: String, original: String, replacement: String, expected: String) async throws {
+        #expect(base.contains(original))
+        let dir = try TemporaryDirectory()
+        let good = dir.path + "/good.yaml"
+        let broken = dir.path + "/broken.yaml"
+        try base.write(toFile: good, atomically: true, encoding: .utf8)
+        try base.replacingOccurrences(of: original, with: replacement).write(toFile: broken, atomically: true, encoding: .utf8)
+        let failed = try await Self.evaluate([good, broken])
+        #expect(failed[good] == [], "the base passes: \(failed[good] ?? [])")
+        #expect(failed[broken] == [expected])
+        // Our own validation refuses it at the same field.
+        let field = String(expected.prefix { $0 != ":" })
+        let ours = ManifestReader().read(paths: [broken]).problems
+        #expect(ours.contains { $0.path?.description.hasPrefix(field) == true || field.hasPrefix($0.path?.description ?? "-") }, "\(ours)")
+        #expect(ManifestReader().read(paths: [good]).problems.isEmpty)
+    }
+}
+
 @Suite struct ValidateCommandTests {
     @Test func passesTheExamples() async throws {
         let result = try await CommandResult.run(Peers.modelplane, ["validate", "-f", "manifests/examples"], directory: repositoryRoot)
