@@ -7,6 +7,7 @@ import KubeClient
 import Logging
 import ResourceStore
 import ServiceLifecycle
+import Synchronization
 
 /// `modelplane serve`: the embedded Kubernetes-compatible API server on this machine.
 struct Serve: AsyncParsableCommand {
@@ -41,6 +42,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between looks at a SageMaker endpoint that is being created, updated or deleted.")
     var sagemakerPoll = 15
 
+    @Option(help: "Serve /healthz, /readyz and Prometheus /metrics on this address (HOST:PORT, :PORT, port 0 picks one); off by default.")
+    var httpAddress: String?
+
     @Option(help: "On SIGTERM or SIGINT: how long the reconciles in hand may take to finish before the process exits anyway (500ms, 15s, 1m).")
     var shutdownGrace = "30s"
 
@@ -56,6 +60,9 @@ struct Serve: AsyncParsableCommand {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1...64") }
         guard resync >= 1 else { throw ValidationError("--resync must be at least 1 second") }
         _ = try DurationArgument.parse(shutdownGrace, "--shutdown-grace")
+        if let httpAddress, Observability.split(httpAddress) == nil {
+            throw ValidationError("--http-address must be HOST:PORT or :PORT, got \(httpAddress)")
+        }
     }
 
     static func split(_ address: String) -> (String, Int)? {
@@ -64,6 +71,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before any metric is made: the controller's and the server's then go to /metrics.
+        if httpAddress != nil { Observability.bootstrap() }
         let (host, port) = Self.split(listen)!
         let directory = DataDirectory(path: data)
         let token = try directory.prepare()
@@ -88,7 +97,14 @@ struct Serve: AsyncParsableCommand {
         // The processes's parts as services (swift-service-lifecycle): on SIGTERM or SIGINT they
         // stop in reverse order, so the controller and the sync finish the work in hand while the
         // API server they write through is still up, and then the server stops.
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        let serving = Atomic<Bool>(false)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let httpAddress {
+            // First, so it stops last: probes answer while the rest shuts down.
+            services.append(
+                .init(service: ProcessPart { try await Observability.serve(address: httpAddress) { serving.load(ordering: .relaxed) } }))
+        }
+        services += [
             .init(
                 service: ProcessPart {
                     try await cancelWhenGracefulShutdown {
@@ -104,6 +120,7 @@ struct Serve: AsyncParsableCommand {
                                 Data(
                                     "modelplane: serving on \(url) (resourceVersion \(store.resourceVersion)); kubeconfig: \(directory.kubeconfig)\(runController ? "; controller on, audit log: \(audit)" : "")\n"
                                         .utf8))
+                            serving.store(true, ordering: .relaxed)
                             listening.continuation.yield(url)
                             listening.continuation.finish()
                         }
