@@ -158,9 +158,7 @@ import Triton
         defer { first.stop() }
         #expect(await Self.waitFor("leading", in: first))
         first.signal(SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while first.exitStatus == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(first.exitStatus == 0, "a clean stop: \(first.log)")
+        #expect(await first.waitForExit(timeout: .seconds(20)) == 0, "a clean stop: \(first.log)")
         let lease = try await cluster.kube.get(Lease.self, name: "modelplane-controller", namespace: "default")
         #expect(lease.spec?.holderIdentity == nil, "released")
 

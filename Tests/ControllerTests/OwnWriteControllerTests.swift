@@ -11,6 +11,24 @@ import Triton
 /// writes (the finalizer, the status) queues no second reconcile, while a change anyone else
 /// makes does.
 @Suite(.timeLimit(.minutes(2))) struct OwnWriteControllerTests {
+    /// A `modelplane serve` of its own (no controller: the test runs one in process), and a client.
+    final class Server {
+        let directory: String
+        let serve: PeerProcess
+        let kube: KubernetesClient
+
+        init(_ name: String) async throws {
+            directory = NSTemporaryDirectory() + name + "-" + UUID().uuidString
+            serve = try await PeerProcess.modelplaneServe(data: directory)
+            kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        }
+
+        deinit {
+            serve.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
     /// Counts reconciles per deployment.
     final class Counting: Reconciler {
         let inner: DeploymentReconciler
@@ -25,13 +43,8 @@ import Triton
     }
 
     @Test func ourOwnWritesQueueNothingAndOtherChangesDo() async throws {
-        let directory = NSTemporaryDirectory() + "modelplane-echo-" + UUID().uuidString
-        let serve = try await PeerProcess.modelplaneServe(data: directory)
-        defer {
-            serve.stop()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        let server = try await Server("modelplane-echo")
+        let (directory, kube) = (server.directory, server.kube)
         let triton = InMemoryTriton(repository: Dictionary(uniqueKeysWithValues: (0...20).map { ("m\($0)", (versions: Set([1, 2]), broken: [:])) }))
         for i in 0..<20 {
             _ = try await kube.create(
@@ -103,13 +116,8 @@ import Triton
     /// backoff on the stale one (the policy's backoff here is an hour: only the immediate retry
     /// can come within the test).
     @Test func aConflictIsRetriedAtOnceOnTheObjectReadAgain() async throws {
-        let directory = NSTemporaryDirectory() + "modelplane-conflict-" + UUID().uuidString
-        let serve = try await PeerProcess.modelplaneServe(data: directory)
-        defer {
-            serve.stop()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        let server = try await Server("modelplane-conflict")
+        let (directory, kube) = (server.directory, server.kube)
         let stored = try await kube.create(
             ModelDeployment(name: "a", spec: .init(model: .init(name: "m", version: "1"), backend: .init(triton: .init(url: "http://127.0.0.1:9")))))
         let cache = ObjectCache<ModelDeployment>.modelDeployments()
@@ -161,13 +169,8 @@ import Triton
     /// a conflict. The load must still be recorded as ours (else the next pass would adopt it, and
     /// deleting the deployment would leave our model loaded).
     @Test func aLoadWhoseStatusWriteMeetsAConflictIsStillRecordedAsOurs() async throws {
-        let directory = NSTemporaryDirectory() + "modelplane-status-conflict-" + UUID().uuidString
-        let serve = try await PeerProcess.modelplaneServe(data: directory)
-        defer {
-            serve.stop()
-            try? FileManager.default.removeItem(atPath: directory)
-        }
-        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        let server = try await Server("modelplane-status-conflict")
+        let (directory, kube) = (server.directory, server.kube)
         let inner = InMemoryTriton(repository: ["m": (versions: [1], broken: [:])])
         let triton = ChangedDuringLoad(inner: inner) {
             _ = try? await kube.patch(ModelDeployment.self, name: "a", .merge(["metadata": ["labels": ["touched": "during-the-load"]]]))

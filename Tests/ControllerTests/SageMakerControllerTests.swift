@@ -122,11 +122,9 @@ import Triton
         }
 
         /// Returns once the deployment is gone from the API (its finalizer done).
-        func waitGone(_ name: String, timeout: Duration = .seconds(20)) async throws {
-            let deadline = ContinuousClock.now + timeout
-            while (try? await kube.get(ModelDeployment.self, name: name, namespace: "default")) != nil {
-                guard ContinuousClock.now < deadline else { throw PeerError("\(name) is still there") }
-                try await Task.sleep(for: .milliseconds(50))
+        func waitGone(_ name: String) async throws {
+            guard await kube.waitUntilGone(ModelDeployment.self, name: name, namespace: "default", timeout: .seconds(20)) else {
+                throw PeerError("\(name) is still there")
             }
         }
 

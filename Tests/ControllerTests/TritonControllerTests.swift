@@ -67,17 +67,8 @@ import Triton
         }
 
         /// Waits until the deployment is gone (its finalizer done); whether it went.
-        func waitGone(_ name: String, timeout: Duration = .seconds(30)) async throws -> Bool {
-            let deadline = ContinuousClock.now + timeout
-            while ContinuousClock.now < deadline {
-                do {
-                    _ = try await kube.get(ModelDeployment.self, name: name, namespace: "default")
-                    try await Task.sleep(for: .milliseconds(100))
-                } catch let error as KubernetesError where error.isNotFound {
-                    return true
-                }
-            }
-            return false
+        func waitGone(_ name: String) async -> Bool {
+            await kube.waitUntilGone(ModelDeployment.self, name: name, namespace: "default")
         }
 
         func answer(_ model: String) async throws -> Double? {
@@ -158,7 +149,7 @@ import Triton
 
         // Delete: the finalizer unloads the model, then the object goes.
         try await world.kube.delete(ModelDeployment.self, name: "echo", namespace: "default")
-        #expect(try await world.waitGone("echo"))
+        #expect(await world.waitGone("echo"))
         #expect(try await world.readyVersions("echo").isEmpty)
 
         // Every backend action is in the audit log, and the chain verifies.
@@ -272,7 +263,7 @@ import Triton
         #expect(described.stdout.contains("(adopted: it was serving before; left loaded on deletion)"), "\(described.stdout)")
 
         try await world.kube.delete(ModelDeployment.self, name: "prior", namespace: "default")
-        #expect(try await world.waitGone("prior"))
+        #expect(await world.waitGone("prior"))
         #expect(try await world.readyVersions("prior") == ["1"], "still loaded")
         let events = try await world.kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == "prior" }
         #expect(events.map(\.reason).contains("Released"), "\(events.map(\.reason))")
