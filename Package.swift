@@ -80,7 +80,8 @@ let package = Package(
         .executableTarget(
             name: "modelplane",
             dependencies: [
-                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "Controller", "Triton", "AWS", "HTTPClient", "GitSync",
+                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "Controller", "Rollout", "Triton", "AWS", "HTTPClient", "GitSync",
+                "TritonBackend", "SageMakerBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -91,7 +92,8 @@ let package = Package(
         .executableTarget(
             name: "modelplane-bench",
             dependencies: [
-                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "HTTPClient", "Controller", "Triton", "GitSync",
+                "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "HTTPClient", "Controller", "Rollout", "Triton", "TritonBackend",
+                "GitSync", "ModelplaneTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -102,11 +104,17 @@ let package = Package(
         .target(name: "AWS", dependencies: ["Digests", "HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         // NVIDIA Triton's HTTP API (KServe v2 and the model-repository extension).
         .target(name: "Triton", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
-        // The reconciling controller: informer, work queue, planner, Triton reconciler, audit log.
+        // The rollout, pure: the ServingBackend seam, the rollout state machine, revisions, conditions.
+        .target(name: "Rollout", dependencies: ["ModelplaneAPI"], swiftSettings: strict),
+        // Triton and SageMaker behind the seam, each in its own target.
+        .target(name: "TritonBackend", dependencies: ["Controller", "Rollout", "Triton", "ModelplaneAPI"], swiftSettings: strict),
+        .target(name: "SageMakerBackend", dependencies: ["Rollout", "AWS", "ModelplaneAPI"], swiftSettings: strict),
+        // The reconciling controller: informer, work queue, leader election, the deployment
+        // reconciler over the seam, audit log. It imports no vendor module.
         .target(
             name: "Controller",
             dependencies: [
-                "KubeClient", "HTTPClient", "ModelplaneAPI", "Triton", "AWS", "Digests",
+                "KubeClient", "HTTPClient", "ModelplaneAPI", "Rollout", "Digests",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
@@ -120,7 +128,9 @@ let package = Package(
             ],
             swiftSettings: strict),
         // Launchers for the real peers the tests run against (kmock, kubernetes-validate, ...).
-        .target(name: "ModelplaneTestSupport", dependencies: ["AWS", "Controller", "HTTPClient", "KubeClient", "ModelplaneAPI"], swiftSettings: strict),
+        .target(
+            name: "ModelplaneTestSupport", dependencies: ["AWS", "Controller", "HTTPClient", "KubeClient", "ModelplaneAPI", "Rollout", "Triton"],
+            swiftSettings: strict),
         .testTarget(name: "ModelplaneAPITests", dependencies: ["ModelplaneAPI", "Manifests"], swiftSettings: strict),
         .testTarget(
             name: "ManifestsTests",
@@ -134,11 +144,15 @@ let package = Package(
         ),
         .testTarget(
             name: "ControllerTests",
-            dependencies: ["Controller", "AWS", "Digests", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"],
+            dependencies: [
+                "Controller", "Rollout", "TritonBackend", "SageMakerBackend", "AWS", "Digests", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI",
+                "ModelplaneTestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
-            name: "AWSTests", dependencies: ["AWS", "HTTPClient", "KubeClient", "Manifests", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
+            name: "AWSTests", dependencies: ["AWS", "SageMakerBackend", "HTTPClient", "KubeClient", "Manifests", "ModelplaneAPI", "ModelplaneTestSupport"],
+            swiftSettings: strict),
         .testTarget(name: "GitSyncTests", dependencies: ["KubeClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "TritonTests", dependencies: ["Triton", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "ResourceStoreTests", dependencies: ["ResourceStore", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),

@@ -1,4 +1,3 @@
-import AWS
 public import KubeClient
 public import Logging
 import Metrics
@@ -154,36 +153,13 @@ public final class ObjectCache<Object: KubernetesObject>: Sendable {
 }
 
 extension ObjectCache where Object == ModelDeployment {
-    /// Indexed by the Triton models each deployment wants and has loaded (`URL#MODEL`), which
-    /// the reconciler's conflict check looks up.
-    public static func modelDeployments() -> ObjectCache<ModelDeployment> {
-        ObjectCache { md in
-            var values: [String] = []
-            if let url = md.spec.backend.triton?.url { values.append(TritonClaims.key(url: url, model: md.spec.model.name)) }
-            // Usually the model the spec wants is the one it has: one value, which the status
-            // write that records it leaves as it was (no re-indexing).
-            if let record = md.status?.triton, case let loaded = TritonClaims.key(url: record.url, model: record.model), !values.contains(loaded) {
-                values.append(loaded)
-            }
-            if let sagemaker = md.spec.backend.sagemaker {
-                values.append(SageMakerClaims.key(region: sagemaker.region, endpoint: SageMakerResources.endpointName(md)))
-            }
-            if let record = md.status?.sagemaker, case let serving = SageMakerClaims.key(region: record.region, endpoint: record.endpoint),
-                !values.contains(serving)
-            {
-                values.append(serving)
-            }
-            return values
-        }
+    /// Indexed by the backend things each deployment wants and holds (`Claim.key`: a Triton
+    /// model, a SageMaker endpoint), which the reconciler's conflict check looks up.
+    public static func modelDeployments(backends: BackendRegistry) -> ObjectCache<ModelDeployment> {
+        // Usually the thing the spec wants is the one the status records: one value, which the
+        // status write that records it leaves as it was (no re-indexing).
+        ObjectCache { md in backends.claimKeys(md) }
     }
-}
-
-enum SageMakerClaims {
-    static func key(region: String, endpoint: String) -> String { "sagemaker:\(region)/\(endpoint)" }
-}
-
-enum TritonClaims {
-    static func key(url: String, model: String) -> String { (url.hasSuffix("/") ? String(url.dropLast()) : url) + "#" + model }
 }
 
 /// Which ModelDeployments this controller reconciles.

@@ -6,10 +6,10 @@ import Synchronization
 /// deployments that was a fifth of all context switches. Here one watchdog task sleeps until the
 /// earliest armed deadline; arming a later one (the usual case: every load gets the same
 /// `progressDeadlineSeconds`) leaves it asleep, and disarming is a dictionary removal.
-final class Deadlines: Sendable {
+public final class Deadlines: Sendable {
     private let clock: any RuntimeClock
 
-    init(clock: any RuntimeClock = SystemClock()) { self.clock = clock }
+    public init(clock: any RuntimeClock = SystemClock()) { self.clock = clock }
 
     private struct Armed {
         var due: Duration
@@ -28,7 +28,7 @@ final class Deadlines: Sendable {
 
     /// Runs `body` in a task of its own and throws `DeadlineExceeded` if it has not finished
     /// `limit` from now; the task is cancelled then (and awaited: nothing outlives the call).
-    func run(within limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
+    public func run(within limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
         let task = Task { try await body() }
         let expired = Atomic<Bool>(false)
         let id = arm(due: clock.now + limit) {
@@ -43,10 +43,10 @@ final class Deadlines: Sendable {
                 task.cancel()
             }
         } catch {
-            if expired.load(ordering: .sequentiallyConsistent) { throw DeploymentReconciler.DeadlineExceeded(after: limit) }
+            if expired.load(ordering: .sequentiallyConsistent) { throw DeadlineExceeded(after: limit) }
             throw error
         }
-        if expired.load(ordering: .sequentiallyConsistent) { throw DeploymentReconciler.DeadlineExceeded(after: limit) }
+        if expired.load(ordering: .sequentiallyConsistent) { throw DeadlineExceeded(after: limit) }
     }
 
     private func arm(due: Duration, expire: @escaping @Sendable () -> Void) -> Int {
@@ -90,4 +90,9 @@ final class Deadlines: Sendable {
         }
         for armed in due { armed.expire() }
     }
+}
+
+/// A call on a backend did not finish within its deadline.
+public struct DeadlineExceeded: Error, Sendable {
+    public var after: Duration
 }

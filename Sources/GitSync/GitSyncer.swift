@@ -285,7 +285,7 @@ public final class GitSyncer: Sendable {
         return updated
     }
 
-    static func isPaused(_ md: ModelDeployment) -> Bool { md.metadata.annotations?[ModelDeployment.syncPausedAnnotation] == "true" }
+    static func isPaused(_ md: ModelDeployment) -> Bool { md.isSyncPaused }
 
     static func key(_ md: ModelDeployment) -> String { "\(md.metadata.namespace ?? ModelDeployment.Defaults.namespace)/\(md.metadata.name ?? "")" }
 

@@ -248,6 +248,11 @@ extension ModelDeployment.Status: DirectlyReadable {
         revisions = try m.array(ifPresent: "revisions")
         triton = try m.object(ifPresent: "triton")
         sagemaker = try m.object(ifPresent: "sagemaker")
+        switch m.value(ifPresent: "extensions") {
+        case .object(let members)?: extensions = members
+        case nil, .null?: break
+        default: throw JSONShapeMismatch()
+        }
     }
 }
 

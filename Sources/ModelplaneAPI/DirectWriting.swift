@@ -174,6 +174,7 @@ extension ModelDeployment.Status: DirectlyWritable {
         o.set("revisions", revisions)
         o.set("triton", triton)
         o.set("sagemaker", sagemaker)
+        o.set("extensions", extensions.map(JSONValue.object))
         return o.value
     }
 }

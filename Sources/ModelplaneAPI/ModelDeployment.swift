@@ -201,6 +201,9 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// What Modelplane created on SageMaker for this deployment: the finalizer (or a move to
         /// another backend) deletes exactly this.
         public var sagemaker: SageMakerRecord?
+        /// What backends beyond the built-in ones hold for this deployment, by backend name (a
+        /// backend added through the `ServingBackend` seam keeps its record here).
+        public var extensions: [String: JSONValue]?
 
         public init() {}
     }
@@ -302,6 +305,9 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
     /// Set by a user to "true": the Git sync leaves the object alone (no update, no prune), for
     /// example to keep a manual rollback until Git catches up.
     public static let syncPausedAnnotation = "modelplane.dev/sync-paused"
+
+    /// The Git sync leaves it alone: its `modelplane.dev/sync-paused` annotation is "true".
+    public var isSyncPaused: Bool { metadata.annotations?[Self.syncPausedAnnotation] == "true" }
 }
 
 // MARK: - Defaulting

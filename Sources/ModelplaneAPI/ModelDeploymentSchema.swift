@@ -254,6 +254,11 @@ extension ModelDeployment {
                                                 ])), description: "Created models and endpoint configs, oldest first.", maxItems: nil)),
                                 .optional("pendingConfig", .string(.init("The config SageMaker is moving the endpoint to."))),
                             ]))),
+                .optional(
+                    "extensions",
+                    .map(
+                        values: .freeform(description: "One backend's record."),
+                        description: "What backends beyond the built-in ones hold for this deployment, by backend name.")),
             ]
         ))
 }

@@ -359,3 +359,12 @@ public final class FakeSageMaker: SageMakerAPI {
         state.endpoints[name] = endpoint
     }
 }
+
+/// Where no SageMaker client is wanted (tests that reconcile Triton only): every call fails as
+/// a controller without SageMaker credentials would.
+public struct UnconfiguredSageMaker: SageMakerAPI {
+    public init() {}
+    public func call(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue {
+        throw AWSError(.credentials, "this controller was started without SageMaker access")
+    }
+}

@@ -9,9 +9,12 @@ import KubeClient
 import Logging
 import Manifests
 import ModelplaneAPI
+import ModelplaneTestSupport
 import ResourceStore
+import Rollout
 import Synchronization
 import Triton
+import TritonBackend
 
 struct Measurement {
     var name: String
@@ -551,12 +554,13 @@ func coldStart(namespace: String, client: KubernetesClient, triton: InMemoryTrit
         }
     }
     defer { readyWatcher.cancel() }
-    let cache = ObjectCache<ModelDeployment>.modelDeployments()
+    let backends = BackendRegistry([TritonServingBackend(triton: { _ in triton })])
+    let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: backends)
     let controller = Controller(
         client: client, scope: ControllerScope(namespaces: [namespace]), cache: cache,
         reconciler: CountingReconciler(
             inner: DeploymentReconciler(
-                client: client, cache: cache, triton: { _ in triton }, audit: nil, events: EventRecorder(client: client, instance: "bench"))),
+                client: client, cache: cache, backends: backends, audit: nil, events: EventRecorder(client: client, instance: "bench"))),
         workers: benchWorkers, resyncPeriod: .seconds(3600))
     // A marker for `perf record -p` to start on.
     FileHandle.standardError.write(Data("controller (\(namespace)): cold start begins\n".utf8))

@@ -5,7 +5,24 @@ import Foundation
 import HTTPClient
 import KubeClient
 import ModelplaneAPI
+import Rollout
+import SageMakerBackend
 import Triton
+import TritonBackend
+
+/// The composition root: the serving backends this build of Modelplane reconciles, in order of
+/// preference. The controller knows them only through `ServingBackend`.
+enum Backends {
+    static func standard(http: HTTPClient, sageMakerPoll: Duration = .seconds(15), sageMakerAttempts: Int = 5) -> BackendRegistry {
+        let credentials = DefaultAWSCredentialsProvider(http: http)
+        return BackendRegistry([
+            TritonServingBackend(triton: { TritonClient(baseURL: $0, http: http) }),
+            SageMakerServingBackend(
+                client: { SageMakerClient(region: $0, endpoint: $1, credentials: credentials, http: http, maxAttempts: sageMakerAttempts) },
+                pollInterval: sageMakerPoll),
+        ])
+    }
+}
 
 /// Builds the controller both `serve` and `controller` run.
 enum ControllerOptions {
@@ -19,14 +36,12 @@ enum ControllerOptions {
         } catch {
             throw CLIError("cannot open the audit log \(auditLog): \(error)")
         }
-        let cache = ObjectCache<ModelDeployment>.modelDeployments()
+        let backends = Backends.standard(http: HTTPClient(), sageMakerPoll: .seconds(max(1, sageMakerPoll)))
+        let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: backends)
         let host = ProcessInfo.processInfo.hostName
-        let http = HTTPClient()
-        let credentials = DefaultAWSCredentialsProvider(http: http)
         let reconciler = DeploymentReconciler(
-            client: client, cache: cache, triton: { TritonClient(baseURL: $0, http: http) },
-            sagemaker: { SageMakerClient(region: $0, endpoint: $1, credentials: credentials, http: http) }, sageMakerPoll: .seconds(max(1, sageMakerPoll)),
-            audit: audit, events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"), mayAct: mayAct)
+            client: client, cache: cache, backends: backends, audit: audit,
+            events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"), mayAct: mayAct)
         return Controller(client: client, scope: scope, cache: cache, reconciler: reconciler, workers: workers, resyncPeriod: .seconds(resync))
     }
 }

@@ -1,4 +1,3 @@
-import AWS
 import ArgumentParser
 import Controller
 import Foundation
@@ -6,7 +5,7 @@ import HTTPClient
 import KubeClient
 import Manifests
 import ModelplaneAPI
-import Triton
+import Rollout
 
 /// `modelplane history NAME`: the deployment's revisions.
 struct History: AsyncParsableCommand {
@@ -28,21 +27,12 @@ struct History: AsyncParsableCommand {
         } catch {
             throw CLIError(error.forUser(about: name))
         }
-        let revisions = md.status?.revisions ?? []
-        if revisions.isEmpty {
+        let rows = Revisions.rows(md.status)
+        if rows.isEmpty {
             FileHandle.standardError.write(Data("No revisions yet: the controller has not seen modeldeployment.modelplane.dev/\(name).\n".utf8))
             return
         }
-        let serving = md.status?.currentRevision
-        let rows =
-            [["REVISION", "VERSION", "HASH", "CREATED", "CAUSE"]]
-            + revisions.map { revision in
-                [
-                    "\(revision.revision)\(String(revision.revision) == serving ? " (serving)" : "")", revision.version, revision.hash, revision.createdAt,
-                    revision.cause,
-                ]
-            }
-        print(aligned(rows), terminator: "")
+        print(aligned([["REVISION", "VERSION", "HASH", "CREATED", "CAUSE"]] + rows), terminator: "")
     }
 }
 
@@ -77,39 +67,19 @@ struct Rollback: AsyncParsableCommand {
             } catch {
                 throw CLIError(error.forUser(about: name))
             }
-            let revisions = md.status?.revisions ?? []
-            let current = md.spec.revisionHash
             let target: ModelDeployment.Revision
-            if let toRevision {
-                guard let found = revisions.first(where: { $0.revision == toRevision }) else {
-                    throw CLIError(
-                        "modeldeployment.modelplane.dev/\(name) has no revision \(toRevision); it has \(revisions.map { String($0.revision) }.joined(separator: ", "))"
-                    )
+            do {
+                switch try RollbackPlan.select(md, toRevision: toRevision) {
+                case .alreadyThere(let revision):
+                    print("modeldeployment.modelplane.dev/\(name) already at revision \(revision.revision)'s spec; nothing to do")
+                    return
+                case .rollBack(let rolled, let revision):
+                    md = rolled
+                    target = revision
                 }
-                target = found
-            } else {
-                guard let previous = revisions.last(where: { $0.hash != current }) else {
-                    throw CLIError("modeldeployment.modelplane.dev/\(name) has no earlier revision to go back to")
-                }
-                target = previous
+            } catch {
+                throw CLIError(error.description)
             }
-            if target.hash == current {
-                print("modeldeployment.modelplane.dev/\(name) already at revision \(target.revision)'s spec; nothing to do")
-                return
-            }
-            struct Serving: Decodable {
-                var model: ModelDeployment.Model
-                var backend: ModelDeployment.Backend
-            }
-            guard let serving = try? JSONValueCoding.decode(Serving.self, from: target.spec) else {
-                throw CLIError("revision \(target.revision) of \(name) cannot be read back; edit the spec instead")
-            }
-            md.spec.model = serving.model
-            md.spec.backend = serving.backend
-            var annotations = md.metadata.annotations ?? [:]
-            annotations[ModelDeployment.changeCauseAnnotation] = "rollback to revision \(target.revision)"
-            annotations[ModelDeployment.changeCauseHashAnnotation] = target.hash
-            md.metadata.annotations = annotations
             do {
                 _ = try await kube.update(md)
             } catch  where error.isConflict {
@@ -119,7 +89,7 @@ struct Rollback: AsyncParsableCommand {
             }
             print("modeldeployment.modelplane.dev/\(name) rolled back to revision \(target.revision) (version \(target.version))")
             if let commit = md.metadata.annotations?[ModelDeployment.gitCommitAnnotation],
-                md.metadata.annotations?[ModelDeployment.syncPausedAnnotation] != "true"
+                !md.isSyncPaused
             {
                 FileHandle.standardError.write(
                     Data(
@@ -151,6 +121,7 @@ struct Diff: AsyncParsableCommand {
         let kube = try connection.client()
         let http = HTTPClient()
         defer { http.shutdown() }
+        let backends = Backends.standard(http: http, sageMakerAttempts: 3)
         var changes = false
         for located in set.deployments {
             let desired = located.deployment.defaulted()
@@ -172,16 +143,9 @@ struct Diff: AsyncParsableCommand {
             } else {
                 lines.append("+ create")
             }
-            if let triton = desired.spec.backend.triton {
-                lines += await Self.tritonPlan(desired, triton: triton, live: live, http: http)
-            } else if let sagemaker = desired.spec.backend.sagemaker {
-                lines += await Self.sageMakerPlan(desired, spec: sagemaker, live: live, http: http)
-            }
-            let quiet = ["sagemaker: nothing", "sagemaker: cannot", "sagemaker: wait", "sagemaker: none"]
-            let changing = lines.contains { line in
-                line.hasPrefix("+") || line.hasPrefix("~") || line.hasPrefix("-") || line.hasPrefix("triton: load") || line.hasPrefix("triton: unload")
-                    || line.hasPrefix("sagemaker: ") && !quiet.contains { line.hasPrefix($0) }
-            }
+            let plan = await Self.plan(desired, live: live, backends: backends)
+            lines += plan.lines
+            let changing = live == nil || lines.contains { $0.hasPrefix("~") || $0.hasPrefix("+") || $0.hasPrefix("-") } || plan.changesBackend
             changes = changes || changing
             print("modeldeployment.modelplane.dev/\(name) (\(desired.metadata.namespace ?? "default")): \(changing ? "would change" : "no changes")")
             for line in lines { print("  \(line)") }
@@ -202,104 +166,29 @@ struct Diff: AsyncParsableCommand {
         }
     }
 
-    /// The SageMaker calls the controller would make, from what SageMaker has now: the steps that
-    /// finish at once are followed through; a step SageMaker works on (creating, updating) ends
-    /// the plan, as it ends a reconcile.
-    static func sageMakerPlan(_ md: ModelDeployment, spec: ModelDeployment.SageMaker, live: ModelDeployment?, http: HTTPClient) async -> [String] {
-        let client = SageMakerClient(
-            region: spec.region, endpoint: spec.endpointURL, credentials: DefaultAWSCredentialsProvider(http: http), http: http, maxAttempts: 3)
-        let endpoint = SageMakerResources.endpointName(md)
-        let name = SageMakerResources.name(md)
-        var observed: SageMakerObservation
-        do {
-            observed = try await client.observe(endpoint: endpoint, model: name, config: name)
-        } catch {
-            return ["sagemaker: cannot observe endpoint \(endpoint) in \(spec.region) (\(error)); no plan"]
-        }
-        var record = live?.status?.sagemaker?.resources ?? []
-        var lines: [String] = []
-        for _ in 0..<8 {
-            let step = SageMakerPlanner.next(
-                SageMakerPlanInput(
-                    endpoint: endpoint, name: name, instanceCount: spec.initialInstanceCount ?? ModelDeployment.Defaults.initialInstanceCount,
-                    observed: observed,
-                    obsolete: SageMakerResources.obsolete(
-                        record, desired: name, serving: observed.endpointConfigName, pending: live?.status?.sagemaker?.pendingConfig,
-                        historyLimit: md.spec.revisionHistoryLimit)))
-            switch step {
-            case .converged:
-                if lines.isEmpty { lines.append("sagemaker: nothing to do: version \(md.spec.model.version) serves on endpoint \(endpoint)") }
-                return lines
-            case .createModel:
-                observed.modelExists = true
-            case .createEndpointConfig:
-                observed.configExists = true
-            case .deleteResources(let old):
-                record.removeAll { $0.name == old }
-            case .wait(let status):
-                lines.append("sagemaker: wait: endpoint \(endpoint) is \(status); the plan continues when SageMaker is done")
-                return lines
-            case .failed, .blocked:
-                lines.append("sagemaker: \(step)")
-                return lines
-            case .createEndpoint, .updateEndpoint, .updateCapacity, .deleteEndpoint:
-                lines.append("sagemaker: \(step)")
-                if case .updateEndpoint = step, let deployment = SageMakerResources.deploymentConfig(md) {
-                    lines.append("  with DeploymentConfig \(deployment.canonicalText)")
-                }
-                return lines
-            }
-            lines.append("sagemaker: \(step)")
-        }
-        return lines
+    /// What the controller would ask the backend to do, from what the backend has now: the same
+    /// machine and plans as the controller (`PlanPreview`), with the live status (its failure
+    /// gate too: a blocked rollout shows as blocked). An action the backend works on by itself
+    /// (creating an endpoint) ends the preview, as it ends a reconcile.
+    static func plan(_ desired: ModelDeployment, live: ModelDeployment?, backends: BackendRegistry) async -> (lines: [String], changesBackend: Bool) {
+        var md = desired
+        md.status = live?.status
+        // The generation the API server would give the spec: the live one when it is unchanged.
+        let generation = live?.metadata.generation ?? 0
+        md.metadata.generation = live.map { $0.defaulted().spec == desired.spec ? generation : generation + 1 } ?? 1
+        guard let backend = backends.select(md) else { return ([], false) }
+        return await preview(backend, md)
     }
 
-    /// The steps the controller would take on Triton, from what Triton runs now.
-    static func tritonPlan(_ md: ModelDeployment, triton: ModelDeployment.Triton, live: ModelDeployment?, http: HTTPClient) async -> [String] {
-        let client = TritonClient(baseURL: triton.url, http: http, timeout: .seconds(10))
-        var observed: [TritonModelState]
+    private static func preview<B: ServingBackend>(_ backend: B, _ md: ModelDeployment) async -> (lines: [String], changesBackend: Bool) {
+        guard let desired = B.desired(md) else { return ([], false) }
+        let observation: B.Observation
         do {
-            observed = try await client.rows(of: md.spec.model.name, in: try await client.index())
+            observation = try await backend.observe(desired, record: md.status.flatMap(B.record(in:)), deployment: md)
         } catch {
-            return ["triton: cannot observe \(triton.url) (\(error)); no plan"]
+            return (["\(B.id): cannot observe (\(error.message)); no plan"], false)
         }
-        var record = live?.status?.triton
-        var lines: [String] = []
-        var smokeTestPending = md.spec.rollout?.smokeInference != nil
-        for _ in 0..<5 {
-            let input = TritonPlanInput(
-                url: triton.url, model: md.spec.model.name, version: Int(md.spec.model.version) ?? 0,
-                strategy: md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy, observed: observed, record: record,
-                smokeTestPending: smokeTestPending)
-            switch TritonPlanner.next(input) {
-            case .converged:
-                if lines.isEmpty { lines.append("triton: \(md.spec.model.name) version \(md.spec.model.version) already serving on \(triton.url)") }
-                return lines
-            case .adopt:
-                lines.append("triton: adopt \(md.spec.model.name) version \(md.spec.model.version), already serving (no load)")
-                record = .init(url: triton.url, model: md.spec.model.name)
-            case .load(let url, let model, let versions):
-                let unloading = Set(observed.filter { $0.state == .ready }.compactMap { $0.version.flatMap(Int.init) }).subtracting(versions).sorted()
-                lines.append(
-                    "triton: load \(model) versions \(versions.map(String.init).joined(separator: ", ")) on \(url)"
-                        + (unloading.isEmpty ? "" : " (unloads \(unloading.map(String.init).joined(separator: ", ")))"))
-                observed = versions.map { TritonModelState(name: model, version: String($0), state: .ready) }
-                if record == nil { record = .init(url: url, model: model) }
-                if smokeTestPending, !input.ready.contains(input.version) {
-                    smokeTestPending = false
-                    lines.append("triton: smoke inference on version \(input.version) (if it fails: back to what serves now)")
-                }
-            case .smokeTest(let version):
-                smokeTestPending = false
-                lines.append("triton: smoke inference on version \(version) (if it fails: back to what serves now)")
-            case .unload(let old):
-                lines.append("triton: unload \(old.model) from \(old.url)")
-                record = nil
-            case .blocked(let reason):
-                lines.append("triton: waiting: \(reason)")
-                return lines
-            }
-        }
-        return lines
+        let preview = PlanPreview<B>(deployment: md, desired: desired, observation: observation, now: Date())
+        return (preview.lines, preview.changesBackend)
     }
 }

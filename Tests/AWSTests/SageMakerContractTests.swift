@@ -4,6 +4,7 @@ import HTTPClient
 import Manifests
 import ModelplaneAPI
 import ModelplaneTestSupport
+import SageMakerBackend
 import Testing
 
 /// The scenarios moto supports, run against moto (with signature verification) and against

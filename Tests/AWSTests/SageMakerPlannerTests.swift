@@ -4,6 +4,7 @@ import HTTPClient
 import Manifests
 import ModelplaneAPI
 import ModelplaneTestSupport
+import SageMakerBackend
 import Testing
 
 @Suite struct SageMakerPlannerTests {

@@ -5,6 +5,7 @@ import KubeClient
 import Manifests
 import ModelplaneAPI
 import ModelplaneTestSupport
+import SageMakerBackend
 import Testing
 
 /// `modelplane serve` with its controller against moto (signature verification on), configured

@@ -3,9 +3,11 @@ import Foundation
 import KubeClient
 import ModelplaneAPI
 import ModelplaneTestSupport
+import Rollout
 import Synchronization
 import Testing
 import Triton
+import TritonBackend
 
 /// The controller against a real API server (`modelplane serve`): the watch echo of its own
 /// writes (the finalizer, the status) queues no second reconcile, while a change anyone else
@@ -50,9 +52,10 @@ import Triton
             _ = try await kube.create(
                 ModelDeployment(name: "d\(i)", spec: .init(model: .init(name: "m\(i)", version: "1"), backend: .init(triton: .init(url: triton.baseURL)))))
         }
-        let cache = ObjectCache<ModelDeployment>.modelDeployments()
+        let backends = BackendRegistry([TritonServingBackend(triton: { _ in triton })])
+        let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: backends)
         let reconciler = Counting(
-            inner: DeploymentReconciler(client: kube, cache: cache, triton: { _ in triton }, audit: nil, events: EventRecorder(client: kube, instance: "test")))
+            inner: DeploymentReconciler(client: kube, cache: cache, backends: backends, audit: nil, events: EventRecorder(client: kube, instance: "test")))
         let controller = Controller(client: kube, cache: cache, reconciler: reconciler, workers: 4, resyncPeriod: .seconds(3600))
         let task = Task { await controller.run() }
         defer { task.cancel() }
@@ -120,7 +123,7 @@ import Triton
         let (directory, kube) = (server.directory, server.kube)
         let stored = try await kube.create(
             ModelDeployment(name: "a", spec: .init(model: .init(name: "m", version: "1"), backend: .init(triton: .init(url: "http://127.0.0.1:9")))))
-        let cache = ObjectCache<ModelDeployment>.modelDeployments()
+        let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: BackendRegistry([]))
         let reconciler = ConflictOnce(cache: cache)
         let controller = Controller(
             client: kube, cache: cache, reconciler: reconciler, workers: 1, resyncPeriod: .seconds(3600),
@@ -177,9 +180,10 @@ import Triton
         }
         _ = try await kube.create(
             ModelDeployment(name: "a", spec: .init(model: .init(name: "m", version: "1"), backend: .init(triton: .init(url: triton.baseURL)))))
-        let cache = ObjectCache<ModelDeployment>.modelDeployments()
+        let backends = BackendRegistry([TritonServingBackend(triton: { _ in triton })])
+        let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: backends)
         let reconciler = DeploymentReconciler(
-            client: kube, cache: cache, triton: { _ in triton }, audit: try AuditLog(path: directory + "/audit.log"),
+            client: kube, cache: cache, backends: backends, audit: try AuditLog(path: directory + "/audit.log"),
             events: EventRecorder(client: kube, instance: "test"))
         let controller = Controller(client: kube, cache: cache, reconciler: reconciler, workers: 1, resyncPeriod: .seconds(3600))
         let task = Task { await controller.run() }

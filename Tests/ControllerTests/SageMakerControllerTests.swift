@@ -4,8 +4,11 @@ import Foundation
 import KubeClient
 import ModelplaneAPI
 import ModelplaneTestSupport
+import Rollout
+import SageMakerBackend
 import Testing
 import Triton
+import TritonBackend
 
 /// The controller reconciling SageMaker endpoints through a real API server (`modelplane serve`),
 /// against the stateful SageMaker fake: what moto cannot do — endpoints that take time, updates
@@ -29,11 +32,14 @@ import Triton
         }
 
         func start() throws {
-            let cache = ObjectCache<ModelDeployment>.modelDeployments()
             let fake = fake
             let triton = triton
+            let backends = BackendRegistry([
+                TritonServingBackend(triton: { _ in triton }), SageMakerServingBackend(client: { _, _ in fake }, pollInterval: .milliseconds(50)),
+            ])
+            let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: backends)
             let reconciler = DeploymentReconciler(
-                client: kube, cache: cache, triton: { _ in triton }, sagemaker: { _, _ in fake }, sageMakerPoll: .milliseconds(50),
+                client: kube, cache: cache, backends: backends,
                 audit: try AuditLog(path: directory + "/audit.log"), events: EventRecorder(client: kube, instance: "test"))
             let controller = Controller(client: kube, cache: cache, reconciler: reconciler, workers: 2, resyncPeriod: .seconds(3600))
             self.controller = controller

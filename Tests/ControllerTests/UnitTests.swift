@@ -3,11 +3,13 @@ import Foundation
 import KubeClient
 import ModelplaneAPI
 import ModelplaneTestSupport
+import Rollout
 import Synchronization
 import Testing
 import Triton
 
 @testable import Controller
+@testable import TritonBackend
 
 @Suite struct PlannerTests {
     static let url = "http://triton:8000"
@@ -257,7 +259,7 @@ import Triton
         let conflict = KubernetesError.api(APIStatus(code: 409, reason: .conflict, message: "the object has been modified"))
         #expect(DeploymentReconciler.reconcileError(conflict).kind == .conflict)
         #expect(DeploymentReconciler.reconcileError(KubernetesError.api(APIStatus(code: 500, reason: nil, message: "boom"))).kind == .transient)
-        #expect(DeploymentReconciler.reconcileError(DeploymentReconciler.NotLeading()) == .notLeader)
+        #expect(DeploymentReconciler.reconcileError(NotLeading()) == .notLeader)
         #expect(DeploymentReconciler.reconcileError(ReconcileError.terminal("no")) == .terminal("no"))
         #expect(DeploymentReconciler.reconcileError(CocoaError(.fileNoSuchFile)).kind == .transient)
     }
@@ -289,7 +291,7 @@ import Triton
         clock.advance(by: .milliseconds(99))
         #expect(clock.deadlines == [.milliseconds(100), .seconds(600)], "nothing fires before the deadline")
         clock.advance(by: .milliseconds(1))
-        await #expect(throws: DeploymentReconciler.DeadlineExceeded.self) { try await call.value }
+        await #expect(throws: DeadlineExceeded.self) { try await call.value }
         #expect(cancelled.withLock { $0 }, "the late call was cancelled, not left running")
     }
 
@@ -311,7 +313,7 @@ import Triton
                 do {
                     try await deadlines.run(within: .milliseconds(50)) { try await clock.sleep(until: .seconds(600)) }
                     return true
-                } catch is DeploymentReconciler.DeadlineExceeded {
+                } catch is DeadlineExceeded {
                     return false
                 }
             }

@@ -45,6 +45,7 @@ import Testing
         status.sagemaker = .init(
             region: "us-east-1", endpointURL: "http://127.0.0.1:5000", endpoint: "churn", resources: [.init(name: "churn-b", version: "3")],
             pendingConfig: "churn-b")
+        status.extensions = ["scripted": ["model": "m", "adopted": false]]
         md.status = status
         return md
     }

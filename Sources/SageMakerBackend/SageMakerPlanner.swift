@@ -1,3 +1,4 @@
+public import AWS
 public import ModelplaneAPI
 
 /// What SageMaker should do next for one ModelDeployment. Pure, like `TritonPlanner`: the
@@ -41,37 +42,6 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
         case .failed(let status, let reason): "none: the endpoint is \(status): \(reason)"
         case .blocked(let reason): "none until a retry is due: \(reason)"
         }
-    }
-}
-
-/// What SageMaker has, as DescribeEndpoint / DescribeModel / DescribeEndpointConfig show it.
-public struct SageMakerObservation: Sendable, Hashable {
-    /// nil: no such endpoint.
-    public var endpointStatus: String?
-    public var endpointConfigName: String?
-    /// The config an update in progress is moving to (`PendingDeploymentSummary`).
-    public var pendingConfigName: String?
-    public var failureReason: String?
-    public var endpointArn: String?
-    /// The first production variant: its name and its desired (else current) instance count.
-    public var variantName: String?
-    public var instanceCount: Int64?
-    public var modelExists: Bool
-    public var configExists: Bool
-
-    public init(
-        endpointStatus: String? = nil, endpointConfigName: String? = nil, pendingConfigName: String? = nil, failureReason: String? = nil,
-        endpointArn: String? = nil, variantName: String? = nil, instanceCount: Int64? = nil, modelExists: Bool, configExists: Bool
-    ) {
-        self.endpointStatus = endpointStatus
-        self.endpointConfigName = endpointConfigName
-        self.pendingConfigName = pendingConfigName
-        self.failureReason = failureReason
-        self.endpointArn = endpointArn
-        self.variantName = variantName
-        self.instanceCount = instanceCount
-        self.modelExists = modelExists
-        self.configExists = configExists
     }
 }
 

@@ -1,0 +1,286 @@
+public import Foundation
+public import ModelplaneAPI
+
+/// The bounds and delays of a rollout, the same for the controller and `modelplane diff`.
+public struct RolloutLimits: Sendable, Hashable {
+    /// Actions one pass takes at most before it ends and requeues (a pass never loops forever on
+    /// a backend that does not settle).
+    public var maxStepsPerPass: Int
+    /// A pass that ran out of steps looks again after this.
+    public var progressingRetry: Duration
+    /// A deployment that conflicts with another looks again after this.
+    public var conflictRetry: Duration
+
+    public init(maxStepsPerPass: Int = 8, progressingRetry: Duration = .seconds(1), conflictRetry: Duration = .seconds(60)) {
+        self.maxStepsPerPass = maxStepsPerPass
+        self.progressingRetry = progressingRetry
+        self.conflictRetry = conflictRetry
+    }
+
+    public static let standard = RolloutLimits()
+}
+
+/// How one pass ended, for the runtime.
+public enum RolloutOutcome: Sendable, Hashable {
+    case converged
+    case requeueAfter(Duration)
+    /// The backend could not be asked: back off (a transient error).
+    case unavailable(BackendError)
+}
+
+/// What a pass decided: the status to write (once), the events to record after it, the outcome.
+public struct RolloutDecision: Sendable, Hashable {
+    public var status: ModelDeployment.Status
+    public var events: [RolloutNote]
+    public var outcome: RolloutOutcome
+    /// The reason Degraded was set true with this pass, if it was (the error metric's label).
+    public var degraded: RolloutReason?
+}
+
+/// The rollout state machine every backend goes through: pure, no I/O. The driver feeds it what
+/// the backend observed and what each action did; it asks for the next action (planned by the
+/// backend), and in the end decides the status (revisions, phase, conditions, the serving
+/// version, the backend's record), the events (one "Serving" per transition) and the outcome.
+///
+///     var machine = RolloutMachine<B>(deployment: md, desired: d, pollInterval: p, now: now)
+///     var next = machine.observed(try await backend.observe(...))
+///     while case .execute(let action) = next { next = machine.finished(try await backend.execute(action, machine.input, context)) }
+public struct RolloutMachine<B: ServingBackend>: Sendable {
+    public enum Next: Sendable, Equatable {
+        case execute(B.Action)
+        case finish(RolloutDecision)
+    }
+
+    public let deployment: ModelDeployment
+    public let desired: B.Desired
+    public let generation: Int64
+    /// The current revision (recorded on the way in when the spec is new).
+    public let revision: Int64?
+    public private(set) var status: ModelDeployment.Status
+    public private(set) var record: B.Record?
+    public private(set) var observation: B.Observation?
+    /// The actions this pass took, in order.
+    public private(set) var actions: [B.Action] = []
+    let original: ModelDeployment.Status?
+    let now: Date
+    let pollInterval: Duration
+    let limits: RolloutLimits
+    /// The gate as status left it.
+    let gate: RolloutFailure?
+    /// A failure met this pass that planning goes on with (`.setback`).
+    var setback: RolloutFailure?
+    var notes: [RolloutNote] = []
+    /// How the pass ended, once it has.
+    public private(set) var ending: Ending?
+
+    public enum Ending: Sendable, Hashable {
+        case converged(String)
+        case failed(RolloutFailure)
+        case waiting(String)
+        case rollingBack(String)
+        case conflict(String)
+        case unavailable(BackendError)
+    }
+
+    public init(deployment: ModelDeployment, desired: B.Desired, pollInterval: Duration, now: Date, limits: RolloutLimits = .standard) {
+        self.deployment = deployment
+        self.desired = desired
+        self.generation = deployment.metadata.generation ?? 1
+        self.original = deployment.status
+        self.now = now
+        self.pollInterval = pollInterval
+        self.limits = limits
+        var status = deployment.status ?? ModelDeployment.Status()
+        status.backend = B.id.rawValue
+        self.revision = Revisions.record(&status, deployment, now: now)
+        self.gate = FailureGate.blocked(status, generation: generation, now: now)
+        self.record = B.record(in: status)
+        self.status = status
+    }
+
+    /// What the next `plan` (and the action being executed) is given.
+    public var input: PlanInput<B> {
+        PlanInput(deployment: deployment, desired: desired, record: record, observation: observation!, blocked: setback ?? gate)
+    }
+
+    /// The record that no longer matches the desired state and must go first, if any.
+    public var releaseFirst: B.Record? {
+        record.flatMap { B.releasesFirst($0, for: desired) ? $0 : nil }
+    }
+
+    /// The record went (torn down before the pass, `releaseFirst`).
+    public mutating func released(notes: [RolloutNote]) {
+        record = nil
+        self.notes += notes
+    }
+
+    /// The pass's first look at the backend.
+    public mutating func observed(_ observation: B.Observation) -> Next {
+        self.observation = observation
+        return plan()
+    }
+
+    /// What the last action did.
+    public mutating func finished(_ result: StepResult<B>) -> Next {
+        observation = result.observation
+        record = result.record
+        notes += result.notes
+        switch result.outcome {
+        case .proceed: return plan()
+        case .setback(let failure):
+            setback = failure
+            return plan()
+        case .started(let progress): return .finish(waiting(progress, after: pollInterval))
+        case .failed(let failure): return .finish(failed(failure))
+        case .notYetVisible(let progress, let after): return .finish(waiting(progress, after: after))
+        }
+    }
+
+    mutating func plan() -> Next {
+        guard actions.count < limits.maxStepsPerPass else {
+            return .finish(waiting("rolling out version \(deployment.spec.model.version)", after: limits.progressingRetry, checkDeadline: false))
+        }
+        switch B.plan(input) {
+        case .act(let action):
+            actions.append(action)
+            return .execute(action)
+        case .converged(let message): return .finish(converged(message))
+        case .waiting(let progress): return .finish(waiting(progress, after: pollInterval))
+        case .rollingBack(let message): return .finish(rollingBack(message))
+        case .failed(let failure):
+            if original?.conditions?[.degraded]?.message != failure.message {
+                notes.append(.warning(EventReason(failure.reason), action: "Observe", failure.message))
+            }
+            return .finish(failed(failure))
+        case .blocked(let failure): return .finish(failed(failure))
+        case .conflict(let message): return .finish(conflict(message))
+        }
+    }
+
+    // MARK: - Endings
+
+    var serving: String? { observation.flatMap { B.servingVersion($0, record: record) } }
+
+    mutating func converged(_ message: String) -> RolloutDecision {
+        ending = .converged(message)
+        status.servingVersion = serving
+        status.observedGeneration = generation
+        status.phase = .ready
+        status.currentRevision = revision.map(String.init)
+        set(ready: (.true, .serving, message), progressing: (.false, .converged, message), degraded: (.false, .healthy, message))
+        if original?.phase != .ready || original?.currentRevision != status.currentRevision {
+            // One event per transition: a load that just made the version serve says so itself.
+            let loadedNow = notes.contains { $0.reason == .loaded }
+            notes.removeAll { $0.reason == .loaded }
+            notes.append(.normal(.serving, action: loadedNow ? "Load" : "Rollout", message + (loadedNow ? " (loaded)" : "")))
+        }
+        return decide(.converged)
+    }
+
+    /// Degraded with the failure; Ready while an earlier version still serves.
+    mutating func failed(_ failure: RolloutFailure) -> RolloutDecision {
+        ending = .failed(failure)
+        let serving = serving
+        status.servingVersion = serving
+        status.observedGeneration = generation
+        status.phase = serving == nil ? .failed : .degraded
+        let keeps = serving.map { "version \($0) keeps serving" } ?? "nothing is serving"
+        set(
+            ready: (serving == nil ? .false : .true, serving == nil ? .notServing : .servingPrevious, keeps),
+            progressing: (.false, .rolloutFailed, failure.message), degraded: (.true, failure.reason, failure.message))
+        return decide(.requeueAfter(FailureGate.recheckAfter))
+    }
+
+    /// The backend works on it; past the progress deadline the user hears that it takes too long
+    /// (the backend's own timeouts decide when it gives up), and the controller keeps looking.
+    mutating func waiting(_ progress: String, after: Duration, checkDeadline: Bool = true) -> RolloutDecision {
+        ending = .waiting(progress)
+        let serving = serving
+        status.servingVersion = serving
+        status.observedGeneration = generation
+        let notServing: Conditions.Value? = serving == nil ? (.false, .notServing, "nothing is serving yet") : nil
+        if checkDeadline, let deadline = deadlineExceeded() {
+            let message = "version \(deployment.spec.model.version) is not serving after progressDeadlineSeconds (\(deadline)s): \(progress)"
+            status.phase = serving == nil ? .failed : .degraded
+            if original?.conditions?[.degraded]?.reason != RolloutReason.progressDeadlineExceeded.rawValue {
+                notes.append(.warning(.progressDeadlineExceeded, action: "Rollout", message))
+            }
+            set(ready: notServing, progressing: (.false, .progressDeadlineExceeded, message), degraded: (.true, .progressDeadlineExceeded, message))
+        } else {
+            status.phase = .progressing
+            set(ready: notServing, progressing: (.true, .deploying, progress), degraded: nil)
+        }
+        return decide(.requeueAfter(after))
+    }
+
+    mutating func rollingBack(_ message: String) -> RolloutDecision {
+        ending = .rollingBack(message)
+        let serving = serving
+        status.servingVersion = serving
+        status.observedGeneration = generation
+        status.phase = .degraded
+        if original?.conditions?[.degraded]?.reason != RolloutReason.rollingBack.rawValue { notes.append(.warning(.rollingBack, action: "Rollout", message)) }
+        set(
+            ready: serving.map { (.true, .servingPrevious, "version \($0) keeps serving") }, progressing: (.true, .rollingBack, message),
+            degraded: (.true, .rollingBack, message))
+        return decide(.requeueAfter(pollInterval))
+    }
+
+    /// Another deployment (or someone outside Modelplane) has what this one asks for.
+    public mutating func conflict(_ message: String) -> RolloutDecision {
+        ending = .conflict(message)
+        status.phase = .failed
+        status.observedGeneration = generation
+        set(ready: (.false, .conflict, message), progressing: (.false, .conflict, message), degraded: (.true, .conflict, message))
+        if original?.conditions?[.degraded]?.message != message { notes.append(.warning(.conflict, action: "Observe", message)) }
+        return decide(.requeueAfter(limits.conflictRetry))
+    }
+
+    /// The backend could not be asked: Degraded with why, the rest of the status as it was (with
+    /// what this pass did before), and a backoff.
+    public mutating func unavailable(_ error: BackendError) -> RolloutDecision {
+        ending = .unavailable(error)
+        status.phase = .degraded
+        set(ready: nil, progressing: nil, degraded: (.true, error.reason, error.message))
+        if original?.conditions?[.degraded]?.reason != error.reason.rawValue {
+            notes.append(.warning(EventReason(error.reason), action: "Observe", error.message))
+        }
+        return decide(.unavailable(error))
+    }
+
+    /// Moving from another place on the same backend: what it had there is still being removed.
+    public mutating func moving(_ record: B.Record, _ progress: String, notes: [RolloutNote]) -> RolloutDecision {
+        self.record = record
+        self.notes += notes
+        ending = .waiting(progress)
+        status.phase = .progressing
+        status.observedGeneration = generation
+        set(ready: nil, progressing: (.true, .moving, progress), degraded: nil)
+        return decide(.requeueAfter(pollInterval))
+    }
+
+    // MARK: - Helpers
+
+    var degradedNow: RolloutReason?
+
+    mutating func set(ready: Conditions.Value?, progressing: Conditions.Value?, degraded: Conditions.Value?) {
+        if let degraded, degraded.status == .true { degradedNow = degraded.reason }
+        Conditions.set(&status, generation: generation, now: now, ready: ready, progressing: progressing, degraded: degraded)
+    }
+
+    func decide(_ outcome: RolloutOutcome) -> RolloutDecision {
+        var status = status
+        B.store(record, in: &status)
+        return RolloutDecision(status: status, events: notes, outcome: outcome, degraded: degradedNow)
+    }
+
+    /// The deadline in seconds, when this generation's rollout (Progressing since its
+    /// lastTransitionTime, or already past the deadline) has taken longer than it.
+    func deadlineExceeded() -> Int64? {
+        let deadline = deployment.spec.rollout?.progressDeadlineSeconds ?? ModelDeployment.Defaults.progressDeadlineSeconds
+        guard let progressing = original?.conditions?[.progressing], progressing.observedGeneration == generation else { return nil }
+        if progressing.reason == RolloutReason.progressDeadlineExceeded.rawValue { return deadline }
+        guard progressing.status == .true, let since = try? Date(progressing.lastTransitionTime, strategy: .iso8601) else { return nil }
+        return now.timeIntervalSince(since) > Double(deadline) ? deadline : nil
+    }
+}

@@ -1,0 +1,410 @@
+public import AWS
+public import Foundation
+public import ModelplaneAPI
+public import Rollout
+
+/// What a deployment asks of SageMaker.
+public struct SageMakerDesired: Sendable, Hashable {
+    public var region: String
+    public var endpointURL: String?
+    public var endpoint: String
+    /// This revision's Model and EndpointConfig name.
+    public var name: String
+    public var version: String
+    public var instanceCount: Int64
+
+    var fresh: ModelDeployment.SageMakerRecord { .init(region: region, endpointURL: endpointURL, endpoint: endpoint) }
+    var target: String { "sagemaker:\(region)/\(endpoint)" }
+}
+
+/// The endpoint as SageMaker has it, and, for an endpoint we have no record of, its owner tag.
+public struct SageMakerView: Sendable, Hashable {
+    public var endpoint: SageMakerObservation
+    /// The owner tag of an endpoint we have no record of (nil: no tag, or not looked up).
+    public var ownerTag: String?
+
+    public init(endpoint: SageMakerObservation, ownerTag: String? = nil) {
+        self.endpoint = endpoint
+        self.ownerTag = ownerTag
+    }
+}
+
+/// One action on SageMaker.
+public enum SageMakerAction: BackendAction {
+    /// An endpoint we have no record of carries this deployment's owner tag: ours (a restart
+    /// that lost nothing but the status).
+    case adopt(config: String?)
+    /// Record what SageMaker shows of ours (a model and config made before a lost status write,
+    /// the update SageMaker is working toward).
+    case remember(ModelDeployment.SageMakerRecord)
+    /// The update we asked for is no longer under way and the endpoint serves the old config:
+    /// SageMaker rolled it back (its alarms, or the new fleet failed).
+    case noteRolledBack(config: String, reason: String?)
+    case createModel(String)
+    case createEndpointConfig(String)
+    case createEndpoint(endpoint: String, config: String)
+    /// Move an InService endpoint to this revision's config; `deploymentConfig` for BlueGreen.
+    case updateEndpoint(endpoint: String, config: String, deploymentConfig: JSONValue?)
+    case updateCapacity(endpoint: String, variant: String, count: Int64)
+    /// A model and endpoint config of ours beyond the revision history, serving nothing.
+    case deleteResources(String)
+    /// A Failed endpoint on an older config cannot be updated: delete it, then create it anew.
+    case deleteEndpoint(String)
+
+    public var changesBackend: Bool {
+        switch self {
+        case .adopt, .remember, .noteRolledBack: false
+        default: true
+        }
+    }
+
+    public var preview: String? {
+        switch self {
+        case .adopt: "adopt the endpoint (it carries this deployment's owner tag)"
+        case .remember, .noteRolledBack: nil
+        case .createModel(let name): SageMakerStep.createModel(name).description
+        case .createEndpointConfig(let name): SageMakerStep.createEndpointConfig(name).description
+        case .createEndpoint(let endpoint, let config): SageMakerStep.createEndpoint(endpoint: endpoint, config: config).description
+        case .updateEndpoint(let endpoint, let config, let deployment):
+            SageMakerStep.updateEndpoint(endpoint: endpoint, config: config).description
+                + (deployment.map { "\n  with DeploymentConfig \($0.canonicalText)" } ?? "")
+        case .updateCapacity(let endpoint, let variant, let count):
+            SageMakerStep.updateCapacity(endpoint: endpoint, variant: variant, count: count).description
+        case .deleteResources(let name): SageMakerStep.deleteResources(name).description
+        case .deleteEndpoint(let name): SageMakerStep.deleteEndpoint(name).description
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .remember: "record what SageMaker has"
+        case .noteRolledBack(let config, _): "note that SageMaker rolled the update to \(config) back"
+        default: preview ?? ""
+        }
+    }
+}
+
+/// SageMaker real-time endpoints behind the seam. Steps that finish at once (creating a model,
+/// a config, deleting old ones) follow each other in one pass; when SageMaker has work to do
+/// (Creating, Updating, …) the pass ends and looks again after `pollInterval`: a worker never
+/// waits on SageMaker.
+public struct SageMakerServingBackend: ServingBackend {
+    public static let id = BackendID.sagemaker
+    /// SageMaker's control plane for a region, through an API URL (nil: the SDKs' default).
+    let client: @Sendable (_ region: String, _ endpointURL: String?) -> any SageMakerAPI
+    public let pollInterval: Duration
+
+    public init(client: @escaping @Sendable (_ region: String, _ endpointURL: String?) -> any SageMakerAPI, pollInterval: Duration = .seconds(15)) {
+        self.client = client
+        self.pollInterval = pollInterval
+    }
+
+    // MARK: - Pure
+
+    public static func desired(_ md: ModelDeployment) -> SageMakerDesired? {
+        md.spec.backend.sagemaker.map { spec in
+            SageMakerDesired(
+                region: spec.region, endpointURL: spec.endpointURL, endpoint: SageMakerResources.endpointName(md), name: SageMakerResources.name(md),
+                version: md.spec.model.version, instanceCount: spec.initialInstanceCount ?? ModelDeployment.Defaults.initialInstanceCount)
+        }
+    }
+
+    public static func record(in status: ModelDeployment.Status) -> ModelDeployment.SageMakerRecord? { status.sagemaker }
+    public static func store(_ record: ModelDeployment.SageMakerRecord?, in status: inout ModelDeployment.Status) { status.sagemaker = record }
+
+    public static func claims(_ desired: SageMakerDesired) -> [Claim] { [claim(region: desired.region, endpoint: desired.endpoint)] }
+    public static func claims(_ record: ModelDeployment.SageMakerRecord) -> [Claim] { [claim(region: record.region, endpoint: record.endpoint)] }
+
+    static func claim(region: String, endpoint: String) -> Claim {
+        Claim(key: "sagemaker:\(region)/\(endpoint)", subject: "SageMaker endpoint \(endpoint) in \(region)", unit: "one endpoint")
+    }
+
+    /// The endpoint moved (another name or region): what the old one runs is torn down first, so
+    /// nothing of ours is left behind. Another API URL is the same SageMaker reached another way
+    /// (a VPC endpoint): nothing moves.
+    public static func releasesFirst(_ record: ModelDeployment.SageMakerRecord, for desired: SageMakerDesired) -> Bool {
+        record.region != desired.region || record.endpoint != desired.endpoint
+    }
+
+    /// The config InService (or still serving while SageMaker updates).
+    public static func servingVersion(_ view: SageMakerView, record: ModelDeployment.SageMakerRecord?) -> String? {
+        let servingStates: Set<String> = ["InService", "Updating", "SystemUpdating", "RollingBack"]
+        guard let status = view.endpoint.endpointStatus, servingStates.contains(status) else { return nil }
+        return view.endpoint.endpointConfigName.flatMap { config in record?.resources.first { $0.name == config }?.version }
+    }
+
+    public static func plan(_ input: PlanInput<Self>) -> BackendPlan<SageMakerAction> {
+        let desired = input.desired
+        let observed = input.observation.endpoint
+        let md = input.deployment
+        // An endpoint we have no record of: ours only if its owner tag names this deployment;
+        // anything else is never touched.
+        if input.record == nil, observed.endpointStatus != nil {
+            let owner = input.observation.ownerTag
+            guard owner == SageMakerResources.owner(md) else {
+                return .conflict(
+                    "SageMaker endpoint \(desired.endpoint) in \(desired.region) exists and is not managed by this ModelDeployment "
+                        + (owner.map { "(its \(SageMakerResources.ownerTag) tag says \($0))" } ?? "(it has no \(SageMakerResources.ownerTag) tag)")
+                        + "; choose another spec.backend.sagemaker.endpointName or delete it")
+            }
+            return .act(.adopt(config: observed.endpointConfigName))
+        }
+        if let record = input.record, observed.endpointStatus == "InService", observed.endpointConfigName != desired.name,
+            record.pendingConfig == desired.name
+        {
+            return .act(.noteRolledBack(config: desired.name, reason: observed.failureReason))
+        }
+        let settled = settle(input.record, observed, desired)
+        if settled != input.record, let settled { return .act(.remember(settled)) }
+        let record = settled ?? desired.fresh
+        let step = SageMakerPlanner.next(
+            SageMakerPlanInput(
+                endpoint: desired.endpoint, name: desired.name, instanceCount: desired.instanceCount, observed: observed,
+                failedForThisGeneration: input.blocked?.message,
+                obsolete: SageMakerResources.obsolete(
+                    record.resources, desired: desired.name, serving: observed.endpointConfigName, pending: record.pendingConfig,
+                    historyLimit: md.spec.revisionHistoryLimit)))
+        switch step {
+        case .converged: return .converged("version \(desired.version) of \(md.spec.model.name) is serving on SageMaker endpoint \(desired.endpoint)")
+        case .wait(let status) where status == "RollingBack":
+            return .rollingBack("SageMaker is rolling endpoint \(desired.endpoint) back: \(observed.failureReason ?? "no reason given yet")")
+        case .wait(let status): return .waiting("SageMaker endpoint \(desired.endpoint) is \(status)")
+        case .failed(let status, let reason):
+            return .failed(
+                RolloutFailure(status == "Failed" ? .endpointFailed : .updateRollbackFailed, "SageMaker endpoint \(desired.endpoint) is \(status): \(reason)"))
+        case .blocked(let reason): return .blocked(input.blocked ?? RolloutFailure(.endpointFailed, reason))
+        case .createModel(let name): return .act(.createModel(name))
+        case .createEndpointConfig(let name): return .act(.createEndpointConfig(name))
+        case .createEndpoint(let endpoint, let config): return .act(.createEndpoint(endpoint: endpoint, config: config))
+        case .updateEndpoint(let endpoint, let config):
+            return .act(.updateEndpoint(endpoint: endpoint, config: config, deploymentConfig: SageMakerResources.deploymentConfig(md)))
+        case .updateCapacity(let endpoint, let variant, let count): return .act(.updateCapacity(endpoint: endpoint, variant: variant, count: count))
+        case .deleteResources(let name): return .act(.deleteResources(name))
+        case .deleteEndpoint(let name): return .act(.deleteEndpoint(name))
+        }
+    }
+
+    /// The record as what SageMaker shows makes it: our model and config of this revision (made
+    /// before a lost status write), the config SageMaker works toward (remembered even if the
+    /// status write after CreateEndpoint/UpdateEndpoint was lost, so a rollback is still
+    /// recognized as one), and no pending config once it serves or failed.
+    static func settle(
+        _ record: ModelDeployment.SageMakerRecord?, _ observed: SageMakerObservation, _ desired: SageMakerDesired
+    ) -> ModelDeployment.SageMakerRecord? {
+        var settled = record ?? desired.fresh
+        settled.endpointURL = desired.endpointURL
+        if observed.modelExists, observed.configExists, !settled.resources.contains(where: { $0.name == desired.name }) {
+            settled.resources.append(.init(name: desired.name, version: desired.version))
+        }
+        if observed.pendingConfigName == desired.name || (observed.endpointStatus == "Creating" && observed.endpointConfigName == desired.name) {
+            settled.pendingConfig = desired.name
+        }
+        if ["Failed", "UpdateRollbackFailed"].contains(observed.endpointStatus)
+            || (observed.endpointStatus == "InService" && observed.endpointConfigName == desired.name)
+        {
+            settled.pendingConfig = nil
+        }
+        return record == nil && settled == desired.fresh ? nil : settled
+    }
+
+    public static func predicted(_ action: SageMakerAction, _ input: PlanInput<Self>) -> StepResult<Self>? {
+        var view = input.observation
+        var record = input.record ?? input.desired.fresh
+        switch action {
+        case .adopt: return StepResult(view, record: input.desired.fresh)
+        case .remember(let settled): return StepResult(view, record: settled)
+        case .noteRolledBack(let config, let reason):
+            record.pendingConfig = nil
+            return StepResult(view, record: record, .setback(rolledBack(config, reason)))
+        case .createModel:
+            view.endpoint.modelExists = true
+            return StepResult(view, record: input.record)
+        case .createEndpointConfig(let config):
+            view.endpoint.configExists = true
+            if !record.resources.contains(where: { $0.name == config }) { record.resources.append(.init(name: config, version: input.desired.version)) }
+            return StepResult(view, record: record)
+        case .deleteResources(let name):
+            record.resources.removeAll { $0.name == name }
+            return StepResult(view, record: record)
+        case .createEndpoint, .updateEndpoint, .updateCapacity, .deleteEndpoint: return nil
+        }
+    }
+
+    static func rolledBack(_ config: String, _ reason: String?) -> RolloutFailure {
+        RolloutFailure(.updateRolledBack, "SageMaker rolled the update to \(config) back: \(reason ?? "no reason given")")
+    }
+
+    // MARK: - I/O
+
+    public func observe(
+        _ desired: SageMakerDesired, record: ModelDeployment.SageMakerRecord?, deployment: ModelDeployment
+    ) async throws(BackendError) -> SageMakerView {
+        let client = client(desired.region, desired.endpointURL)
+        do {
+            let observed = try await client.observe(endpoint: desired.endpoint, model: desired.name, config: desired.name)
+            var owner: String?
+            if record == nil, let arn = observed.endpointArn { owner = try await client.tag(SageMakerResources.ownerTag, of: arn) }
+            return SageMakerView(endpoint: observed, ownerTag: owner)
+        } catch {
+            throw Self.unavailable(error)
+        }
+    }
+
+    static func unavailable(_ error: AWSError) -> BackendError {
+        BackendError(error.kind == .credentials ? .credentialsUnavailable : .backendUnavailable, "\(error)")
+    }
+
+    public func execute(_ action: SageMakerAction, _ input: PlanInput<Self>, _ context: ActionContext) async throws -> StepResult<Self> {
+        let client = client(input.desired.region, input.desired.endpointURL)
+        do {
+            return try await run(action, input, client, context)
+        } catch let error as AWSError where !error.isRetryable && error.kind != .transport && error.kind != .credentials {
+            // SageMaker refused a request (a ValidationException, a limit): retrying the same
+            // request will not help; the spec or the account must change first.
+            let failure = RolloutFailure(.invalidRequest, "SageMaker refused: \(error)")
+            let desired = input.desired
+            let observed =
+                (try? await client.observe(endpoint: desired.endpoint, model: desired.name, config: desired.name))
+                ?? .init(modelExists: false, configExists: false)
+            return StepResult(
+                SageMakerView(endpoint: observed, ownerTag: input.observation.ownerTag), record: input.record,
+                notes: [.warning(.invalidRequest, action: "Act", failure.message)], .failed(failure))
+        } catch let error as AWSError {
+            throw Self.unavailable(error)
+        }
+    }
+
+    private func run(_ action: SageMakerAction, _ input: PlanInput<Self>, _ client: any SageMakerAPI, _ context: ActionContext) async throws
+        -> StepResult<Self>
+    {
+        let md = context.deployment
+        let desired = input.desired
+        let version = desired.version
+        var view = input.observation
+        var record = input.record ?? desired.fresh
+        switch action {
+        case .adopt(let config):
+            try context.audit(AuditEntry("adopt", desired.target, detail: ["config": config.map(JSONValue.string) ?? .null], .ok))
+            return StepResult(
+                view, record: desired.fresh,
+                notes: [.normal(.adopted, action: "Adopt", "SageMaker endpoint \(desired.endpoint) already existed with this deployment's tag")])
+        case .remember(let settled):
+            return StepResult(view, record: settled)
+        case .noteRolledBack(let config, let reason):
+            record.pendingConfig = nil
+            let failure = Self.rolledBack(config, reason)
+            try context.audit(AuditEntry("update-rolled-back", desired.target, detail: ["config": .string(config)], .reported(reason ?? "rolled back")))
+            return StepResult(view, record: record, notes: [.warning(.updateRolledBack, action: "Rollout", failure.message)], .setback(failure))
+        case .createModel(let model):
+            try await act(client, "CreateModel", SageMakerResources.createModel(md, name: model), target: model, context, existing: true)
+            view.endpoint.modelExists = true
+            return StepResult(view, record: input.record)
+        case .createEndpointConfig(let config):
+            try await act(
+                client, "CreateEndpointConfig", SageMakerResources.createEndpointConfig(md, name: config, model: config), target: config, context,
+                existing: true)
+            view.endpoint.configExists = true
+            if !record.resources.contains(where: { $0.name == config }) { record.resources.append(.init(name: config, version: version)) }
+            return StepResult(view, record: record)
+        case .createEndpoint(let endpoint, let config):
+            do {
+                try await act(
+                    client, "CreateEndpoint", SageMakerResources.createEndpoint(md, endpoint: endpoint, config: config), target: desired.target, context)
+            } catch let error as AWSError where error.isNotFound {
+                // SageMaker's eventual consistency: a config just created may not be visible to
+                // CreateEndpoint yet. Look again shortly.
+                return StepResult(
+                    view, record: input.record,
+                    .notYetVisible("SageMaker does not see endpoint config \(config) yet; creating the endpoint again shortly", retryAfter: .seconds(2)))
+            }
+            record.pendingConfig = config
+            return StepResult(
+                view, record: record, notes: [.normal(.creating, action: "CreateEndpoint", "creating SageMaker endpoint \(endpoint) with \(config)")],
+                .started("SageMaker is creating endpoint \(endpoint) with version \(version)"))
+        case .updateEndpoint(let endpoint, let config, _):
+            try await act(client, "UpdateEndpoint", SageMakerResources.updateEndpoint(md, endpoint: endpoint, config: config), target: desired.target, context)
+            record.pendingConfig = config
+            return StepResult(
+                view, record: record, notes: [.normal(.updating, action: "UpdateEndpoint", "moving SageMaker endpoint \(endpoint) to \(config)")],
+                .started("SageMaker is moving endpoint \(endpoint) to version \(version)"))
+        case .updateCapacity(let endpoint, let variant, let count):
+            try await act(
+                client, "UpdateEndpointWeightsAndCapacities", SageMakerResources.updateCapacity(endpoint: endpoint, variant: variant, count: count),
+                target: desired.target, context)
+            return StepResult(
+                view, record: input.record,
+                notes: [.normal(.scaling, action: "UpdateEndpointWeightsAndCapacities", "\(endpoint) to \(count) instance(s)")],
+                .started("SageMaker is scaling endpoint \(endpoint) to \(count) instance(s)"))
+        case .deleteResources(let old):
+            try await deleteResources(old, client: client, context)
+            record.resources.removeAll { $0.name == old }
+            return StepResult(view, record: record)
+        case .deleteEndpoint(let endpoint):
+            try await act(client, "DeleteEndpoint", ["EndpointName": .string(endpoint)], target: desired.target, context)
+            record.pendingConfig = nil
+            return StepResult(
+                view, record: record,
+                notes: [.normal(.replacing, action: "DeleteEndpoint", "endpoint \(endpoint) Failed on an older revision: deleting it to create it anew")],
+                .started("SageMaker is deleting the Failed endpoint \(endpoint) before creating it anew"))
+        }
+    }
+
+    /// One SageMaker call, audited. `existing`: SageMaker saying the resource already exists
+    /// counts as done (a crash between the call and the status write).
+    private func act(
+        _ client: any SageMakerAPI, _ operation: String, _ input: JSONValue, target: String, _ context: ActionContext, existing: Bool = false
+    ) async throws {
+        do {
+            _ = try await client.call(operation, input)
+            try context.audit(AuditEntry(operation, target, .ok))
+        } catch let error as AWSError where existing && error.code == "ValidationException" && error.message.contains("already exist") {
+            try context.audit(AuditEntry(operation, target, .alreadyExisted))
+        } catch let error as AWSError {
+            try context.audit(AuditEntry(operation, target, .failed(error.code ?? "\(error.kind)")))
+            throw error
+        }
+    }
+
+    /// Deletes the endpoint config and model named `name` (either may be gone already).
+    private func deleteResources(_ name: String, client: any SageMakerAPI, _ context: ActionContext) async throws {
+        for (operation, field) in [("DeleteEndpointConfig", "EndpointConfigName"), ("DeleteModel", "ModelName")] {
+            let existed = try await client.delete(operation, [field: .string(name)])
+            try context.audit(AuditEntry(operation, name, existed ? .ok : .alreadyGone))
+        }
+    }
+
+    /// Deletes what `record` says we created: the endpoint (pending, by requeue, until SageMaker
+    /// has deleted it), then every config and model.
+    public func tearDown(
+        _ record: ModelDeployment.SageMakerRecord, _ context: ActionContext
+    ) async throws -> TearDown<ModelDeployment.SageMakerRecord> {
+        let client = client(record.region, record.endpointURL)
+        let target = "sagemaker:\(record.region)/\(record.endpoint)"
+        let deleting = "deleting SageMaker endpoint \(record.endpoint) in \(record.region)"
+        do {
+            if let endpoint = try await client.describe("DescribeEndpoint", ["EndpointName": .string(record.endpoint)]) {
+                guard endpoint["EndpointStatus"]?.stringValue != "Deleting" else { return .pending(record, deleting, []) }
+                try context.ensureLeading()
+                do {
+                    _ = try await client.call("DeleteEndpoint", ["EndpointName": .string(record.endpoint)])
+                    try context.audit(AuditEntry("DeleteEndpoint", target, .ok))
+                    return .pending(record, deleting, [.normal(.deleting, action: "DeleteEndpoint", "deleting SageMaker endpoint \(record.endpoint)")])
+                } catch let error as AWSError where error.isNotFound {
+                    // Gone meanwhile: the next look deletes the rest.
+                    return .pending(record, deleting, [])
+                } catch let error as AWSError where error.code == "ValidationException" {
+                    // Busy (Creating, Updating): SageMaker deletes only settled endpoints; try again.
+                    try context.audit(AuditEntry("DeleteEndpoint", target, .deferred(error.message)))
+                    return .pending(record, deleting, [])
+                }
+            }
+            for resource in record.resources {
+                try context.ensureLeading()
+                try await deleteResources(resource.name, client: client, context)
+            }
+        } catch let error as AWSError {
+            throw Self.unavailable(error)
+        }
+        return .done([.normal(.deleted, action: "DeleteEndpoint", "deleted SageMaker endpoint \(record.endpoint), its configs and models")])
+    }
+}

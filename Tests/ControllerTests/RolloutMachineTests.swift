@@ -1,0 +1,108 @@
+import Foundation
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Rollout
+import Testing
+
+/// The rollout state machine on its own: (spec, status, observation, last result) → (status,
+/// events, outcome), with no I/O, through the scripted backend's pure plan.
+@Suite struct RolloutMachineTests {
+    typealias Machine = RolloutMachine<ScriptedBackend>
+    static let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func deployment(version: String = "2", generation: Int64 = 1, status: ModelDeployment.Status? = nil) -> ModelDeployment {
+        var md = ModelDeployment(name: "d", spec: .init(model: .init(name: "m", version: version), backend: .init(triton: .init(url: "http://t"))))
+        md.metadata.labels = [ScriptedBackend.label: "scripted"]
+        md.metadata.generation = generation
+        md.status = status
+        return md
+    }
+
+    static func machine(_ md: ModelDeployment, now: Date = now) throws -> Machine {
+        Machine(deployment: md, desired: try #require(ScriptedBackend.desired(md)), pollInterval: .seconds(5), now: now)
+    }
+
+    static func finish(_ next: Machine.Next) throws -> RolloutDecision {
+        guard case .finish(let decision) = next else { throw PeerError("expected the pass to end, got \(next)") }
+        return decision
+    }
+
+    @Test func aNewVersionIsDeployedThenServes() throws {
+        var machine = try Self.machine(Self.deployment())
+        guard case .execute(let action) = machine.observed(.init(serving: nil)) else { throw PeerError("no action") }
+        #expect(action == .deploy("2"))
+        let decision = try Self.finish(
+            machine.finished(StepResult(.init(serving: "2"), record: .init(model: "m", adopted: false), notes: [.normal(.loaded, action: "Deploy", "x")])))
+        #expect(decision.outcome == .converged)
+        #expect(decision.status.phase == .ready)
+        #expect(decision.status.servingVersion == "2")
+        #expect(decision.status.currentRevision == "1")
+        #expect(decision.status.backend == "scripted")
+        #expect(decision.status.conditions?[.ready]?.reason == "Serving")
+        // The load that made it serve is folded into one Serving event.
+        #expect(decision.events.map(\.reason) == [.serving])
+        #expect(decision.events.first?.action == "Load")
+        #expect(ScriptedBackend.record(in: decision.status) == .init(model: "m", adopted: false))
+    }
+
+    @Test func aFailureIsDegradedAndGatesTheSameGenerationUntilTheRecheck() throws {
+        var machine = try Self.machine(Self.deployment())
+        _ = machine.observed(.init(serving: "1"))
+        let failure = RolloutFailure(.loadFailed, "version 2 is broken")
+        let decision = try Self.finish(machine.finished(StepResult(.init(serving: "1"), record: nil, .failed(failure))))
+        #expect(decision.outcome == .requeueAfter(FailureGate.recheckAfter))
+        #expect(decision.status.phase == .degraded)
+        #expect(decision.status.conditions?[.degraded]?.reason == "LoadFailed")
+        #expect(decision.status.conditions?[.ready]?.reason == "ServingPrevious")
+        #expect(decision.degraded == .loadFailed)
+
+        // The next pass of the same generation does not try again: blocked, no action.
+        var again = try Self.machine(Self.deployment(status: decision.status), now: Self.now.addingTimeInterval(60))
+        let blocked = try Self.finish(again.observed(.init(serving: "1")))
+        #expect(again.actions.isEmpty)
+        #expect(blocked.status.conditions?[.degraded]?.message == "version 2 is broken")
+        // After the recheck interval, or with a new generation, it does.
+        var later = try Self.machine(Self.deployment(status: decision.status), now: Self.now.addingTimeInterval(301))
+        #expect(later.observed(.init(serving: "1")) == .execute(.deploy("2")))
+        var edited = try Self.machine(Self.deployment(version: "3", generation: 2, status: decision.status), now: Self.now.addingTimeInterval(60))
+        #expect(edited.observed(.init(serving: "1")) == .execute(.deploy("3")))
+    }
+
+    @Test func anUnreachableBackendIsDegradedOnceAndBacksOff() throws {
+        var machine = try Self.machine(Self.deployment())
+        let error = BackendError(.backendUnavailable, "connection refused")
+        let decision = machine.unavailable(error)
+        #expect(decision.outcome == .unavailable(error))
+        #expect(decision.status.conditions?[.degraded]?.reason == "BackendUnavailable")
+        #expect(decision.events.map(\.reason) == [.backendUnavailable])
+        // Still unreachable on the next pass: no second event.
+        var again = try Self.machine(Self.deployment(status: decision.status))
+        #expect(again.unavailable(error).events.isEmpty)
+    }
+
+    @Test func asynchronousWorkPollsThenPassesTheProgressDeadline() throws {
+        var machine = try Self.machine(Self.deployment())
+        _ = machine.observed(.init(serving: nil))
+        let started = try Self.finish(machine.finished(StepResult(.init(serving: nil, deploying: "2"), record: nil, .started("deploying version 2"))))
+        #expect(started.outcome == .requeueAfter(.seconds(5)))
+        #expect(started.status.phase == .progressing)
+        #expect(started.status.conditions?[.progressing]?.reason == "Deploying")
+        // 601 s later (the default deadline is 600 s) it is still deploying: said once, still polled.
+        var late = try Self.machine(Self.deployment(status: started.status), now: Self.now.addingTimeInterval(601))
+        let exceeded = try Self.finish(late.observed(.init(serving: nil, deploying: "2")))
+        #expect(exceeded.status.conditions?[.degraded]?.reason == "ProgressDeadlineExceeded")
+        #expect(exceeded.status.phase == .failed)
+        #expect(exceeded.events.map(\.reason) == [.progressDeadlineExceeded])
+        #expect(exceeded.outcome == .requeueAfter(.seconds(5)))
+    }
+
+    @Test func reasonsRenderAsTheirStableTexts() {
+        let texts = RolloutReason.allCases.map(\.rawValue)
+        #expect(Set(texts).count == texts.count)
+        #expect(texts.allSatisfy { $0.first?.isUppercase == true && !$0.contains(" ") })
+        #expect(
+            RolloutReason.allCases.filter(\.gatesRetry).map(\.rawValue).sorted() == [
+                "EndpointFailed", "InvalidRequest", "LoadFailed", "ProgressDeadlineExceeded", "SmokeTestFailed", "UpdateRolledBack",
+            ])
+    }
+}
