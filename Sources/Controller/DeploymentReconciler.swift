@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import KubeClient
 import Metrics
 public import ModelplaneAPI
@@ -120,6 +120,8 @@ public struct DeploymentReconciler: Reconciler {
                     next = machine.finished(try await backend.execute(action, machine.input, context))
                 }
             }
+        } catch let error as BackendError where error.reason.gatesRetry {
+            return machine.refused(RolloutFailure(error.reason, error.message))
         } catch let error as BackendError {
             return machine.unavailable(error)
         }

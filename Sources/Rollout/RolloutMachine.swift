@@ -236,6 +236,15 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         return decide(.requeueAfter(limits.conflictRetry))
     }
 
+    /// The backend refused to tell us what it has (a request it will never answer): a rollout
+    /// failure, held by the gate like any other.
+    public mutating func refused(_ failure: RolloutFailure) -> RolloutDecision {
+        if original?.conditions?[.degraded]?.message != failure.message {
+            notes.append(.warning(EventReason(failure.reason), action: "Observe", failure.message))
+        }
+        return failed(failure)
+    }
+
     /// The backend could not be asked: Degraded with why, the rest of the status as it was (with
     /// what this pass did before), and a backoff.
     public mutating func unavailable(_ error: BackendError) -> RolloutDecision {

@@ -42,8 +42,10 @@ public protocol BackendAction: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The backend could not be asked (unreachable, throttled past the client's retries, no
-/// credentials): the status says so and the runtime backs off. Failures of the rollout itself
-/// (a model that does not load) are `RolloutFailure`s in a `StepResult` instead.
+/// credentials): the status says so and the runtime backs off. With a reason that gates retries
+/// (`InvalidRequest`: the backend refused to answer a request of ours at all) it is a failure of
+/// the rollout instead, held by the failure gate. Failures of the rollout itself (a model that
+/// does not load) are `RolloutFailure`s in a `StepResult`.
 public struct BackendError: Error, Sendable, Hashable, CustomStringConvertible {
     public var reason: RolloutReason
     public var message: String

@@ -1,5 +1,5 @@
 public import AWS
-public import Foundation
+import Foundation
 public import ModelplaneAPI
 public import Rollout
 
@@ -196,7 +196,11 @@ public struct SageMakerServingBackend: ServingBackend {
         if observed.modelExists, observed.configExists, !settled.resources.contains(where: { $0.name == desired.name }) {
             settled.resources.append(.init(name: desired.name, version: desired.version))
         }
-        if observed.pendingConfigName == desired.name || (observed.endpointStatus == "Creating" && observed.endpointConfigName == desired.name) {
+        // (An endpoint InService has no update under way, whatever a stale summary says: that
+        // would undo the rolled-back detection above.)
+        if (observed.pendingConfigName == desired.name && observed.endpointStatus != "InService")
+            || (observed.endpointStatus == "Creating" && observed.endpointConfigName == desired.name)
+        {
             settled.pendingConfig = desired.name
         }
         if ["Failed", "UpdateRollbackFailed"].contains(observed.endpointStatus)
@@ -250,8 +254,14 @@ public struct SageMakerServingBackend: ServingBackend {
         }
     }
 
+    /// Why SageMaker could not be asked. A request it refused (AccessDenied, a validation
+    /// error) is `InvalidRequest`, which the failure gate holds until the spec changes: retrying
+    /// the same request will not help.
     static func unavailable(_ error: AWSError) -> BackendError {
-        BackendError(error.kind == .credentials ? .credentialsUnavailable : .backendUnavailable, "\(error)")
+        if !error.isRetryable, error.kind != .transport, error.kind != .credentials {
+            return BackendError(.invalidRequest, "SageMaker refused: \(error)")
+        }
+        return BackendError(error.kind == .credentials ? .credentialsUnavailable : .backendUnavailable, "\(error)")
     }
 
     public func execute(_ action: SageMakerAction, _ input: PlanInput<Self>, _ context: ActionContext) async throws -> StepResult<Self> {

@@ -1,5 +1,5 @@
 public import Controller
-public import Foundation
+import Foundation
 public import ModelplaneAPI
 public import Rollout
 public import Triton
@@ -226,7 +226,8 @@ public struct TritonServingBackend: ServingBackend {
                 indexes.invalidate(desired.url)
                 observation.rows = try await rows(triton(desired.url), model: desired.model)
                 return StepResult(
-                    observation, record: input.record, notes: [.warning(EventReason(failure.failure.reason), action: "Load", failure.failure.message)],
+                    observation, record: input.record,
+                    notes: failure.notes + [.warning(EventReason(failure.failure.reason), action: "Load", failure.failure.message)],
                     .failed(failure.failure))
             }
         case .smokeTest(let version):
@@ -301,7 +302,11 @@ public struct TritonServingBackend: ServingBackend {
     func target(_ record: ModelDeployment.TritonRecord) -> String { target(record.url, record.model) }
     func target(_ url: String, _ model: String) -> String { "\(url)#\(model)" }
 
-    struct LoadFailure: Error { var failure: RolloutFailure }
+    /// A load that failed, and what was noted on the way (a config learned by loading).
+    struct LoadFailure: Error {
+        var failure: RolloutFailure
+        var notes: [RolloutNote] = []
+    }
 
     /// Loads exactly `versions` (uploading their files when the spec names a local directory),
     /// waits until each is ready, audits the outcome, and returns the model's rows afterwards.
@@ -329,10 +334,11 @@ public struct TritonServingBackend: ServingBackend {
             try context.audit(AuditEntry("load", target, detail: detail, .failed("did not finish within \(exceeded.after)")))
             throw LoadFailure(
                 failure: RolloutFailure(
-                    .progressDeadlineExceeded, "version \(desired.version) did not become ready within progressDeadlineSeconds (\(exceeded.after))"))
+                    .progressDeadlineExceeded, "version \(desired.version) did not become ready within progressDeadlineSeconds (\(exceeded.after))"),
+                notes: notes)
         } catch let error as TritonError where error.kind == .refused {
             try context.audit(AuditEntry("load", target, detail: detail, .failed(error.message)))
-            throw LoadFailure(failure: RolloutFailure(.loadFailed, "version \(desired.version) failed to load: \(error.message)"))
+            throw LoadFailure(failure: RolloutFailure(.loadFailed, "version \(desired.version) failed to load: \(error.message)"), notes: notes)
         }
         let rows = Self.afterLoad(observed, model: desired.model, versions: versions)
         indexes.update(desired.url, model: desired.model, rows: rows)

@@ -46,7 +46,7 @@ import TritonBackend
 
     @Test func ourOwnWritesQueueNothingAndOtherChangesDo() async throws {
         let server = try await Server("modelplane-echo")
-        let (directory, kube) = (server.directory, server.kube)
+        let kube = server.kube
         let triton = InMemoryTriton(repository: Dictionary(uniqueKeysWithValues: (0...20).map { ("m\($0)", (versions: Set([1, 2]), broken: [:])) }))
         for i in 0..<20 {
             _ = try await kube.create(
@@ -120,7 +120,7 @@ import TritonBackend
     /// can come within the test).
     @Test func aConflictIsRetriedAtOnceOnTheObjectReadAgain() async throws {
         let server = try await Server("modelplane-conflict")
-        let (directory, kube) = (server.directory, server.kube)
+        let kube = server.kube
         let stored = try await kube.create(
             ModelDeployment(name: "a", spec: .init(model: .init(name: "m", version: "1"), backend: .init(triton: .init(url: "http://127.0.0.1:9")))))
         let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: BackendRegistry([]))

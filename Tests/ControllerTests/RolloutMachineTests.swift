@@ -80,6 +80,17 @@ import Testing
         #expect(again.unavailable(error).events.isEmpty)
     }
 
+    /// A backend that refuses to answer at all (SageMaker's AccessDenied on a describe) is a
+    /// rollout failure the gate holds, not an outage to retry with backoff.
+    @Test func aRefusalIsAGatedFailureNotAnOutage() throws {
+        var machine = try Self.machine(Self.deployment())
+        let decision = machine.refused(RolloutFailure(.invalidRequest, "SageMaker refused: AccessDeniedException"))
+        #expect(decision.outcome == .requeueAfter(FailureGate.recheckAfter))
+        #expect(decision.status.phase == .failed)
+        #expect(decision.events.map(\.reason) == [.invalidRequest])
+        #expect(FailureGate.blocked(decision.status, generation: 1, now: Self.now)?.reason == .invalidRequest)
+    }
+
     @Test func asynchronousWorkPollsThenPassesTheProgressDeadline() throws {
         var machine = try Self.machine(Self.deployment())
         _ = machine.observed(.init(serving: nil))
