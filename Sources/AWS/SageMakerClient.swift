@@ -69,7 +69,28 @@ public enum AWSEndpoint {
 /// or an `AWSError`. `SageMakerClient` speaks it to AWS (or moto); the stateful fake in the test
 /// support target implements it too, held to moto's behaviour by contract tests.
 public protocol SageMakerAPI: Sendable {
-    func call(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue
+    func call(_ operation: SageMakerOperation, _ input: JSONValue) async throws(AWSError) -> JSONValue
+}
+
+/// A SageMaker API operation: the ones Modelplane calls (and the tests use to look around). The
+/// raw value is the wire name (`X-Amz-Target: SageMaker.<rawValue>`).
+public enum SageMakerOperation: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case createModel = "CreateModel"
+    case createEndpointConfig = "CreateEndpointConfig"
+    case createEndpoint = "CreateEndpoint"
+    case updateEndpoint = "UpdateEndpoint"
+    case updateEndpointWeightsAndCapacities = "UpdateEndpointWeightsAndCapacities"
+    case deleteEndpoint = "DeleteEndpoint"
+    case deleteEndpointConfig = "DeleteEndpointConfig"
+    case deleteModel = "DeleteModel"
+    case describeEndpoint = "DescribeEndpoint"
+    case describeModel = "DescribeModel"
+    case describeEndpointConfig = "DescribeEndpointConfig"
+    case listEndpoints = "ListEndpoints"
+    case listTags = "ListTags"
+    case addTags = "AddTags"
+
+    public var description: String { rawValue }
 }
 
 /// SageMaker's control plane: the AWS JSON 1.1 protocol (`POST /`, `X-Amz-Target:
@@ -97,7 +118,7 @@ public struct SageMakerClient: SageMakerAPI {
     }
 
     /// Calls `operation` with `input`; returns the output document (`{}` for empty answers).
-    public func call(_ operation: String, _ input: JSONValue = [:]) async throws(AWSError) -> JSONValue {
+    public func call(_ operation: SageMakerOperation, _ input: JSONValue = [:]) async throws(AWSError) -> JSONValue {
         var attempt = 0
         while true {
             attempt += 1
@@ -112,11 +133,11 @@ public struct SageMakerClient: SageMakerAPI {
         }
     }
 
-    private func once(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue {
+    private func once(_ operation: SageMakerOperation, _ input: JSONValue) async throws(AWSError) -> JSONValue {
         let body = Data(input.canonicalText.utf8)
         let signed = SigV4Signer(service: "sagemaker", region: region).sign(
             method: "POST", url: endpoint + "/",
-            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "SageMaker.\(operation)")], body: body,
+            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "SageMaker.\(operation.rawValue)")], body: body,
             credentials: try await credentials.credentials())
         var headers: HTTPHeaders = [:]
         for (name, value) in signed { headers.set(name, value) }
@@ -134,7 +155,7 @@ public struct SageMakerClient: SageMakerAPI {
                 throw AWSError(.protocolError, "\(operation): \(error)")
             }
         }
-        throw Self.error(operation, response)
+        throw Self.error(operation.rawValue, response)
     }
 
     /// The service's error: the code from `__type` (or `X-Amzn-ErrorType`), cut at ':' and after the
@@ -157,16 +178,16 @@ public struct SageMakerClient: SageMakerAPI {
 }
 
 extension SageMakerAPI {
-    public func call(_ operation: String) async throws(AWSError) -> JSONValue { try await call(operation, [:]) }
+    public func call(_ operation: SageMakerOperation) async throws(AWSError) -> JSONValue { try await call(operation, [:]) }
 
     /// The endpoint, the revision's model and its config, as SageMaker has them now.
     public func observe(endpoint: String, model: String, config: String) async throws(AWSError) -> SageMakerObservation {
-        let described = try await describe("DescribeEndpoint", ["EndpointName": .string(endpoint)])
+        let described = try await describe(.describeEndpoint, ["EndpointName": .string(endpoint)])
         // An endpoint serving this config implies its config and model exist: a steady-state
         // resync costs one call, not three.
         let serving = described?["EndpointConfigName"]?.stringValue == config
-        let modelExists = if serving { true } else { try await describe("DescribeModel", ["ModelName": .string(model)]) != nil }
-        let configExists = if serving { true } else { try await describe("DescribeEndpointConfig", ["EndpointConfigName": .string(config)]) != nil }
+        let modelExists = if serving { true } else { try await describe(.describeModel, ["ModelName": .string(model)]) != nil }
+        let configExists = if serving { true } else { try await describe(.describeEndpointConfig, ["EndpointConfigName": .string(config)]) != nil }
         let variant = described?["ProductionVariants"]?.arrayValue?.first
         return SageMakerObservation(
             endpointStatus: described?["EndpointStatus"]?.stringValue, endpointConfigName: described?["EndpointConfigName"]?.stringValue,
@@ -178,7 +199,7 @@ extension SageMakerAPI {
     }
 
     /// A Describe call; nil when SageMaker says the resource does not exist ("Could not find …").
-    public func describe(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue? {
+    public func describe(_ operation: SageMakerOperation, _ input: JSONValue) async throws(AWSError) -> JSONValue? {
         do {
             return try await call(operation, input)
         } catch  where error.isNotFound {
@@ -188,7 +209,7 @@ extension SageMakerAPI {
 
     /// A Delete call; false when there was nothing to delete.
     @discardableResult
-    public func delete(_ operation: String, _ input: JSONValue) async throws(AWSError) -> Bool {
+    public func delete(_ operation: SageMakerOperation, _ input: JSONValue) async throws(AWSError) -> Bool {
         do {
             _ = try await call(operation, input)
             return true
@@ -203,7 +224,7 @@ extension SageMakerAPI {
         repeat {
             var input: JSONValue = ["ResourceArn": .string(arn), "MaxResults": 100]
             if let token { input["NextToken"] = .string(token) }
-            let page = try await call("ListTags", input)
+            let page = try await call(.listTags, input)
             if let tag = page["Tags"]?.arrayValue?.first(where: { $0["Key"]?.stringValue == key }) { return tag["Value"]?.stringValue }
             token = page["NextToken"]?.stringValue
         } while token != nil

@@ -101,15 +101,17 @@ public final class FakeSageMaker: SageMakerAPI {
 
     /// The next call to `operation` fails with `code` and `message` (a ValidationException, say,
     /// for an S3 artifact SageMaker cannot read).
-    public func refuseNext(_ operation: String, code: String = "ValidationException", message: String) {
-        state.withLock { $0.refusals[operation] = (code, message) }
+    public func refuseNext(_ operation: SageMakerOperation, code: String = "ValidationException", message: String) {
+        state.withLock { $0.refusals[operation.rawValue] = (code, message) }
     }
 
     /// The operations called so far, in order (throttled ones included).
     public var calls: [String] { state.withLock { $0.calls } }
 
     /// The inputs of every call to `operation`, in order.
-    public func requests(_ operation: String) -> [JSONValue] { state.withLock { $0.requests.filter { $0.operation == operation }.map(\.input) } }
+    public func requests(_ operation: SageMakerOperation) -> [JSONValue] {
+        state.withLock { $0.requests.filter { $0.operation == operation.rawValue }.map(\.input) }
+    }
 
     public var modelNames: Set<String> { state.withLock { Set($0.models.keys) } }
     public var configNames: Set<String> { state.withLock { Set($0.configs.keys) } }
@@ -117,7 +119,8 @@ public final class FakeSageMaker: SageMakerAPI {
 
     // MARK: - The API
 
-    public func call(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue {
+    public func call(_ typed: SageMakerOperation, _ input: JSONValue) async throws(AWSError) -> JSONValue {
+        let operation = typed.rawValue
         let result: Result<JSONValue, AWSError> = state.withLock { state in
             state.calls.append(operation)
             state.requests.append((operation, input))
@@ -364,7 +367,7 @@ public final class FakeSageMaker: SageMakerAPI {
 /// a controller without SageMaker credentials would.
 public struct UnconfiguredSageMaker: SageMakerAPI {
     public init() {}
-    public func call(_ operation: String, _ input: JSONValue) async throws(AWSError) -> JSONValue {
+    public func call(_ operation: SageMakerOperation, _ input: JSONValue) async throws(AWSError) -> JSONValue {
         throw AWSError(.credentials, "this controller was started without SageMaker access")
     }
 }

@@ -306,12 +306,12 @@ public struct SageMakerServingBackend: ServingBackend {
             try context.audit(AuditEntry("update-rolled-back", desired.target, detail: ["config": .string(config)], .reported(reason ?? "rolled back")))
             return StepResult(view, record: record, notes: [.warning(.updateRolledBack, action: "Rollout", failure.message)], .setback(failure))
         case .createModel(let model):
-            try await act(client, "CreateModel", SageMakerResources.createModel(md, name: model), target: model, context, existing: true)
+            try await act(client, .createModel, SageMakerResources.createModel(md, name: model), target: model, context, existing: true)
             view.endpoint.modelExists = true
             return StepResult(view, record: input.record)
         case .createEndpointConfig(let config):
             try await act(
-                client, "CreateEndpointConfig", SageMakerResources.createEndpointConfig(md, name: config, model: config), target: config, context,
+                client, .createEndpointConfig, SageMakerResources.createEndpointConfig(md, name: config, model: config), target: config, context,
                 existing: true)
             view.endpoint.configExists = true
             if !record.resources.contains(where: { $0.name == config }) { record.resources.append(.init(name: config, version: version)) }
@@ -319,7 +319,7 @@ public struct SageMakerServingBackend: ServingBackend {
         case .createEndpoint(let endpoint, let config):
             do {
                 try await act(
-                    client, "CreateEndpoint", SageMakerResources.createEndpoint(md, endpoint: endpoint, config: config), target: desired.target, context)
+                    client, .createEndpoint, SageMakerResources.createEndpoint(md, endpoint: endpoint, config: config), target: desired.target, context)
             } catch let error as AWSError where error.isNotFound {
                 // SageMaker's eventual consistency: a config just created may not be visible to
                 // CreateEndpoint yet. Look again shortly.
@@ -332,14 +332,14 @@ public struct SageMakerServingBackend: ServingBackend {
                 view, record: record, notes: [.normal(.creating, action: "CreateEndpoint", "creating SageMaker endpoint \(endpoint) with \(config)")],
                 .started("SageMaker is creating endpoint \(endpoint) with version \(version)"))
         case .updateEndpoint(let endpoint, let config, _):
-            try await act(client, "UpdateEndpoint", SageMakerResources.updateEndpoint(md, endpoint: endpoint, config: config), target: desired.target, context)
+            try await act(client, .updateEndpoint, SageMakerResources.updateEndpoint(md, endpoint: endpoint, config: config), target: desired.target, context)
             record.pendingConfig = config
             return StepResult(
                 view, record: record, notes: [.normal(.updating, action: "UpdateEndpoint", "moving SageMaker endpoint \(endpoint) to \(config)")],
                 .started("SageMaker is moving endpoint \(endpoint) to version \(version)"))
         case .updateCapacity(let endpoint, let variant, let count):
             try await act(
-                client, "UpdateEndpointWeightsAndCapacities", SageMakerResources.updateCapacity(endpoint: endpoint, variant: variant, count: count),
+                client, .updateEndpointWeightsAndCapacities, SageMakerResources.updateCapacity(endpoint: endpoint, variant: variant, count: count),
                 target: desired.target, context)
             return StepResult(
                 view, record: input.record,
@@ -350,7 +350,7 @@ public struct SageMakerServingBackend: ServingBackend {
             record.resources.removeAll { $0.name == old }
             return StepResult(view, record: record)
         case .deleteEndpoint(let endpoint):
-            try await act(client, "DeleteEndpoint", ["EndpointName": .string(endpoint)], target: desired.target, context)
+            try await act(client, .deleteEndpoint, ["EndpointName": .string(endpoint)], target: desired.target, context)
             record.pendingConfig = nil
             return StepResult(
                 view, record: record,
@@ -362,24 +362,25 @@ public struct SageMakerServingBackend: ServingBackend {
     /// One SageMaker call, audited. `existing`: SageMaker saying the resource already exists
     /// counts as done (a crash between the call and the status write).
     private func act(
-        _ client: any SageMakerAPI, _ operation: String, _ input: JSONValue, target: String, _ context: ActionContext, existing: Bool = false
+        _ client: any SageMakerAPI, _ operation: SageMakerOperation, _ input: JSONValue, target: String, _ context: ActionContext,
+        existing: Bool = false
     ) async throws {
         do {
             _ = try await client.call(operation, input)
-            try context.audit(AuditEntry(operation, target, .ok))
+            try context.audit(AuditEntry(operation.rawValue, target, .ok))
         } catch let error as AWSError where existing && error.code == "ValidationException" && error.message.contains("already exist") {
-            try context.audit(AuditEntry(operation, target, .alreadyExisted))
+            try context.audit(AuditEntry(operation.rawValue, target, .alreadyExisted))
         } catch let error as AWSError {
-            try context.audit(AuditEntry(operation, target, .failed(error.code ?? "\(error.kind)")))
+            try context.audit(AuditEntry(operation.rawValue, target, .failed(error.code ?? "\(error.kind)")))
             throw error
         }
     }
 
     /// Deletes the endpoint config and model named `name` (either may be gone already).
     private func deleteResources(_ name: String, client: any SageMakerAPI, _ context: ActionContext) async throws {
-        for (operation, field) in [("DeleteEndpointConfig", "EndpointConfigName"), ("DeleteModel", "ModelName")] {
+        for (operation, field) in [(SageMakerOperation.deleteEndpointConfig, "EndpointConfigName"), (.deleteModel, "ModelName")] {
             let existed = try await client.delete(operation, [field: .string(name)])
-            try context.audit(AuditEntry(operation, name, existed ? .ok : .alreadyGone))
+            try context.audit(AuditEntry(operation.rawValue, name, existed ? .ok : .alreadyGone))
         }
     }
 
@@ -392,11 +393,11 @@ public struct SageMakerServingBackend: ServingBackend {
         let target = "sagemaker:\(record.region)/\(record.endpoint)"
         let deleting = "deleting SageMaker endpoint \(record.endpoint) in \(record.region)"
         do {
-            if let endpoint = try await client.describe("DescribeEndpoint", ["EndpointName": .string(record.endpoint)]) {
+            if let endpoint = try await client.describe(.describeEndpoint, ["EndpointName": .string(record.endpoint)]) {
                 guard endpoint["EndpointStatus"]?.stringValue != "Deleting" else { return .pending(record, deleting, []) }
                 try context.ensureLeading()
                 do {
-                    _ = try await client.call("DeleteEndpoint", ["EndpointName": .string(record.endpoint)])
+                    _ = try await client.call(.deleteEndpoint, ["EndpointName": .string(record.endpoint)])
                     try context.audit(AuditEntry("DeleteEndpoint", target, .ok))
                     return .pending(record, deleting, [.normal(.deleting, action: "DeleteEndpoint", "deleting SageMaker endpoint \(record.endpoint)")])
                 } catch let error as AWSError where error.isNotFound {

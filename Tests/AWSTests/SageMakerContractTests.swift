@@ -63,12 +63,12 @@ import Testing
             steps.append(step)
             switch step {
             case .converged: return steps
-            case .createModel: _ = try await api.call("CreateModel", SageMakerResources.createModel(md, name: name))
-            case .createEndpointConfig: _ = try await api.call("CreateEndpointConfig", SageMakerResources.createEndpointConfig(md, name: name, model: name))
-            case .createEndpoint: _ = try await api.call("CreateEndpoint", SageMakerResources.createEndpoint(md, endpoint: endpoint, config: name))
+            case .createModel: _ = try await api.call(.createModel, SageMakerResources.createModel(md, name: name))
+            case .createEndpointConfig: _ = try await api.call(.createEndpointConfig, SageMakerResources.createEndpointConfig(md, name: name, model: name))
+            case .createEndpoint: _ = try await api.call(.createEndpoint, SageMakerResources.createEndpoint(md, endpoint: endpoint, config: name))
             case .updateCapacity(let endpoint, let variant, let count):
                 _ = try await api.call(
-                    "UpdateEndpointWeightsAndCapacities", SageMakerResources.updateCapacity(endpoint: endpoint, variant: variant, count: count))
+                    .updateEndpointWeightsAndCapacities, SageMakerResources.updateCapacity(endpoint: endpoint, variant: variant, count: count))
             case .wait: break
             default: Issue.record("unexpected step \(step)")
             }
@@ -92,7 +92,7 @@ import Testing
         let arn = try #require(observed.endpointArn)
         #expect(try await api.tag(SageMakerResources.ownerTag, of: arn) == "ml-prod/churn-predictor")
         #expect(try await api.tag("no-such-tag", of: arn) == nil)
-        let listed = try await api.call("ListEndpoints")["Endpoints"]?.arrayValue ?? []
+        let listed = try await api.call(.listEndpoints)["Endpoints"]?.arrayValue ?? []
         #expect(listed.compactMap { $0["EndpointName"]?.stringValue } == [endpoint])
 
         // Scaling: same config, one capacity call.
@@ -103,14 +103,14 @@ import Testing
         #expect(scaling == [.updateCapacity(endpoint: endpoint, variant: SageMakerResources.variant, count: 3), .converged])
         #expect(try await api.observe(endpoint: endpoint, model: name, config: name).instanceCount == 3)
 
-        #expect(try await api.delete("DeleteEndpoint", ["EndpointName": .string(endpoint)]))
+        #expect(try await api.delete(.deleteEndpoint, ["EndpointName": .string(endpoint)]))
         backend.settle()
-        #expect(try await api.describe("DescribeEndpoint", ["EndpointName": .string(endpoint)]) == nil)
-        #expect(try await api.delete("DeleteEndpointConfig", ["EndpointConfigName": .string(name)]))
-        #expect(try await api.delete("DeleteModel", ["ModelName": .string(name)]))
+        #expect(try await api.describe(.describeEndpoint, ["EndpointName": .string(endpoint)]) == nil)
+        #expect(try await api.delete(.deleteEndpointConfig, ["EndpointConfigName": .string(name)]))
+        #expect(try await api.delete(.deleteModel, ["ModelName": .string(name)]))
         // Deleting again: nothing there, which `delete` reports rather than throws.
-        #expect(try await api.delete("DeleteModel", ["ModelName": .string(name)]) == false)
-        #expect(try await api.delete("DeleteEndpointConfig", ["EndpointConfigName": .string(name)]) == false)
+        #expect(try await api.delete(.deleteModel, ["ModelName": .string(name)]) == false)
+        #expect(try await api.delete(.deleteEndpointConfig, ["EndpointConfigName": .string(name)]) == false)
         let gone = try await api.observe(endpoint: endpoint, model: name, config: name)
         #expect(gone == SageMakerObservation(modelExists: false, configExists: false))
     }
@@ -126,8 +126,9 @@ import Testing
                 ["EndpointConfigName": "c", "ProductionVariants": [["VariantName": "primary", "ModelName": "missing-model", "InstanceType": "ml.m5.large"]]]
             ),
         ] {
+            let typed = try #require(SageMakerOperation(rawValue: operation))
             do {
-                _ = try await api.call(operation, input)
+                _ = try await api.call(typed, input)
                 Issue.record("\(operation) of something missing must fail")
             } catch {
                 #expect(error.code == "ValidationException" && error.isNotFound && !error.isRetryable, "\(operation): \(error)")
@@ -150,9 +151,9 @@ import Testing
         let peer = try await PeerProcess.httpPeer()
         let http = HTTPClient()
         defer { http.shutdown() }
-        let throttled = try await Self.client(peer, "a/3/ThrottlingException", http: http).call("DescribeEndpoint", ["EndpointName": "x"])
+        let throttled = try await Self.client(peer, "a/3/ThrottlingException", http: http).call(.describeEndpoint, ["EndpointName": "x"])
         #expect(throttled["attempts"] == 4)
-        let unavailable = try await Self.client(peer, "b/2/ServiceUnavailable", http: http).call("DescribeEndpoint", ["EndpointName": "x"])
+        let unavailable = try await Self.client(peer, "b/2/ServiceUnavailable", http: http).call(.describeEndpoint, ["EndpointName": "x"])
         #expect(unavailable["attempts"] == 3)
     }
 
@@ -161,23 +162,23 @@ import Testing
         let http = HTTPClient()
         defer { http.shutdown() }
         do {
-            _ = try await Self.client(peer, "c/3/ThrottlingException", http: http, attempts: 3).call("DescribeEndpoint", ["EndpointName": "x"])
+            _ = try await Self.client(peer, "c/3/ThrottlingException", http: http, attempts: 3).call(.describeEndpoint, ["EndpointName": "x"])
             Issue.record("must give up after 3 attempts")
         } catch {
             #expect(error.code == "ThrottlingException" && error.isRetryable)
             #expect(!"\(error)".contains("s3cret"))
         }
         // The next request is the fourth: exactly three were made.
-        let after = try await Self.client(peer, "c/3/ThrottlingException", http: http, attempts: 1).call("DescribeEndpoint")
+        let after = try await Self.client(peer, "c/3/ThrottlingException", http: http, attempts: 1).call(.describeEndpoint)
         #expect(after["attempts"] == 4)
         do {
-            _ = try await Self.client(peer, "d/1/ValidationException", http: http).call("CreateModel", ["ModelName": "m"])
+            _ = try await Self.client(peer, "d/1/ValidationException", http: http).call(.createModel, ["ModelName": "m"])
             Issue.record("a validation error must fail at once")
         } catch {
             #expect(error.code == "ValidationException" && !error.isRetryable)
         }
         // The second request for d passes: only one was made before.
-        let second = try await Self.client(peer, "d/1/ValidationException", http: http).call("CreateModel", ["ModelName": "m"])
+        let second = try await Self.client(peer, "d/1/ValidationException", http: http).call(.createModel, ["ModelName": "m"])
         #expect(second["attempts"] == 2)
     }
 }

@@ -76,26 +76,26 @@ import Testing
             ("CreateEndpoint", ["EndpointName": "churn", "EndpointConfigName": "churn-bcdfg23456", "Tags": owner]),
         ]
         await #expect(try Self.shapeProblems(calls) == [])
-        for (operation, input) in calls { _ = try await client.call(operation, input) }
+        for (operation, input) in calls { _ = try await client.call(try #require(SageMakerOperation(rawValue: operation)), input) }
 
-        let described = try await client.call("DescribeEndpoint", ["EndpointName": "churn"])
+        let described = try await client.call(.describeEndpoint, ["EndpointName": "churn"])
         #expect(described["EndpointStatus"]?.stringValue == "InService")
         #expect(described["EndpointConfigName"]?.stringValue == "churn-bcdfg23456")
         let arn = try #require(described["EndpointArn"]?.stringValue)
-        let tags = try await client.call("ListTags", ["ResourceArn": .string(arn)])
+        let tags = try await client.call(.listTags, ["ResourceArn": .string(arn)])
         #expect(tags["Tags"]?.arrayValue?.contains { $0["Key"]?.stringValue == "modelplane.dev/owner" && $0["Value"]?.stringValue == "default/churn" } == true)
 
         let weights: JSONValue = [
             "EndpointName": "churn", "DesiredWeightsAndCapacities": [["VariantName": "primary", "DesiredWeight": 0.5, "DesiredInstanceCount": 2]],
         ]
         await #expect(try Self.shapeProblems([("UpdateEndpointWeightsAndCapacities", weights)]) == [])
-        _ = try await client.call("UpdateEndpointWeightsAndCapacities", weights)
-        let variant = try await client.call("DescribeEndpoint", ["EndpointName": "churn"])["ProductionVariants"]?.arrayValue?.first
+        _ = try await client.call(.updateEndpointWeightsAndCapacities, weights)
+        let variant = try await client.call(.describeEndpoint, ["EndpointName": "churn"])["ProductionVariants"]?.arrayValue?.first
         #expect(variant?["DesiredInstanceCount"] == 2 || variant?["CurrentInstanceCount"] == 2, "\(String(describing: variant))")
 
         // A missing endpoint is a ValidationException, not retried, with the service's message.
         do {
-            _ = try await client.call("DescribeEndpoint", ["EndpointName": "nope"])
+            _ = try await client.call(.describeEndpoint, ["EndpointName": "nope"])
             Issue.record("a missing endpoint must fail")
         } catch {
             #expect(error.code == "ValidationException" && !error.isRetryable && error.message.contains("Could not find"), "\(error)")
@@ -105,9 +105,9 @@ import Testing
             ("DeleteEndpoint", ["EndpointName": "churn"]), ("DeleteEndpointConfig", ["EndpointConfigName": "churn-bcdfg23456"]),
             ("DeleteModel", ["ModelName": "churn-bcdfg23456"]),
         ] {
-            _ = try await client.call(operation, input)
+            _ = try await client.call(try #require(SageMakerOperation(rawValue: operation)), input)
         }
-        let listed = try await client.call("ListEndpoints")
+        let listed = try await client.call(.listEndpoints)
         #expect(listed["Endpoints"]?.arrayValue?.isEmpty == true)
     }
 
@@ -122,7 +122,7 @@ import Testing
                 region: "us-east-1", endpoint: moto.endpoint, credentials: StaticCredentialsProvider(AWSCredentials(accessKeyID: key, secretAccessKey: secret)),
                 http: http, environment: [:])
             do {
-                _ = try await client.call("ListEndpoints")
+                _ = try await client.call(.listEndpoints)
                 Issue.record("a bad signature must be refused")
             } catch {
                 #expect(error.code == code && !error.isRetryable, "\(error)")

@@ -76,9 +76,9 @@ import Testing
         while (try? await kube.get(ModelDeployment.self, name: "churn-predictor", namespace: "default")) != nil, ContinuousClock.now < gone {
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(try await client.call("ListEndpoints")["Endpoints"]?.arrayValue?.isEmpty == true)
-        #expect(try await client.describe("DescribeModel", ["ModelName": .string(name)]) == nil)
-        #expect(try await client.describe("DescribeEndpointConfig", ["EndpointConfigName": .string(name)]) == nil)
+        #expect(try await client.call(.listEndpoints)["Endpoints"]?.arrayValue?.isEmpty == true)
+        #expect(try await client.describe(.describeModel, ["ModelName": .string(name)]) == nil)
+        #expect(try await client.describe(.describeEndpointConfig, ["EndpointConfigName": .string(name)]) == nil)
 
         // The secret key is nowhere: not in the server's log, the events, the audit log.
         let events = try await kube.listAll(Event.self, namespace: "default").items

@@ -181,9 +181,9 @@ import TritonBackend
         #expect(ready.status?.sagemaker?.pendingConfig == nil)
         let name = try #require(ready.status?.sagemaker?.resources.first?.name)
         #expect(world.fake.modelNames == [name] && world.fake.configNames == [name])
-        let config = try #require(world.fake.requests("CreateEndpointConfig").first)
+        let config = try #require(world.fake.requests(.createEndpointConfig).first)
         #expect(config["ProductionVariants"]?.arrayValue?.first?["InitialInstanceCount"] == 2)
-        let tags = world.fake.requests("CreateEndpoint").first?["Tags"]?.arrayValue ?? []
+        let tags = world.fake.requests(.createEndpoint).first?["Tags"]?.arrayValue ?? []
         #expect(tags.contains { $0["Key"] == "modelplane.dev/owner" && $0["Value"] == "default/churn" })
         let reasons = try await world.reasons("churn", including: ["Creating", "Serving"])
         #expect(reasons.contains("Creating") && reasons.contains("Serving"), "\(reasons)")
@@ -200,7 +200,7 @@ import TritonBackend
         let updating = try await world.wait("churn") { $0.status?.phase == .progressing && $0.status?.sagemaker?.pendingConfig != nil }
         // While SageMaker shifts traffic, the old version serves.
         #expect(updating.status?.servingVersion == "v1")
-        let update = try #require(world.fake.requests("UpdateEndpoint").first)
+        let update = try #require(world.fake.requests(.updateEndpoint).first)
         let traffic = update["DeploymentConfig"]?["BlueGreenUpdatePolicy"]?["TrafficRoutingConfiguration"]
         #expect(traffic?["Type"] == "CANARY" && traffic?["WaitIntervalInSeconds"] == 120)
         #expect(traffic?["CanarySize"] == ["Type": "CAPACITY_PERCENT", "Value": 10])
@@ -300,7 +300,7 @@ import TritonBackend
     @Test func aRequestSageMakerRefusesIsTerminalUntilTheSpecChanges() async throws {
         let world = try await World()
         world.fake.refuseNext(
-            "CreateModel", message: "Could not access model data at s3://models/churn/v1/model.tar.gz. Please ensure that the role has access")
+            .createModel, message: "Could not access model data at s3://models/churn/v1/model.tar.gz. Please ensure that the role has access")
         try world.start()
         try await world.create("churn", World.spec(version: "v1"))
         let refused = try await world.wait("churn") { Self.degraded($0)?.reason == "InvalidRequest" }
@@ -340,7 +340,7 @@ import TritonBackend
         try await world.change("churn") { $0.spec.backend.sagemaker?.initialInstanceCount = 4 }
         try await world.wait("churn") { $0.status?.phase == .progressing }
         #expect(
-            world.fake.requests("UpdateEndpointWeightsAndCapacities").first?["DesiredWeightsAndCapacities"] == [
+            world.fake.requests(.updateEndpointWeightsAndCapacities).first?["DesiredWeightsAndCapacities"] == [
                 ["VariantName": "primary", "DesiredInstanceCount": 4]
             ])
         world.fake.advance(by: .seconds(300))
@@ -373,12 +373,12 @@ import TritonBackend
         let world = try await World()
         let fake = world.fake
         // Someone else's endpoint, named as our deployment would name its own.
-        _ = try await fake.call("CreateModel", ["ModelName": "theirs", "PrimaryContainer": ["Image": "x"]])
+        _ = try await fake.call(.createModel, ["ModelName": "theirs", "PrimaryContainer": ["Image": "x"]])
         _ = try await fake.call(
-            "CreateEndpointConfig",
+            .createEndpointConfig,
             ["EndpointConfigName": "theirs", "ProductionVariants": [["VariantName": "a", "ModelName": "theirs", "InstanceType": "ml.m5.large"]]])
         _ = try await fake.call(
-            "CreateEndpoint", ["EndpointName": "churn", "EndpointConfigName": "theirs", "Tags": [["Key": "team", "Value": "payments"]]])
+            .createEndpoint, ["EndpointName": "churn", "EndpointConfigName": "theirs", "Tags": [["Key": "team", "Value": "payments"]]])
         fake.advance(by: .seconds(300))
         let before = fake.calls.count
         try world.start()
