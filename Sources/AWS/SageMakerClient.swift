@@ -190,7 +190,8 @@ extension SageMakerAPI {
         let configExists = if serving { true } else { try await describe(.describeEndpointConfig, ["EndpointConfigName": .string(config)]) != nil }
         let variant = described?["ProductionVariants"]?.arrayValue?.first
         return SageMakerObservation(
-            endpointStatus: described?["EndpointStatus"]?.stringValue, endpointConfigName: described?["EndpointConfigName"]?.stringValue,
+            endpointStatus: described?["EndpointStatus"]?.stringValue.map(EndpointStatus.init(rawValue:)),
+            endpointConfigName: described?["EndpointConfigName"]?.stringValue,
             pendingConfigName: described?["PendingDeploymentSummary"]?["EndpointConfigName"]?.stringValue,
             failureReason: described?["FailureReason"]?.stringValue, endpointArn: described?["EndpointArn"]?.stringValue,
             variantName: variant?["VariantName"]?.stringValue,

@@ -19,11 +19,11 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
     case deleteResources(String)
     /// SageMaker is busy with the endpoint (Creating, Updating, RollingBack, …): look again later;
     /// never a second update while one is in progress.
-    case wait(status: String)
+    case wait(status: EndpointStatus)
     /// A Failed endpoint on an older config cannot be updated: delete it, then create it anew.
     case deleteEndpoint(String)
     /// Failed, or UpdateRollbackFailed, on the desired config: nothing to do but report it.
-    case failed(status: String, reason: String)
+    case failed(status: EndpointStatus, reason: String)
     /// The update to this revision was rolled back, and a retry is not due yet.
     case blocked(String)
 
@@ -70,18 +70,19 @@ public struct SageMakerPlanInput: Sendable {
 }
 
 public enum SageMakerPlanner {
-    static let busy: Set<String> = ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "OutOfService"]
+    /// Every state but the three the planner acts on; a state SageMaker adds later counts as busy.
+    static func busy(_ status: EndpointStatus) -> Bool { ![.inService, .failed, .updateRollbackFailed].contains(status) }
 
     public static func next(_ input: SageMakerPlanInput) -> SageMakerStep {
         let observed = input.observed
         let config = input.name
-        if let status = observed.endpointStatus, busy.contains(status) { return .wait(status: status) }
+        if let status = observed.endpointStatus, busy(status) { return .wait(status: status) }
         switch observed.endpointStatus {
-        case "Failed" where observed.endpointConfigName != config: return .deleteEndpoint(input.endpoint)
-        case "Failed", "UpdateRollbackFailed": return .failed(status: observed.endpointStatus!, reason: observed.failureReason ?? "no reason given")
+        case .failed? where observed.endpointConfigName != config: return .deleteEndpoint(input.endpoint)
+        case .failed?, .updateRollbackFailed?: return .failed(status: observed.endpointStatus!, reason: observed.failureReason ?? "no reason given")
         default: break
         }
-        if observed.endpointStatus == "InService", observed.endpointConfigName == config {
+        if observed.endpointStatus == .inService, observed.endpointConfigName == config {
             if let count = observed.instanceCount, count != input.instanceCount {
                 return .updateCapacity(endpoint: input.endpoint, variant: observed.variantName ?? SageMakerResources.variant, count: input.instanceCount)
             }

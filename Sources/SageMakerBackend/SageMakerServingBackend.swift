@@ -128,8 +128,7 @@ public struct SageMakerServingBackend: ServingBackend {
 
     /// The config InService (or still serving while SageMaker updates).
     public static func servingVersion(_ view: SageMakerView, record: ModelDeployment.SageMakerRecord?) -> String? {
-        let servingStates: Set<String> = ["InService", "Updating", "SystemUpdating", "RollingBack"]
-        guard let status = view.endpoint.endpointStatus, servingStates.contains(status) else { return nil }
+        guard view.endpoint.endpointStatus?.serves == true else { return nil }
         return view.endpoint.endpointConfigName.flatMap { config in record?.resources.first { $0.name == config }?.version }
     }
 
@@ -149,7 +148,7 @@ public struct SageMakerServingBackend: ServingBackend {
             }
             return .act(.adopt(config: observed.endpointConfigName))
         }
-        if let record = input.record, observed.endpointStatus == "InService", observed.endpointConfigName != desired.name,
+        if let record = input.record, observed.endpointStatus == .inService, observed.endpointConfigName != desired.name,
             record.pendingConfig == desired.name
         {
             return .act(.noteRolledBack(config: desired.name, reason: observed.failureReason))
@@ -166,12 +165,12 @@ public struct SageMakerServingBackend: ServingBackend {
                     historyLimit: md.spec.revisionHistoryLimit)))
         switch step {
         case .converged: return .converged("version \(desired.version) of \(md.spec.model.name) is serving on SageMaker endpoint \(desired.endpoint)")
-        case .wait(let status) where status == "RollingBack":
+        case .wait(.rollingBack):
             return .rollingBack("SageMaker is rolling endpoint \(desired.endpoint) back: \(observed.failureReason ?? "no reason given yet")")
         case .wait(let status): return .waiting("SageMaker endpoint \(desired.endpoint) is \(status)")
         case .failed(let status, let reason):
             return .failed(
-                RolloutFailure(status == "Failed" ? .endpointFailed : .updateRollbackFailed, "SageMaker endpoint \(desired.endpoint) is \(status): \(reason)"))
+                RolloutFailure(status == .failed ? .endpointFailed : .updateRollbackFailed, "SageMaker endpoint \(desired.endpoint) is \(status): \(reason)"))
         case .blocked(let reason): return .blocked(input.blocked ?? RolloutFailure(.endpointFailed, reason))
         case .createModel(let name): return .act(.createModel(name))
         case .createEndpointConfig(let name): return .act(.createEndpointConfig(name))
@@ -198,13 +197,13 @@ public struct SageMakerServingBackend: ServingBackend {
         }
         // (An endpoint InService has no update under way, whatever a stale summary says: that
         // would undo the rolled-back detection above.)
-        if (observed.pendingConfigName == desired.name && observed.endpointStatus != "InService")
-            || (observed.endpointStatus == "Creating" && observed.endpointConfigName == desired.name)
+        if (observed.pendingConfigName == desired.name && observed.endpointStatus != .inService)
+            || (observed.endpointStatus == .creating && observed.endpointConfigName == desired.name)
         {
             settled.pendingConfig = desired.name
         }
-        if ["Failed", "UpdateRollbackFailed"].contains(observed.endpointStatus)
-            || (observed.endpointStatus == "InService" && observed.endpointConfigName == desired.name)
+        if observed.endpointStatus == .failed || observed.endpointStatus == .updateRollbackFailed
+            || (observed.endpointStatus == .inService && observed.endpointConfigName == desired.name)
         {
             settled.pendingConfig = nil
         }
@@ -394,7 +393,7 @@ public struct SageMakerServingBackend: ServingBackend {
         let deleting = "deleting SageMaker endpoint \(record.endpoint) in \(record.region)"
         do {
             if let endpoint = try await client.describe(.describeEndpoint, ["EndpointName": .string(record.endpoint)]) {
-                guard endpoint["EndpointStatus"]?.stringValue != "Deleting" else { return .pending(record, deleting, []) }
+                guard endpoint["EndpointStatus"]?.stringValue.map(EndpointStatus.init(rawValue:)) != .deleting else { return .pending(record, deleting, []) }
                 try context.ensureLeading()
                 do {
                     _ = try await client.call(.deleteEndpoint, ["EndpointName": .string(record.endpoint)])

@@ -19,7 +19,8 @@ import Testing
     }
 
     @Test func waitsWhileSageMakerWorksAndNeverUpdatesTwice() {
-        for status in ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "OutOfService"] {
+        // A state SageMaker may add later is waited out too, never acted on.
+        for status: EndpointStatus in ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "OutOfService", "Migrating"] {
             #expect(Self.next(.init(endpointStatus: status, endpointConfigName: "churn-old", modelExists: true, configExists: true)) == .wait(status: status))
         }
     }
