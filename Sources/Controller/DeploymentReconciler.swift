@@ -216,6 +216,17 @@ public struct DeploymentReconciler: Reconciler {
             await record(notes.map { note in note.reason == .cleanupFailed ? note.with(message: note.message + " before deleting") : note }, on: md)
             return .requeueAfter(again)
         }
+        // What a backend this controller does not run holds stays recorded, and so does the
+        // finalizer: letting the deployment go would leak it.
+        let registered = Set(backends.backends.map { type(of: $0).id.rawValue })
+        let foreign = status.heldBackends.filter { !registered.contains($0) }
+        if !foreign.isEmpty {
+            let message =
+                "the status records what the \(foreign.joined(separator: ", ")) backend holds for this deployment, and this controller does not run it; the finalizer stays until a controller that does cleans up"
+            if md.status != status { try await write(&md, status) }
+            await record(notes + [.warning(.cleanupFailed, action: "TearDown", message)], on: md)
+            throw ReconcileError.terminal(message)
+        }
         await record(notes, on: md)
         md.metadata.finalizers = (md.metadata.finalizers ?? []).filter { $0 != Self.finalizer }
         _ = try await client.update(md)

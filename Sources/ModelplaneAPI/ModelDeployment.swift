@@ -206,6 +206,15 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public var extensions: [String: JSONValue]?
 
         public init() {}
+
+        /// The backends this status records something of ours on (`triton`, `sagemaker`, and the
+        /// names in `extensions`): what a finalizer must see removed.
+        public var heldBackends: [String] {
+            var names: [String] = []
+            if triton != nil { names.append("triton") }
+            if sagemaker != nil { names.append("sagemaker") }
+            return names + (extensions ?? [:]).keys.sorted()
+        }
     }
 
     /// An immutable record of one serving-relevant spec (model and backend).

@@ -26,14 +26,15 @@ import TritonBackend
         let scripted: ScriptedBackend.Server
         var task: Task<Void, Never>?
 
-        init(asynchronous: Bool = false) async throws {
+        init(asynchronous: Bool = false, tritonOnly: Bool = false) async throws {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             serve = try await PeerProcess.modelplaneServe(data: directory)
             kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
             scripted = ScriptedBackend.Server(broken: ["9"], asynchronous: asynchronous)
             let triton = triton
             // The scripted backend first: a labelled deployment is its, whatever else its spec names.
-            let backends = BackendRegistry([ScriptedBackend(scripted), TritonServingBackend(triton: { _ in triton })])
+            let backends = BackendRegistry(
+                (tritonOnly ? [] : [ScriptedBackend(scripted)]) + [TritonServingBackend(triton: { _ in triton })])
             let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: backends)
             let reconciler = DeploymentReconciler(
                 client: kube, cache: cache, backends: backends, audit: try AuditLog(path: directory + "/audit.log"),
@@ -201,5 +202,32 @@ import TritonBackend
         #expect(trail == expected)
         let calls: [String] = world.scriptedCalls
         #expect(calls == ["observe m"])
+    }
+
+    /// A record of a backend this controller does not run keeps the finalizer (and says so):
+    /// letting the deployment go would leak what that backend holds.
+    @Test func aRecordOfABackendNotRunHereKeepsTheFinalizer() async throws {
+        let world = try await World(tritonOnly: true)
+        _ = try await world.kube.create(world.deployment(.triton, version: "1"))
+        var md = try await world.wait { $0.status?.phase == .ready }
+        md.status?.extensions = ["scripted": ["model": "m", "adopted": false]]
+        md = try await world.kube.updateStatus(md)
+        try await world.kube.delete(ModelDeployment.self, name: "d", namespace: "default")
+        let deadline = ContinuousClock.now + .seconds(20)
+        var held = false
+        while !held, ContinuousClock.now < deadline {
+            let events = try await world.kube.listAll(Event.self, namespace: "default").items
+            held = events.contains { $0.reason == "CleanupFailed" && ($0.note ?? "").contains("scripted backend") }
+            if !held { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(held)
+        md = try await world.kube.get(ModelDeployment.self, name: "d")
+        #expect(md.metadata.finalizers == [DeploymentReconciler.finalizer])
+        #expect(md.status?.triton == nil, "what this controller runs was still cleaned up")
+        // Once that record is gone (another controller cleaned up), the deployment goes.
+        md.status?.extensions = nil
+        _ = try await world.kube.updateStatus(md)
+        let gone = await world.kube.waitUntilGone(ModelDeployment.self, name: "d", namespace: "default", timeout: .seconds(20))
+        #expect(gone)
     }
 }
