@@ -4,9 +4,11 @@ import Controller
 import Foundation
 import HTTPClient
 import KubeClient
+import Logging
 import ModelplaneAPI
 import Rollout
 import SageMakerBackend
+import ServiceLifecycle
 import Triton
 import TritonBackend
 
@@ -161,50 +163,62 @@ struct ControllerCommand: AsyncParsableCommand {
         let election = elector.map { " as \($0.configuration.identity), leader election on lease \($0.configuration.namespace)/\($0.configuration.name)" } ?? ""
         FileHandle.standardOutput.write(Data("modelplane: controller running (\(scope))\(election); audit log: \(auditLog)\n".utf8))
         let httpAddress = self.httpAddress
-        let lost = await Shutdown.onSignals(grace: try DurationArgument.parse(shutdownGrace, "--shutdown-grace")) { () async -> Bool in
-            await withTaskGroup(of: Bool?.self) { group in
-                if let httpAddress {
-                    group.addTask {
-                        do {
-                            // Ready: the leader once its cache is filled; a standby while it can reach the API server.
-                            try await Observability.serve(address: httpAddress) {
-                                guard let elector else { return controller.hasSynced }
-                                return elector.isLeader ? controller.hasSynced : elector.isReachable
-                            }
-                        } catch  where !Task.isCancelled {
-                            FileHandle.standardError.write(Data("modelplane: cannot serve probes on \(httpAddress): \(error)\n".utf8))
-                            Modelplane.terminate(1)  // (_exit: no global destructors under running threads)
-                        } catch {}
-                        return nil
-                    }
-                }
-                group.addTask {
-                    guard let elector else {
-                        await controller.run()
-                        return false
-                    }
-                    return await elector.run {
-                        FileHandle.standardOutput.write(Data("modelplane: leading (\(elector.configuration.identity))\n".utf8))
-                        await controller.run()
-                    } == .lostLeadership
-                }
-                var lost = false
-                while let next = await group.next() {
-                    if let next {
-                        lost = next
-                        break
-                    }
-                }
-                group.cancelAll()
-                return lost
-            }
+        let grace = try DurationArgument.parse(shutdownGrace, "--shutdown-grace")
+        // The parts as services (swift-service-lifecycle), as in `serve`: on SIGTERM or SIGINT the
+        // controller stops taking work, finishes the reconciles in hand (at most --shutdown-grace)
+        // and releases the Lease; the probes stop last.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let httpAddress {
+            services.append(
+                .init(
+                    service: ProcessPart {
+                        // Ready: the leader once its cache is filled; a standby while it can reach the API server.
+                        try await Observability.serve(address: httpAddress) {
+                            guard let elector else { return controller.hasSynced }
+                            return elector.isLeader ? controller.hasSynced : elector.isReachable
+                        }
+                    }))
         }
-        if lost {
+        services.append(
+            .init(
+                service: ProcessPart {
+                    let lost = await withGracefulShutdownHandler {
+                        await cancelWhenGracefulShutdown { () async -> Bool in
+                            guard let elector else {
+                                await controller.run()
+                                return false
+                            }
+                            return await elector.run {
+                                FileHandle.standardOutput.write(Data("modelplane: leading (\(elector.configuration.identity))\n".utf8))
+                                await controller.run()
+                            } == .lostLeadership
+                        }
+                    } onGracefulShutdown: {
+                        FileHandle.standardError.write(Data("modelplane: stopping: finishing the work in hand (at most \(grace))\n".utf8))
+                        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+                        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
+                            FileHandle.standardError.write(Data("modelplane: work still running after the grace period; exiting\n".utf8))
+                            Modelplane.terminate(2)
+                        }
+                    }
+                    if lost { throw LostLeadership() }
+                }, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        var logger = Logger(label: "modelplane.controller")
+        logger.logLevel = .warning
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch is LostLeadership {
             FileHandle.standardError.write(Data("modelplane: lost leadership (the lease was not renewed in time); exiting\n".utf8))
             throw ExitCode(1)
         }
+        FileHandle.standardError.write(Data("modelplane: controller stopped; the lease is released and every action it took is in the audit log\n".utf8))
     }
 }
+
+/// A leader that could not renew its lease in time: the process exits 1, to be restarted as a standby.
+struct LostLeadership: Error {}
 
 /// Durations on the command line: `500ms`, `15s`, `5m`, `1h`, or plain seconds (`2.5`).
 enum DurationArgument {
@@ -215,32 +229,6 @@ enum DurationArgument {
         }
         if let value = Double(text), value > 0 { return .milliseconds(Int64((value * 1000).rounded())) }
         throw ValidationError("\(option) \(text): give a positive duration such as 500ms, 15s, 5m or 1h")
-    }
-}
-
-/// Runs `body` until it returns, or until SIGTERM or SIGINT cancels it; a body that has not
-/// returned `grace` after the signal is abandoned (exit code 2).
-enum Shutdown {
-    static func onSignals<T: Sendable>(grace: Duration, _ body: @escaping @Sendable () async -> T) async -> T {
-        let task = Task { await body() }
-        let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                FileHandle.standardError.write(Data("modelplane: stopping (signal \(number)): finishing the work in hand\n".utf8))
-                task.cancel()
-                let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
-                DispatchQueue.global().asyncAfter(deadline: .now() + seconds) {
-                    FileHandle.standardError.write(Data("modelplane: work still running after the grace period; exiting\n".utf8))
-                    Modelplane.terminate(2)
-                }
-            }
-            source.resume()
-            return source
-        }
-        let result = await task.value
-        for source in sources { source.cancel() }
-        return result
     }
 }
 
