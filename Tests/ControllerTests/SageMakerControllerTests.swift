@@ -187,6 +187,20 @@ import TritonBackend
         #expect(tags.contains { $0["Key"] == "modelplane.dev/owner" && $0["Value"] == "default/churn" })
         let reasons = try await world.reasons("churn", including: ["Creating", "Serving"])
         #expect(reasons.contains("Creating") && reasons.contains("Serving"), "\(reasons)")
+        // The whole conversation, in order (repeated looks while SageMaker works collapsed: how
+        // many there are depends on timing, not on what the controller decides).
+        let calls = Self.collapsed(world.fake.calls[...])
+        let expected = [
+            "DescribeEndpoint", "DescribeModel", "DescribeEndpointConfig", "CreateModel", "CreateEndpointConfig", "CreateEndpoint", "DescribeEndpoint",
+        ]
+        #expect(calls == expected)
+    }
+
+    /// `calls` with consecutive repeats removed.
+    static func collapsed(_ calls: ArraySlice<String>) -> [String] {
+        var kept: [String] = []
+        for call in calls where kept.last != call { kept.append(call) }
+        return kept
     }
 
     @Test func blueGreenUpdateCarriesTheDeploymentConfigAndCleansUpBeyondTheHistory() async throws {
@@ -359,6 +373,7 @@ import TritonBackend
         try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v2" }
         #expect(world.fake.configNames.count == 2)
 
+        let before = world.fake.calls.count
         try await world.kube.delete(ModelDeployment.self, name: "churn", namespace: "default")
         // The object stays (finalizer) until SageMaker has deleted the endpoint.
         try await world.until("the controller deletes the endpoint") { world.fake.calls.contains("DeleteEndpoint") }
@@ -367,6 +382,13 @@ import TritonBackend
         world.fake.advance(by: .seconds(60))
         try await world.waitGone("churn")
         #expect(world.fake.endpointNames.isEmpty && world.fake.configNames.isEmpty && world.fake.modelNames.isEmpty)
+        // In order: the endpoint first (looked at until SageMaker has deleted it), then each
+        // revision's config and model, oldest first.
+        let calls = Self.collapsed(world.fake.calls[before...])
+        let expected = [
+            "DescribeEndpoint", "DeleteEndpoint", "DescribeEndpoint", "DeleteEndpointConfig", "DeleteModel", "DeleteEndpointConfig", "DeleteModel",
+        ]
+        #expect(calls == expected)
     }
 
     @Test func anEndpointSomeoneElseOwnsIsNeverTouched() async throws {
