@@ -14,7 +14,7 @@ public struct SageMakerDesired: Sendable, Hashable {
     public var instanceCount: Int64
 
     var fresh: ModelDeployment.SageMakerRecord { .init(region: region, endpointURL: endpointURL, endpoint: endpoint) }
-    var target: String { "sagemaker:\(region)/\(endpoint)" }
+    var target: String { SageMakerServingBackend.target(region: region, endpoint: endpoint) }
 }
 
 /// The endpoint as SageMaker has it, and, for an endpoint we have no record of, its owner tag.
@@ -115,8 +115,11 @@ public struct SageMakerServingBackend: ServingBackend {
     public static func claims(_ desired: SageMakerDesired) -> [Claim] { [claim(region: desired.region, endpoint: desired.endpoint)] }
     public static func claims(_ record: ModelDeployment.SageMakerRecord) -> [Claim] { [claim(region: record.region, endpoint: record.endpoint)] }
 
+    /// An endpoint as the audit trail and the claims index name it.
+    static func target(region: String, endpoint: String) -> String { "sagemaker:\(region)/\(endpoint)" }
+
     static func claim(region: String, endpoint: String) -> Claim {
-        Claim(key: "sagemaker:\(region)/\(endpoint)", subject: "SageMaker endpoint \(endpoint) in \(region)", unit: "one endpoint")
+        Claim(key: target(region: region, endpoint: endpoint), subject: "SageMaker endpoint \(endpoint) in \(region)", unit: "one endpoint")
     }
 
     /// The endpoint moved (another name or region): what the old one runs is torn down first, so
@@ -389,7 +392,7 @@ public struct SageMakerServingBackend: ServingBackend {
         _ record: ModelDeployment.SageMakerRecord, _ context: ActionContext
     ) async throws -> TearDown<ModelDeployment.SageMakerRecord> {
         let client = client(record.region, record.endpointURL)
-        let target = "sagemaker:\(record.region)/\(record.endpoint)"
+        let target = Self.target(region: record.region, endpoint: record.endpoint)
         let deleting = "deleting SageMaker endpoint \(record.endpoint) in \(record.region)"
         do {
             if let endpoint = try await client.describe(.describeEndpoint, ["EndpointName": .string(record.endpoint)]) {

@@ -147,21 +147,29 @@ public struct TritonServingBackend: ServingBackend {
         var observation = input.observation
         switch action {
         case .adopt(let record, _): return StepResult(observation, record: record)
-        case .load(let url, let model, let versions, _):
+        case .load(_, let model, let versions, _):
             if observation.readyBeforeLoad == nil { observation.readyBeforeLoad = observation.ready }
             observation.rows = versions.map { TritonModelState(name: model, version: String($0), state: .ready) }
-            let record =
-                input.record.map { $0.isSameModel(as: input.desired.record) ? input.desired.record : $0 }
-                ?? ModelDeployment.TritonRecord(url: url, model: model, origin: .loaded)
-            return StepResult(observation, record: record)
+            return StepResult(observation, record: recordAfterLoad(input))
         case .smokeTest:
             // Assumed to pass: the preview shows the way forward.
             observation.smokeTested = true
             return StepResult(observation, record: input.record)
-        case .unload(let record):
-            return StepResult(observation, record: record.isSameModel(as: input.desired.record) ? nil : input.record.flatMap { $0 == record ? nil : $0 })
+        case .unload: return StepResult(observation, record: recordAfterUnload(input))
         case .restore: return nil
         }
+    }
+
+    /// Ours after a load, whoever loaded the model before; a record of another model stays until
+    /// that one is unloaded.
+    static func recordAfterLoad(_ input: PlanInput<Self>) -> ModelDeployment.TritonRecord {
+        input.record.map { $0.isSameModel(as: input.desired.record) ? input.desired.record : $0 } ?? input.desired.record
+    }
+
+    /// After unloading the record of a model the spec moved away from: the desired model's, if
+    /// this pass loaded it (then it is ours), else none.
+    static func recordAfterUnload(_ input: PlanInput<Self>) -> ModelDeployment.TritonRecord? {
+        input.observation.readyBeforeLoad != nil ? input.desired.record : nil
     }
 
     // MARK: - I/O
@@ -207,20 +215,15 @@ public struct TritonServingBackend: ServingBackend {
                 ])
         case .unload(let record):
             let notes = try await release(record, context, reason: "the spec moved away from it", failures: .ignore)
-            // Whether this pass loaded the desired model: then the record is the desired one.
-            let loaded = observation.readyBeforeLoad != nil
-            return StepResult(observation, record: loaded ? desired.record : nil, notes: notes)
+            return StepResult(observation, record: Self.recordAfterUnload(input), notes: notes)
         case .load(_, _, let versions, _):
             let before = observation.readyBeforeLoad ?? observation.ready
             do {
                 let (rows, notes) = try await load(desired, versions: versions, observed: observation.rows, context: context)
                 observation.rows = rows
                 observation.readyBeforeLoad = before
-                // Ours now, whoever loaded the model before; a record of another model stays
-                // until that one is unloaded.
-                let record = input.record.map { $0.isSameModel(as: desired.record) ? desired.record : $0 } ?? desired.record
                 return StepResult(
-                    observation, record: record,
+                    observation, record: Self.recordAfterLoad(input),
                     notes: notes + [.normal(.loaded, action: "Load", "loaded \(desired.model) versions \(versions.map(String.init).joined(separator: ", "))")])
             } catch let failure as LoadFailure {
                 indexes.invalidate(desired.url)

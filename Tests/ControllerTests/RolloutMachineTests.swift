@@ -3,6 +3,7 @@ import ModelplaneAPI
 import ModelplaneTestSupport
 import Rollout
 import Testing
+import TritonBackend
 
 /// The rollout state machine on its own: (spec, status, observation, last result) → (status,
 /// events, outcome), with no I/O, through the scripted backend's pure plan.
@@ -115,5 +116,24 @@ import Testing
             RolloutReason.allCases.filter(\.gatesRetry).map(\.rawValue).sorted() == [
                 "EndpointFailed", "InvalidRequest", "LoadFailed", "ProgressDeadlineExceeded", "SmokeTestFailed", "UpdateRolledBack",
             ])
+    }
+}
+
+/// `modelplane diff`'s preview follows the same records as the controller: a model moved to
+/// another name is loaded, the old one unloaded, and the new one is ours (no "adopt" after).
+@Suite struct PlanPreviewTests {
+    @Test func aMovedModelPreviewsLoadThenUnloadAndEndsServing() throws {
+        var md = ModelDeployment(name: "d", spec: .init(model: .init(name: "b", version: "1"), backend: .init(triton: .init(url: "http://t"))))
+        md.metadata.generation = 1
+        var status = ModelDeployment.Status()
+        status.triton = .init(url: "http://t", model: "a", origin: .loaded)
+        md.status = status
+        let desired = try #require(TritonServingBackend.desired(md))
+        let preview = PlanPreview<TritonServingBackend>(
+            deployment: md, desired: desired, observation: TritonObservation(rows: []), now: Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(
+            preview.actions == [.load(url: "http://t", model: "b", versions: [1], unloads: []), .unload(.init(url: "http://t", model: "a", origin: .loaded))])
+        #expect(preview.lines == ["triton: load b versions 1 on http://t", "triton: unload a from http://t"])
+        #expect(preview.changesBackend)
     }
 }
