@@ -87,6 +87,8 @@ public enum SageMakerOperation: String, Sendable, Hashable, CaseIterable, Custom
     case describeModel = "DescribeModel"
     case describeEndpointConfig = "DescribeEndpointConfig"
     case listEndpoints = "ListEndpoints"
+    case listEndpointConfigs = "ListEndpointConfigs"
+    case listModels = "ListModels"
     case listTags = "ListTags"
     case addTags = "AddTags"
 

@@ -274,6 +274,13 @@ public final class FakeSageMaker: SageMakerAPI {
                 "Endpoints": .array(
                     endpoints.map { ["EndpointName": .string($0.key), "EndpointArn": .string($0.value.arn), "EndpointStatus": .string($0.value.status)] })
             ]
+        case "ListEndpointConfigs":
+            return [
+                "EndpointConfigs": .array(
+                    state.configs.sorted { $0.key < $1.key }.map { ["EndpointConfigName": .string($0.key), "EndpointConfigArn": .string($0.value.arn)] })
+            ]
+        case "ListModels":
+            return ["Models": .array(state.models.sorted { $0.key < $1.key }.map { ["ModelName": .string($0.key), "ModelArn": .string($0.value.arn)] })]
         case "ListTags":
             let arn = try name(input, "ResourceArn")
             return ["Tags": .array(state.tags[arn] ?? [])]

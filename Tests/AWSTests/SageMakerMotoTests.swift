@@ -9,31 +9,7 @@ import Testing
 /// The SageMaker client against moto's server with SigV4 verification on (Tests/Peers/moto_peer.py),
 /// every request body checked against botocore's service model.
 @Suite(.timeLimit(.minutes(3))) struct SageMakerMotoTests {
-    final class Moto {
-        let process: PeerProcess
-        let accessKey: String
-        let secretKey: String
-        var endpoint: String { "http://127.0.0.1:\(process.port)" }
-
-        init() async throws {
-            process = try await PeerProcess.start(try Peers.awsPython, [Peers.script("moto_peer.py")]) { line in
-                let parts = line.split(separator: " ")
-                return parts.count == 4 && parts[0] == "READY" ? Int(parts[1]) : nil
-            }
-            let ready = try #require(process.log.split(separator: "\n").first { $0.hasPrefix("READY ") }).split(separator: " ")
-            accessKey = String(ready[2])
-            secretKey = String(ready[3])
-        }
-
-        /// A client signing with the peer's IAM user's key.
-        func client(_ http: HTTPClient) -> SageMakerClient {
-            SageMakerClient(
-                region: "us-east-1", endpoint: endpoint,
-                credentials: StaticCredentialsProvider(AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey)), http: http, environment: [:])
-        }
-
-        deinit { process.stop() }
-    }
+    typealias Moto = MotoSageMaker
 
     /// Problems botocore's model finds in each (operation, input).
     static func shapeProblems(_ calls: [(String, JSONValue)]) async throws -> [String] {

@@ -1,6 +1,7 @@
 import AWS
 import Controller
 import Foundation
+import HTTPClient
 import KubeClient
 import ModelplaneAPI
 import ModelplaneTestSupport
@@ -10,32 +11,55 @@ import Testing
 import Triton
 import TritonBackend
 
-/// The controller reconciling SageMaker endpoints through a real API server (`modelplane serve`),
-/// against the stateful SageMaker fake: what moto cannot do — endpoints that take time, updates
-/// that roll back, endpoints that fail, throttling, eventual consistency — scripted by its
-/// manual clock. (The same controller against moto, through the CLI: SageMakerServeTests.)
+/// The controller reconciling SageMaker endpoints through a real API server (`modelplane serve`).
+/// Every scenario moto supports (create, scale, delete, a foreign endpoint, adoption, moving the
+/// endpoint) runs against moto (SigV4 verified) and against the stateful SageMaker fake; what moto
+/// cannot do — endpoints that take time, updates that roll back, endpoints that fail, throttling,
+/// eventual consistency — runs on the fake alone, scripted by its manual clock. Every scenario
+/// asserts the ordered SageMaker calls the controller made. (The same controller against moto,
+/// through the CLI: SageMakerServeTests.)
 @Suite(.timeLimit(.minutes(3))) struct SageMakerControllerTests {
+    enum Peer: String, CaseIterable, CustomTestStringConvertible {
+        case fake, moto
+        var testDescription: String { rawValue }
+    }
+
     final class World: @unchecked Sendable {
         let directory = NSTemporaryDirectory() + "modelplane-sagemaker-" + UUID().uuidString
         let serve: PeerProcess
         let kube: KubernetesClient
-        let fake: FakeSageMaker
-        let triton = InMemoryTriton(repository: ["churn": (versions: [1, 2], broken: [:])])
+        let http = HTTPClient()
+        /// The fake's controls (its clock, its scripted failures); nil on moto.
+        let fake: FakeSageMaker!
+        let moto: MotoSageMaker?
+        /// What the controller calls, every call recorded.
+        let sagemaker: RecordingSageMaker
         var controllerTask: Task<Void, Never>?
         var controller: Controller<DeploymentReconciler>?
 
-        init(timing: FakeSageMaker.Timing = .init()) async throws {
+        init(_ peer: Peer = .fake, timing: FakeSageMaker.Timing = .init()) async throws {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             serve = try await PeerProcess.modelplaneServe(data: directory)
             kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
-            fake = FakeSageMaker(timing: timing)
+            switch peer {
+            case .fake:
+                fake = FakeSageMaker(timing: timing)
+                moto = nil
+                sagemaker = RecordingSageMaker(fake)
+            case .moto:
+                let moto = try await MotoSageMaker()
+                self.moto = moto
+                fake = nil
+                sagemaker = RecordingSageMaker(moto.client(http))
+            }
         }
 
         func start() throws {
-            let fake = fake
-            let triton = triton
+            let sagemaker = sagemaker
+            let http = http
             let backends = BackendRegistry([
-                TritonServingBackend(triton: { _ in triton }), SageMakerServingBackend(client: { _, _ in fake }, pollInterval: .milliseconds(50)),
+                TritonServingBackend(triton: { TritonClient(baseURL: $0, http: http) }),
+                SageMakerServingBackend(client: { _, _ in sagemaker }, pollInterval: .milliseconds(50)),
             ])
             let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: backends)
             let reconciler = DeploymentReconciler(
@@ -45,6 +69,29 @@ import TritonBackend
             self.controller = controller
             controllerTask = Task { await controller.run() }
         }
+
+        /// The SageMaker operations the controller called, in order.
+        var calls: [String] { sagemaker.calls }
+
+        /// `calls` from `start` on, with consecutive repeats removed: how often the controller looks
+        /// while SageMaker works depends on timing, not on what it decides.
+        func conversation(from start: Int = 0) -> [String] {
+            var kept: [String] = []
+            for call in calls.dropFirst(start) where kept.last != call { kept.append(call) }
+            return kept
+        }
+
+        /// The calls from `start` on that change something (not a Describe or a List), in order:
+        /// what the controller decided, however often it looked.
+        func actions(from start: Int = 0) -> [String] {
+            calls.dropFirst(start).filter { !$0.hasPrefix("Describe") && !$0.hasPrefix("List") }
+        }
+
+        /// Lets SageMaker's work take `duration` (moto's work is done at once).
+        func advance(by duration: Duration) { fake?.advance(by: duration) }
+
+        /// What the account holds.
+        func inventory() async throws -> SageMakerInventory { try await SageMakerInventory.of(sagemaker.wrapped) }
 
         static func spec(
             version: String, count: Int64 = 1, strategy: ModelDeployment.Rollout.Strategy = .immediate,
@@ -69,8 +116,10 @@ import TritonBackend
         @discardableResult
         func serve(_ name: String, _ spec: ModelDeployment.Spec) async throws -> ModelDeployment {
             try await create(name, spec)
-            try await wait(name) { $0.status?.sagemaker?.pendingConfig != nil }
-            fake.advance(by: .seconds(300))
+            if let fake {
+                try await wait(name) { $0.status?.sagemaker?.pendingConfig != nil }
+                fake.advance(by: .seconds(300))
+            }
             return try await wait(name) { $0.status?.phase == .ready }
         }
 
@@ -113,9 +162,9 @@ import TritonBackend
             // (A resync of a key in the middle of its reconcile, its object as that reconcile
             // left it, is folded into it: let the one in hand finish first.)
             try await idle(controller)
-            let before = fake.calls.count
+            let before = sagemaker.calls.count
             await controller.resyncAll()
-            try await until("a reconcile looked at SageMaker") { fake.calls.count > before }
+            try await until("a reconcile looked at SageMaker") { sagemaker.calls.count > before }
             try await idle(controller)
         }
 
@@ -158,49 +207,36 @@ import TritonBackend
 
     static func degraded(_ md: ModelDeployment) -> Condition? { md.status?.conditions?[type: "Degraded"] }
 
-    @Test func createsWaitsForInServiceAndReportsEachStage() async throws {
-        let world = try await World()
+    /// A first pass that finds nothing, then the three creates.
+    static let creation = ["DescribeEndpoint", "DescribeModel", "DescribeEndpointConfig", "CreateModel", "CreateEndpointConfig", "CreateEndpoint"]
+
+    @Test(arguments: Peer.allCases) func createsAnEndpointWaitsForInServiceAndReportsEachStage(_ peer: Peer) async throws {
+        let world = try await World(peer)
         try world.start()
         try await world.create("churn", World.spec(version: "v1", count: 2))
-        let creating = try await world.wait("churn") { $0.status?.phase == .progressing && $0.status?.sagemaker?.pendingConfig != nil }
-        let progressing = creating.status?.conditions?[type: "Progressing"]?.message ?? ""
-        #expect(progressing.contains("creating endpoint churn") || progressing.contains("churn is Creating"), "\(progressing)")
-        #expect(creating.status?.servingVersion == nil)
-        #expect(world.fake.calls.filter { $0.hasPrefix("Create") } == ["CreateModel", "CreateEndpointConfig", "CreateEndpoint"])
-        // Polling is by requeue: SageMaker is asked again while it works, and nothing is created twice.
-        let polled = ContinuousClock.now + .seconds(20)
-        while world.fake.calls.filter({ $0 == "DescribeEndpoint" }).count <= 3, ContinuousClock.now < polled {
-            try await Task.sleep(for: .milliseconds(50))
+        if let fake = world.fake {
+            // (moto's endpoint is InService at once: these stages are the fake's.)
+            let creating = try await world.wait("churn") { $0.status?.phase == .progressing && $0.status?.sagemaker?.pendingConfig != nil }
+            let progressing = creating.status?.conditions?[type: "Progressing"]?.message ?? ""
+            #expect(progressing.contains("creating endpoint churn") || progressing.contains("churn is Creating"), "\(progressing)")
+            #expect(creating.status?.servingVersion == nil)
+            // Polling is by requeue: SageMaker is asked again while it works, and nothing is created twice.
+            try await world.until("the controller looks three more times") { world.calls.count >= Self.creation.count + 3 }
+            #expect(world.calls == Self.creation + Array(repeating: "DescribeEndpoint", count: world.calls.count - Self.creation.count))
+            fake.advance(by: .seconds(300))
         }
-        #expect(world.fake.calls.filter { $0 == "DescribeEndpoint" }.count > 3)
-        #expect(world.fake.calls.filter { $0.hasPrefix("Create") }.count == 3)
-
-        world.fake.advance(by: .seconds(300))
         let ready = try await world.wait("churn") { $0.status?.phase == .ready }
         #expect(ready.status?.servingVersion == "v1")
         #expect(ready.status?.sagemaker?.pendingConfig == nil)
         let name = try #require(ready.status?.sagemaker?.resources.first?.name)
-        #expect(world.fake.modelNames == [name] && world.fake.configNames == [name])
-        let config = try #require(world.fake.requests(.createEndpointConfig).first)
+        #expect(try await world.inventory() == SageMakerInventory(endpoints: ["churn"], configs: [name], models: [name]))
+        let config = try #require(world.sagemaker.requests(.createEndpointConfig).first)
         #expect(config["ProductionVariants"]?.arrayValue?.first?["InitialInstanceCount"] == 2)
-        let tags = world.fake.requests(.createEndpoint).first?["Tags"]?.arrayValue ?? []
+        let tags = world.sagemaker.requests(.createEndpoint).first?["Tags"]?.arrayValue ?? []
         #expect(tags.contains { $0["Key"] == "modelplane.dev/owner" && $0["Value"] == "default/churn" })
         let reasons = try await world.reasons("churn", including: ["Creating", "Serving"])
         #expect(reasons.contains("Creating") && reasons.contains("Serving"), "\(reasons)")
-        // The whole conversation, in order (repeated looks while SageMaker works collapsed: how
-        // many there are depends on timing, not on what the controller decides).
-        let calls = Self.collapsed(world.fake.calls[...])
-        let expected = [
-            "DescribeEndpoint", "DescribeModel", "DescribeEndpointConfig", "CreateModel", "CreateEndpointConfig", "CreateEndpoint", "DescribeEndpoint",
-        ]
-        #expect(calls == expected)
-    }
-
-    /// `calls` with consecutive repeats removed.
-    static func collapsed(_ calls: ArraySlice<String>) -> [String] {
-        var kept: [String] = []
-        for call in calls where kept.last != call { kept.append(call) }
-        return kept
+        #expect(world.conversation() == Self.creation + ["DescribeEndpoint"])
     }
 
     @Test func blueGreenUpdateCarriesTheDeploymentConfigAndCleansUpBeyondTheHistory() async throws {
@@ -210,23 +246,28 @@ import TritonBackend
         let first = try await world.serve("churn", World.spec(version: "v1", strategy: .blueGreen, routing: routing, alarms: ["churn-5xx"], historyLimit: 0))
         let oldName = try #require(first.status?.sagemaker?.resources.first?.name)
 
+        let before = world.calls.count
         try await world.change("churn") { $0.spec.model = .init(name: "churn", version: "v2", uri: "s3://models/churn/v2/model.tar.gz") }
         let updating = try await world.wait("churn") { $0.status?.phase == .progressing && $0.status?.sagemaker?.pendingConfig != nil }
         // While SageMaker shifts traffic, the old version serves.
         #expect(updating.status?.servingVersion == "v1")
-        let update = try #require(world.fake.requests(.updateEndpoint).first)
+        let update = try #require(world.sagemaker.requests(.updateEndpoint).first)
         let traffic = update["DeploymentConfig"]?["BlueGreenUpdatePolicy"]?["TrafficRoutingConfiguration"]
         #expect(traffic?["Type"] == "CANARY" && traffic?["WaitIntervalInSeconds"] == 120)
         #expect(traffic?["CanarySize"] == ["Type": "CAPACITY_PERCENT", "Value": 10])
         #expect(update["DeploymentConfig"]?["AutoRollbackConfiguration"]?["Alarms"] == [["AlarmName": "churn-5xx"]])
 
-        world.fake.advance(by: .seconds(300))
+        world.advance(by: .seconds(300))
         let ready = try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v2" }
         // revisionHistoryLimit 0: the old model and config go once the new one serves.
         let newName = try #require(ready.status?.sagemaker?.resources.map(\.name).first { $0 != oldName })
         #expect(ready.status?.sagemaker?.resources.map(\.name) == [newName])
-        #expect(world.fake.modelNames == [newName] && world.fake.configNames == [newName])
-        #expect(world.fake.calls.filter { $0 == "UpdateEndpoint" }.count == 1)
+        #expect(try await world.inventory() == SageMakerInventory(endpoints: ["churn"], configs: [newName], models: [newName]))
+        #expect(
+            world.conversation(from: before) == [
+                "DescribeEndpoint", "DescribeModel", "DescribeEndpointConfig", "CreateModel", "CreateEndpointConfig", "UpdateEndpoint",
+                "DescribeEndpoint", "DeleteEndpointConfig", "DeleteModel",
+            ])
     }
 
     @Test func aRolledBackUpdateIsDegradedWithSageMakersReasonAndNotRetriedHot() async throws {
@@ -245,27 +286,34 @@ import TritonBackend
             if (try? await world.kube.updateStatus(md)) != nil { break }
         }
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
-        world.fake.advance(by: .seconds(300))
+        world.advance(by: .seconds(300))
         // Updating → RollingBack: Degraded with SageMaker's reason at once, v1 still serving.
         let rolling = try await world.wait("churn") { Self.degraded($0)?.reason == "RollingBack" }
         #expect(rolling.status?.servingVersion == "v1" && rolling.status?.phase == .degraded)
         #expect(Self.degraded(rolling)?.message.contains("container exited with code 1") == true)
-        world.fake.advance(by: .seconds(300))
+        world.advance(by: .seconds(300))
         let degraded = try await world.wait("churn") { Self.degraded($0)?.reason == "UpdateRolledBack" }
         #expect(degraded.status?.phase == .degraded)
         #expect(degraded.status?.servingVersion == "v1")
         #expect(Self.degraded(degraded)?.message.contains("container exited with code 1") == true)
         #expect(degraded.status?.conditions?[type: "Ready"]?.reason == "ServingPrevious")
-        // No second update while the failure stands (the retry waits for a spec change or 5 minutes).
+        // No second update while the failure stands (the retry waits for a spec change or 5 minutes):
+        // a reconcile now only looks.
+        let settled = world.calls.count
         try await world.reconcileAgain()
-        #expect(world.fake.calls.filter { $0 == "UpdateEndpoint" }.count == 1)
+        #expect(world.actions(from: settled) == [] && world.calls.count > settled)
         #expect(try await world.reasons("churn", including: ["UpdateRolledBack"]).contains("UpdateRolledBack"))
 
         // A new spec is tried at once.
+        let retried = world.calls.count
         try await world.change("churn") { $0.spec.model.version = "v3" }
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil && $0.status?.phase == .progressing }
-        world.fake.advance(by: .seconds(300))
+        world.advance(by: .seconds(300))
         try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v3" }
+        #expect(
+            world.conversation(from: retried) == [
+                "DescribeEndpoint", "DescribeModel", "DescribeEndpointConfig", "CreateModel", "CreateEndpointConfig", "UpdateEndpoint", "DescribeEndpoint",
+            ])
     }
 
     @Test func aFailedEndpointIsReportedThenReplacedWhenTheSpecChanges() async throws {
@@ -274,21 +322,26 @@ import TritonBackend
         world.fake.failNextCreate("Image 123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1 does not exist")
         try await world.create("churn", World.spec(version: "v1"))
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
-        world.fake.advance(by: .seconds(300))
+        world.advance(by: .seconds(300))
         let failed = try await world.wait("churn") { Self.degraded($0)?.reason == "EndpointFailed" }
         #expect(failed.status?.phase == .failed)
         #expect(Self.degraded(failed)?.message.contains("does not exist") == true)
         try await world.reconcileAgain()
-        #expect(!world.fake.calls.contains("DeleteEndpoint"))
+        #expect(world.conversation() == Self.creation + ["DescribeEndpoint"])
 
         try await world.change("churn") { $0.spec.model.version = "v2" }
         // A Failed endpoint cannot be updated: deleted, then created anew with the new revision.
-        try await world.wait("churn") { _ in world.fake.calls.contains("DeleteEndpoint") }
-        world.fake.advance(by: .seconds(60))
+        let replaced = world.calls.count
+        try await world.until("the controller deletes the endpoint") { world.calls.contains("DeleteEndpoint") }
+        world.advance(by: .seconds(60))
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil && $0.status?.phase == .progressing }
-        world.fake.advance(by: .seconds(300))
+        world.advance(by: .seconds(300))
         try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v2" }
-        #expect(world.fake.calls.filter { $0 == "CreateEndpoint" }.count == 2)
+        #expect(
+            world.conversation(from: replaced) == [
+                "DescribeEndpoint", "DescribeModel", "DescribeEndpointConfig", "DeleteEndpoint", "DescribeEndpoint", "DescribeModel",
+                "DescribeEndpointConfig", "CreateModel", "CreateEndpointConfig", "CreateEndpoint", "DescribeEndpoint",
+            ])
     }
 
     @Test func throttlingAndEventualConsistencyAreRiddenOut() async throws {
@@ -301,13 +354,17 @@ import TritonBackend
         // The first calls are throttled: BackendUnavailable, then the controller's backoff retries.
         // CreateEndpoint right after CreateEndpointConfig does not see the config yet.
         try await world.wait("churn") { $0.status?.conditions?[type: "Progressing"]?.message.contains("does not see endpoint config") == true }
-        world.fake.advance(by: .seconds(5))
+        world.advance(by: .seconds(5))
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
-        world.fake.advance(by: .seconds(300))
+        world.advance(by: .seconds(300))
         try await world.wait("churn") { $0.status?.phase == .ready }
-        let calls = world.fake.calls
-        #expect(calls.filter { $0 == "CreateEndpoint" }.count >= 2)
-        #expect(calls.filter { $0 == "CreateModel" }.count == 1 && calls.filter { $0 == "CreateEndpointConfig" }.count == 1)
+        // Throttled looks are asked again; the creates are made once each, and CreateEndpoint until
+        // SageMaker sees the config.
+        #expect(
+            world.conversation() == [
+                "DescribeEndpoint", "DescribeModel", "DescribeEndpointConfig", "CreateModel", "CreateEndpointConfig", "CreateEndpoint",
+                "DescribeEndpoint", "DescribeModel", "DescribeEndpointConfig", "CreateEndpoint", "DescribeEndpoint",
+            ])
         #expect(try await world.reasons("churn", including: ["BackendUnavailable"]).contains("BackendUnavailable"))
     }
 
@@ -320,13 +377,16 @@ import TritonBackend
         let refused = try await world.wait("churn") { Self.degraded($0)?.reason == "InvalidRequest" }
         #expect(refused.status?.phase == .failed)
         #expect(Self.degraded(refused)?.message.contains("Could not access model data") == true)
-        // Not retried hot: the same request would be refused again.
+        #expect(world.conversation().prefix(4) == ["DescribeEndpoint", "DescribeModel", "DescribeEndpointConfig", "CreateModel"])
+        #expect(world.actions() == ["CreateModel"])
+        // Not retried hot: the same request would be refused again; a reconcile now only looks.
+        let settled = world.calls.count
         try await world.reconcileAgain()
-        #expect(world.fake.calls.filter { $0 == "CreateModel" }.count == 1)
+        #expect(world.actions(from: settled) == [] && world.calls.count > settled)
         // A changed spec is tried at once.
         try await world.change("churn") { $0.spec.model.uri = "s3://models/churn/v1-fixed/model.tar.gz" }
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
-        world.fake.advance(by: .seconds(300))
+        world.advance(by: .seconds(300))
         try await world.wait("churn") { $0.status?.phase == .ready }
     }
 
@@ -341,120 +401,156 @@ import TritonBackend
         #expect(late.status?.conditions?[type: "Progressing"]?.status == .false)
         #expect(Self.degraded(late)?.message.contains("churn is Creating") == true, "\(String(describing: Self.degraded(late)))")
         // Still watched: when SageMaker finishes, it is Ready and healthy.
-        world.fake.advance(by: .seconds(300))
+        world.advance(by: .seconds(300))
         let ready = try await world.wait("churn") { $0.status?.phase == .ready }
         #expect(Self.degraded(ready)?.status == .false)
         #expect(try await world.reasons("churn", including: ["ProgressDeadlineExceeded"]).contains("ProgressDeadlineExceeded"))
+        // Past the deadline the controller only looked: nothing was created again.
+        #expect(world.conversation() == Self.creation + ["DescribeEndpoint"])
     }
 
-    @Test func anInstanceCountChangeScalesWithoutANewFleet() async throws {
-        let world = try await World()
+    @Test(arguments: Peer.allCases) func anInstanceCountChangeScalesWithoutANewFleet(_ peer: Peer) async throws {
+        let world = try await World(peer)
         try world.start()
         try await world.serve("churn", World.spec(version: "v1", count: 1))
+        let before = world.calls.count
         try await world.change("churn") { $0.spec.backend.sagemaker?.initialInstanceCount = 4 }
-        try await world.wait("churn") { $0.status?.phase == .progressing }
-        #expect(
-            world.fake.requests(.updateEndpointWeightsAndCapacities).first?["DesiredWeightsAndCapacities"] == [
-                ["VariantName": "primary", "DesiredInstanceCount": 4]
-            ])
-        world.fake.advance(by: .seconds(300))
+        if world.fake != nil {
+            try await world.wait("churn") { $0.status?.phase == .progressing }
+            world.advance(by: .seconds(300))
+        }
         try await world.wait("churn") { $0.status?.phase == .ready }
-        #expect(!world.fake.calls.contains("UpdateEndpoint"))
-        #expect(world.fake.configNames.count == 1)
+        #expect(
+            world.sagemaker.requests(.updateEndpointWeightsAndCapacities) == [
+                ["EndpointName": "churn", "DesiredWeightsAndCapacities": [["VariantName": "primary", "DesiredInstanceCount": 4]]]
+            ])
+        #expect(try await world.inventory().configs.count == 1)
+        #expect(world.conversation(from: before) == ["DescribeEndpoint", "UpdateEndpointWeightsAndCapacities", "DescribeEndpoint"])
     }
 
-    @Test func deletionRemovesTheEndpointItsConfigsAndModels() async throws {
-        let world = try await World()
+    @Test(arguments: Peer.allCases) func deletionRemovesTheEndpointItsConfigsAndModels(_ peer: Peer) async throws {
+        let world = try await World(peer)
         try world.start()
         try await world.serve("churn", World.spec(version: "v1"))
-        try await world.change("churn") { $0.spec.model.version = "v2" }
-        try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
-        world.fake.advance(by: .seconds(300))
-        try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v2" }
-        #expect(world.fake.configNames.count == 2)
+        var revisions = 1
+        if world.fake != nil {
+            // (moto has no UpdateEndpoint: a second revision is the fake's.)
+            try await world.change("churn") { $0.spec.model.version = "v2" }
+            try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+            world.advance(by: .seconds(300))
+            try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.servingVersion == "v2" }
+            revisions = 2
+        }
+        #expect(try await world.inventory().configs.count == revisions)
 
-        let before = world.fake.calls.count
+        let before = world.calls.count
         try await world.kube.delete(ModelDeployment.self, name: "churn", namespace: "default")
-        // The object stays (finalizer) until SageMaker has deleted the endpoint.
-        try await world.until("the controller deletes the endpoint") { world.fake.calls.contains("DeleteEndpoint") }
-        #expect(world.fake.endpointNames == ["churn"])
-        _ = try await world.kube.get(ModelDeployment.self, name: "churn", namespace: "default")
-        world.fake.advance(by: .seconds(60))
+        if world.fake != nil {
+            // The object stays (finalizer) until SageMaker has deleted the endpoint.
+            try await world.until("the controller deletes the endpoint") { world.calls.contains("DeleteEndpoint") }
+            #expect(try await world.inventory().endpoints == ["churn"])
+            _ = try await world.kube.get(ModelDeployment.self, name: "churn", namespace: "default")
+            world.advance(by: .seconds(60))
+        }
         try await world.waitGone("churn")
-        #expect(world.fake.endpointNames.isEmpty && world.fake.configNames.isEmpty && world.fake.modelNames.isEmpty)
+        #expect(try await world.inventory() == SageMakerInventory())
         // In order: the endpoint first (looked at until SageMaker has deleted it), then each
         // revision's config and model, oldest first.
-        let calls = Self.collapsed(world.fake.calls[before...])
-        let expected = [
-            "DescribeEndpoint", "DeleteEndpoint", "DescribeEndpoint", "DeleteEndpointConfig", "DeleteModel", "DeleteEndpointConfig", "DeleteModel",
-        ]
-        #expect(calls == expected)
+        let expected =
+            ["DescribeEndpoint", "DeleteEndpoint", "DescribeEndpoint"] + Array(repeating: ["DeleteEndpointConfig", "DeleteModel"], count: revisions).joined()
+        #expect(world.conversation(from: before) == expected)
     }
 
-    @Test func anEndpointSomeoneElseOwnsIsNeverTouched() async throws {
-        let world = try await World()
-        let fake = world.fake
+    @Test(arguments: Peer.allCases) func anEndpointSomeoneElseOwnsIsNeverTouched(_ peer: Peer) async throws {
+        let world = try await World(peer)
+        let theirs = world.sagemaker.wrapped
         // Someone else's endpoint, named as our deployment would name its own.
-        _ = try await fake.call(.createModel, ["ModelName": "theirs", "PrimaryContainer": ["Image": "x"]])
-        _ = try await fake.call(
+        _ = try await theirs.call(
+            .createModel,
+            [
+                "ModelName": "theirs", "ExecutionRoleArn": "arn:aws:iam::123456789012:role/Theirs",
+                "PrimaryContainer": ["Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/theirs:1"],
+            ])
+        _ = try await theirs.call(
             .createEndpointConfig,
-            ["EndpointConfigName": "theirs", "ProductionVariants": [["VariantName": "a", "ModelName": "theirs", "InstanceType": "ml.m5.large"]]])
-        _ = try await fake.call(
+            [
+                "EndpointConfigName": "theirs",
+                "ProductionVariants": [["VariantName": "a", "ModelName": "theirs", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1]],
+            ])
+        _ = try await theirs.call(
             .createEndpoint, ["EndpointName": "churn", "EndpointConfigName": "theirs", "Tags": [["Key": "team", "Value": "payments"]]])
-        fake.advance(by: .seconds(300))
-        let before = fake.calls.count
+        world.advance(by: .seconds(300))
         try world.start()
         try await world.create("churn", World.spec(version: "v1"))
         let conflict = try await world.wait("churn") { Self.degraded($0)?.reason == "Conflict" }
         #expect(Self.degraded(conflict)?.message.contains("not managed by this ModelDeployment") == true)
-        let ours = fake.calls.dropFirst(before)
-        #expect(!ours.contains("UpdateEndpoint") && !ours.contains("DeleteEndpoint") && !ours.contains("CreateModel"), "\(ours)")
+        // It looked (the endpoint, its tags) and changed nothing.
+        #expect(world.conversation().allSatisfy { $0.hasPrefix("Describe") || $0 == "ListTags" }, "\(world.calls)")
         // Deleting our deployment leaves their endpoint alone: once it is gone (its finalizer
         // done), their endpoint is still there and was never asked to go.
         try await world.kube.delete(ModelDeployment.self, name: "churn", namespace: "default")
         try await world.waitGone("churn")
-        #expect(fake.endpointNames == ["churn"] && !fake.calls.contains("DeleteEndpoint"))
+        #expect(try await world.inventory() == SageMakerInventory(endpoints: ["churn"], configs: ["theirs"], models: ["theirs"]))
+        #expect(world.conversation().allSatisfy { $0.hasPrefix("Describe") || $0 == "ListTags" }, "\(world.calls)")
     }
 
-    @Test func afterLosingItsStatusTheControllerAdoptsItsOwnEndpoint() async throws {
-        let world = try await World()
+    @Test(arguments: Peer.allCases) func afterLosingItsStatusTheControllerAdoptsItsOwnEndpoint(_ peer: Peer) async throws {
+        let world = try await World(peer)
         try world.start()
         try await world.serve("churn", World.spec(version: "v1"))
         // Status wiped (say, restored from a backup without it): the endpoint's tags say it is ours.
+        let before = world.calls.count
         var md = try await world.kube.get(ModelDeployment.self, name: "churn", namespace: "default")
         md.status = ModelDeployment.Status()
         _ = try await world.kube.updateStatus(md)
         let adopted = try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.sagemaker != nil }
         #expect(adopted.status?.servingVersion == "v1")
-        #expect(world.fake.calls.filter { $0.hasPrefix("Create") || $0.hasPrefix("Update") }.count == 3)
         #expect(try await world.reasons("churn", including: ["Adopted"]).contains("Adopted"))
+        // Adopted by its tags (the endpoint, then its owner tag), nothing created or updated.
+        #expect(world.conversation(from: before).starts(with: ["DescribeEndpoint", "ListTags"]))
+        #expect(world.actions(from: before) == [])
     }
 
-    @Test func anotherAPIURLMovesNothingAnotherEndpointNameMovesTheEndpoint() async throws {
-        let world = try await World()
+    @Test(arguments: Peer.allCases) func anotherAPIURLMovesNothingAnotherEndpointNameMovesTheEndpoint(_ peer: Peer) async throws {
+        let world = try await World(peer)
         try world.start()
         try await world.serve("churn", World.spec(version: "v1"))
+        let before = world.calls.count
         try await world.change("churn") { $0.spec.backend.sagemaker?.endpointURL = "https://vpce-1.api.sagemaker.us-east-1.vpce.amazonaws.com" }
         let sameEndpoint = try await world.wait("churn") { $0.status?.sagemaker?.endpointURL != nil }
         #expect(sameEndpoint.status?.phase == .ready)
-        #expect(!world.fake.calls.contains("DeleteEndpoint") && world.fake.calls.filter { $0 == "CreateEndpoint" }.count == 1)
+        #expect(world.conversation(from: before) == ["DescribeEndpoint"])
 
+        let moved = world.calls.count
         try await world.change("churn") { $0.spec.backend.sagemaker?.endpointName = "churn-v2" }
-        let moving = try await world.wait("churn") { _ in world.fake.calls.contains("DeleteEndpoint") }
-        #expect(moving.status?.servingVersion == "v1", "the old endpoint serves until it is deleted")
-        world.fake.advance(by: .seconds(60))
-        try await world.wait("churn") { $0.status?.sagemaker?.endpoint == "churn-v2" && $0.status?.sagemaker?.pendingConfig != nil }
-        world.fake.advance(by: .seconds(300))
-        try await world.wait("churn") { $0.status?.phase == .ready }
-        #expect(world.fake.endpointNames == ["churn-v2"])
+        if world.fake != nil {
+            let moving = try await world.wait("churn") { _ in world.calls.contains("DeleteEndpoint") }
+            #expect(moving.status?.servingVersion == "v1", "the old endpoint serves until it is deleted")
+            world.advance(by: .seconds(60))
+            try await world.wait("churn") { $0.status?.sagemaker?.endpoint == "churn-v2" && $0.status?.sagemaker?.pendingConfig != nil }
+            world.advance(by: .seconds(300))
+        }
+        try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.sagemaker?.endpoint == "churn-v2" }
+        #expect(try await world.inventory().endpoints == ["churn-v2"])
+        // The old endpoint and what it held go first (one endpoint per deployment), then the
+        // revision is created under the new name.
+        #expect(
+            world.conversation(from: moved) == [
+                "DescribeEndpoint", "DeleteEndpoint", "DescribeEndpoint", "DeleteEndpointConfig", "DeleteModel", "DescribeEndpoint", "DescribeModel",
+                "DescribeEndpointConfig", "CreateModel", "CreateEndpointConfig", "CreateEndpoint", "DescribeEndpoint",
+            ])
     }
 
     @Test func movingFromTritonToSageMakerAndBack() async throws {
+        let triton = try await TritonPeer.start(models: [TritonPeer.Model(name: "churn", versions: [1, 2])])
+        defer { triton.stop() }
         let world = try await World()
+        let client = TritonClient(baseURL: triton.url, http: world.http)
         try world.start()
         _ = try await world.kube.create(
-            ModelDeployment(name: "churn", spec: .init(model: .init(name: "churn", version: "1"), backend: .init(triton: .init(url: world.triton.baseURL)))))
-        try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.triton != nil }
+            ModelDeployment(name: "churn", spec: .init(model: .init(name: "churn", version: "1"), backend: .init(triton: .init(url: triton.url)))))
+        try await world.wait("churn", timeout: .seconds(90)) { $0.status?.phase == .ready && $0.status?.triton != nil }
+        #expect(try await client.isReady("churn", version: "1"))
 
         // Only the backend block changes.
         try await world.change("churn") { md in
@@ -463,21 +559,22 @@ import TritonBackend
         }
         try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
         // Triton keeps serving until SageMaker does.
-        #expect(!world.triton.history.contains("unload churn"))
-        world.fake.advance(by: .seconds(300))
+        #expect(try await client.isReady("churn", version: "1"))
+        world.advance(by: .seconds(300))
         let moved = try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.triton == nil }
         #expect(moved.status?.backend == "sagemaker")
-        #expect(world.triton.history.contains("unload churn"))
+        #expect(try await client.isReady("churn", version: "1") == false)
 
         try await world.change("churn") { md in
-            md.spec.backend = .init(triton: .init(url: world.triton.baseURL))
+            md.spec.backend = .init(triton: .init(url: triton.url))
             md.spec.model.uri = nil
         }
-        try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.backend == "triton" && $0.status?.triton != nil }
+        try await world.wait("churn", timeout: .seconds(90)) { $0.status?.phase == .ready && $0.status?.backend == "triton" && $0.status?.triton != nil }
+        #expect(try await client.isReady("churn", version: "1"))
         // The endpoint is deleted once Triton serves; then its configs and models.
-        try await world.until("the controller deletes the endpoint") { world.fake.calls.contains("DeleteEndpoint") }
-        world.fake.advance(by: .seconds(60))
+        try await world.until("the controller deletes the endpoint") { world.calls.contains("DeleteEndpoint") }
+        world.advance(by: .seconds(60))
         try await world.wait("churn") { $0.status?.sagemaker == nil }
-        #expect(world.fake.endpointNames.isEmpty && world.fake.modelNames.isEmpty)
+        #expect(try await world.inventory() == SageMakerInventory())
     }
 }
