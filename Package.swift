@@ -41,6 +41,9 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // OpenSSL's libcrypto, as the system provides it: SHA-256 (the audit chain) and, later, HMAC.
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Two GNU extensions of glibc that Swift's Glibc module hides (pipe2, closefrom for
+        // posix_spawn): Subprocess starts git and credential plugins with them.
+        .target(name: "CSpawn"),
         .target(name: "ModelplaneAPI", swiftSettings: strict),
         .target(
             name: "Manifests",
@@ -55,7 +58,7 @@ let package = Package(
         .target(
             name: "KubeClient",
             dependencies: [
-                "HTTPClient", "ModelplaneAPI",
+                "CSpawn", "HTTPClient", "ModelplaneAPI",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict

@@ -1,3 +1,4 @@
+import CSpawn
 import Dispatch
 package import Foundation
 
@@ -9,39 +10,48 @@ package struct ProcessOutput: Sendable {
     package var timedOut: Bool
 }
 
+/// A program that could not be started.
+package struct SubprocessError: LocalizedError, CustomStringConvertible {
+    package var description: String
+    package var errorDescription: String? { description }
+}
+
 /// Runs programs without a shell (arguments are never interpreted), off Swift's cooperative
 /// pool: the blocking waits and pipe reads happen on Dispatch threads. (Used for git and for
 /// kubeconfig exec credential plugins.)
+///
+/// Children are started with `posix_spawn` directly, not Foundation's `Process`: a child inherits
+/// ignored signals and the blocked mask, and `serve` and `controller` ignore SIGPIPE (SwiftNIO),
+/// and SIGTERM while their ServiceGroup sets up the dispatch source that takes it;
+/// with `Process`, the git or credential plugin they started ignored them too. Here every signal
+/// is reset to its default and none is blocked, and the child leads a process group of its own,
+/// so a timeout kills it and what it started (git's `git-remote-https` or `ssh`, which would
+/// otherwise keep the output pipes open).
 package enum Subprocess {
     /// Runs `executable` with `arguments` and exactly `environment`; writes `input` to its
-    /// standard input; kills it after `timeout`.
+    /// standard input; kills it (its process group) after `timeout`.
     package static func run(
         _ executable: String, _ arguments: [String], environment: [String: String], input: Data? = nil, timeout: Duration
     ) async throws -> ProcessOutput {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        let stdout = Pipe()
-        let stderr = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
-        try process.run()
+        let stdout = try PipeEnds()
+        let stderr = try PipeEnds()
+        let stdin = input == nil ? nil : try PipeEnds()
+        let pid: pid_t
+        do {
+            pid = try spawn(executable, arguments, environment, stdin: stdin?.read, stdout: stdout.write, stderr: stderr.write)
+        } catch {
+            for ends in [stdout, stderr] + (stdin.map { [$0] } ?? []) { ends.closeBoth() }
+            throw error
+        }
+        // The child holds its own copies; the parent keeps only its ends.
+        close(stdout.write)
+        close(stderr.write)
+        if let stdin { close(stdin.read) }
+
         let timedOut = TimeoutFlag()
-        // SIGKILL, not `terminate()`'s SIGTERM: a child inherits ignored signals and the blocked
-        // mask, and `serve` and `controller` ignore SIGTERM (they take it from a dispatch
-        // source), so a git that hung inside them outlived its timeout.
-        //
-        // Foundation starts the child in a process group of its own; killing the group also
-        // ends what it started (git's `git-remote-https` or `ssh`), which would otherwise keep
-        // the output pipes open after it died.
-        let pid = process.processIdentifier
-        let target = getpgid(pid) == pid ? -pid : pid
         let killer = DispatchWorkItem {
             timedOut.set()
-            kill(target, SIGKILL)
+            kill(-pid, SIGKILL)
         }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: killer)
@@ -49,21 +59,71 @@ package enum Subprocess {
             let group = DispatchGroup()
             let out = DataBox()
             let err = DataBox()
-            DispatchQueue.global().async(group: group) { out.data = stdout.fileHandleForReading.readDataToEndOfFile() }
-            DispatchQueue.global().async(group: group) { err.data = stderr.fileHandleForReading.readDataToEndOfFile() }
-            if let input {
+            DispatchQueue.global().async(group: group) { out.data = FileHandle(fileDescriptor: stdout.read, closeOnDealloc: true).readDataToEndOfFile() }
+            DispatchQueue.global().async(group: group) { err.data = FileHandle(fileDescriptor: stderr.read, closeOnDealloc: true).readDataToEndOfFile() }
+            if let input, let stdin {
                 DispatchQueue.global().async(group: group) {
                     // A child that exits early closes the pipe; writing then fails, which is fine.
-                    try? stdin.fileHandleForWriting.write(contentsOf: input)
-                    try? stdin.fileHandleForWriting.close()
+                    let handle = FileHandle(fileDescriptor: stdin.write, closeOnDealloc: true)
+                    try? handle.write(contentsOf: input)
+                    try? handle.close()
                 }
             }
             group.notify(queue: .global()) {
-                let status = process.reapedStatus()
+                let status = waitForExit(pid)
                 killer.cancel()
                 continuation.resume(returning: ProcessOutput(status: status, stdout: out.data, stderr: err.data, timedOut: timedOut.value))
             }
         }
+    }
+
+    /// Starts the child: standard input from `stdin` (or /dev/null), output to the given pipe
+    /// ends, every other descriptor closed, default signal dispositions, nothing blocked, a
+    /// process group of its own.
+    private static func spawn(
+        _ executable: String, _ arguments: [String], _ environment: [String: String], stdin: Int32?, stdout: Int32, stderr: Int32
+    ) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let stdin {
+            posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        cspawn_addclosefrom(&actions, 3)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else { throw SubprocessError(description: "cannot run \(executable): \(String(cString: strerror(result)))") }
+        return pid
+    }
+
+    /// Blocks until `pid` exits; its exit code, or the number of the signal that ended it.
+    private static func waitForExit(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            if errno != EINTR { return -1 }
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : signal
     }
 
     /// `name` found on `PATH`, or nil.
@@ -81,6 +141,24 @@ private final class DataBox: @unchecked Sendable {
     var data = Data()
 }
 
+/// A pipe whose descriptors are closed on exec (the child gets its copies through `dup2`).
+private struct PipeEnds {
+    let read: Int32
+    let write: Int32
+
+    init() throws {
+        var fds: [Int32] = [0, 0]
+        guard cspawn_pipe_cloexec(&fds) == 0 else { throw SubprocessError(description: "cannot create a pipe: \(String(cString: strerror(errno)))") }
+        read = fds[0]
+        write = fds[1]
+    }
+
+    func closeBoth() {
+        close(read)
+        close(write)
+    }
+}
+
 private final class TimeoutFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var flag = false
@@ -89,15 +167,7 @@ private final class TimeoutFlag: @unchecked Sendable {
 }
 
 extension Process {
-    /// Blocks until the child exits and returns what `terminationStatus` would: the exit code, or
-    /// the number of the signal that ended it.
-    package func reapedStatus() -> Int32 {
-        if let status = statusFromWaitpid() { return status }
-        waitUntilExit()
-        return terminationStatus
-    }
-
-    /// Reaps the child with a blocking `waitpid` and returns its status as `reapedStatus` does;
+    /// Reaps the child with a blocking `waitpid` and returns its exit code or the number of the signal that ended it;
     /// nil where Foundation reaped it first (Foundation then has the status, and its own
     /// `waitpid`, finding the child gone, records a plain exit).
     ///

@@ -63,11 +63,11 @@ final class Repository: Sendable {
         var serve: PeerProcess!
         let kube: KubernetesClient
 
-        init(controller: Bool = false, serveArguments: (String) -> [String] = { _ in [] }) async throws {
+        init(controller: Bool = false, environment: [String: String] = [:], serveArguments: (String) -> [String] = { _ in [] }) async throws {
             repository = try await Repository(directory + "/origin")
             try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
             serve = try await PeerProcess.modelplaneServe(
-                data: directory + "/data", controller: controller, extraArguments: serveArguments(directory + "/origin"))
+                data: directory + "/data", controller: controller, extraArguments: serveArguments(directory + "/origin"), environment: environment)
             kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/data/kubeconfig"))
         }
 
@@ -228,6 +228,51 @@ final class Repository: Sendable {
         try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "2"))
         try await world.repository.commit("a to 2")
         #expect(try await waitFor { $0?.spec.model.version == "2" })
+    }
+
+    /// `serve` ignores signals (SIGPIPE, which SwiftNIO needs ignored; its ServiceGroup sets
+    /// SIGTERM to ignored before a dispatch source takes it); the git it starts
+    /// must not inherit any of that, nor a blocked mask: git would live through a SIGPIPE that
+    /// should end it, and a `kill -TERM` of a hung fetch.
+    @Test func gitStartedByServeHasDefaultSignals() async throws {
+        let bin = NSTemporaryDirectory() + "modelplane-git-wrapper-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        let git = try #require(Subprocess.find("git"))
+        // A git that writes down its own parent and signal state first (sh execs from the spawned
+        // process; it reads its status with builtins, since while it waits for a child its mask is
+        // its own business), one file per run: git runs git too, and only serve's child is the point.
+        let script = """
+            #!/bin/sh
+            while IFS= read -r line; do case "$line" in PPid:*|SigIgn:*|SigBlk:*) printf '%s\\n' "$line";; esac; done < /proc/$$/status > '\(bin)/run-'$$.tmp
+            mv '\(bin)/run-'$$.tmp '\(bin)/run-'$$
+            exec '\(git)' "$@"
+
+            """
+        try script
+            .write(toFile: bin + "/git", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/git")
+        let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        let world = try await World(environment: ["PATH": path]) { origin in ["--git", origin, "--path", "deploy", "--interval", "1s"] }
+        func servesChild() throws -> String? {
+            try FileManager.default.contentsOfDirectory(atPath: bin).filter { $0.hasPrefix("run-") && !$0.hasSuffix(".tmp") }
+                .map { try String(contentsOfFile: bin + "/" + $0, encoding: .utf8) }
+                .first { $0.contains("PPid:\t\(world.serve.pid)\n") }
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try servesChild() == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        func mask(_ text: String, _ field: String) throws -> UInt64 {
+            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix(field + ":") })
+            return try #require(UInt64(line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces), radix: 16))
+        }
+        // serve does ignore SIGPIPE (else this test would prove nothing)…
+        let serve = try String(contentsOfFile: "/proc/\(world.serve.pid)/status", encoding: .utf8)
+        #expect(try mask(serve, "SigIgn") & (UInt64(1) << (SIGPIPE - 1)) != 0, "\(serve)")
+        // …and its git ignores and blocks none of the standard signals (1–31; glibc's posix_spawn
+        // leaves its two internal real-time signals, 32 and 33, ignored in every child).
+        let child = try #require(try servesChild(), "serve ran no git")
+        #expect(try mask(child, "SigIgn") & 0x7fff_ffff == 0, "\(child)")
+        #expect(try mask(child, "SigBlk") & 0x7fff_ffff == 0, "\(child)")
     }
 
     @Test func httpsWithATokenThatRotatesAndNoSecretInAnyMessage() async throws {
