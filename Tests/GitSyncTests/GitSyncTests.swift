@@ -275,6 +275,62 @@ final class Repository: Sendable {
         #expect(try mask(child, "SigBlk") & 0x7fff_ffff == 0, "\(child)")
     }
 
+    /// Git over ssh against a real sshd on a loopback port (Tests/Peers/ssh_peer.py): key
+    /// authentication, a known_hosts file, trust on first use remembered, and a server whose key
+    /// changed refused with ssh's own words, nothing applied or pruned.
+    @Test func sshRemotesWithKeysKnownHostsAndAHostKeyThatChanged() async throws {
+        let world = try await World()
+        try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "1"))
+        try await world.repository.commit("a")
+        let keys = world.directory + "/ssh"
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+        for name in ["host", "other-host", "client", "stranger"] {
+            let made = try await CommandResult.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", "\(keys)/\(name)"])
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        try FileManager.default.copyItem(atPath: keys + "/client.pub", toPath: keys + "/authorized_keys")
+        let sshd = try await PeerProcess.start(
+            Peers.python,
+            [Peers.script("ssh_peer.py"), "--dir", keys, "--host-key", keys + "/host", "--authorized-keys", keys + "/authorized_keys"])
+        defer { sshd.stop() }
+        let user = ProcessInfo.processInfo.environment["USER"] ?? (getuid() == 0 ? "root" : NSUserName())
+        let url = "ssh://\(user)@127.0.0.1:\(sshd.port)\(world.repository.path)"
+        let hostKey = try String(contentsOfFile: keys + "/host.pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        try "[127.0.0.1]:\(sshd.port) \(hostKey)\n".write(toFile: keys + "/known_hosts", atomically: true, encoding: .utf8)
+        func sync(_ arguments: [String]) async throws -> CommandResult {
+            try await CommandResult.run(
+                Peers.modelplane, ["sync", "--once", "--path", "deploy", "--git", url] + arguments,
+                environment: ["MODELPLANE_DATA": world.directory + "/data", "MODELPLANE_KUBECONFIG": ""])
+        }
+
+        // The key, and a known_hosts file naming the server's key.
+        var result = try await sync(["--git-ssh-key", keys + "/client", "--git-known-hosts", keys + "/known_hosts"])
+        #expect(result.status == 0 && result.stdout.contains("a created"), "\(result.stdout)\(result.stderr)\n\(sshd.errorLog)")
+        // A key the server does not accept: refused, in ssh's words.
+        result = try await sync(["--git-ssh-key", keys + "/stranger", "--git-known-hosts", keys + "/known_hosts"])
+        #expect(result.status == 1 && result.stderr.contains("Permission denied (publickey)"), "\(result.stderr)")
+        // Without a known_hosts file the first key seen is trusted and remembered.
+        try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "2"))
+        try await world.repository.commit("a to 2")
+        result = try await sync(["--git-ssh-key", keys + "/client"])
+        #expect(result.status == 0 && result.stdout.contains("a configured"), "\(result.stdout)\(result.stderr)")
+
+        // The server's key changes: refused, with or without the known_hosts file; nothing
+        // applied, nothing pruned.
+        sshd.send("rekey \(keys)/other-host")
+        #expect(await sshd.waitForOutput(timeout: .seconds(30)) { $0.contains("\nOK") }, "\(sshd.log)")
+        try world.repository.remove("deploy/a.yaml")
+        try world.repository.write("deploy/b.yaml", Repository.manifest("b", version: "1"))
+        try await world.repository.commit("a gone, b added")
+        for arguments in [["--git-ssh-key", keys + "/client"], ["--git-ssh-key", keys + "/client", "--git-known-hosts", keys + "/known_hosts"]] {
+            result = try await sync(arguments)
+            #expect(result.status == 1 && result.stderr.contains("Host key verification failed"), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("cannot fetch"), "\(result.stderr)")
+        }
+        #expect(try await world.get("a")?.spec.model.version == "2")
+        #expect(try await world.get("b") == nil)
+    }
+
     @Test func httpsWithATokenThatRotatesAndNoSecretInAnyMessage() async throws {
         let world = try await World()
         try world.repository.write("deploy/a.yaml", Repository.manifest("a", version: "1"))
