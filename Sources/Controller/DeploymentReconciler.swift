@@ -16,7 +16,7 @@ public struct DeploymentReconciler: Reconciler {
     let client: KubernetesClient
     let cache: ObjectCache<ModelDeployment>
     let backends: BackendRegistry
-    let audit: AuditLog?
+    let audit: (any AuditSink)?
     let events: EventRecorder
     /// Wall time for what the status records (backends take their own clock for deadlines).
     let clock: any RuntimeClock
@@ -25,7 +25,7 @@ public struct DeploymentReconciler: Reconciler {
     let mayAct: @Sendable () -> Bool
 
     public init(
-        client: KubernetesClient, cache: ObjectCache<ModelDeployment>, backends: BackendRegistry, audit: AuditLog?, events: EventRecorder,
+        client: KubernetesClient, cache: ObjectCache<ModelDeployment>, backends: BackendRegistry, audit: (any AuditSink)?, events: EventRecorder,
         clock: any RuntimeClock = SystemClock(), mayAct: @escaping @Sendable () -> Bool = { true }
     ) {
         self.client = client
@@ -186,11 +186,8 @@ public struct DeploymentReconciler: Reconciler {
         let deployment = ObjectKey(md.metadata).description
         return ActionContext(
             deployment: md, revision: revision, now: clock.date,
-            audit: { entry in
-                try audit?.append(
-                    AuditLog.Record(
-                        deployment: deployment, revision: revision, action: entry.action, target: entry.target, detail: entry.detail,
-                        outcome: entry.outcome.text))
+            audit: { [clock] entry in
+                try audit?.record(AuditRecord(deployment: deployment, revision: revision, entry: entry, time: clock.date))
             }, leading: mayAct)
     }
 
