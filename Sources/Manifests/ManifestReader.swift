@@ -189,9 +189,31 @@ public struct ManifestReader: Sendable {
         for case let root? in documents {
             // `---` followed by nothing (or only comments) is an empty document, not an error.
             if case .scalar("", plain: true, tag: nil) = root.content { continue }
-            readDocument(root, file: file, into: &set)
+            if let items = Self.listItems(root) {
+                for item in items { readDocument(item, file: file, into: &set) }
+            } else {
+                readDocument(root, file: file, into: &set)
+            }
         }
         return set
+    }
+
+    /// The items of a `v1 List` (or a `ModelDeploymentList`), what `kubectl get -o yaml|json`
+    /// writes for several objects: each is read as a document of its own. Nil for anything else.
+    private static func listItems(_ root: YAMLNode) -> [YAMLNode]? {
+        guard case .mapping(let pairs) = root.content else { return nil }
+        func value(_ key: String) -> YAMLNode? {
+            pairs.first { if case .scalar(key, _, _) = $0.key.content { true } else { false } }?.value
+        }
+        func text(_ key: String) -> String? {
+            if case .scalar(let text, _, _)? = value(key)?.content { text } else { nil }
+        }
+        let isList =
+            (text("apiVersion") == "v1" && text("kind") == "List")
+            || (text("apiVersion") == ModelDeployment.apiVersion && text("kind") == ModelDeployment.kind + "List")
+        guard isList else { return nil }
+        if case .sequence(let items)? = value("items")?.content { return items }
+        return []
     }
 
     public func parse(_ text: String, file: String) -> ManifestSet { parse(Array(text.utf8), file: file) }

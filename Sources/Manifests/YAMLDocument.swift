@@ -12,7 +12,8 @@ public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
         self.column = column
     }
 
-    public var description: String { "\(file):\(line):\(column)" }
+    /// `FILE:LINE:COLUMN`; just `FILE` for a problem with the file as a whole (line 0).
+    public var description: String { line > 0 ? "\(file):\(line):\(column)" : file }
 }
 
 /// A YAML node with the position it came from. Aliases are resolved to the anchored node.
@@ -36,7 +37,10 @@ public struct ManifestLimits: Sendable {
     public var maxFileBytes = 8 * 1024 * 1024
     /// Deepest nesting of mappings and sequences.
     public var maxDepth = 64
-    /// Nodes per document, counting every node an alias repeats ("billion laughs" stops here).
+    /// Nodes per document as written (a large plain manifest, a List, stops here).
+    public var maxNodes = 1_000_000
+    /// Nodes per document counting every node an alias repeats ("billion laughs" stops here):
+    /// applies only where aliases repeat something.
     public var maxExpandedNodes = 100_000
     /// Documents per file.
     public var maxDocuments = 10_000
@@ -86,7 +90,21 @@ struct YAMLComposer {
         var stack: [Frame] = []
         var anchors: [String: YAMLNode] = [:]
         var documentRoot: YAMLNode?
+        // Nodes as written, and with what aliases repeat.
+        var written = 0
         var expanded = 0
+
+        /// One more node as written: its limit, and the alias limit if aliases pushed it over.
+        func count(_ line: Int, _ column: Int) throws(YAMLSyntaxError) {
+            written += 1
+            expanded += 1
+            if written > limits.maxNodes {
+                throw YAMLSyntaxError(
+                    line: line, column: column,
+                    message: "document has more than \(limits.maxNodes) nodes (the limit for one document): split it into several documents or files")
+            }
+            if expanded > limits.maxExpandedNodes, expanded > written { throw aliasBomb(line, column) }
+        }
 
         func add(_ node: YAMLNode, anchor: String?) throws(YAMLSyntaxError) {
             if let anchor { anchors[anchor] = node }
@@ -121,12 +139,12 @@ struct YAMLComposer {
                 }
                 anchors = [:]
                 documentRoot = nil
+                written = 0
                 expanded = 0
             case YAML_DOCUMENT_END_EVENT:
                 documents.append(documentRoot)
             case YAML_SCALAR_EVENT:
-                expanded += 1
-                if expanded > limits.maxExpandedNodes { throw tooLarge(line, column) }
+                try count(line, column)
                 let scalar = event.data.scalar
                 let value = String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self)
                 let node = YAMLNode(
@@ -138,8 +156,7 @@ struct YAMLComposer {
                 if stack.count >= limits.maxDepth {
                     throw YAMLSyntaxError(line: line, column: column, message: "nesting deeper than \(limits.maxDepth) levels")
                 }
-                expanded += 1
-                if expanded > limits.maxExpandedNodes { throw tooLarge(line, column) }
+                try count(line, column)
                 let isMapping = event.type == YAML_MAPPING_START_EVENT
                 let anchor = isMapping ? Self.string(event.data.mapping_start.anchor) : Self.string(event.data.sequence_start.anchor)
                 stack.append(Frame(isMapping: isMapping, line: line, column: column, anchor: anchor))
@@ -165,7 +182,7 @@ struct YAMLComposer {
                     throw YAMLSyntaxError(line: line, column: column, message: "unknown alias *\(name)")
                 }
                 expanded += target.expandedSize
-                if expanded > limits.maxExpandedNodes { throw tooLarge(line, column) }
+                if expanded > limits.maxExpandedNodes { throw aliasBomb(line, column) }
                 var node = target
                 node.line = line
                 node.column = column
@@ -176,10 +193,10 @@ struct YAMLComposer {
         }
     }
 
-    private func tooLarge(_ line: Int, _ column: Int) -> YAMLSyntaxError {
+    private func aliasBomb(_ line: Int, _ column: Int) -> YAMLSyntaxError {
         YAMLSyntaxError(
             line: line, column: column,
-            message: "document expands to more than \(limits.maxExpandedNodes) nodes (counting what aliases repeat); refusing it as a possible alias bomb")
+            message: "document expands to more than \(limits.maxExpandedNodes) nodes through what its aliases repeat; refusing it as a possible alias bomb")
     }
 
     private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {

@@ -32,7 +32,7 @@ struct ConnectionOptions: ParsableArguments {
         } catch let error as CLIError {
             throw error
         } catch {
-            throw CLIError("\(error)")
+            throw CLIError(plainMessage(error))
         }
     }
 }
@@ -55,6 +55,40 @@ struct ManifestOptions: ParsableArguments {
         }
         return set
     }
+}
+
+/// One plain sentence for an error a user can cause, whatever threw it: Foundation's file errors
+/// become "PATH: no such file" and the like (never `Error Domain=NSCocoaErrorDomain Code=260 …`),
+/// the API client's errors what `forUser` says, anything else its own description.
+func plainMessage(_ error: any Error) -> String {
+    if let error = error as? CLIError { return error.description }
+    if let error = error as? KubernetesError { return error.forUser }
+    if let message = foundationMessage(error) { return message }
+    return "\(error)"
+}
+
+/// `plainMessage` for Foundation's file and POSIX errors; nil for anything else.
+func foundationMessage(_ error: any Error) -> String? {
+    let ns = error as NSError
+    guard ns.domain == NSCocoaErrorDomain || ns.domain == NSPOSIXErrorDomain else { return nil }
+    let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path
+    let posix = ns.domain == NSPOSIXErrorDomain ? ns : ns.userInfo[NSUnderlyingErrorKey] as? NSError
+    let what: String
+    switch CocoaError.Code(rawValue: ns.code) {
+    case _ where ns.domain == NSPOSIXErrorDomain: what = String(cString: strerror(Int32(ns.code)))
+    case .fileNoSuchFile, .fileReadNoSuchFile: what = "no such file"
+    case .fileReadNoPermission, .fileWriteNoPermission: what = "permission denied"
+    case .fileReadInapplicableStringEncoding, .fileReadUnknownStringEncoding: what = "not UTF-8 text"
+    case .fileWriteOutOfSpace: what = "no space left on the device"
+    case .fileWriteFileExists: what = "already exists"
+    default:
+        if let posix, posix.domain == NSPOSIXErrorDomain {
+            what = String(cString: strerror(Int32(posix.code)))
+        } else {
+            what = "cannot read or write it"
+        }
+    }
+    return path.map { "\($0): \(what)" } ?? what
 }
 
 /// An error for the user: printed on stderr as `error: ...` (as kubectl prints its own), exit

@@ -36,7 +36,7 @@ enum ControllerOptions {
         do {
             audit = try AuditLog(path: auditLog)
         } catch {
-            throw CLIError("cannot open the audit log \(auditLog): \(error)")
+            throw CLIError("cannot open the audit log \(auditLog): \(plainMessage(error))")
         }
         let backends = Backends.standard(http: HTTPClient(), sageMakerPoll: .seconds(max(1, sageMakerPoll)))
         let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: backends)
@@ -241,18 +241,33 @@ struct Audit: ParsableCommand {
             abstract: "Check that no audit record was edited, removed, inserted or cut off the end.",
             discussion: "Exit 0 and the record count when the chain is intact; exit 1 naming the first broken line otherwise.")
 
-        @Option(help: "The audit log (default: DATA/audit.log).")
-        var file: String = DataDirectory(path: DataDirectory.default).path + "/audit.log"
+        @Option(help: "The audit log (default: DATA/audit.log; DATA is $MODELPLANE_DATA, else ~/.modelplane).")
+        var file: String?
 
         func run() throws {
-            do {
-                let count = try AuditLog.verify(path: file)
-                print("\(file): \(count) record\(count == 1 ? "" : "s"), chain intact")
-            } catch let problem as AuditLog.Problem {
-                throw CLIError("\(file):\(problem)")
-            } catch {
-                throw CLIError("\(file): \(error)")
+            let path = file ?? DataDirectory(path: DataDirectory.default).path + "/audit.log"
+            guard FileManager.default.fileExists(atPath: path) else {
+                let hint =
+                    file == nil
+                    ? "the server writes DATA/audit.log in its data directory: give --file, or set MODELPLANE_DATA to the directory `modelplane serve --data` uses"
+                    : "the server writes audit.log in its data directory (`modelplane serve --data DIR`), or where `modelplane controller --audit-log` says"
+                throw CLIError("no audit log at \(path): \(hint)")
             }
+            let count: Int
+            do {
+                count = try AuditLog.verify(path: path)
+            } catch let problem as AuditLog.Problem {
+                throw CLIError("\(path):\(problem)")
+            } catch {
+                throw CLIError(plainMessage(error))
+            }
+            // An empty log is no evidence of anything: say so, and do not pass.
+            guard count > 0 else {
+                throw CLIError(
+                    "\(path) holds no records, so there is nothing to verify; if the controller has acted, this is not the log it writes (see `modelplane serve --help`)"
+                )
+            }
+            print("\(path): \(count) record\(count == 1 ? "" : "s"), chain intact")
         }
     }
 }

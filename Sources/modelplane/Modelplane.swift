@@ -33,6 +33,10 @@ struct Modelplane: AsyncParsableCommand {
         } catch let error as CLIError {
             FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
             terminate(1)
+        } catch  where foundationMessage(error) != nil {
+            // A file a command read or wrote: one sentence, not Foundation's description.
+            FileHandle.standardError.write(Data("error: \(plainMessage(error))\n".utf8))
+            terminate(1)
         } catch {
             let code = exitCode(for: error)
             let text = fullMessage(for: error)

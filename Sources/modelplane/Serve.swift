@@ -80,7 +80,7 @@ struct Serve: AsyncParsableCommand {
         do {
             store = try ResourceStore(path: directory.path + "/store.db", historyLimit: history)
         } catch {
-            throw ValidationError("cannot open the store in \(directory.path): \(error)")
+            throw ValidationError("cannot open the store in \(directory.path): \(plainMessage(error))")
         }
         let certificates = LocalCertificates(directory: directory.path)
         try certificates.ensure()
@@ -113,7 +113,7 @@ struct Serve: AsyncParsableCommand {
                             do {
                                 try directory.writeKubeconfig(server: url)
                             } catch {
-                                FileHandle.standardError.write(Data("cannot write \(directory.kubeconfig): \(error)\n".utf8))
+                                FileHandle.standardError.write(Data("cannot write \(directory.kubeconfig): \(plainMessage(error))\n".utf8))
                             }
                             // Written straight to the file descriptor: stdout is block-buffered when it is a file or pipe.
                             FileHandle.standardOutput.write(

@@ -145,6 +145,37 @@ import Testing
         #expect(result.stderr == "error: modeldeployment.modelplane.dev \"sentiment\" not found\n")
     }
 
+    /// `audit verify` says where it looked when there is no log, never calls an empty log
+    /// intact, and says every problem in one plain sentence (never a Foundation error dump).
+    @Test func auditVerifySaysWhereItLookedAndNeverPassesAnEmptyLog() async throws {
+        let data = NSTemporaryDirectory() + "modelplane-audit-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        func verify(_ arguments: String...) async throws -> CommandResult {
+            try await CommandResult.run(Peers.modelplane, ["audit", "verify"] + arguments, environment: ["MODELPLANE_DATA": data])
+        }
+        var result = try await verify()
+        #expect(result.status == 1 && result.stdout.isEmpty)
+        #expect(
+            result.stderr
+                == "error: no audit log at \(data)/audit.log: the server writes DATA/audit.log in its data directory: give --file, or set MODELPLANE_DATA to the directory `modelplane serve --data` uses\n"
+        )
+        result = try await verify("--file", data + "/elsewhere.log")
+        #expect(result.status == 1 && result.stderr.hasPrefix("error: no audit log at \(data)/elsewhere.log: "), "\(result.stderr)")
+        // A directory where the log should be: one sentence naming it.
+        result = try await verify("--file", data)
+        #expect(result.status == 1 && result.stderr.hasPrefix("error: \(data)"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1 && !result.stderr.contains("Domain"), "\(result.stderr)")
+        // An empty log proves nothing.
+        FileManager.default.createFile(atPath: data + "/audit.log", contents: nil)
+        result = try await verify()
+        #expect(result.status == 1 && result.stderr.contains("holds no records, so there is nothing to verify"), "\(result.stderr)")
+        #expect(!result.stdout.contains("intact") && !result.stderr.contains("intact"))
+        // The help names its default once.
+        let help = try await verify("--help")
+        #expect(help.stdout.components(separatedBy: "default:").count == 2, "\(help.stdout)")
+    }
+
     @Test func saysWhenNoServerIsRunning() async throws {
         let session = try await Session()
         session.server.stop()

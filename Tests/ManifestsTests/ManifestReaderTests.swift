@@ -135,7 +135,8 @@ func problems(_ yaml: String) -> [String] {
 
     @Test func missingPathIsAProblem() {
         let set = ManifestReader().read(paths: ["/nonexistent/x.yaml"])
-        #expect(set.problems.map(\.description) == ["/nonexistent/x.yaml:0:0: no such file or directory"])
+        // A file-level problem: no line and column.
+        #expect(set.problems.map(\.description) == ["/nonexistent/x.yaml: no such file or directory"])
     }
 
     @Test func jsonIsAccepted() {
@@ -168,6 +169,47 @@ func problems(_ yaml: String) -> [String] {
         #expect(found.first?.contains("possible alias bomb") == true, "\(found)")
     }
 
+    /// A large manifest without aliases is no bomb: a List of 8,000 deployments (what `kubectl
+    /// get -o json` writes; ~200,000 nodes) is read whole, and past the node limit a document is
+    /// refused naming that limit, not aliases.
+    @Test func largePlainJSONIsReadAndTheNodeLimitIsNamed() {
+        let items = (0..<8_000).map { i in
+            #"{"apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": "m\#(i)", "labels": {"team": "a"}}, "#
+                + #""spec": {"model": {"name": "m\#(i)", "version": "1"}, "backend": {"triton": {"url": "http://triton:8000"}}, "#
+                + #""rollout": {"strategy": "Immediate"}}}"#
+        }
+        let list = #"{"apiVersion": "v1", "kind": "List", "items": ["# + items.joined(separator: ",") + "]}"
+        let set = ManifestReader().parse(list, file: "md.json")
+        #expect(set.problems == [])
+        #expect(set.deployments.count == 8_000 && set.deployments.last?.deployment.metadata.name == "m7999")
+
+        let numbers = Array(repeating: "1", count: 1_000_001).joined(separator: ",")
+        let found = problems(#"{"apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeployment", "data": [\#(numbers)]}"#)
+        #expect(found.count == 1)
+        #expect(found.first?.contains("more than 1000000 nodes (the limit for one document)") == true, "\(found)")
+        #expect(found.first?.contains("alias") == false, "\(found)")
+    }
+
+    @Test func listItemsAreReadWithTheirOwnPositions() {
+        let yaml = """
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: modelplane.dev/v1alpha1
+              kind: ModelDeployment
+              metadata: {name: a}
+              spec: {model: {name: a, version: "1"}, backend: {triton: {url: "http://triton:8000"}}}
+            - apiVersion: modelplane.dev/v1alpha1
+              kind: ModelDeployment
+              metadata: {name: b}
+              spec: {model: {name: b, version: "1"}, backend: {triton: {url: "http://triton:8000"}}, bogus: 1}
+            """
+        #expect(
+            problems(yaml) == [
+                "md.yaml:11:90: spec.bogus: unknown field: field not declared in schema (known fields: model, backend, rollout, revisionHistoryLimit)"
+            ])
+    }
+
     @Test func modestAliasesAreFine() {
         let yaml = valid.replacingOccurrences(of: "name: fraud\n", with: "name: &n fraud\n") + "\n  rollout: {}\n"
         #expect(problems(yaml) == [])
@@ -192,7 +234,7 @@ func problems(_ yaml: String) -> [String] {
         for _ in 0..<(9 * 1024) { handle.write(line) }
         try handle.close()
         let found = ManifestReader().read(paths: [path]).problems.map(\.description)
-        #expect(found == ["\(path):0:0: larger than the 8 MiB limit for one manifest file; split it"])
+        #expect(found == ["\(path): larger than the 8 MiB limit for one manifest file; split it"])
     }
 
     @Test func nonUTF8BytesArePinpointed() {
