@@ -82,7 +82,10 @@ func foundationMessage(_ error: any Error) -> String? {
     case .fileWriteOutOfSpace: what = "no space left on the device"
     case .fileWriteFileExists: what = "already exists"
     default:
-        if let posix, posix.domain == NSPOSIXErrorDomain {
+        var isDirectory: ObjCBool = false
+        if let path, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            what = "a directory, not a file"
+        } else if let posix, posix.domain == NSPOSIXErrorDomain {
             what = String(cString: strerror(Int32(posix.code)))
         } else {
             what = "cannot read or write it"
