@@ -107,7 +107,7 @@ public enum Conditions {
         lazy var time = Timestamps.rfc3339(now)
         for (type, value) in [(ConditionType.ready, ready), (.progressing, progressing), (.degraded, degraded)] {
             guard let value else { continue }
-            let message = value.message.count > 32_000 ? String(value.message.prefix(32_000)) : value.message
+            let message = summary(value.message)
             if let index = conditions.firstIndex(where: { $0.type == type.rawValue }) {
                 let transition = conditions[index].status == value.status ? conditions[index].lastTransitionTime : time
                 conditions[index] = Condition(
@@ -121,6 +121,21 @@ public enum Conditions {
             }
         }
         status.conditions = conditions
+    }
+
+    /// What a condition says of a message: its first non-blank line (a backend's own first line,
+    /// without the traceback frames and blank lines that follow it), at most 1,024 characters,
+    /// with a pointer to the rest. The whole text goes in the event and the log; `describe` and
+    /// `kubectl get -o wide` show one clean line.
+    public static func summary(_ message: String) -> String {
+        let lines = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard var first = lines.first else { return "" }
+        var cut = lines.count > 1
+        if first.count > 1_024 {
+            first = String(first.prefix(1_024))
+            cut = true
+        }
+        return cut ? first + " (more in the events)" : first
     }
 }
 

@@ -137,3 +137,12 @@ import TritonBackend
         #expect(preview.changesBackend)
     }
 }
+
+@Suite struct ConditionSummaryTests {
+    @Test func aConditionSaysTheFirstLineOnly() {
+        #expect(Conditions.summary("load failed: weights are corrupt") == "load failed: weights are corrupt")
+        #expect(Conditions.summary("\n  load failed: bad  \n\nAt:\n  model.py(8): initialize\n") == "load failed: bad (more in the events)")
+        #expect(Conditions.summary(String(repeating: "x", count: 2_000)) == String(repeating: "x", count: 1_024) + " (more in the events)")
+        #expect(Conditions.summary("\n \n") == "")
+    }
+}

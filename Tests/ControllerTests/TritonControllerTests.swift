@@ -126,11 +126,15 @@ import Triton
         let degraded = try #require(md.status?.conditions?[type: "Degraded"])
         #expect(degraded.reason == "LoadFailed")
         #expect(degraded.message.contains("weights are corrupt"), "\(degraded.message)")
+        // One line in the condition (what describe and `get -o wide` show); Python's traceback
+        // frames only in the event.
+        #expect(!degraded.message.contains("\n") && degraded.message.hasSuffix("(more in the events)"), "\(degraded.message)")
         #expect(md.status?.servingVersion == "2")
         #expect(md.status?.currentRevision == "2", "the revision serving is still the old one")
         #expect(try await world.answer("echo") == 4.0)
         let events = try await world.kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == "echo" }
         #expect(events.contains { $0.reason == "LoadFailed" && $0.type == .warning && ($0.note ?? "").contains("weights are corrupt") }, "\(events)")
+        #expect(events.first { $0.reason == "LoadFailed" }?.note?.contains("\nAt:\n") == true, "\(events.map(\.note))")
         // Its configuration was learned by loading the repository's own (no uri, no modelConfig):
         // an event says what came up, and how to avoid it.
         let learned = events.first { $0.reason == "LearnedConfig" }?.note ?? ""
