@@ -220,11 +220,15 @@ struct Get: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "After listing, watch for changes and print a row for each.")
     var watch = false
 
+    @Flag(help: "With --watch, an EVENT column: ADDED, MODIFIED or DELETED.")
+    var outputWatchEvents = false
+
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
         if name != nil, allNamespaces { throw ValidationError("a name cannot be combined with --all-namespaces") }
         if watch, output == .yaml || output == .json { throw ValidationError("--watch prints tables; it cannot be combined with -o yaml|json") }
+        if outputWatchEvents, !watch { throw ValidationError("--output-watch-events needs --watch") }
     }
 
     func run() async throws {
@@ -274,10 +278,13 @@ struct Get: AsyncParsableCommand {
         return header
     }
 
+    /// One object's row. A deployment being deleted (its finalizer still at work) shows
+    /// `Terminating` as its phase, as kubectl shows a pod's.
     static func row(_ md: ModelDeployment, wide: Bool, namespaces: Bool, now: Date) -> [String] {
+        let phase = md.metadata.deletionTimestamp != nil ? "Terminating" : md.status?.phase?.rawValue ?? ""
         var row = [
             md.metadata.name ?? "", md.spec.model.name, md.spec.model.version, md.status?.servingVersion ?? "", md.status?.backend ?? "",
-            md.status?.conditions?[type: "Ready"]?.status.rawValue ?? "", md.status?.phase?.rawValue ?? "",
+            md.status?.conditions?[type: "Ready"]?.status.rawValue ?? "", phase,
             md.metadata.creationTimestamp.flatMap { HumanAge.since($0, now: now) } ?? "<unknown>",
         ]
         if wide {
@@ -290,12 +297,17 @@ struct Get: AsyncParsableCommand {
         return row
     }
 
-    /// `-w`: the table, then one row per change, aligned with it, until interrupted. Runs on a
-    /// `Reflector`: watches resume after a timeout or restart, and a relist (after 410 Gone)
+    /// `-w`: the table, then one row per change, aligned with it, until interrupted; a deleted
+    /// object's row shows its last state (with `--output-watch-events`, under `DELETED`). Runs on
+    /// a `Reflector`: watches resume after a timeout or restart, and a relist (after 410 Gone)
     /// prints the table anew.
     func watch(_ kube: KubernetesClient, namespace: String?) async throws -> Never {
         let wide = output == .wide
-        let header = Self.header(wide: wide, namespaces: allNamespaces)
+        let events = outputWatchEvents
+        let header = (events ? ["EVENT"] : []) + Self.header(wide: wide, namespaces: allNamespaces)
+        func row(_ event: String, _ md: ModelDeployment) -> [String] {
+            (events ? [event] : []) + Self.row(md, wide: wide, namespaces: allNamespaces, now: Date())
+        }
         var widths: [Int] = []
         var first = true
         let reflector = Reflector<ModelDeployment>(client: kube, namespace: namespace, fieldSelector: name.map { "metadata.name=\($0)" })
@@ -304,11 +316,16 @@ struct Get: AsyncParsableCommand {
             case .replaced(let items, _):
                 if first, let name, items.isEmpty { throw CLIError("modeldeployment.modelplane.dev \"\(name)\" not found") }
                 first = false
-                let rows = [header] + items.map { Self.row($0, wide: wide, namespaces: allNamespaces, now: Date()) }
+                let rows = [header] + items.map { row("ADDED", $0) }
                 widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+                if events { widths[0] = max(widths[0], "MODIFIED".count) }
                 print(aligned(rows, widths: widths), terminator: "")
-            case .added(let md), .modified(let md), .deleted(let md):
-                print(aligned([Self.row(md, wide: wide, namespaces: allNamespaces, now: Date())], widths: widths), terminator: "")
+            case .added(let md):
+                print(aligned([row("ADDED", md)], widths: widths), terminator: "")
+            case .modified(let md):
+                print(aligned([row("MODIFIED", md)], widths: widths), terminator: "")
+            case .deleted(let md):
+                print(aligned([row("DELETED", md)], widths: widths), terminator: "")
             case .failed(let error, let delay):
                 if first { throw CLIError(error.forUser) }
                 FileHandle.standardError.write(Data("warning: \(error.forUser); retrying in \(delay)\n".utf8))

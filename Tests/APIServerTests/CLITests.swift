@@ -95,6 +95,40 @@ import Testing
                 == lines[0].firstRange(of: "MODEL")?.lowerBound.utf16Offset(in: lines[0]))
     }
 
+    /// A deletion in `get -w`, as kubectl shows one: the row goes to `Terminating` while a
+    /// finalizer holds it, and its last row comes when it is gone; `--output-watch-events` names
+    /// each event.
+    @Test func getWatchShowsDeletions() async throws {
+        let session = try await Session()
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: session.directory + "/kubeconfig"))
+        _ = try await session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
+        // A finalizer someone holds: the delete first marks the object.
+        var md = try await kube.get(ModelDeployment.self, name: "sentiment", namespace: "default")
+        md.metadata.finalizers = ["example.com/hold"]
+        _ = try await kube.update(md)
+        let watcher = try await PeerProcess.start(
+            Peers.modelplane, ["get", "-A", "-w", "--output-watch-events"],
+            environment: ["MODELPLANE_DATA": session.directory, "MODELPLANE_KUBECONFIG": ""]
+        ) { $0.hasPrefix("EVENT ") ? 0 : nil }
+        defer { watcher.stop() }
+        #expect(await watcher.waitForOutput { $0.contains("\nADDED ") }, "\(watcher.log)")
+        try await kube.delete(ModelDeployment.self, name: "sentiment", namespace: "default")
+        #expect(await watcher.waitForOutput { $0.contains("Terminating") }, "\(watcher.log)")
+        md = try await kube.get(ModelDeployment.self, name: "sentiment", namespace: "default")
+        md.metadata.finalizers = []
+        _ = try await kube.update(md)
+        #expect(await watcher.waitForOutput { $0.contains("\nDELETED ") }, "\(watcher.log)")
+        let rows = watcher.log.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace) }
+        #expect(
+            rows.map { $0.prefix(3) } == [
+                ["EVENT", "NAMESPACE", "NAME"], ["ADDED", "default", "sentiment"], ["MODIFIED", "default", "sentiment"], ["DELETED", "default", "sentiment"],
+            ])
+        #expect(rows.dropFirst(2).allSatisfy { $0.contains("Terminating") }, "\(watcher.log)")
+        // The flag needs --watch.
+        let alone = try await session.modelplane("get", "--output-watch-events")
+        #expect(alone.status != 0 && alone.stderr.contains("--output-watch-events needs --watch"), "\(alone.stderr)")
+    }
+
     @Test func describeShowsSpecStatusConditionsAndEvents() async throws {
         let session = try await Session()
         _ = try await session.modelplane("apply", "-f", "manifests/examples/triton-minimal.yaml")
