@@ -137,7 +137,8 @@ enum DryRun: String, ExpressibleByArgument, CaseIterable, Sendable {
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create or update ModelDeployments from manifests.",
-        discussion: """
+        discussion: Help.text(
+            """
             Reads manifests strictly (as `modelplane validate` does); if any is invalid, nothing is applied.
             Each object is created, or its spec, labels and annotations are replaced; prints
             NAME created|configured|unchanged, like kubectl.
@@ -146,12 +147,12 @@ struct Apply: AsyncParsableCommand {
             real one (validation, conflicts) and answers what it would store, but stores nothing,
             and the controller never sees it. --dry-run=client only reads the live objects and
             says what applying would do. `modelplane diff -f FILE` shows the changes field by field.
-            """
+            """)
     )
 
     @OptionGroup var manifests: ManifestOptions
 
-    @Option(name: .customLong("dry-run"), help: "none (default), server or client: check and report, change nothing.")
+    @Option(name: .customLong("dry-run"), help: "server or client: check and report, change nothing.")
     var dryRun: DryRun = .none
 
     @OptionGroup var connection: ConnectionOptions
@@ -348,7 +349,7 @@ struct Delete: AsyncParsableCommand {
 
     @Option(
         name: .customLong("dry-run"),
-        help: "none (default), server (the server checks the delete, preconditions and all, and deletes nothing) or client (only checks it exists).")
+        help: "server (the server checks the delete, preconditions and all, and deletes nothing) or client (only checks it exists).")
     var dryRun: DryRun = .none
 
     @OptionGroup var connection: ConnectionOptions

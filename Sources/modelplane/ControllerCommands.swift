@@ -52,13 +52,16 @@ enum ControllerOptions {
 struct ControllerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "controller",
-        abstract: "Run the controller alone against a Kubernetes-style API server (a cluster, or `modelplane serve --no-controller`).",
-        discussion: """
+        abstract: "Run the controller alone against an API server.",
+        discussion: Help.text(
+            """
+            Reconciles the ModelDeployments of any Kubernetes-style API server: a cluster, or `modelplane serve --no-controller`.
+
             With several replicas, leader election (a coordination.k8s.io/v1 Lease, client-go's timings) lets exactly one
             reconcile; the others wait, ready to take over. A leader that cannot renew in time stops acting at once and
             exits (exit code 1) so it is restarted as a standby. SIGTERM or SIGINT: no new work, the reconciles in hand
             finish (up to --shutdown-grace), the lease is released, exit 0.
-            """)
+            """))
 
     @OptionGroup var connection: ConnectionOptions
 
@@ -238,8 +241,12 @@ struct Audit: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check that no audit record was edited, removed, inserted or cut off the end.",
-            discussion: "Exit 0 and the record count when the chain is intact; exit 1 naming the first broken line otherwise.")
+            abstract: "Check that the audit log is intact.",
+            discussion: Help.text(
+                """
+                Checks that no record was edited, removed, inserted or cut off the end. Exit 0 and the record count when \
+                the chain is intact; exit 1 naming the first broken line otherwise, or when there is no log or no record to verify.
+                """))
 
         @Option(help: "The audit log (default: DATA/audit.log; DATA is $MODELPLANE_DATA, else ~/.modelplane).")
         var file: String?

@@ -6,7 +6,8 @@ import ModelplaneAPI
 /// `modelplane describe NAME`: one ModelDeployment for a person — what it asks for, what runs,
 /// its conditions, and its recent events.
 struct Describe: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show one ModelDeployment in detail, with its conditions and recent events.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show one ModelDeployment in detail.", discussion: "Its spec, status, conditions and recent events.")
 
     @Argument(help: "The ModelDeployment's name.")
     var name: String

@@ -56,3 +56,31 @@ struct Modelplane: AsyncParsableCommand {
         _exit(code)
     }
 }
+
+/// Help text as ArgumentParser should wrap it. It wraps at the terminal's width but keeps every
+/// newline it is given, so a discussion written with line breaks in the source came out broken
+/// mid-sentence ("…writes" / "DATA/kubeconfig" / "(the CA…"). Here the lines of a paragraph are
+/// joined; blank lines between paragraphs stay, and indented lines (examples) stay as written.
+enum Help {
+    static func text(_ source: String) -> String {
+        var out: [String] = []
+        var paragraph: [String] = []
+        func flush() {
+            if !paragraph.isEmpty { out.append(paragraph.joined(separator: " ")) }
+            paragraph = []
+        }
+        for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty {
+                flush()
+                out.append("")
+            } else if line.first == " " {
+                flush()
+                out.append(String(line))
+            } else {
+                paragraph.append(line.trimmingCharacters(in: .whitespaces))
+            }
+        }
+        flush()
+        return out.joined(separator: "\n")
+    }
+}

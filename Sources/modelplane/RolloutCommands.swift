@@ -9,7 +9,8 @@ import Rollout
 
 /// `modelplane history NAME`: the deployment's revisions.
 struct History: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List a ModelDeployment's revisions (what `rollback --to-revision` takes).")
+    static let configuration = CommandConfiguration(
+        abstract: "List a ModelDeployment's revisions.", discussion: "What `modelplane rollback --to-revision` takes.")
 
     @Argument(help: "The ModelDeployment's name.")
     var name: String
@@ -40,11 +41,12 @@ struct History: AsyncParsableCommand {
 struct Rollback: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make an earlier revision the desired one.",
-        discussion: """
+        discussion: Help.text(
+            """
             Restores the revision's model and backend in the spec (recorded as a new revision whose cause
             says so). Without --to-revision, goes back to the revision before the current one.
             A deployment synced from Git is overwritten by the next sync unless its sync is paused.
-            """)
+            """))
 
     @Argument(help: "The ModelDeployment's name.")
     var name: String
@@ -109,8 +111,12 @@ struct Rollback: AsyncParsableCommand {
 /// to do, without doing it.
 struct Diff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what applying manifests would change, in the API and on the backends, without acting.",
-        discussion: "Exit 0 when nothing would change, 2 when something would, 1 on errors (like `terraform plan -detailed-exitcode`).")
+        abstract: "Show what applying manifests would change.",
+        discussion: Help.text(
+            """
+            In the API and on the backends, without acting. Exit 0 when nothing would change, 2 when something would, \
+            1 on errors (like `terraform plan -detailed-exitcode`).
+            """))
 
     @OptionGroup var manifests: ManifestOptions
 

@@ -12,12 +12,16 @@ import Synchronization
 /// `modelplane serve`: the embedded Kubernetes-compatible API server on this machine.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the embedded API server (ModelDeployments, Leases, Events) backed by SQLite.",
-        discussion: """
-            Serves HTTPS with a certificate from a local CA made at first start, and writes DATA/kubeconfig
+        abstract: "Run the embedded API server and the controller.",
+        discussion: Help.text(
+            """
+            A Kubernetes-compatible API server for ModelDeployments, Leases and Events, stored in SQLite, with the \
+            controller in the same process (unless --no-controller). Serves HTTPS with a certificate from a local CA made at first start, and writes DATA/kubeconfig
             (the CA, and a bearer token generated at first start; secrets are mode 0600) for kubectl and the CLI:
               kubectl --kubeconfig DATA/kubeconfig get modeldeployments
-            """
+
+            With --git it also syncs ModelDeployments from a Git repository, as `modelplane sync` does (see its help).
+            """)
     )
 
     @Option(help: "Directory for the database, the token and the kubeconfig.")
@@ -48,7 +52,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "On SIGTERM or SIGINT: how long the reconciles in hand may take to finish before the process exits anyway (500ms, 15s, 1m).")
     var shutdownGrace = "30s"
 
-    @OptionGroup(title: "Syncing from Git (see `modelplane sync --help`)") var gitSync: GitOptions
+    @OptionGroup(title: "Git sync") var gitSync: GitOptions
 
     func validate() throws {
         guard let (host, port) = Self.split(listen) else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }

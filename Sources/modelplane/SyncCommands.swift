@@ -86,14 +86,15 @@ struct GitOptions: ParsableArguments {
 /// `modelplane sync`: the Git sync alone (in a cluster, next to the controller).
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Sync ModelDeployments from a Git repository into the API server.",
-        discussion: """
+        abstract: "Sync ModelDeployments from a Git repository.",
+        discussion: Help.text(
+            """
             Each sync fetches the branch, reads every manifest under --path as `modelplane validate` does, creates
             and updates the ModelDeployments it finds, and deletes those it created before that are no longer
             there. A commit with any invalid manifest applies nothing (each problem is printed with FILE:LINE:COLUMN
             and the commit); what was applied stays. Objects the sync did not create are never changed or deleted,
             and an object annotated modelplane.dev/sync-paused=true is left alone. See docs/gitops.md.
-            """)
+            """))
 
     @OptionGroup var source: GitOptions
 

@@ -7,11 +7,12 @@ import Manifests
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check ModelDeployment manifests offline.",
-        discussion: """
+        discussion: Help.text(
+            """
             Reads YAML or JSON files, directories (*.yaml, *.yml, *.json, recursively) or standard input (-).
             Prints one line per problem as FILE:LINE:COLUMN: FIELD: MESSAGE on standard error and exits 1;
             exits 0 when every manifest is valid.
-            """
+            """)
     )
 
     @Option(name: [.customShort("f"), .customLong("filename")], help: "A file, a directory, or - for standard input. Repeatable.")
@@ -45,7 +46,7 @@ struct Validate: ParsableCommand {
 /// `modelplane crd`: prints the CustomResourceDefinition, for `kubectl apply -f -`.
 struct CRD: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the ModelDeployment CustomResourceDefinition (YAML).",
+        abstract: "Print the ModelDeployment CRD as YAML.",
         discussion: "Install it in a cluster with: modelplane crd | kubectl apply -f -"
     )
 

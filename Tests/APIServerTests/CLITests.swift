@@ -210,6 +210,51 @@ import Testing
         #expect(help.stdout.components(separatedBy: "default:").count == 2, "\(help.stdout)")
     }
 
+    /// Every command's help as a user reads it (80 columns, as in a pipe): a one-line overview,
+    /// paragraphs wrapped whole (a hard break in the source used to leave a line of a few words
+    /// mid-sentence), each default named once, plain section headers, and one line per
+    /// subcommand in a listing.
+    @Test func everyHelpReadsCleanly() async throws {
+        let commands = [
+            [], ["serve"], ["controller"], ["apply"], ["get"], ["describe"], ["delete"], ["diff"], ["history"], ["rollback"], ["validate"], ["sync"],
+            ["audit"], ["audit", "verify"], ["crd"],
+        ]
+        for command in commands {
+            let help = try await CommandResult.run(Peers.modelplane, command + ["--help"])
+            let name = (["modelplane"] + command).joined(separator: " ")
+            #expect(help.status == 0, "\(name)")
+            let lines = help.stdout.components(separatedBy: "\n")
+            #expect(lines.count > 2 && lines[0].hasPrefix("OVERVIEW: ") && lines[1].isEmpty, "\(name): the overview wraps: \(lines.prefix(3))")
+            let usage = lines.firstIndex { $0.hasPrefix("USAGE: ") } ?? lines.count
+            // The discussion: every line of a paragraph but its last is filled (wrapped at 80).
+            let discussion = lines[2..<usage]
+            for (line, next) in zip(discussion, discussion.dropFirst()) where !line.isEmpty && !next.isEmpty && !line.hasPrefix(" ") && !next.hasPrefix(" ") {
+                #expect(line.count >= 55, "\(name): a paragraph broken mid-sentence at \"\(line)\"")
+            }
+            // Sections: plain headers; an option's help names its default once; one line per subcommand.
+            var section = ""
+            var option: [String] = []
+            func endOption() {
+                #expect(option.joined(separator: " ").components(separatedBy: "default").count <= 2, "\(name): two defaults in \(option)")
+                option = []
+            }
+            for line in lines[usage...].dropFirst() {
+                if !line.hasPrefix(" "), line.hasSuffix(":") {
+                    endOption()
+                    section = line
+                    #expect(line.allSatisfy { $0.isUppercase || $0 == " " || $0 == ":" }, "\(name): section header \(line)")
+                } else if line.hasPrefix("  -") || (line.hasPrefix("  ") && !line.hasPrefix("   ")) {
+                    endOption()
+                    option = [line]
+                } else if line.hasPrefix("      ") {
+                    #expect(section != "SUBCOMMANDS:", "\(name): a subcommand's abstract wraps: \(line)")
+                    option.append(line)
+                }
+            }
+            endOption()
+        }
+    }
+
     @Test func saysWhenNoServerIsRunning() async throws {
         let session = try await Session()
         session.server.stop()
