@@ -213,9 +213,30 @@ struct Get: AsyncParsableCommand {
     @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Across all namespaces.")
     var allNamespaces = false
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case wide, yaml, json }
+    /// `-o`, as kubectl takes it.
+    enum Format: ExpressibleByArgument, Equatable {
+        case wide, yaml, json, name
+        case jsonpath(String)
 
-    @Option(name: .shortAndLong, help: "Output: wide, yaml or json (default: a table).")
+        init?(argument: String) {
+            switch argument {
+            case "wide": self = .wide
+            case "yaml": self = .yaml
+            case "json": self = .json
+            case "name": self = .name
+            case _ where argument.hasPrefix("jsonpath="): self = .jsonpath(String(argument.dropFirst("jsonpath=".count)))
+            default: return nil
+            }
+        }
+
+        static var allValueStrings: [String] { ["wide", "yaml", "json", "name", "jsonpath=TEMPLATE"] }
+
+        var isTable: Bool { self == .wide }
+    }
+
+    @Option(
+        name: .shortAndLong,
+        help: "Output: wide, yaml, json, name (KIND/NAME per line) or jsonpath=TEMPLATE (kubectl's: {.items[*].metadata.name}).")
     var output: Format?
 
     @Flag(name: .shortAndLong, help: "After listing, watch for changes and print a row for each.")
@@ -228,7 +249,14 @@ struct Get: AsyncParsableCommand {
 
     func validate() throws {
         if name != nil, allNamespaces { throw ValidationError("a name cannot be combined with --all-namespaces") }
-        if watch, output == .yaml || output == .json { throw ValidationError("--watch prints tables; it cannot be combined with -o yaml|json") }
+        if watch, let output, !output.isTable { throw ValidationError("--watch prints tables; it cannot be combined with -o yaml, json, name or jsonpath") }
+        if case .jsonpath(let template)? = output {
+            do {
+                _ = try JSONPathTemplate(template)
+            } catch {
+                throw ValidationError("-o jsonpath: \(error)")
+            }
+        }
         if outputWatchEvents, !watch { throw ValidationError("--output-watch-events needs --watch") }
     }
 
@@ -247,6 +275,16 @@ struct Get: AsyncParsableCommand {
             throw CLIError(error.forUser(about: name ?? ""))
         }
         switch output {
+        case .name:
+            for item in items { print("modeldeployment.modelplane.dev/\(item.metadata.name ?? "")") }
+        case .jsonpath(let template):
+            let values = try items.map { try JSONValueCoding.encode($0) }
+            let input: JSONValue = name != nil ? values[0] : ["apiVersion": "v1", "kind": "List", "items": .array(values)]
+            do {
+                print(try JSONPathTemplate(template).render(input), terminator: "")
+            } catch {
+                throw CLIError("error executing jsonpath \"\(template)\": \(error)")
+            }
         case .yaml, .json:
             let values = try items.map { try JSONValueCoding.encode($0) }
             let document: JSONValue = name != nil ? values[0] : ["apiVersion": "v1", "kind": "List", "items": .array(values)]

@@ -32,6 +32,40 @@ import Testing
 
     static let manifest = try! String(contentsOfFile: Peers.repositoryRoot + "/manifests/examples/triton-minimal.yaml", encoding: .utf8)
 
+    /// `modelplane get -o name` and `-o jsonpath=` print exactly what kubectl prints for the same
+    /// objects and templates.
+    @Test func getNameAndJSONPathMatchKubectl() async throws {
+        let serve = try await Serve()
+        var result = try await serve.kubectl("apply", "-f", Peers.repositoryRoot + "/manifests/examples")
+        #expect(result.status == 0, "\(result.stderr)")
+        let status =
+            #"{"status": {"phase": "Ready", "servingVersion": "2", "conditions": [{"type": "Ready", "status": "True", "reason": "Serving", "message": "ok", "lastTransitionTime": "2026-12-07T10:00:00Z"}, {"type": "Degraded", "status": "False", "reason": "Serving", "message": "", "lastTransitionTime": "2026-12-07T10:00:00Z"}]}}"#
+        result = try await serve.kubectl("patch", "md", "sentiment", "--subresource=status", "--type=merge", "-p", status)
+        #expect(result.status == 0, "\(result.stderr)")
+        let listings: [[String]] = [
+            ["-o", "name"],
+            ["-o", "jsonpath={.items[*].metadata.name}"],
+            ["-o", #"jsonpath={range .items[*]}{.metadata.name}{"\t"}{.spec.model.version}{"\n"}{end}"#],
+            ["-o", "jsonpath={.items[0].spec.backend}"],
+            ["-o", #"jsonpath={.items[?(@.metadata.name=="sentiment")].spec.model.name}"#],
+            ["-o", #"jsonpath={.items[-1:].metadata.name}"#],
+            ["sentiment", "-o", #"jsonpath={.status.conditions[?(@.type=="Ready")].status} serving {.status.servingVersion}"#],
+            ["sentiment", "-o", "jsonpath={.metadata.labels}"],
+            ["sentiment", "-o", "jsonpath={.spec.nope}{.metadata.name}"],
+            ["-o", "jsonpath={.items[0:2].metadata.name}"],
+            ["sentiment", "-o", "name"],
+        ]
+        for arguments in listings {
+            let theirs = try await CommandResult.run(Peers.kubectl, ["--kubeconfig", serve.kubeconfig, "get", "modeldeployments"] + arguments)
+            let ours = try await CommandResult.run(Peers.modelplane, ["get"] + arguments + ["--kubeconfig", serve.kubeconfig])
+            #expect(theirs.status == 0, "kubectl \(arguments): \(theirs.stderr)")
+            #expect(ours.status == theirs.status && ours.stdout == theirs.stdout, "\(arguments): ours \(ours.stdout)\(ours.stderr) kubectl \(theirs.stdout)")
+        }
+        // A template that is not one: refused before anything is read.
+        let broken = try await serve.modelplane("get", "-o", "jsonpath={.items[")
+        #expect(broken.status != 0 && broken.stderr.contains("-o jsonpath: unclosed"), "\(broken.stderr)")
+    }
+
     @Test func applyGetPatchStatusAndDelete() async throws {
         let serve = try await Serve()
         var result = try await serve.kubectl("apply", "-f", "-", stdin: Self.manifest)
