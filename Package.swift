@@ -63,7 +63,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "ResourceStore", dependencies: ["CSQLite", "ModelplaneAPI"], swiftSettings: strict),
+        .target(
+            name: "ResourceStore", dependencies: ["CSQLite", "ModelplaneAPI", .product(name: "Metrics", package: "swift-metrics")], swiftSettings: strict),
         .target(
             name: "APIServer",
             dependencies: [
@@ -77,6 +78,7 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import ModelplaneAPI
 public import ResourceStore
 
@@ -12,6 +13,8 @@ public final class KubernetesAPI: Sendable {
     let tokens: Set<String>?
     /// How often watchers that asked for bookmarks get one.
     let bookmarkInterval: Duration
+    /// Prometheus text for `/metrics`; nil answers 404 there.
+    let metrics: (@Sendable () -> [UInt8])?
     /// Largest request body accepted.
     public static let maxRequestBytes = 3 * 1024 * 1024
     /// The answer to a body over `maxRequestBytes`, whichever way it came.
@@ -20,11 +23,16 @@ public final class KubernetesAPI: Sendable {
     }
 
     /// `tokens`: accepted bearer tokens; nil turns authentication off (tests only).
-    public init(store: ResourceStore, resources: [ServedResource] = ServedResource.all, tokens: Set<String>?, bookmarkInterval: Duration = .seconds(60)) {
+    /// `metrics`: what `/metrics` answers (Prometheus text); nil answers 404 there.
+    public init(
+        store: ResourceStore, resources: [ServedResource] = ServedResource.all, tokens: Set<String>?, bookmarkInterval: Duration = .seconds(60),
+        metrics: (@Sendable () -> [UInt8])? = nil
+    ) {
         self.store = store
         self.resources = resources
         self.tokens = tokens
         self.bookmarkInterval = bookmarkInterval
+        self.metrics = metrics
     }
 
     /// Answers a request, after a write's commit.
@@ -35,6 +43,17 @@ public final class KubernetesAPI: Sendable {
     /// Answers a request; a write's answer carries its `commit`, which the caller settles
     /// before sending it (writes from many callers then share a transaction).
     public func respond(_ request: APIRequest) -> APIResponse {
+        // Probes, as kube-apiserver answers them: to anyone, without a token.
+        if request.method == "GET", ["/healthz", "/livez", "/readyz"].contains(request.path) {
+            return APIResponse(status: 200, contentType: "text/plain; charset=utf-8", body: .data(Data("ok".utf8)))
+        }
+        let started = ContinuousClock.now
+        let response = answer(request)
+        APIMetrics.record(request, response, since: started)
+        return response
+    }
+
+    private func answer(_ request: APIRequest) -> APIResponse {
         if let tokens {
             let presented = request.header("authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
             guard let presented, tokens.contains(where: { Self.constantTimeEquals($0, presented) }) else {
@@ -43,6 +62,9 @@ public final class KubernetesAPI: Sendable {
         }
         if request.body.count > Self.maxRequestBytes {
             return Self.tooLarge
+        }
+        if request.path == "/metrics", request.method == "GET", let metrics {
+            return APIResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: .data(Data(metrics())))
         }
         if request.path == "/openapi/v3" || request.path == "/openapi/v3/" { return .json(200, OpenAPI.index(resources)) }
         if request.path.hasPrefix("/openapi/v3/") {
@@ -221,7 +243,7 @@ public final class KubernetesAPI: Sendable {
         if request.inProcess, !asTable {
             // A caller in this process takes the events as values: nothing to write or parse.
             let (output, continuation) = AsyncStream.makeStream(of: JSONValue.self)
-            let pump = Self.pump(events, timeout: timeout, finish: continuation.finish) { event in
+            let pump = Self.pump(events, resource: type.plural, timeout: timeout, finish: continuation.finish) { event in
                 if event.type == .bookmark {
                     guard bookmarks else { return }
                     continuation.yield(
@@ -240,7 +262,7 @@ public final class KubernetesAPI: Sendable {
             return APIResponse(status: 200, body: .events(output))
         }
         let (output, continuation) = AsyncStream.makeStream(of: Data.self)
-        let pump = Self.pump(events, timeout: timeout, finish: continuation.finish) { event in
+        let pump = Self.pump(events, resource: type.plural, timeout: timeout, finish: continuation.finish) { event in
             let line: String
             if event.type == .bookmark {
                 guard bookmarks else { return }
@@ -265,10 +287,13 @@ public final class KubernetesAPI: Sendable {
     /// Hands each of a store watch's events to `send` until the watch's timeout, which ends it
     /// cleanly, then calls `finish`.
     private static func pump(
-        _ events: AsyncStream<StoredEvent>, timeout: Duration, finish: @escaping @Sendable () -> Void,
+        _ events: AsyncStream<StoredEvent>, resource: String, timeout: Duration, finish: @escaping @Sendable () -> Void,
         send: @escaping @Sendable (StoredEvent) -> Void
     ) -> Task<Void, Never> {
-        Task {
+        let watchers = Meter(label: "apiserver_registered_watchers", dimensions: [("resource", resource)])
+        watchers.increment()
+        return Task {
+            defer { watchers.decrement() }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await event in events { send(event) }
@@ -514,5 +539,46 @@ public final class KubernetesAPI: Sendable {
         let y = Array(b.utf8)
         guard x.count == y.count else { return false }
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+/// The API server's Prometheus metrics, named as kube-apiserver names its own: requests by verb,
+/// resource and code, their latency (up to the answer; a write's commit is timed by the store),
+/// and open watches (`apiserver_registered_watchers`, kept by the watch itself).
+enum APIMetrics {
+    static func record(_ request: APIRequest, _ response: APIResponse, since started: ContinuousClock.Instant) {
+        let (verb, resource) = classify(request)
+        Counter(label: "apiserver_request_total", dimensions: [("verb", verb), ("resource", resource), ("code", String(response.status))]).increment()
+        // A watch's answer is its stream: only its start is timed.
+        Metrics.Timer(label: "apiserver_request_duration_seconds", dimensions: [("verb", verb), ("resource", resource)], preferredDisplayUnit: .seconds)
+            .recordInterval(since: started)
+    }
+
+    /// kube-apiserver's verbs (list and watch apart from get) and the resource (with its
+    /// subresource); paths that are not resources are counted under their first segment.
+    static func classify(_ request: APIRequest) -> (verb: String, resource: String) {
+        guard case .resource(let path) = RequestTarget(path: request.path) else {
+            let first = request.path.split(separator: "/").first.map(String.init) ?? ""
+            return (request.method.lowercased(), ["api", "apis", "openapi", "version", "metrics"].contains(first) ? first : "other")
+        }
+        let resource = path.subresource.map { "\(path.plural)/\($0)" } ?? path.plural
+        let verb: String
+        switch (request.method, path.name) {
+        case ("GET", nil): verb = KubernetesAPI.boolean(request, "watch") == true ? "watch" : "list"
+        case ("GET", _): verb = "get"
+        case ("POST", _): verb = "create"
+        case ("PUT", _): verb = "update"
+        case ("PATCH", _): verb = "patch"
+        case ("DELETE", _): verb = "delete"
+        default: verb = request.method.lowercased()
+        }
+        return (verb, resource)
+    }
+}
+
+extension Metrics.Timer {
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import Metrics
 public import ModelplaneAPI
 import Synchronization
 
@@ -552,6 +553,10 @@ public final class ResourceStore: Sendable {
         try result.get()
     }
 
+    /// How long each transaction takes to commit (fsync included), and how many changes it carries.
+    private static let commitDuration = Metrics.Timer(label: "modelplane_store_commit_duration_seconds", preferredDisplayUnit: .seconds)
+    private static let commitBatch = Recorder(label: "modelplane_store_commit_batch_size")
+
     /// The committer's role, held by the caller: commits queued changes a batch per transaction
     /// until the queue is empty, or (`until`) that ticket is settled, when it hands whatever is
     /// left to the committer queue.
@@ -576,11 +581,15 @@ public final class ResourceStore: Sendable {
             }
             guard let batch else { return }
             var result: Result<Void, StoreError> = .success(())
+            let started = ContinuousClock.now
             do {
                 try storage.commit(batch)
             } catch {
                 result = .failure(.storage(error))
             }
+            let elapsed = ContinuousClock.now - started
+            Self.commitDuration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            Self.commitBatch.record(batch.count)
             let (settled, delivery) = state.withLock { state -> ([CommitWaiter], Delivery?) in
                 switch result {
                 case .success: state.committed(batch)

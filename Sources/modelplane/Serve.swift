@@ -46,7 +46,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds between looks at a SageMaker endpoint that is being created, updated or deleted.")
     var sagemakerPoll = 15
 
-    @Option(help: "Serve /healthz, /readyz and Prometheus /metrics on this address (HOST:PORT, :PORT, port 0 picks one); off by default.")
+    @Option(
+        help:
+            "Also serve /healthz, /readyz and Prometheus /metrics, without TLS or a token, on this address (HOST:PORT, :PORT, port 0 picks one); the API port always serves them (/metrics with the token)."
+    )
     var httpAddress: String?
 
     @Option(help: "On SIGTERM or SIGINT: how long the reconciles in hand may take to finish before the process exits anyway (500ms, 15s, 1m).")
@@ -76,7 +79,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         // Before any metric is made: the controller's and the server's then go to /metrics.
-        if httpAddress != nil { Observability.bootstrap() }
+        // (Always: the API port serves /metrics too.)
+        Observability.bootstrap()
         let (host, port) = Self.split(listen)!
         let directory = DataDirectory(path: data)
         let token = try directory.prepare()
@@ -88,7 +92,7 @@ struct Serve: AsyncParsableCommand {
         }
         let certificates = LocalCertificates(directory: directory.path)
         try certificates.ensure()
-        let api = KubernetesAPI(store: store, tokens: [token])
+        let api = KubernetesAPI(store: store, tokens: [token], metrics: { Observability.registry.emitToBuffer() })
         let server = HTTPAPIServer(api: api, host: host, port: port, tls: (certificates.serverCertificate, certificates.serverKey))
         let listening = AsyncStream<String>.makeStream()
         let runController = controller

@@ -6,8 +6,9 @@ import ModelplaneTestSupport
 import Testing
 
 /// A real Prometheus (Debian's, installed by scripts/install-system-deps) scrapes
-/// `modelplane serve --http-address`, and the controller's metrics are read back through its
-/// query API: the exposition is one Prometheus parses, with the names and labels the docs give.
+/// `modelplane serve --http-address`, and the API port itself (HTTPS with serve's CA, the bearer
+/// token), and the controller's and the API server's metrics are read back through its query API:
+/// the exposition is one Prometheus parses, with the names and labels the docs give.
 @Suite(.timeLimit(.minutes(3))) struct PrometheusTests {
     @Test func prometheusScrapesServeAndAnswersWithTheControllersMetrics() async throws {
         let directory = NSTemporaryDirectory() + "modelplane-prometheus-" + UUID().uuidString
@@ -27,7 +28,13 @@ import Testing
         let config = directory + "/prometheus.yml"
         try """
         global: {scrape_interval: 1s, scrape_timeout: 1s}
-        scrape_configs: [{job_name: modelplane, static_configs: [{targets: ["127.0.0.1:\(metricsPort)"]}]}]
+        scrape_configs:
+        - {job_name: modelplane, static_configs: [{targets: ["127.0.0.1:\(metricsPort)"]}]}
+        - job_name: modelplane-api
+          scheme: https
+          tls_config: {ca_file: "\(directory)/ca.crt"}
+          authorization: {credentials_file: "\(directory)/token"}
+          static_configs: [{targets: ["127.0.0.1:\(serve.port)"]}]
         """.write(toFile: config, atomically: true, encoding: .utf8)
         guard let prometheusBinary = Subprocess.find("prometheus") else { throw PeerError("prometheus is missing: run scripts/setup-peers") }
         let prometheus = try await PeerProcess.start(
@@ -65,13 +72,51 @@ import Testing
             }
         }
         #expect((outcomes["transient_error"] ?? 0) >= 1, "\(outcomes)\n\(prometheus.log)")
-        // The target is up, and the queue and duration metrics came with it.
+        // Both targets are up, and the queue and duration metrics came with them.
         let targets = try await get("/api/v1/targets")
-        #expect(targets["data"]?["activeTargets"]?.arrayValue?.first?["health"] == "up", "\(targets)")
+        let health = targets["data"]?["activeTargets"]?.arrayValue?.map { $0["health"] }
+        #expect(health == ["up", "up"], "\(targets)")
+        // The API server's own: the create above, by verb, resource and code; the store's commits.
+        let creates =
+            "/api/v1/query?query="
+            + ("apiserver_request_total{job=\"modelplane-api\",verb=\"create\",resource=\"modeldeployments\",code=\"201\"}"
+                .addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        let created = try await get(creates)["data"]?["result"]?.arrayValue?.first?["value"]?.arrayValue?.last?.stringValue.flatMap(Double.init)
+        #expect(created ?? 0 >= 1, "\(String(describing: created))")
         let names = try await get("/api/v1/label/__name__/values")
         let known = Set(names["data"]?.arrayValue?.compactMap(\.stringValue) ?? [])
-        for name in ["modelplane_reconcile_total", "modelplane_reconcile_duration_seconds_bucket", "modelplane_workqueue_depth"] {
+        for name in [
+            "modelplane_reconcile_total", "modelplane_reconcile_duration_seconds_bucket", "modelplane_workqueue_depth",
+            "apiserver_request_duration_seconds_bucket",
+            "apiserver_registered_watchers", "modelplane_store_commit_duration_seconds_bucket",
+        ] {
             #expect(known.contains(name), "\(known.sorted())")
         }
+    }
+
+    /// The API port answers kube-apiserver's probes to anyone, and /metrics only with the token.
+    @Test func theAPIPortServesProbesAndMetrics() async throws {
+        let directory = NSTemporaryDirectory() + "modelplane-probes-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let serve = try await PeerProcess.modelplaneServe(data: directory)
+        defer { serve.stop() }
+        var configuration = HTTPClientConfiguration()
+        configuration.tls = TLSConfiguration(certificateAuthority: .file(directory + "/ca.crt"))
+        let http = HTTPClient(configuration: configuration)
+        defer { http.shutdown() }
+        let base = "https://127.0.0.1:\(serve.port)"
+        let token = try String(contentsOfFile: directory + "/token", encoding: .utf8)
+        func get(_ path: String, token: String? = nil) async throws -> HTTPResponse {
+            try await http.execute(HTTPRequest(url: base + path, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:]))
+        }
+        for probe in ["/healthz", "/livez", "/readyz"] {
+            let answer = try await get(probe)
+            #expect(answer.status == 200 && String(decoding: answer.body, as: UTF8.self) == "ok", "\(probe)")
+        }
+        #expect(try await get("/metrics").status == 401)
+        _ = try await get("/apis/modelplane.dev/v1alpha1/modeldeployments", token: token)
+        let metrics = try await get("/metrics", token: token)
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        #expect(metrics.status == 200 && text.contains(#"apiserver_request_total{verb="list",resource="modeldeployments",code="200"}"#), "\(text.prefix(2000))")
     }
 }
