@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "APIServer",
             dependencies: [
-                "ResourceStore", "ModelplaneAPI", "HTTPClient", "KubeClient",
+                "ResourceStore", "ModelplaneAPI", "Manifests", "HTTPClient", "KubeClient",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import Foundation
+import Manifests
 import Metrics
 import ModelplaneAPI
 public import ResourceStore
@@ -317,7 +318,7 @@ public final class KubernetesAPI: Sendable {
         _ request: APIRequest, _ served: ServedResource, namespace: String?, name: String, subresource: ResourceStore.Subresource, dryRun: Bool
     ) throws(StoreError) -> Deferred<StoredObject> {
         let contentType = (request.header("content-type") ?? "").split(separator: ";").first.map(String.init) ?? ""
-        let body = try Self.body(request, allowArray: contentType == "application/json-patch+json")
+        let body = try Self.body(request, allowArray: contentType == "application/json-patch+json", patch: true)
         for _ in 0..<5 {
             let current = try store.get(served.type, namespace: namespace, name: name, uncommitted: true)
             var patched: JSONValue
@@ -428,15 +429,34 @@ public final class KubernetesAPI: Sendable {
 
     // MARK: - Plumbing
 
-    private static func body(_ request: APIRequest, allowArray: Bool = false) throws(StoreError) -> JSONValue {
+    /// The body of a write: JSON, or (create and update, as kube-apiserver takes them) YAML, read
+    /// as manifests are (bounded: what aliases repeat, depth). Another content type is a 415
+    /// naming the ones taken; none at all is read as JSON.
+    private static func body(_ request: APIRequest, allowArray: Bool = false, patch: Bool = false) throws(StoreError) -> JSONValue {
         let value: JSONValue
         if let parsed = request.json {
             value = parsed
         } else {
-            do {
-                value = try JSONValue(parsing: request.body)
-            } catch {
-                throw .badRequest("the request body is not valid JSON: \(error)")
+            let contentType =
+                (request.header("content-type") ?? "").split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            switch contentType {
+            case "application/yaml" where !patch:
+                do {
+                    value = try YAMLBody.value([UInt8](request.body))
+                } catch {
+                    throw .badRequest("the request body is not valid YAML: \(error)")
+                }
+            case "", "application/json", "*/*",
+                _ where patch:
+                do {
+                    value = try JSONValue(parsing: request.body)
+                } catch {
+                    throw .badRequest("the request body is not valid JSON: \(error)")
+                }
+            default:
+                throw StoreError(
+                    code: 415, reason: "UnsupportedMediaType",
+                    message: "the content type \"\(contentType)\" is not supported: send application/json or application/yaml")
             }
         }
         switch value {

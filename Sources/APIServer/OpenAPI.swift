@@ -151,7 +151,9 @@ enum OpenAPI {
             let notFound = (404, "NotFound", JSONValue?.none)
             let conflict = (409, "Conflict: a stale resourceVersion or a failed precondition", JSONValue?.none)
             let tooLarge = (413, "RequestEntityTooLarge: over 3 MiB", JSONValue?.none)
-            let unsupported = (415, "UnsupportedMediaType", JSONValue?.none)
+            // (Create and replace also take application/yaml bodies, as kube-apiserver does; the
+            // documents offer JSON, which every client sends.)
+            let unsupported = (415, "UnsupportedMediaType: a content type the operation does not take", JSONValue?.none)
             // Only where the path names a namespace.
             let noNamespace = type.namespaced ? [(404, "NotFound: the namespace is not a DNS label, so none by that name exists", JSONValue?.none)] : []
 
@@ -195,7 +197,7 @@ enum OpenAPI {
                 responses: responses(
                     [
                         (201, "Created (or, with dryRun, what would be created)", one), badRequest, (405, "MethodNotAllowed", nil),
-                        (409, "AlreadyExists", nil), tooLarge, invalid,
+                        (409, "AlreadyExists", nil), tooLarge, unsupported, invalid,
                     ] + noNamespace, links: links))
             var collectionItem: JSONValue = ["parameters": .array(scope), "get": list, "post": create]
             if !type.namespaced { collectionItem["parameters"] = nil }
@@ -232,7 +234,7 @@ enum OpenAPI {
                         responses: responses([(200, "OK", one), notFound])),
                     "put": operation(
                         "replace\(stem)\(namespaced)\(kind)\(suffix)", "put", "replace \(what) of the specified \(kind)", parameters: writeOptions, body: body,
-                        responses: responses([(200, "OK", one), badRequest, notFound, conflict, tooLarge, invalid])),
+                        responses: responses([(200, "OK", one), badRequest, notFound, conflict, tooLarge, unsupported, invalid])),
                     "patch": operation(
                         "patch\(stem)\(namespaced)\(kind)\(suffix)", "patch", "partially update \(what) of the specified \(kind)", parameters: writeOptions,
                         body: patchBody, responses: responses([(200, "OK", one), badRequest, notFound, conflict, tooLarge, unsupported, invalid])),

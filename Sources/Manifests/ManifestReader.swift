@@ -102,7 +102,7 @@ public struct ManifestReader: Sendable {
         return set
     }
 
-    private static func tooLarge(_ limits: ManifestLimits) -> String {
+    static func tooLarge(_ limits: ManifestLimits) -> String {
         "larger than the \(limits.maxFileBytes / (1024 * 1024)) MiB limit for one manifest file; split it"
     }
 

@@ -1,4 +1,4 @@
-import ModelplaneAPI
+public import ModelplaneAPI
 
 /// Turns composed YAML into JSON values, keeping the YAML tree so that errors found later (by the
 /// schema or by validation) can point at a line and column.
@@ -104,5 +104,33 @@ struct LocatedJSON {
             return .double(d)
         }
         return .string(text)
+    }
+}
+
+/// One YAML document read as a JSON value, bounded as manifests are (size, depth, what aliases
+/// repeat): what the API server makes of an `application/yaml` request body.
+public enum YAMLBody {
+    public struct Problem: Error, Sendable, CustomStringConvertible {
+        public var line: Int
+        public var column: Int
+        public var message: String
+        public var description: String { line > 0 ? "line \(line), column \(column): \(message)" : message }
+    }
+
+    public static func value(_ bytes: [UInt8], limits: ManifestLimits = ManifestLimits()) throws(Problem) -> JSONValue {
+        guard bytes.count <= limits.maxFileBytes else { throw Problem(line: 0, column: 0, message: ManifestReader.tooLarge(limits)) }
+        let documents: [YAMLNode?]
+        do {
+            documents = try YAMLComposer(limits: limits).documents(from: bytes)
+        } catch {
+            throw Problem(line: error.line, column: error.column, message: error.message)
+        }
+        let roots = documents.compactMap { $0 }
+        guard roots.count == 1, let root = roots.first else {
+            throw Problem(line: 0, column: 0, message: "expected one YAML document, found \(roots.count)")
+        }
+        let located = LocatedJSON(root)
+        if let error = located.errors.first { throw Problem(line: error.line, column: error.column, message: "\(error.path): \(error.message)") }
+        return located.value
     }
 }

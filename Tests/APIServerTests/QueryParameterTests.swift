@@ -56,3 +56,57 @@ import Testing
         #expect(status["message"]?.stringValue?.hasPrefix("\(name): ") == true, "\(status)")
     }
 }
+
+/// Request bodies as kube-apiserver takes them: JSON, or YAML for a create or an update (read as
+/// manifests are: bounded, with the line of a problem); anything else a 415 naming what is taken.
+@Suite struct ContentTypeTests {
+    static let collection = QueryParameterTests.collection
+    let api = KubernetesAPI(
+        store: try! ResourceStore(path: NSTemporaryDirectory() + "modelplane-content-" + UUID().uuidString + ".db"), tokens: nil)
+
+    func send(_ method: String, _ path: String, _ contentType: String, _ body: String) throws -> (Int, JSONValue) {
+        let response = api.handle(APIRequest(method: method, path: path, headers: ["content-type": contentType], body: Data(body.utf8)))
+        guard case .data(let data) = response.body else { throw PeerError("no body") }
+        return (response.status, try JSONValue(parsing: data))
+    }
+
+    static let yaml = """
+        apiVersion: modelplane.dev/v1alpha1
+        kind: ModelDeployment
+        metadata: {name: from-yaml}
+        spec:
+          model: {name: m, version: "1"}
+          backend: {triton: {url: "http://triton:8000"}}
+        """
+
+    @Test func yamlCreatesAndUpdates() throws {
+        var (status, object) = try send("POST", Self.collection, "application/yaml; charset=utf-8", Self.yaml)
+        #expect(status == 201, "\(object)")
+        #expect(object["spec"]?["model"]?["version"] == "1")
+        let version = try #require(object["metadata"]?["resourceVersion"]?.stringValue)
+        let update = Self.yaml.replacingOccurrences(of: "version: \"1\"", with: "version: \"2\"")
+            .replacingOccurrences(of: "metadata: {name: from-yaml}", with: "metadata: {name: from-yaml, resourceVersion: \"\(version)\"}")
+        (status, object) = try send("PUT", Self.collection + "/from-yaml", "application/yaml", update)
+        #expect(status == 200 && object["spec"]?["model"]?["version"] == "2", "\(object)")
+    }
+
+    @Test func badYAMLIsA400WithItsLineAndAnAliasBombIsRefused() throws {
+        var (status, object) = try send("POST", Self.collection, "application/yaml", "metadata: {name: x\nspec: [")
+        #expect(status == 400 && object["message"]?.stringValue?.contains("not valid YAML: line ") == true, "\(object)")
+        var bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1...9 { bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        (status, object) = try send("POST", Self.collection, "application/yaml", bomb)
+        #expect(status == 400 && object["message"]?.stringValue?.contains("alias bomb") == true, "\(object)")
+    }
+
+    @Test func otherContentTypesAreA415NamingWhatIsTaken() throws {
+        let (status, object) = try send("POST", Self.collection, "text/plain", Self.yaml)
+        #expect(status == 415)
+        #expect(object["reason"] == "UnsupportedMediaType")
+        #expect(object["message"] == #"the content type "text/plain" is not supported: send application/json or application/yaml"#)
+        // JSON, said or not, as before.
+        let json =
+            #"{"apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": "j"}, "spec": {"model": {"name": "m", "version": "1"}, "backend": {"triton": {"url": "http://triton:8000"}}}}"#
+        #expect(try send("POST", Self.collection, "", json).0 == 201)
+    }
+}
