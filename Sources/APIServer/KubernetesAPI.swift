@@ -144,7 +144,7 @@ public final class KubernetesAPI: Sendable {
                 return Self.methodNotAllowed("create needs a namespace in the path", allow: "GET")
             }
             let dryRun = try Self.dryRun(request, options: "CreateOptions")
-            var object = try Self.body(request)
+            var object = served.defaulted(try Self.body(request))
             if type.namespaced, object["metadata"]?["namespace"] == nil { object["metadata"]?["namespace"] = .string(namespace ?? "default") }
             // A generated name is checked like a given one, so it is made before the checks.
             if object["metadata"]?["name"]?.stringValue?.isEmpty ?? true, let prefix = object["metadata"]?["generateName"]?.stringValue, !prefix.isEmpty {
@@ -154,7 +154,8 @@ public final class KubernetesAPI: Sendable {
             return .json(201, try store.createDeferred(type, namespace: namespace, object, dryRun: dryRun))
         case ("PUT", let name?):
             let dryRun = try Self.dryRun(request, options: "UpdateOptions")
-            let object = try Self.body(request)
+            let body = try Self.body(request)
+            let object = subresource == .main ? served.defaulted(body) : body
             try checkWrite(served, object, subresource: subresource, namespace: namespace, name: name)
             return .json(200, try store.updateDeferred(type, namespace: namespace, name: name, object, subresource: subresource, dryRun: dryRun))
         case ("PATCH", let name?):
@@ -339,6 +340,7 @@ public final class KubernetesAPI: Sendable {
             default:
                 throw StoreError(code: 415, reason: "UnsupportedMediaType", message: "the patch content type \"\(contentType)\" is not supported")
             }
+            if subresource == .main { patched = served.defaulted(patched) }
             // A patch is conditional only if it names a resourceVersion itself.
             let conditional = patched["metadata"]?["resourceVersion"] != current["metadata"]?["resourceVersion"]
             if !conditional { patched["metadata"]?["resourceVersion"] = current["metadata"]?["resourceVersion"] }
@@ -371,6 +373,9 @@ public final class KubernetesAPI: Sendable {
     {
         guard subresource == .status else {
             if let validateUpdate = served.validateUpdate, let stored = try? store.get(served.type, namespace: namespace, name: name, uncommitted: true) {
+                // The stored object as it reads with its defaults (stored before they were
+                // filled at admission, it would otherwise differ from every update of it).
+                let stored = served.defaulted(stored)
                 return try check({ validateUpdate($0, stored) }, object, served, name: name)
             }
             return try check(served, object, name: name)

@@ -45,6 +45,15 @@ public struct ServedResource: Sendable {
     /// The type objects are stored as.
     var storage: ResourceType { view?.storage ?? type }
 
+    /// An object about to be written through the main resource, with the defaults its schema
+    /// declares filled in (kube-apiserver's structural defaulting at admission).
+    func defaulted(_ object: JSONValue) -> JSONValue {
+        guard let schema else { return object }
+        var object = object
+        schema.applyDefaults(to: &object)
+        return object
+    }
+
     /// A stored object as clients see it.
     func present(_ object: JSONValue) -> JSONValue { view?.present(object) ?? object }
 

@@ -275,7 +275,8 @@ public final class GitSyncer: Sendable {
     /// changed the object, so a commit touching one file does not rewrite every object.
     static func update(_ live: ModelDeployment, toMatch desired: ModelDeployment) -> ModelDeployment? {
         var updated = live
-        updated.spec = desired.spec
+        // With the schema's defaults, as the server stores it (else every sync rewrites it).
+        updated.spec = desired.withSchemaDefaults().spec
         updated.metadata.labels = (live.metadata.labels ?? [:]).merging(desired.metadata.labels ?? [:]) { $1 }
         var annotations = (live.metadata.annotations ?? [:]).merging(desired.metadata.annotations ?? [:]) { $1 }
         annotations[ModelDeployment.gitCommitAnnotation] = live.metadata.annotations?[ModelDeployment.gitCommitAnnotation]

@@ -84,7 +84,9 @@ public enum CustomResourceDefinition {
                 if root, property.name == "apiVersion" || property.name == "kind" {
                     properties[property.name] = .object(["type": "string", "description": .string(property.schema.description)])
                 } else {
-                    properties[property.name] = openAPI(property.schema, expandingOpaque: expandingOpaque)
+                    var described = openAPI(property.schema, expandingOpaque: expandingOpaque)
+                    if let defaultValue = property.defaultValue { described["default"] = defaultValue }
+                    properties[property.name] = described
                 }
             }
             out["properties"] = .object(properties)

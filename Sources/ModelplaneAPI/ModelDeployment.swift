@@ -330,19 +330,32 @@ extension ModelDeployment {
         public static let initialInstanceCount: Int64 = 1
     }
 
-    /// Fills every optional field that has a default, the way the API server does on create.
-    public mutating func applyDefaults() {
-        if metadata.namespace == nil { metadata.namespace = Defaults.namespace }
+    /// Fills the defaults the schema declares, which the API server stores at admission (as
+    /// kube-apiserver does with the CRD's): the rollout's strategy and deadline, the revision
+    /// history, SageMaker's instance count. `SchemaDefaultsTests` holds this to the schema.
+    public mutating func applySchemaDefaults() {
         var rollout = spec.rollout ?? Rollout()
         if rollout.strategy == nil { rollout.strategy = Defaults.strategy }
         if rollout.progressDeadlineSeconds == nil { rollout.progressDeadlineSeconds = Defaults.progressDeadlineSeconds }
         spec.rollout = rollout
         if spec.revisionHistoryLimit == nil { spec.revisionHistoryLimit = Defaults.revisionHistoryLimit }
-        if var sagemaker = spec.backend.sagemaker {
-            if sagemaker.initialInstanceCount == nil { sagemaker.initialInstanceCount = Defaults.initialInstanceCount }
-            if sagemaker.endpointName == nil { sagemaker.endpointName = metadata.name }
-            spec.backend.sagemaker = sagemaker
+        if spec.backend.sagemaker != nil, spec.backend.sagemaker?.initialInstanceCount == nil {
+            spec.backend.sagemaker?.initialInstanceCount = Defaults.initialInstanceCount
         }
+    }
+
+    public func withSchemaDefaults() -> ModelDeployment {
+        var copy = self
+        copy.applySchemaDefaults()
+        return copy
+    }
+
+    /// Fills every optional field that has a default: the schema's, and those that depend on
+    /// the object (the namespace, SageMaker's endpoint name), which the controller works out.
+    public mutating func applyDefaults() {
+        if metadata.namespace == nil { metadata.namespace = Defaults.namespace }
+        applySchemaDefaults()
+        if spec.backend.sagemaker != nil, spec.backend.sagemaker?.endpointName == nil { spec.backend.sagemaker?.endpointName = metadata.name }
     }
 
     public func defaulted() -> ModelDeployment {

@@ -87,7 +87,7 @@ extension ModelDeployment {
                                                     "instanceType",
                                                     .string(.init("Instance type, e.g. ml.m5.large.", pattern: Syntax.instanceTypePattern, minLength: 1))),
                                                 .optional(
-                                                    "initialInstanceCount",
+                                                    "initialInstanceCount", default: .int(Defaults.initialInstanceCount),
                                                     .integer(
                                                         .init(
                                                             "Instances behind the endpoint (default 1).", minimum: Limits.initialInstanceCount.lowerBound,
@@ -153,13 +153,16 @@ extension ModelDeployment {
                         ))),
                 .optional(
                     "rollout",
+                    default: [:],
                     .object(
                         ObjectSchema(
                             "How a new revision replaces the serving one.",
                             properties: [
-                                .optional("strategy", .string(.init("Immediate (default) or BlueGreen.", enum: Rollout.Strategy.allCases.map(\.rawValue)))),
                                 .optional(
-                                    "progressDeadlineSeconds",
+                                    "strategy", default: .string(Defaults.strategy.rawValue),
+                                    .string(.init("Immediate (default) or BlueGreen.", enum: Rollout.Strategy.allCases.map(\.rawValue)))),
+                                .optional(
+                                    "progressDeadlineSeconds", default: .int(Defaults.progressDeadlineSeconds),
                                     .integer(
                                         .init(
                                             "Seconds a new revision may take to become ready (default 600).",
@@ -173,7 +176,7 @@ extension ModelDeployment {
                             ]
                         ))),
                 .optional(
-                    "revisionHistoryLimit",
+                    "revisionHistoryLimit", default: .int(Defaults.revisionHistoryLimit),
                     .integer(
                         .init(
                             "Old revisions kept for rollback (default 10).", minimum: Limits.revisionHistoryLimit.lowerBound,

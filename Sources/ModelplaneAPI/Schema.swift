@@ -40,6 +40,9 @@ public struct ObjectSchema: Sendable {
         public var name: String
         public var schema: Schema
         public var required: Bool
+        /// The value the API server fills in when the property is missing from an object that is
+        /// there (a structural CRD `default`, applied at admission as kube-apiserver does).
+        public var defaultValue: JSONValue?
     }
 
     /// A CEL rule (`x-kubernetes-validations`) for the API server to enforce; Swift validation
@@ -113,6 +116,39 @@ public struct IntegerSchema: Sendable {
 extension ObjectSchema.Property {
     public static func required(_ name: String, _ schema: Schema) -> Self { .init(name: name, schema: schema, required: true) }
     public static func optional(_ name: String, _ schema: Schema) -> Self { .init(name: name, schema: schema, required: false) }
+    /// An optional property the API server fills with `value` when it is missing.
+    public static func optional(_ name: String, default value: JSONValue, _ schema: Schema) -> Self {
+        .init(name: name, schema: schema, required: false, defaultValue: value)
+    }
+}
+
+// MARK: - Defaulting
+
+extension Schema {
+    /// Fills in the declared defaults, as kube-apiserver does for a structural CRD schema: in
+    /// every object that is there (one just defaulted included), each missing property with a
+    /// default gets it. Values of the wrong type are left for checking to report.
+    public func applyDefaults(to value: inout JSONValue) {
+        switch (self, value) {
+        case (.object(let schema), .object(var members)):
+            for property in schema.properties {
+                if members[property.name] == nil, let defaultValue = property.defaultValue { members[property.name] = defaultValue }
+                if var member = members[property.name] {
+                    property.schema.applyDefaults(to: &member)
+                    members[property.name] = member
+                }
+            }
+            value = .object(members)
+        case (.array(let items, _, _), .array(var elements)):
+            for index in elements.indices { items.applyDefaults(to: &elements[index]) }
+            value = .array(elements)
+        case (.map(let values, _), .object(var members)):
+            for key in members.keys { values.applyDefaults(to: &members[key]!) }
+            value = .object(members)
+        default:
+            return
+        }
+    }
 }
 
 // MARK: - Structural checking

@@ -320,7 +320,13 @@ public final class ResourceStore: Sendable {
                 updated["apiVersion"] = .string(type.apiVersion)
                 updated["kind"] = .string(type.kind)
                 if type.statusSubresource { updated["status"] = existing["status"] }
-                if Self.specChanged(existing, updated) {
+                // Compared with their defaults: a default filled in is no spec change.
+                var (before, after) = (existing, updated)
+                if let defaults = type.admissionDefaults {
+                    defaults.applyDefaults(to: &before)
+                    defaults.applyDefaults(to: &after)
+                }
+                if Self.specChanged(before, after) {
                     var generation: Int64 = 0
                     if case .int(let g)? = old["generation"] { generation = g }
                     updated["metadata"]?["generation"] = .int(generation + 1)

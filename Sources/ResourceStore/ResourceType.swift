@@ -31,6 +31,11 @@ public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
     public var description: String { group.isEmpty ? plural : "\(plural).\(group)" }
 
     public static let modelDeployments = ResourceType(ModelDeployment.self, statusSubresource: true)
+
+    /// The schema whose defaults the API server fills at admission, for the types that declare
+    /// any. An object stored before a default existed reads as if it had it (kube-apiserver
+    /// defaults what it reads from etcd too), so its next write is not a spec change.
+    public var admissionDefaults: Schema? { self == .modelDeployments ? ModelDeployment.schema : nil }
     public static let leases = ResourceType(Lease.self, statusSubresource: false)
     public static let events = ResourceType(Event.self, statusSubresource: false)
 }

@@ -185,7 +185,9 @@ struct Apply: AsyncParsableCommand {
                 return "created"
             }
             var updated = live
-            updated.spec = desired.spec
+            // With the schema's defaults, as the server will store it: a manifest that leaves
+            // them out is unchanged against the object it made.
+            updated.spec = desired.withSchemaDefaults().spec
             updated.metadata.labels = desired.metadata.labels
             updated.metadata.annotations = desired.metadata.annotations
             if updated == live { return "unchanged" }

@@ -89,7 +89,25 @@ import Testing
         #expect(lines.first == ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"], "\(result.stdout)\(result.stderr)")
         #expect(lines.last?.prefix(5) == ["sentiment", "sentiment", "3", "3", "Ready"], "\(result.stdout)")
         result = try await serve.kubectl("get", "md", "-o", "wide")
-        #expect(result.stdout.split(separator: "\n").first?.hasSuffix("REVISION   STRATEGY   COMMIT") == true, "\(result.stdout)")
+        #expect(result.stdout.split(separator: "\n").first?.hasSuffix("REVISION   STRATEGY    COMMIT") == true, "\(result.stdout)")
+        // The manifest names no strategy: the server stored the schema's default at admission,
+        // so kubectl shows what `modelplane get -o wide` shows.
+        #expect(!Self.manifest.contains("strategy:"))
+        #expect(result.stdout.split(separator: "\n").last?.split(whereSeparator: \.isWhitespace).contains("Immediate") == true, "\(result.stdout)")
+        let ours = try await serve.modelplane("get", "-o", "wide")
+        #expect(ours.stdout.split(separator: "\n").last?.split(whereSeparator: \.isWhitespace).contains("Immediate") == true, "\(ours.stdout)")
+        result = try await serve.kubectl(
+            "get", "md", "sentiment", "-o", "jsonpath={.spec.rollout.strategy} {.spec.rollout.progressDeadlineSeconds} {.spec.revisionHistoryLimit}")
+        #expect(result.stdout == "Immediate 600 10", "\(result.stdout)")
+        // Applying a manifest that matches the live object is unchanged, for kubectl and for us,
+        // though it leaves the defaults out.
+        let current = Self.manifest.replacingOccurrences(of: "version: \"2\"", with: "version: \"3\"")
+        result = try await serve.kubectl("apply", "-f", "-", stdin: current)
+        #expect(result.stdout.hasSuffix("unchanged\n"), "\(result.stdout)\(result.stderr)")
+        // (Ours replaces annotations, so its first apply drops kubectl's last-applied one.)
+        _ = try await serve.modelplane("apply", "-f", "-", stdin: current)
+        let again = try await serve.modelplane("apply", "-f", "-", stdin: current)
+        #expect(again.stdout.hasSuffix("unchanged\n"), "\(again.stdout)\(again.stderr)")
 
         result = try await serve.kubectl("delete", "md", "sentiment")
         #expect(result.stdout == "modeldeployment.modelplane.dev \"sentiment\" deleted\n", "\(result.stderr)")

@@ -72,16 +72,22 @@ import Testing
             }
         }
         #expect((outcomes["transient_error"] ?? 0) >= 1, "\(outcomes)\n\(prometheus.log)")
-        // Both targets are up, and the queue and duration metrics came with them.
-        let targets = try await get("/api/v1/targets")
-        let health = targets["data"]?["activeTargets"]?.arrayValue?.map { $0["health"] }
-        #expect(health == ["up", "up"], "\(targets)")
-        // The API server's own: the create above, by verb, resource and code; the store's commits.
+        // Both targets are up (the second may not have been scraped yet), and the API server's
+        // own metrics came with them: the create above, by verb, resource and code.
         let creates =
             "/api/v1/query?query="
             + ("apiserver_request_total{job=\"modelplane-api\",verb=\"create\",resource=\"modeldeployments\",code=\"201\"}"
                 .addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-        let created = try await get(creates)["data"]?["result"]?.arrayValue?.first?["value"]?.arrayValue?.last?.stringValue.flatMap(Double.init)
+        var health: [JSONValue?] = []
+        var created: Double?
+        let scraped = ContinuousClock.now + .seconds(30)
+        while health != ["up", "up"] || created == nil, ContinuousClock.now < scraped {
+            let targets = try await get("/api/v1/targets")
+            health = targets["data"]?["activeTargets"]?.arrayValue?.map { $0["health"] } ?? []
+            created = try await get(creates)["data"]?["result"]?.arrayValue?.first?["value"]?.arrayValue?.last?.stringValue.flatMap(Double.init)
+            if health != ["up", "up"] || created == nil { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        #expect(health == ["up", "up"], "\(health)")
         #expect(created ?? 0 >= 1, "\(String(describing: created))")
         let names = try await get("/api/v1/label/__name__/values")
         let known = Set(names["data"]?.arrayValue?.compactMap(\.stringValue) ?? [])

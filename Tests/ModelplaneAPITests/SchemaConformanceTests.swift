@@ -110,3 +110,29 @@ import Testing
         #expect(schema?["properties"]?["spec"]?["properties"]?["backend"]?["x-kubernetes-validations"] != nil)
     }
 }
+
+/// The defaults the API server stores at admission come from the schema (so a cluster with the
+/// CRD fills the same ones); the Swift defaulting the CLI compares with must agree with it.
+@Suite struct SchemaDefaultsTests {
+    static let cases: [ModelDeployment] = [
+        ModelDeployment(name: "t", spec: .init(model: .init(name: "m", version: "1"), backend: .init(triton: .init(url: "http://triton:8000")))),
+        ModelDeployment(
+            name: "s",
+            spec: .init(
+                model: .init(name: "m", version: "v1", uri: "s3://b/m.tar.gz"),
+                backend: .init(
+                    sagemaker: .init(
+                        region: "us-east-1", image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1",
+                        executionRoleArn: "arn:aws:iam::123456789012:role/R", instanceType: "ml.m5.large")),
+                rollout: .init(strategy: .blueGreen))),
+    ]
+
+    @Test(arguments: cases) func theSchemasDefaultsAreTheSwiftOnes(_ md: ModelDeployment) throws {
+        var json = try JSONValueCoding.encode(md)
+        ModelDeployment.schema.applyDefaults(to: &json)
+        #expect(json == (try JSONValueCoding.encode(md.withSchemaDefaults())))
+        // What was given stays; what was missing is filled.
+        #expect(json["spec"]?["rollout"]?["strategy"] == .string((md.spec.rollout?.strategy ?? .immediate).rawValue))
+        #expect(json["spec"]?["revisionHistoryLimit"] == 10)
+    }
+}
