@@ -100,12 +100,15 @@ public final class TritonPeer: Sendable {
 
         public static func source(version: Int, broken: String?, slow: Int? = nil, failsInference: Bool = false) -> String {
             """
+            import os
             import time
             import numpy as np
             import triton_python_backend_utils as pb_utils
 
             class TritonPythonModel:
                 def initialize(self, args):
+                    # A marker a test can wait for: this version's initialize has begun.
+                    open(os.path.join(args["model_repository"], args["model_version"] + ".initializing"), "w").close()
                     time.sleep(\(slow ?? 0))
                     \(broken.map { "raise ValueError(\"\($0)\")" } ?? "pass")
 

@@ -14,6 +14,8 @@ public enum RolloutReason: String, Sendable, Hashable, CaseIterable {
     case servingPrevious = "ServingPrevious"
     case rolloutFailed = "RolloutFailed"
     case loadFailed = "LoadFailed"
+    /// The version the spec names is not where the backend would load it from (nothing was tried).
+    case versionNotFound = "VersionNotFound"
     case progressDeadlineExceeded = "ProgressDeadlineExceeded"
     case smokeTestFailed = "SmokeTestFailed"
     case updateRolledBack = "UpdateRolledBack"
@@ -46,6 +48,7 @@ public enum EventReason: String, Sendable, Hashable, CaseIterable {
     case rolledBack = "RolledBack"
     case learnedConfig = "LearnedConfig"
     case loadFailed = "LoadFailed"
+    case versionNotFound = "VersionNotFound"
     case smokeTestFailed = "SmokeTestFailed"
     case progressDeadlineExceeded = "ProgressDeadlineExceeded"
     case creating = "Creating"

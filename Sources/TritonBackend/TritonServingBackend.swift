@@ -29,8 +29,14 @@ public struct TritonObservation: Sendable, Hashable {
     public var smokeTested = false
     /// Why it failed, if it did.
     public var smokeFailure: String?
+    /// The versions `spec.model.uri` holds (its numbered directories), when the spec names a
+    /// local directory the controller can list; nil otherwise (then only a load can tell).
+    public var available: [Int]?
 
-    public init(rows: [TritonModelState]) { self.rows = rows }
+    public init(rows: [TritonModelState], available: [Int]? = nil) {
+        self.rows = rows
+        self.available = available
+    }
 
     /// Versions READY now.
     public var ready: Set<Int> { Set(rows.filter { $0.state == .ready }.compactMap { $0.version.flatMap(Int.init) }) }
@@ -139,8 +145,25 @@ public struct TritonServingBackend: ServingBackend {
         case .unload(let record): return .act(.unload(record))
         case .smokeTest(let version): return .act(.smokeTest(version: version))
         case .load(let url, let model, let versions):
+            // Where the versions come from can be listed: one that is not there is said as such,
+            // before Triton is asked (it would answer that no version is available under the policy).
+            if let available = observation.available, let uri = input.spec.model.uri, let missing = versions.first(where: { !available.contains($0) }) {
+                let has = available.isEmpty ? "it holds no version directories" : "it has \(available.map(String.init).joined(separator: ", "))"
+                return .failed(
+                    RolloutFailure(.versionNotFound, "version \(missing) of \(model) is not in \(localDirectory(uri)) (\(has)); nothing was loaded"))
+            }
             return .act(.load(url: url, model: model, versions: versions, unloads: ready.subtracting(versions).sorted()))
         }
+    }
+
+    /// The numbered version directories in `directory`, sorted; nil when it cannot be listed.
+    static func versions(in directory: String) -> [Int]? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
+        return entries.compactMap { entry -> Int? in
+            guard let version = Int(entry), version > 0 else { return nil }
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: directory + "/" + entry, isDirectory: &isDirectory) && isDirectory.boolValue ? version : nil
+        }.sorted()
     }
 
     public static func predicted(_ action: TritonAction, _ input: PlanInput<Self>) -> StepResult<Self>? {
@@ -179,8 +202,9 @@ public struct TritonServingBackend: ServingBackend {
     public func observe(_ desired: TritonDesired, record: ModelDeployment.TritonRecord?, deployment: ModelDeployment) async throws(BackendError)
         -> TritonObservation
     {
+        let available = deployment.spec.model.uri.flatMap { Self.versions(in: Self.localDirectory($0)) }
         do {
-            return TritonObservation(rows: try await rows(triton(desired.url), model: desired.model))
+            return TritonObservation(rows: try await rows(triton(desired.url), model: desired.model), available: available)
         } catch {
             throw BackendError(.backendUnavailable, "\(error)")
         }
@@ -341,12 +365,22 @@ public struct TritonServingBackend: ServingBackend {
                 notes: notes)
         } catch let error as TritonError where error.kind == .refused {
             try context.audit(AuditEntry("load", target, detail: detail, .failed(error.message)))
-            throw LoadFailure(failure: RolloutFailure(.loadFailed, "version \(desired.version) failed to load: \(error.message)"), notes: notes)
+            throw LoadFailure(failure: RolloutFailure(.loadFailed, Self.loadFailure(desired, versions: versions, error.message)), notes: notes)
         }
         let rows = Self.afterLoad(observed, model: desired.model, versions: versions)
         indexes.update(desired.url, model: desired.model, rows: rows)
         try context.audit(AuditEntry("load", target, detail: detail, .ok))
         return (rows, notes)
+    }
+
+    /// What a refused load says. Triton's answer for a version its repository does not hold ("at
+    /// least one version must be available under the version policy") names no version: say which.
+    static func loadFailure(_ desired: TritonDesired, versions: [Int], _ message: String) -> String {
+        if message.contains("at least one version must be available under the version policy") {
+            let wanted = versions.map(String.init).joined(separator: ", ")
+            return "version \(wanted) of \(desired.model) is not in Triton's model repository at \(desired.url) (Triton: \(message))"
+        }
+        return "version \(desired.version) failed to load: \(message)"
     }
 
     /// Sends the spec's smoke inference to the desired version; returns why it failed, or nil.

@@ -140,6 +140,18 @@ import Triton
         let learned = events.first { $0.reason == "LearnedConfig" }?.note ?? ""
         #expect(learned.contains("versions 2 came up") && learned.contains("spec.backend.triton.modelConfig"), "\(events.map(\.note))")
 
+        // A version Triton's repository does not hold: said as such (Triton's own answer names none).
+        try await world.change("echo") { md in
+            var md = md
+            md.spec.model.version = "9"
+            return md
+        }
+        md = try await world.wait("echo") { $0.status?.conditions?[type: "Degraded"]?.message.contains("version 9") == true }
+        #expect(
+            md.status?.conditions?[type: "Degraded"]?.message.hasPrefix("version 9 of echo is not in Triton's model repository at \(world.triton.url)")
+                == true, "\(String(describing: md.status?.conditions))")
+        #expect(md.status?.servingVersion == "2")
+
         // BlueGreen back to version 1: both load, then version 2 goes.
         try await world.change("echo") { md in
             var md = md
@@ -149,7 +161,7 @@ import Triton
         }
         md = try await world.wait("echo") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
         #expect(try await world.readyVersions("echo") == ["1"])
-        #expect(md.status?.revisions?.map(\.version) == ["1", "2", "3", "1"])
+        #expect(md.status?.revisions?.map(\.version) == ["1", "2", "3", "9", "1"])
 
         // Delete: the finalizer unloads the model, then the object goes.
         try await world.kube.delete(ModelDeployment.self, name: "echo", namespace: "default")
@@ -314,14 +326,11 @@ import Triton
             "output": [["name": "OUTPUT0", "data_type": "TYPE_FP32", "dims": [1]]],
         ]
         _ = try await world.kube.create(md)
-        // Under way: Triton is loading it (its initialize takes 4 s).
-        let deadline = ContinuousClock.now + .seconds(30)
-        var index: [TritonModelState] = []
-        while !index.contains(where: { $0.name == "slow" && $0.state == .loading }), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-            index = try await world.backend.index()
-        }
-        #expect(index.contains { $0.name == "slow" && $0.state == .loading }, "\(index)")
+        // Under way: Triton is loading it (its initialize, which takes 4 s, has begun).
+        let marker = world.triton.repository + "/slow/1.initializing"
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !FileManager.default.fileExists(atPath: marker), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(FileManager.default.fileExists(atPath: marker), "the load never began")
         world.serve.signal(SIGTERM)
         let status = await world.serve.waitForExit()
         #expect(status == 0, "\(world.serve.errorLog)")
@@ -404,6 +413,26 @@ import Triton
         #expect(rolledBack.status?.servingVersion == "3")
         #expect(try await world.backend.loadedVersions("up") == ["3"])
         #expect(try await world.answer("up") == 6.0)
+
+        // A version the directory does not hold: said as such, before Triton is asked, by diff
+        // and by the controller; version 3 keeps serving.
+        let expected = "version 9 of up is not in \(local)/up (it has 1, 2, 3); nothing was loaded"
+        let live = try await CommandResult.run(
+            Peers.modelplane, ["get", "up", "-o", "json"], environment: ["MODELPLANE_DATA": world.directory, "MODELPLANE_KUBECONFIG": ""])
+        let manifest = world.directory + "/up-9.json"
+        try live.stdout.replacingOccurrences(of: #""version" : "2""#, with: #""version" : "9""#).write(toFile: manifest, atomically: true, encoding: .utf8)
+        let diff = try await CommandResult.run(
+            Peers.modelplane, ["diff", "-f", manifest], environment: ["MODELPLANE_DATA": world.directory, "MODELPLANE_KUBECONFIG": ""])
+        #expect(diff.stdout.contains(expected) && !diff.stdout.contains("load up versions 9"), "\(diff.stdout)\(diff.stderr)")
+        try await world.change("up") { md in
+            var md = md
+            md.spec.model.version = "9"
+            return md
+        }
+        let missing = try await world.wait("up") { $0.status?.conditions?[type: "Degraded"]?.reason == "VersionNotFound" }
+        #expect(missing.status?.conditions?[type: "Degraded"]?.message == expected)
+        #expect(missing.status?.servingVersion == "3" && missing.status?.phase == .degraded)
+        #expect(try await world.backend.loadedVersions("up") == ["3"])
 
         try await world.kube.delete(ModelDeployment.self, name: "up", namespace: "default")
         let deadline = ContinuousClock.now + .seconds(30)
