@@ -48,19 +48,21 @@ public final class KubernetesAPI: Sendable {
         if request.method == "GET", ["/healthz", "/livez", "/readyz"].contains(request.path) {
             return APIResponse(status: 200, contentType: "text/plain; charset=utf-8", body: .data(Data("ok".utf8)))
         }
+        if let tokens {
+            let presented = request.header("authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            guard let presented, tokens.contains(where: { Self.constantTimeEquals($0, presented) }) else {
+                // Counted under fixed labels: an unauthenticated client names no series.
+                APIMetrics.unauthorized()
+                return Self.status(StoreError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
+            }
+        }
         let started = ContinuousClock.now
         let response = answer(request)
-        APIMetrics.record(request, response, since: started)
+        APIMetrics.record(request, response, since: started, resources: resources)
         return response
     }
 
     private func answer(_ request: APIRequest) -> APIResponse {
-        if let tokens {
-            let presented = request.header("authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-            guard let presented, tokens.contains(where: { Self.constantTimeEquals($0, presented) }) else {
-                return Self.status(StoreError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
-            }
-        }
         if request.body.count > Self.maxRequestBytes {
             return Self.tooLarge
         }
@@ -570,9 +572,16 @@ public final class KubernetesAPI: Sendable {
 /// The API server's Prometheus metrics, named as kube-apiserver names its own: requests by verb,
 /// resource and code, their latency (up to the answer; a write's commit is timed by the store),
 /// and open watches (`apiserver_registered_watchers`, kept by the watch itself).
+///
+/// Labels come from a fixed set (the served resources and their subresources, kube's verbs, else
+/// `other`), so no request can make the server keep a series for a name it made up.
 enum APIMetrics {
-    static func record(_ request: APIRequest, _ response: APIResponse, since started: ContinuousClock.Instant) {
-        let (verb, resource) = classify(request)
+    static func unauthorized() {
+        Counter(label: "apiserver_request_total", dimensions: [("verb", "other"), ("resource", "other"), ("code", "401")]).increment()
+    }
+
+    static func record(_ request: APIRequest, _ response: APIResponse, since started: ContinuousClock.Instant, resources: [ServedResource]) {
+        let (verb, resource) = classify(request, resources: resources)
         Counter(label: "apiserver_request_total", dimensions: [("verb", verb), ("resource", resource), ("code", String(response.status))]).increment()
         // A watch's answer is its stream: only its start is timed.
         Metrics.Timer(label: "apiserver_request_duration_seconds", dimensions: [("verb", verb), ("resource", resource)], preferredDisplayUnit: .seconds)
@@ -581,12 +590,20 @@ enum APIMetrics {
 
     /// kube-apiserver's verbs (list and watch apart from get) and the resource (with its
     /// subresource); paths that are not resources are counted under their first segment.
-    static func classify(_ request: APIRequest) -> (verb: String, resource: String) {
+    static func classify(_ request: APIRequest, resources: [ServedResource]) -> (verb: String, resource: String) {
+        let method = ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(request.method) ? request.method.lowercased() : "other"
         guard case .resource(let path) = RequestTarget(path: request.path) else {
             let first = request.path.split(separator: "/").first.map(String.init) ?? ""
-            return (request.method.lowercased(), ["api", "apis", "openapi", "version", "metrics"].contains(first) ? first : "other")
+            return (method, ["api", "apis", "openapi", "version", "metrics"].contains(first) ? first : "other")
         }
-        let resource = path.subresource.map { "\(path.plural)/\($0)" } ?? path.plural
+        let served = resources.contains { $0.type.plural == path.plural } || path.plural == "namespaces"
+        let resource: String
+        switch (served, path.subresource) {
+        case (false, _): resource = "other"
+        case (true, nil): resource = path.plural
+        case (true, "status"): resource = path.plural + "/status"
+        case (true, _): resource = path.plural + "/other"
+        }
         let verb: String
         switch (request.method, path.name) {
         case ("GET", nil): verb = KubernetesAPI.boolean(request, "watch") == true ? "watch" : "list"
@@ -595,7 +612,7 @@ enum APIMetrics {
         case ("PUT", _): verb = "update"
         case ("PATCH", _): verb = "patch"
         case ("DELETE", _): verb = "delete"
-        default: verb = request.method.lowercased()
+        default: verb = "other"
         }
         return (verb, resource)
     }

@@ -33,14 +33,23 @@ package enum Subprocess {
     package static func run(
         _ executable: String, _ arguments: [String], environment: [String: String], input: Data? = nil, timeout: Duration
     ) async throws -> ProcessOutput {
-        let stdout = try PipeEnds()
-        let stderr = try PipeEnds()
-        let stdin = input == nil ? nil : try PipeEnds()
+        // Every pipe made is closed again if a later one, or the spawn, fails (descriptors
+        // running out is exactly when that happens).
+        var made: [PipeEnds] = []
+        let stdout: PipeEnds
+        let stderr: PipeEnds
+        let stdin: PipeEnds?
         let pid: pid_t
         do {
+            stdout = try PipeEnds()
+            made.append(stdout)
+            stderr = try PipeEnds()
+            made.append(stderr)
+            stdin = input == nil ? nil : try PipeEnds()
+            if let stdin { made.append(stdin) }
             pid = try spawn(executable, arguments, environment, stdin: stdin?.read, stdout: stdout.write, stderr: stderr.write)
         } catch {
-            for ends in [stdout, stderr] + (stdin.map { [$0] } ?? []) { ends.closeBoth() }
+            for ends in made { ends.closeBoth() }
             throw error
         }
         // The child holds its own copies; the parent keeps only its ends.
@@ -48,11 +57,8 @@ package enum Subprocess {
         close(stderr.write)
         if let stdin { close(stdin.read) }
 
-        let timedOut = TimeoutFlag()
-        let killer = DispatchWorkItem {
-            timedOut.set()
-            kill(-pid, SIGKILL)
-        }
+        let child = ChildState(pid: pid)
+        let killer = DispatchWorkItem { child.timeOut() }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: killer)
         return await withCheckedContinuation { continuation in
@@ -70,9 +76,9 @@ package enum Subprocess {
                 }
             }
             group.notify(queue: .global()) {
-                let status = waitForExit(pid)
+                let status = child.waitForExit()
                 killer.cancel()
-                continuation.resume(returning: ProcessOutput(status: status, stdout: out.data, stderr: err.data, timedOut: timedOut.value))
+                continuation.resume(returning: ProcessOutput(status: status, stdout: out.data, stderr: err.data, timedOut: child.timedOut))
             }
         }
     }
@@ -116,16 +122,6 @@ package enum Subprocess {
         return pid
     }
 
-    /// Blocks until `pid` exits; its exit code, or the number of the signal that ended it.
-    private static func waitForExit(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 {
-            if errno != EINTR { return -1 }
-        }
-        let signal = status & 0x7f
-        return signal == 0 ? (status >> 8) & 0xff : signal
-    }
-
     /// `name` found on `PATH`, or nil.
     package static func find(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
         for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
@@ -159,11 +155,40 @@ private struct PipeEnds {
     }
 }
 
-private final class TimeoutFlag: @unchecked Sendable {
+/// A child between its start and its reaping, shared by the timeout and the waiter. The timeout
+/// kills the child's process group only while the child is not yet known to have exited: once
+/// reaped, its pid (and group id) may already be another process's.
+private final class ChildState: @unchecked Sendable {
+    private let pid: pid_t
     private let lock = NSLock()
-    private var flag = false
-    func set() { lock.withLock { flag = true } }
-    var value: Bool { lock.withLock { flag } }
+    private var exited = false
+    private var killed = false
+
+    init(pid: pid_t) { self.pid = pid }
+
+    var timedOut: Bool { lock.withLock { killed } }
+
+    func timeOut() {
+        lock.withLock {
+            guard !exited else { return }
+            killed = true
+            kill(-pid, SIGKILL)
+        }
+    }
+
+    /// Blocks until the child exits; its exit code, or the number of the signal that ended it.
+    /// Waits without reaping first (the pid stays the child's), marks it exited, then reaps.
+    func waitForExit() -> Int32 {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
+        lock.withLock { exited = true }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 {
+            if errno != EINTR { return -1 }
+        }
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : signal
+    }
 }
 
 extension Process {

@@ -189,10 +189,14 @@ public struct ManifestReader: Sendable {
         for case let root? in documents {
             // `---` followed by nothing (or only comments) is an empty document, not an error.
             if case .scalar("", plain: true, tag: nil) = root.content { continue }
-            if let items = Self.listItems(root) {
-                for item in items { readDocument(item, file: file, into: &set) }
-            } else {
-                readDocument(root, file: file, into: &set)
+            switch Self.listItems(root) {
+            case nil: readDocument(root, file: file, into: &set)
+            case .items(let items)?: for item in items { readDocument(item, file: file, into: &set) }
+            case .invalid(let node)?:
+                set.problems.append(
+                    ManifestProblem(
+                        location: SourceLocation(file: file, line: node.line, column: node.column), path: FieldPath("items"),
+                        message: "expected a list of objects"))
             }
         }
         return set
@@ -200,7 +204,13 @@ public struct ManifestReader: Sendable {
 
     /// The items of a `v1 List` (or a `ModelDeploymentList`), what `kubectl get -o yaml|json`
     /// writes for several objects: each is read as a document of its own. Nil for anything else.
-    private static func listItems(_ root: YAMLNode) -> [YAMLNode]? {
+    private enum ListItems {
+        case items([YAMLNode])
+        /// `items` is there but is not a list (a List whose objects would silently be none).
+        case invalid(YAMLNode)
+    }
+
+    private static func listItems(_ root: YAMLNode) -> ListItems? {
         guard case .mapping(let pairs) = root.content else { return nil }
         func value(_ key: String) -> YAMLNode? {
             pairs.first { if case .scalar(key, _, _) = $0.key.content { true } else { false } }?.value
@@ -212,8 +222,11 @@ public struct ManifestReader: Sendable {
             (text("apiVersion") == "v1" && text("kind") == "List")
             || (text("apiVersion") == ModelDeployment.apiVersion && text("kind") == ModelDeployment.kind + "List")
         guard isList else { return nil }
-        if case .sequence(let items)? = value("items")?.content { return items }
-        return []
+        switch value("items")?.content {
+        case .sequence(let items)?: return .items(items)
+        case nil, .scalar("", plain: true, tag: nil)?, .scalar("null", plain: true, tag: nil)?, .scalar("~", plain: true, tag: nil)?: return .items([])
+        default: return .invalid(value("items") ?? root)
+        }
     }
 
     public func parse(_ text: String, file: String) -> ManifestSet { parse(Array(text.utf8), file: file) }

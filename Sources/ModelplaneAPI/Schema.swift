@@ -54,7 +54,14 @@ public struct ObjectSchema: Sendable {
     }
 
     public var description: String
-    public var properties: [Property] { didSet { positions = Self.positions(properties) } }
+    public var properties: [Property] {
+        didSet {
+            positions = Self.positions(properties)
+            containsDefaults = Self.containsDefaults(properties)
+        }
+    }
+    /// Some property, here or below, has a default (defaulting skips the subtrees without).
+    public private(set) var containsDefaults: Bool
     /// Where each property is in `properties`: the API server checks every object it stores,
     /// and a linear search per member of every object was a visible share of it.
     private var positions: [String: Int]
@@ -67,8 +74,13 @@ public struct ObjectSchema: Sendable {
         self.description = description
         self.properties = properties
         positions = Self.positions(properties)
+        containsDefaults = Self.containsDefaults(properties)
         self.rules = rules
         self.opaqueInCRD = opaqueInCRD
+    }
+
+    private static func containsDefaults(_ properties: [Property]) -> Bool {
+        properties.contains { $0.defaultValue != nil || $0.schema.containsDefaults }
     }
 
     private static func positions(_ properties: [Property]) -> [String: Int] {
@@ -125,28 +137,52 @@ extension ObjectSchema.Property {
 // MARK: - Defaulting
 
 extension Schema {
+    /// Some property, here or below, has a default.
+    public var containsDefaults: Bool {
+        switch self {
+        case .object(let object): object.containsDefaults
+        case .array(let items, _, _): items.containsDefaults
+        case .map(let values, _): values.containsDefaults
+        default: false
+        }
+    }
+
     /// Fills in the declared defaults, as kube-apiserver does for a structural CRD schema: in
     /// every object that is there (one just defaulted included), each missing property with a
-    /// default gets it. Values of the wrong type are left for checking to report.
-    public func applyDefaults(to value: inout JSONValue) {
+    /// default gets it. Values of the wrong type are left for checking to report. Only subtrees
+    /// that declare defaults are visited, and an object is copied only when it changes (the API
+    /// server defaults every write). Returns whether anything was filled in.
+    @discardableResult
+    public func applyDefaults(to value: inout JSONValue) -> Bool {
+        guard containsDefaults else { return false }
         switch (self, value) {
-        case (.object(let schema), .object(var members)):
-            for property in schema.properties {
-                if members[property.name] == nil, let defaultValue = property.defaultValue { members[property.name] = defaultValue }
+        case (.object(let schema), .object(let members)):
+            var updates: [(String, JSONValue)] = []
+            for property in schema.properties where property.defaultValue != nil || property.schema.containsDefaults {
                 if var member = members[property.name] {
+                    if property.schema.applyDefaults(to: &member) { updates.append((property.name, member)) }
+                } else if var member = property.defaultValue {
                     property.schema.applyDefaults(to: &member)
-                    members[property.name] = member
+                    updates.append((property.name, member))
                 }
             }
-            value = .object(members)
+            guard !updates.isEmpty else { return false }
+            var changed = members
+            for (name, member) in updates { changed[name] = member }
+            value = .object(changed)
+            return true
         case (.array(let items, _, _), .array(var elements)):
-            for index in elements.indices { items.applyDefaults(to: &elements[index]) }
-            value = .array(elements)
+            var any = false
+            for index in elements.indices where items.applyDefaults(to: &elements[index]) { any = true }
+            if any { value = .array(elements) }
+            return any
         case (.map(let values, _), .object(var members)):
-            for key in members.keys { values.applyDefaults(to: &members[key]!) }
-            value = .object(members)
+            var any = false
+            for key in members.keys where values.applyDefaults(to: &members[key]!) { any = true }
+            if any { value = .object(members) }
+            return any
         default:
-            return
+            return false
         }
     }
 }

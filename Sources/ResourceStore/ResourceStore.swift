@@ -261,6 +261,30 @@ public final class ResourceStore: Sendable {
     public enum Subresource: Sendable { case main, status }
 
     /// Replaces an object (PUT). The object must carry the resourceVersion it was read at.
+    /// Stores the schema's defaults in every object of `type` stored without them (written
+    /// before a default existed), so every reader sees them, as kube-apiserver's readers do
+    /// (it defaults what it reads from etcd). A spec that only gains defaults keeps its
+    /// generation. Returns how many objects changed. `modelplane serve` runs it at start.
+    @discardableResult
+    public func storeAdmissionDefaults(_ type: ResourceType) throws(StoreError) -> Int {
+        guard let defaults = type.admissionDefaults else { return 0 }
+        var changed = 0
+        for item in try list(type).items {
+            var object = item.object
+            defaults.applyDefaults(to: &object)
+            guard object != item.object else { continue }
+            let name = object["metadata"]?["name"]?.stringValue ?? ""
+            let namespace = type.namespaced ? object["metadata"]?["namespace"]?.stringValue : nil
+            do {
+                _ = try update(type, namespace: namespace, name: name, object)
+                changed += 1
+            } catch  where error.code == 409 || error.code == 404 {
+                continue  // changed or gone meanwhile: its writer's request was defaulted
+            }
+        }
+        return changed
+    }
+
     public func update(_ type: ResourceType, namespace: String?, name: String, _ object: JSONValue, subresource: Subresource = .main) throws(StoreError)
         -> JSONValue
     {

@@ -148,7 +148,7 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         case .waiting(let progress): return .finish(waiting(progress, after: pollInterval))
         case .rollingBack(let message): return .finish(rollingBack(message))
         case .failed(let failure):
-            if original?.conditions?[.degraded]?.message != failure.message {
+            if !Self.alreadySays(original, failure.message) {
                 notes.append(.warning(EventReason(failure.reason), action: "Observe", failure.message))
             }
             return .finish(failed(failure))
@@ -232,17 +232,23 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         status.phase = .failed
         status.observedGeneration = generation
         set(ready: (.false, .conflict, message), progressing: (.false, .conflict, message), degraded: (.true, .conflict, message))
-        if original?.conditions?[.degraded]?.message != message { notes.append(.warning(.conflict, action: "Observe", message)) }
+        if !Self.alreadySays(original, message) { notes.append(.warning(.conflict, action: "Observe", message)) }
         return decide(.requeueAfter(limits.conflictRetry))
     }
 
     /// The backend refused to tell us what it has (a request it will never answer): a rollout
     /// failure, held by the gate like any other.
     public mutating func refused(_ failure: RolloutFailure) -> RolloutDecision {
-        if original?.conditions?[.degraded]?.message != failure.message {
+        if !Self.alreadySays(original, failure.message) {
             notes.append(.warning(EventReason(failure.reason), action: "Observe", failure.message))
         }
         return failed(failure)
+    }
+
+    /// The Degraded condition already says `message` (as a condition says it: its summary), so
+    /// its event was recorded when it first did.
+    static func alreadySays(_ status: ModelDeployment.Status?, _ message: String) -> Bool {
+        status?.conditions?[.degraded]?.message == Conditions.summary(message)
     }
 
     /// The backend could not be asked: Degraded with why, the rest of the status as it was (with

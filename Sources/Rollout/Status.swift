@@ -128,6 +128,11 @@ public enum Conditions {
     /// with a pointer to the rest. The whole text goes in the event and the log; `describe` and
     /// `kubectl get -o wide` show one clean line.
     public static func summary(_ message: String) -> String {
+        // Most messages are one short line already (every status write sets three).
+        let utf8 = message.utf8
+        if utf8.count <= 1_024, !utf8.contains(where: { $0 == 10 || $0 == 13 }), utf8.first.map({ $0 > 32 }) ?? true, utf8.last.map({ $0 > 32 }) ?? true {
+            return message
+        }
         let lines = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard var first = lines.first else { return "" }
         var cut = lines.count > 1

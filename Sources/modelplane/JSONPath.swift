@@ -57,10 +57,17 @@ struct JSONPathTemplate {
                 // To the matching `}`, skipping quoted strings.
                 var end = template.index(after: index)
                 var quote: Character?
+                var escaped = false
                 while end < template.endIndex {
                     let c = template[end]
                     if let q = quote {
-                        if c == q { quote = nil }
+                        if escaped {
+                            escaped = false
+                        } else if c == "\\" {
+                            escaped = true
+                        } else if c == q {
+                            quote = nil
+                        }
                     } else if c == "\"" || c == "'" {
                         quote = c
                     } else if c == "}" {
@@ -203,10 +210,28 @@ struct JSONPathTemplate {
         return nil
     }
 
+    /// Where `op` first occurs outside quotes.
+    private static func unquotedRange(of op: String, in text: String) -> Range<String.Index>? {
+        var quote: Character?
+        var index = text.startIndex
+        while index < text.endIndex {
+            let c = text[index]
+            if let q = quote {
+                if c == q { quote = nil }
+            } else if c == "\"" || c == "'" {
+                quote = c
+            } else if text[index...].hasPrefix(op) {
+                return index..<text.index(index, offsetBy: op.count)
+            }
+            index = text.index(after: index)
+        }
+        return nil
+    }
+
     /// `@.path == value` or `!=`.
     private static func filter(_ text: String, _ expression: String) throws(Problem) -> Step {
         for (op, equal) in [("!=", false), ("==", true)] {
-            guard let range = text.range(of: op) else { continue }
+            guard let range = unquotedRange(of: op, in: text) else { continue }
             let left = text[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
             let right = text[range.upperBound...].trimmingCharacters(in: .whitespaces)
             guard left.hasPrefix("@") else { break }
@@ -271,13 +296,26 @@ struct JSONPathTemplate {
                 case .filter(let path, let equal, let expected):
                     guard let array = value.arrayValue else { return [] }
                     return array.filter { item in
-                        let found = evaluate(path, [item])
-                        return equal ? found.contains(expected) : !found.contains(expected)
+                        let matches = evaluate(path, [item]).contains { same($0, expected) }
+                        return equal ? matches : !matches
                     }
                 }
             }
         }
         return current
+    }
+
+    /// Equal values; numbers by value (`1` and `1.0` are one number).
+    private static func same(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        func number(_ value: JSONValue) -> Double? {
+            switch value {
+            case .int(let int): Double(int)
+            case .double(let double): double
+            default: nil
+            }
+        }
+        if let x = number(a), let y = number(b) { return x == y }
+        return a == b
     }
 
     private static func descendants(named name: String, in value: JSONValue) -> [JSONValue] {

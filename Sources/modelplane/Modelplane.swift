@@ -22,6 +22,10 @@ struct Modelplane: AsyncParsableCommand {
     /// `modelplane delete` (SIGSEGV in a lock Foundation had just destroyed) after it had done its
     /// work, and its buffered output was lost.
     static func main() async {
+        // A write to a pipe whose reader has gone (git exiting before it read its input) is an
+        // error the writer handles, not the end of the process. (Children start with every signal
+        // at its default: Subprocess.)
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

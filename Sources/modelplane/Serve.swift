@@ -90,6 +90,12 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot open the store in \(directory.path): \(plainMessage(error))")
         }
+        do {
+            // Objects stored before a default existed get it now, so every reader sees it.
+            try store.storeAdmissionDefaults(.modelDeployments)
+        } catch {
+            throw ValidationError("cannot fill the defaults of stored ModelDeployments in \(directory.path): \(error)")
+        }
         let certificates = LocalCertificates(directory: directory.path)
         try certificates.ensure()
         let api = KubernetesAPI(store: store, tokens: [token], metrics: { Observability.registry.emitToBuffer() })

@@ -108,6 +108,18 @@ import TritonBackend
         #expect(exceeded.outcome == .requeueAfter(.seconds(5)))
     }
 
+    /// A failure whose message is longer than a condition says (a traceback) is announced once:
+    /// the next pass finds its summary in the condition and records no second event.
+    @Test func aMultiLineFailureIsAnnouncedOnce() throws {
+        let failure = RolloutFailure(.invalidRequest, "refused: the role cannot read the model\nAt:\n  frame 1\n  frame 2")
+        var machine = try Self.machine(Self.deployment())
+        let first = machine.refused(failure)
+        #expect(first.events.map(\.reason) == [.invalidRequest])
+        #expect(first.status.conditions?[.degraded]?.message == "refused: the role cannot read the model (more in the events)")
+        var again = try Self.machine(Self.deployment(status: first.status))
+        #expect(again.refused(failure).events.isEmpty)
+    }
+
     @Test func reasonsRenderAsTheirStableTexts() {
         let texts = RolloutReason.allCases.map(\.rawValue)
         #expect(Set(texts).count == texts.count)

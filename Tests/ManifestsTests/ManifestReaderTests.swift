@@ -182,6 +182,11 @@ func problems(_ yaml: String) -> [String] {
         let set = ManifestReader().parse(list, file: "md.json")
         #expect(set.problems == [])
         #expect(set.deployments.count == 8_000 && set.deployments.last?.deployment.metadata.name == "m7999")
+        // One small alias in so large a document is no bomb either (an unknown field, here, is
+        // what it gets refused for).
+        let aliased = list.replacingOccurrences(
+            of: #"{"apiVersion": "v1", "kind": "List", "#, with: #"{"x-labels": &l {"team": "a"}, "x-again": *l, "apiVersion": "v1", "kind": "List", "#)
+        #expect(ManifestReader().parse(aliased, file: "md.json").problems.filter { $0.message.contains("alias") } == [])
 
         let numbers = Array(repeating: "1", count: 1_000_001).joined(separator: ",")
         let found = problems(#"{"apiVersion": "modelplane.dev/v1alpha1", "kind": "ModelDeployment", "data": [\#(numbers)]}"#)
@@ -208,6 +213,9 @@ func problems(_ yaml: String) -> [String] {
             problems(yaml) == [
                 "md.yaml:11:90: spec.bogus: unknown field: field not declared in schema (known fields: model, backend, rollout, revisionHistoryLimit)"
             ])
+        // A List whose items are not a list is an error, not an empty List (a sync would prune).
+        #expect(problems("apiVersion: v1\nkind: List\nitems: {a: 1}\n") == ["md.yaml:3:8: items: expected a list of objects"])
+        #expect(problems("apiVersion: v1\nkind: List\nitems: []\n") == [])
     }
 
     @Test func modestAliasesAreFine() {

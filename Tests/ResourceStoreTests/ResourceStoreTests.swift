@@ -89,6 +89,21 @@ extension JSONValue {
 }
 
 @Suite struct UpdateTests {
+    /// Objects stored before the schema's defaults existed get them once (a restart of serve runs
+    /// this), keeping their generation; a second run changes nothing.
+    @Test func defaultsAreStoredOnceInObjectsWithoutThem() throws {
+        let scratch = try ScratchStore()
+        let created = try scratch.store.create(md, namespace: "default", object("a"))
+        #expect(created["spec"]?["rollout"] == nil)
+        #expect(try scratch.store.storeAdmissionDefaults(md) == 1)
+        let now = try scratch.store.get(md, namespace: "default", name: "a")
+        #expect(now["spec"]?["rollout"] == ["strategy": "Immediate", "progressDeadlineSeconds": 600])
+        #expect(now["spec"]?["revisionHistoryLimit"] == 10)
+        #expect(now.generation == created.generation)
+        #expect(try scratch.store.storeAdmissionDefaults(md) == 0)
+        #expect(try scratch.store.storeAdmissionDefaults(.leases) == 0)
+    }
+
     @Test func staleOrMissingResourceVersionsAreRefused() throws {
         let scratch = try ScratchStore()
         let created = try scratch.store.create(md, namespace: "default", object("a"))
