@@ -253,6 +253,14 @@ extension ModelDeployment.Status: DirectlyReadable {
         case nil, .null?: break
         default: throw JSONShapeMismatch()
         }
+        traffic = try m.array(ifPresent: "traffic")
+    }
+}
+
+extension ModelDeployment.TrafficTarget: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(revision: try m.string(ifPresent: "revision"), version: try m.string("version"), weight: try m.int64("weight"), role: try m.rawValue("role"))
     }
 }
 

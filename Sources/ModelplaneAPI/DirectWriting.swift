@@ -164,7 +164,7 @@ extension ModelDeployment.Rollout: DirectlyWritable {
 
 extension ModelDeployment.Status: DirectlyWritable {
     var directJSON: JSONValue {
-        var o = JSONObjectWriter(capacity: 9)
+        var o = JSONObjectWriter(capacity: 11)
         o.set("observedGeneration", observedGeneration)
         o.set("phase", phase)
         o.set("servingVersion", servingVersion)
@@ -175,6 +175,18 @@ extension ModelDeployment.Status: DirectlyWritable {
         o.set("triton", triton)
         o.set("sagemaker", sagemaker)
         o.set("extensions", extensions.map(JSONValue.object))
+        o.set("traffic", traffic)
+        return o.value
+    }
+}
+
+extension ModelDeployment.TrafficTarget: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 4)
+        o.set("revision", revision)
+        o.set("version", version)
+        o.set("weight", weight)
+        o.set("role", role)
         return o.value
     }
 }

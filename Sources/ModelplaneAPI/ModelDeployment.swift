@@ -204,6 +204,9 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// What backends beyond the built-in ones hold for this deployment, by backend name (a
         /// backend added through the `ServingBackend` seam keeps its record here).
         public var extensions: [String: JSONValue]?
+        /// The routing table the controller publishes and the inference router follows: which
+        /// versions take requests, with what weight and role. The router decides nothing itself.
+        public var traffic: [TrafficTarget]?
 
         public init() {}
 
@@ -238,6 +241,28 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
             self.createdAt = createdAt
             self.cause = cause
             self.spec = spec
+        }
+    }
+
+    /// One line of `status.traffic`.
+    public struct TrafficTarget: Codable, Sendable, Hashable {
+        public enum Role: String, Codable, Sendable, Hashable, CaseIterable {
+            case stable, canary, shadow
+        }
+
+        /// The revision (its number, as `status.currentRevision` gives it) this version belongs to.
+        public var revision: String?
+        public var version: String
+        /// Share of requests, out of the weights of all stable and canary lines (a shadow's is the
+        /// share of requests mirrored to it).
+        public var weight: Int64
+        public var role: Role
+
+        public init(revision: String?, version: String, weight: Int64, role: Role) {
+            self.revision = revision
+            self.version = version
+            self.weight = weight
+            self.role = role
         }
     }
 

@@ -262,6 +262,21 @@ extension ModelDeployment {
                     .map(
                         values: .freeform(description: "One backend's record."),
                         description: "What backends beyond the built-in ones hold for this deployment, by backend name.")),
+                .optional(
+                    "traffic",
+                    .array(
+                        items: .object(
+                            ObjectSchema(
+                                "A version that takes requests (or a mirror of them).",
+                                properties: [
+                                    .optional("revision", .string(.init("The revision the version belongs to."))),
+                                    .required("version", .string(.init("The backend's version."))),
+                                    .required("weight", .integer(.init("Share of requests (of all stable and canary weights); for a shadow, percent mirrored.", minimum: 0))),
+                                    .required(
+                                        "role",
+                                        .string(.init("stable, canary or shadow.", enum: ModelDeployment.TrafficTarget.Role.allCases.map(\.rawValue)))),
+                                ])),
+                        description: "The routing table the inference router follows, published by the controller.", maxItems: 16)),
             ]
         ))
 }

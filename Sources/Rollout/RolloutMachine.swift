@@ -286,7 +286,16 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
     func decide(_ outcome: RolloutOutcome) -> RolloutDecision {
         var status = status
         B.store(record, in: &status)
+        status.traffic = Self.traffic(status)
         return RolloutDecision(status: status, events: notes, outcome: outcome, degraded: degradedNow)
+    }
+
+    /// The routing table for the inference router: the serving version takes every request.
+    /// (Splits, canaries and shadows publish more lines.)
+    static func traffic(_ status: ModelDeployment.Status) -> [ModelDeployment.TrafficTarget]? {
+        guard let serving = status.servingVersion else { return nil }
+        let revision = status.revisions?.last { $0.version == serving }.map { String($0.revision) }
+        return [.init(revision: revision, version: serving, weight: 100, role: .stable)]
     }
 
     /// The deadline in seconds, when this generation's rollout (Progressing since its

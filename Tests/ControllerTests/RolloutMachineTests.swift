@@ -39,6 +39,8 @@ import TritonBackend
         #expect(decision.status.servingVersion == "2")
         #expect(decision.status.currentRevision == "1")
         #expect(decision.status.backend == "scripted")
+        // The routing table the inference router follows: the serving version takes everything.
+        #expect(decision.status.traffic == [.init(revision: "1", version: "2", weight: 100, role: .stable)])
         #expect(decision.status.conditions?[.ready]?.reason == "Serving")
         // The load that made it serve is folded into one Serving event.
         #expect(decision.events.map(\.reason) == [.serving])

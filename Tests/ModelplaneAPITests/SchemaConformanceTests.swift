@@ -46,6 +46,7 @@ import Testing
             region: "us-east-1", endpointURL: "http://127.0.0.1:5000", endpoint: "churn", resources: [.init(name: "churn-b", version: "3")],
             pendingConfig: "churn-b")
         status.extensions = ["scripted": ["model": "m", "adopted": false]]
+        status.traffic = [.init(revision: "2", version: "3", weight: 100, role: .stable)]
         md.status = status
         return md
     }
