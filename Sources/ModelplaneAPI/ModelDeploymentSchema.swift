@@ -271,7 +271,9 @@ extension ModelDeployment {
                                 properties: [
                                     .optional("revision", .string(.init("The revision the version belongs to."))),
                                     .required("version", .string(.init("The backend's version."))),
-                                    .required("weight", .integer(.init("Share of requests (of all stable and canary weights); for a shadow, percent mirrored.", minimum: 0))),
+                                    .required(
+                                        "weight",
+                                        .integer(.init("Share of requests (of all stable and canary weights); for a shadow, percent mirrored.", minimum: 0))),
                                     .required(
                                         "role",
                                         .string(.init("stable, canary or shadow.", enum: ModelDeployment.TrafficTarget.Role.allCases.map(\.rawValue)))),

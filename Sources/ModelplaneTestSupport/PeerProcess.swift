@@ -176,7 +176,10 @@ public final class PeerProcess: Sendable {
     public static func modelplaneServe(
         data directory: String, controller: Bool = false, extraArguments: [String] = [], environment: [String: String] = [:]
     ) async throws -> PeerProcess {
-        let arguments = ["serve", "--data", directory, "--listen", "127.0.0.1:0", controller ? "--controller" : "--no-controller"] + extraArguments
+        // The router on a free port too (its default, 8080, would be shared by tests running at once).
+        let arguments =
+            ["serve", "--data", directory, "--listen", "127.0.0.1:0", controller ? "--controller" : "--no-controller", "--router-listen", "127.0.0.1:0"]
+            + extraArguments
         return try await start(Peers.modelplane, arguments, environment: environment) { line in
             // "modelplane: serving on https://127.0.0.1:PORT (...)"
             guard line.hasPrefix("modelplane: serving on ") else { return nil }

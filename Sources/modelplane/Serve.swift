@@ -55,6 +55,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "On SIGTERM or SIGINT: how long the reconciles in hand may take to finish before the process exits anyway (500ms, 15s, 1m).")
     var shutdownGrace = "30s"
 
+    @Flag(inversion: .prefixedNo, help: "Run the inference router in this process (KServe v2 over HTTP, one endpoint per ModelDeployment).")
+    var router = true
+
+    @Option(help: "Where the inference router listens (HOST:PORT; port 0 picks one).")
+    var routerListen = "127.0.0.1:8080"
+
     @OptionGroup(title: "Git sync") var gitSync: GitOptions
 
     func validate() throws {
@@ -70,6 +76,7 @@ struct Serve: AsyncParsableCommand {
         if let httpAddress, Observability.split(httpAddress) == nil {
             throw ValidationError("--http-address must be HOST:PORT or :PORT, got \(httpAddress)")
         }
+        if router, Observability.split(routerListen) == nil { throw ValidationError("--router-listen must be HOST:PORT, got \(routerListen)") }
     }
 
     static func split(_ address: String) -> (String, Int)? {
@@ -101,6 +108,7 @@ struct Serve: AsyncParsableCommand {
         let api = KubernetesAPI(store: store, tokens: [token], metrics: { Observability.registry.emitToBuffer() })
         let server = HTTPAPIServer(api: api, host: host, port: port, tls: (certificates.serverCertificate, certificates.serverKey))
         let listening = AsyncStream<String>.makeStream()
+        let routerListening = AsyncStream<String>.makeStream()
         let runController = controller
         let audit = directory.path + "/audit.log"
         let gitSync = self.gitSync
@@ -137,6 +145,8 @@ struct Serve: AsyncParsableCommand {
                             serving.store(true, ordering: .relaxed)
                             listening.continuation.yield(url)
                             listening.continuation.finish()
+                            routerListening.continuation.yield(url)
+                            routerListening.continuation.finish()
                         }
                     }
                 })
@@ -178,6 +188,22 @@ struct Serve: AsyncParsableCommand {
                         }
                         if running != nil {
                             FileHandle.standardError.write(Data("modelplane: controller stopped; every action it took is in the audit log\n".utf8))
+                        }
+                    }))
+        }
+        if router, let (routerHost, routerPort) = Observability.split(routerListen) {
+            services.append(
+                .init(
+                    service: ProcessPart {
+                        var url: String?
+                        for await bound in routerListening.stream { url = bound }
+                        guard let url else { return }
+                        // The router reads the deployments through the same in-process client.
+                        let client = KubernetesClient(
+                            configuration: KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token))),
+                            transport: InProcessTransport(api: api))
+                        try await cancelWhenGracefulShutdown {
+                            try await RouterCommand.run(client: client, watchNamespace: nil, host: routerHost, port: routerPort, namespace: "default")
                         }
                     }))
         }

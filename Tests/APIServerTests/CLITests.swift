@@ -217,6 +217,7 @@ import Testing
     @Test func everyHelpReadsCleanly() async throws {
         let commands = [
             [], ["serve"], ["controller"], ["apply"], ["get"], ["describe"], ["delete"], ["diff"], ["history"], ["rollback"], ["validate"], ["sync"],
+            ["router"],
             ["audit"], ["audit", "verify"], ["crd"],
         ]
         for command in commands {
@@ -235,7 +236,7 @@ import Testing
             var section = ""
             var option: [String] = []
             func endOption() {
-                #expect(option.joined(separator: " ").components(separatedBy: "default").count <= 2, "\(name): two defaults in \(option)")
+                #expect(option.joined(separator: " ").components(separatedBy: "default:").count <= 2, "\(name): two defaults in \(option)")
                 option = []
             }
             for line in lines[usage...].dropFirst() {

@@ -1,0 +1,268 @@
+public import Foundation
+import HTTPClient
+import HTTPTypes
+import Hummingbird
+public import KubeClient
+import Logging
+public import ModelplaneAPI
+import NIOCore
+
+private typealias Status = HTTPTypes.HTTPResponse.Status
+
+/// The inference router: one KServe v2 (HTTP/REST) endpoint per ModelDeployment, in front of the
+/// backend that serves it. It watches ModelDeployments and sends each request where the
+/// deployment's `status.traffic` says (the controller publishes it; the router decides nothing).
+///
+/// `GET /v2/health/live`, `/v2/health/ready`, `GET /v2/models/NAME[/ready]`,
+/// `POST /v2/models/NAME/infer` and `POST /v2/models/NAME/versions/V/infer` (pinned to V). NAME is
+/// the deployment's name, in the router's namespace unless a `Modelplane-Namespace` header names
+/// another. Answers carry `model_name` NAME, `model_version` the version that answered, the request
+/// id (the body's `id`, else `X-Request-Id`, else one made here, also sent back as `X-Request-Id`),
+/// and `Modelplane-Version` and `Modelplane-Revision` headers. Errors are KServe's
+/// `{"error": "..."}`: an unknown deployment 404, one with nothing serving 503, a backend that
+/// refuses or is down 503 at once, one that does not answer in time 504, a body over the limit 413.
+///
+/// Triton deployments only, in this first step: a request goes to
+/// `/v2/models/MODEL/versions/V/infer`, binary tensor data (`Inference-Header-Content-Length`)
+/// passed through both ways.
+public final class InferenceRouter: Sendable {
+    public struct Configuration: Sendable {
+        /// The namespace of a NAME no header qualifies.
+        public var namespace = "default"
+        /// The largest request body taken.
+        public var maxBodyBytes = 64 << 20
+        /// How long the backend has to answer one request.
+        public var upstreamTimeout: Duration = .seconds(60)
+
+        public init() {}
+    }
+
+    let table = TrafficTable()
+    let client: KubernetesClient
+    let watchNamespace: String?
+    let upstream: Upstream
+    let configuration: Configuration
+
+    /// `watchNamespace`: the namespace whose deployments it serves (nil: every namespace).
+    public init(client: KubernetesClient, watchNamespace: String?, upstream: Upstream, configuration: Configuration = Configuration()) {
+        self.client = client
+        self.watchNamespace = watchNamespace
+        self.upstream = upstream
+        self.configuration = configuration
+    }
+
+    /// Follows the deployments and serves on `host:port` until cancelled; `onListening` gets the
+    /// bound port.
+    public func run(host: String, port: Int, onListening: @escaping @Sendable (Int) -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.follow() }
+            group.addTask { try await self.serve(host: host, port: port, onListening: onListening) }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func follow() async {
+        let reflector = Reflector<ModelDeployment>(client: client, namespace: watchNamespace)
+        for await event in reflector.events() {
+            switch event {
+            case .replaced(let items, _): table.replace(items)
+            case .added(let md), .modified(let md): table.upsert(md)
+            case .deleted(let md): table.remove(md)
+            case .failed: continue  // the reflector retries; requests use what was last seen
+            }
+        }
+    }
+
+    private func serve(host: String, port: Int, onListening: @escaping @Sendable (Int) -> Void) async throws {
+        let router = Router()
+        router.get("v2/health/live") { _, _ in Self.json(.ok, [:]) }
+        router.get("v2/health/ready") { _, _ in
+            self.table.synced ? Self.json(.ok, [:]) : Self.error(.serviceUnavailable, "the router has not read the deployments yet")
+        }
+        router.get("v2/models/:name") { request, context in
+            await self.metadata(request, name: try context.parameters.require("name"))
+        }
+        router.get("v2/models/:name/ready") { request, context in
+            await self.ready(request, name: try context.parameters.require("name"))
+        }
+        router.post("v2/models/:name/infer") { request, context in
+            await self.infer(request, name: try context.parameters.require("name"), pinned: nil)
+        }
+        router.post("v2/models/:name/versions/:version/infer") { request, context in
+            await self.infer(request, name: try context.parameters.require("name"), pinned: try context.parameters.require("version"))
+        }
+        var logger = Logger(label: "modelplane.router")
+        logger.logLevel = .warning
+        let app = Application(
+            router: router, configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "modelplane-router"),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
+        try await app.run()
+    }
+
+    // MARK: - Endpoints
+
+    struct Refusal: Error {
+        var status: HTTPTypes.HTTPResponse.Status
+        var message: String
+        init(_ status: HTTPTypes.HTTPResponse.Status, _ message: String) {
+            self.status = status
+            self.message = message
+        }
+    }
+
+    /// The deployment a request names and the line of its traffic that answers (`pinned`: that
+    /// version's), with the backend's URL; or the error to answer.
+    private func route(_ request: Request, name: String, pinned: String? = nil) -> Result<(ModelDeployment, ModelDeployment.TrafficTarget, String), Refusal> {
+        let namespace = request.headers[HTTPField.Name("Modelplane-Namespace")!] ?? configuration.namespace
+        guard let md = table.deployment(namespace: namespace, name: name) else {
+            return .failure(Refusal(.notFound, "no ModelDeployment \(namespace)/\(name)"))
+        }
+        guard let url = md.spec.backend.triton?.url else {
+            return .failure(Refusal(.notImplemented, "\(namespace)/\(name) is not served by Triton; the router fronts Triton deployments only so far"))
+        }
+        if let pinned {
+            guard let line = md.status?.traffic?.first(where: { $0.version == pinned }) else {
+                return .failure(Refusal(.notFound, "version \(pinned) of \(name) takes no traffic"))
+            }
+            return .success((md, line, Self.base(url)))
+        }
+        guard let line = table.choose(namespace: namespace, name: name) else {
+            return .failure(Refusal(.serviceUnavailable, "\(name) has no version serving"))
+        }
+        return .success((md, line, Self.base(url)))
+    }
+
+    private func metadata(_ request: Request, name: String) async -> Response {
+        let md: ModelDeployment
+        let target: ModelDeployment.TrafficTarget
+        let url: String
+        switch route(request, name: name) {
+        case .success(let found): (md, target, url) = found
+        case .failure(let refusal): return Self.error(refusal.status, refusal.message)
+        }
+        let path = "\(url)/v2/models/\(Self.escape(md.spec.model.name))/versions/\(Self.escape(target.version))"
+        switch await upstream.send("GET", path, timeout: configuration.upstreamTimeout) {
+        case .failure(let failure): return Self.error(failure)
+        case .success(let answer):
+            guard answer.status == 200, var document = try? JSONValue(parsing: answer.body) else { return Self.relay(answer) }
+            document["name"] = .string(name)
+            document["versions"] = .array((md.status?.traffic ?? []).filter { $0.role != .shadow }.map { .string($0.version) })
+            var response = Self.json(.ok, document)
+            Self.tag(&response, target)
+            return response
+        }
+    }
+
+    private func ready(_ request: Request, name: String) async -> Response {
+        let md: ModelDeployment
+        let target: ModelDeployment.TrafficTarget
+        let url: String
+        switch route(request, name: name) {
+        case .success(let found): (md, target, url) = found
+        case .failure(let refusal): return Self.error(refusal.status, refusal.message)
+        }
+        let path = "\(url)/v2/models/\(Self.escape(md.spec.model.name))/versions/\(Self.escape(target.version))/ready"
+        switch await upstream.send("GET", path, timeout: configuration.upstreamTimeout) {
+        case .success(let answer) where answer.status == 200: return Response(status: .ok)
+        case .success: return Self.error(.serviceUnavailable, "version \(target.version) of \(name) is not ready")
+        case .failure(let failure): return Self.error(failure)
+        }
+    }
+
+    private func infer(_ request: Request, name: String, pinned: String?) async -> Response {
+        var request = request
+        let md: ModelDeployment
+        let target: ModelDeployment.TrafficTarget
+        let url: String
+        switch route(request, name: name, pinned: pinned) {
+        case .success(let found): (md, target, url) = found
+        case .failure(let refusal): return Self.error(refusal.status, refusal.message)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: configuration.maxBodyBytes)
+        } catch {
+            return Self.error(.contentTooLarge, "the request body is larger than \(configuration.maxBodyBytes) bytes")
+        }
+        let bytes = Data(buffer: body)
+        // The JSON part of the body: all of it, unless binary tensors follow it.
+        let headerLength = request.headers[HTTPField.Name("Inference-Header-Content-Length")!].flatMap(Int.init)
+        let jsonEnd = min(headerLength ?? bytes.count, bytes.count)
+        guard var document = try? JSONValue(parsing: Data(bytes.prefix(jsonEnd))), document.objectValue != nil else {
+            return Self.error(.badRequest, "the request is not a KServe v2 inference request (a JSON object)")
+        }
+        let id = document["id"]?.stringValue ?? request.headers[HTTPField.Name("X-Request-Id")!] ?? UUID().uuidString.lowercased()
+        var json = Data(bytes.prefix(jsonEnd))
+        if document["id"] == nil {
+            document["id"] = .string(id)
+            json = Data(document.canonicalText.utf8)
+        }
+        var headers: HTTPHeaders = ["Content-Type": request.headers[.contentType] ?? "application/json"]
+        if headerLength != nil { headers.set("Inference-Header-Content-Length", String(json.count)) }
+        let path = "\(url)/v2/models/\(Self.escape(md.spec.model.name))/versions/\(Self.escape(target.version))/infer"
+        switch await upstream.send("POST", path, headers: headers, body: json + bytes.dropFirst(jsonEnd), timeout: configuration.upstreamTimeout) {
+        case .failure(let failure): return Self.error(failure, id: id)
+        case .success(let answer):
+            var response = Self.rewrite(answer, name: name, version: target.version, id: id)
+            Self.tag(&response, target)
+            response.headers[HTTPField.Name("X-Request-Id")!] = id
+            return response
+        }
+    }
+
+    // MARK: - Answers
+
+    /// The backend's answer with NAME, the version and the id in it (binary outputs passed through).
+    static func rewrite(_ answer: Upstream.Answer, name: String, version: String, id: String) -> Response {
+        let headerLength = answer.headers["Inference-Header-Content-Length"].flatMap(Int.init)
+        let jsonEnd = min(headerLength ?? answer.body.count, answer.body.count)
+        guard answer.status == 200, var document = try? JSONValue(parsing: Data(answer.body.prefix(jsonEnd))), document.objectValue != nil else {
+            return relay(answer)
+        }
+        document["model_name"] = .string(name)
+        document["model_version"] = .string(version)
+        document["id"] = .string(id)
+        let json = Data(document.canonicalText.utf8)
+        var fields = HTTPFields()
+        fields[.contentType] = answer.headers["Content-Type"] ?? "application/json"
+        if headerLength != nil { fields[HTTPField.Name("Inference-Header-Content-Length")!] = String(json.count) }
+        return Response(status: .ok, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(data: json + answer.body.dropFirst(jsonEnd))))
+    }
+
+    /// The backend's answer as it is (its errors are KServe's `{"error": ...}` already).
+    static func relay(_ answer: Upstream.Answer) -> Response {
+        var fields = HTTPFields()
+        fields[.contentType] = answer.headers["Content-Type"] ?? "application/json"
+        if let length = answer.headers["Inference-Header-Content-Length"] { fields[HTTPField.Name("Inference-Header-Content-Length")!] = length }
+        return Response(status: Status(code: answer.status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(data: answer.body)))
+    }
+
+    static func tag(_ response: inout Response, _ target: ModelDeployment.TrafficTarget) {
+        response.headers[HTTPField.Name("Modelplane-Version")!] = target.version
+        if let revision = target.revision { response.headers[HTTPField.Name("Modelplane-Revision")!] = revision }
+    }
+
+    fileprivate static func json(_ status: Status, _ value: JSONValue) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: value.canonicalText)))
+    }
+
+    fileprivate static func error(_ status: Status, _ message: String, id: String? = nil) -> Response {
+        var response = json(status, ["error": .string(message)])
+        if let id { response.headers[HTTPField.Name("X-Request-Id")!] = id }
+        return response
+    }
+
+    static func error(_ failure: Upstream.Failure, id: String? = nil) -> Response {
+        switch failure {
+        case .timedOut: error(.gatewayTimeout, "the backend did not answer in time", id: id)
+        case .unreachable(let why): error(.serviceUnavailable, "the backend cannot be reached: \(why)", id: id)
+        }
+    }
+
+    static func base(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
+
+    static func escape(_ segment: String) -> String {
+        segment.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlPathAllowed.subtracting(["/"])) ?? segment
+    }
+}
