@@ -4,6 +4,7 @@ import HTTPClient
 import KubeClient
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TrafficRouter
 
 /// `modelplane router`: the inference router alone, against any Kubernetes-style API (it only
@@ -58,9 +59,15 @@ struct RouterCommand: AsyncParsableCommand {
         var configuration = InferenceRouter.Configuration()
         configuration.namespace = namespace
         let router = InferenceRouter(client: client, watchNamespace: watchNamespace, upstream: Upstream(http: http), configuration: configuration)
-        try await router.run(host: host, port: port) { bound in
-            let shown = host.contains(":") ? "[\(host)]" : host
-            FileHandle.standardOutput.write(Data("modelplane: inference router on http://\(shown):\(bound) (KServe v2: /v2/models/NAME/infer)\n".utf8))
+        let shown = host.contains(":") ? "[\(host)]" : host
+        let listening = Mutex(false)
+        do {
+            try await router.run(host: host, port: port) { bound in
+                listening.withLock { $0 = true }
+                FileHandle.standardOutput.write(Data("modelplane: inference router on http://\(shown):\(bound) (KServe v2: /v2/models/NAME/infer)\n".utf8))
+            }
+        } catch  where !listening.withLock({ $0 }) {
+            throw CLIError("the inference router cannot listen on \(shown):\(port) (\(error)); give --router-listen another address, or --no-router")
         }
     }
 }

@@ -256,6 +256,20 @@ import Testing
         }
     }
 
+    /// A router port someone else holds stops serve with one sentence that says what to do.
+    @Test func aBusyRouterPortIsAClearError() async throws {
+        let holder = try await PeerProcess.httpPeer()
+        defer { holder.stop() }
+        let data = NSTemporaryDirectory() + "modelplane-busy-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let result = try await CommandResult.run(
+            Peers.modelplane, ["serve", "--data", data, "--listen", "127.0.0.1:0", "--no-controller", "--router-listen", "127.0.0.1:\(holder.port)"])
+        #expect(result.status == 1)
+        #expect(
+            result.stderr.contains("error: the inference router cannot listen on 127.0.0.1:\(holder.port)")
+                && result.stderr.contains("give --router-listen another address, or --no-router"), "\(result.stderr)")
+    }
+
     @Test func saysWhenNoServerIsRunning() async throws {
         let session = try await Session()
         session.server.stop()
