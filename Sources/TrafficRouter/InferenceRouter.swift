@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 public import KubeClient
 import Logging
+import Metrics
 public import ModelplaneAPI
 import NIOCore
 
@@ -171,6 +172,19 @@ public final class InferenceRouter: Sendable {
     }
 
     private func infer(_ request: Request, name: String, pinned: String?) async -> Response {
+        let started = ContinuousClock.now
+        let inFlight = Meter(label: "modelplane_router_requests_in_flight")
+        inFlight.increment()
+        defer { inFlight.decrement() }
+        var line: (namespace: String, name: String, target: ModelDeployment.TrafficTarget)?
+        let response = await answer(request, name: name, pinned: pinned) { line = ($0, name, $1) }
+        RouterMetrics.record(line, code: response.status.code, since: started)
+        return response
+    }
+
+    private func answer(
+        _ request: Request, name: String, pinned: String?, routed: (String, ModelDeployment.TrafficTarget) -> Void
+    ) async -> Response {
         var request = request
         let md: ModelDeployment
         let target: ModelDeployment.TrafficTarget
@@ -179,6 +193,7 @@ public final class InferenceRouter: Sendable {
         case .success(let found): (md, target, url) = found
         case .failure(let refusal): return Self.error(refusal.status, refusal.message)
         }
+        routed(md.metadata.namespace ?? "default", target)
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: configuration.maxBodyBytes)
@@ -264,5 +279,23 @@ public final class InferenceRouter: Sendable {
 
     static func escape(_ segment: String) -> String {
         segment.addingPercentEncoding(withAllowedCharacters: CharacterSet.urlPathAllowed.subtracting(["/"])) ?? segment
+    }
+}
+
+/// The router's Prometheus metrics. Requests by namespace, deployment, revision, version, role
+/// and code, and their duration (what canary analysis queries:
+/// `modelplane_router_request_duration_seconds{deployment=…,revision=…}`); a request for a
+/// deployment the router does not know is counted without its name, so made-up names keep no
+/// series.
+enum RouterMetrics {
+    static func record(_ line: (namespace: String, name: String, target: ModelDeployment.TrafficTarget)?, code: Int, since started: ContinuousClock.Instant) {
+        let labels: [(String, String)] = [
+            ("namespace", line?.namespace ?? ""), ("deployment", line?.name ?? ""), ("revision", line?.target.revision ?? ""),
+            ("version", line?.target.version ?? ""), ("role", line?.target.role.rawValue ?? ""),
+        ]
+        Counter(label: "modelplane_router_requests_total", dimensions: labels + [("code", String(code))]).increment()
+        let elapsed = ContinuousClock.now - started
+        Metrics.Timer(label: "modelplane_router_request_duration_seconds", dimensions: Array(labels.prefix(3)), preferredDisplayUnit: .seconds)
+            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }

@@ -29,26 +29,36 @@ struct RouterCommand: AsyncParsableCommand {
     @Flag(help: "Serve every namespace's deployments (default: only --namespace's).")
     var allNamespaces = false
 
+    @Option(help: "Serve /healthz, /readyz and Prometheus /metrics (the router's requests and latencies) on this address (HOST:PORT, :PORT).")
+    var httpAddress: String?
+
     func validate() throws {
         if Observability.split(listen) == nil { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
+        if let httpAddress, Observability.split(httpAddress) == nil {
+            throw ValidationError("--http-address must be HOST:PORT or :PORT, got \(httpAddress)")
+        }
     }
 
     func run() async throws {
+        if httpAddress != nil { Observability.bootstrap() }
         let client = try connection.client()
         let (host, port) = Observability.split(listen)!
         let watch = allNamespaces ? nil : namespace
         var logger = Logger(label: "modelplane.router")
         logger.logLevel = .warning
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(
-                        service: ProcessPart {
-                            try await cancelWhenGracefulShutdown {
-                                try await Self.run(client: client, watchNamespace: watch, host: host, port: port, namespace: namespace)
-                            }
-                        })
-                ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let httpAddress {
+            services.append(
+                .init(service: ProcessPart { try await cancelWhenGracefulShutdown { try await Observability.serve(address: httpAddress) { true } } }))
+        }
+        services.append(
+            .init(
+                service: ProcessPart {
+                    try await cancelWhenGracefulShutdown {
+                        try await Self.run(client: client, watchNamespace: watch, host: host, port: port, namespace: namespace)
+                    }
+                }))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 

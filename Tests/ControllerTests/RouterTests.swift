@@ -65,6 +65,26 @@ import Testing
         #expect(said["model_name"] == "scorer" && said["model_version"] == "2" && said["id"] == "req-42", "\(said)")
         #expect(said["output"] == [8.0] || said["output"] == [8], "\(said)")
 
+        // The router's metrics, through serve's /metrics: requests by deployment, revision, version,
+        // role and code; an unknown deployment counted without a name.
+        let token = try String(contentsOfFile: world.directory + "/token", encoding: .utf8)
+        var tls = HTTPClientConfiguration()
+        tls.tls = TLSConfiguration(certificateAuthority: .file(world.directory + "/ca.crt"))
+        let secure = HTTPClient(configuration: tls)
+        defer { secure.shutdown() }
+        let metrics = String(
+            decoding: try await secure.execute(
+                HTTPRequest(
+                    url: world.serve.baseURL.replacingOccurrences(of: "http://", with: "https://") + "/metrics", headers: ["Authorization": "Bearer \(token)"])
+            ).body,
+            as: UTF8.self)
+        let served = metrics.split(separator: "\n").first {
+            $0.hasPrefix(#"modelplane_router_requests_total{namespace="default",deployment="scorer",revision="1",version="2",role="stable",code="200"}"#)
+        }
+        #expect(served.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0 >= 3, "\(metrics)")
+        #expect(metrics.contains(#"modelplane_router_requests_total{namespace="",deployment="",revision="",version="",role="",code="404"}"#), "\(metrics)")
+        #expect(metrics.contains(#"modelplane_router_request_duration_seconds_bucket{namespace="default",deployment="scorer",revision="1""#))
+
         // Triton down: 503 at once, never a hang.
         try await world.triton.kill()
         let started = ContinuousClock.now
