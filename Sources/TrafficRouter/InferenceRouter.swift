@@ -103,71 +103,60 @@ public final class InferenceRouter: Sendable {
 
     // MARK: - Endpoints
 
-    struct Refusal: Error {
-        var status: HTTPTypes.HTTPResponse.Status
-        var message: String
-        init(_ status: HTTPTypes.HTTPResponse.Status, _ message: String) {
-            self.status = status
-            self.message = message
-        }
+    /// Where a request goes: its deployment, the line of its traffic that answers, and that
+    /// version's URL on the backend (`…/v2/models/MODEL/versions/V`).
+    struct Route {
+        var deployment: ModelDeployment
+        var target: ModelDeployment.TrafficTarget
+        var versionURL: String
     }
 
-    /// The deployment a request names and the line of its traffic that answers (`pinned`: that
-    /// version's), with the backend's URL; or the error to answer.
-    private func route(_ request: Request, name: String, pinned: String? = nil) -> Result<(ModelDeployment, ModelDeployment.TrafficTarget, String), Refusal> {
+    /// The route of a request for NAME (`pinned`: to that version) handed to `body`, or the error
+    /// to answer instead.
+    private func routed(_ request: Request, name: String, pinned: String? = nil, _ body: (Route) async -> Response) async -> Response {
         let namespace = request.headers[HTTPField.Name("Modelplane-Namespace")!] ?? configuration.namespace
         guard let md = table.deployment(namespace: namespace, name: name) else {
-            return .failure(Refusal(.notFound, "no ModelDeployment \(namespace)/\(name)"))
+            return Self.error(.notFound, "no ModelDeployment \(namespace)/\(name)")
         }
         guard let url = md.spec.backend.triton?.url else {
-            return .failure(Refusal(.notImplemented, "\(namespace)/\(name) is not served by Triton; the router fronts Triton deployments only so far"))
+            return Self.error(.notImplemented, "\(namespace)/\(name) is not served by Triton; the router fronts Triton deployments only so far")
         }
+        let line: ModelDeployment.TrafficTarget
         if let pinned {
-            guard let line = md.status?.traffic?.first(where: { $0.version == pinned }) else {
-                return .failure(Refusal(.notFound, "version \(pinned) of \(name) takes no traffic"))
+            guard let found = md.status?.traffic?.first(where: { $0.version == pinned }) else {
+                return Self.error(.notFound, "version \(pinned) of \(name) takes no traffic")
             }
-            return .success((md, line, Self.base(url)))
+            line = found
+        } else {
+            guard let chosen = table.choose(namespace: namespace, name: name) else { return Self.error(.serviceUnavailable, "\(name) has no version serving") }
+            line = chosen
         }
-        guard let line = table.choose(namespace: namespace, name: name) else {
-            return .failure(Refusal(.serviceUnavailable, "\(name) has no version serving"))
-        }
-        return .success((md, line, Self.base(url)))
+        let versionURL = "\(Self.base(url))/v2/models/\(Self.escape(md.spec.model.name))/versions/\(Self.escape(line.version))"
+        return await body(Route(deployment: md, target: line, versionURL: versionURL))
     }
 
     private func metadata(_ request: Request, name: String) async -> Response {
-        let md: ModelDeployment
-        let target: ModelDeployment.TrafficTarget
-        let url: String
-        switch route(request, name: name) {
-        case .success(let found): (md, target, url) = found
-        case .failure(let refusal): return Self.error(refusal.status, refusal.message)
-        }
-        let path = "\(url)/v2/models/\(Self.escape(md.spec.model.name))/versions/\(Self.escape(target.version))"
-        switch await upstream.send("GET", path, timeout: configuration.upstreamTimeout) {
-        case .failure(let failure): return Self.error(failure)
-        case .success(let answer):
-            guard answer.status == 200, var document = try? JSONValue(parsing: answer.body) else { return Self.relay(answer) }
-            document["name"] = .string(name)
-            document["versions"] = .array((md.status?.traffic ?? []).filter { $0.role != .shadow }.map { .string($0.version) })
-            var response = Self.json(.ok, document)
-            Self.tag(&response, target)
-            return response
+        await routed(request, name: name) { route in
+            switch await upstream.send("GET", route.versionURL, timeout: configuration.upstreamTimeout) {
+            case .failure(let failure): return Self.error(failure)
+            case .success(let answer):
+                guard answer.status == 200, var document = try? JSONValue(parsing: answer.body) else { return Self.relay(answer) }
+                document["name"] = .string(name)
+                document["versions"] = .array((route.deployment.status?.traffic ?? []).filter { $0.role != .shadow }.map { .string($0.version) })
+                var response = Self.json(.ok, document)
+                Self.tag(&response, route.target)
+                return response
+            }
         }
     }
 
     private func ready(_ request: Request, name: String) async -> Response {
-        let md: ModelDeployment
-        let target: ModelDeployment.TrafficTarget
-        let url: String
-        switch route(request, name: name) {
-        case .success(let found): (md, target, url) = found
-        case .failure(let refusal): return Self.error(refusal.status, refusal.message)
-        }
-        let path = "\(url)/v2/models/\(Self.escape(md.spec.model.name))/versions/\(Self.escape(target.version))/ready"
-        switch await upstream.send("GET", path, timeout: configuration.upstreamTimeout) {
-        case .success(let answer) where answer.status == 200: return Response(status: .ok)
-        case .success: return Self.error(.serviceUnavailable, "version \(target.version) of \(name) is not ready")
-        case .failure(let failure): return Self.error(failure)
+        await routed(request, name: name) { route in
+            switch await upstream.send("GET", route.versionURL + "/ready", timeout: configuration.upstreamTimeout) {
+            case .success(let answer) where answer.status == 200: return Response(status: .ok)
+            case .success: return Self.error(.serviceUnavailable, "version \(route.target.version) of \(name) is not ready")
+            case .failure(let failure): return Self.error(failure)
+            }
         }
     }
 
@@ -177,23 +166,18 @@ public final class InferenceRouter: Sendable {
         inFlight.increment()
         defer { inFlight.decrement() }
         var line: (namespace: String, name: String, target: ModelDeployment.TrafficTarget)?
-        let response = await answer(request, name: name, pinned: pinned) { line = ($0, name, $1) }
+        let response = await routed(request, name: name, pinned: pinned) { route in
+            line = (route.deployment.metadata.namespace ?? "default", name, route.target)
+            return await forward(request, name: name, route)
+        }
         RouterMetrics.record(line, code: response.status.code, since: started)
         return response
     }
 
-    private func answer(
-        _ request: Request, name: String, pinned: String?, routed: (String, ModelDeployment.TrafficTarget) -> Void
-    ) async -> Response {
+    /// Sends an inference request along its route and rewrites the answer.
+    private func forward(_ request: Request, name: String, _ route: Route) async -> Response {
         var request = request
-        let md: ModelDeployment
-        let target: ModelDeployment.TrafficTarget
-        let url: String
-        switch route(request, name: name, pinned: pinned) {
-        case .success(let found): (md, target, url) = found
-        case .failure(let refusal): return Self.error(refusal.status, refusal.message)
-        }
-        routed(md.metadata.namespace ?? "default", target)
+        let target = route.target
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: configuration.maxBodyBytes)
@@ -215,8 +199,9 @@ public final class InferenceRouter: Sendable {
         }
         var headers: HTTPHeaders = ["Content-Type": request.headers[.contentType] ?? "application/json"]
         if headerLength != nil { headers.set("Inference-Header-Content-Length", String(json.count)) }
-        let path = "\(url)/v2/models/\(Self.escape(md.spec.model.name))/versions/\(Self.escape(target.version))/infer"
-        switch await upstream.send("POST", path, headers: headers, body: json + bytes.dropFirst(jsonEnd), timeout: configuration.upstreamTimeout) {
+        switch await upstream.send(
+            "POST", route.versionURL + "/infer", headers: headers, body: json + bytes.dropFirst(jsonEnd), timeout: configuration.upstreamTimeout)
+        {
         case .failure(let failure): return Self.error(failure, id: id)
         case .success(let answer):
             var response = Self.rewrite(answer, name: name, version: target.version, id: id)

@@ -109,6 +109,12 @@ struct Serve: AsyncParsableCommand {
         let server = HTTPAPIServer(api: api, host: host, port: port, tls: (certificates.serverCertificate, certificates.serverKey))
         let listening = AsyncStream<String>.makeStream()
         let routerListening = AsyncStream<String>.makeStream()
+        // A client of this server that calls its handler in process (same token and checks as
+        // over HTTPS, without TLS, sockets or HTTP parsing).
+        let inProcessClient = { @Sendable (url: String) in
+            KubernetesClient(
+                configuration: KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token))), transport: InProcessTransport(api: api))
+        }
         let runController = controller
         let audit = directory.path + "/audit.log"
         let gitSync = self.gitSync
@@ -160,9 +166,7 @@ struct Serve: AsyncParsableCommand {
                         guard let url else { return }
                         // The controller and the sync go through the same handler as any client, with the
                         // token, but in process: no TLS, sockets or HTTP parsing (docs/design.md).
-                        let client = KubernetesClient(
-                            configuration: KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token))),
-                            transport: InProcessTransport(api: api))
+                        let client = inProcessClient(url)
                         let running =
                             runController
                             ? try ControllerOptions.make(
@@ -198,10 +202,8 @@ struct Serve: AsyncParsableCommand {
                         var url: String?
                         for await bound in routerListening.stream { url = bound }
                         guard let url else { return }
-                        // The router reads the deployments through the same in-process client.
-                        let client = KubernetesClient(
-                            configuration: KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token))),
-                            transport: InProcessTransport(api: api))
+                        // The router reads the deployments the same way.
+                        let client = inProcessClient(url)
                         try await cancelWhenGracefulShutdown {
                             try await RouterCommand.run(client: client, watchNamespace: nil, host: routerHost, port: routerPort, namespace: "default")
                         }
