@@ -165,7 +165,8 @@ let package = Package(
         .testTarget(
             name: "ControllerTests",
             dependencies: [
-                "Controller", "Rollout", "TritonBackend", "SageMakerBackend", "AWS", "Digests", "Triton", "KubeClient", "HTTPClient", "ModelplaneAPI",
+                "Controller", "Rollout", "TritonBackend", "SageMakerBackend", "AWS", "Digests", "Triton", "TrafficRouter", "KubeClient", "HTTPClient",
+                "ModelplaneAPI",
                 "ModelplaneTestSupport",
             ],
             swiftSettings: strict

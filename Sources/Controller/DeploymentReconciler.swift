@@ -23,11 +23,18 @@ public struct DeploymentReconciler: Reconciler {
     /// Asked right before every action on a backend: false (not, or no longer, the leader) stops
     /// the reconcile before it acts.
     let mayAct: @Sendable () -> Bool
+    /// The running shadow comparison of a deployment (namespace, name, shadow version), from an
+    /// inference router in the same process: published in `status.shadow`.
+    public typealias ShadowFigures = @Sendable (_ namespace: String, _ name: String, _ version: String) -> ModelDeployment.ShadowStatus?
+    let shadowFigures: ShadowFigures?
+    /// How often a deployment with a shadow publishes its figures.
+    public static let shadowPublishInterval: Duration = .seconds(5)
 
     public init(
         client: KubernetesClient, cache: ObjectCache<ModelDeployment>, backends: BackendRegistry, audit: (any AuditSink)?, events: EventRecorder,
-        clock: any RuntimeClock = SystemClock(), mayAct: @escaping @Sendable () -> Bool = { true }
+        clock: any RuntimeClock = SystemClock(), mayAct: @escaping @Sendable () -> Bool = { true }, shadowFigures: ShadowFigures? = nil
     ) {
+        self.shadowFigures = shadowFigures
         self.client = client
         self.cache = cache
         self.backends = backends
@@ -83,6 +90,14 @@ public struct DeploymentReconciler: Reconciler {
         var status = decision.status
         var notes = decision.events
         var requeue: Duration?
+        // A shadow taking copies: its figures, refreshed every shadowPublishInterval.
+        var publishing = false
+        if let shadowFigures, let shadow = md.spec.shadow, status.traffic?.contains(where: { $0.role == .shadow }) == true {
+            publishing = true
+            if let figures = shadowFigures(md.metadata.namespace ?? ModelDeployment.Defaults.namespace, md.metadata.name ?? "", shadow.version) {
+                status.shadow = figures
+            }
+        }
         if decision.outcome == .converged {
             // Moving between backends: what the others hold goes once the desired one serves.
             requeue = try await migrate(&status, away: B.id, context, notes: &notes)
@@ -91,11 +106,16 @@ public struct DeploymentReconciler: Reconciler {
             // Reconciles ending degraded, by the reason a user sees (a closed set).
             Counter(label: "modelplane_reconcile_errors_total", dimensions: [("reason", reason.rawValue)]).increment()
         }
+        // Rollout requests are audited before their effect is written (a retry may audit twice,
+        // never not at all).
+        for entry in decision.audits { try context.audit(entry) }
         try await write(&md, status)
         await record(notes, on: md)
+        if let cleared = try await clearedRequest(md) { md = cleared }
+        let publish = publishing ? Self.shadowPublishInterval : nil
         switch decision.outcome {
-        case .converged: return requeue.map { .requeueAfter($0) } ?? .converged
-        case .requeueAfter(let delay): return .requeueAfter(delay)
+        case .converged: return [requeue, publish].compactMap { $0 }.min().map { .requeueAfter($0) } ?? .converged
+        case .requeueAfter(let delay): return .requeueAfter(min(delay, publish ?? delay))
         case .unavailable(let error): throw ReconcileError.transient(error.message)
         }
     }
@@ -278,6 +298,27 @@ public struct DeploymentReconciler: Reconciler {
             return
         }
     }
+
+    /// Removes the rollout request this pass acted on (or refused), only if it is still that one:
+    /// a newer request written meanwhile stays for the next pass.
+    private func clearedRequest(_ md: ModelDeployment) async throws -> ModelDeployment? {
+        guard let value = md.metadata.annotations?[ModelDeployment.rolloutRequestAnnotation] else { return nil }
+        let path = "/metadata/annotations/" + ModelDeployment.rolloutRequestAnnotation.replacingOccurrences(of: "/", with: "~1")
+        let written: ModelDeployment
+        do {
+            written = try await client.patch(
+                ModelDeployment.self, name: md.metadata.name ?? "", namespace: md.metadata.namespace,
+                .json([JSONPatchOperation(.test, path, value: .string(value)), JSONPatchOperation(.remove, path)]))
+        } catch {
+            // Changed meanwhile: the new request gets its own reconcile.
+            if Self.isFailedTest(error) { return nil }
+            throw error
+        }
+        cache.wrote(written)
+        return written
+    }
+
+    static func isFailedTest(_ error: KubernetesError) -> Bool { error.status?.code == 422 }
 
     private func updateStatus(of object: ModelDeployment, to status: ModelDeployment.Status) async throws -> ModelDeployment {
         var object = object

@@ -16,6 +16,7 @@ public enum CustomResourceDefinition {
         .init(name: "Model", type: "string", jsonPath: ".spec.model.name", description: "The model's name at the backend"),
         .init(name: "Version", type: "string", jsonPath: ".spec.model.version", description: "Desired version"),
         .init(name: "Serving", type: "string", jsonPath: ".status.servingVersion", description: "Version serving now"),
+        .init(name: "Traffic", type: "string", jsonPath: ".status.trafficSummary", description: "Versions taking requests, with weights (2:90 3:10 +4 shadow)"),
         .init(name: "Backend", type: "string", jsonPath: ".status.backend", description: "Serving backend"),
         .init(name: "Ready", type: "string", jsonPath: ".status.conditions[?(@.type==\"Ready\")].status", description: "Ready condition"),
         .init(name: "Phase", type: "string", jsonPath: ".status.phase", description: "Rollout phase"),
@@ -112,6 +113,10 @@ public enum CustomResourceDefinition {
             out["format"] = .string(i.format)
             if let min = i.minimum { out["minimum"] = .int(min) }
             if let max = i.maximum { out["maximum"] = .int(max) }
+        case .number(let n):
+            out["type"] = "number"
+            if let min = n.minimum { out["minimum"] = .double(min) }
+            if let max = n.maximum { out["maximum"] = .double(max) }
         case .boolean:
             out["type"] = "boolean"
         case .array(let items, _, let maxItems):

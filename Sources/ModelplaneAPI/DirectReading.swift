@@ -39,6 +39,8 @@ struct JSONMembers {
     func string(ifPresent key: String) throws(JSONShapeMismatch) -> String? { try present(key).map { (v) throws(JSONShapeMismatch) in try Self.string(v) } }
     func int64(_ key: String) throws(JSONShapeMismatch) -> Int64 { try Self.int64(required(key)) }
     func int64(ifPresent key: String) throws(JSONShapeMismatch) -> Int64? { try present(key).map { (v) throws(JSONShapeMismatch) in try Self.int64(v) } }
+    func double(_ key: String) throws(JSONShapeMismatch) -> Double { try Self.double(required(key)) }
+    func double(ifPresent key: String) throws(JSONShapeMismatch) -> Double? { try present(key).map { (v) throws(JSONShapeMismatch) in try Self.double(v) } }
 
     func bool(ifPresent key: String) throws(JSONShapeMismatch) -> Bool? {
         guard let value = present(key) else { return nil }
@@ -119,6 +121,14 @@ struct JSONMembers {
         }
     }
 
+    static func double(_ value: JSONValue) throws(JSONShapeMismatch) -> Double {
+        switch value {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: throw JSONShapeMismatch()
+        }
+    }
+
     static func array<T: DirectlyReadable>(_ value: JSONValue) throws(JSONShapeMismatch) -> [T] {
         guard case .array(let items) = value else { throw JSONShapeMismatch() }
         var result: [T] = []
@@ -181,7 +191,72 @@ extension ModelDeployment.Spec: DirectlyReadable {
         let m = try JSONMembers(value)
         self.init(
             model: try m.object("model"), backend: try m.object("backend"), rollout: try m.object(ifPresent: "rollout"),
-            revisionHistoryLimit: try m.int64(ifPresent: "revisionHistoryLimit"))
+            revisionHistoryLimit: try m.int64(ifPresent: "revisionHistoryLimit"), shadow: try m.object(ifPresent: "shadow"))
+    }
+}
+
+extension ModelDeployment.Shadow: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(version: try m.string("version"), percent: try m.int64(ifPresent: "percent"), compare: try m.object(ifPresent: "compare"))
+    }
+}
+
+extension ModelDeployment.Shadow.Compare: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(output: try m.string(ifPresent: "output"), mode: try m.rawValue(ifPresent: "mode"), tolerance: try m.double(ifPresent: "tolerance"))
+    }
+}
+
+extension ModelDeployment.CanarySpec: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(steps: try m.array("steps"))
+    }
+}
+
+extension ModelDeployment.CanaryStep: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(setWeight: try m.int64(ifPresent: "setWeight"), pause: try m.object(ifPresent: "pause"))
+    }
+}
+
+extension ModelDeployment.Pause: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(duration: try m.string(ifPresent: "duration"))
+    }
+}
+
+extension ModelDeployment.CanaryStatus: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            stableVersion: try m.string("stableVersion"), stableRevision: try m.string(ifPresent: "stableRevision"),
+            canaryVersion: try m.string("canaryVersion"), canaryRevision: try m.string(ifPresent: "canaryRevision"), phase: try m.rawValue("phase"),
+            step: try m.int64("step"), stepStartedAt: try m.string(ifPresent: "stepStartedAt"), weight: try m.int64("weight"),
+            message: try m.string(ifPresent: "message"), lastRequest: try m.string(ifPresent: "lastRequest"))
+    }
+}
+
+extension ModelDeployment.ShadowStatus: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            version: try m.string("version"), since: try m.string("since"), mirrored: try m.int64("mirrored"), dropped: try m.int64("dropped"),
+            compared: try m.int64("compared"), agreement: try m.double(ifPresent: "agreement"), meanAbsDiff: try m.double(ifPresent: "meanAbsDiff"),
+            errors: try m.int64("errors"), latency: try m.object(ifPresent: "latency"))
+    }
+}
+
+extension ModelDeployment.ShadowLatency: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            primaryP50Ms: try m.double("primaryP50Ms"), primaryP99Ms: try m.double("primaryP99Ms"), shadowP50Ms: try m.double("shadowP50Ms"),
+            shadowP99Ms: try m.double("shadowP99Ms"))
     }
 }
 
@@ -230,7 +305,8 @@ extension ModelDeployment.Rollout: DirectlyReadable {
     init(direct value: JSONValue) throws(JSONShapeMismatch) {
         let m = try JSONMembers(value)
         self.init(
-            strategy: try m.rawValue(ifPresent: "strategy"), progressDeadlineSeconds: try m.int64(ifPresent: "progressDeadlineSeconds"),
+            strategy: try m.rawValue(ifPresent: "strategy"), canary: try m.object(ifPresent: "canary"),
+            progressDeadlineSeconds: try m.int64(ifPresent: "progressDeadlineSeconds"),
             smokeInference: m.value(ifPresent: "smokeInference"))
     }
 }
@@ -254,6 +330,9 @@ extension ModelDeployment.Status: DirectlyReadable {
         default: throw JSONShapeMismatch()
         }
         traffic = try m.array(ifPresent: "traffic")
+        trafficSummary = try m.string(ifPresent: "trafficSummary")
+        canary = try m.object(ifPresent: "canary")
+        shadow = try m.object(ifPresent: "shadow")
     }
 }
 

@@ -17,6 +17,7 @@ struct JSONObjectWriter {
     mutating func set(_ key: String, _ value: String?) { if let value { members[key] = .string(value) } }
     mutating func set(_ key: String, _ value: Int64?) { if let value { members[key] = .int(value) } }
     mutating func set(_ key: String, _ value: Bool?) { if let value { members[key] = .bool(value) } }
+    mutating func set(_ key: String, _ value: Double?) { if let value { members[key] = .double(value) } }
     mutating func set(_ key: String, _ value: JSONValue?) { if let value { members[key] = value } }
     mutating func set(_ key: String, _ value: (some DirectlyWritable)?) { if let value { members[key] = value.directJSON } }
     mutating func set<T: RawRepresentable>(_ key: String, _ value: T?) where T.RawValue == String {
@@ -94,6 +95,96 @@ extension ModelDeployment.Spec: DirectlyWritable {
         o.set("backend", backend)
         o.set("rollout", rollout)
         o.set("revisionHistoryLimit", revisionHistoryLimit)
+        o.set("shadow", shadow)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Shadow: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 3)
+        o.set("version", version)
+        o.set("percent", percent)
+        o.set("compare", compare)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Shadow.Compare: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 3)
+        o.set("output", output)
+        o.set("mode", mode)
+        o.set("tolerance", tolerance)
+        return o.value
+    }
+}
+
+extension ModelDeployment.CanarySpec: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 1)
+        o.set("steps", steps)
+        return o.value
+    }
+}
+
+extension ModelDeployment.CanaryStep: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 1)
+        o.set("setWeight", setWeight)
+        o.set("pause", pause)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Pause: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 1)
+        o.set("duration", duration)
+        return o.value
+    }
+}
+
+extension ModelDeployment.CanaryStatus: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 10)
+        o.set("stableVersion", stableVersion)
+        o.set("stableRevision", stableRevision)
+        o.set("canaryVersion", canaryVersion)
+        o.set("canaryRevision", canaryRevision)
+        o.set("phase", phase)
+        o.set("step", step)
+        o.set("stepStartedAt", stepStartedAt)
+        o.set("weight", weight)
+        o.set("message", message)
+        o.set("lastRequest", lastRequest)
+        return o.value
+    }
+}
+
+extension ModelDeployment.ShadowStatus: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 9)
+        o.set("version", version)
+        o.set("since", since)
+        o.set("mirrored", mirrored)
+        o.set("dropped", dropped)
+        o.set("compared", compared)
+        o.set("agreement", agreement)
+        o.set("meanAbsDiff", meanAbsDiff)
+        o.set("errors", errors)
+        o.set("latency", latency)
+        return o.value
+    }
+}
+
+extension ModelDeployment.ShadowLatency: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 4)
+        o.set("primaryP50Ms", primaryP50Ms)
+        o.set("primaryP99Ms", primaryP99Ms)
+        o.set("shadowP50Ms", shadowP50Ms)
+        o.set("shadowP99Ms", shadowP99Ms)
         return o.value
     }
 }
@@ -156,6 +247,7 @@ extension ModelDeployment.Rollout: DirectlyWritable {
     var directJSON: JSONValue {
         var o = JSONObjectWriter(capacity: 3)
         o.set("strategy", strategy)
+        o.set("canary", canary)
         o.set("progressDeadlineSeconds", progressDeadlineSeconds)
         o.set("smokeInference", smokeInference)
         return o.value
@@ -176,6 +268,9 @@ extension ModelDeployment.Status: DirectlyWritable {
         o.set("sagemaker", sagemaker)
         o.set("extensions", extensions.map(JSONValue.object))
         o.set("traffic", traffic)
+        o.set("trafficSummary", trafficSummary)
+        o.set("canary", canary)
+        o.set("shadow", shadow)
         return o.value
     }
 }

@@ -28,12 +28,53 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public var backend: Backend
         public var rollout: Rollout?
         public var revisionHistoryLimit: Int64?
+        /// A version loaded beside the serving one that receives a copy of requests; its answers
+        /// are compared with the primary's and never returned.
+        public var shadow: Shadow?
 
-        public init(model: Model, backend: Backend, rollout: Rollout? = nil, revisionHistoryLimit: Int64? = nil) {
+        public init(model: Model, backend: Backend, rollout: Rollout? = nil, revisionHistoryLimit: Int64? = nil, shadow: Shadow? = nil) {
             self.model = model
             self.backend = backend
             self.rollout = rollout
             self.revisionHistoryLimit = revisionHistoryLimit
+            self.shadow = shadow
+        }
+    }
+
+    /// `spec.shadow`: mirror a share of requests to another version and compare the answers.
+    public struct Shadow: Codable, Sendable, Hashable {
+        /// The version that receives the copies.
+        public var version: String
+        /// Percent of requests mirrored (default 100).
+        public var percent: Int64?
+        /// How the two answers are compared; without it, the first output of each, absolutely.
+        public var compare: Compare?
+
+        public init(version: String, percent: Int64? = nil, compare: Compare? = nil) {
+            self.version = version
+            self.percent = percent
+            self.compare = compare
+        }
+
+        public struct Compare: Codable, Sendable, Hashable {
+            public enum Mode: String, Codable, Sendable, CaseIterable {
+                /// Element by element: they agree when every difference is within `tolerance`.
+                case absolute
+                /// Classification: they agree when the largest element is at the same index.
+                case argmax
+            }
+
+            /// The output tensor compared (default: the first the primary returns).
+            public var output: String?
+            public var mode: Mode?
+            /// `absolute` only: the largest difference that still agrees (default 0).
+            public var tolerance: Double?
+
+            public init(output: String? = nil, mode: Mode? = nil, tolerance: Double? = nil) {
+                self.output = output
+                self.mode = mode
+                self.tolerance = tolerance
+            }
         }
     }
 
@@ -159,9 +200,13 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
             case immediate = "Immediate"
             /// Load the new version beside the old, switch when it is ready, then unload the old.
             case blueGreen = "BlueGreen"
+            /// Load the new version beside the old and move traffic to it in `canary.steps`.
+            case canary = "Canary"
         }
 
         public var strategy: Strategy?
+        /// Canary only: the steps traffic moves in.
+        public var canary: CanarySpec?
         /// How long a new revision may take to become ready before it counts as failed.
         public var progressDeadlineSeconds: Int64?
         /// A KServe v2 inference request (`inputs`, optionally `outputs` and `parameters`) that a
@@ -169,11 +214,47 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// version is unloaded again and what served before keeps serving.
         public var smokeInference: JSONValue?
 
-        public init(strategy: Strategy? = nil, progressDeadlineSeconds: Int64? = nil, smokeInference: JSONValue? = nil) {
+        public init(strategy: Strategy? = nil, canary: CanarySpec? = nil, progressDeadlineSeconds: Int64? = nil, smokeInference: JSONValue? = nil) {
             self.strategy = strategy
+            self.canary = canary
             self.progressDeadlineSeconds = progressDeadlineSeconds
             self.smokeInference = smokeInference
         }
+    }
+
+    /// `spec.rollout.canary`.
+    public struct CanarySpec: Codable, Sendable, Hashable {
+        /// In order; after the last, the canary takes every request and becomes stable.
+        public var steps: [CanaryStep]
+
+        public init(steps: [CanaryStep]) { self.steps = steps }
+    }
+
+    /// One canary step: exactly one member is set.
+    public struct CanaryStep: Codable, Sendable, Hashable {
+        /// Percent of requests the canary takes from this step on.
+        public var setWeight: Int64?
+        /// Wait: for `duration`, or without one until `modelplane promote`.
+        public var pause: Pause?
+
+        public init(setWeight: Int64? = nil, pause: Pause? = nil) {
+            self.setWeight = setWeight
+            self.pause = pause
+        }
+
+        public static func weight(_ percent: Int64) -> CanaryStep { CanaryStep(setWeight: percent) }
+        public static func pause(_ duration: String? = nil) -> CanaryStep { CanaryStep(pause: Pause(duration: duration)) }
+    }
+
+    public struct Pause: Codable, Sendable, Hashable {
+        /// `30s`, `5m`, `1h30m`; absent: until promoted by hand.
+        public var duration: String?
+
+        public init(duration: String? = nil) { self.duration = duration }
+
+        /// `duration` as a Duration; nil without one, or when it does not parse (validation
+        /// refuses that).
+        public var length: Duration? { duration.flatMap(Syntax.duration) }
     }
 
     public enum Phase: String, Codable, Sendable, CaseIterable {
@@ -207,6 +288,12 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// The routing table the controller publishes and the inference router follows: which
         /// versions take requests, with what weight and role. The router decides nothing itself.
         public var traffic: [TrafficTarget]?
+        /// `traffic` in one line for `kubectl get`: `2:90 3:10 +4 shadow`.
+        public var trafficSummary: String?
+        /// The canary in progress (or aborted): which versions, which step, since when.
+        public var canary: CanaryStatus?
+        /// The running comparison of the shadow version with the primary.
+        public var shadow: ShadowStatus?
 
         public init() {}
 
@@ -244,6 +331,14 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         }
     }
 
+    /// `status.traffic` as the Traffic column shows it: `VERSION:WEIGHT` for the lines that take
+    /// requests, `+VERSION shadow` for a mirror.
+    public static func trafficSummary(_ traffic: [TrafficTarget]?) -> String? {
+        guard let traffic, !traffic.isEmpty else { return nil }
+        return traffic.map { $0.role == .shadow ? "+\($0.version) shadow" + ($0.weight == 100 ? "" : " \($0.weight)%") : "\($0.version):\($0.weight)" }
+            .joined(separator: " ")
+    }
+
     /// One line of `status.traffic`.
     public struct TrafficTarget: Codable, Sendable, Hashable {
         public enum Role: String, Codable, Sendable, Hashable, CaseIterable {
@@ -263,6 +358,105 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
             self.version = version
             self.weight = weight
             self.role = role
+        }
+    }
+
+    /// `status.canary`: a canary from `stableVersion` to `canaryVersion`, as far as it got.
+    public struct CanaryStatus: Codable, Sendable, Hashable {
+        public enum Phase: String, Codable, Sendable, Hashable, CaseIterable {
+            /// The canary version is being loaded beside the stable one; it takes nothing yet.
+            case loading = "Loading"
+            /// Following the steps.
+            case progressing = "Progressing"
+            /// Waiting: at a pause step without a duration (for `modelplane promote`), or paused by
+            /// `modelplane pause`.
+            case paused = "Paused"
+            /// Stopped by `modelplane abort` (or a failure): the stable version takes everything
+            /// until the spec changes or `modelplane retry`.
+            case aborted = "Aborted"
+        }
+
+        public var stableVersion: String
+        public var stableRevision: String?
+        public var canaryVersion: String
+        public var canaryRevision: String?
+        public var phase: Phase
+        /// The step being carried out, from 0; the number of steps once all are done.
+        public var step: Int64
+        /// When the current step began (RFC 3339): a timed pause ends `duration` after it.
+        public var stepStartedAt: String?
+        /// Percent of requests the canary takes now.
+        public var weight: Int64
+        /// Why it waits or stopped.
+        public var message: String?
+        /// The last rollout request (`modelplane promote`, `abort`, `retry`) acted on, so that
+        /// none is carried out twice.
+        public var lastRequest: String?
+
+        public init(
+            stableVersion: String, stableRevision: String? = nil, canaryVersion: String, canaryRevision: String? = nil, phase: Phase, step: Int64 = 0,
+            stepStartedAt: String? = nil, weight: Int64 = 0, message: String? = nil, lastRequest: String? = nil
+        ) {
+            self.stableVersion = stableVersion
+            self.stableRevision = stableRevision
+            self.canaryVersion = canaryVersion
+            self.canaryRevision = canaryRevision
+            self.phase = phase
+            self.step = step
+            self.stepStartedAt = stepStartedAt
+            self.weight = weight
+            self.message = message
+            self.lastRequest = lastRequest
+        }
+    }
+
+    /// `status.shadow`: how the shadow's answers compare with the primary's, since `since`.
+    public struct ShadowStatus: Codable, Sendable, Hashable {
+        public var version: String
+        /// RFC 3339: when these figures started (the shadow version or the router started).
+        public var since: String
+        /// Requests copied to the shadow.
+        public var mirrored: Int64
+        /// Copies dropped because the shadow's queue was full (production never waits for it).
+        public var dropped: Int64
+        /// Copies whose answer was compared with the primary's.
+        public var compared: Int64
+        /// Share of compared answers that agree (0 to 1).
+        public var agreement: Double?
+        /// Mean absolute difference of the compared output's elements.
+        public var meanAbsDiff: Double?
+        /// Copies the shadow answered with an error (or not at all).
+        public var errors: Int64
+        /// Latency of the primary and the shadow on the mirrored requests, in milliseconds.
+        public var latency: ShadowLatency?
+
+        public init(
+            version: String, since: String, mirrored: Int64 = 0, dropped: Int64 = 0, compared: Int64 = 0, agreement: Double? = nil,
+            meanAbsDiff: Double? = nil, errors: Int64 = 0, latency: ShadowLatency? = nil
+        ) {
+            self.version = version
+            self.since = since
+            self.mirrored = mirrored
+            self.dropped = dropped
+            self.compared = compared
+            self.agreement = agreement
+            self.meanAbsDiff = meanAbsDiff
+            self.errors = errors
+            self.latency = latency
+        }
+    }
+
+    public struct ShadowLatency: Codable, Sendable, Hashable {
+        public var primaryP50Ms: Double
+        public var primaryP99Ms: Double
+        public var shadowP50Ms: Double
+        public var shadowP99Ms: Double
+
+        public init(primaryP50Ms: Double, primaryP99Ms: Double, shadowP50Ms: Double, shadowP99Ms: Double) {
+            self.primaryP50Ms = primaryP50Ms
+            self.primaryP99Ms = primaryP99Ms
+            self.shadowP50Ms = shadowP50Ms
+            self.shadowP99Ms = shadowP99Ms
         }
     }
 
@@ -339,6 +533,13 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
     /// Set by a user to "true": the Git sync leaves the object alone (no update, no prune), for
     /// example to keep a manual rollback until Git catches up.
     public static let syncPausedAnnotation = "modelplane.dev/sync-paused"
+
+    /// Set by `modelplane promote|abort|retry`: `ACTION@ID` (ACTION `promote`, `promote-full`,
+    /// `abort` or `retry`). An annotation, not the spec, so a Git sync does not undo it; the
+    /// controller acts on each ID once (`status.canary.lastRequest`) and then removes it.
+    public static let rolloutRequestAnnotation = "modelplane.dev/rollout-request"
+    /// Set to "true" by `modelplane pause`, removed by `resume`: the canary's steps stand still.
+    public static let rolloutPausedAnnotation = "modelplane.dev/rollout-paused"
 
     /// The Git sync leaves it alone: its `modelplane.dev/sync-paused` annotation is "true".
     public var isSyncPaused: Bool { metadata.annotations?[Self.syncPausedAnnotation] == "true" }

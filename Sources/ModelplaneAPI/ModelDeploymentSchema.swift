@@ -160,7 +160,49 @@ extension ModelDeployment {
                             properties: [
                                 .optional(
                                     "strategy", default: .string(Defaults.strategy.rawValue),
-                                    .string(.init("Immediate (default) or BlueGreen.", enum: Rollout.Strategy.allCases.map(\.rawValue)))),
+                                    .string(.init("Immediate (default), BlueGreen or Canary.", enum: Rollout.Strategy.allCases.map(\.rawValue)))),
+                                .optional(
+                                    "canary",
+                                    .object(
+                                        ObjectSchema(
+                                            "Canary only: the steps traffic moves to the new version in.",
+                                            properties: [
+                                                .required(
+                                                    "steps",
+                                                    .array(
+                                                        items: .object(
+                                                            ObjectSchema(
+                                                                "One step: setWeight or pause.",
+                                                                properties: [
+                                                                    .optional(
+                                                                        "setWeight",
+                                                                        .integer(
+                                                                            .init(
+                                                                                "Percent of requests the canary takes from this step on.",
+                                                                                minimum: Limits.canaryWeight.lowerBound, maximum: Limits.canaryWeight.upperBound
+                                                                            ))),
+                                                                    .optional(
+                                                                        "pause",
+                                                                        .object(
+                                                                            ObjectSchema(
+                                                                                "Wait: for duration, or without one until `modelplane promote`.",
+                                                                                properties: [
+                                                                                    .optional(
+                                                                                        "duration",
+                                                                                        .string(
+                                                                                            .init(
+                                                                                                "How long, as 30s, 5m, 1h30m.", pattern: Syntax.durationPattern,
+                                                                                                maxLength: 32)))
+                                                                                ]))),
+                                                                ],
+                                                                rules: [
+                                                                    .init(
+                                                                        rule: "(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0) == 1",
+                                                                        message: "a step is exactly one of setWeight, pause", fieldPath: nil)
+                                                                ])),
+                                                        description: "In order; after the last, the canary takes every request and becomes stable.",
+                                                        maxItems: Limits.canarySteps))
+                                            ]))),
                                 .optional(
                                     "progressDeadlineSeconds", default: .int(Defaults.progressDeadlineSeconds),
                                     .integer(
@@ -181,6 +223,43 @@ extension ModelDeployment {
                         .init(
                             "Old revisions kept for rollback (default 10).", minimum: Limits.revisionHistoryLimit.lowerBound,
                             maximum: Limits.revisionHistoryLimit.upperBound))),
+                .optional(
+                    "shadow",
+                    .object(
+                        ObjectSchema(
+                            "A version loaded beside the serving one that receives a copy of requests; its answers are compared, never returned.",
+                            properties: [
+                                .required(
+                                    "version",
+                                    .string(.init("The shadow version.", pattern: "^[A-Za-z0-9._-]+$", minLength: 1, maxLength: Limits.versionMaxLength))),
+                                .optional(
+                                    "percent", default: .int(100),
+                                    .integer(.init("Percent of requests mirrored (default 100).", minimum: 1, maximum: 100))),
+                                .optional(
+                                    "compare",
+                                    .object(
+                                        ObjectSchema(
+                                            "How the shadow's answers are compared with the primary's.",
+                                            properties: [
+                                                .optional(
+                                                    "output",
+                                                    .string(.init("The output tensor compared (default: the primary's first).", minLength: 1, maxLength: 256))),
+                                                .optional(
+                                                    "mode",
+                                                    .string(
+                                                        .init(
+                                                            "absolute (default): every element within tolerance; argmax: the same largest element.",
+                                                            enum: Shadow.Compare.Mode.allCases.map(\.rawValue)))),
+                                                .optional(
+                                                    "tolerance",
+                                                    .number(.init("absolute only: the largest difference that still agrees (default 0).", minimum: 0))),
+                                            ],
+                                            rules: [
+                                                .init(
+                                                    rule: "!has(self.tolerance) || !has(self.mode) || self.mode == 'absolute'",
+                                                    message: "tolerance applies only to mode absolute", fieldPath: ".tolerance")
+                                            ]))),
+                            ]))),
             ],
             rules: [
                 .init(
@@ -193,6 +272,19 @@ extension ModelDeployment {
                     rule:
                         "!has(self.backend.sagemaker) || (!has(self.backend.sagemaker.trafficRouting) && !has(self.backend.sagemaker.rollbackAlarms)) || (has(self.rollout) && has(self.rollout.strategy) && self.rollout.strategy == 'BlueGreen')",
                     message: "trafficRouting and rollbackAlarms apply only when rollout.strategy is BlueGreen", fieldPath: ".backend.sagemaker"),
+                .init(
+                    rule: "!has(self.rollout) || !has(self.rollout.canary) || (has(self.rollout.strategy) && self.rollout.strategy == 'Canary')",
+                    message: "canary applies only when rollout.strategy is Canary", fieldPath: ".rollout.canary"),
+                .init(
+                    rule: "!has(self.shadow) || self.shadow.version != self.model.version",
+                    message: "the shadow version must differ from model.version", fieldPath: ".shadow.version"),
+                .init(
+                    rule: "!has(self.shadow) || !has(self.backend.triton) || self.shadow.version.matches('^[1-9][0-9]{0,17}$')",
+                    message: "Triton model versions are positive integers", fieldPath: ".shadow.version"),
+                .init(
+                    rule:
+                        "!has(self.backend.sagemaker) || (!has(self.shadow) && (!has(self.rollout) || !has(self.rollout.strategy) || self.rollout.strategy != 'Canary'))",
+                    message: "shadow traffic and Canary rollouts are not built for SageMaker yet", fieldPath: ".backend.sagemaker"),
             ]
         ))
 
@@ -279,6 +371,52 @@ extension ModelDeployment {
                                         .string(.init("stable, canary or shadow.", enum: ModelDeployment.TrafficTarget.Role.allCases.map(\.rawValue)))),
                                 ])),
                         description: "The routing table the inference router follows, published by the controller.", maxItems: 16)),
+                .optional("trafficSummary", .string(.init("The routing table in one line, for kubectl get: 2:90 3:10 +4 shadow."))),
+                .optional(
+                    "canary",
+                    .object(
+                        ObjectSchema(
+                            "The canary in progress (or aborted).",
+                            properties: [
+                                .required("stableVersion", .string(.init("The version the canary replaces."))),
+                                .optional("stableRevision", .string(.init("Its revision."))),
+                                .required("canaryVersion", .string(.init("The new version."))),
+                                .optional("canaryRevision", .string(.init("Its revision."))),
+                                .required(
+                                    "phase",
+                                    .string(.init("Loading, Progressing, Paused or Aborted.", enum: CanaryStatus.Phase.allCases.map(\.rawValue)))),
+                                .required("step", .integer(.init("The step being carried out, from 0; the number of steps once all are done.", minimum: 0))),
+                                .optional("stepStartedAt", .string(.init("When the current step began.", format: "date-time"))),
+                                .required("weight", .integer(.init("Percent of requests the canary takes now.", minimum: 0, maximum: 100))),
+                                .optional("message", .string(.init("Why it waits or stopped."))),
+                                .optional("lastRequest", .string(.init("The last modelplane promote/abort/retry request acted on."))),
+                            ]))),
+                .optional(
+                    "shadow",
+                    .object(
+                        ObjectSchema(
+                            "How the shadow version's answers compare with the primary's.",
+                            properties: [
+                                .required("version", .string(.init("The shadow version."))),
+                                .required("since", .string(.init("When these figures started.", format: "date-time"))),
+                                .required("mirrored", .integer(.init("Requests copied to the shadow.", minimum: 0))),
+                                .required("dropped", .integer(.init("Copies dropped because the shadow's queue was full.", minimum: 0))),
+                                .required("compared", .integer(.init("Copies whose answer was compared.", minimum: 0))),
+                                .optional("agreement", .number(.init("Share of compared answers that agree.", minimum: 0, maximum: 1))),
+                                .optional("meanAbsDiff", .number(.init("Mean absolute difference of the compared output.", minimum: 0))),
+                                .required("errors", .integer(.init("Copies the shadow answered with an error, or not at all.", minimum: 0))),
+                                .optional(
+                                    "latency",
+                                    .object(
+                                        ObjectSchema(
+                                            "Latency on the mirrored requests, in milliseconds.",
+                                            properties: [
+                                                .required("primaryP50Ms", .number(.init("The primary's median.", minimum: 0))),
+                                                .required("primaryP99Ms", .number(.init("The primary's 99th percentile.", minimum: 0))),
+                                                .required("shadowP50Ms", .number(.init("The shadow's median.", minimum: 0))),
+                                                .required("shadowP99Ms", .number(.init("The shadow's 99th percentile.", minimum: 0))),
+                                            ]))),
+                            ]))),
             ]
         ))
 }

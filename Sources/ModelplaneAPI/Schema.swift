@@ -7,6 +7,8 @@ public indirect enum Schema: Sendable {
     case object(ObjectSchema)
     case string(StringSchema)
     case integer(IntegerSchema)
+    /// A JSON number, integral or not.
+    case number(NumberSchema)
     case boolean(description: String)
     case array(items: Schema, description: String, maxItems: Int?)
     /// A map with arbitrary keys and uniformly typed values (`additionalProperties`).
@@ -19,6 +21,7 @@ public indirect enum Schema: Sendable {
         case .object(let o): o.description
         case .string(let s): s.description
         case .integer(let i): i.description
+        case .number(let n): n.description
         case .boolean(let d), .array(_, let d, _), .map(_, let d), .freeform(let d): d
         }
     }
@@ -29,6 +32,7 @@ public indirect enum Schema: Sendable {
         case .object, .map, .freeform: "object"
         case .string: "string"
         case .integer: "integer"
+        case .number: "number"
         case .boolean: "boolean"
         case .array: "array"
         }
@@ -122,6 +126,18 @@ public struct IntegerSchema: Sendable {
         self.minimum = minimum
         self.maximum = maximum
         self.format = format
+    }
+}
+
+public struct NumberSchema: Sendable {
+    public var description: String
+    public var minimum: Double?
+    public var maximum: Double?
+
+    public init(_ description: String, minimum: Double? = nil, maximum: Double? = nil) {
+        self.description = description
+        self.minimum = minimum
+        self.maximum = maximum
     }
 }
 
@@ -246,6 +262,10 @@ extension Schema {
             if let max = schema.maximum, i > max {
                 errors.append(FieldError(.invalid, path, "\(i): must be less than or equal to \(max)"))
             }
+        case (.number(let schema), .int(let i)):
+            schema.check(Double(i), at: path, into: &errors)
+        case (.number(let schema), .double(let d)):
+            schema.check(d, at: path, into: &errors)
         case (.boolean, .bool):
             return
         default:
@@ -257,6 +277,13 @@ extension Schema {
             }
             errors.append(FieldError(.typeInvalid, path, detail))
         }
+    }
+}
+
+extension NumberSchema {
+    func check(_ d: Double, at path: FieldPath, into errors: inout [FieldError]) {
+        if let min = minimum, d < min { errors.append(FieldError(.invalid, path, "\(d): must be greater than or equal to \(min)")) }
+        if let max = maximum, d > max { errors.append(FieldError(.invalid, path, "\(d): must be less than or equal to \(max)")) }
     }
 }
 

@@ -157,4 +157,44 @@ enum Syntax {
             && scalars.allSatisfy { isAlnum($0) || $0 == "-" }
         return ok ? nil : "must be 1 to 63 letters, digits and '-', starting and ending with a letter or digit"
     }
+
+    static let durationPattern = "^([0-9]+(ms|s|m|h))+$"
+
+    /// A Go-style duration without fractions or signs, as Argo Rollouts takes for pauses: `30s`,
+    /// `5m`, `1h30m`, `250ms`. Nil when it is not one (or longer than a year).
+    static func duration(_ s: String) -> Duration? {
+        var total: Int64 = 0
+        var number: Int64?
+        var scalars = s.unicodeScalars[...]
+        guard !scalars.isEmpty else { return nil }
+        while let c = scalars.first {
+            if isDigit(c) {
+                let digit = Int64(c.value - 48)
+                let (times, overflow) = (number ?? 0).multipliedReportingOverflow(by: 10)
+                if overflow || times > Int64.max - digit { return nil }
+                number = times + digit
+                scalars = scalars.dropFirst()
+                continue
+            }
+            guard let value = number else { return nil }
+            let unit: Int64
+            if scalars.starts(with: "ms".unicodeScalars) {
+                unit = 1
+                scalars = scalars.dropFirst(2)
+            } else {
+                switch c {
+                case "s": unit = 1_000
+                case "m": unit = 60_000
+                case "h": unit = 3_600_000
+                default: return nil
+                }
+                scalars = scalars.dropFirst()
+            }
+            let (part, overflow) = value.multipliedReportingOverflow(by: unit)
+            if overflow || part > 366 * 86_400_000 - total { return nil }
+            total += part
+            number = nil
+        }
+        return number == nil ? .milliseconds(total) : nil
+    }
 }

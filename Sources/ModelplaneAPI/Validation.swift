@@ -14,6 +14,8 @@ extension ModelDeployment {
         public static let stepPercent: ClosedRange<Int64> = 1...100
         public static let waitIntervalSeconds: ClosedRange<Int64> = 0...3_600
         public static let rollbackAlarms = 10
+        public static let canaryWeight: ClosedRange<Int64> = 0...100
+        public static let canarySteps = 32
     }
 
     /// Every problem, each with the field it concerns. Empty means valid.
@@ -95,13 +97,70 @@ extension ModelDeployment.Spec {
         }
         backend.triton?.validate(modelName: model.name, at: backendPath.appending("triton"), into: &errors)
         backend.sagemaker?.validate(at: backendPath.appending("sagemaker"), into: &errors)
-        if let sagemaker = backend.sagemaker, (rollout?.strategy ?? ModelDeployment.Defaults.strategy) != .blueGreen {
+        if let sagemaker = backend.sagemaker, rollout?.strategy ?? ModelDeployment.Defaults.strategy != .blueGreen {
             for (field, set) in [("trafficRouting", sagemaker.trafficRouting != nil), ("rollbackAlarms", sagemaker.rollbackAlarms != nil)] where set {
                 errors.append(
                     FieldError(
                         .forbidden, backendPath.appending("sagemaker").appending(field),
                         "applies only to BlueGreen rollouts: set spec.rollout.strategy to BlueGreen, or remove it"))
             }
+        }
+
+        let strategy = rollout?.strategy ?? ModelDeployment.Defaults.strategy
+        if let canary = rollout?.canary {
+            let canaryPath = path.appending("rollout").appending("canary")
+            if strategy != .canary {
+                errors.append(FieldError(.forbidden, canaryPath, "canary applies only when rollout.strategy is Canary"))
+            }
+            if canary.steps.count > ModelDeployment.Limits.canarySteps {
+                errors.append(
+                    FieldError(
+                        .tooLong, canaryPath.appending("steps"), "must have at most \(ModelDeployment.Limits.canarySteps) items, has \(canary.steps.count)"))
+            }
+            for (index, step) in canary.steps.enumerated() {
+                let stepPath = canaryPath.appending("steps").appending(index: index)
+                switch (step.setWeight, step.pause) {
+                case (nil, nil): errors.append(FieldError(.required, stepPath, "a step is exactly one of setWeight, pause"))
+                case (.some, .some): errors.append(FieldError(.forbidden, stepPath, "a step is exactly one of setWeight, pause, found both"))
+                default: break
+                }
+                if let weight = step.setWeight, !ModelDeployment.Limits.canaryWeight.contains(weight) {
+                    errors.append(FieldError(.invalid, stepPath.appending("setWeight"), "\(weight): must be between 0 and 100"))
+                }
+                if let duration = step.pause?.duration, Syntax.duration(duration) == nil {
+                    errors.append(
+                        FieldError(
+                            .invalid, stepPath.appending("pause").appending("duration"),
+                            "\"\(duration)\": must be a duration such as 30s, 5m or 1h30m (at most a year)"))
+                }
+            }
+        }
+        if let shadow {
+            let shadowPath = path.appending("shadow")
+            if shadow.version.isEmpty {
+                errors.append(FieldError(.required, shadowPath.appending("version"), "the shadow version must not be empty"))
+            } else if shadow.version == model.version {
+                errors.append(FieldError(.invalid, shadowPath.appending("version"), "\"\(shadow.version)\": the shadow version must differ from model.version"))
+            } else if backendKind == .triton, Int(shadow.version).map({ $0 <= 0 }) ?? true || shadow.version.hasPrefix("0") {
+                errors.append(FieldError(.invalid, shadowPath.appending("version"), "\"\(shadow.version)\": Triton model versions are positive integers"))
+            }
+            if let percent = shadow.percent, !(1...100).contains(percent) {
+                errors.append(FieldError(.invalid, shadowPath.appending("percent"), "\(percent): must be between 1 and 100"))
+            }
+            if let compare = shadow.compare {
+                if let tolerance = compare.tolerance, tolerance < 0 || !tolerance.isFinite {
+                    errors.append(FieldError(.invalid, shadowPath.appending("compare").appending("tolerance"), "\(tolerance): must be 0 or more"))
+                }
+                if compare.tolerance != nil, (compare.mode ?? .absolute) != .absolute {
+                    errors.append(FieldError(.forbidden, shadowPath.appending("compare").appending("tolerance"), "tolerance applies only to mode absolute"))
+                }
+            }
+        }
+        if backendKind == .sagemaker, shadow != nil || strategy == .canary {
+            errors.append(
+                FieldError(
+                    .forbidden, backendPath.appending("sagemaker"),
+                    "shadow traffic and Canary rollouts are not built for SageMaker yet: use BlueGreen with trafficRouting"))
         }
 
         if let smoke = rollout?.smokeInference {

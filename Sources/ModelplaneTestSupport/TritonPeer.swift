@@ -54,8 +54,14 @@ public final class TritonPeer: Sendable {
         public var slow: [Int: Int]
         /// Versions that load but fail every inference.
         public var failsInference: Set<Int>
+        /// Versions whose every inference takes this many seconds.
+        public var slowInference: [Int: Double]
 
-        public init(name: String, versions: [Int], broken: [Int: String] = [:], slow: [Int: Int] = [:], failsInference: Set<Int> = []) {
+        public init(
+            name: String, versions: [Int], broken: [Int: String] = [:], slow: [Int: Int] = [:], failsInference: Set<Int> = [],
+            slowInference: [Int: Double] = [:]
+        ) {
+            self.slowInference = slowInference
             self.name = name
             self.versions = versions
             self.broken = broken
@@ -70,8 +76,11 @@ public final class TritonPeer: Sendable {
                     (
                         "\(version)/model.py",
                         Data(
-                            Self.source(version: version, broken: broken[version], slow: slow[version], failsInference: failsInference.contains(version))
-                                .utf8)
+                            Self.source(
+                                version: version, broken: broken[version], slow: slow[version], failsInference: failsInference.contains(version),
+                                slowInference: slowInference[version]
+                            )
+                            .utf8)
                     )
                 })
         }
@@ -82,8 +91,10 @@ public final class TritonPeer: Sendable {
             try Self.config(name).write(toFile: directory + "/config.pbtxt", atomically: true, encoding: .utf8)
             for version in versions {
                 try FileManager.default.createDirectory(atPath: "\(directory)/\(version)", withIntermediateDirectories: true)
-                try Self.source(version: version, broken: broken[version], slow: slow[version], failsInference: failsInference.contains(version)).write(
-                    toFile: "\(directory)/\(version)/model.py", atomically: true, encoding: .utf8)
+                try Self.source(
+                    version: version, broken: broken[version], slow: slow[version], failsInference: failsInference.contains(version),
+                    slowInference: slowInference[version]
+                ).write(toFile: "\(directory)/\(version)/model.py", atomically: true, encoding: .utf8)
             }
         }
 
@@ -98,7 +109,7 @@ public final class TritonPeer: Sendable {
             """
         }
 
-        public static func source(version: Int, broken: String?, slow: Int? = nil, failsInference: Bool = false) -> String {
+        public static func source(version: Int, broken: String?, slow: Int? = nil, failsInference: Bool = false, slowInference: Double? = nil) -> String {
             """
             import os
             import time
@@ -114,6 +125,7 @@ public final class TritonPeer: Sendable {
 
                 def execute(self, requests):
                     \(failsInference ? "raise RuntimeError(\"inference is broken in version \(version)\")" : "pass")
+                    time.sleep(\(slowInference ?? 0))
                     responses = []
                     for request in requests:
                         x = pb_utils.get_input_tensor_by_name(request, "INPUT0").as_numpy()

@@ -45,6 +45,8 @@ public struct PlanPreview<B: ServingBackend>: Sendable {
         case .rollingBack(let message): lines.append("\(id): wait: \(message)")
         case .conflict(let message): lines.append("\(id): cannot: \(message)")
         case .unavailable(let error): lines.append("\(id): cannot observe: \(error.message); no plan")
+        case .canary(let message): lines.append("\(id): \(message)")
+        case .aborted(let message): lines.append("\(id): \(message)")
         }
         return lines
     }

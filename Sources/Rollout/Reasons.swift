@@ -27,6 +27,11 @@ public enum RolloutReason: String, Sendable, Hashable, CaseIterable {
     case backendUnavailable = "BackendUnavailable"
     case credentialsUnavailable = "CredentialsUnavailable"
     case backendNotSupported = "BackendNotSupported"
+    /// A canary follows its steps (Progressing), or waits at a pause (Progressing, Paused).
+    case canaryProgressing = "CanaryProgressing"
+    case canaryPaused = "CanaryPaused"
+    /// `modelplane abort`: the stable version alone serves until the spec changes or a retry.
+    case canaryAborted = "CanaryAborted"
 
     /// A failure of the rollout itself (not of reaching the backend): the same generation is not
     /// tried again until the spec changes or `FailureGate.recheckAfter` has passed.
@@ -66,6 +71,16 @@ public enum EventReason: String, Sendable, Hashable, CaseIterable {
     case backendUnavailable = "BackendUnavailable"
     case credentialsUnavailable = "CredentialsUnavailable"
     case cleanupFailed = "CleanupFailed"
+    case canaryStarted = "CanaryStarted"
+    case canaryWeight = "CanaryWeight"
+    case canaryDropped = "CanaryDropped"
+    case promoted = "Promoted"
+    case aborted = "Aborted"
+    case paused = "Paused"
+    case resumed = "Resumed"
+    case retried = "Retried"
+    /// A rollout request (`modelplane promote`, …) that did not apply.
+    case requestIgnored = "RequestIgnored"
 
     /// The event that says a condition's reason happened.
     public init(_ reason: RolloutReason) {

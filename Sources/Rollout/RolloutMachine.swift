@@ -35,6 +35,8 @@ public struct RolloutDecision: Sendable, Hashable {
     public var outcome: RolloutOutcome
     /// The reason Degraded was set true with this pass, if it was (the error metric's label).
     public var degraded: RolloutReason?
+    /// Rollout requests (`modelplane promote`, …) this pass acted on or refused: audited with it.
+    public var audits: [AuditEntry] = []
 }
 
 /// The rollout state machine every backend goes through: pure, no I/O. The driver feeds it what
@@ -72,6 +74,12 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
     var notes: [RolloutNote] = []
     /// How the pass ended, once it has.
     public private(set) var ending: Ending?
+    /// The canary in progress (or aborted), as this pass moves it.
+    public private(set) var canary: ModelDeployment.CanaryStatus?
+    /// The versions the backend must hold this pass.
+    public private(set) var placement: Placement
+    /// Rollout requests acted on (or refused) this pass.
+    var audits: [AuditEntry]
 
     public enum Ending: Sendable, Hashable {
         case converged(String)
@@ -80,6 +88,10 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         case rollingBack(String)
         case conflict(String)
         case unavailable(BackendError)
+        /// A canary holds both versions and follows its steps (or waits at a pause).
+        case canary(String)
+        /// The canary was aborted: the stable version alone serves.
+        case aborted(String)
     }
 
     public init(deployment: ModelDeployment, desired: B.Desired, pollInterval: Duration, now: Date, limits: RolloutLimits = .standard) {
@@ -95,12 +107,17 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         self.revision = Revisions.record(&status, deployment, now: now)
         self.gate = FailureGate.blocked(status, generation: generation, now: now)
         self.record = B.record(in: status)
+        let start = CanaryProgress.start(deployment, status: status, revision: revision, now: now)
+        self.canary = start.canary
+        self.notes = start.notes
+        self.audits = start.audits
+        self.placement = CanaryProgress.placement(deployment, canary: start.canary)
         self.status = status
     }
 
     /// What the next `plan` (and the action being executed) is given.
     public var input: PlanInput<B> {
-        PlanInput(deployment: deployment, desired: desired, record: record, observation: observation!, blocked: setback ?? gate)
+        PlanInput(deployment: deployment, desired: desired, record: record, observation: observation!, blocked: setback ?? gate, placement: placement)
     }
 
     /// The record that no longer matches the desired state and must go first, if any.
@@ -144,7 +161,21 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         case .act(let action):
             actions.append(action)
             return .execute(action)
-        case .converged(let message): return .finish(converged(message))
+        case .converged(let message):
+            guard var c = canary else { return .finish(converged(message)) }
+            if c.phase == .aborted { return .finish(aborted(c)) }
+            let steps = deployment.spec.rollout?.canary?.steps ?? []
+            let paused = deployment.metadata.annotations?[ModelDeployment.rolloutPausedAnnotation] == "true"
+            let advance = CanaryProgress.advance(&c, steps: steps, pausedByPerson: paused, now: now, notes: &notes)
+            canary = c
+            guard advance == .completed else { return .finish(progressing(c, advance)) }
+            // Every step done: the canary alone serves; the stable version goes.
+            notes.append(
+                .normal(
+                    .promoted, action: "Rollout", "canary \(c.canaryVersion) completed its steps: it takes every request, stable \(c.stableVersion) unloads"))
+            canary = nil
+            placement = CanaryProgress.placement(deployment, canary: nil)
+            return plan()
         case .waiting(let progress): return .finish(waiting(progress, after: pollInterval))
         case .rollingBack(let message): return .finish(rollingBack(message))
         case .failed(let failure):
@@ -159,7 +190,53 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
 
     // MARK: - Endings
 
-    var serving: String? { observation.flatMap { B.servingVersion($0, record: record) } }
+    /// What serves: the stable version while a canary runs beside it, else the version the
+    /// placement serves once it is ready, else what the backend says.
+    var serving: String? {
+        guard let observation else { return nil }
+        let ready = B.readyVersions(observation, record: record)
+        if let stable = placement.stable, ready.contains(stable) { return stable }
+        if ready.contains(placement.serve) { return placement.serve }
+        return B.servingVersion(observation, record: record)
+    }
+
+    /// The canary holds both versions: Ready (the stable version serves), Progressing with where
+    /// the steps are, requeued when a timed pause ends.
+    mutating func progressing(_ c: ModelDeployment.CanaryStatus, _ advance: CanaryProgress.Advance) -> RolloutDecision {
+        let steps = deployment.spec.rollout?.canary?.steps.count ?? 0
+        let at = min(Int(c.step) + 1, steps)
+        let message =
+            "canary \(c.canaryVersion) takes \(c.weight) %, stable \(c.stableVersion) \(100 - c.weight) % (step \(at) of \(steps))"
+            + (c.message.map { ": \($0)" } ?? "")
+        ending = .canary(message)
+        status.servingVersion = serving
+        status.observedGeneration = generation
+        status.phase = .progressing
+        status.currentRevision = c.stableRevision ?? status.currentRevision
+        let reason: RolloutReason = c.phase == .paused ? .canaryPaused : .canaryProgressing
+        set(
+            ready: (.true, .serving, "version \(c.stableVersion) serves beside canary \(c.canaryVersion)"), progressing: (.true, reason, message),
+            degraded: (.false, .healthy, message))
+        switch advance {
+        case .wake(let after): return decide(.requeueAfter(after))
+        case .completed, .waitForPerson: return decide(.converged)
+        }
+    }
+
+    /// The canary was aborted and the stable version alone is loaded: Ready, Degraded saying so,
+    /// until the spec changes or `modelplane retry`.
+    mutating func aborted(_ c: ModelDeployment.CanaryStatus) -> RolloutDecision {
+        let message = c.message ?? "canary \(c.canaryVersion) aborted: stable \(c.stableVersion) takes every request"
+        ending = .aborted(message)
+        status.servingVersion = serving
+        status.observedGeneration = generation
+        status.phase = .degraded
+        status.currentRevision = c.stableRevision ?? status.currentRevision
+        set(
+            ready: (.true, .servingPrevious, "version \(c.stableVersion) serves; canary \(c.canaryVersion) was aborted"),
+            progressing: (.false, .canaryAborted, message), degraded: (.true, .canaryAborted, message))
+        return decide(.converged)
+    }
 
     mutating func converged(_ message: String) -> RolloutDecision {
         ending = .converged(message)
@@ -286,16 +363,17 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
     func decide(_ outcome: RolloutOutcome) -> RolloutDecision {
         var status = status
         B.store(record, in: &status)
-        status.traffic = Self.traffic(status)
-        return RolloutDecision(status: status, events: notes, outcome: outcome, degraded: degradedNow)
-    }
-
-    /// The routing table for the inference router: the serving version takes every request.
-    /// (Splits, canaries and shadows publish more lines.)
-    static func traffic(_ status: ModelDeployment.Status) -> [ModelDeployment.TrafficTarget]? {
-        guard let serving = status.servingVersion else { return nil }
-        let revision = status.revisions?.last { $0.version == serving }.map { String($0.revision) }
-        return [.init(revision: revision, version: serving, weight: 100, role: .stable)]
+        status.canary = canary
+        // Not observed (the backend could not be asked): the routing table stays as it was.
+        if let observation {
+            let ready = B.readyVersions(observation, record: record)
+            let servingRevision = status.servingVersion.flatMap { serving in status.revisions?.last { $0.version == serving }.map { String($0.revision) } }
+            status.traffic = CanaryProgress.traffic(
+                serving: status.servingVersion, servingRevision: servingRevision, canary: canary, ready: ready, shadow: deployment.spec.shadow)
+        }
+        status.trafficSummary = ModelDeployment.trafficSummary(status.traffic)
+        if deployment.spec.shadow == nil || status.shadow?.version != deployment.spec.shadow?.version { status.shadow = nil }
+        return RolloutDecision(status: status, events: notes, outcome: outcome, degraded: degradedNow, audits: audits)
     }
 
     /// The deadline in seconds, when this generation's rollout (Progressing since its

@@ -127,8 +127,11 @@ public protocol ServingBackend: Sendable {
     /// new one is made (a SageMaker endpoint renamed). False: the plan handles it (Triton loads
     /// the new model, then unloads the old one).
     static func releasesFirst(_ record: Record, for desired: Desired) -> Bool
-    /// The version that serves now, as `status.servingVersion` shows it.
+    /// The version that serves now, as `status.servingVersion` shows it, when the placement's
+    /// own versions do not say (see `RolloutMachine.serving`).
     static func servingVersion(_ observation: Observation, record: Record?) -> String?
+    /// Every version ready to take requests now.
+    static func readyVersions(_ observation: Observation, record: Record?) -> Set<String>
     /// The next action, or why there is none. Pure.
     static func plan(_ input: PlanInput<Self>) -> BackendPlan<Action>
     /// What executing `action` would leave, for `modelplane diff`: nil when it cannot be known
@@ -146,6 +149,9 @@ public protocol ServingBackend: Sendable {
 
 extension ServingBackend {
     public static func releasesFirst(_ record: Record, for desired: Desired) -> Bool { false }
+    public static func readyVersions(_ observation: Observation, record: Record?) -> Set<String> {
+        servingVersion(observation, record: record).map { [$0] } ?? []
+    }
 }
 
 /// What `plan` is given.
@@ -157,13 +163,19 @@ public struct PlanInput<B: ServingBackend>: Sendable {
     /// Why this generation may not be tried again yet (`FailureGate`), or a failure this pass
     /// already met; nil: go ahead.
     public var blocked: RolloutFailure?
+    /// The versions to hold: the spec's alone, or with the stable one beside a canary, and a shadow.
+    public var placement: Placement
 
-    public init(deployment: ModelDeployment, desired: B.Desired, record: B.Record?, observation: B.Observation, blocked: RolloutFailure? = nil) {
+    public init(
+        deployment: ModelDeployment, desired: B.Desired, record: B.Record?, observation: B.Observation, blocked: RolloutFailure? = nil,
+        placement: Placement? = nil
+    ) {
         self.deployment = deployment
         self.desired = desired
         self.record = record
         self.observation = observation
         self.blocked = blocked
+        self.placement = placement ?? CanaryProgress.placement(deployment, canary: deployment.status?.canary)
     }
 
     public var spec: ModelDeployment.Spec { deployment.spec }

@@ -34,6 +34,10 @@ public final class InferenceRouter: Sendable {
         public var maxBodyBytes = 64 << 20
         /// How long the backend has to answer one request.
         public var upstreamTimeout: Duration = .seconds(60)
+        /// Copies for shadows waiting to be sent; past it they are dropped (and counted).
+        public var shadowQueue = 256
+        /// Copies sent to shadows at once.
+        public var shadowConcurrency = 4
 
         public init() {}
     }
@@ -43,13 +47,22 @@ public final class InferenceRouter: Sendable {
     let watchNamespace: String?
     let upstream: Upstream
     let configuration: Configuration
+    let mirror: ShadowMirror
 
     /// `watchNamespace`: the namespace whose deployments it serves (nil: every namespace).
-    public init(client: KubernetesClient, watchNamespace: String?, upstream: Upstream, configuration: Configuration = Configuration()) {
+    /// `shadows`: where the shadow figures go (the controller in the same process publishes them
+    /// in `status.shadow`).
+    public init(
+        client: KubernetesClient, watchNamespace: String?, upstream: Upstream, configuration: Configuration = Configuration(),
+        shadows: ShadowStatistics = ShadowStatistics()
+    ) {
         self.client = client
         self.watchNamespace = watchNamespace
         self.upstream = upstream
         self.configuration = configuration
+        self.mirror = ShadowMirror(
+            upstream: upstream, statistics: shadows, capacity: configuration.shadowQueue, concurrency: configuration.shadowConcurrency,
+            timeout: configuration.upstreamTimeout)
     }
 
     /// Follows the deployments and serves on `host:port` until cancelled; `onListening` gets the
@@ -57,8 +70,10 @@ public final class InferenceRouter: Sendable {
     public func run(host: String, port: Int, onListening: @escaping @Sendable (Int) -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.follow() }
+            group.addTask { await self.mirror.run() }
             group.addTask { try await self.serve(host: host, port: port, onListening: onListening) }
             try await group.next()
+            mirror.stop()
             group.cancelAll()
         }
     }
@@ -168,14 +183,14 @@ public final class InferenceRouter: Sendable {
         var line: (namespace: String, name: String, target: ModelDeployment.TrafficTarget)?
         let response = await routed(request, name: name, pinned: pinned) { route in
             line = (route.deployment.metadata.namespace ?? "default", name, route.target)
-            return await forward(request, name: name, route)
+            return await forward(request, name: name, route, mirrored: pinned == nil)
         }
         RouterMetrics.record(line, code: response.status.code, since: started)
         return response
     }
 
     /// Sends an inference request along its route and rewrites the answer.
-    private func forward(_ request: Request, name: String, _ route: Route) async -> Response {
+    private func forward(_ request: Request, name: String, _ route: Route, mirrored: Bool) async -> Response {
         var request = request
         let target = route.target
         let body: ByteBuffer
@@ -199,11 +214,22 @@ public final class InferenceRouter: Sendable {
         }
         var headers: HTTPHeaders = ["Content-Type": request.headers[.contentType] ?? "application/json"]
         if headerLength != nil { headers.set("Inference-Header-Content-Length", String(json.count)) }
-        switch await upstream.send(
-            "POST", route.versionURL + "/infer", headers: headers, body: json + bytes.dropFirst(jsonEnd), timeout: configuration.upstreamTimeout)
-        {
+        let outgoing = json + bytes.dropFirst(jsonEnd)
+        let namespace = route.deployment.metadata.namespace ?? "default"
+        let started = ContinuousClock.now
+        let result = await upstream.send("POST", route.versionURL + "/infer", headers: headers, body: outgoing, timeout: configuration.upstreamTimeout)
+        let latency = ContinuousClock.now - started
+        RouterMetrics.upstream(namespace: namespace, name: name, revision: target.revision, latency)
+        switch result {
         case .failure(let failure): return Self.error(failure, id: id)
         case .success(let answer):
+            if mirrored, let shadow = table.mirror(namespace: namespace, name: name), let url = route.deployment.spec.backend.triton?.url {
+                mirror.offer(
+                    ShadowJob(
+                        namespace: namespace, name: name, version: shadow.version,
+                        url: "\(Self.base(url))/v2/models/\(Self.escape(route.deployment.spec.model.name))/versions/\(Self.escape(shadow.version))/infer",
+                        headers: headers, body: outgoing, primary: answer, primaryLatency: latency, compare: route.deployment.spec.shadow?.compare))
+            }
             var response = Self.rewrite(answer, name: name, version: target.version, id: id)
             Self.tag(&response, target)
             response.headers[HTTPField.Name("X-Request-Id")!] = id
@@ -281,6 +307,18 @@ enum RouterMetrics {
         Counter(label: "modelplane_router_requests_total", dimensions: labels + [("code", String(code))]).increment()
         let elapsed = ContinuousClock.now - started
         Metrics.Timer(label: "modelplane_router_request_duration_seconds", dimensions: Array(labels.prefix(3)), preferredDisplayUnit: .seconds)
-            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            .recordNanoseconds(nanoseconds(elapsed))
+    }
+
+    /// The backend's share of a request: from sending it upstream to its whole answer.
+    static func upstream(namespace: String, name: String, revision: String?, _ latency: Duration) {
+        Metrics.Timer(
+            label: "modelplane_router_upstream_duration_seconds", dimensions: [("namespace", namespace), ("deployment", name), ("revision", revision ?? "")],
+            preferredDisplayUnit: .seconds
+        ).recordNanoseconds(nanoseconds(latency))
+    }
+
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 }

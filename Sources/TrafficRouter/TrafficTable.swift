@@ -9,6 +9,8 @@ public final class TrafficTable: Sendable {
         var deployments: [String: ModelDeployment] = [:]
         /// Smooth weighted round robin (nginx's): each line's running credit, per deployment.
         var credits: [String: [Int64]] = [:]
+        /// The shadow's running credit per deployment: `percent` per request, a copy per 100.
+        var shadowCredits: [String: Int64] = [:]
         var synced = false
     }
 
@@ -70,6 +72,23 @@ public final class TrafficTable: Sendable {
             credits[best] -= total
             state.credits[key] = credits
             return lines[best]
+        }
+    }
+
+    /// The shadow line a request should be copied to, if any: `weight` percent of requests,
+    /// spread evenly (a running credit, not chance).
+    public func mirror(namespace: String, name: String) -> ModelDeployment.TrafficTarget? {
+        state.withLock { state in
+            let key = Self.key(namespace, name)
+            guard let line = state.deployments[key]?.status?.traffic?.first(where: { $0.role == .shadow && $0.weight > 0 }) else { return nil }
+            if line.weight >= 100 { return line }
+            let credit = (state.shadowCredits[key] ?? 0) + line.weight
+            if credit >= 100 {
+                state.shadowCredits[key] = credit - 100
+                return line
+            }
+            state.shadowCredits[key] = credit
+            return nil
         }
     }
 }

@@ -5,7 +5,8 @@ public import Triton
 /// which is what `modelplane diff` prints and what the reconciler executes, one step at a time,
 /// observing again after each.
 public enum TritonStep: Sendable, Hashable, CustomStringConvertible {
-    /// The desired version alone serves where the spec says, and it is recorded as ours.
+    /// The desired version (with those held beside it) serves where the spec says, and it is
+    /// recorded as ours.
     case converged
     /// The desired version alone already serves, loaded by someone else (or by us before a
     /// crash): record it, as adopted, instead of loading again. Adopted, it is left loaded when
@@ -40,6 +41,8 @@ public struct TritonPlanInput: Sendable {
     public var url: String
     public var model: String
     public var version: Int
+    /// Versions held beside it: the stable one while a canary runs, a shadow.
+    public var beside: Set<Int>
     public var strategy: ModelDeployment.Rollout.Strategy
     /// The desired model's versions as Triton's index shows them.
     public var observed: [TritonModelState]
@@ -51,9 +54,10 @@ public struct TritonPlanInput: Sendable {
     public var smokeTestPending: Bool
 
     public init(
-        url: String, model: String, version: Int, strategy: ModelDeployment.Rollout.Strategy, observed: [TritonModelState],
+        url: String, model: String, version: Int, beside: Set<Int> = [], strategy: ModelDeployment.Rollout.Strategy, observed: [TritonModelState],
         record: ModelDeployment.TritonRecord?, failedForThisGeneration: String? = nil, smokeTestPending: Bool = false
     ) {
+        self.beside = beside
         self.smokeTestPending = smokeTestPending
         self.url = url
         self.model = model
@@ -72,8 +76,8 @@ public enum TritonPlanner {
     public static func next(_ input: TritonPlanInput) -> TritonStep {
         let desired = ModelDeployment.TritonRecord(url: input.url, model: input.model)
         let ready = input.ready
-        let servesAlone = ready == [input.version]
-        if servesAlone {
+        let wanted = input.beside.union([input.version])
+        if ready == wanted {
             if let record = input.record, !record.isSameModel(as: desired) { return .unload(record) }
             return input.record == nil ? .adopt : .converged
         }
@@ -81,11 +85,13 @@ public enum TritonPlanner {
         if ready.contains(input.version) {
             // Beside the old versions (BlueGreen, or a crash mid-rollout): prove it, then drop them.
             if input.smokeTestPending { return .smokeTest(version: input.version) }
-            return .load(url: input.url, model: input.model, versions: [input.version])
+            return .load(url: input.url, model: input.model, versions: wanted.sorted())
         }
         switch input.strategy {
-        case .immediate: return .load(url: input.url, model: input.model, versions: [input.version])
-        case .blueGreen: return .load(url: input.url, model: input.model, versions: ready.union([input.version]).sorted())
+        case .immediate: return .load(url: input.url, model: input.model, versions: wanted.sorted())
+        // What serves stays loaded until the new version is ready (a canary names the stable
+        // version in `beside` itself).
+        case .blueGreen, .canary: return .load(url: input.url, model: input.model, versions: ready.union(wanted).sorted())
         }
     }
 }

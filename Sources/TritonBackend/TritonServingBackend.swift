@@ -120,28 +120,38 @@ public struct TritonServingBackend: ServingBackend {
         observation.ready.max().map(String.init)
     }
 
+    public static func readyVersions(_ observation: TritonObservation, record: ModelDeployment.TritonRecord?) -> Set<String> {
+        Set(observation.ready.map(String.init))
+    }
+
     public static func plan(_ input: PlanInput<Self>) -> BackendPlan<TritonAction> {
         let desired = input.desired
         let observation = input.observation
         let ready = observation.ready
+        // The placement names the versions: the spec's (or, a canary aborted, the stable one's),
+        // and those held beside it.
+        let version = Int(input.placement.serve) ?? desired.version
+        let beside = Set([input.placement.stable, input.placement.shadow].compactMap { $0.flatMap(Int.init) }).subtracting([version])
         if observation.smokeFailure != nil {
             let previous = observation.readyBeforeLoad ?? ready
-            return .act(.restore(url: desired.url, model: desired.model, versions: previous.subtracting([desired.version]).sorted()))
+            return .act(.restore(url: desired.url, model: desired.model, versions: previous.subtracting([version]).sorted()))
         }
         let smokeTestPending = input.spec.rollout?.smokeInference != nil && !observation.smokeTested
         // A version that just started serving answers the smoke inference first.
-        if smokeTestPending, ready.contains(desired.version), let before = observation.readyBeforeLoad, !before.contains(desired.version) {
-            return .act(.smokeTest(version: desired.version))
+        if smokeTestPending, ready.contains(version), let before = observation.readyBeforeLoad, !before.contains(version) {
+            return .act(.smokeTest(version: version))
         }
         let step = TritonPlanner.next(
             TritonPlanInput(
-                url: desired.url, model: desired.model, version: desired.version,
+                url: desired.url, model: desired.model, version: version, beside: beside,
                 strategy: input.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy, observed: observation.rows, record: input.record,
                 failedForThisGeneration: input.blocked?.message, smokeTestPending: smokeTestPending))
         switch step {
-        case .converged: return .converged("version \(desired.version) of \(desired.model) is serving on \(desired.url)")
-        case .adopt: return .act(.adopt(ModelDeployment.TritonRecord(url: desired.url, model: desired.model, origin: .adopted), version: desired.version))
-        case .blocked: return .blocked(input.blocked ?? RolloutFailure(.loadFailed, "version \(desired.version) failed to load"))
+        case .converged:
+            let with = beside.isEmpty ? "" : " (with \(beside.sorted().map(String.init).joined(separator: ", ")) beside it)"
+            return .converged("version \(version) of \(desired.model) is serving on \(desired.url)" + with)
+        case .adopt: return .act(.adopt(ModelDeployment.TritonRecord(url: desired.url, model: desired.model, origin: .adopted), version: version))
+        case .blocked: return .blocked(input.blocked ?? RolloutFailure(.loadFailed, "version \(version) failed to load"))
         case .unload(let record): return .act(.unload(record))
         case .smokeTest(let version): return .act(.smokeTest(version: version))
         case .load(let url, let model, let versions):

@@ -313,7 +313,7 @@ struct Get: AsyncParsableCommand {
     }
 
     static func header(wide: Bool, namespaces: Bool) -> [String] {
-        var header = ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"]
+        var header = ["NAME", "MODEL", "VERSION", "SERVING", "TRAFFIC", "BACKEND", "READY", "PHASE", "AGE"]
         if wide { header += ["REVISION", "STRATEGY", "COMMIT"] }
         if namespaces { header.insert("NAMESPACE", at: 0) }
         return header
@@ -324,7 +324,8 @@ struct Get: AsyncParsableCommand {
     static func row(_ md: ModelDeployment, wide: Bool, namespaces: Bool, now: Date) -> [String] {
         let phase = md.metadata.deletionTimestamp != nil ? "Terminating" : md.status?.phase?.rawValue ?? ""
         var row = [
-            md.metadata.name ?? "", md.spec.model.name, md.spec.model.version, md.status?.servingVersion ?? "", md.status?.backend ?? "",
+            md.metadata.name ?? "", md.spec.model.name, md.spec.model.version, md.status?.servingVersion ?? "", md.status?.trafficSummary ?? "",
+            md.status?.backend ?? "",
             md.status?.conditions?[type: "Ready"]?.status.rawValue ?? "", phase,
             md.metadata.creationTimestamp.flatMap { HumanAge.since($0, now: now) } ?? "<unknown>",
         ]

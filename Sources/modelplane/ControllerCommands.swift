@@ -30,7 +30,7 @@ enum Backends {
 enum ControllerOptions {
     static func make(
         client: KubernetesClient, scope: ControllerScope, auditLog: String, workers: Int, resync: Int, sageMakerPoll: Int,
-        mayAct: @escaping @Sendable () -> Bool = { true }
+        mayAct: @escaping @Sendable () -> Bool = { true }, shadowFigures: DeploymentReconciler.ShadowFigures? = nil
     ) throws -> Controller<DeploymentReconciler> {
         let audit: AuditLog
         do {
@@ -43,7 +43,8 @@ enum ControllerOptions {
         let host = ProcessInfo.processInfo.hostName
         let reconciler = DeploymentReconciler(
             client: client, cache: cache, backends: backends, audit: audit,
-            events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"), mayAct: mayAct)
+            events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"), mayAct: mayAct,
+            shadowFigures: shadowFigures)
         return Controller(client: client, scope: scope, cache: cache, reconciler: reconciler, workers: workers, resyncPeriod: .seconds(resync))
     }
 }

@@ -73,6 +73,17 @@ struct Describe: AsyncParsableCommand {
         }
         text += "Rollout:      \(spec.rollout?.strategy?.rawValue ?? "") (progress deadline \(spec.rollout?.progressDeadlineSeconds ?? 0)s, "
         text += "\(spec.revisionHistoryLimit ?? 0) revisions kept)\n"
+        if let steps = spec.rollout?.canary?.steps, !steps.isEmpty {
+            let shown = steps.map { step in step.setWeight.map { "\($0)%" } ?? "pause" + (step.pause?.duration.map { " \($0)" } ?? "") }
+            text += "  Steps:      \(shown.joined(separator: ", "))\n"
+        }
+        if let shadow = spec.shadow {
+            let compare = shadow.compare
+            let how = compare.map { c in
+                ", compare \(c.output ?? "the first output") by \(c.mode?.rawValue ?? "absolute")" + (c.tolerance.map { " within \($0)" } ?? "")
+            }
+            text += "Shadow:       version \(shadow.version), \(shadow.percent ?? 100)% of requests\(how ?? "")\n"
+        }
 
         let status = md.status
         text += "Status:\n"
@@ -80,6 +91,24 @@ struct Describe: AsyncParsableCommand {
         text += "  Serving:    \(status?.servingVersion.map { "version \($0)" } ?? "<nothing>")\n"
         text += "  Revision:   \(status?.currentRevision ?? "<none>")\n"
         if let backend = status?.backend { text += "  Backend:    \(backend)\n" }
+        if let summary = status?.trafficSummary { text += "  Traffic:    \(summary)\n" }
+        if let canary = status?.canary {
+            let steps = spec.rollout?.canary?.steps.count ?? 0
+            text += "  Canary:     \(canary.canaryVersion) beside stable \(canary.stableVersion): \(canary.phase.rawValue), "
+            text += "step \(min(Int(canary.step) + 1, steps)) of \(steps), weight \(canary.weight)%\n"
+            if let message = canary.message { text += "              \(message)\n" }
+        }
+        if let shadow = status?.shadow {
+            let agreement = shadow.agreement.map { String(format: "%.2f%%", $0 * 100) } ?? "-"
+            let diff = shadow.meanAbsDiff.map { String(format: "%.6g", $0) } ?? "-"
+            text += "  Shadow:     version \(shadow.version) since \(shadow.since): \(shadow.mirrored) mirrored, \(shadow.dropped) dropped, "
+            text += "\(shadow.compared) compared, agreement \(agreement), mean abs diff \(diff), \(shadow.errors) errors\n"
+            if let latency = shadow.latency {
+                text += String(
+                    format: "              latency p50/p99: primary %.2f/%.2f ms, shadow %.2f/%.2f ms\n", latency.primaryP50Ms, latency.primaryP99Ms,
+                    latency.shadowP50Ms, latency.shadowP99Ms)
+            }
+        }
         if let record = status?.sagemaker {
             text += "  Endpoint:   \(record.endpoint) in \(record.region)" + (record.pendingConfig.map { " (moving to \($0))" } ?? "") + "\n"
             let resources = record.resources.map { "\($0.name) (version \($0.version))" }

@@ -63,12 +63,15 @@ struct RouterCommand: AsyncParsableCommand {
     }
 
     /// Runs the router until cancelled; says where it listens.
-    static func run(client: KubernetesClient, watchNamespace: String?, host: String, port: Int, namespace: String) async throws {
+    static func run(
+        client: KubernetesClient, watchNamespace: String?, host: String, port: Int, namespace: String, shadows: ShadowStatistics = ShadowStatistics()
+    ) async throws {
         let http = HTTPClient()
         defer { http.shutdown() }
         var configuration = InferenceRouter.Configuration()
         configuration.namespace = namespace
-        let router = InferenceRouter(client: client, watchNamespace: watchNamespace, upstream: Upstream(http: http), configuration: configuration)
+        let router = InferenceRouter(
+            client: client, watchNamespace: watchNamespace, upstream: Upstream(http: http), configuration: configuration, shadows: shadows)
         let shown = host.contains(":") ? "[\(host)]" : host
         let listening = Mutex(false)
         do {

@@ -8,6 +8,7 @@ import Logging
 import ResourceStore
 import ServiceLifecycle
 import Synchronization
+import TrafficRouter
 
 /// `modelplane serve`: the embedded Kubernetes-compatible API server on this machine.
 struct Serve: AsyncParsableCommand {
@@ -116,6 +117,9 @@ struct Serve: AsyncParsableCommand {
                 configuration: KubernetesClientConfiguration(server: url, credentials: .bearerToken(Secret(token))), transport: InProcessTransport(api: api))
         }
         let runController = controller
+        // The router in this process counts the shadow comparisons; the controller publishes them.
+        let shadows = ShadowStatistics()
+        let shadowFigures: DeploymentReconciler.ShadowFigures? = router ? Self.figures(shadows) : nil
         let audit = directory.path + "/audit.log"
         let gitSync = self.gitSync
         let syncInterval = try gitSync.period()
@@ -170,7 +174,8 @@ struct Serve: AsyncParsableCommand {
                         let running =
                             runController
                             ? try ControllerOptions.make(
-                                client: client, scope: .everything, auditLog: audit, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll) : nil
+                                client: client, scope: .everything, auditLog: audit, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll,
+                                shadowFigures: shadowFigures) : nil
                         let syncer = try gitSync.syncer(client: client, workDirectory: directory.path + "/git")
                         if let syncer {
                             FileHandle.standardOutput.write(Data("modelplane: syncing \(syncer.source.description) every \(gitSync.interval)\n".utf8))
@@ -205,7 +210,8 @@ struct Serve: AsyncParsableCommand {
                         // The router reads the deployments the same way.
                         let client = inProcessClient(url)
                         try await cancelWhenGracefulShutdown {
-                            try await RouterCommand.run(client: client, watchNamespace: nil, host: routerHost, port: routerPort, namespace: "default")
+                            try await RouterCommand.run(
+                                client: client, watchNamespace: nil, host: routerHost, port: routerPort, namespace: "default", shadows: shadows)
                         }
                     }))
         }
@@ -215,6 +221,12 @@ struct Serve: AsyncParsableCommand {
             configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         FileHandle.standardError.write(Data("modelplane: stopped\n".utf8))
+    }
+}
+
+extension Serve {
+    static func figures(_ shadows: ShadowStatistics) -> DeploymentReconciler.ShadowFigures {
+        { shadows.status(namespace: $0, name: $1, version: $2) }
     }
 }
 

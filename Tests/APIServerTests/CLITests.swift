@@ -31,6 +31,7 @@ import Testing
         #expect(
             result.stdout == """
                 modeldeployment.modelplane.dev/churn-predictor created
+                modeldeployment.modelplane.dev/recommender created
                 modeldeployment.modelplane.dev/fraud-detector created
                 modeldeployment.modelplane.dev/sentiment created
 
@@ -59,10 +60,13 @@ import Testing
         _ = try await session.modelplane("apply", "-f", "manifests/examples")
         var result = try await session.modelplane("get")
         let lines = result.stdout.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace) }
-        #expect(lines.first == ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"])
-        #expect(lines.dropFirst().map { $0.prefix(3) } == [["fraud-detector", "fraud", "1"], ["sentiment", "sentiment", "2"]])
+        #expect(lines.first == ["NAME", "MODEL", "VERSION", "SERVING", "TRAFFIC", "BACKEND", "READY", "PHASE", "AGE"])
+        #expect(
+            lines.dropFirst().map { $0.prefix(3) } == [
+                ["fraud-detector", "fraud", "1"], ["recommender", "recommender", "2"], ["sentiment", "sentiment", "2"],
+            ])
         result = try await session.modelplane("get", "-A", "-o", "wide")
-        #expect(result.stdout.split(separator: "\n").count == 4)
+        #expect(result.stdout.split(separator: "\n").count == 5)
         #expect(result.stdout.hasPrefix("NAMESPACE   NAME"))
         result = try await session.modelplane("get", "sentiment", "-o", "json")
         let object = try JSONValue(parsing: result.stdout)

@@ -128,7 +128,7 @@ func deployment(_ name: String, version: String = "1", finalizers: [String]? = n
         md = try await kube.patch(ModelDeployment.self, name: "a", .merge(["status": ["phase": "Degraded"]]), subresource: "status")
         #expect(md.status?.phase == .degraded)
         let invalid = await #expect(throws: KubernetesError.self) {
-            _ = try await kube.patch(ModelDeployment.self, name: "a", .merge(["spec": ["rollout": ["strategy": "Canary"]]]))
+            _ = try await kube.patch(ModelDeployment.self, name: "a", .merge(["spec": ["rollout": ["strategy": "Rolling"]]]))
         }
         #expect(invalid?.isInvalid == true)
         let stale = await #expect(throws: KubernetesError.self) {

@@ -86,7 +86,7 @@ import Testing
         // Printer columns, through the server's Table output.
         result = try await serve.kubectl("get", "md")
         let lines = result.stdout.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace) }
-        #expect(lines.first == ["NAME", "MODEL", "VERSION", "SERVING", "BACKEND", "READY", "PHASE", "AGE"], "\(result.stdout)\(result.stderr)")
+        #expect(lines.first == ["NAME", "MODEL", "VERSION", "SERVING", "TRAFFIC", "BACKEND", "READY", "PHASE", "AGE"], "\(result.stdout)\(result.stderr)")
         #expect(lines.last?.prefix(5) == ["sentiment", "sentiment", "3", "3", "Ready"], "\(result.stdout)")
         result = try await serve.kubectl("get", "md", "-o", "wide")
         #expect(result.stdout.split(separator: "\n").first?.hasSuffix("REVISION   STRATEGY    COMMIT") == true, "\(result.stdout)")
@@ -177,7 +177,7 @@ import Testing
         #expect(result.status != 0)
         #expect(result.stderr.contains("spec.model.verison: unknown field"), "\(result.stderr)")
         let explain = try await serve.kubectl("explain", "md.spec.rollout.strategy")
-        #expect(explain.stdout.contains("Immediate (default) or BlueGreen."), "\(explain.stdout)\(explain.stderr)")
+        #expect(explain.stdout.contains("Immediate (default), BlueGreen or Canary."), "\(explain.stdout)\(explain.stderr)")
     }
 
     @Test func discoveryKnowsTheShortNames() async throws {

@@ -13,9 +13,7 @@ import Testing
         let world = try await TritonControllerTests.World(models: [TritonControllerTests.echo])
         let announced = await world.serve.waitForOutput(timeout: .seconds(30)) { $0.contains("inference router on http://127.0.0.1:") }
         #expect(announced, "\(world.serve.log)\(world.serve.errorLog)")
-        let line = world.serve.log.split(separator: "\n").first { $0.contains("inference router on") } ?? ""
-        let routerPort = try #require(line.split(separator: " ").first { $0.hasPrefix("http://") }?.split(separator: ":").last.flatMap { Int($0) }, "\(line)")
-        let router = "http://127.0.0.1:\(routerPort)"
+        let router = try world.routerURL()
         // The deployment's name is what clients call; Triton's model is "echo".
         _ = try await world.kube.create(world.deployment("scorer", model: "echo", version: "2"))
         let ready = try await world.wait("scorer") { $0.status?.phase == .ready }
@@ -91,5 +89,194 @@ import Testing
         answer = try await infer("/v2/models/scorer/infer", input)
         #expect(answer.status == 503, "\(String(decoding: answer.body, as: UTF8.self))")
         #expect(ContinuousClock.now - started < .seconds(30))
+    }
+}
+
+extension TritonControllerTests.World {
+    /// The inference router's URL, as serve announced it.
+    func routerURL() throws -> String {
+        let line = serve.log.split(separator: "\n").first { $0.contains("inference router on") } ?? ""
+        let port = try #require(line.split(separator: " ").first { $0.hasPrefix("http://") }?.split(separator: ":").last.flatMap { Int($0) }, "\(line)")
+        return "http://127.0.0.1:\(port)"
+    }
+
+    /// Waits until the router has read the deployments.
+    func waitForRouter(_ router: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while (try? await http.execute(HTTPRequest(url: router + "/v2/health/ready")).status) != 200, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// One inference through the router: the version that answered (its header) and the output.
+    func infer(_ router: String, _ name: String, x: Double, version: String? = nil) async throws -> (status: Int, version: String?, output: Double?) {
+        let body: JSONValue = ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [.double(x)]]]]
+        let path = version.map { "/v2/models/\(name)/versions/\($0)/infer" } ?? "/v2/models/\(name)/infer"
+        let response = try await http.execute(
+            HTTPRequest(method: "POST", url: router + path, headers: ["Content-Type": "application/json"], body: Data(body.canonicalText.utf8)))
+        let document = try? JSONValue(parsing: response.body)
+        let output: Double? =
+            switch document?["outputs"]?.arrayValue?.first?["data"]?.arrayValue?.first {
+            case .double(let d)?: d
+            case .int(let i)?: Double(i)
+            default: nil
+            }
+        return (response.status, response.headers["Modelplane-Version"], output)
+    }
+
+    /// `modelplane ARGS` against this serve.
+    func modelplane(_ arguments: String...) async throws -> CommandResult {
+        try await CommandResult.run(Peers.modelplane, arguments + ["--kubeconfig", directory + "/kubeconfig"])
+    }
+}
+
+/// Canary steps, weighted splits and shadow traffic through the router, against a real
+/// tritonserver holding several versions at once.
+@Suite(.timeLimit(.minutes(5))) struct CanaryRouterTests {
+    /// Version V answers x·V, so an answer says which version gave it.
+    static let scorer = TritonPeer.Model(name: "scorer", versions: [1, 2, 3, 4])
+
+    static func canary(_ world: TritonControllerTests.World, version: String, steps: [ModelDeployment.CanaryStep]) -> ModelDeployment {
+        var md = world.deployment("scorer", model: "scorer", version: version, strategy: .canary)
+        md.spec.rollout?.canary = .init(steps: steps)
+        return md
+    }
+
+    @Test func aCanaryFollowsItsStepsSplitsTrafficAndIsPromotedAbortedAndRetried() async throws {
+        let world = try await TritonControllerTests.World(models: [Self.scorer])
+        let router = try world.routerURL()
+        let steps: [ModelDeployment.CanaryStep] = [.weight(25), .pause(), .weight(50), .pause("2s")]
+        _ = try await world.kube.create(Self.canary(world, version: "1", steps: steps))
+        // The first version has nothing to replace: it serves at once.
+        var md = try await world.wait("scorer") { $0.status?.phase == .ready }
+        #expect(md.status?.trafficSummary == "1:100" && md.status?.canary == nil)
+
+        // Version 2: loaded beside 1, a quarter of the requests, then waiting for a person.
+        try await world.change("scorer") { md in
+            var md = md
+            md.spec.model.version = "2"
+            return md
+        }
+        md = try await world.wait("scorer") { $0.status?.canary?.phase == .paused }
+        #expect(md.status?.trafficSummary == "1:75 2:25", "\(String(describing: md.status))")
+        #expect(md.status?.servingVersion == "1" && md.status?.phase == .progressing)
+        #expect(md.status?.conditions?[type: "Progressing"]?.reason == "CanaryPaused")
+        #expect(try await world.readyVersions("scorer") == ["1", "2"])
+        try await world.waitForRouter(router)
+        var answered: [String: Int] = [:]
+        for _ in 0..<200 {
+            let (status, version, output) = try await world.infer(router, "scorer", x: 1)
+            #expect(status == 200)
+            #expect(output == version.flatMap(Double.init), "the answer is the version's own")
+            answered[version ?? "none", default: 0] += 1
+        }
+        #expect(answered == ["1": 150, "2": 50], "a smooth 75/25 split: exact over a multiple of four")
+        // Pinned to the canary (or the stable version) bypasses the split; another version is refused.
+        #expect(try await world.infer(router, "scorer", x: 2, version: "2").output == 4)
+        #expect(try await world.infer(router, "scorer", x: 2, version: "3").status == 404)
+
+        // promote: past the open pause to 50 %, then the timed pause ends by itself, and the canary
+        // takes everything: version 1 unloads.
+        var result = try await world.modelplane("promote", "scorer")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("modeldeployment.modelplane.dev/scorer promoted: canary 2 takes 50 %"), "\(result.stdout)")
+        md = try await world.wait("scorer", timeout: .seconds(30)) { $0.status?.canary == nil && $0.status?.servingVersion == "2" }
+        #expect(md.status?.trafficSummary == "2:100" && md.status?.phase == .ready)
+        #expect(try await world.readyVersions("scorer") == ["2"])
+        #expect(try await world.infer(router, "scorer", x: 1).version == "2")
+
+        // Version 3, then abort at the open pause: version 2 alone again, Degraded saying so, until retry.
+        try await world.change("scorer") { md in
+            var md = md
+            md.spec.model.version = "3"
+            return md
+        }
+        md = try await world.wait("scorer") { $0.status?.canary?.phase == .paused }
+        #expect(md.status?.trafficSummary == "2:75 3:25")
+        result = try await world.modelplane("abort", "scorer")
+        #expect(result.status == 0 && result.stdout.contains("aborted: stable 2 takes every request"), "\(result.stdout)\(result.stderr)")
+        md = try await world.wait("scorer") { $0.status?.canary?.phase == .aborted && $0.status?.trafficSummary == "2:100" }
+        #expect(md.status?.phase == .degraded && md.status?.conditions?[type: "Degraded"]?.reason == "CanaryAborted")
+        #expect(try await world.readyVersions("scorer") == ["2"], "the canary is unloaded")
+        result = try await world.modelplane("promote", "scorer")
+        #expect(result.status == 1 && result.stderr.contains("was aborted; `modelplane retry scorer` starts it again"), "\(result.stderr)")
+        result = try await world.modelplane("retry", "scorer")
+        #expect(result.status == 0, "\(result.stderr)")
+        md = try await world.wait("scorer") { $0.status?.canary?.phase == .paused }
+        #expect(md.status?.trafficSummary == "2:75 3:25")
+
+        // pause holds it past a promote's next step; the spec going back to 2 drops the canary.
+        result = try await world.modelplane("pause", "scorer")
+        #expect(result.status == 0, "\(result.stderr)")
+        try await world.change("scorer") { md in
+            var md = md
+            md.spec.model.version = "2"
+            return md
+        }
+        md = try await world.wait("scorer") { $0.status?.canary == nil && $0.status?.trafficSummary == "2:100" }
+        #expect(try await world.readyVersions("scorer") == ["2"])
+        result = try await world.modelplane("promote", "scorer")
+        #expect(result.status == 1 && result.stderr.contains("has no canary in progress, version 2 serves alone"), "\(result.stderr)")
+
+        // Every request the controller acted on is in the audit trail; the requests are gone.
+        let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8)
+        for action in ["promote", "abort", "retry"] { #expect(audit.contains(#""action":"\#(action)""#), "\(action): \(audit)") }
+        #expect(md.metadata.annotations?[ModelDeployment.rolloutRequestAnnotation] == nil)
+    }
+
+    @Test func aShadowIsComparedAndNeverInTheWay() async throws {
+        // Version 3 takes 1.5 s per request; version 4 fails every one.
+        let model = TritonPeer.Model(name: "scorer", versions: [2, 3, 4], failsInference: [4], slowInference: [3: 1.5])
+        let world = try await TritonControllerTests.World(models: [model])
+        let router = try world.routerURL()
+        var md = Self.canary(world, version: "2", steps: [])
+        md.spec.shadow = .init(version: "3", compare: .init(mode: .absolute, tolerance: 0.5))
+        _ = try await world.kube.create(md)
+        md = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100 +3 shadow" }
+        #expect(try await world.readyVersions("scorer") == ["2", "3"])
+        try await world.waitForRouter(router)
+
+        // Version 2 answers 2x, the shadow 3x: |difference| = x, over the tolerance when x > 0.5.
+        let inputs: [Double] = (1...12).map { Double($0) / 4 }
+        let started = ContinuousClock.now
+        for x in inputs {
+            let (status, version, output) = try await world.infer(router, "scorer", x: x)
+            #expect(status == 200 && version == "2" && output == 2 * x)
+        }
+        #expect(ContinuousClock.now - started < .seconds(12), "twelve answers never wait for a 1.5 s shadow")
+        md = try await world.wait("scorer", timeout: .seconds(60)) { ($0.status?.shadow?.compared ?? 0) >= Int64(inputs.count) }
+        let shadow = try #require(md.status?.shadow)
+        let agreeing = inputs.filter { $0 <= 0.5 }.count
+        #expect(shadow.version == "3" && shadow.mirrored == Int64(inputs.count) && shadow.dropped == 0 && shadow.errors == 0)
+        #expect(shadow.agreement == Double(agreeing) / Double(inputs.count), "\(shadow)")
+        let meanAbsDiff = inputs.reduce(0, +) / Double(inputs.count)
+        #expect(abs((shadow.meanAbsDiff ?? 0) - meanAbsDiff) < 1e-6, "\(shadow)")
+        #expect((shadow.latency?.shadowP50Ms ?? 0) >= 1500 && (shadow.latency?.primaryP99Ms ?? 9999) < 1000, "\(shadow)")
+        let described = try await world.modelplane("describe", "scorer")
+        #expect(described.stdout.contains("Shadow:     version 3 since"), "\(described.stdout)")
+
+        // A shadow that fails every request: errors counted, production answers untouched.
+        try await world.change("scorer") { md in
+            var md = md
+            md.spec.shadow?.version = "4"
+            return md
+        }
+        md = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100 +4 shadow" }
+        for x in inputs {
+            let (status, _, output) = try await world.infer(router, "scorer", x: x)
+            #expect(status == 200 && output == 2 * x)
+        }
+        md = try await world.wait("scorer", timeout: .seconds(30)) { ($0.status?.shadow?.errors ?? 0) >= Int64(inputs.count) }
+        #expect(md.status?.shadow?.version == "4" && md.status?.shadow?.compared == 0)
+
+        // The shadow removed: unloaded, and its figures gone.
+        try await world.change("scorer") { md in
+            var md = md
+            md.spec.shadow = nil
+            return md
+        }
+        md = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100" }
+        #expect(md.status?.shadow == nil)
+        #expect(try await world.readyVersions("scorer") == ["2"])
     }
 }

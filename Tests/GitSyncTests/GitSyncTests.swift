@@ -147,7 +147,7 @@ final class Repository: Sendable {
 
         // An invalid commit applies nothing, not even its valid changes, and says where and which commit.
         try repo.write("deploy/a.yaml", Repository.manifest("a", version: "3"))
-        try repo.write("deploy/bad.yaml", Repository.manifest("bad", version: "1", extra: "  rollout: {strategy: Canary}\n  replicas: 3"))
+        try repo.write("deploy/bad.yaml", Repository.manifest("bad", version: "1", extra: "  rollout: {strategy: Rolling}\n  replicas: 3"))
         let invalid = try await repo.commit("version 3 and a bad manifest")
         result = try await world.sync()
         #expect(result.status == 1)

@@ -50,7 +50,7 @@ import Testing
     @Test(arguments: [
         ("version: \"3\"", "version: 3", "spec.model.version"),
         ("    version: \"3\"", "    version: \"3\"\n    verison: \"4\"", "spec.model"),
-        ("strategy: BlueGreen", "strategy: Canary", "spec.rollout.strategy"),
+        ("strategy: BlueGreen", "strategy: Rolling", "spec.rollout.strategy"),
         ("progressDeadlineSeconds: 300", "progressDeadlineSeconds: 0", "spec.rollout.progressDeadlineSeconds"),
         ("name: fraud\n", "name: -fraud\n", "spec.model.name"),
         ("revisionHistoryLimit: 10", "revisionHistoryLimit: -1", "spec.revisionHistoryLimit"),
@@ -137,6 +137,22 @@ import Testing
           rollout: {strategy: BlueGreen}
         """
 
+    static let canary = """
+        apiVersion: modelplane.dev/v1alpha1
+        kind: ModelDeployment
+        metadata: {name: a}
+        spec:
+          model: {name: m, version: "3"}
+          backend:
+            triton: {url: "http://127.0.0.1:8000"}
+          rollout:
+            strategy: Canary
+            canary: {steps: [{setWeight: 10}, {pause: {duration: 30s}}]}
+          shadow:
+            version: "4"
+            compare: {mode: absolute, tolerance: 0.01}
+        """
+
     @Test(arguments: [
         (triton, "version: \"3\"", "version: \"v3\"", "spec.model.version: Triton model versions are positive integers"),
         (
@@ -155,6 +171,20 @@ import Testing
         (
             sagemaker, "rollout: {strategy: BlueGreen}", "rollout: {strategy: Immediate}",
             "spec.backend.sagemaker: trafficRouting and rollbackAlarms apply only when rollout.strategy is BlueGreen"
+        ),
+        (
+            canary, "strategy: Canary", "strategy: BlueGreen",
+            "spec.rollout.canary: canary applies only when rollout.strategy is Canary"
+        ),
+        (canary, "version: \"4\"", "version: \"3\"", "spec.shadow.version: the shadow version must differ from model.version"),
+        (canary, "version: \"4\"", "version: \"v4\"", "spec.shadow.version: Triton model versions are positive integers"),
+        (
+            canary, "mode: absolute, tolerance", "mode: argmax, tolerance",
+            "spec.shadow.compare.tolerance: tolerance applies only to mode absolute"
+        ),
+        (
+            sagemaker, "rollout: {strategy: BlueGreen}", "shadow: {version: v0}\n  rollout: {strategy: BlueGreen}",
+            "spec.backend.sagemaker: shadow traffic and Canary rollouts are not built for SageMaker yet"
         ),
     ])
     func eachBrokenManifestFailsItsRuleAndOurValidation(base: String, original: String, replacement: String, expected: String) async throws {

@@ -74,8 +74,11 @@ func problems(_ yaml: String) -> [String] {
     }
 
     @Test func enumErrorsListTheChoices() {
-        let yaml = valid + "\n  rollout:\n    strategy: Canary\n"
-        #expect(problems(yaml) == ["md.yaml:13:15: spec.rollout.strategy: Unsupported value: \"Canary\": supported values: \"Immediate\", \"BlueGreen\""])
+        let yaml = valid + "\n  rollout:\n    strategy: Rolling\n"
+        #expect(
+            problems(yaml) == [
+                "md.yaml:13:15: spec.rollout.strategy: Unsupported value: \"Rolling\": supported values: \"Immediate\", \"BlueGreen\", \"Canary\""
+            ])
     }
 
     @Test func duplicateKeysAreErrors() {
@@ -211,7 +214,7 @@ func problems(_ yaml: String) -> [String] {
             """
         #expect(
             problems(yaml) == [
-                "md.yaml:11:90: spec.bogus: unknown field: field not declared in schema (known fields: model, backend, rollout, revisionHistoryLimit)"
+                "md.yaml:11:90: spec.bogus: unknown field: field not declared in schema (known fields: model, backend, rollout, revisionHistoryLimit, shadow)"
             ])
         // A List whose items are not a list is an error, not an empty List (a sync would prune).
         #expect(problems("apiVersion: v1\nkind: List\nitems: {a: 1}\n") == ["md.yaml:3:8: items: expected a list of objects"])

@@ -15,8 +15,10 @@ import Testing
         md.spec.backend.sagemaker?.trafficRouting = .init(type: .canary, stepPercent: 10, waitIntervalSeconds: 60)
         md.spec.backend.sagemaker?.rollbackAlarms = ["churn-5xx"]
         md.spec.rollout = .init(
-            strategy: .blueGreen, progressDeadlineSeconds: 60, smokeInference: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [1]]]])
+            strategy: .blueGreen, canary: .init(steps: [.init(setWeight: 10, pause: .init(duration: "30s"))]), progressDeadlineSeconds: 60,
+            smokeInference: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [1]]]])
         md.spec.revisionHistoryLimit = 5
+        md.spec.shadow = .init(version: "4", percent: 50, compare: .init(output: "OUTPUT0", mode: .absolute, tolerance: 0.001))
         md.metadata.generateName = "fraud-"
         md.metadata.uid = "u"
         md.metadata.resourceVersion = "1"
@@ -47,6 +49,13 @@ import Testing
             pendingConfig: "churn-b")
         status.extensions = ["scripted": ["model": "m", "adopted": false]]
         status.traffic = [.init(revision: "2", version: "3", weight: 100, role: .stable)]
+        status.trafficSummary = "3:100"
+        status.canary = .init(
+            stableVersion: "2", stableRevision: "1", canaryVersion: "3", canaryRevision: "2", phase: .paused, step: 1,
+            stepStartedAt: "2026-01-01T00:00:00Z", weight: 10, message: "waiting", lastRequest: "a1")
+        status.shadow = .init(
+            version: "4", since: "2026-01-01T00:00:00Z", mirrored: 10, dropped: 1, compared: 9, agreement: 0.5, meanAbsDiff: 0.25, errors: 0,
+            latency: .init(primaryP50Ms: 1.5, primaryP99Ms: 2.5, shadowP50Ms: 3.5, shadowP99Ms: 4.5))
         md.status = status
         return md
     }
