@@ -111,7 +111,15 @@ public struct DeploymentReconciler: Reconciler {
         for entry in decision.audits { try context.audit(entry) }
         try await write(&md, status)
         await record(notes, on: md)
-        if let cleared = try await clearedRequest(md) { md = cleared }
+        // Only the request this pass read: one written meanwhile stays for the next pass.
+        let read = original.metadata.annotations?[ModelDeployment.rolloutRequestAnnotation]
+        if let read, let cleared = try await cleared(ModelDeployment.rolloutRequestAnnotation, value: read, on: md) { md = cleared }
+        // A pause outlives no canary: the next one must not start paused.
+        if status.canary == nil, let paused = original.metadata.annotations?[ModelDeployment.rolloutPausedAnnotation],
+            let cleared = try await cleared(ModelDeployment.rolloutPausedAnnotation, value: paused, on: md)
+        {
+            md = cleared
+        }
         let publish = publishing ? Self.shadowPublishInterval : nil
         switch decision.outcome {
         case .converged: return [requeue, publish].compactMap { $0 }.min().map { .requeueAfter($0) } ?? .converged
@@ -299,11 +307,10 @@ public struct DeploymentReconciler: Reconciler {
         }
     }
 
-    /// Removes the rollout request this pass acted on (or refused), only if it is still that one:
-    /// a newer request written meanwhile stays for the next pass.
-    private func clearedRequest(_ md: ModelDeployment) async throws -> ModelDeployment? {
-        guard let value = md.metadata.annotations?[ModelDeployment.rolloutRequestAnnotation] else { return nil }
-        let path = "/metadata/annotations/" + ModelDeployment.rolloutRequestAnnotation.replacingOccurrences(of: "/", with: "~1")
+    /// Removes annotation `key` if it still says `value` (what this pass read and acted on);
+    /// returns the object as written, or nil when it changed meanwhile.
+    private func cleared(_ key: String, value: String, on md: ModelDeployment) async throws -> ModelDeployment? {
+        let path = "/metadata/annotations/" + key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
         let written: ModelDeployment
         do {
             written = try await client.patch(

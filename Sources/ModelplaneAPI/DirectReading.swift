@@ -237,7 +237,8 @@ extension ModelDeployment.CanaryStatus: DirectlyReadable {
             stableVersion: try m.string("stableVersion"), stableRevision: try m.string(ifPresent: "stableRevision"),
             canaryVersion: try m.string("canaryVersion"), canaryRevision: try m.string(ifPresent: "canaryRevision"), phase: try m.rawValue("phase"),
             step: try m.int64("step"), stepStartedAt: try m.string(ifPresent: "stepStartedAt"), weight: try m.int64("weight"),
-            message: try m.string(ifPresent: "message"), lastRequest: try m.string(ifPresent: "lastRequest"))
+            message: try m.string(ifPresent: "message"), lastRequest: try m.string(ifPresent: "lastRequest"),
+            lastRequestRefused: try m.string(ifPresent: "lastRequestRefused"))
     }
 }
 

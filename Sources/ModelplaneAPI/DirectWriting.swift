@@ -17,7 +17,8 @@ struct JSONObjectWriter {
     mutating func set(_ key: String, _ value: String?) { if let value { members[key] = .string(value) } }
     mutating func set(_ key: String, _ value: Int64?) { if let value { members[key] = .int(value) } }
     mutating func set(_ key: String, _ value: Bool?) { if let value { members[key] = .bool(value) } }
-    mutating func set(_ key: String, _ value: Double?) { if let value { members[key] = .double(value) } }
+    /// A number JSON cannot write (NaN, infinity) is left out rather than written as invalid JSON.
+    mutating func set(_ key: String, _ value: Double?) { if let value, value.isFinite { members[key] = .double(value) } }
     mutating func set(_ key: String, _ value: JSONValue?) { if let value { members[key] = value } }
     mutating func set(_ key: String, _ value: (some DirectlyWritable)?) { if let value { members[key] = value.directJSON } }
     mutating func set<T: RawRepresentable>(_ key: String, _ value: T?) where T.RawValue == String {
@@ -158,6 +159,7 @@ extension ModelDeployment.CanaryStatus: DirectlyWritable {
         o.set("weight", weight)
         o.set("message", message)
         o.set("lastRequest", lastRequest)
+        o.set("lastRequestRefused", lastRequestRefused)
         return o.value
     }
 }

@@ -392,11 +392,14 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// The last rollout request (`modelplane promote`, `abort`, `retry`) acted on, so that
         /// none is carried out twice.
         public var lastRequest: String?
+        /// Why that request did not apply, if it did not (the command reports it).
+        public var lastRequestRefused: String?
 
         public init(
             stableVersion: String, stableRevision: String? = nil, canaryVersion: String, canaryRevision: String? = nil, phase: Phase, step: Int64 = 0,
-            stepStartedAt: String? = nil, weight: Int64 = 0, message: String? = nil, lastRequest: String? = nil
+            stepStartedAt: String? = nil, weight: Int64 = 0, message: String? = nil, lastRequest: String? = nil, lastRequestRefused: String? = nil
         ) {
+            self.lastRequestRefused = lastRequestRefused
             self.stableVersion = stableVersion
             self.stableRevision = stableRevision
             self.canaryVersion = canaryVersion

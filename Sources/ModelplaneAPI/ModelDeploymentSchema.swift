@@ -390,6 +390,7 @@ extension ModelDeployment {
                                 .required("weight", .integer(.init("Percent of requests the canary takes now.", minimum: 0, maximum: 100))),
                                 .optional("message", .string(.init("Why it waits or stopped."))),
                                 .optional("lastRequest", .string(.init("The last modelplane promote/abort/retry request acted on."))),
+                                .optional("lastRequestRefused", .string(.init("Why that request did not apply, if it did not."))),
                             ]))),
                 .optional(
                     "shadow",

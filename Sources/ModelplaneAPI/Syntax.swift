@@ -1,6 +1,6 @@
 /// Syntax rules for names and identifiers, as Kubernetes, Triton and AWS define them. Each returns
 /// nil when the value is fine, or what is wrong with it in words a user can act on.
-enum Syntax {
+public enum Syntax {
     static func isAlnum(_ c: Unicode.Scalar) -> Bool { isLowerAlnum(c) || ("A"..."Z").contains(c) }
     static func isLowerAlnum(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("0"..."9").contains(c) }
     static func isDigit(_ c: Unicode.Scalar) -> Bool { ("0"..."9").contains(c) }
@@ -196,5 +196,19 @@ enum Syntax {
             number = nil
         }
         return number == nil ? .milliseconds(total) : nil
+    }
+
+    /// A size in bytes as Kubernetes quantities write it: `1048576`, `512Ki`, `64Mi`, `2Gi`, `1M`.
+    /// Nil when it is not one, or not above zero.
+    public static func bytes(_ s: String) -> Int64? {
+        let units: [(String, Int64)] = [
+            ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40), ("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000),
+        ]
+        for (suffix, scale) in units where s.hasSuffix(suffix) {
+            guard let value = Int64(s.dropLast(suffix.count)), value > 0 else { return nil }
+            let (total, overflow) = value.multipliedReportingOverflow(by: scale)
+            return overflow ? nil : total
+        }
+        return Int64(s).flatMap { $0 > 0 ? $0 : nil }
     }
 }

@@ -141,7 +141,7 @@ extension ModelDeployment.Spec {
                 errors.append(FieldError(.required, shadowPath.appending("version"), "the shadow version must not be empty"))
             } else if shadow.version == model.version {
                 errors.append(FieldError(.invalid, shadowPath.appending("version"), "\"\(shadow.version)\": the shadow version must differ from model.version"))
-            } else if backendKind == .triton, Int(shadow.version).map({ $0 <= 0 }) ?? true || shadow.version.hasPrefix("0") {
+            } else if backendKind == .triton, !Syntax.isPositiveInteger(shadow.version) {
                 errors.append(FieldError(.invalid, shadowPath.appending("version"), "\"\(shadow.version)\": Triton model versions are positive integers"))
             }
             if let percent = shadow.percent, !(1...100).contains(percent) {

@@ -86,8 +86,13 @@ public enum CanaryProgress {
         let strategy = md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy
         let current = revision.map(String.init)
         if strategy != .canary {
-            if let dropped = canary, dropped.phase != .aborted {
-                notes.append(.normal(.canaryDropped, action: "Rollout", "the strategy is no longer Canary: version \(version) rolls out \(strategy.rawValue)"))
+            if let dropped = canary {
+                notes.append(
+                    dropped.phase == .aborted
+                        ? .warning(
+                            .canaryDropped, action: "Rollout",
+                            "the strategy is no longer Canary: version \(version), whose canary was aborted, rolls out \(strategy.rawValue)")
+                        : .normal(.canaryDropped, action: "Rollout", "the strategy is no longer Canary: version \(version) rolls out \(strategy.rawValue)"))
             }
             canary = nil
         } else if let existing = canary, existing.canaryVersion != version {
@@ -135,6 +140,7 @@ public enum CanaryProgress {
             return
         }
         c.lastRequest = request.id
+        c.lastRequestRefused = nil
         var detail: JSONValue = ["request": .string(request.id), "canary": .string(c.canaryVersion), "stable": .string(c.stableVersion)]
         var refused: String?
         switch request.action {
@@ -180,6 +186,7 @@ public enum CanaryProgress {
         }
         detail["step"] = .int(c.step)
         if let refused {
+            c.lastRequestRefused = refused
             notes.append(.warning(.requestIgnored, action: "Rollout", "\(request.action.rawValue) ignored: \(refused)"))
             audits.append(AuditEntry(request.action.rawValue, target, detail: detail, .failed(refused)))
         } else {
@@ -226,6 +233,8 @@ public enum CanaryProgress {
             return .waitForPerson
         }
         if c.phase == .paused, c.message?.hasPrefix("paused by modelplane pause") == true {
+            // A timed pause starts again: the time paused by hand does not count.
+            c.stepStartedAt = Timestamps.rfc3339(now)
             notes.append(.normal(.resumed, action: "Resume", "canary \(c.canaryVersion) resumed at step \(c.step + 1) of \(steps.count)"))
         }
         c.phase = .progressing
@@ -255,7 +264,11 @@ public enum CanaryProgress {
                 return .wake(after: .milliseconds(Int64((left * 1000).rounded(.up))))
             }
             c.phase = .paused
-            c.message = "waiting at \(number) for modelplane promote"
+            c.message =
+                step.pause?.duration.map {
+                    "pause duration \"\($0)\" cannot be read (at most a year, as 30s, 5m, 1h30m): waiting at \(number) for modelplane promote"
+                }
+                ?? "waiting at \(number) for modelplane promote"
             return .waitForPerson
         }
         return .completed

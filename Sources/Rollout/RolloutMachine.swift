@@ -175,6 +175,10 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
                     .promoted, action: "Rollout", "canary \(c.canaryVersion) completed its steps: it takes every request, stable \(c.stableVersion) unloads"))
             canary = nil
             placement = CanaryProgress.placement(deployment, canary: nil)
+            // The canary serves from here on, even if unloading the stable version fails this pass
+            // (a status left saying the stable version serves would start the canary over).
+            status.servingVersion = c.canaryVersion
+            status.currentRevision = c.canaryRevision ?? status.currentRevision
             return plan()
         case .waiting(let progress): return .finish(waiting(progress, after: pollInterval))
         case .rollingBack(let message): return .finish(rollingBack(message))
@@ -192,12 +196,15 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
 
     /// What serves: the stable version while a canary runs beside it, else the version the
     /// placement serves once it is ready, else what the backend says.
+    /// A shadow never counts as serving: it answers no one.
     var serving: String? {
         guard let observation else { return nil }
         let ready = B.readyVersions(observation, record: record)
         if let stable = placement.stable, ready.contains(stable) { return stable }
         if ready.contains(placement.serve) { return placement.serve }
-        return B.servingVersion(observation, record: record)
+        if let previous = original?.servingVersion, previous != placement.shadow, ready.contains(previous) { return previous }
+        let fallback = B.servingVersion(observation, record: record)
+        return fallback == placement.shadow ? nil : fallback
     }
 
     /// The canary holds both versions: Ready (the stable version serves), Progressing with where

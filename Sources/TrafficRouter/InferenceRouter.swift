@@ -2,6 +2,7 @@ public import Foundation
 import HTTPClient
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 public import KubeClient
 import Logging
 import Metrics
@@ -32,7 +33,13 @@ public final class InferenceRouter: Sendable {
         public var namespace = "default"
         /// The largest request body taken.
         public var maxBodyBytes = 64 << 20
-        /// How long the backend has to answer one request.
+        /// The largest request header section taken (and the largest single header).
+        public var maxHeaderBytes = 64 << 10
+        /// Connections served at once; more wait in the listen backlog until one closes.
+        public var maxConnections = 1024
+        /// How long a connection may sit idle (a client that stops sending mid-request included).
+        public var idleTimeout: Duration = .seconds(60)
+        /// How long one request may take: reading its body, then the backend's answer.
         public var upstreamTimeout: Duration = .seconds(60)
         /// Copies for shadows waiting to be sent; past it they are dropped (and counted).
         public var shadowQueue = 256
@@ -110,8 +117,17 @@ public final class InferenceRouter: Sendable {
         }
         var logger = Logger(label: "modelplane.router")
         logger.logLevel = .warning
+        let idle = configuration.idleTimeout.components
+        let http1 = HTTP1Channel.Configuration(
+            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000),
+            httpDecoderConfiguration: .init(
+                maxHeaderFieldSize: configuration.maxHeaderBytes, maxHeaderListSize: configuration.maxHeaderBytes, maxHeaderFieldCount: 1000))
         let app = Application(
-            router: router, configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "modelplane-router"),
+            router: router,
+            server: .http1(configuration: http1),
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: port), serverName: "modelplane-router",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
         try await app.run()
     }
@@ -138,7 +154,8 @@ public final class InferenceRouter: Sendable {
         }
         let line: ModelDeployment.TrafficTarget
         if let pinned {
-            guard let found = md.status?.traffic?.first(where: { $0.version == pinned }) else {
+            // A shadow's answers are never returned: only a line that takes requests can be pinned.
+            guard let found = md.status?.traffic?.first(where: { $0.version == pinned && $0.role != .shadow }) else {
                 return Self.error(.notFound, "version \(pinned) of \(name) takes no traffic")
             }
             line = found
@@ -194,10 +211,20 @@ public final class InferenceRouter: Sendable {
         var request = request
         let target = route.target
         let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: configuration.maxBodyBytes)
-        } catch {
-            return Self.error(.contentTooLarge, "the request body is larger than \(configuration.maxBodyBytes) bytes")
+        let limit = configuration.maxBodyBytes
+        let incoming = request
+        switch await Self.within(
+            configuration.upstreamTimeout,
+            {
+                var reading = incoming
+                return try await reading.collectBody(upTo: limit)
+            })
+        {
+        case .some(.success(let collected)): body = collected
+        case .some(.failure(let error)) where error is NIOTooManyBytesError:
+            return Self.error(.contentTooLarge, "the request body is larger than \(limit) bytes")
+        case .some(.failure): return Self.error(.badRequest, "the request body ended before its Content-Length")
+        case nil: return Self.error(.requestTimeout, "the request body did not arrive within \(configuration.upstreamTimeout)")
         }
         let bytes = Data(buffer: body)
         // The JSON part of the body: all of it, unless binary tensors follow it.
@@ -234,6 +261,22 @@ public final class InferenceRouter: Sendable {
             Self.tag(&response, target)
             response.headers[HTTPField.Name("X-Request-Id")!] = id
             return response
+        }
+    }
+
+    /// `body`'s result, or nil when it has not finished within `limit` (it is then cancelled).
+    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async -> Result<T, any Error>? {
+        await withTaskGroup(of: Result<T, any Error>?.self) { group in
+            group.addTask {
+                do { return .success(try await body()) } catch { return .failure(error) }
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
     }
 

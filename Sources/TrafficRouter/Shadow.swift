@@ -16,6 +16,9 @@ struct ShadowJob: Sendable {
     var primary: Upstream.Answer
     var primaryLatency: Duration
     var compare: ModelDeployment.Shadow.Compare?
+
+    /// The memory it holds.
+    var size: Int { body.count + primary.body.count }
 }
 
 /// Copies of requests for shadow versions, sent beside production and never in its way: a
@@ -28,9 +31,14 @@ final class ShadowMirror: Sendable {
     let upstream: Upstream
     let concurrency: Int
     let timeout: Duration
+    /// Bytes held by queued and in-flight copies (request and primary answer), and the most
+    /// allowed: a few large requests drop copies before they take the memory of many.
+    private let held = Atomic<Int>(0)
+    let maxHeldBytes: Int
 
-    init(upstream: Upstream, statistics: ShadowStatistics, capacity: Int, concurrency: Int, timeout: Duration) {
-        (stream, continuation) = AsyncStream.makeStream(of: ShadowJob.self, bufferingPolicy: .bufferingOldest(capacity))
+    init(upstream: Upstream, statistics: ShadowStatistics, capacity: Int, concurrency: Int, timeout: Duration, maxHeldBytes: Int = 64 << 20) {
+        (stream, continuation) = AsyncStream.makeStream(of: ShadowJob.self, bufferingPolicy: .bufferingOldest(max(1, capacity)))
+        self.maxHeldBytes = maxHeldBytes
         self.upstream = upstream
         self.statistics = statistics
         self.concurrency = concurrency
@@ -40,12 +48,26 @@ final class ShadowMirror: Sendable {
     /// Queues a copy; a full queue drops it (production never waits for a shadow).
     func offer(_ job: ShadowJob) {
         let labels = [("namespace", job.namespace), ("deployment", job.name), ("version", job.version)]
-        if case .dropped = continuation.yield(job) {
+        let size = job.size
+        if held.wrappingAdd(size, ordering: .relaxed).newValue > maxHeldBytes {
+            held.wrappingSubtract(size, ordering: .relaxed)
             Counter(label: "modelplane_router_shadow_dropped_total", dimensions: labels).increment()
             statistics.dropped(job)
-        } else {
+            return
+        }
+        switch continuation.yield(job) {
+        case .enqueued:
             Counter(label: "modelplane_router_shadow_mirrored_total", dimensions: labels).increment()
             statistics.mirrored(job)
+        case .dropped:
+            held.wrappingSubtract(size, ordering: .relaxed)
+            Counter(label: "modelplane_router_shadow_dropped_total", dimensions: labels).increment()
+            statistics.dropped(job)
+        case .terminated:
+            // The router is stopping: nothing is sent any more.
+            held.wrappingSubtract(size, ordering: .relaxed)
+        @unknown default:
+            held.wrappingSubtract(size, ordering: .relaxed)
         }
     }
 
@@ -54,9 +76,15 @@ final class ShadowMirror: Sendable {
         await withDiscardingTaskGroup { group in
             let slots = AsyncSemaphore(concurrency)
             for await job in stream {
+                // Stopping: what is still queued is not sent.
+                if Task.isCancelled {
+                    held.wrappingSubtract(job.size, ordering: .relaxed)
+                    continue
+                }
                 await slots.wait()
                 group.addTask {
                     await self.send(job)
+                    self.held.wrappingSubtract(job.size, ordering: .relaxed)
                     slots.signal()
                 }
             }
@@ -76,10 +104,14 @@ final class ShadowMirror: Sendable {
                 statistics.answered(job, latency: latency, comparison: nil)
                 return
             }
+            // Nil: the outputs could not be compared (none named so, another shape, not numbers):
+            // counted as answered, not as a disagreement.
             let comparison = ShadowComparison.compare(primary: job.primary, shadow: answer, job.compare)
-            Counter(label: "modelplane_router_shadow_compared_total", dimensions: labels).increment()
-            if comparison?.agree != true { Counter(label: "modelplane_router_shadow_disagreed_total", dimensions: labels).increment() }
-            statistics.answered(job, latency: latency, comparison: comparison ?? .unreadable)
+            if let comparison {
+                Counter(label: "modelplane_router_shadow_compared_total", dimensions: labels).increment()
+                if !comparison.agree { Counter(label: "modelplane_router_shadow_disagreed_total", dimensions: labels).increment() }
+            }
+            statistics.answered(job, latency: latency, comparison: comparison)
         default:
             Counter(label: "modelplane_router_shadow_errors_total", dimensions: labels).increment()
             statistics.failed(job)
@@ -131,26 +163,31 @@ struct ShadowComparison: Sendable, Equatable {
     var absDiff: Double
     var elements: Int
 
-    /// The answers could not be compared (no such output, different shapes, not numbers).
-    static let unreadable = ShadowComparison(agree: false, absDiff: 0, elements: 0)
-
     /// Compares the output `compare.output` names (default: the primary's first) of two KServe
-    /// v2 answers, JSON `data` or binary tensors; nil when the output is not in the primary's.
+    /// v2 answers, JSON `data` or binary tensors; nil when they cannot be compared (the output
+    /// missing from either, other sizes, not numbers).
     static func compare(primary: Upstream.Answer, shadow: Upstream.Answer, _ compare: ModelDeployment.Shadow.Compare?) -> ShadowComparison? {
         guard let ours = outputs(primary), let first = ours.first else { return nil }
         let name = compare?.output ?? first.name
         guard let a = ours.first(where: { $0.name == name }) else { return nil }
-        guard let b = outputs(shadow)?.first(where: { $0.name == name }), a.values.count == b.values.count, !a.values.isEmpty else { return .unreadable }
+        guard let b = outputs(shadow)?.first(where: { $0.name == name }), a.values.count == b.values.count, !a.values.isEmpty else { return nil }
         var sum = 0.0
         var largest = 0.0
+        var finite = true
         for (x, y) in zip(a.values, b.values) {
             let difference = abs(x - y)
+            // NaN or infinity on either side: no number to add, and no agreement (a NaN compares
+            // false with everything, so `max` alone would hide it).
+            guard difference.isFinite else {
+                finite = false
+                continue
+            }
             sum += difference
             largest = max(largest, difference)
         }
         let agree: Bool
         switch compare?.mode ?? .absolute {
-        case .absolute: agree = largest <= (compare?.tolerance ?? 0)
+        case .absolute: agree = finite && largest <= (compare?.tolerance ?? 0)
         case .argmax:
             // Per row of the last dimension (a batch of class scores), the same winner.
             let row = max(1, a.shape.last.map(Int.init) ?? a.values.count)
@@ -219,10 +256,17 @@ struct ShadowComparison: Sendable, Equatable {
         switch datatype {
         case "FP32": return read(Float.self) { Double($0) }
         case "FP64": return read(Double.self) { $0 }
+        case "FP16": return read(UInt16.self) { Double(Float16(bitPattern: $0)) }
+        // bfloat16: the top half of a float32.
+        case "BF16": return read(UInt16.self) { Double(Float(bitPattern: UInt32($0) << 16)) }
+        case "INT8": return read(Int8.self) { Double($0) }
+        case "INT16": return read(Int16.self) { Double($0) }
         case "INT32": return read(Int32.self) { Double($0) }
         case "INT64": return read(Int64.self) { Double($0) }
-        case "INT8": return read(Int8.self) { Double($0) }
         case "UINT8", "BOOL": return read(UInt8.self) { Double($0) }
+        case "UINT16": return read(UInt16.self) { Double($0) }
+        case "UINT32": return read(UInt32.self) { Double($0) }
+        case "UINT64": return read(UInt64.self) { Double($0) }
         default: return []
         }
     }

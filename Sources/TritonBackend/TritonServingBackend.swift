@@ -131,7 +131,12 @@ public struct TritonServingBackend: ServingBackend {
         // The placement names the versions: the spec's (or, a canary aborted, the stable one's),
         // and those held beside it.
         let version = Int(input.placement.serve) ?? desired.version
-        let beside = Set([input.placement.stable, input.placement.shadow].compactMap { $0.flatMap(Int.init) }).subtracting([version])
+        var beside = Set([input.placement.stable, input.placement.shadow].compactMap { $0.flatMap(Int.init) }).subtracting([version])
+        // The shadow comes once the version to serve is ready: a shadow that will not load never
+        // holds up (or fails) the rollout itself.
+        if let shadow = input.placement.shadow.flatMap(Int.init), !ready.contains(version), shadow != input.placement.stable.flatMap(Int.init) {
+            beside.remove(shadow)
+        }
         if observation.smokeFailure != nil {
             let previous = observation.readyBeforeLoad ?? ready
             return .act(.restore(url: desired.url, model: desired.model, versions: previous.subtracting([version]).sorted()))

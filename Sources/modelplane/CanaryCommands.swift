@@ -60,7 +60,13 @@ struct CanaryTarget: ParsableArguments {
         guard wait > 0 else { return md }
         let deadline = ContinuousClock.now + .seconds(wait)
         while ContinuousClock.now < deadline {
-            if md.status?.canary?.lastRequest == request.id || md.metadata.annotations?[ModelDeployment.rolloutRequestAnnotation] != request.annotation {
+            if md.status?.canary?.lastRequest == request.id {
+                if let refused = md.status?.canary?.lastRequestRefused { throw CLIError("\(resource): \(action.rawValue) refused: \(refused)") }
+                return md
+            }
+            if md.metadata.annotations?[ModelDeployment.rolloutRequestAnnotation] != request.annotation {
+                // Taken without a canary to apply it to (it ended meanwhile), or replaced by another request.
+                if md.status?.canary == nil { throw CLIError("\(resource): \(action.rawValue) not applied: no canary is in progress") }
                 return md
             }
             try await Task.sleep(for: .milliseconds(200))

@@ -3,6 +3,7 @@ import Foundation
 import HTTPClient
 import KubeClient
 import Logging
+import ModelplaneAPI
 import ServiceLifecycle
 import Synchronization
 import TrafficRouter
@@ -32,17 +33,21 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Serve /healthz, /readyz and Prometheus /metrics (the router's requests and latencies) on this address (HOST:PORT, :PORT).")
     var httpAddress: String?
 
+    @OptionGroup(title: "Limits") var limits: RouterLimits
+
     func validate() throws {
         if Observability.split(listen) == nil { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
         if let httpAddress, Observability.split(httpAddress) == nil {
             throw ValidationError("--http-address must be HOST:PORT or :PORT, got \(httpAddress)")
         }
+        _ = try limits.configuration(namespace: namespace)
     }
 
     func run() async throws {
         if httpAddress != nil { Observability.bootstrap() }
         let client = try connection.client()
         let (host, port) = Observability.split(listen)!
+        let configuration = try limits.configuration(namespace: namespace)
         let watch = allNamespaces ? nil : namespace
         var logger = Logger(label: "modelplane.router")
         logger.logLevel = .warning
@@ -55,7 +60,7 @@ struct RouterCommand: AsyncParsableCommand {
             .init(
                 service: ProcessPart {
                     try await cancelWhenGracefulShutdown {
-                        try await Self.run(client: client, watchNamespace: watch, host: host, port: port, namespace: namespace)
+                        try await Self.run(client: client, watchNamespace: watch, host: host, port: port, configuration: configuration)
                     }
                 }))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -64,12 +69,11 @@ struct RouterCommand: AsyncParsableCommand {
 
     /// Runs the router until cancelled; says where it listens.
     static func run(
-        client: KubernetesClient, watchNamespace: String?, host: String, port: Int, namespace: String, shadows: ShadowStatistics = ShadowStatistics()
+        client: KubernetesClient, watchNamespace: String?, host: String, port: Int, configuration: InferenceRouter.Configuration,
+        shadows: ShadowStatistics = ShadowStatistics()
     ) async throws {
         let http = HTTPClient()
         defer { http.shutdown() }
-        var configuration = InferenceRouter.Configuration()
-        configuration.namespace = namespace
         let router = InferenceRouter(
             client: client, watchNamespace: watchNamespace, upstream: Upstream(http: http), configuration: configuration, shadows: shadows)
         let shown = host.contains(":") ? "[\(host)]" : host
@@ -82,5 +86,46 @@ struct RouterCommand: AsyncParsableCommand {
         } catch  where !listening.withLock({ $0 }) {
             throw CLIError("the inference router cannot listen on \(shown):\(port) (\(error)); give --router-listen another address, or --no-router")
         }
+    }
+}
+
+/// The router's limits, the same options for `serve` and `router`.
+struct RouterLimits: ParsableArguments {
+    @Option(help: "The largest request body the router takes (bytes, or 512Ki, 64Mi, 1Gi); larger gets 413.")
+    var routerMaxBody = "64Mi"
+
+    @Option(help: "The largest request header section (bytes, or 64Ki); larger is refused.")
+    var routerMaxHeaderBytes = "64Ki"
+
+    @Option(help: "Connections the router serves at once; more wait to be accepted.")
+    var routerMaxConnections = 1024
+
+    @Option(help: "How long one request may take: its body arriving, then the backend's answer (504 after it).")
+    var routerTimeout = "60s"
+
+    @Option(help: "How long a connection may stay idle, a client stalled mid-request included.")
+    var routerIdleTimeout = "60s"
+
+    @Option(help: "Copies for shadow versions waiting to be sent; past it they are dropped and counted.")
+    var routerShadowQueue = 256
+
+    func configuration(namespace: String) throws -> InferenceRouter.Configuration {
+        var configuration = InferenceRouter.Configuration()
+        configuration.namespace = namespace
+        guard let body = Syntax.bytes(routerMaxBody), body <= Int64(Int32.max) else {
+            throw ValidationError("--router-max-body \(routerMaxBody): give a size such as 1048576, 512Ki or 64Mi (at most 2Gi)")
+        }
+        guard let header = Syntax.bytes(routerMaxHeaderBytes), header >= 1024, header <= 1 << 24 else {
+            throw ValidationError("--router-max-header-bytes \(routerMaxHeaderBytes): give a size from 1Ki to 16Mi")
+        }
+        guard (1...1_000_000).contains(routerMaxConnections) else { throw ValidationError("--router-max-connections must be 1...1000000") }
+        guard (0...1_000_000).contains(routerShadowQueue) else { throw ValidationError("--router-shadow-queue must be 0...1000000") }
+        configuration.maxBodyBytes = Int(body)
+        configuration.maxHeaderBytes = Int(header)
+        configuration.maxConnections = routerMaxConnections
+        configuration.upstreamTimeout = try DurationArgument.parse(routerTimeout, "--router-timeout")
+        configuration.idleTimeout = try DurationArgument.parse(routerIdleTimeout, "--router-idle-timeout")
+        configuration.shadowQueue = routerShadowQueue
+        return configuration
     }
 }

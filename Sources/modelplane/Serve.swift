@@ -62,6 +62,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Where the inference router listens (HOST:PORT; port 0 picks one).")
     var routerListen = "127.0.0.1:8080"
 
+    @OptionGroup(title: "Inference router limits") var routerLimits: RouterLimits
+
     @OptionGroup(title: "Git sync") var gitSync: GitOptions
 
     func validate() throws {
@@ -78,6 +80,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--http-address must be HOST:PORT or :PORT, got \(httpAddress)")
         }
         if router, Observability.split(routerListen) == nil { throw ValidationError("--router-listen must be HOST:PORT, got \(routerListen)") }
+        _ = try routerLimits.configuration(namespace: "default")
     }
 
     static func split(_ address: String) -> (String, Int)? {
@@ -200,6 +203,7 @@ struct Serve: AsyncParsableCommand {
                         }
                     }))
         }
+        let routerConfiguration = try routerLimits.configuration(namespace: "default")
         if router, let (routerHost, routerPort) = Observability.split(routerListen) {
             services.append(
                 .init(
@@ -211,7 +215,7 @@ struct Serve: AsyncParsableCommand {
                         let client = inProcessClient(url)
                         try await cancelWhenGracefulShutdown {
                             try await RouterCommand.run(
-                                client: client, watchNamespace: nil, host: routerHost, port: routerPort, namespace: "default", shadows: shadows)
+                                client: client, watchNamespace: nil, host: routerHost, port: routerPort, configuration: routerConfiguration, shadows: shadows)
                         }
                     }))
         }

@@ -112,8 +112,10 @@ import Testing
         let late = Date(timeIntervalSince1970: 1_800_000_000 + 3600)
         #expect(CanaryProgress.advance(&c, steps: Self.steps, pausedByPerson: true, now: late, notes: &notes) == .waitForPerson)
         #expect(c.phase == .paused && c.step == 1 && c.weight == 10)
-        #expect(CanaryProgress.advance(&c, steps: Self.steps, pausedByPerson: false, now: late, notes: &notes) == .waitForPerson)
-        #expect(c.step == 3 && c.weight == 50, "resumed, the timed pause (long over) ends")
+        #expect(
+            CanaryProgress.advance(&c, steps: Self.steps, pausedByPerson: false, now: late, notes: &notes) == .wake(after: .seconds(30)),
+            "resumed, the timed pause starts again: the time paused by hand does not count")
+        #expect(c.step == 1 && c.weight == 10 && c.phase == .progressing)
 
         // A request with no canary in progress is refused, and said.
         started = Self.start(Self.deployment(version: "1", serving: "1", annotations: ["modelplane.dev/rollout-request": "abort@f6"]))
@@ -215,6 +217,19 @@ import Testing
         let same = ShadowComparison.compare(primary: primary, shadow: binary, .init(tolerance: 1e-6))
         #expect(same?.agree == true && same?.elements == 6)
         // A shadow without the output, or of another shape, cannot agree.
-        #expect(ShadowComparison.compare(primary: primary, shadow: Self.answer([["name": "X", "data": [1]]]), nil) == .unreadable)
+        #expect(ShadowComparison.compare(primary: primary, shadow: Self.answer([["name": "X", "data": [1]]]), nil) == nil)
+        // NaN or infinity never agrees and adds nothing to the difference.
+        var nanFloats = Data()
+        for value: Float in [.nan, 0.7, 0.2, 0.5, 0.3, 0.2] { withUnsafeBytes(of: value) { nanFloats.append(contentsOf: $0) } }
+        let nan = Self.answer(
+            [["name": "OUT", "shape": [2, 3], "datatype": "FP32", "parameters": ["binary_data_size": .int(Int64(nanFloats.count))]]], binary: nanFloats)
+        let withNaN = ShadowComparison.compare(primary: primary, shadow: nan, .init(tolerance: 1))
+        #expect(withNaN?.agree == false && (withNaN?.absDiff ?? 1) < 1e-6 && withNaN?.elements == 6)
+        // Half precision, as Triton sends FP16 outputs.
+        var halves = Data()
+        for value: Float16 in [0.1, 0.7, 0.2, 0.5, 0.3, 0.2] { withUnsafeBytes(of: value.bitPattern) { halves.append(contentsOf: $0) } }
+        let fp16 = Self.answer(
+            [["name": "OUT", "shape": [2, 3], "datatype": "FP16", "parameters": ["binary_data_size": .int(Int64(halves.count))]]], binary: halves)
+        #expect(ShadowComparison.compare(primary: primary, shadow: fp16, .init(tolerance: 1e-3))?.agree == true)
     }
 }

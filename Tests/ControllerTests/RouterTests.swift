@@ -11,9 +11,7 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct RouterTests {
     @Test func routesKServeV2RequestsToTheServingVersion() async throws {
         let world = try await TritonControllerTests.World(models: [TritonControllerTests.echo])
-        let announced = await world.serve.waitForOutput(timeout: .seconds(30)) { $0.contains("inference router on http://127.0.0.1:") }
-        #expect(announced, "\(world.serve.log)\(world.serve.errorLog)")
-        let router = try world.routerURL()
+        let router = try await world.routerURL()
         // The deployment's name is what clients call; Triton's model is "echo".
         _ = try await world.kube.create(world.deployment("scorer", model: "echo", version: "2"))
         let ready = try await world.wait("scorer") { $0.status?.phase == .ready }
@@ -92,9 +90,54 @@ import Testing
     }
 }
 
+extension RouterTests {
+    /// A thousand malformed requests (bad JSON, truncated bodies, huge headers, stalled senders,
+    /// nonsense binary lengths) each get a refusal or a closed connection, never an answer from
+    /// the model; the router keeps serving, and its memory stays bounded.
+    @Test func malformedRequestsAreRefusedAndLeaveTheRouterServing() async throws {
+        let world = try await TritonControllerTests.World(
+            models: [TritonControllerTests.echo], serveArguments: ["--router-idle-timeout", "2s", "--router-max-header-bytes", "16Ki"])
+        let router = try await world.routerURL()
+        _ = try await world.kube.create(world.deployment("scorer", model: "echo", version: "2"))
+        try await world.wait("scorer") { $0.status?.phase == .ready }
+        try await world.waitForRouter(router)
+        #expect(try await world.infer(router, "scorer", x: 1).status == 200)
+        let before = try Self.residentMiB(world.serve.pid)
+
+        let result = try await CommandResult.run(Peers.python, [Peers.script("router_abuse.py"), router, "scorer", "170"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let said = try JSONValue(parsing: Data(result.stdout.utf8))
+        #expect(said["bad_json"] == ["400": 170], "\(said)")
+        #expect(said["huge_header"]?.objectValue?.keys.allSatisfy { $0 == "431" || $0 == "400" || $0 == "closed" } == true, "\(said)")
+        for kind in ["truncated", "slow"] {
+            #expect(said[kind]?.objectValue?.keys.allSatisfy { $0 == "closed" || $0 == "400" || $0 == "408" } == true, "\(kind): \(said)")
+        }
+        // A stalled sender is let go after the idle timeout, not held forever.
+        let slowest = said["seconds"]?["slow"].flatMap { value -> Double? in
+            if case .double(let d) = value { return d }
+            return value.int64Value.map(Double.init)
+        }
+        #expect((slowest ?? 99) < 10, "\(said)")
+        // Binary lengths that make no sense: the JSON part is all there is, or the request is refused.
+        #expect(said["bad_binary"] == ["200": 170], "an unreadable length is ignored: \(said)")
+        #expect(said["binary_past_end"] == ["200": 170], "a length past the body is the whole body: \(said)")
+
+        #expect(try await world.infer(router, "scorer", x: 1).status == 200, "still serving")
+        let after = try Self.residentMiB(world.serve.pid)
+        #expect(after - before < 64, "resident memory grew from \(before) to \(after) MiB")
+    }
+
+    static func residentMiB(_ pid: Int32) throws -> Double {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Double(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 0) / 1024
+    }
+}
+
 extension TritonControllerTests.World {
-    /// The inference router's URL, as serve announced it.
-    func routerURL() throws -> String {
+    /// The inference router's URL, as serve announces it.
+    func routerURL() async throws -> String {
+        _ = await serve.waitForOutput(timeout: .seconds(30)) { $0.contains("inference router on http://127.0.0.1:") }
         let line = serve.log.split(separator: "\n").first { $0.contains("inference router on") } ?? ""
         let port = try #require(line.split(separator: " ").first { $0.hasPrefix("http://") }?.split(separator: ":").last.flatMap { Int($0) }, "\(line)")
         return "http://127.0.0.1:\(port)"
@@ -144,7 +187,7 @@ extension TritonControllerTests.World {
 
     @Test func aCanaryFollowsItsStepsSplitsTrafficAndIsPromotedAbortedAndRetried() async throws {
         let world = try await TritonControllerTests.World(models: [Self.scorer])
-        let router = try world.routerURL()
+        let router = try await world.routerURL()
         let steps: [ModelDeployment.CanaryStep] = [.weight(25), .pause(), .weight(50), .pause("2s")]
         _ = try await world.kube.create(Self.canary(world, version: "1", steps: steps))
         // The first version has nothing to replace: it serves at once.
@@ -228,7 +271,7 @@ extension TritonControllerTests.World {
         // Version 3 takes 1.5 s per request; version 4 fails every one.
         let model = TritonPeer.Model(name: "scorer", versions: [2, 3, 4], failsInference: [4], slowInference: [3: 1.5])
         let world = try await TritonControllerTests.World(models: [model])
-        let router = try world.routerURL()
+        let router = try await world.routerURL()
         var md = Self.canary(world, version: "2", steps: [])
         md.spec.shadow = .init(version: "3", compare: .init(mode: .absolute, tolerance: 0.5))
         _ = try await world.kube.create(md)

@@ -16,10 +16,10 @@ import Triton
         let http = HTTPClient()
         var backend: TritonClient { TritonClient(baseURL: triton.url, http: http) }
 
-        init(models: [TritonPeer.Model]) async throws {
+        init(models: [TritonPeer.Model], serveArguments: [String] = []) async throws {
             triton = try await TritonPeer.start(models: models)
             // A short resync, so an outage nobody reports is noticed quickly.
-            serve = try await PeerProcess.modelplaneServe(data: directory, controller: true, extraArguments: ["--resync", "2"])
+            serve = try await PeerProcess.modelplaneServe(data: directory, controller: true, extraArguments: ["--resync", "2"] + serveArguments)
             kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
         }
 

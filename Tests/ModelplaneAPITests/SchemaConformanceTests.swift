@@ -52,7 +52,8 @@ import Testing
         status.trafficSummary = "3:100"
         status.canary = .init(
             stableVersion: "2", stableRevision: "1", canaryVersion: "3", canaryRevision: "2", phase: .paused, step: 1,
-            stepStartedAt: "2026-01-01T00:00:00Z", weight: 10, message: "waiting", lastRequest: "a1")
+            stepStartedAt: "2026-01-01T00:00:00Z", weight: 10, message: "waiting", lastRequest: "a1",
+            lastRequestRefused: "no")
         status.shadow = .init(
             version: "4", since: "2026-01-01T00:00:00Z", mirrored: 10, dropped: 1, compared: 9, agreement: 0.5, meanAbsDiff: 0.25, errors: 0,
             latency: .init(primaryP50Ms: 1.5, primaryP99Ms: 2.5, shadowP50Ms: 3.5, shadowP99Ms: 4.5))
