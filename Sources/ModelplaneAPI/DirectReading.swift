@@ -191,7 +191,15 @@ extension ModelDeployment.Spec: DirectlyReadable {
         let m = try JSONMembers(value)
         self.init(
             model: try m.object("model"), backend: try m.object("backend"), rollout: try m.object(ifPresent: "rollout"),
-            revisionHistoryLimit: try m.int64(ifPresent: "revisionHistoryLimit"), shadow: try m.object(ifPresent: "shadow"))
+            revisionHistoryLimit: try m.int64(ifPresent: "revisionHistoryLimit"), shadow: try m.object(ifPresent: "shadow"),
+            capture: try m.object(ifPresent: "capture"))
+    }
+}
+
+extension ModelDeployment.Capture: DirectlyReadable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(sampleRate: try m.double("sampleRate"), maxBytes: try m.string(ifPresent: "maxBytes"))
     }
 }
 

@@ -97,6 +97,16 @@ extension ModelDeployment.Spec: DirectlyWritable {
         o.set("rollout", rollout)
         o.set("revisionHistoryLimit", revisionHistoryLimit)
         o.set("shadow", shadow)
+        o.set("capture", capture)
+        return o.value
+    }
+}
+
+extension ModelDeployment.Capture: DirectlyWritable {
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 2)
+        o.set("sampleRate", sampleRate)
+        o.set("maxBytes", maxBytes)
         return o.value
     }
 }

@@ -31,14 +31,37 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// A version loaded beside the serving one that receives a copy of requests; its answers
         /// are compared with the primary's and never returned.
         public var shadow: Shadow?
+        /// Sampled requests and answers written by the inference router.
+        public var capture: Capture?
 
-        public init(model: Model, backend: Backend, rollout: Rollout? = nil, revisionHistoryLimit: Int64? = nil, shadow: Shadow? = nil) {
+        public init(
+            model: Model, backend: Backend, rollout: Rollout? = nil, revisionHistoryLimit: Int64? = nil, shadow: Shadow? = nil, capture: Capture? = nil
+        ) {
             self.model = model
             self.backend = backend
             self.rollout = rollout
             self.revisionHistoryLimit = revisionHistoryLimit
             self.shadow = shadow
+            self.capture = capture
         }
+    }
+
+    /// `spec.capture`: the router writes a sample of requests with their answers as JSON lines.
+    public struct Capture: Codable, Sendable, Hashable {
+        /// The share of requests written, above 0 and at most 1.
+        public var sampleRate: Double
+        /// The most the files take together (`64Mi`, `512Ki`, bytes); the oldest go first.
+        public var maxBytes: String?
+
+        public init(sampleRate: Double, maxBytes: String? = nil) {
+            self.sampleRate = sampleRate
+            self.maxBytes = maxBytes
+        }
+
+        public static let defaultMaxBytes: Int64 = 64 << 20
+
+        /// `maxBytes` in bytes (the default when absent or unreadable; validation refuses that).
+        public var byteLimit: Int64 { maxBytes.flatMap(Syntax.bytes) ?? Self.defaultMaxBytes }
     }
 
     /// `spec.shadow`: mirror a share of requests to another version and compare the answers.

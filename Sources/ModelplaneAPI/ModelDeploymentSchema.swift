@@ -260,6 +260,23 @@ extension ModelDeployment {
                                                     message: "tolerance applies only to mode absolute", fieldPath: ".tolerance")
                                             ]))),
                             ]))),
+                .optional(
+                    "capture",
+                    .object(
+                        ObjectSchema(
+                            "Sampled requests with their answers, written by the inference router as JSON lines under its data directory.",
+                            properties: [
+                                .required(
+                                    "sampleRate",
+                                    .number(.init("The share of requests written: above 0, at most 1 (0.01: one in a hundred).", minimum: 0, maximum: 1))),
+                                .optional(
+                                    "maxBytes",
+                                    .string(
+                                        .init(
+                                            "The most the capture files take together (64Mi by default; bytes, or Ki, Mi, Gi); the oldest go first.",
+                                            pattern: "^[1-9][0-9]*(Ki|Mi|Gi|k|M|G)?$", maxLength: 24))),
+                            ],
+                            rules: [.init(rule: "self.sampleRate > 0.0", message: "sampleRate must be above 0", fieldPath: ".sampleRate")]))),
             ],
             rules: [
                 .init(

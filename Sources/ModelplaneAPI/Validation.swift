@@ -156,6 +156,15 @@ extension ModelDeployment.Spec {
                 }
             }
         }
+        if let capture {
+            let capturePath = path.appending("capture")
+            if !(capture.sampleRate > 0 && capture.sampleRate <= 1) {
+                errors.append(FieldError(.invalid, capturePath.appending("sampleRate"), "\(capture.sampleRate): must be above 0 and at most 1"))
+            }
+            if let size = capture.maxBytes, Syntax.bytes(size) == nil || size.hasSuffix("Ti") {
+                errors.append(FieldError(.invalid, capturePath.appending("maxBytes"), "\"\(size)\": must be a size such as 1048576, 512Ki or 64Mi"))
+            }
+        }
         if backendKind == .sagemaker, shadow != nil || strategy == .canary {
             errors.append(
                 FieldError(

@@ -45,6 +45,8 @@ public final class InferenceRouter: Sendable {
         public var shadowQueue = 256
         /// Copies sent to shadows at once.
         public var shadowConcurrency = 4
+        /// Where `spec.capture` samples are written (nil: nowhere; capture specs are ignored).
+        public var captureDirectory: String?
 
         public init() {}
     }
@@ -55,6 +57,7 @@ public final class InferenceRouter: Sendable {
     let upstream: Upstream
     let configuration: Configuration
     let mirror: ShadowMirror
+    let capture: CaptureWriter?
 
     /// `watchNamespace`: the namespace whose deployments it serves (nil: every namespace).
     /// `shadows`: where the shadow figures go (the controller in the same process publishes them
@@ -70,6 +73,7 @@ public final class InferenceRouter: Sendable {
         self.mirror = ShadowMirror(
             upstream: upstream, statistics: shadows, capacity: configuration.shadowQueue, concurrency: configuration.shadowConcurrency,
             timeout: configuration.upstreamTimeout)
+        self.capture = configuration.captureDirectory.map { CaptureWriter(directory: $0) }
     }
 
     /// Follows the deployments and serves on `host:port` until cancelled; `onListening` gets the
@@ -78,9 +82,11 @@ public final class InferenceRouter: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.follow() }
             group.addTask { await self.mirror.run() }
+            if let capture = self.capture { group.addTask { await capture.run() } }
             group.addTask { try await self.serve(host: host, port: port, onListening: onListening) }
             try await group.next()
             mirror.stop()
+            capture?.stop()
             group.cancelAll()
         }
     }
@@ -256,6 +262,13 @@ public final class InferenceRouter: Sendable {
                         namespace: namespace, name: name, version: shadow.version,
                         url: "\(Self.base(url))/v2/models/\(Self.escape(route.deployment.spec.model.name))/versions/\(Self.escape(shadow.version))/infer",
                         headers: headers, body: outgoing, primary: answer, primaryLatency: latency, compare: route.deployment.spec.shadow?.compare))
+            }
+            if let capture, let spec = route.deployment.spec.capture, CaptureWriter.sampled(spec) {
+                let answerEnd = min(answer.headers["Inference-Header-Content-Length"].flatMap(Int.init) ?? answer.body.count, answer.body.count)
+                capture.offer(
+                    namespace: namespace, name: name, capture: spec, id: id, target: target, latency: latency, request: document,
+                    requestBinary: Data(bytes.dropFirst(jsonEnd)), answer: try? JSONValue(parsing: Data(answer.body.prefix(answerEnd))),
+                    answerBinary: Data(answer.body.dropFirst(answerEnd)), status: answer.status)
             }
             var response = Self.rewrite(answer, name: name, version: target.version, id: id)
             Self.tag(&response, target)

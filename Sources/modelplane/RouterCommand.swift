@@ -35,6 +35,9 @@ struct RouterCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Limits") var limits: RouterLimits
 
+    @Option(help: "Where spec.capture samples are written (DIR/NAMESPACE/NAME/capture-N.jsonl); without it, capture specs are ignored.")
+    var captureDirectory: String?
+
     func validate() throws {
         if Observability.split(listen) == nil { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
         if let httpAddress, Observability.split(httpAddress) == nil {
@@ -47,7 +50,7 @@ struct RouterCommand: AsyncParsableCommand {
         if httpAddress != nil { Observability.bootstrap() }
         let client = try connection.client()
         let (host, port) = Observability.split(listen)!
-        let configuration = try limits.configuration(namespace: namespace)
+        let configuration = try limits.configuration(namespace: namespace, captureDirectory: captureDirectory)
         let watch = allNamespaces ? nil : namespace
         var logger = Logger(label: "modelplane.router")
         logger.logLevel = .warning
@@ -109,9 +112,10 @@ struct RouterLimits: ParsableArguments {
     @Option(help: "Copies for shadow versions waiting to be sent; past it they are dropped and counted.")
     var routerShadowQueue = 256
 
-    func configuration(namespace: String) throws -> InferenceRouter.Configuration {
+    func configuration(namespace: String, captureDirectory: String? = nil) throws -> InferenceRouter.Configuration {
         var configuration = InferenceRouter.Configuration()
         configuration.namespace = namespace
+        configuration.captureDirectory = captureDirectory
         guard let body = Syntax.bytes(routerMaxBody), body <= Int64(Int32.max) else {
             throw ValidationError("--router-max-body \(routerMaxBody): give a size such as 1048576, 512Ki or 64Mi (at most 2Gi)")
         }

@@ -203,7 +203,7 @@ struct Serve: AsyncParsableCommand {
                         }
                     }))
         }
-        let routerConfiguration = try routerLimits.configuration(namespace: "default")
+        let routerConfiguration = try routerLimits.configuration(namespace: "default", captureDirectory: directory.path + "/capture")
         if router, let (routerHost, routerPort) = Observability.split(routerListen) {
             services.append(
                 .init(

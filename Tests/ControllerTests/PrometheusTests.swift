@@ -36,18 +36,7 @@ import Testing
           authorization: {credentials_file: "\(directory)/token"}
           static_configs: [{targets: ["127.0.0.1:\(serve.port)"]}]
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        guard let prometheusBinary = Subprocess.find("prometheus") else { throw PeerError("prometheus is missing: run scripts/setup-peers") }
-        let prometheus = try await PeerProcess.start(
-            "/bin/sh",
-            [
-                "-c",
-                "exec '\(prometheusBinary)' --config.file='\(config)' --storage.tsdb.path='\(directory)/prometheus-data' --web.listen-address=127.0.0.1:0 2>&1",
-            ]
-        ) { line in
-            // level=info ... msg="Listening on" address=127.0.0.1:PORT
-            guard line.contains(#"msg="Listening on""#), let address = line.split(separator: "address=").last else { return nil }
-            return Int(address.split(separator: ":").last ?? "")
-        }
+        let prometheus = try await Self.prometheus(config: config, directory: directory)
         defer { prometheus.stop() }
 
         let http = HTTPClient()
@@ -98,6 +87,87 @@ import Testing
         ] {
             #expect(known.contains(name), "\(known.sorted())")
         }
+    }
+
+    /// A real Prometheus with `config`, its data under `directory`, on a free port.
+    static func prometheus(config: String, directory: String) async throws -> PeerProcess {
+        guard let prometheusBinary = Subprocess.find("prometheus") else { throw PeerError("prometheus is missing: run scripts/setup-peers") }
+        return try await PeerProcess.start(
+            "/bin/sh",
+            [
+                "-c",
+                "exec '\(prometheusBinary)' --config.file='\(config)' --storage.tsdb.path='\(directory)/prometheus-data' --web.listen-address=127.0.0.1:0 2>&1",
+            ]
+        ) { line in
+            // level=info ... msg="Listening on" address=127.0.0.1:PORT
+            guard line.contains(#"msg="Listening on""#), let address = line.split(separator: "address=").last else { return nil }
+            return Int(address.split(separator: ":").last ?? "")
+        }
+    }
+
+    /// `modelplane router` alone (against serve's API, as in a cluster), scraped by a real
+    /// Prometheus: requests by version and code, and the latency histogram canary analysis
+    /// queries, read back with PromQL.
+    @Test func prometheusScrapesTheRouter() async throws {
+        let world = try await TritonControllerTests.World(models: [TritonControllerTests.echo])
+        _ = try await world.kube.create(world.deployment("scorer", model: "echo", version: "2"))
+        try await world.wait("scorer") { $0.status?.phase == .ready }
+        let router = try await PeerProcess.start(
+            Peers.modelplane,
+            ["router", "--kubeconfig", world.directory + "/kubeconfig", "--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:0"]
+        ) { line in
+            line.hasPrefix("modelplane: inference router on http://") ? Int(line.split(separator: " ")[4].split(separator: ":").last ?? "") : nil
+        }
+        defer { router.stop() }
+        #expect(await router.waitForOutput { $0.contains("probes and metrics on http://127.0.0.1:") })
+        let metricsPort = try #require(
+            router.log.split(separator: "\n").first { $0.hasPrefix("modelplane: probes and metrics on") }
+                .flatMap { $0.split(separator: " ")[5].split(separator: ":").last }.flatMap { Int($0) })
+        let url = "http://127.0.0.1:\(router.port)"
+        try await world.waitForRouter(url)
+
+        let config = world.directory + "/prometheus.yml"
+        try """
+        global: {scrape_interval: 1s, scrape_timeout: 1s}
+        scrape_configs:
+        - {job_name: router, static_configs: [{targets: ["127.0.0.1:\(metricsPort)"]}]}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let prometheus = try await Self.prometheus(config: config, directory: world.directory)
+        defer { prometheus.stop() }
+        func query(_ promql: String) async throws -> [JSONValue] {
+            let path = "/api/v1/query?query=" + (promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+            let answer = try JSONValue(parsing: try await world.http.execute(HTTPRequest(url: "http://127.0.0.1:\(prometheus.port)" + path)).body)
+            return answer["data"]?["result"]?.arrayValue ?? []
+        }
+        func value(_ series: JSONValue?) -> Double? { series?["value"]?.arrayValue?.last?.stringValue.flatMap(Double.init) }
+        // One request makes the series; once scraped, a rate sees the rest arrive (Prometheus
+        // takes a series' first sample as its start, not as an increase from zero).
+        #expect(try await world.infer(url, "scorer", x: 0).status == 200)
+        let first = ContinuousClock.now + .seconds(30)
+        while (try? await query(#"modelplane_router_requests_total{deployment="scorer"}"#))?.isEmpty ?? true, ContinuousClock.now < first {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        for x in 1...20 { #expect(try await world.infer(url, "scorer", x: Double(x)).status == 200) }
+        #expect(try await world.infer(url, "nobody", x: 1).status == 404)
+        var served: Double?
+        var p99: Double?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while served != 21 || !(p99?.isFinite ?? false), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            served = value(try? await query(#"sum(modelplane_router_requests_total{deployment="scorer",version="2",role="stable",code="200"})"#).first)
+            // What an analysis asks: the 99th percentile of one revision, from the histogram.
+            p99 = value(
+                try? await query(
+                    #"histogram_quantile(0.99, sum(rate(modelplane_router_request_duration_seconds_bucket{deployment="scorer",revision="1"}[1m])) by (le))"#
+                ).first)
+        }
+        #expect(served == 21, "\(prometheus.log)")
+        let buckets = try await query(#"modelplane_router_request_duration_seconds_bucket{deployment="scorer"}"#)
+        #expect(p99.map { $0 > 0 && $0 < 5 } == true, "\(String(describing: p99)): \(buckets)")
+        let unknown = value(try await query(#"sum(modelplane_router_requests_total{deployment="",code="404"})"#).first)
+        #expect(unknown == 1)
+        let upstream = try await query(#"modelplane_router_upstream_duration_seconds_count{deployment="scorer"}"#)
+        #expect(value(upstream.first) == 21)
     }
 
     /// The API port answers kube-apiserver's probes to anyone, and /metrics only with the token.

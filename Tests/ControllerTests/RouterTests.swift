@@ -267,6 +267,50 @@ extension TritonControllerTests.World {
         #expect(md.metadata.annotations?[ModelDeployment.rolloutRequestAnnotation] == nil)
     }
 
+    @Test func captureWritesASampleWithinItsBudget() async throws {
+        let world = try await TritonControllerTests.World(models: [TritonControllerTests.echo])
+        let router = try await world.routerURL()
+        var md = world.deployment("scorer", model: "echo", version: "2")
+        md.spec.capture = .init(sampleRate: 1, maxBytes: "4Ki")
+        _ = try await world.kube.create(md)
+        try await world.wait("scorer") { $0.status?.phase == .ready }
+        try await world.waitForRouter(router)
+        for index in 1...60 {
+            let body: JSONValue = [
+                "id": .string("req-\(index)"), "inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [.int(Int64(index))]]],
+            ]
+            let answer = try await world.http.execute(
+                HTTPRequest(
+                    method: "POST", url: router + "/v2/models/scorer/infer", headers: ["Content-Type": "application/json"], body: Data(body.canonicalText.utf8))
+            )
+            #expect(answer.status == 200)
+        }
+        // Written by one task beside the requests: wait for the last line.
+        let folder = world.directory + "/capture/default/scorer"
+        var records: [JSONValue] = []
+        let deadline = ContinuousClock.now + .seconds(10)
+        repeat {
+            try await Task.sleep(for: .milliseconds(100))
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }
+            records = files.flatMap { file in
+                ((try? String(contentsOfFile: folder + "/" + file, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                    try? JSONValue(parsing: Data($0.utf8))
+                }
+            }
+        } while records.last?["id"] != "req-60" && ContinuousClock.now < deadline
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder)
+        let total = try files.reduce(0) { $0 + ((try FileManager.default.attributesOfItem(atPath: folder + "/" + $1)[.size] as? Int) ?? 0) }
+        #expect(total <= 4096 && files.count <= 4, "\(files): \(total) bytes")
+        #expect(records.last?["id"] == "req-60", "the newest are kept: \(records.map { $0["id"] })")
+        #expect(records.count > 10 && records.count < 60, "the oldest went: \(records.count)")
+        let last = try #require(records.last)
+        #expect(last["deployment"] == "scorer" && last["version"] == "2" && last["revision"] == "1" && last["status"] == 200)
+        #expect(last["inputs"]?.arrayValue?.first?["data"] == [60], "\(last)")
+        let output = last["outputs"]?.arrayValue?.first?["data"]?.arrayValue?.first
+        #expect(output == 120 || output == 120.0, "\(last)")
+        #expect(last["latencyMs"]?.int64Value != nil || { if case .double = last["latencyMs"] { return true } else { return false } }())
+    }
+
     @Test func aShadowIsComparedAndNeverInTheWay() async throws {
         // Version 3 takes 1.5 s per request; version 4 fails every one.
         let model = TritonPeer.Model(name: "scorer", versions: [2, 3, 4], failsInference: [4], slowInference: [3: 1.5])

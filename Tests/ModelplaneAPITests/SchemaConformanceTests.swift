@@ -19,6 +19,7 @@ import Testing
             smokeInference: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [1]]]])
         md.spec.revisionHistoryLimit = 5
         md.spec.shadow = .init(version: "4", percent: 50, compare: .init(output: "OUTPUT0", mode: .absolute, tolerance: 0.001))
+        md.spec.capture = .init(sampleRate: 0.25, maxBytes: "1Mi")
         md.metadata.generateName = "fraud-"
         md.metadata.uid = "u"
         md.metadata.resourceVersion = "1"
