@@ -22,7 +22,7 @@ import Testing
 
     static let variants: [[String]] = [
         [],
-        ["leaderElection.enabled=false", "watchNamespaces={team-a,team-b}", "selector=tier=prod"],
+        ["leaderElection.enabled=false", "watchNamespaces={team-a,team-b}", "selector=tier=prod", "router.replicaCount=1", "router.allNamespaces=false"],
         ["gitSync.enabled=true", "gitSync.url=https://git.example.com/models.git", "gitSync.path=deploy", "gitSync.credentialsSecret=git-token"],
         ["gitSync.enabled=true", "gitSync.url=git@git.example.com:models.git", "gitSync.credentialsSecret=git-key", "metrics.service.enabled=false"],
         [
@@ -64,6 +64,19 @@ import Testing
                 #expect(text.contains(required), "\(source) lacks \(required)")
             }
         }
+        // The router: its own Deployment (two replicas, a PodDisruptionBudget), Service, and a
+        // role that can only read ModelDeployments.
+        let chart = try await String(contentsOfFile: try Self.render(), encoding: .utf8)
+        for required in [
+            "name: modelplane-router", "- router", "--listen=0.0.0.0:8080", "--all-namespaces", "kind: PodDisruptionBudget", "path: /v2/health/ready",
+            "verbs: [\"get\", \"list\", \"watch\"]",
+        ] {
+            #expect(chart.contains(required), "the chart lacks \(required)")
+        }
+        let single = try await String(contentsOfFile: try Self.render(["router.replicaCount=1"]), encoding: .utf8)
+        #expect(!single.contains("kind: PodDisruptionBudget"), "one replica cannot keep one up through a disruption")
+        let without = try await String(contentsOfFile: try Self.render(["router.enabled=false"]), encoding: .utf8)
+        #expect(!without.contains("modelplane-router"))
         let git = try await String(contentsOfFile: try Self.render(Self.variants[3]), encoding: .utf8)
         #expect(git.contains("--git-ssh-key=/etc/modelplane/git/ssh-privatekey") && git.contains("- sync"), "\(git)")
         let missing = try await CommandResult.run(Self.helm, ["template", "modelplane", Self.chart, "--set", "gitSync.enabled=true"])
