@@ -175,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "AWSTests", dependencies: ["AWS", "SageMakerBackend", "HTTPClient", "KubeClient", "Manifests", "ModelplaneAPI", "ModelplaneTestSupport"],
             swiftSettings: strict),
-        .testTarget(name: "GitSyncTests", dependencies: ["KubeClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "GitSyncTests", dependencies: ["GitSync", "KubeClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "TritonTests", dependencies: ["Triton", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "ResourceStoreTests", dependencies: ["ResourceStore", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(
