@@ -119,6 +119,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The inference router against direct Triton (issue 25's targets).
+        .executableTarget(
+            name: "modelplane-router-bench",
+            dependencies: ["ModelplaneAPI", "KubeClient", "HTTPClient", "ModelplaneTestSupport"],
+            swiftSettings: strict
+        ),
         // SHA-256 and HMAC-SHA256 through the system's OpenSSL.
         .target(name: "Digests", dependencies: ["COpenSSL"], swiftSettings: strict),
         // AWS: Signature Version 4.
