@@ -8,6 +8,7 @@ import Logging
 import Metrics
 public import ModelplaneAPI
 import NIOCore
+import Synchronization
 
 private typealias Status = HTTPTypes.HTTPResponse.Status
 
@@ -43,8 +44,8 @@ public final class InferenceRouter: Sendable {
         public var upstreamTimeout: Duration = .seconds(60)
         /// Copies for shadows waiting to be sent; past it they are dropped (and counted).
         public var shadowQueue = 256
-        /// Copies sent to shadows at once.
-        public var shadowConcurrency = 4
+        /// Copies sent to shadows at once: what a shadow may take of the backend.
+        public var shadowConcurrency = 2
         /// Where `spec.capture` samples are written (nil: nowhere; capture specs are ignored).
         public var captureDirectory: String?
 
@@ -200,9 +201,8 @@ public final class InferenceRouter: Sendable {
 
     private func infer(_ request: Request, name: String, pinned: String?) async -> Response {
         let started = ContinuousClock.now
-        let inFlight = Meter(label: "modelplane_router_requests_in_flight")
-        inFlight.increment()
-        defer { inFlight.decrement() }
+        RouterMetrics.inFlight.increment()
+        defer { RouterMetrics.inFlight.decrement() }
         var line: (namespace: String, name: String, target: ModelDeployment.TrafficTarget)?
         let response = await routed(request, name: name, pinned: pinned) { route in
             line = (route.deployment.metadata.namespace ?? "default", name, route.target)
@@ -236,23 +236,20 @@ public final class InferenceRouter: Sendable {
         // The JSON part of the body: all of it, unless binary tensors follow it.
         let headerLength = request.headers[HTTPField.Name("Inference-Header-Content-Length")!].flatMap(Int.init)
         let jsonEnd = min(headerLength ?? bytes.count, bytes.count)
-        guard var document = try? JSONValue(parsing: Data(bytes.prefix(jsonEnd))), document.objectValue != nil else {
+        // Checked here (Triton answers malformed JSON with a 500), and sent upstream as it came:
+        // the id is put in the answer, not the request.
+        guard let document = try? JSONValue(parsing: Data(bytes.prefix(jsonEnd))), document.objectValue != nil else {
             return Self.error(.badRequest, "the request is not a KServe v2 inference request (a JSON object)")
         }
         let id = document["id"]?.stringValue ?? request.headers[HTTPField.Name("X-Request-Id")!] ?? UUID().uuidString.lowercased()
-        var json = Data(bytes.prefix(jsonEnd))
-        if document["id"] == nil {
-            document["id"] = .string(id)
-            json = Data(document.canonicalText.utf8)
-        }
         var headers: HTTPHeaders = ["Content-Type": request.headers[.contentType] ?? "application/json"]
-        if headerLength != nil { headers.set("Inference-Header-Content-Length", String(json.count)) }
-        let outgoing = json + bytes.dropFirst(jsonEnd)
+        if headerLength != nil { headers.set("Inference-Header-Content-Length", String(jsonEnd)) }
+        let outgoing = bytes
         let namespace = route.deployment.metadata.namespace ?? "default"
         let started = ContinuousClock.now
         let result = await upstream.send("POST", route.versionURL + "/infer", headers: headers, body: outgoing, timeout: configuration.upstreamTimeout)
         let latency = ContinuousClock.now - started
-        RouterMetrics.upstream(namespace: namespace, name: name, revision: target.revision, latency)
+        RouterMetrics.upstream(namespace: namespace, name: name, target: target, latency)
         switch result {
         case .failure(let failure): return Self.error(failure, id: id)
         case .success(let answer):
@@ -355,23 +352,57 @@ public final class InferenceRouter: Sendable {
 /// deployment the router does not know is counted without its name, so made-up names keep no
 /// series.
 enum RouterMetrics {
+    static let inFlight = Meter(label: "modelplane_router_requests_in_flight")
+
+    /// The handles of one line's series, made once: making a metric looks it up in the
+    /// registry (labels hashed under a lock), which every request would otherwise pay for.
+    final class Handles: Sendable {
+        let duration: Metrics.Timer
+        let upstream: Metrics.Timer
+        let counters: Mutex<[Int: Counter]>
+        let labels: [(String, String)]
+
+        init(_ labels: [(String, String)]) {
+            self.labels = labels
+            duration = Metrics.Timer(label: "modelplane_router_request_duration_seconds", dimensions: Array(labels.prefix(3)), preferredDisplayUnit: .seconds)
+            upstream = Metrics.Timer(label: "modelplane_router_upstream_duration_seconds", dimensions: Array(labels.prefix(3)), preferredDisplayUnit: .seconds)
+            counters = Mutex([:])
+        }
+
+        func requests(code: Int) -> Counter {
+            counters.withLock { counters in
+                if let counter = counters[code] { return counter }
+                let counter = Counter(label: "modelplane_router_requests_total", dimensions: labels + [("code", String(code))])
+                counters[code] = counter
+                return counter
+            }
+        }
+    }
+
+    private static let handles = Mutex<[String: Handles]>([:])
+
+    static func handles(_ namespace: String, _ name: String, _ target: ModelDeployment.TrafficTarget?) -> Handles {
+        let key = "\(namespace)\u{0}\(name)\u{0}\(target?.revision ?? "")\u{0}\(target?.version ?? "")\u{0}\(target?.role.rawValue ?? "")"
+        return handles.withLock { all in
+            if let found = all[key] { return found }
+            let made = Handles([
+                ("namespace", namespace), ("deployment", name), ("revision", target?.revision ?? ""), ("version", target?.version ?? ""),
+                ("role", target?.role.rawValue ?? ""),
+            ])
+            all[key] = made
+            return made
+        }
+    }
+
     static func record(_ line: (namespace: String, name: String, target: ModelDeployment.TrafficTarget)?, code: Int, since started: ContinuousClock.Instant) {
-        let labels: [(String, String)] = [
-            ("namespace", line?.namespace ?? ""), ("deployment", line?.name ?? ""), ("revision", line?.target.revision ?? ""),
-            ("version", line?.target.version ?? ""), ("role", line?.target.role.rawValue ?? ""),
-        ]
-        Counter(label: "modelplane_router_requests_total", dimensions: labels + [("code", String(code))]).increment()
-        let elapsed = ContinuousClock.now - started
-        Metrics.Timer(label: "modelplane_router_request_duration_seconds", dimensions: Array(labels.prefix(3)), preferredDisplayUnit: .seconds)
-            .recordNanoseconds(nanoseconds(elapsed))
+        let handles = handles(line?.namespace ?? "", line?.name ?? "", line?.target)
+        handles.requests(code: code).increment()
+        handles.duration.recordNanoseconds(nanoseconds(ContinuousClock.now - started))
     }
 
     /// The backend's share of a request: from sending it upstream to its whole answer.
-    static func upstream(namespace: String, name: String, revision: String?, _ latency: Duration) {
-        Metrics.Timer(
-            label: "modelplane_router_upstream_duration_seconds", dimensions: [("namespace", namespace), ("deployment", name), ("revision", revision ?? "")],
-            preferredDisplayUnit: .seconds
-        ).recordNanoseconds(nanoseconds(latency))
+    static func upstream(namespace: String, name: String, target: ModelDeployment.TrafficTarget, _ latency: Duration) {
+        handles(namespace, name, target).upstream.recordNanoseconds(nanoseconds(latency))
     }
 
     static func nanoseconds(_ duration: Duration) -> Int64 {

@@ -99,7 +99,10 @@ let serve = try await PeerProcess.start(
 let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
 let router = try await PeerProcess.start(
     Peers.modelplane,
-    ["router", "--kubeconfig", directory + "/kubeconfig", "--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:0", "--router-shadow-queue", "256"]
+    [
+        "router", "--kubeconfig", directory + "/kubeconfig", "--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:0", "--router-shadow-queue", "256",
+        "--router-shadow-concurrency", arguments.firstIndex(of: "--shadow-concurrency").map { arguments[$0 + 1] } ?? "2",
+    ]
 ) { line in
     line.hasPrefix("modelplane: inference router on http://") ? Int(line.split(separator: " ")[4].split(separator: ":").last ?? "") : nil
 }
@@ -155,6 +158,14 @@ let routed = "http://127.0.0.1:\(router.port)/v2/models/bench/infer"
 for _ in 0..<200 {
     _ = await send(direct)
     _ = await send(routed)
+}
+
+// `--profile`: only the router's closed loop, announced with the router's pid (for `perf record -p`).
+if arguments.contains("--profile") {
+    FileHandle.standardOutput.write(Data("profiling: router pid \(router.pid)\n".utf8))
+    let result = await closedLoop(routed)
+    print(String(format: "router: %.0f req/s", result.rate))
+    exit(0)
 }
 
 // MARK: - Runs

@@ -112,6 +112,9 @@ struct RouterLimits: ParsableArguments {
     @Option(help: "Copies for shadow versions waiting to be sent; past it they are dropped and counted.")
     var routerShadowQueue = 256
 
+    @Option(help: "Copies sent to shadow versions at once (the rest wait in the queue): what a shadow may take of the backend.")
+    var routerShadowConcurrency = 2
+
     func configuration(namespace: String, captureDirectory: String? = nil) throws -> InferenceRouter.Configuration {
         var configuration = InferenceRouter.Configuration()
         configuration.namespace = namespace
@@ -124,6 +127,8 @@ struct RouterLimits: ParsableArguments {
         }
         guard (1...1_000_000).contains(routerMaxConnections) else { throw ValidationError("--router-max-connections must be 1...1000000") }
         guard (0...1_000_000).contains(routerShadowQueue) else { throw ValidationError("--router-shadow-queue must be 0...1000000") }
+        guard (1...1024).contains(routerShadowConcurrency) else { throw ValidationError("--router-shadow-concurrency must be 1...1024") }
+        configuration.shadowConcurrency = routerShadowConcurrency
         configuration.maxBodyBytes = Int(body)
         configuration.maxHeaderBytes = Int(header)
         configuration.maxConnections = routerMaxConnections
