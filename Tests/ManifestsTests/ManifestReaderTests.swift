@@ -214,7 +214,7 @@ func problems(_ yaml: String) -> [String] {
             """
         #expect(
             problems(yaml) == [
-                "md.yaml:11:90: spec.bogus: unknown field: field not declared in schema (known fields: model, backend, rollout, revisionHistoryLimit, shadow)"
+                "md.yaml:11:90: spec.bogus: unknown field: field not declared in schema (known fields: model, backend, rollout, revisionHistoryLimit, shadow, capture)"
             ])
         // A List whose items are not a list is an error, not an empty List (a sync would prune).
         #expect(problems("apiVersion: v1\nkind: List\nitems: {a: 1}\n") == ["md.yaml:3:8: items: expected a list of objects"])
