@@ -57,6 +57,7 @@ struct CanaryTarget: ParsableArguments {
     func request(_ kube: KubernetesClient, _ action: RolloutRequest.Action) async throws -> ModelDeployment {
         let request = RolloutRequest(action, id: String(UUID().uuidString.prefix(8)).lowercased())
         var md = try await annotate(kube, ModelDeployment.rolloutRequestAnnotation, request.annotation)
+        let before = md.status?.canary
         guard wait > 0 else { return md }
         let deadline = ContinuousClock.now + .seconds(wait)
         while ContinuousClock.now < deadline {
@@ -65,8 +66,11 @@ struct CanaryTarget: ParsableArguments {
                 return md
             }
             if md.metadata.annotations?[ModelDeployment.rolloutRequestAnnotation] != request.annotation {
-                // Taken without a canary to apply it to (it ended meanwhile), or replaced by another request.
-                if md.status?.canary == nil { throw CLIError("\(resource): \(action.rawValue) not applied: no canary is in progress") }
+                // Taken, and the canary is gone: promoted to the end (it serves now), or it ended
+                // otherwise meanwhile and the request found nothing to apply to.
+                if md.status?.canary == nil, md.status?.servingVersion != before?.canaryVersion {
+                    throw CLIError("\(resource): \(action.rawValue) not applied: no canary is in progress")
+                }
                 return md
             }
             try await Task.sleep(for: .milliseconds(200))

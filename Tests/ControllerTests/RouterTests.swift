@@ -248,18 +248,32 @@ extension TritonControllerTests.World {
         md = try await world.wait("scorer") { $0.status?.canary?.phase == .paused }
         #expect(md.status?.trafficSummary == "2:75 3:25")
 
-        // pause holds it past a promote's next step; the spec going back to 2 drops the canary.
+        // Paused, then promoted to the end at once: version 3 alone, and the pause ends with the canary.
         result = try await world.modelplane("pause", "scorer")
         #expect(result.status == 0, "\(result.stderr)")
+        result = try await world.modelplane("promote", "scorer", "--full")
+        #expect(result.status == 0 && result.stdout.contains("promoted: version 3 serves alone"), "\(result.stdout)\(result.stderr)")
+        md = try await world.wait("scorer") { $0.status?.canary == nil && $0.status?.trafficSummary == "3:100" }
+        #expect(try await world.readyVersions("scorer") == ["3"])
+        md = try await world.wait("scorer") { $0.metadata.annotations?[ModelDeployment.rolloutPausedAnnotation] == nil }
+
+        // Back to 2 is a canary too; the spec returning to 3 drops it.
         try await world.change("scorer") { md in
             var md = md
             md.spec.model.version = "2"
             return md
         }
-        md = try await world.wait("scorer") { $0.status?.canary == nil && $0.status?.trafficSummary == "2:100" }
-        #expect(try await world.readyVersions("scorer") == ["2"])
+        md = try await world.wait("scorer") { $0.status?.canary?.phase == .paused }
+        #expect(md.status?.trafficSummary == "3:75 2:25")
+        try await world.change("scorer") { md in
+            var md = md
+            md.spec.model.version = "3"
+            return md
+        }
+        md = try await world.wait("scorer") { $0.status?.canary == nil && $0.status?.trafficSummary == "3:100" }
+        #expect(try await world.readyVersions("scorer") == ["3"])
         result = try await world.modelplane("promote", "scorer")
-        #expect(result.status == 1 && result.stderr.contains("has no canary in progress, version 2 serves alone"), "\(result.stderr)")
+        #expect(result.status == 1 && result.stderr.contains("has no canary in progress, version 3 serves alone"), "\(result.stderr)")
 
         // Every request the controller acted on is in the audit trail; the requests are gone.
         let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8)
