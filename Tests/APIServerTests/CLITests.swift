@@ -5,7 +5,7 @@ import ModelplaneTestSupport
 import Testing
 
 /// The CLI against a real `modelplane serve`, found with no flags through MODELPLANE_DATA.
-@Suite(.timeLimit(.minutes(2))) struct CLITests {
+@Suite(.timeLimit(.minutes(5))) struct CLITests {
     final class Session {
         let directory = NSTemporaryDirectory() + "modelplane-cli-" + UUID().uuidString
         var server: PeerProcess!

@@ -9,7 +9,7 @@ import Testing
 /// Server-side dry run (`dryRun=All`) on every write the server serves: the whole request runs,
 /// checks included, and is answered as a real one would be, but nothing is stored, no
 /// resourceVersion moves and no watcher hears of it.
-@Suite(.timeLimit(.minutes(2))) struct DryRunTests {
+@Suite(.timeLimit(.minutes(5))) struct DryRunTests {
     /// Watches of every stored resource from `version`: `expectOnly` reads each one's first event.
     struct Watches {
         var streams: [(type: ResourceType, events: AsyncStream<StoredEvent>)]

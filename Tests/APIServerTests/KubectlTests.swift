@@ -5,7 +5,7 @@ import Testing
 
 /// kubectl (the pinned one setup-peers installs) against `modelplane serve` (a separate process, as users run it), through
 /// the kubeconfig serve writes: HTTPS with its local CA and the bearer token.
-@Suite(.timeLimit(.minutes(2))) struct KubectlTests {
+@Suite(.timeLimit(.minutes(5))) struct KubectlTests {
     final class Serve {
         let directory = NSTemporaryDirectory() + "modelplane-serve-" + UUID().uuidString
         var process: PeerProcess!
