@@ -96,8 +96,12 @@ public final class InferenceRouter: Sendable {
         let reflector = Reflector<ModelDeployment>(client: client, namespace: watchNamespace)
         for await event in reflector.events() {
             switch event {
-            case .replaced(let items, _): table.replace(items)
-            case .added(let md), .modified(let md): table.upsert(md)
+            case .replaced(let items, _):
+                table.replace(items)
+                for md in items { RouterMetrics.prepare(md) }
+            case .added(let md), .modified(let md):
+                table.upsert(md)
+                RouterMetrics.prepare(md)
             case .deleted(let md): table.remove(md)
             case .failed: continue  // the reflector retries; requests use what was last seen
             }
@@ -391,6 +395,16 @@ enum RouterMetrics {
             ])
             all[key] = made
             return made
+        }
+    }
+
+    /// Makes the series of a deployment's traffic lines at zero before their first request: a
+    /// series Prometheus first sees at 20 counts as starting there, so `rate` and
+    /// `histogram_quantile` would miss a new canary's first requests.
+    static func prepare(_ md: ModelDeployment) {
+        let namespace = md.metadata.namespace ?? "default"
+        for line in md.status?.traffic ?? [] where line.role != .shadow {
+            _ = handles(namespace, md.metadata.name ?? "", line).requests(code: 200)
         }
     }
 
