@@ -155,7 +155,9 @@ public final class InferenceRouter: Sendable {
 
     /// The route of a request for NAME (`pinned`: to that version) handed to `body`, or the error
     /// to answer instead.
-    private func routed(_ request: Request, name: String, pinned: String? = nil, _ body: (Route) async -> Response) async -> Response {
+    /// `split`: an inference request takes its turn of the weighted split; metadata and readiness
+    /// ask the version that takes the most requests, and leave the split's turns to inferences.
+    private func routed(_ request: Request, name: String, pinned: String? = nil, split: Bool = true, _ body: (Route) async -> Response) async -> Response {
         let namespace = request.headers[HTTPField.Name("Modelplane-Namespace")!] ?? configuration.namespace
         guard let md = table.deployment(namespace: namespace, name: name) else {
             return Self.error(.notFound, "no ModelDeployment \(namespace)/\(name)")
@@ -171,7 +173,9 @@ public final class InferenceRouter: Sendable {
             }
             line = found
         } else {
-            guard let chosen = table.choose(namespace: namespace, name: name) else { return Self.error(.serviceUnavailable, "\(name) has no version serving") }
+            guard let chosen = split ? table.choose(namespace: namespace, name: name) : table.primary(namespace: namespace, name: name) else {
+                return Self.error(.serviceUnavailable, "\(name) has no version serving")
+            }
             line = chosen
         }
         let versionURL = "\(Self.base(url))/v2/models/\(Self.escape(md.spec.model.name))/versions/\(Self.escape(line.version))"
@@ -179,7 +183,7 @@ public final class InferenceRouter: Sendable {
     }
 
     private func metadata(_ request: Request, name: String) async -> Response {
-        await routed(request, name: name) { route in
+        await routed(request, name: name, split: false) { route in
             switch await upstream.send("GET", route.versionURL, timeout: configuration.upstreamTimeout) {
             case .failure(let failure): return Self.error(failure)
             case .success(let answer):
@@ -194,7 +198,7 @@ public final class InferenceRouter: Sendable {
     }
 
     private func ready(_ request: Request, name: String) async -> Response {
-        await routed(request, name: name) { route in
+        await routed(request, name: name, split: false) { route in
             switch await upstream.send("GET", route.versionURL + "/ready", timeout: configuration.upstreamTimeout) {
             case .success(let answer) where answer.status == 200: return Response(status: .ok)
             case .success: return Self.error(.serviceUnavailable, "version \(route.target.version) of \(name) is not ready")

@@ -75,6 +75,15 @@ public final class TrafficTable: Sendable {
         }
     }
 
+    /// The line that takes the most requests (the stable one on a tie), without taking a turn of
+    /// the split: what metadata and readiness describe.
+    public func primary(namespace: String, name: String) -> ModelDeployment.TrafficTarget? {
+        state.withLock { state in
+            let lines = (state.deployments[Self.key(namespace, name)]?.status?.traffic ?? []).filter { $0.role != .shadow && $0.weight > 0 }
+            return lines.max { ($0.weight, $0.role == .stable ? 1 : 0) < ($1.weight, $1.role == .stable ? 1 : 0) }
+        }
+    }
+
     /// The shadow line a request should be copied to, if any: `weight` percent of requests,
     /// spread evenly (a running credit, not chance).
     public func mirror(namespace: String, name: String) -> ModelDeployment.TrafficTarget? {

@@ -183,6 +183,8 @@ import Testing
             if table.mirror(namespace: "default", name: "scorer") != nil { mirrored += 1 }
         }
         #expect(counts == ["2": 9000, "3": 1000], "the shadow never answers; the split is exact")
+        // Metadata and readiness describe the version taking the most, and take no turn.
+        #expect(table.primary(namespace: "default", name: "scorer")?.version == "2")
         #expect(longestRun <= 9, "the canary's share is spread out, not in bursts")
         #expect(mirrored == 3000)
     }
