@@ -174,6 +174,7 @@ struct ShadowComparison: Sendable, Equatable {
         var sum = 0.0
         var largest = 0.0
         var finite = true
+        var counted = 0
         for (x, y) in zip(a.values, b.values) {
             let difference = abs(x - y)
             // NaN or infinity on either side: no number to add, and no agreement (a NaN compares
@@ -183,6 +184,7 @@ struct ShadowComparison: Sendable, Equatable {
                 continue
             }
             sum += difference
+            counted += 1
             largest = max(largest, difference)
         }
         let agree: Bool
@@ -196,7 +198,8 @@ struct ShadowComparison: Sendable, Equatable {
                 return argmax(a.values[start..<end]) == argmax(b.values[start..<end])
             }
         }
-        return ShadowComparison(agree: agree, absDiff: sum, elements: a.values.count)
+        // The mean is over the elements that have a difference (NaN and infinity have none).
+        return ShadowComparison(agree: agree, absDiff: sum, elements: counted)
     }
 
     static func argmax(_ values: ArraySlice<Double>) -> Int? {

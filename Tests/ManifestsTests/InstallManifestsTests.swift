@@ -73,6 +73,14 @@ import Testing
         ] {
             #expect(chart.contains(required), "the chart lacks \(required)")
         }
+        // The plain manifests carry the same router, as hardened.
+        let plain = try String(contentsOfFile: Self.root + "/manifests/install/50-router.yaml", encoding: .utf8)
+        for required in [
+            "- router", "--listen=0.0.0.0:8080", "kind: PodDisruptionBudget", "path: /v2/health/ready", "verbs: [\"get\", \"list\", \"watch\"]",
+            "runAsNonRoot: true", "readOnlyRootFilesystem: true", "allowPrivilegeEscalation: false", "drop: [\"ALL\"]", "type: RuntimeDefault",
+        ] {
+            #expect(plain.contains(required), "manifests/install/50-router.yaml lacks \(required)")
+        }
         let single = try await String(contentsOfFile: try Self.render(["router.replicaCount=1"]), encoding: .utf8)
         #expect(!single.contains("kind: PodDisruptionBudget"), "one replica cannot keep one up through a disruption")
         let without = try await String(contentsOfFile: try Self.render(["router.enabled=false"]), encoding: .utf8)
