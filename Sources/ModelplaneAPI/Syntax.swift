@@ -202,7 +202,7 @@ public enum Syntax {
     /// Nil when it is not one, or not above zero.
     public static func bytes(_ s: String) -> Int64? {
         let units: [(String, Int64)] = [
-            ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40), ("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000),
+            ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000),
         ]
         for (suffix, scale) in units where s.hasSuffix(suffix) {
             guard let value = Int64(s.dropLast(suffix.count)), value > 0 else { return nil }

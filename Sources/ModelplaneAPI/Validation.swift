@@ -161,7 +161,7 @@ extension ModelDeployment.Spec {
             if !(capture.sampleRate > 0 && capture.sampleRate <= 1) {
                 errors.append(FieldError(.invalid, capturePath.appending("sampleRate"), "\(capture.sampleRate): must be above 0 and at most 1"))
             }
-            if let size = capture.maxBytes, Syntax.bytes(size) == nil || size.hasSuffix("Ti") {
+            if let size = capture.maxBytes, Syntax.bytes(size) == nil {
                 errors.append(FieldError(.invalid, capturePath.appending("maxBytes"), "\"\(size)\": must be a size such as 1048576, 512Ki or 64Mi"))
             }
         }

@@ -203,6 +203,13 @@ public enum CanaryProgress {
         return Placement(serve: canary.canaryVersion, stable: canary.stableVersion, shadow: shadow)
     }
 
+    /// Where the split is, as status and the commands say it: `canary 4 takes 10 %, stable 2 90 %
+    /// (step 2 of 4[, NOTE])`.
+    public static func split(_ c: ModelDeployment.CanaryStatus, steps: Int, note: String? = nil) -> String {
+        "canary \(c.canaryVersion) takes \(c.weight) %, stable \(c.stableVersion) \(100 - c.weight) % "
+            + "(step \(min(Int(c.step) + 1, steps)) of \(steps)\(note.map { ", \($0)" } ?? ""))"
+    }
+
     public enum Advance: Sendable, Hashable {
         /// Every step is done: the canary becomes stable.
         case completed

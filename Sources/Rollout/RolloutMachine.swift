@@ -211,10 +211,7 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
     /// the steps are, requeued when a timed pause ends.
     mutating func progressing(_ c: ModelDeployment.CanaryStatus, _ advance: CanaryProgress.Advance) -> RolloutDecision {
         let steps = deployment.spec.rollout?.canary?.steps.count ?? 0
-        let at = min(Int(c.step) + 1, steps)
-        let message =
-            "canary \(c.canaryVersion) takes \(c.weight) %, stable \(c.stableVersion) \(100 - c.weight) % (step \(at) of \(steps))"
-            + (c.message.map { ": \($0)" } ?? "")
+        let message = CanaryProgress.split(c, steps: steps) + (c.message.map { ": \($0)" } ?? "")
         ending = .canary(message)
         status.servingVersion = serving
         status.observedGeneration = generation

@@ -79,8 +79,7 @@ final class CaptureWriter: Sendable {
                 let index = current.map { $0.index + 1 } ?? (Self.newest(in: folder) ?? 0) + 1
                 try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 let path = "\(folder)/capture-\(index).jsonl"
-                FileManager.default.createFile(atPath: path, contents: nil)
-                guard let handle = FileHandle(forWritingAtPath: path) else { continue }
+                guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else { continue }
                 current = (handle, 0, index)
                 // Keep the newest files only.
                 for old in Self.indexes(in: folder) where old <= index - Self.files {

@@ -222,15 +222,13 @@ public final class InferenceRouter: Sendable {
 
     /// Sends an inference request along its route and rewrites the answer.
     private func forward(_ request: Request, name: String, _ route: Route, mirrored: Bool) async -> Response {
-        var request = request
         let target = route.target
         let body: ByteBuffer
         let limit = configuration.maxBodyBytes
-        let incoming = request
         switch await Self.within(
             configuration.upstreamTimeout,
             {
-                var reading = incoming
+                var reading = request
                 return try await reading.collectBody(upTo: limit)
             })
         {

@@ -90,9 +90,7 @@ struct CanaryTarget: ParsableArguments {
         switch c.phase {
         case .aborted: return "aborted: stable \(c.stableVersion) takes every request"
         case .loading: return "canary \(c.canaryVersion) loading beside stable \(c.stableVersion)"
-        case .progressing, .paused:
-            let at = "step \(min(Int(c.step) + 1, steps)) of \(steps)"
-            return "canary \(c.canaryVersion) takes \(c.weight) %, stable \(c.stableVersion) \(100 - c.weight) % (\(at)\(c.phase == .paused ? ", paused" : ""))"
+        case .progressing, .paused: return CanaryProgress.split(c, steps: steps, note: c.phase == .paused ? "paused" : nil)
         }
     }
 }
