@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "TrafficRouter",
             dependencies: [
-                "HTTPClient", "KubeClient", "ModelplaneAPI",
+                "AWS", "HTTPClient", "KubeClient", "ModelplaneAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

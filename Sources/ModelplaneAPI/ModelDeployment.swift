@@ -183,6 +183,17 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
             self.rollbackAlarms = rollbackAlarms
         }
 
+        /// The production variant that serves `version` while a canary splits the endpoint: `v-VERSION`
+        /// when the version is already a valid variant name (letters, digits, inner dashes), else
+        /// `v-` and a hash of it. The router names it as `TargetVariant`; the controller gives it its
+        /// weight. (An endpoint serving one version alone keeps the one variant `primary`.)
+        public static func variantName(version: String) -> String {
+            let valid =
+                version.count <= 61 && !version.isEmpty && version.first != "-" && version.last != "-"
+                && version.utf8.allSatisfy { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 }
+            return "v-" + (valid ? version : FNV1a.safeHash(version))
+        }
+
         /// SageMaker's blue/green traffic shifting (`BlueGreenUpdatePolicy.TrafficRoutingConfiguration`).
         public struct TrafficRouting: Codable, Sendable, Hashable {
             public enum Kind: String, Codable, Sendable, CaseIterable {

@@ -1,4 +1,5 @@
-public import Foundation
+import AWS
+import Foundation
 import HTTPClient
 import HTTPTypes
 import Hummingbird
@@ -6,7 +7,7 @@ import HummingbirdCore
 public import KubeClient
 import Logging
 import Metrics
-public import ModelplaneAPI
+import ModelplaneAPI
 import NIOCore
 import Synchronization
 
@@ -25,9 +26,10 @@ private typealias Status = HTTPTypes.HTTPResponse.Status
 /// `{"error": "..."}`: an unknown deployment 404, one with nothing serving 503, a backend that
 /// refuses or is down 503 at once, one that does not answer in time 504, a body over the limit 413.
 ///
-/// Triton deployments only, in this first step: a request goes to
-/// `/v2/models/MODEL/versions/V/infer`, binary tensor data (`Inference-Header-Content-Length`)
-/// passed through both ways.
+/// Triton: a request goes to `/v2/models/MODEL/versions/V/infer`, binary tensor data
+/// (`Inference-Header-Content-Length`) passed through both ways. SageMaker: InvokeEndpoint, signed
+/// with SigV4, naming the production variant (`TargetVariant`) when a canary splits the endpoint;
+/// binary tensors travel as Triton on SageMaker takes them (`json-header-size` in the content type).
 public final class InferenceRouter: Sendable {
     public struct Configuration: Sendable {
         /// The namespace of a NAME no header qualifies.
@@ -145,12 +147,20 @@ public final class InferenceRouter: Sendable {
 
     // MARK: - Endpoints
 
-    /// Where a request goes: its deployment, the line of its traffic that answers, and that
-    /// version's URL on the backend (`…/v2/models/MODEL/versions/V`).
+    /// Where a request goes: its deployment, the line of its traffic that answers, and how that
+    /// version is reached on the backend.
     struct Route {
         var deployment: ModelDeployment
         var target: ModelDeployment.TrafficTarget
-        var versionURL: String
+        var backend: Backend
+
+        enum Backend {
+            /// Triton: the version's URL, `…/v2/models/MODEL/versions/V`.
+            case triton(versionURL: String)
+            /// SageMaker: InvokeEndpoint on `endpoint`, naming the variant when the endpoint has
+            /// several (the router does the split itself, so each revision's figures are exact).
+            case sageMaker(SageMakerRuntime, endpoint: String, variant: String?)
+        }
     }
 
     /// The route of a request for NAME (`pinned`: to that version) handed to `body`, or the error
@@ -161,9 +171,6 @@ public final class InferenceRouter: Sendable {
         let namespace = request.headers[HTTPField.Name("Modelplane-Namespace")!] ?? configuration.namespace
         guard let md = table.deployment(namespace: namespace, name: name) else {
             return Self.error(.notFound, "no ModelDeployment \(namespace)/\(name)")
-        }
-        guard let url = md.spec.backend.triton?.url else {
-            return Self.error(.notImplemented, "\(namespace)/\(name) is not served by Triton; the router fronts Triton deployments only so far")
         }
         let line: ModelDeployment.TrafficTarget
         if let pinned {
@@ -178,18 +185,42 @@ public final class InferenceRouter: Sendable {
             }
             line = chosen
         }
-        let versionURL = "\(Self.base(url))/v2/models/\(Self.escape(md.spec.model.name))/versions/\(Self.escape(line.version))"
-        return await body(Route(deployment: md, target: line, versionURL: versionURL))
+        let backend: Route.Backend
+        if let url = md.spec.backend.triton?.url {
+            backend = .triton(versionURL: Self.versionURL(url, model: md.spec.model.name, version: line.version))
+        } else if let sagemaker = md.spec.backend.sagemaker {
+            guard let runtime = upstream.sageMaker(region: sagemaker.region, apiEndpoint: sagemaker.endpointURL) else {
+                return Self.error(.serviceUnavailable, "\(name) is served by SageMaker and this router has no AWS credentials")
+            }
+            let lines = (md.status?.traffic ?? []).filter { $0.role != .shadow }.count
+            backend = .sageMaker(
+                runtime, endpoint: sagemaker.endpointName ?? name,
+                variant: lines > 1 ? ModelDeployment.SageMaker.variantName(version: line.version) : nil)
+        } else {
+            return Self.error(.notImplemented, "\(namespace)/\(name) names no backend the router can reach")
+        }
+        return await body(Route(deployment: md, target: line, backend: backend))
+    }
+
+    static func versionURL(_ url: String, model: String, version: String) -> String {
+        "\(Self.base(url))/v2/models/\(Self.escape(model))/versions/\(Self.escape(version))"
     }
 
     private func metadata(_ request: Request, name: String) async -> Response {
         await routed(request, name: name, split: false) { route in
-            switch await upstream.send("GET", route.versionURL, timeout: configuration.upstreamTimeout) {
+            let versions = JSONValue.array((route.deployment.status?.traffic ?? []).filter { $0.role != .shadow }.map { .string($0.version) })
+            guard case .triton(let versionURL) = route.backend else {
+                // SageMaker has no metadata call: what the deployment says.
+                var response = Self.json(.ok, ["name": .string(name), "versions": versions, "platform": "sagemaker", "inputs": [], "outputs": []])
+                Self.tag(&response, route.target)
+                return response
+            }
+            switch await upstream.send("GET", versionURL, timeout: configuration.upstreamTimeout) {
             case .failure(let failure): return Self.error(failure)
             case .success(let answer):
                 guard answer.status == 200, var document = try? JSONValue(parsing: answer.body) else { return Self.relay(answer) }
                 document["name"] = .string(name)
-                document["versions"] = .array((route.deployment.status?.traffic ?? []).filter { $0.role != .shadow }.map { .string($0.version) })
+                document["versions"] = versions
                 var response = Self.json(.ok, document)
                 Self.tag(&response, route.target)
                 return response
@@ -199,7 +230,9 @@ public final class InferenceRouter: Sendable {
 
     private func ready(_ request: Request, name: String) async -> Response {
         await routed(request, name: name, split: false) { route in
-            switch await upstream.send("GET", route.versionURL + "/ready", timeout: configuration.upstreamTimeout) {
+            // SageMaker: a version the controller lists in status.traffic is InService.
+            guard case .triton(let versionURL) = route.backend else { return Response(status: .ok) }
+            switch await upstream.send("GET", versionURL + "/ready", timeout: configuration.upstreamTimeout) {
             case .success(let answer) where answer.status == 200: return Response(status: .ok)
             case .success: return Self.error(.serviceUnavailable, "version \(route.target.version) of \(name) is not ready")
             case .failure(let failure): return Self.error(failure)
@@ -248,36 +281,101 @@ public final class InferenceRouter: Sendable {
             return Self.error(.badRequest, "the request is not a KServe v2 inference request (a JSON object)")
         }
         let id = document["id"]?.stringValue ?? request.headers[HTTPField.Name("X-Request-Id")!] ?? UUID().uuidString.lowercased()
-        var headers: HTTPHeaders = ["Content-Type": request.headers[.contentType] ?? "application/json"]
-        if headerLength != nil { headers.set("Inference-Header-Content-Length", String(jsonEnd)) }
-        let outgoing = bytes
         let namespace = route.deployment.metadata.namespace ?? "default"
         let started = ContinuousClock.now
-        let result = await upstream.send("POST", route.versionURL + "/infer", headers: headers, body: outgoing, timeout: configuration.upstreamTimeout)
+        let sent = await send(route, request: request, body: bytes, binaryFrom: headerLength.map { _ in jsonEnd }, id: id)
         let latency = ContinuousClock.now - started
         RouterMetrics.upstream(namespace: namespace, name: name, target: target, latency)
-        switch result {
-        case .failure(let failure): return Self.error(failure, id: id)
-        case .success(let answer):
-            if mirrored, let shadow = table.mirror(namespace: namespace, name: name), let url = route.deployment.spec.backend.triton?.url {
+        switch sent {
+        case .refused(let refusal):
+            var response = refusal
+            response.headers[HTTPField.Name("X-Request-Id")!] = id
+            return response
+        case .answered(let answer, let headers, let answered):
+            if mirrored, case .triton = route.backend, let shadow = table.mirror(namespace: namespace, name: name),
+                let url = route.deployment.spec.backend.triton?.url
+            {
                 mirror.offer(
                     ShadowJob(
                         namespace: namespace, name: name, version: shadow.version,
-                        url: "\(Self.base(url))/v2/models/\(Self.escape(route.deployment.spec.model.name))/versions/\(Self.escape(shadow.version))/infer",
-                        headers: headers, body: outgoing, primary: answer, primaryLatency: latency, compare: route.deployment.spec.shadow?.compare))
+                        url: Self.versionURL(url, model: route.deployment.spec.model.name, version: shadow.version) + "/infer",
+                        headers: headers, body: bytes, primary: answer, primaryLatency: latency, compare: route.deployment.spec.shadow?.compare))
             }
             if let capture, let spec = route.deployment.spec.capture, CaptureWriter.sampled(spec) {
                 let answerEnd = min(answer.headers["Inference-Header-Content-Length"].flatMap(Int.init) ?? answer.body.count, answer.body.count)
                 capture.offer(
-                    namespace: namespace, name: name, capture: spec, id: id, target: target, latency: latency, request: document,
+                    namespace: namespace, name: name, capture: spec, id: id, target: answered, latency: latency, request: document,
                     requestBinary: Data(bytes.dropFirst(jsonEnd)), answer: try? JSONValue(parsing: Data(answer.body.prefix(answerEnd))),
                     answerBinary: Data(answer.body.dropFirst(answerEnd)), status: answer.status)
             }
-            var response = Self.rewrite(answer, name: name, version: target.version, id: id)
-            Self.tag(&response, target)
+            var response = Self.rewrite(answer, name: name, version: answered.version, id: id)
+            Self.tag(&response, answered)
             response.headers[HTTPField.Name("X-Request-Id")!] = id
             return response
         }
+    }
+
+    /// Sends one inference request along its route: the backend's answer (binary outputs marked
+    /// with `Inference-Header-Content-Length` whatever the backend), the headers it was sent with
+    /// (a shadow copy gets the same) and the traffic line that answered; or the error to answer.
+    /// `binaryFrom`: where binary tensors follow the JSON part of `body`.
+    private func send(
+        _ route: Route, request: Request, body: Data, binaryFrom: Int?, id: String
+    ) async -> Sent {
+        let contentType = request.headers[.contentType] ?? "application/json"
+        switch route.backend {
+        case .triton(let versionURL):
+            var headers: HTTPHeaders = ["Content-Type": contentType]
+            if let binaryFrom { headers.set("Inference-Header-Content-Length", String(binaryFrom)) }
+            switch await upstream.send("POST", versionURL + "/infer", headers: headers, body: body, timeout: configuration.upstreamTimeout) {
+            case .failure(let failure): return .refused(Self.error(failure))
+            case .success(let answer): return .answered(answer, sentWith: headers, by: route.target)
+            }
+        case .sageMaker(let runtime, let endpoint, let variant):
+            // Triton on SageMaker takes binary tensors with the JSON part's size in the content type.
+            let invocation = SageMakerRuntime.Invocation(
+                endpointName: endpoint, body: body,
+                contentType: binaryFrom.map { "application/vnd.sagemaker-triton.binary+json;json-header-size=\($0)" } ?? contentType,
+                accept: request.headers[.accept], targetVariant: variant, inferenceID: id)
+            let signed: (url: String, headers: HTTPHeaders)
+            do {
+                signed = try await runtime.signed(invocation)
+            } catch {
+                return .refused(Self.error(.serviceUnavailable, "the router cannot sign SageMaker requests: \(error)"))
+            }
+            switch await upstream.send("POST", signed.url, headers: signed.headers, body: body, timeout: configuration.upstreamTimeout) {
+            case .failure(let failure): return .refused(Self.error(failure))
+            case .success(var answer):
+                guard answer.status == 200 else {
+                    let refused = SageMakerRuntime.failure(status: answer.status, headers: answer.headers, body: answer.body)
+                    var response = Self.error(Status(code: refused.status), "SageMaker endpoint \(endpoint): \(refused.code): \(refused.message)")
+                    if refused.status == 429 { response.headers[.retryAfter] = "1" }
+                    return .refused(response)
+                }
+                if let type = answer.headers["Content-Type"], let size = Self.jsonHeaderSize(type) {
+                    answer.headers.set("Content-Type", "application/json")
+                    answer.headers.set("Inference-Header-Content-Length", String(size))
+                }
+                // The variant SageMaker says answered, when it says one this deployment has.
+                let invoked = answer.headers["X-Amzn-Invoked-Production-Variant"]
+                let answered =
+                    (route.deployment.status?.traffic ?? []).first {
+                        $0.role != .shadow && invoked != nil && ModelDeployment.SageMaker.variantName(version: $0.version) == invoked
+                    } ?? route.target
+                return .answered(answer, sentWith: signed.headers, by: answered)
+            }
+        }
+    }
+
+    enum Sent {
+        case answered(Upstream.Answer, sentWith: HTTPHeaders, by: ModelDeployment.TrafficTarget)
+        case refused(Response)
+    }
+
+    /// `N` of a `…;json-header-size=N` content type (Triton's binary tensors on SageMaker).
+    static func jsonHeaderSize(_ contentType: String) -> Int? {
+        guard let range = contentType.range(of: "json-header-size=") else { return nil }
+        return Int(contentType[range.upperBound...].prefix { $0.isNumber })
     }
 
     /// `body`'s result, or nil when it has not finished within `limit` (it is then cancelled).

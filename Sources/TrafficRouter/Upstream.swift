@@ -1,3 +1,4 @@
+public import AWS
 public import Foundation
 public import HTTPClient
 
@@ -18,8 +19,22 @@ public struct Upstream: Sendable {
     }
 
     let http: HTTPClient
+    /// Whose credentials sign SageMaker invocations (nil: SageMaker deployments are answered 503).
+    let aws: (any AWSCredentialsProvider)?
+    /// The environment, read once (endpoint overrides such as `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`).
+    let environment: [String: String]
 
-    public init(http: HTTPClient) { self.http = http }
+    public init(http: HTTPClient, aws: (any AWSCredentialsProvider)? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.http = http
+        self.aws = aws
+        self.environment = environment
+    }
+
+    /// SageMaker's runtime in `region` (`apiEndpoint`: the deployment's API URL, which emulators
+    /// also serve the runtime on), or nil without credentials.
+    func sageMaker(region: String, apiEndpoint: String?) -> SageMakerRuntime? {
+        aws.map { SageMakerRuntime(region: region, apiEndpoint: apiEndpoint, credentials: $0, environment: environment) }
+    }
 
     func send(_ method: String, _ url: String, headers: HTTPHeaders = [:], body: Data? = nil, timeout: Duration) async -> Result<Answer, Failure> {
         do {

@@ -1,3 +1,4 @@
+import AWS
 import ArgumentParser
 import Foundation
 import HTTPClient
@@ -77,8 +78,10 @@ struct RouterCommand: AsyncParsableCommand {
     ) async throws {
         let http = HTTPClient()
         defer { http.shutdown() }
-        let router = InferenceRouter(
-            client: client, watchNamespace: watchNamespace, upstream: Upstream(http: http), configuration: configuration, shadows: shadows)
+        // SageMaker invocations are signed with the standard credential chain (environment, web
+        // identity, profile), as the controller's SageMaker calls are.
+        let upstream = Upstream(http: http, aws: DefaultAWSCredentialsProvider(http: http))
+        let router = InferenceRouter(client: client, watchNamespace: watchNamespace, upstream: upstream, configuration: configuration, shadows: shadows)
         let shown = host.contains(":") ? "[\(host)]" : host
         let listening = Mutex(false)
         do {

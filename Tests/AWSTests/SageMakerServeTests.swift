@@ -126,4 +126,100 @@ import Testing
         #expect(ready.status?.phase == .ready, "\(String(describing: ready.status))")
         #expect(!serve.log.contains(moto.secretKey))
     }
+
+    /// The inference router in front of a SageMaker deployment: InvokeEndpoint signed with the
+    /// standard credential chain (moto checks the signature), the answer named as the deployment
+    /// and the version that answered, the request id passed to SageMaker.
+    @Test func theRouterInvokesTheEndpointSignedAndSaysWhichVersionAnswered() async throws {
+        let moto = try await SageMakerMotoTests.Moto()
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let directory = NSTemporaryDirectory() + "modelplane-sagemaker-router-" + UUID().uuidString
+        let environment = [
+            "AWS_ACCESS_KEY_ID": moto.accessKey, "AWS_SECRET_ACCESS_KEY": moto.secretKey, "AWS_ENDPOINT_URL_SAGEMAKER": moto.endpoint,
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": moto.endpoint, "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        ]
+        let serve = try await PeerProcess.modelplaneServe(
+            data: directory, controller: true, extraArguments: ["--sagemaker-poll", "1"], environment: environment)
+        defer { serve.stop() }
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        var md = try SageMakerContractTests.churn()
+        md.metadata.namespace = "default"
+        md.metadata.resourceVersion = nil
+        _ = try await kube.create(md)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await kube.get(ModelDeployment.self, name: "churn-predictor", namespace: "default").status?.traffic == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        _ = await serve.waitForOutput(timeout: .seconds(30)) { $0.contains("inference router on http://127.0.0.1:") }
+        let line = serve.log.split(separator: "\n").first { $0.contains("inference router on") } ?? ""
+        let port = try #require(line.split(separator: " ").first { $0.hasPrefix("http://") }?.split(separator: ":").last.flatMap { Int($0) }, "\(line)")
+        let router = "http://127.0.0.1:\(port)"
+        while (try? await http.execute(HTTPRequest(url: router + "/v2/health/ready")).status) != 200, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+
+        // What the endpoint answers (moto answers what it is told to, once per distinct request).
+        let answer: JSONValue = ["model_name": "churn", "outputs": [["name": "OUTPUT0", "shape": [1], "datatype": "FP32", "data": [0.25]]]]
+        let results: JSONValue = [
+            "results": [["Body": .string(answer.canonicalText), "ContentType": "application/json", "InvokedProductionVariant": "primary"]]
+        ]
+        let queued = try await http.execute(
+            HTTPRequest(
+                method: "POST", url: moto.endpoint + "/moto-api/static/sagemaker/endpoint-results", headers: ["Content-Type": "application/json"],
+                body: Data(results.canonicalText.utf8)))
+        #expect(queued.status == 201 || queued.status == 200, "\(String(decoding: queued.body, as: UTF8.self))")
+
+        let input: JSONValue = ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [3.0]]]]
+        let response = try await http.execute(
+            HTTPRequest(
+                method: "POST", url: router + "/v2/models/churn-predictor/infer", headers: ["Content-Type": "application/json", "X-Request-Id": "r-17"],
+                body: Data(input.canonicalText.utf8)))
+        #expect(response.status == 200, "\(String(decoding: response.body, as: UTF8.self))\n\(serve.log)")
+        let document = try JSONValue(parsing: response.body)
+        #expect(document["model_name"] == "churn-predictor" && document["model_version"] == "2024-11-03" && document["id"] == "r-17")
+        #expect(document["outputs"] == answer["outputs"])
+        #expect(response.headers["Modelplane-Version"] == "2024-11-03" && response.headers["X-Request-Id"] == "r-17")
+
+        // Metadata and readiness come from the deployment (SageMaker has no metadata call).
+        let metadata = try JSONValue(parsing: try await http.execute(HTTPRequest(url: router + "/v2/models/churn-predictor")).body)
+        #expect(metadata["platform"] == "sagemaker" && metadata["versions"] == ["2024-11-03"])
+        #expect(try await http.execute(HTTPRequest(url: router + "/v2/models/churn-predictor/ready")).status == 200)
+        #expect(!serve.log.contains(moto.secretKey))
+    }
+
+    /// InvokeEndpoint's SigV4 against moto's verification: the right key is let in, a wrong one is
+    /// refused, and what the router would answer says so without the key.
+    @Test func invocationsAreSignedAndAWrongKeyIsSaidWithoutTheSecret() async throws {
+        let moto = try await SageMakerMotoTests.Moto()
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        func invoke(secret: String) async throws -> HTTPResponse {
+            let runtime = SageMakerRuntime(
+                region: "us-east-1", apiEndpoint: moto.endpoint,
+                credentials: StaticCredentialsProvider(AWSCredentials(accessKeyID: moto.accessKey, secretAccessKey: secret)), environment: [:])
+            let body = Data(#"{"inputs":[]}"#.utf8)
+            let signed = try await runtime.signed(.init(endpointName: "churn", body: body, contentType: "application/json", inferenceID: "id-1"))
+            #expect(signed.url == moto.endpoint + "/endpoints/churn/invocations")
+            return try await http.execute(HTTPRequest(method: "POST", url: signed.url, headers: signed.headers, body: body))
+        }
+        #expect(try await invoke(secret: moto.secretKey).status == 200)
+        let wrongSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYWRONGKEY"
+        let refused = try await invoke(secret: wrongSecret)
+        #expect(refused.status == 403)
+        let said = SageMakerRuntime.failure(status: refused.status, headers: refused.headers, body: refused.body)
+        #expect(said.status == 503 && said.message.contains("refused the router's credentials"), "\(said)")
+        #expect(!said.message.contains(wrongSecret) && !said.message.contains(moto.secretKey))
+
+        // SageMaker's own errors, as the router answers them.
+        let modelError = SageMakerRuntime.failure(
+            status: 424, headers: ["X-Amzn-ErrorType": "ModelError:http://internal.amazon.com/coral/com.amazon.sagemaker/"],
+            body: Data(#"{"OriginalStatusCode":400,"OriginalMessage":"bad input shape","message":"Received client error (400)"}"#.utf8))
+        #expect(modelError.status == 400 && modelError.message == "the model answered 400: bad input shape")
+        let throttled = SageMakerRuntime.failure(status: 400, headers: ["X-Amzn-ErrorType": "ThrottlingException"], body: Data(#"{"message":"slow"}"#.utf8))
+        #expect(throttled.status == 429)
+        let missing = SageMakerRuntime.failure(
+            status: 400, headers: ["X-Amzn-ErrorType": "ValidationError"], body: Data(#"{"message":"Endpoint churn of account 1 not found."}"#.utf8))
+        #expect(missing.status == 503)
+    }
 }
