@@ -198,7 +198,20 @@ extension SageMakerAPI {
             failureReason: described?["FailureReason"]?.stringValue, endpointArn: described?["EndpointArn"]?.stringValue,
             variantName: variant?["VariantName"]?.stringValue,
             instanceCount: (variant?["DesiredInstanceCount"] ?? variant?["CurrentInstanceCount"])?.int64Value, modelExists: modelExists,
-            configExists: configExists)
+            configExists: configExists,
+            variants: (described?["ProductionVariants"]?.arrayValue ?? []).compactMap { variant in
+                variant["VariantName"]?.stringValue.map {
+                    SageMakerObservation.Variant(name: $0, weight: Self.number(variant["DesiredWeight"]) ?? Self.number(variant["CurrentWeight"]))
+                }
+            })
+    }
+
+    static func number(_ value: JSONValue?) -> Double? {
+        switch value {
+        case .double(let d)?: d
+        case .int(let i)?: Double(i)
+        default: nil
+        }
     }
 
     /// A Describe call; nil when SageMaker says the resource does not exist ("Could not find …").

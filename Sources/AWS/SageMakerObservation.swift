@@ -12,11 +12,26 @@ public struct SageMakerObservation: Sendable, Hashable {
     public var instanceCount: Int64?
     public var modelExists: Bool
     public var configExists: Bool
+    /// Every production variant: its name and its weight (the desired one while SageMaker moves
+    /// to it, else the current one).
+    public var variants: [Variant]
+
+    public struct Variant: Sendable, Hashable {
+        public var name: String
+        public var weight: Double?
+
+        public init(name: String, weight: Double?) {
+            self.name = name
+            self.weight = weight
+        }
+    }
 
     public init(
         endpointStatus: EndpointStatus? = nil, endpointConfigName: String? = nil, pendingConfigName: String? = nil, failureReason: String? = nil,
-        endpointArn: String? = nil, variantName: String? = nil, instanceCount: Int64? = nil, modelExists: Bool, configExists: Bool
+        endpointArn: String? = nil, variantName: String? = nil, instanceCount: Int64? = nil, modelExists: Bool, configExists: Bool,
+        variants: [Variant] = []
     ) {
+        self.variants = variants
         self.endpointStatus = endpointStatus
         self.endpointConfigName = endpointConfigName
         self.pendingConfigName = pendingConfigName

@@ -373,7 +373,8 @@ extension ModelDeployment.SageMakerRecord: DirectlyReadable {
         let m = try JSONMembers(value)
         self.init(
             region: try m.string("region"), endpointURL: try m.string(ifPresent: "endpointURL"), endpoint: try m.string("endpoint"),
-            resources: try m.array("resources"), pendingConfig: try m.string(ifPresent: "pendingConfig"))
+            resources: try m.array("resources"), pendingConfig: try m.string(ifPresent: "pendingConfig"),
+            splitConfigs: try m.strings(ifPresent: "splitConfigs"))
     }
 }
 

@@ -323,12 +323,13 @@ extension ModelDeployment.TritonRecord: DirectlyWritable {
 
 extension ModelDeployment.SageMakerRecord: DirectlyWritable {
     var directJSON: JSONValue {
-        var o = JSONObjectWriter(capacity: 5)
+        var o = JSONObjectWriter(capacity: 6)
         o.set("region", region)
         o.set("endpointURL", endpointURL)
         o.set("endpoint", endpoint)
         o.set("resources", resources)
         o.set("pendingConfig", pendingConfig)
+        o.set("splitConfigs", splitConfigs)
         return o.value
     }
 }

@@ -534,13 +534,20 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// The config the last CreateEndpoint/UpdateEndpoint asked for, until the endpoint serves it
         /// or SageMaker rolls it back.
         public var pendingConfig: String?
+        /// Endpoint configs of several production variants (a canary's: the stable version's
+        /// model and the canary's, weighted), which own no model; deleted once nothing uses them.
+        public var splitConfigs: [String]?
 
-        public init(region: String, endpointURL: String? = nil, endpoint: String, resources: [SageMakerResource] = [], pendingConfig: String? = nil) {
+        public init(
+            region: String, endpointURL: String? = nil, endpoint: String, resources: [SageMakerResource] = [], pendingConfig: String? = nil,
+            splitConfigs: [String]? = nil
+        ) {
             self.region = region
             self.endpointURL = endpointURL
             self.endpoint = endpoint
             self.resources = resources
             self.pendingConfig = pendingConfig
+            self.splitConfigs = splitConfigs
         }
     }
 

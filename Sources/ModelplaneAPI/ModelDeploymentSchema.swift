@@ -299,9 +299,8 @@ extension ModelDeployment {
                     rule: "!has(self.shadow) || !has(self.backend.triton) || self.shadow.version.matches('^[1-9][0-9]{0,17}$')",
                     message: "Triton model versions are positive integers", fieldPath: ".shadow.version"),
                 .init(
-                    rule:
-                        "!has(self.backend.sagemaker) || (!has(self.shadow) && (!has(self.rollout) || !has(self.rollout.strategy) || self.rollout.strategy != 'Canary'))",
-                    message: "shadow traffic and Canary rollouts are not built for SageMaker yet", fieldPath: ".backend.sagemaker"),
+                    rule: "!has(self.backend.sagemaker) || !has(self.shadow)", message: "shadow traffic is not built for SageMaker yet",
+                    fieldPath: ".shadow"),
             ]
         ))
 
@@ -365,6 +364,12 @@ extension ModelDeployment {
                                                     .required("version", .string(.init("The model version they serve."))),
                                                 ])), description: "Created models and endpoint configs, oldest first.", maxItems: nil)),
                                 .optional("pendingConfig", .string(.init("The config SageMaker is moving the endpoint to."))),
+                                .optional(
+                                    "splitConfigs",
+                                    .array(
+                                        items: .string(.init("An EndpointConfig name.")),
+                                        description: "Endpoint configs of several weighted production variants (a canary's), which own no model.",
+                                        maxItems: nil)),
                             ]))),
                 .optional(
                     "extensions",

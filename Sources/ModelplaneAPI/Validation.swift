@@ -165,11 +165,11 @@ extension ModelDeployment.Spec {
                 errors.append(FieldError(.invalid, capturePath.appending("maxBytes"), "\"\(size)\": must be a size such as 1048576, 512Ki or 64Mi"))
             }
         }
-        if backendKind == .sagemaker, shadow != nil || strategy == .canary {
+        if backendKind == .sagemaker, shadow != nil {
             errors.append(
                 FieldError(
-                    .forbidden, backendPath.appending("sagemaker"),
-                    "shadow traffic and Canary rollouts are not built for SageMaker yet: use BlueGreen with trafficRouting"))
+                    .forbidden, path.appending("shadow"),
+                    "shadow traffic is not built for SageMaker yet (its shadow variants need the shadow version's own artifact): use a Canary rollout"))
         }
 
         if let smoke = rollout?.smokeInference {

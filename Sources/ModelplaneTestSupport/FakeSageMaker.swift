@@ -242,7 +242,11 @@ public final class FakeSageMaker: SageMakerAPI {
                     throw Failure(
                         message: "The variant name(s) \"\(variant)\" is/are not present within endpoint configuration \"\(found.config)\".")
                 }
-                found.desiredCount = desired["DesiredInstanceCount"]?.int64Value
+                found.desiredCount = desired["DesiredInstanceCount"]?.int64Value ?? found.desiredCount
+                // SageMaker shows the weight it moves to as DesiredWeight until the update ends.
+                if let weight = desired["DesiredWeight"], let index = found.variants.firstIndex(where: { $0["VariantName"]?.stringValue == variant }) {
+                    found.variants[index]["DesiredWeight"] = weight
+                }
             }
             found.status = "Updating"
             found.until = state.now + timing.update
@@ -356,6 +360,9 @@ public final class FakeSageMaker: SageMakerAPI {
                     endpoint.variants[index]["CurrentInstanceCount"] = .int(count)
                     endpoint.variants[index]["DesiredInstanceCount"] = .int(count)
                 }
+            }
+            for index in endpoint.variants.indices {
+                endpoint.variants[index]["CurrentWeight"] = endpoint.variants[index]["DesiredWeight"] ?? endpoint.variants[index]["CurrentWeight"]
             }
             endpoint.pending = nil
             endpoint.desiredCount = nil

@@ -50,11 +50,16 @@ public struct Placement: Sendable, Hashable {
     public var stable: String?
     /// Loaded beside them to receive copies of requests.
     public var shadow: String?
+    /// While a canary runs: the share of requests `serve` (the canary) takes, in percent. The
+    /// router splits by the routing table; a backend that splits natively as well (SageMaker's
+    /// variant weights, for clients that call it directly) follows this.
+    public var weight: Int64?
 
-    public init(serve: String, stable: String? = nil, shadow: String? = nil) {
+    public init(serve: String, stable: String? = nil, shadow: String? = nil, weight: Int64? = nil) {
         self.serve = serve
         self.stable = stable
         self.shadow = shadow
+        self.weight = weight
     }
 
     /// Every version to hold, `serve` first, without repeats.
@@ -200,7 +205,7 @@ public enum CanaryProgress {
         let shadow = md.spec.shadow?.version
         guard let canary else { return Placement(serve: md.spec.model.version, shadow: shadow) }
         if canary.phase == .aborted { return Placement(serve: canary.stableVersion, shadow: shadow) }
-        return Placement(serve: canary.canaryVersion, stable: canary.stableVersion, shadow: shadow)
+        return Placement(serve: canary.canaryVersion, stable: canary.stableVersion, shadow: shadow, weight: canary.weight)
     }
 
     /// Where the split is, as status and the commands say it: `canary 4 takes 10 %, stable 2 90 %

@@ -168,6 +168,13 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
             let paused = deployment.metadata.annotations?[ModelDeployment.rolloutPausedAnnotation] == "true"
             let advance = CanaryProgress.advance(&c, steps: steps, pausedByPerson: paused, now: now, notes: &notes)
             canary = c
+            let moved = CanaryProgress.placement(deployment, canary: c)
+            if advance != .completed, moved != placement {
+                // A new weight: a backend that splits natively (SageMaker's variant weights)
+                // follows it before the pass ends; one that does not is converged already.
+                placement = moved
+                return plan()
+            }
             guard advance == .completed else { return .finish(progressing(c, advance)) }
             // Every step done: the canary alone serves; the stable version goes.
             notes.append(
@@ -279,6 +286,19 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         let serving = serving
         status.servingVersion = serving
         status.observedGeneration = generation
+        if let c = canary, c.phase == .progressing || c.phase == .paused, let serving {
+            // The backend works between two steps of a canary (SageMaker moving its variant
+            // weights): the stable version serves throughout, and a canary's length is its steps'
+            // (no progress deadline).
+            let steps = deployment.spec.rollout?.canary?.steps.count ?? 0
+            let message = CanaryProgress.split(c, steps: steps) + ": " + progress
+            status.phase = .progressing
+            status.currentRevision = c.stableRevision ?? status.currentRevision
+            set(
+                ready: (.true, .serving, "version \(serving) serves beside canary \(c.canaryVersion)"), progressing: (.true, .canaryProgressing, message),
+                degraded: (.false, .healthy, message))
+            return decide(.requeueAfter(after))
+        }
         let notServing: Conditions.Value? = serving == nil ? (.false, .notServing, "nothing is serving yet") : nil
         if checkDeadline, let deadline = deadlineExceeded() {
             let message = "version \(deployment.spec.model.version) is not serving after progressDeadlineSeconds (\(deadline)s): \(progress)"

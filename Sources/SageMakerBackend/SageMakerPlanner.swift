@@ -26,6 +26,13 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
     case failed(status: EndpointStatus, reason: String)
     /// The update to this revision was rolled back, and a retry is not due yet.
     case blocked(String)
+    /// A canary's endpoint config: the stable version's variant and the canary's, weighted.
+    case createSplitConfig(String)
+    /// The endpoint serves the canary's config; its variants' weights follow the canary's step
+    /// (UpdateEndpointWeightsAndCapacities; the instance count is restated).
+    case updateWeights(endpoint: String, weights: [VariantWeight], count: Int64)
+    /// A canary's endpoint config nothing uses any more.
+    case deleteSplitConfig(String)
 
     public var description: String {
         switch self {
@@ -41,7 +48,22 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
         case .deleteEndpoint(let name): "DeleteEndpoint \(name) (Failed; it is created again afterwards)"
         case .failed(let status, let reason): "none: the endpoint is \(status): \(reason)"
         case .blocked(let reason): "none until a retry is due: \(reason)"
+        case .createSplitConfig(let name): "CreateEndpointConfig \(name) (the canary's weighted variants)"
+        case .updateWeights(let endpoint, let weights, _):
+            "UpdateEndpointWeightsAndCapacities \(endpoint): " + weights.map { "\($0.variant) \(Int64($0.weight.rounded())) %" }.joined(separator: ", ")
+        case .deleteSplitConfig(let name): "DeleteEndpointConfig \(name) (a canary's, no longer used)"
         }
+    }
+}
+
+/// A production variant's share of an endpoint's requests.
+public struct VariantWeight: Sendable, Hashable {
+    public var variant: String
+    public var weight: Double
+
+    public init(_ variant: String, _ weight: Double) {
+        self.variant = variant
+        self.weight = weight
     }
 }
 
@@ -55,10 +77,30 @@ public struct SageMakerPlanInput: Sendable {
     public var failedForThisGeneration: String?
     /// Our models and configs beyond the revision history (never the serving or the desired one).
     public var obsolete: [String]
+    /// `name`'s model and config are known to exist (the record has them: an aborted canary goes
+    /// back to the stable version's own), whatever `observed` says of them.
+    public var known: Bool
+    /// While a canary runs: the config of weighted variants the endpoint must serve.
+    public var split: Split?
+    /// Canary configs nothing uses any more.
+    public var obsoleteSplits: [String]
+
+    public struct Split: Sendable, Hashable {
+        public var config: String
+        /// The record says it was created.
+        public var exists: Bool
+        public var weights: [VariantWeight]
+
+        public init(config: String, exists: Bool, weights: [VariantWeight]) {
+            self.config = config
+            self.exists = exists
+            self.weights = weights
+        }
+    }
 
     public init(
         endpoint: String, name: String, instanceCount: Int64 = 1, observed: SageMakerObservation, failedForThisGeneration: String? = nil,
-        obsolete: [String] = []
+        obsolete: [String] = [], known: Bool = false, split: Split? = nil, obsoleteSplits: [String] = []
     ) {
         self.endpoint = endpoint
         self.name = name
@@ -66,7 +108,13 @@ public struct SageMakerPlanInput: Sendable {
         self.observed = observed
         self.failedForThisGeneration = failedForThisGeneration
         self.obsolete = obsolete
+        self.known = known
+        self.split = split
+        self.obsoleteSplits = obsoleteSplits
     }
+
+    /// The endpoint config the endpoint must serve.
+    public var config: String { split?.config ?? name }
 }
 
 public enum SageMakerPlanner {
@@ -75,7 +123,7 @@ public enum SageMakerPlanner {
 
     public static func next(_ input: SageMakerPlanInput) -> SageMakerStep {
         let observed = input.observed
-        let config = input.name
+        let config = input.config
         if let status = observed.endpointStatus, busy(status) { return .wait(status: status) }
         switch observed.endpointStatus {
         case .failed? where observed.endpointConfigName != config: return .deleteEndpoint(input.endpoint)
@@ -83,18 +131,44 @@ public enum SageMakerPlanner {
         default: break
         }
         if observed.endpointStatus == .inService, observed.endpointConfigName == config {
-            if let count = observed.instanceCount, count != input.instanceCount {
+            if let split = input.split {
+                // (A variant shown without a weight has none: moto leaves out a weight of 0.)
+                let moved = split.weights.allSatisfy { want in
+                    observed.variants.first { $0.name == want.variant }.map { abs(($0.weight ?? 0) - want.weight) < 0.001 } ?? false
+                }
+                if !moved { return .updateWeights(endpoint: input.endpoint, weights: split.weights, count: input.instanceCount) }
+            } else if let count = observed.instanceCount, count != input.instanceCount {
                 return .updateCapacity(endpoint: input.endpoint, variant: observed.variantName ?? SageMakerResources.variant, count: input.instanceCount)
             }
+            if let old = input.obsoleteSplits.first(where: { $0 != config }) { return .deleteSplitConfig(old) }
             if let old = input.obsolete.first(where: { $0 != config }) { return .deleteResources(old) }
             return .converged
         }
         if let failure = input.failedForThisGeneration { return .blocked(failure) }
-        // Models and configs are immutable: a revision gets its own, created before the endpoint moves.
-        if !observed.modelExists { return .createModel(config) }
-        if !observed.configExists { return .createEndpointConfig(config) }
+        // Models and configs are immutable: a revision gets its own, created before the endpoint
+        // moves (a canary's too, so the canary's own config is there when it completes).
+        if !input.known {
+            if !observed.modelExists { return .createModel(input.name) }
+            if !observed.configExists { return .createEndpointConfig(input.name) }
+        }
+        if let split = input.split, !split.exists { return .createSplitConfig(split.config) }
         guard observed.endpointStatus != nil else { return .createEndpoint(endpoint: input.endpoint, config: config) }
         return .updateEndpoint(endpoint: input.endpoint, config: config)
+    }
+}
+
+/// One production variant of a canary's endpoint config.
+public struct SplitVariant: Sendable, Hashable {
+    public var variant: String
+    public var model: String
+    public var version: String
+    public var weight: Double
+
+    public init(variant: String, model: String, version: String, weight: Double) {
+        self.variant = variant
+        self.model = model
+        self.version = version
+        self.weight = weight
     }
 }
 
@@ -129,9 +203,10 @@ public enum SageMakerResources {
     /// The models/configs in `resources` to delete: beyond the newest `historyLimit`, never the
     /// desired one, the one serving, or the one an update is moving to.
     public static func obsolete(
-        _ resources: [ModelDeployment.SageMakerResource], desired: String, serving: String?, pending: String?, historyLimit: Int64?
+        _ resources: [ModelDeployment.SageMakerResource], desired: String, serving: String?, pending: String?, historyLimit: Int64?,
+        keep: Set<String> = []
     ) -> [String] {
-        let others = resources.filter { $0.name != desired && $0.name != serving && $0.name != pending }
+        let others = resources.filter { $0.name != desired && $0.name != serving && $0.name != pending && !keep.contains($0.name) }
         return others.dropLast(Int(historyLimit ?? ModelDeployment.Defaults.revisionHistoryLimit)).map(\.name)
     }
 
@@ -208,6 +283,36 @@ public enum SageMakerResources {
             config["AutoRollbackConfiguration"] = ["Alarms": .array(alarms.map { ["AlarmName": .string($0)] })]
         }
         return config
+    }
+
+    /// A canary's endpoint config: one weighted variant per version, each on its own model.
+    public static func createSplitConfig(_ md: ModelDeployment, name: String, variants: [SplitVariant]) -> JSONValue {
+        let sagemaker = md.spec.backend.sagemaker
+        return [
+            "EndpointConfigName": .string(name),
+            "ProductionVariants": .array(
+                variants.map { variant in
+                    [
+                        "VariantName": .string(variant.variant), "ModelName": .string(variant.model), "InstanceType": .string(sagemaker?.instanceType ?? ""),
+                        "InitialInstanceCount": .int(sagemaker?.initialInstanceCount ?? ModelDeployment.Defaults.initialInstanceCount),
+                        "InitialVariantWeight": .double(variant.weight),
+                    ]
+                }),
+            "Tags": tags(md),
+        ]
+    }
+
+    /// The name of the config splitting an endpoint between these models.
+    public static func splitName(deployment: String, models: [String]) -> String {
+        name(deployment: deployment, hash: FNV1a.safeHash("split:" + models.joined(separator: "+")))
+    }
+
+    public static func updateWeights(endpoint: String, weights: [VariantWeight], count: Int64) -> JSONValue {
+        [
+            "EndpointName": .string(endpoint),
+            "DesiredWeightsAndCapacities": .array(
+                weights.map { ["VariantName": .string($0.variant), "DesiredWeight": .double($0.weight), "DesiredInstanceCount": .int(count)] }),
+        ]
     }
 
     public static func updateCapacity(endpoint: String, variant: String, count: Int64) -> JSONValue {

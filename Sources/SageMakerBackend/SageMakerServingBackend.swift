@@ -50,6 +50,12 @@ public enum SageMakerAction: BackendAction {
     case deleteResources(String)
     /// A Failed endpoint on an older config cannot be updated: delete it, then create it anew.
     case deleteEndpoint(String)
+    /// A canary's endpoint config, one weighted variant per version.
+    case createSplitConfig(String, variants: [SplitVariant])
+    /// The canary's variants to these weights.
+    case updateWeights(endpoint: String, weights: [VariantWeight], count: Int64)
+    /// A canary's endpoint config nothing uses any more.
+    case deleteSplitConfig(String)
 
     public var changesBackend: Bool {
         switch self {
@@ -72,6 +78,12 @@ public enum SageMakerAction: BackendAction {
             SageMakerStep.updateCapacity(endpoint: endpoint, variant: variant, count: count).description
         case .deleteResources(let name): SageMakerStep.deleteResources(name).description
         case .deleteEndpoint(let name): SageMakerStep.deleteEndpoint(name).description
+        case .createSplitConfig(let name, let variants):
+            SageMakerStep.createSplitConfig(name).description + ": "
+                + variants.map { "\($0.variant) (version \($0.version), \(Int64($0.weight.rounded())) %)" }.joined(separator: ", ")
+        case .updateWeights(let endpoint, let weights, let count):
+            SageMakerStep.updateWeights(endpoint: endpoint, weights: weights, count: count).description
+        case .deleteSplitConfig(let name): SageMakerStep.deleteSplitConfig(name).description
         }
     }
 
@@ -135,6 +147,63 @@ public struct SageMakerServingBackend: ServingBackend {
         return view.endpoint.endpointConfigName.flatMap { config in record?.resources.first { $0.name == config }?.version }
     }
 
+    /// Every version with a production variant on the endpoint while it serves: the one variant of
+    /// a revision's own config, or each variant of a canary's (named after its version).
+    public static func readyVersions(_ view: SageMakerView, record: ModelDeployment.SageMakerRecord?) -> Set<String> {
+        var ready = Set(servingVersion(view, record: record).map { [$0] } ?? [])
+        guard view.endpoint.endpointStatus?.serves == true else { return ready }
+        let versions = Set(record?.resources.map(\.version) ?? [])
+        for variant in view.endpoint.variants {
+            if let version = versions.first(where: { ModelDeployment.SageMaker.variantName(version: $0) == variant.name }) { ready.insert(version) }
+        }
+        return ready
+    }
+
+    /// What the endpoint must run for the placement: `name`, the revision config whose model and
+    /// config must exist (the spec's, or the stable version's own after an abort), and while a
+    /// canary runs the split config of the stable version's variant and the canary's, weighted.
+    struct Layout {
+        var name: String
+        var known: Bool
+        var split: (config: String, variants: [SplitVariant])?
+    }
+
+    static func layout(_ input: PlanInput<Self>, record: ModelDeployment.SageMakerRecord) -> Laid {
+        let desired = input.desired
+        let placement = input.placement
+        func own(_ version: String) -> String? {
+            version == desired.version ? desired.name : record.resources.last { $0.version == version }?.name
+        }
+        guard let serve = own(placement.serve) else {
+            return .refused(
+                RolloutFailure(
+                    .invalidRequest,
+                    "version \(placement.serve) has no SageMaker model of this deployment's (status.sagemaker.resources): it cannot be served again"))
+        }
+        var layout = Layout(name: serve, known: serve != desired.name)
+        if let stableVersion = placement.stable, stableVersion != placement.serve {
+            guard let stable = own(stableVersion) else {
+                return .refused(
+                    RolloutFailure(
+                        .invalidRequest,
+                        "stable version \(stableVersion) has no SageMaker model of this deployment's (status.sagemaker.resources) to keep beside the canary"))
+            }
+            let weight = Double(min(max(placement.weight ?? 0, 0), 100))
+            let variants = [
+                SplitVariant(variant: ModelDeployment.SageMaker.variantName(version: stableVersion), model: stable, version: stableVersion, weight: 100 - weight),
+                SplitVariant(variant: ModelDeployment.SageMaker.variantName(version: placement.serve), model: serve, version: placement.serve, weight: weight),
+            ]
+            layout.split = (SageMakerResources.splitName(deployment: input.deployment.metadata.name ?? "", models: [stable, serve]), variants)
+        }
+        return .laid(layout)
+    }
+
+    enum Laid {
+        case laid(Layout)
+        /// The placement names a version this deployment has no model for.
+        case refused(RolloutFailure)
+    }
+
     public static func plan(_ input: PlanInput<Self>) -> BackendPlan<SageMakerAction> {
         let desired = input.desired
         let observed = input.observation.endpoint
@@ -151,23 +220,40 @@ public struct SageMakerServingBackend: ServingBackend {
             }
             return .act(.adopt(config: observed.endpointConfigName))
         }
-        if let record = input.record, observed.endpointStatus == .inService, observed.endpointConfigName != desired.name,
-            record.pendingConfig == desired.name
-        {
-            return .act(.noteRolledBack(config: desired.name, reason: observed.failureReason))
+        let layout: Layout
+        switch Self.layout(input, record: input.record ?? desired.fresh) {
+        case .laid(let found): layout = found
+        case .refused(let failure): return .failed(failure)
         }
-        let settled = settle(input.record, observed, desired)
+        let config = layout.split?.config ?? layout.name
+        if let record = input.record, observed.endpointStatus == .inService, observed.endpointConfigName != config, record.pendingConfig == config {
+            return .act(.noteRolledBack(config: config, reason: observed.failureReason))
+        }
+        let settled = settle(input.record, observed, desired, config: config)
         if settled != input.record, let settled { return .act(.remember(settled)) }
         let record = settled ?? desired.fresh
+        let splits = record.splitConfigs ?? []
         let step = SageMakerPlanner.next(
             SageMakerPlanInput(
-                endpoint: desired.endpoint, name: desired.name, instanceCount: desired.instanceCount, observed: observed,
+                endpoint: desired.endpoint, name: layout.name, instanceCount: desired.instanceCount, observed: observed,
                 failedForThisGeneration: input.blocked?.message,
                 obsolete: SageMakerResources.obsolete(
                     record.resources, desired: desired.name, serving: observed.endpointConfigName, pending: record.pendingConfig,
-                    historyLimit: md.spec.revisionHistoryLimit)))
+                    historyLimit: md.spec.revisionHistoryLimit, keep: Set(layout.split?.variants.map(\.model) ?? [layout.name])),
+                known: layout.known,
+                split: layout.split.map { split in
+                    .init(config: split.config, exists: splits.contains(split.config), weights: split.variants.map { VariantWeight($0.variant, $0.weight) })
+                },
+                obsoleteSplits: splits.filter { $0 != config && $0 != observed.endpointConfigName && $0 != record.pendingConfig }))
         switch step {
-        case .converged: return .converged("version \(desired.version) of \(md.spec.model.name) is serving on SageMaker endpoint \(desired.endpoint)")
+        case .converged:
+            if let split = layout.split {
+                return .converged(
+                    "SageMaker endpoint \(desired.endpoint) serves "
+                        + split.variants.map { "version \($0.version) at \(Int64($0.weight.rounded())) %" }.joined(separator: " and "))
+            }
+            let version = record.resources.first { $0.name == layout.name }?.version ?? desired.version
+            return .converged("version \(version) of \(md.spec.model.name) is serving on SageMaker endpoint \(desired.endpoint)")
         case .wait(.rollingBack):
             return .rollingBack("SageMaker is rolling endpoint \(desired.endpoint) back: \(observed.failureReason ?? "no reason given yet")")
         case .wait(let status): return .waiting("SageMaker endpoint \(desired.endpoint) is \(status)")
@@ -183,6 +269,9 @@ public struct SageMakerServingBackend: ServingBackend {
         case .updateCapacity(let endpoint, let variant, let count): return .act(.updateCapacity(endpoint: endpoint, variant: variant, count: count))
         case .deleteResources(let name): return .act(.deleteResources(name))
         case .deleteEndpoint(let name): return .act(.deleteEndpoint(name))
+        case .createSplitConfig(let name): return .act(.createSplitConfig(name, variants: layout.split?.variants ?? []))
+        case .updateWeights(let endpoint, let weights, let count): return .act(.updateWeights(endpoint: endpoint, weights: weights, count: count))
+        case .deleteSplitConfig(let name): return .act(.deleteSplitConfig(name))
         }
     }
 
@@ -191,8 +280,9 @@ public struct SageMakerServingBackend: ServingBackend {
     /// status write after CreateEndpoint/UpdateEndpoint was lost, so a rollback is still
     /// recognized as one), and no pending config once it serves or failed.
     static func settle(
-        _ record: ModelDeployment.SageMakerRecord?, _ observed: SageMakerObservation, _ desired: SageMakerDesired
+        _ record: ModelDeployment.SageMakerRecord?, _ observed: SageMakerObservation, _ desired: SageMakerDesired, config: String? = nil
     ) -> ModelDeployment.SageMakerRecord? {
+        let config = config ?? desired.name
         var settled = record ?? desired.fresh
         settled.endpointURL = desired.endpointURL
         if observed.modelExists, observed.configExists, !settled.resources.contains(where: { $0.name == desired.name }) {
@@ -200,13 +290,13 @@ public struct SageMakerServingBackend: ServingBackend {
         }
         // (An endpoint InService has no update under way, whatever a stale summary says: that
         // would undo the rolled-back detection above.)
-        if (observed.pendingConfigName == desired.name && observed.endpointStatus != .inService)
-            || (observed.endpointStatus == .creating && observed.endpointConfigName == desired.name)
+        if (observed.pendingConfigName == config && observed.endpointStatus != .inService)
+            || (observed.endpointStatus == .creating && observed.endpointConfigName == config)
         {
-            settled.pendingConfig = desired.name
+            settled.pendingConfig = config
         }
         if observed.endpointStatus == .failed || observed.endpointStatus == .updateRollbackFailed
-            || (observed.endpointStatus == .inService && observed.endpointConfigName == desired.name)
+            || (observed.endpointStatus == .inService && observed.endpointConfigName == config)
         {
             settled.pendingConfig = nil
         }
@@ -232,7 +322,14 @@ public struct SageMakerServingBackend: ServingBackend {
         case .deleteResources(let name):
             record.resources.removeAll { $0.name == name }
             return StepResult(view, record: record)
-        case .createEndpoint, .updateEndpoint, .updateCapacity, .deleteEndpoint: return nil
+        case .createSplitConfig(let name, _):
+            record.splitConfigs = (record.splitConfigs ?? []).filter { $0 != name } + [name]
+            return StepResult(view, record: record)
+        case .deleteSplitConfig(let name):
+            record.splitConfigs = record.splitConfigs?.filter { $0 != name }
+            if record.splitConfigs?.isEmpty == true { record.splitConfigs = nil }
+            return StepResult(view, record: record)
+        case .createEndpoint, .updateEndpoint, .updateCapacity, .deleteEndpoint, .updateWeights: return nil
         }
     }
 
@@ -351,6 +448,26 @@ public struct SageMakerServingBackend: ServingBackend {
             try await deleteResources(old, client: client, context)
             record.resources.removeAll { $0.name == old }
             return StepResult(view, record: record)
+        case .createSplitConfig(let config, let variants):
+            try await act(
+                client, .createEndpointConfig, SageMakerResources.createSplitConfig(md, name: config, variants: variants), target: config, context,
+                existing: true)
+            record.splitConfigs = (record.splitConfigs ?? []).filter { $0 != config } + [config]
+            return StepResult(view, record: record)
+        case .updateWeights(let endpoint, let weights, let count):
+            try await act(
+                client, .updateEndpointWeightsAndCapacities, SageMakerResources.updateWeights(endpoint: endpoint, weights: weights, count: count),
+                target: desired.target, context)
+            let split = weights.map { "\($0.variant) \(Int64($0.weight.rounded())) %" }.joined(separator: ", ")
+            return StepResult(
+                view, record: input.record, notes: [.normal(.canaryWeight, action: "UpdateEndpointWeightsAndCapacities", "\(endpoint): \(split)")],
+                .started("SageMaker is moving endpoint \(endpoint)'s variant weights to \(split)"))
+        case .deleteSplitConfig(let config):
+            let existed = try await client.delete(.deleteEndpointConfig, ["EndpointConfigName": .string(config)])
+            try context.audit(AuditEntry(SageMakerOperation.deleteEndpointConfig.rawValue, config, existed ? .ok : .alreadyGone))
+            record.splitConfigs = record.splitConfigs?.filter { $0 != config }
+            if record.splitConfigs?.isEmpty == true { record.splitConfigs = nil }
+            return StepResult(view, record: record)
         case .deleteEndpoint(let endpoint):
             try await act(client, .deleteEndpoint, ["EndpointName": .string(endpoint)], target: desired.target, context)
             record.pendingConfig = nil
@@ -410,6 +527,11 @@ public struct SageMakerServingBackend: ServingBackend {
                     try context.audit(AuditEntry("DeleteEndpoint", target, .deferred(error.message)))
                     return .pending(record, deleting, [])
                 }
+            }
+            for config in record.splitConfigs ?? [] {
+                try context.ensureLeading()
+                let existed = try await client.delete(.deleteEndpointConfig, ["EndpointConfigName": .string(config)])
+                try context.audit(AuditEntry(SageMakerOperation.deleteEndpointConfig.rawValue, config, existed ? .ok : .alreadyGone))
             }
             for resource in record.resources {
                 try context.ensureLeading()

@@ -113,6 +113,9 @@ struct Describe: AsyncParsableCommand {
             text += "  Endpoint:   \(record.endpoint) in \(record.region)" + (record.pendingConfig.map { " (moving to \($0))" } ?? "") + "\n"
             let resources = record.resources.map { "\($0.name) (version \($0.version))" }
             text += "  Created:    " + (resources.isEmpty ? "<none>" : resources.joined(separator: "\n              ")) + "\n"
+            if let splits = record.splitConfigs, !splits.isEmpty {
+                text += "  Canary:     " + splits.joined(separator: ", ") + " (the stable and canary variants, weighted)\n"
+            }
         }
         if let record = status?.triton {
             let adopted = record.isAdopted ? " (adopted: it was serving before; left loaded on deletion)" : ""

@@ -115,6 +115,57 @@ import Testing
         #expect(gone == SageMakerObservation(modelExists: false, configExists: false))
     }
 
+    /// A canary's endpoint: one config with a weighted variant per version, created as the
+    /// backend creates it, its weights as `observe` reads them, moved by
+    /// UpdateEndpointWeightsAndCapacities (the instance count restated, so it stays), and the
+    /// planner converged once they are where the canary's step puts them.
+    @Test(arguments: Peer.allCases) func aSplitConfigsVariantWeightsMoveAsTheCanaryAsks(_ peer: Peer) async throws {
+        let backend = try await Backend(peer)
+        let api = backend.api
+        let stable = try Self.churn()
+        var canary = stable
+        canary.spec.model.version = "2024-12-01"
+        canary.spec.model.uri = "s3://models/churn/2024-12-01/model.tar.gz"
+        let (a, b) = (SageMakerResources.name(stable), SageMakerResources.name(canary))
+        _ = try await api.call(.createModel, SageMakerResources.createModel(stable, name: a))
+        _ = try await api.call(.createModel, SageMakerResources.createModel(canary, name: b))
+        let split = SageMakerResources.splitName(deployment: "churn-predictor", models: [a, b])
+        let variants = [
+            SplitVariant(variant: "v-2024-11-03", model: a, version: "2024-11-03", weight: 80),
+            SplitVariant(variant: "v-2024-12-01", model: b, version: "2024-12-01", weight: 20),
+        ]
+        let splitBody = SageMakerResources.createSplitConfig(canary, name: split, variants: variants)
+        let weightsBody = SageMakerResources.updateWeights(
+            endpoint: "churn-predictor", weights: [VariantWeight("v-2024-11-03", 40), VariantWeight("v-2024-12-01", 60)], count: 2)
+        if peer == .moto {
+            // Both bodies as botocore's service model has them.
+            await #expect(try SageMakerMotoTests.shapeProblems([("CreateEndpointConfig", splitBody), ("UpdateEndpointWeightsAndCapacities", weightsBody)]) == [])
+        }
+        _ = try await api.call(.createEndpointConfig, splitBody)
+        _ = try await api.call(.createEndpoint, SageMakerResources.createEndpoint(canary, endpoint: "churn-predictor", config: split))
+        backend.settle()
+        let created = try await api.observe(endpoint: "churn-predictor", model: b, config: split)
+        #expect(created.variants == [.init(name: "v-2024-11-03", weight: 80), .init(name: "v-2024-12-01", weight: 20)], "\(created.variants)")
+
+        func next(_ observed: SageMakerObservation, _ weights: [VariantWeight]) -> SageMakerStep {
+            SageMakerPlanner.next(
+                SageMakerPlanInput(
+                    endpoint: "churn-predictor", name: b, instanceCount: 2, observed: observed,
+                    split: .init(config: split, exists: true, weights: weights)))
+        }
+        #expect(next(created, [VariantWeight("v-2024-11-03", 80), VariantWeight("v-2024-12-01", 20)]) == .converged)
+        let wanted = [VariantWeight("v-2024-11-03", 40), VariantWeight("v-2024-12-01", 60)]
+        let step = next(created, wanted)
+        #expect(step == .updateWeights(endpoint: "churn-predictor", weights: wanted, count: 2))
+        _ = try await api.call(.updateEndpointWeightsAndCapacities, weightsBody)
+        backend.settle()
+        let moved = try await api.observe(endpoint: "churn-predictor", model: b, config: split)
+        #expect(moved.endpointStatus == "InService" && moved.endpointConfigName == split)
+        #expect(moved.variants == [.init(name: "v-2024-11-03", weight: 40), .init(name: "v-2024-12-01", weight: 60)], "\(moved.variants)")
+        #expect(moved.instanceCount == 2, "the instance count is kept")
+        #expect(next(moved, wanted) == .converged)
+    }
+
     @Test(arguments: Peer.allCases) func whatDoesNotExistIsAValidationExceptionNotRetried(_ peer: Peer) async throws {
         let backend = try await Backend(peer)
         let api = backend.api

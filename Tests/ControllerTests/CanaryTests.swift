@@ -41,7 +41,7 @@ import Testing
         let started = Self.start(Self.deployment(version: "2", serving: "1"))
         #expect(started.canary == .init(stableVersion: "1", stableRevision: "1", canaryVersion: "2", canaryRevision: "2", phase: .loading))
         #expect(started.notes.map(\.message) == ["canary 2 loads beside stable 1"])
-        #expect(CanaryProgress.placement(Self.deployment(version: "2", serving: "1"), canary: started.canary) == Placement(serve: "2", stable: "1"))
+        #expect(CanaryProgress.placement(Self.deployment(version: "2", serving: "1"), canary: started.canary) == Placement(serve: "2", stable: "1", weight: 0))
         // Nothing serving yet (a first rollout), or the spec's version already serving: no canary.
         #expect(Self.start(Self.deployment(version: "2", serving: nil)).canary == nil)
         #expect(Self.start(Self.deployment(version: "1", serving: "1")).canary == nil)

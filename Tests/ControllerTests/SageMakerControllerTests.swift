@@ -155,6 +155,15 @@ import TritonBackend
             }
         }
 
+        /// `until` for a condition that asks SageMaker; `onFail` says what the status was.
+        func until(_ what: String, timeout: Duration = .seconds(30), _ condition: () async -> Bool, onFail: () -> ModelDeployment) async throws {
+            let deadline = ContinuousClock.now + timeout
+            while await !condition() {
+                guard ContinuousClock.now < deadline else { throw PeerError("timed out waiting until \(what); status \(String(describing: onFail().status))") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+
         /// Has the controller reconcile everything once more, and returns once that reconcile has
         /// looked at SageMaker and finished: what a test asserts "it did nothing" after, instead of
         /// sleeping and hoping the controller had its turn.
@@ -550,6 +559,105 @@ import TritonBackend
         // revision is created under the new name.
         #expect(world.conversation(from: moved).starts(with: ["DescribeEndpoint", "DeleteEndpoint"]))
         #expect(world.actions(from: moved) == ["DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel"] + Self.creates)
+    }
+
+    /// The weights of the endpoint's variants, by name, as SageMaker describes them.
+    static func weights(_ world: World) async throws -> [String: Double] {
+        let described = try #require(try await world.sagemaker.wrapped.describe(.describeEndpoint, ["EndpointName": "churn"]))
+        var weights: [String: Double] = [:]
+        for variant in described["ProductionVariants"]?.arrayValue ?? [] {
+            let weight: Double? =
+                switch variant["DesiredWeight"] ?? variant["CurrentWeight"] {
+                case .double(let d)?: d
+                case .int(let i)?: Double(i)
+                default: nil
+                }
+            if let name = variant["VariantName"]?.stringValue { weights[name] = weight }
+        }
+        return weights
+    }
+
+    /// A Canary on SageMaker: the stable version's variant and the canary's in one endpoint
+    /// config, the steps' weights set with UpdateEndpointWeightsAndCapacities (what a client
+    /// calling SageMaker directly gets; the router splits by status.traffic, the same figures), then
+    /// the canary's own config once every step is done; an abort goes back to the stable version's.
+    /// (The fake alone: moto has no UpdateEndpoint. SageMakerContractTests holds the fake to moto
+    /// for split configs and weight updates.)
+    @Test func aCanaryMovesTheEndpointsVariantWeightsStepByStep() async throws {
+        let world = try await World()
+        try world.start()
+        var spec = World.spec(version: "v1", strategy: .canary)
+        spec.rollout?.canary = .init(steps: [.weight(20), .pause(), .weight(60), .pause()])
+        let first = try await world.serve("churn", spec)
+        #expect(first.status?.servingVersion == "v1" && first.status?.canary == nil, "a first version serves at once")
+        let v1 = try #require(first.status?.sagemaker?.resources.first?.name)
+
+        let before = world.calls.count
+        try await world.change("churn") { $0.spec.model.version = "v2"; $0.spec.model.uri = "s3://models/churn/v2/model.tar.gz" }
+        let fake = try #require(world.fake)
+        do {
+            try await world.until("the endpoint moves to the split config") { world.calls.contains("UpdateEndpoint") }
+            let loading = try await world.wait("churn") { $0.status?.canary?.phase == .loading }
+            #expect(loading.status?.servingVersion == "v1" && loading.status?.traffic?.count == 1, "the stable version serves while the canary loads")
+            fake.advance(by: .seconds(300))
+            try await world.until("the first weight is asked for") { world.calls.contains("UpdateEndpointWeightsAndCapacities") }
+            // While SageMaker moves the weights the stable version serves, and the canary waits
+            // for it with no progress deadline.
+            let moving = try await world.wait("churn") { $0.status?.conditions?[type: "Progressing"]?.message.contains("variant weights") == true }
+            #expect(moving.status?.conditions?[type: "Progressing"]?.reason == "CanaryProgressing")
+            #expect(moving.status?.conditions?[type: "Ready"]?.status == .true && moving.status?.servingVersion == "v1")
+            fake.advance(by: .seconds(300))
+        }
+        let paused = try await world.wait("churn") { $0.status?.canary?.phase == .paused && $0.status?.canary?.weight == 20 }
+        let v2 = try #require(paused.status?.sagemaker?.resources.last?.name)
+        let split = try #require(paused.status?.sagemaker?.splitConfigs?.first)
+        #expect(
+            world.actions(from: before) == [
+                "CreateModel", "CreateEndpointConfig", "CreateEndpointConfig", "UpdateEndpoint", "UpdateEndpointWeightsAndCapacities",
+            ])
+        let config = try #require(world.sagemaker.requests(.createEndpointConfig).last)
+        #expect(config["ProductionVariants"]?.arrayValue?.map { $0["VariantName"] } == ["v-v1", "v-v2"])
+        #expect(config["ProductionVariants"]?.arrayValue?.map { $0["ModelName"] } == [.string(v1), .string(v2)])
+        #expect(try await Self.weights(world) == ["v-v1": 80, "v-v2": 20])
+        #expect(paused.status?.trafficSummary?.contains("80") == true && paused.status?.trafficSummary?.contains("20") == true, "\(paused.status?.trafficSummary ?? "")")
+        #expect(paused.status?.servingVersion == "v1" && paused.status?.conditions?[type: "Ready"]?.status == .true)
+
+        // Promote past the pause: 60 %, then past the last pause: the canary's own config.
+        try await world.change("churn") { $0.metadata.annotations = [ModelDeployment.rolloutRequestAnnotation: "promote@1"] }
+        world.advance(by: .seconds(300))
+        let sixty = try await world.wait("churn") { $0.status?.canary?.weight == 60 && $0.status?.canary?.phase == .paused }
+        world.advance(by: .seconds(300))
+        try await world.until("SageMaker holds 60 %") { (try? await Self.weights(world)) == ["v-v1": 40, "v-v2": 60] } onFail: { sixty }
+        try await world.change("churn") { $0.metadata.annotations = [ModelDeployment.rolloutRequestAnnotation: "promote@2"] }
+        do {
+            try await world.until("the endpoint moves to the canary's own config") { world.calls.filter { $0 == "UpdateEndpoint" }.count == 2 }
+            fake.advance(by: .seconds(300))
+        }
+        let done = try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.canary == nil && $0.status?.sagemaker?.splitConfigs == nil }
+        #expect(done.status?.servingVersion == "v2" && done.status?.traffic?.count == 1)
+        #expect(world.sagemaker.requests(.updateEndpoint).last?["EndpointConfigName"] == .string(v2))
+        let inventory = try await world.inventory()
+        #expect(inventory.configs == [v1, v2] && !inventory.configs.contains(split), "the split config is deleted once unused")
+
+        // v3 starts a canary; an abort goes back to v2's own config and deletes the split.
+        let weighed = world.calls.filter { $0 == "UpdateEndpointWeightsAndCapacities" }.count
+        try await world.change("churn") { $0.spec.model.version = "v3"; $0.spec.model.uri = "s3://models/churn/v3/model.tar.gz" }
+        try await world.until("the endpoint moves to v3's split config") { world.calls.filter { $0 == "UpdateEndpoint" }.count == 3 }
+        fake.advance(by: .seconds(300))
+        try await world.until("v3's first weight is asked for") { world.calls.filter { $0 == "UpdateEndpointWeightsAndCapacities" }.count > weighed }
+        fake.advance(by: .seconds(300))
+        _ = try await world.wait("churn") { $0.status?.canary?.canaryVersion == "v3" && $0.status?.canary?.phase == .paused }
+        try await world.change("churn") { $0.metadata.annotations = [ModelDeployment.rolloutRequestAnnotation: "abort@3"] }
+        do {
+            try await world.until("the endpoint goes back to v2's config") { world.calls.filter { $0 == "UpdateEndpoint" }.count == 4 }
+            fake.advance(by: .seconds(300))
+        }
+        let aborted = try await world.wait("churn") {
+            $0.status?.canary?.phase == .aborted && $0.status?.sagemaker?.splitConfigs == nil && $0.status?.traffic?.count == 1
+        }
+        #expect(aborted.status?.servingVersion == "v2" && aborted.status?.conditions?[type: "Degraded"]?.reason == "CanaryAborted")
+        #expect(world.sagemaker.requests(.updateEndpoint).last?["EndpointConfigName"] == .string(v2))
+        #expect(try await Self.weights(world).keys.sorted() == ["primary"])
     }
 
     @Test func movingFromTritonToSageMakerAndBack() async throws {

@@ -184,7 +184,7 @@ import Testing
         ),
         (
             sagemaker, "rollout: {strategy: BlueGreen}", "shadow: {version: v0}\n  rollout: {strategy: BlueGreen}",
-            "spec.backend.sagemaker: shadow traffic and Canary rollouts are not built for SageMaker yet"
+            "spec.shadow: shadow traffic is not built for SageMaker yet"
         ),
     ])
     func eachBrokenManifestFailsItsRuleAndOurValidation(base: String, original: String, replacement: String, expected: String) async throws {

@@ -28,6 +28,7 @@ import Testing
         [
             "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/modelplane", "sagemaker.credentialsSecret=aws-keys",
             "extraEnv[0].name=AWS_ENDPOINT_URL_SAGEMAKER", "extraEnv[0].value=https://vpce.example.com", "sagemaker.pollSeconds=30",
+            "router.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/modelplane-router",
         ],
     ]
 
@@ -85,6 +86,12 @@ import Testing
         #expect(!single.contains("kind: PodDisruptionBudget"), "one replica cannot keep one up through a disruption")
         let without = try await String(contentsOfFile: try Self.render(["router.enabled=false"]), encoding: .utf8)
         #expect(!without.contains("modelplane-router"))
+        // SageMaker deployments behind the router: it gets the same AWS credentials and endpoints,
+        // and its own IRSA role.
+        let aws = try await String(contentsOfFile: try Self.render(Self.variants[4]), encoding: .utf8)
+        let routerPart = try #require(aws.components(separatedBy: "---").first { $0.contains("kind: Deployment") && $0.contains("- router") })
+        #expect(routerPart.contains("name: aws-keys") && routerPart.contains("AWS_ENDPOINT_URL_SAGEMAKER"), "\(routerPart)")
+        #expect(aws.contains("role/modelplane-router"))
         let git = try await String(contentsOfFile: try Self.render(Self.variants[3]), encoding: .utf8)
         #expect(git.contains("--git-ssh-key=/etc/modelplane/git/ssh-privatekey") && git.contains("- sync"), "\(git)")
         let missing = try await CommandResult.run(Self.helm, ["template", "modelplane", Self.chart, "--set", "gitSync.enabled=true"])
