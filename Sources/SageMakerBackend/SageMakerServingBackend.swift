@@ -190,7 +190,8 @@ public struct SageMakerServingBackend: ServingBackend {
             }
             let weight = Double(min(max(placement.weight ?? 0, 0), 100))
             let variants = [
-                SplitVariant(variant: ModelDeployment.SageMaker.variantName(version: stableVersion), model: stable, version: stableVersion, weight: 100 - weight),
+                SplitVariant(
+                    variant: ModelDeployment.SageMaker.variantName(version: stableVersion), model: stable, version: stableVersion, weight: 100 - weight),
                 SplitVariant(variant: ModelDeployment.SageMaker.variantName(version: placement.serve), model: serve, version: placement.serve, weight: weight),
             ]
             layout.split = (SageMakerResources.splitName(deployment: input.deployment.metadata.name ?? "", models: [stable, serve]), variants)

@@ -139,7 +139,8 @@ import Testing
             endpoint: "churn-predictor", weights: [VariantWeight("v-2024-11-03", 40), VariantWeight("v-2024-12-01", 60)], count: 2)
         if peer == .moto {
             // Both bodies as botocore's service model has them.
-            await #expect(try SageMakerMotoTests.shapeProblems([("CreateEndpointConfig", splitBody), ("UpdateEndpointWeightsAndCapacities", weightsBody)]) == [])
+            await #expect(
+                try SageMakerMotoTests.shapeProblems([("CreateEndpointConfig", splitBody), ("UpdateEndpointWeightsAndCapacities", weightsBody)]) == [])
         }
         _ = try await api.call(.createEndpointConfig, splitBody)
         _ = try await api.call(.createEndpoint, SageMakerResources.createEndpoint(canary, endpoint: "churn-predictor", config: split))

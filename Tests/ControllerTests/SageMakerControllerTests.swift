@@ -593,7 +593,10 @@ import TritonBackend
         let v1 = try #require(first.status?.sagemaker?.resources.first?.name)
 
         let before = world.calls.count
-        try await world.change("churn") { $0.spec.model.version = "v2"; $0.spec.model.uri = "s3://models/churn/v2/model.tar.gz" }
+        try await world.change("churn") {
+            $0.spec.model.version = "v2"
+            $0.spec.model.uri = "s3://models/churn/v2/model.tar.gz"
+        }
         let fake = try #require(world.fake)
         do {
             try await world.until("the endpoint moves to the split config") { world.calls.contains("UpdateEndpoint") }
@@ -619,7 +622,9 @@ import TritonBackend
         #expect(config["ProductionVariants"]?.arrayValue?.map { $0["VariantName"] } == ["v-v1", "v-v2"])
         #expect(config["ProductionVariants"]?.arrayValue?.map { $0["ModelName"] } == [.string(v1), .string(v2)])
         #expect(try await Self.weights(world) == ["v-v1": 80, "v-v2": 20])
-        #expect(paused.status?.trafficSummary?.contains("80") == true && paused.status?.trafficSummary?.contains("20") == true, "\(paused.status?.trafficSummary ?? "")")
+        #expect(
+            paused.status?.trafficSummary?.contains("80") == true && paused.status?.trafficSummary?.contains("20") == true,
+            "\(paused.status?.trafficSummary ?? "")")
         #expect(paused.status?.servingVersion == "v1" && paused.status?.conditions?[type: "Ready"]?.status == .true)
 
         // Promote past the pause: 60 %, then past the last pause: the canary's own config.
@@ -627,7 +632,11 @@ import TritonBackend
         world.advance(by: .seconds(300))
         let sixty = try await world.wait("churn") { $0.status?.canary?.weight == 60 && $0.status?.canary?.phase == .paused }
         world.advance(by: .seconds(300))
-        try await world.until("SageMaker holds 60 %") { (try? await Self.weights(world)) == ["v-v1": 40, "v-v2": 60] } onFail: { sixty }
+        try await world.until("SageMaker holds 60 %") {
+            (try? await Self.weights(world)) == ["v-v1": 40, "v-v2": 60]
+        } onFail: {
+            sixty
+        }
         try await world.change("churn") { $0.metadata.annotations = [ModelDeployment.rolloutRequestAnnotation: "promote@2"] }
         do {
             try await world.until("the endpoint moves to the canary's own config") { world.calls.filter { $0 == "UpdateEndpoint" }.count == 2 }
@@ -641,7 +650,10 @@ import TritonBackend
 
         // v3 starts a canary; an abort goes back to v2's own config and deletes the split.
         let weighed = world.calls.filter { $0 == "UpdateEndpointWeightsAndCapacities" }.count
-        try await world.change("churn") { $0.spec.model.version = "v3"; $0.spec.model.uri = "s3://models/churn/v3/model.tar.gz" }
+        try await world.change("churn") {
+            $0.spec.model.version = "v3"
+            $0.spec.model.uri = "s3://models/churn/v3/model.tar.gz"
+        }
         try await world.until("the endpoint moves to v3's split config") { world.calls.filter { $0 == "UpdateEndpoint" }.count == 3 }
         fake.advance(by: .seconds(300))
         try await world.until("v3's first weight is asked for") { world.calls.filter { $0 == "UpdateEndpointWeightsAndCapacities" }.count > weighed }
