@@ -14,6 +14,9 @@ public final class DefaultAWSCredentialsProvider: AWSCredentialsProvider {
     let http: HTTPClient
     let refreshMargin: Duration
     private let cached = Mutex<AWSCredentials?>(nil)
+    /// One renewal at a time, shared by every caller that needs it (the router asks on each
+    /// request); a failure is answered again for a second without asking anew.
+    private let renewal = Mutex<(task: Task<Result<AWSCredentials, AWSError>, Never>?, failed: (AWSError, ContinuousClock.Instant)?)>((nil, nil))
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, http: HTTPClient, refreshMargin: Duration = .seconds(300)) {
         self.environment = environment
@@ -23,9 +26,32 @@ public final class DefaultAWSCredentialsProvider: AWSCredentialsProvider {
 
     public func credentials() async throws(AWSError) -> AWSCredentials {
         if let current = cached.withLock({ $0 }), Self.fresh(current, margin: refreshMargin) { return current }
-        let found = try await resolve()
-        cached.withLock { $0 = found }
-        return found
+        let task = renewal.withLock { renewal -> Task<Result<AWSCredentials, AWSError>, Never> in
+            if let (error, at) = renewal.failed, ContinuousClock.now - at < .seconds(1) {
+                return Task { .failure(error) }
+            }
+            if let running = renewal.task { return running }
+            let started = Task { [self] () -> Result<AWSCredentials, AWSError> in
+                let result = await attempt()
+                if case .success(let found) = result { cached.withLock { $0 = found } }
+                self.renewal.withLock { renewal in
+                    renewal.task = nil
+                    if case .failure(let error) = result { renewal.failed = (error, ContinuousClock.now) } else { renewal.failed = nil }
+                }
+                return result
+            }
+            renewal.task = started
+            return started
+        }
+        return try await task.value.get()
+    }
+
+    private func attempt() async -> Result<AWSCredentials, AWSError> {
+        do throws(AWSError) {
+            return .success(try await resolve())
+        } catch {
+            return .failure(error)
+        }
     }
 
     static func fresh(_ credentials: AWSCredentials, margin: Duration) -> Bool {

@@ -40,6 +40,20 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
         "ServiceUnavailable", "InternalFailure", "InternalServerError",
     ]
 
+    /// An AWS error message without what a signature error quotes back: AWS answers a signature
+    /// mismatch with the canonical request and the string to sign it expected, which hold every
+    /// signed header (a session token among them). Cut there, and any header line of a token.
+    public static func withoutSignedText(_ message: String) -> String {
+        var kept = message
+        for marker in ["The Canonical String", "The String-to-Sign", "Canonical String", "canonical request"] {
+            if let range = kept.range(of: marker, options: .caseInsensitive) { kept = String(kept[..<range.lowerBound]) }
+        }
+        let lines = kept.split(separator: "\n", omittingEmptySubsequences: false).filter {
+            !$0.lowercased().contains("x-amz-security-token") && !$0.lowercased().contains("authorization:")
+        }
+        return lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     public var description: String {
         switch kind {
         case .service(let code, let status): "\(code) (HTTP \(status)): \(message)"
@@ -172,9 +186,8 @@ public struct SageMakerClient: SageMakerAPI {
         {
             code = String(xml[range.upperBound..<end.lowerBound])
         }
-        let message =
-            document?["message"]?.stringValue ?? document?["Message"]?.stringValue
-            ?? String(decoding: response.body.prefix(512), as: UTF8.self)
+        let message = AWSError.withoutSignedText(
+            document?["message"]?.stringValue ?? document?["Message"]?.stringValue ?? String(decoding: response.body.prefix(512), as: UTF8.self))
         return AWSError(.service(code: code.isEmpty ? "HTTP\(response.status)" : code, status: response.status), "\(operation): \(message)")
     }
 }

@@ -7,8 +7,8 @@ public import HTTPClient
 public struct SageMakerRuntime: Sendable {
     public let region: String
     /// The runtime's base URL: `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, else the deployment's API URL
-    /// (emulators serve both on one address), else `AWS_ENDPOINT_URL`, else
-    /// `https://runtime.sagemaker.REGION.amazonaws.com`.
+    /// when it is not AWS's own (emulators serve both on one address), else `AWS_ENDPOINT_URL`,
+    /// else `https://runtime.sagemaker.REGION.amazonaws.com`.
     public let endpoint: String
     let credentials: any AWSCredentialsProvider
 
@@ -18,8 +18,14 @@ public struct SageMakerRuntime: Sendable {
     ) {
         self.region = region
         let specific = environment["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"].flatMap { $0.isEmpty ? nil : $0 }
+        // An API URL of AWS's own (a VPC endpoint of the API) does not serve the runtime; an
+        // emulator's (moto, LocalStack) serves both.
+        let emulator = apiEndpoint.flatMap { url in
+            let host = URLComponents(string: url)?.host?.lowercased() ?? ""
+            return host.hasSuffix("amazonaws.com") || host.hasSuffix("amazonaws.com.cn") || host.hasSuffix(".aws") ? nil : url
+        }
         self.endpoint = AWSEndpoint.resolve(
-            service: "sagemaker runtime", prefix: "runtime.sagemaker", region: region, explicit: specific ?? apiEndpoint, environment: environment)
+            service: "sagemaker runtime", prefix: "runtime.sagemaker", region: region, explicit: specific ?? emulator, environment: environment)
         self.credentials = credentials
     }
 
@@ -53,7 +59,7 @@ public struct SageMakerRuntime: Sendable {
         if let accept = invocation.accept { fields.append(("Accept", accept)) }
         if let variant = invocation.targetVariant { fields.append(("X-Amzn-SageMaker-Target-Variant", variant)) }
         // The id is capped and kept to what SageMaker takes (1-64 printable characters).
-        if let id = invocation.inferenceID?.prefix(64), !id.isEmpty, id.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) {
+        if let id = invocation.inferenceID?.prefix(64), !id.isEmpty, id.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
             fields.append(("X-Amzn-SageMaker-Inference-Id", String(id)))
         }
         let signed = SigV4Signer(service: "sagemaker", region: region).sign(
@@ -61,6 +67,14 @@ public struct SageMakerRuntime: Sendable {
         var headers = HTTPHeaders()
         for (name, value) in signed { headers.set(name, value) }
         return (url, headers)
+    }
+
+    /// SageMaker refused an invocation because the endpoint has no variant of the name given (it
+    /// has just moved to another config).
+    public static func noSuchVariant(status: Int, headers: HTTPHeaders, body: Data) -> Bool {
+        guard status == 400 || status == 404 else { return false }
+        let refused = failure(status: status, headers: headers, body: body)
+        return refused.code.hasPrefix("Validation") && refused.message.lowercased().contains("variant")
     }
 
     /// What an InvokeEndpoint error answer means for the caller of the router: the HTTP status to
@@ -76,7 +90,9 @@ public struct SageMakerRuntime: Sendable {
         var code = headers["x-amzn-errortype"] ?? (document?["__type"] as? String) ?? (document?["ErrorCode"] as? String) ?? ""
         if let colon = code.firstIndex(of: ":") { code = String(code[..<colon]) }
         if let hash = code.lastIndex(of: "#") { code = String(code[code.index(after: hash)...]) }
-        let message = (document?["message"] as? String) ?? (document?["Message"] as? String) ?? String(decoding: body.prefix(512), as: UTF8.self)
+        // SageMaker's own words, never what a signature error quotes back (the signed headers), and
+        // never an unparsed body.
+        let message = AWSError.withoutSignedText((document?["message"] as? String) ?? (document?["Message"] as? String) ?? "HTTP \(status)")
         if code == "ValidationError" || code == "ValidationException", message.contains("not found") || message.contains("Could not find") {
             return (503, code, message)  // no such endpoint (yet): it cannot take requests
         }
@@ -89,11 +105,15 @@ public struct SageMakerRuntime: Sendable {
         case "ModelNotReadyException", "ServiceUnavailable", "InternalFailure", "InternalDependencyException": return (503, code, message)
         case "UnrecognizedClientException", "InvalidSignatureException", "AccessDeniedException", "ExpiredTokenException", "IncompleteSignature",
             "SignatureDoesNotMatch", "InvalidClientTokenId":
-            return (503, code, "SageMaker refused the router's credentials: \(message)")
+            // What SageMaker says here names the identity and the signed request: the caller of
+            // the router gets the code only.
+            return (503, code, "SageMaker refused the router's credentials (\(code))")
         default:
             if status == 429 { return (429, code, message) }
             if status >= 500 { return (503, code.isEmpty ? "HTTP\(status)" : code, message) }
-            if status == 403 { return (503, code.isEmpty ? "HTTP403" : code, "SageMaker refused the router's credentials: \(message)") }
+            if status == 403 {
+                return (503, code.isEmpty ? "HTTP403" : code, "SageMaker refused the router's credentials (\(code.isEmpty ? "HTTP403" : code))")
+            }
             return (400, code.isEmpty ? "HTTP\(status)" : code, message)
         }
     }

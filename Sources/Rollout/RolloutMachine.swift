@@ -286,17 +286,16 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         let serving = serving
         status.servingVersion = serving
         status.observedGeneration = generation
-        if let c = canary, c.phase == .progressing || c.phase == .paused, let serving {
-            // The backend works between two steps of a canary (SageMaker moving its variant
-            // weights): the stable version serves throughout, and a canary's length is its steps'
-            // (no progress deadline).
-            let steps = deployment.spec.rollout?.canary?.steps.count ?? 0
-            let message = CanaryProgress.split(c, steps: steps) + ": " + progress
-            status.phase = .progressing
-            status.currentRevision = c.stableRevision ?? status.currentRevision
+        if let serving, let work = canaryWork(progress) {
+            // The backend works for a canary (SageMaker moving its variant weights between steps,
+            // or moving the endpoint off the canary's config once it completed or was aborted):
+            // a version serves throughout, and a canary's length is its steps', so no progress
+            // deadline (the Progressing condition has been true since the canary began).
+            status.phase = work.reason == .canaryAborted ? .degraded : .progressing
+            if let c = canary, c.phase != .aborted { status.currentRevision = c.stableRevision ?? status.currentRevision }
             set(
-                ready: (.true, .serving, "version \(serving) serves beside canary \(c.canaryVersion)"), progressing: (.true, .canaryProgressing, message),
-                degraded: (.false, .healthy, message))
+                ready: (.true, .serving, "version \(serving) serves"), progressing: (.true, work.reason, work.message),
+                degraded: work.reason == .canaryAborted ? (.true, .canaryAborted, work.message) : (.false, .healthy, work.message))
             return decide(.requeueAfter(after))
         }
         let notServing: Conditions.Value? = serving == nil ? (.false, .notServing, "nothing is serving yet") : nil
@@ -312,6 +311,25 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
             set(ready: notServing, progressing: (.true, .deploying, progress), degraded: nil)
         }
         return decide(.requeueAfter(after))
+    }
+
+    /// What the backend's work is for when a canary asked for it: between two steps, aborting, or
+    /// finishing (the canary completed its steps in an earlier pass, which left Progressing with a
+    /// canary's reason for this generation). Nil for any other rollout.
+    func canaryWork(_ progress: String) -> (reason: RolloutReason, message: String)? {
+        if let c = canary {
+            let steps = deployment.spec.rollout?.canary?.steps.count ?? 0
+            switch c.phase {
+            case .progressing, .paused: return (.canaryProgressing, CanaryProgress.split(c, steps: steps) + ": " + progress)
+            case .aborted: return (.canaryAborted, "canary \(c.canaryVersion) aborted: " + progress)
+            case .loading: return nil
+            }
+        }
+        let before = original?.conditions?[.progressing]
+        guard before?.status == .true, before?.observedGeneration == generation,
+            [RolloutReason.canaryProgressing.rawValue, RolloutReason.canaryPaused.rawValue].contains(before?.reason)
+        else { return nil }
+        return (.canaryProgressing, "the canary completed its steps: " + progress)
     }
 
     mutating func rollingBack(_ message: String) -> RolloutDecision {

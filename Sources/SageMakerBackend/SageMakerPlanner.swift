@@ -84,6 +84,10 @@ public struct SageMakerPlanInput: Sendable {
     public var split: Split?
     /// Canary configs nothing uses any more.
     public var obsoleteSplits: [String]
+    /// The endpoint serves a canary's config and moves off it: the variant that must take every
+    /// request first (the version kept), so that no request reaches the other one while SageMaker
+    /// replaces the fleet.
+    public var drainTo: String?
 
     public struct Split: Sendable, Hashable {
         public var config: String
@@ -100,8 +104,9 @@ public struct SageMakerPlanInput: Sendable {
 
     public init(
         endpoint: String, name: String, instanceCount: Int64 = 1, observed: SageMakerObservation, failedForThisGeneration: String? = nil,
-        obsolete: [String] = [], known: Bool = false, split: Split? = nil, obsoleteSplits: [String] = []
+        obsolete: [String] = [], known: Bool = false, split: Split? = nil, obsoleteSplits: [String] = [], drainTo: String? = nil
     ) {
+        self.drainTo = drainTo
         self.endpoint = endpoint
         self.name = name
         self.instanceCount = instanceCount
@@ -136,7 +141,8 @@ public enum SageMakerPlanner {
                 let moved = split.weights.allSatisfy { want in
                     observed.variants.first { $0.name == want.variant }.map { abs(($0.weight ?? 0) - want.weight) < 0.001 } ?? false
                 }
-                if !moved { return .updateWeights(endpoint: input.endpoint, weights: split.weights, count: input.instanceCount) }
+                let scaled = observed.instanceCount.map { $0 != input.instanceCount } ?? false
+                if !moved || scaled { return .updateWeights(endpoint: input.endpoint, weights: split.weights, count: input.instanceCount) }
             } else if let count = observed.instanceCount, count != input.instanceCount {
                 return .updateCapacity(endpoint: input.endpoint, variant: observed.variantName ?? SageMakerResources.variant, count: input.instanceCount)
             }
@@ -152,6 +158,13 @@ public enum SageMakerPlanner {
             if !observed.configExists { return .createEndpointConfig(input.name) }
         }
         if let split = input.split, !split.exists { return .createSplitConfig(split.config) }
+        if let keep = input.drainTo, observed.endpointStatus == .inService, observed.variants.count > 1,
+            observed.variants.contains(where: { $0.name == keep }),
+            !observed.variants.allSatisfy({ abs(($0.weight ?? 0) - ($0.name == keep ? 100 : 0)) < 0.001 })
+        {
+            return .updateWeights(
+                endpoint: input.endpoint, weights: observed.variants.map { VariantWeight($0.name, $0.name == keep ? 100 : 0) }, count: input.instanceCount)
+        }
         guard observed.endpointStatus != nil else { return .createEndpoint(endpoint: input.endpoint, config: config) }
         return .updateEndpoint(endpoint: input.endpoint, config: config)
     }

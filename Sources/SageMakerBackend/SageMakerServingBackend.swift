@@ -165,14 +165,21 @@ public struct SageMakerServingBackend: ServingBackend {
     struct Layout {
         var name: String
         var known: Bool
+        /// The variant of the version that goes on serving through a move off a canary's config.
+        var keep: String
         var split: (config: String, variants: [SplitVariant])?
     }
 
     static func layout(_ input: PlanInput<Self>, record: ModelDeployment.SageMakerRecord) -> Laid {
         let desired = input.desired
         let placement = input.placement
+        // A version's own config: the spec's, else the one the endpoint serves when it is that
+        // version's (a later revision of the same version may have been rolled back), else the newest.
+        let serving = input.observation.endpoint.endpointConfigName
         func own(_ version: String) -> String? {
-            version == desired.version ? desired.name : record.resources.last { $0.version == version }?.name
+            if version == desired.version { return desired.name }
+            if let serving, record.resources.contains(where: { $0.name == serving && $0.version == version }) { return serving }
+            return record.resources.last { $0.version == version }?.name
         }
         guard let serve = own(placement.serve) else {
             return .refused(
@@ -180,7 +187,7 @@ public struct SageMakerServingBackend: ServingBackend {
                     .invalidRequest,
                     "version \(placement.serve) has no SageMaker model of this deployment's (status.sagemaker.resources): it cannot be served again"))
         }
-        var layout = Layout(name: serve, known: serve != desired.name)
+        var layout = Layout(name: serve, known: serve != desired.name, keep: ModelDeployment.SageMaker.variantName(version: placement.serve))
         if let stableVersion = placement.stable, stableVersion != placement.serve {
             guard let stable = own(stableVersion) else {
                 return .refused(
@@ -195,6 +202,7 @@ public struct SageMakerServingBackend: ServingBackend {
                 SplitVariant(variant: ModelDeployment.SageMaker.variantName(version: placement.serve), model: serve, version: placement.serve, weight: weight),
             ]
             layout.split = (SageMakerResources.splitName(deployment: input.deployment.metadata.name ?? "", models: [stable, serve]), variants)
+            layout.keep = ModelDeployment.SageMaker.variantName(version: stableVersion)
         }
         return .laid(layout)
     }
@@ -245,7 +253,8 @@ public struct SageMakerServingBackend: ServingBackend {
                 split: layout.split.map { split in
                     .init(config: split.config, exists: splits.contains(split.config), weights: split.variants.map { VariantWeight($0.variant, $0.weight) })
                 },
-                obsoleteSplits: splits.filter { $0 != config && $0 != observed.endpointConfigName && $0 != record.pendingConfig }))
+                obsoleteSplits: splits.filter { $0 != config && $0 != observed.endpointConfigName && $0 != record.pendingConfig },
+                drainTo: observed.endpointConfigName.map(splits.contains) == true ? layout.keep : nil))
         switch step {
         case .converged:
             if let split = layout.split {
@@ -434,9 +443,13 @@ public struct SageMakerServingBackend: ServingBackend {
         case .updateEndpoint(let endpoint, let config, _):
             try await act(client, .updateEndpoint, SageMakerResources.updateEndpoint(md, endpoint: endpoint, config: config), target: desired.target, context)
             record.pendingConfig = config
+            // What the config serves: a revision's version, or a canary's two.
+            let serves =
+                record.resources.first { $0.name == config }.map { "version \($0.version)" }
+                ?? "the canary's config \(config) (\(input.placement.stable.map { "stable \($0), " } ?? "")canary \(input.placement.serve))"
             return StepResult(
                 view, record: record, notes: [.normal(.updating, action: "UpdateEndpoint", "moving SageMaker endpoint \(endpoint) to \(config)")],
-                .started("SageMaker is moving endpoint \(endpoint) to version \(version)"))
+                .started("SageMaker is moving endpoint \(endpoint) to \(serves)"))
         case .updateCapacity(let endpoint, let variant, let count):
             try await act(
                 client, .updateEndpointWeightsAndCapacities, SageMakerResources.updateCapacity(endpoint: endpoint, variant: variant, count: count),

@@ -54,6 +54,8 @@ public final class InferenceRouter: Sendable {
         public init() {}
     }
 
+    static let logger = Logger(label: "modelplane.router")
+
     let table = TrafficTable()
     let client: KubernetesClient
     let watchNamespace: String?
@@ -192,10 +194,12 @@ public final class InferenceRouter: Sendable {
             guard let runtime = upstream.sageMaker(region: sagemaker.region, apiEndpoint: sagemaker.endpointURL) else {
                 return Self.error(.serviceUnavailable, "\(name) is served by SageMaker and this router has no AWS credentials")
             }
+            // The variant is named while a canary splits the endpoint, and while the endpoint may
+            // still hold a canary's config (SageMaker's own weights may then differ from the table).
             let lines = (md.status?.traffic ?? []).filter { $0.role != .shadow }.count
+            let splitting = lines > 1 || md.status?.sagemaker?.splitConfigs?.isEmpty == false
             backend = .sageMaker(
-                runtime, endpoint: sagemaker.endpointName ?? name,
-                variant: lines > 1 ? ModelDeployment.SageMaker.variantName(version: line.version) : nil)
+                runtime, endpoint: sagemaker.endpointName ?? name, variant: splitting ? ModelDeployment.SageMaker.variantName(version: line.version) : nil)
         } else {
             return Self.error(.notImplemented, "\(namespace)/\(name) names no backend the router can reach")
         }
@@ -333,37 +337,57 @@ public final class InferenceRouter: Sendable {
             }
         case .sageMaker(let runtime, let endpoint, let variant):
             // Triton on SageMaker takes binary tensors with the JSON part's size in the content type.
-            let invocation = SageMakerRuntime.Invocation(
+            var invocation = SageMakerRuntime.Invocation(
                 endpointName: endpoint, body: body,
                 contentType: binaryFrom.map { "application/vnd.sagemaker-triton.binary+json;json-header-size=\($0)" } ?? contentType,
                 accept: request.headers[.accept], targetVariant: variant, inferenceID: id)
-            let signed: (url: String, headers: HTTPHeaders)
-            do {
-                signed = try await runtime.signed(invocation)
-            } catch {
-                return .refused(Self.error(.serviceUnavailable, "the router cannot sign SageMaker requests: \(error)"))
-            }
-            switch await upstream.send("POST", signed.url, headers: signed.headers, body: body, timeout: configuration.upstreamTimeout) {
-            case .failure(let failure): return .refused(Self.error(failure))
-            case .success(var answer):
-                guard answer.status == 200 else {
-                    let refused = SageMakerRuntime.failure(status: answer.status, headers: answer.headers, body: answer.body)
-                    var response = Self.error(Status(code: refused.status), "SageMaker endpoint \(endpoint): \(refused.code): \(refused.message)")
-                    if refused.status == 429 { response.headers[.retryAfter] = "1" }
-                    return .refused(response)
+            var attempt = 0
+            while true {
+                attempt += 1
+                let signed: (url: String, headers: HTTPHeaders)
+                do {
+                    signed = try await runtime.signed(invocation)
+                } catch {
+                    // Where the chain looked (role, token file, profile) is for the operator's log.
+                    Self.logger.warning("no AWS credentials for SageMaker invocations: \(error)")
+                    return .refused(Self.error(.serviceUnavailable, "the router has no usable AWS credentials for SageMaker (its log says why)"))
                 }
-                if let type = answer.headers["Content-Type"], let size = Self.jsonHeaderSize(type) {
-                    answer.headers.set("Content-Type", "application/json")
-                    answer.headers.set("Inference-Header-Content-Length", String(size))
+                let sent = await upstream.send("POST", signed.url, headers: signed.headers, body: body, timeout: configuration.upstreamTimeout)
+                if case .success(let answer) = sent, attempt == 1, invocation.targetVariant != nil,
+                    SageMakerRuntime.noSuchVariant(status: answer.status, headers: answer.headers, body: answer.body)
+                {
+                    // The endpoint has just moved off a canary's config (its one variant has
+                    // another name): SageMaker chooses, as the table says one version serves.
+                    invocation.targetVariant = nil
+                    continue
                 }
-                // The variant SageMaker says answered, when it says one this deployment has.
-                let invoked = answer.headers["X-Amzn-Invoked-Production-Variant"]
-                let answered =
-                    (route.deployment.status?.traffic ?? []).first {
-                        $0.role != .shadow && invoked != nil && ModelDeployment.SageMaker.variantName(version: $0.version) == invoked
-                    } ?? route.target
-                return .answered(answer, sentWith: signed.headers, by: answered)
+                return Self.answered(sent, route: route, endpoint: endpoint, sentWith: signed.headers)
             }
+        }
+    }
+
+    /// SageMaker's answer to an invocation as the router passes it on.
+    private static func answered(_ sent: Result<Upstream.Answer, Upstream.Failure>, route: Route, endpoint: String, sentWith headers: HTTPHeaders) -> Sent {
+        switch sent {
+        case .failure(let failure): return .refused(Self.error(failure))
+        case .success(var answer):
+            guard answer.status == 200 else {
+                let refused = SageMakerRuntime.failure(status: answer.status, headers: answer.headers, body: answer.body)
+                var response = Self.error(Status(code: refused.status), "SageMaker endpoint \(endpoint): \(refused.code): \(refused.message)")
+                if refused.status == 429 { response.headers[.retryAfter] = "1" }
+                return .refused(response)
+            }
+            if let type = answer.headers["Content-Type"], let size = Self.jsonHeaderSize(type) {
+                answer.headers.set("Content-Type", "application/json")
+                answer.headers.set("Inference-Header-Content-Length", String(size))
+            }
+            // The variant SageMaker says answered, when it says one this deployment has.
+            let invoked = answer.headers["X-Amzn-Invoked-Production-Variant"]
+            let answered =
+                (route.deployment.status?.traffic ?? []).first {
+                    $0.role != .shadow && invoked != nil && ModelDeployment.SageMaker.variantName(version: $0.version) == invoked
+                } ?? route.target
+            return .answered(answer, sentWith: headers, by: answered)
         }
     }
 

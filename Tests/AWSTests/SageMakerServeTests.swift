@@ -211,6 +211,23 @@ import Testing
         #expect(said.status == 503 && said.message.contains("refused the router's credentials"), "\(said)")
         #expect(!said.message.contains(wrongSecret) && !said.message.contains(moto.secretKey))
 
+        // A signature error quotes the canonical request back (every signed header, a session
+        // token among them): none of it is passed on, by the router or the controller's client.
+        let quoted = """
+            {"message":"The request signature we calculated does not match the signature you provided. The Canonical String for this request should have been\\n'POST\\n/endpoints/churn/invocations\\n\\nx-amz-security-token:FwoGZXIvYXdzSECRETTOKEN\\n'"}
+            """
+        let signature = SageMakerRuntime.failure(status: 403, headers: ["X-Amzn-ErrorType": "InvalidSignatureException"], body: Data(quoted.utf8))
+        #expect(signature.status == 503 && !signature.message.contains("SECRETTOKEN"), "\(signature)")
+        #expect(
+            !AWSError.withoutSignedText("does not match. The Canonical String for this request should have been x-amz-security-token:SECRETTOKEN").contains(
+                "SECRETTOKEN"))
+        // The endpoint has no variant of that name (it just moved configs): the router asks again without one.
+        #expect(
+            SageMakerRuntime.noSuchVariant(
+                status: 400, headers: ["X-Amzn-ErrorType": "ValidationError"],
+                body: Data(#"{"message":"The variant name v-2024-11-03 is not present on endpoint churn."}"#.utf8)))
+        #expect(!SageMakerRuntime.noSuchVariant(status: 400, headers: ["X-Amzn-ErrorType": "ValidationError"], body: Data(#"{"message":"bad body"}"#.utf8)))
+
         // SageMaker's own errors, as the router answers them.
         let modelError = SageMakerRuntime.failure(
             status: 424, headers: ["X-Amzn-ErrorType": "ModelError:http://internal.amazon.com/coral/com.amazon.sagemaker/"],

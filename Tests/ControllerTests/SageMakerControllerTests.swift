@@ -637,13 +637,26 @@ import TritonBackend
         } onFail: {
             sixty
         }
+        let promoting = world.calls.count
         try await world.change("churn") { $0.metadata.annotations = [ModelDeployment.rolloutRequestAnnotation: "promote@2"] }
         do {
+            // First the canary takes every request of SageMaker's too, so that no request reaches
+            // the old version while the fleet is replaced; then the canary's own config.
+            try await world.until("the canary takes everything") { world.actions(from: promoting).contains("UpdateEndpointWeightsAndCapacities") }
+            #expect(
+                world.sagemaker.requests(.updateEndpointWeightsAndCapacities).last?["DesiredWeightsAndCapacities"]?.arrayValue?.map { $0["DesiredWeight"] } == [
+                    .double(0), .double(100),
+                ])
+            let finishing = try await world.wait("churn") { $0.status?.canary == nil }
+            #expect(finishing.status?.conditions?[type: "Progressing"]?.reason == "CanaryProgressing", "no progress deadline while it finishes")
+            #expect(finishing.status?.traffic?.count == 1 && finishing.status?.servingVersion == "v2")
+            fake.advance(by: .seconds(300))
             try await world.until("the endpoint moves to the canary's own config") { world.calls.filter { $0 == "UpdateEndpoint" }.count == 2 }
             fake.advance(by: .seconds(300))
         }
         let done = try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.canary == nil && $0.status?.sagemaker?.splitConfigs == nil }
         #expect(done.status?.servingVersion == "v2" && done.status?.traffic?.count == 1)
+        #expect(world.actions(from: promoting) == ["UpdateEndpointWeightsAndCapacities", "UpdateEndpoint", "DeleteEndpointConfig"])
         #expect(world.sagemaker.requests(.updateEndpoint).last?["EndpointConfigName"] == .string(v2))
         let inventory = try await world.inventory()
         #expect(inventory.configs == [v1, v2] && !inventory.configs.contains(split), "the split config is deleted once unused")
@@ -659,8 +672,11 @@ import TritonBackend
         try await world.until("v3's first weight is asked for") { world.calls.filter { $0 == "UpdateEndpointWeightsAndCapacities" }.count > weighed }
         fake.advance(by: .seconds(300))
         _ = try await world.wait("churn") { $0.status?.canary?.canaryVersion == "v3" && $0.status?.canary?.phase == .paused }
+        let aborting = world.calls.count
         try await world.change("churn") { $0.metadata.annotations = [ModelDeployment.rolloutRequestAnnotation: "abort@3"] }
         do {
+            try await world.until("the stable version takes everything") { world.actions(from: aborting).contains("UpdateEndpointWeightsAndCapacities") }
+            fake.advance(by: .seconds(300))
             try await world.until("the endpoint goes back to v2's config") { world.calls.filter { $0 == "UpdateEndpoint" }.count == 4 }
             fake.advance(by: .seconds(300))
         }
