@@ -216,7 +216,7 @@ extension SageMakerAPI {
                 variant["VariantName"]?.stringValue.map {
                     SageMakerObservation.Variant(name: $0, weight: Self.number(variant["DesiredWeight"]) ?? Self.number(variant["CurrentWeight"]))
                 }
-            })
+            }, shadowVariants: (described?["ShadowProductionVariants"]?.arrayValue ?? []).compactMap { $0["VariantName"]?.stringValue })
     }
 
     static func number(_ value: JSONValue?) -> Double? {

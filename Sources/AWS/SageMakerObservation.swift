@@ -15,6 +15,8 @@ public struct SageMakerObservation: Sendable, Hashable {
     /// Every production variant: its name and its weight (the desired one while SageMaker moves
     /// to it, else the current one).
     public var variants: [Variant]
+    /// The names of the endpoint's shadow variants (`ShadowProductionVariants`).
+    public var shadowVariants: [String]
 
     public struct Variant: Sendable, Hashable {
         public var name: String
@@ -29,9 +31,10 @@ public struct SageMakerObservation: Sendable, Hashable {
     public init(
         endpointStatus: EndpointStatus? = nil, endpointConfigName: String? = nil, pendingConfigName: String? = nil, failureReason: String? = nil,
         endpointArn: String? = nil, variantName: String? = nil, instanceCount: Int64? = nil, modelExists: Bool, configExists: Bool,
-        variants: [Variant] = []
+        variants: [Variant] = [], shadowVariants: [String] = []
     ) {
         self.variants = variants
+        self.shadowVariants = shadowVariants
         self.endpointStatus = endpointStatus
         self.endpointConfigName = endpointConfigName
         self.pendingConfigName = pendingConfigName

@@ -206,7 +206,9 @@ extension ModelDeployment.Capture: DirectlyReadable {
 extension ModelDeployment.Shadow: DirectlyReadable {
     init(direct value: JSONValue) throws(JSONShapeMismatch) {
         let m = try JSONMembers(value)
-        self.init(version: try m.string("version"), percent: try m.int64(ifPresent: "percent"), compare: try m.object(ifPresent: "compare"))
+        self.init(
+            version: try m.string("version"), percent: try m.int64(ifPresent: "percent"), compare: try m.object(ifPresent: "compare"),
+            uri: try m.string(ifPresent: "uri"))
     }
 }
 

@@ -113,10 +113,11 @@ extension ModelDeployment.Capture: DirectlyWritable {
 
 extension ModelDeployment.Shadow: DirectlyWritable {
     var directJSON: JSONValue {
-        var o = JSONObjectWriter(capacity: 3)
+        var o = JSONObjectWriter(capacity: 4)
         o.set("version", version)
         o.set("percent", percent)
         o.set("compare", compare)
+        o.set("uri", uri)
         return o.value
     }
 }

@@ -72,11 +72,15 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public var percent: Int64?
         /// How the two answers are compared; without it, the first output of each, absolutely.
         public var compare: Compare?
+        /// SageMaker only: the shadow version's artifact (an s3:// URL), from which its own Model
+        /// is made. (Triton loads the shadow version from the model's repository.)
+        public var uri: String?
 
-        public init(version: String, percent: Int64? = nil, compare: Compare? = nil) {
+        public init(version: String, percent: Int64? = nil, compare: Compare? = nil, uri: String? = nil) {
             self.version = version
             self.percent = percent
             self.compare = compare
+            self.uri = uri
         }
 
         public struct Compare: Codable, Sendable, Hashable {

@@ -236,6 +236,12 @@ extension ModelDeployment {
                                     "percent", default: .int(100),
                                     .integer(.init("Percent of requests mirrored (default 100).", minimum: 1, maximum: 100))),
                                 .optional(
+                                    "uri",
+                                    .string(
+                                        .init(
+                                            "SageMaker only: the shadow version's artifact (s3://), made into its own Model; Triton loads the shadow version from the model's repository.",
+                                            minLength: 1, maxLength: Limits.uriMaxLength))),
+                                .optional(
                                     "compare",
                                     .object(
                                         ObjectSchema(
@@ -299,8 +305,14 @@ extension ModelDeployment {
                     rule: "!has(self.shadow) || !has(self.backend.triton) || self.shadow.version.matches('^[1-9][0-9]{0,17}$')",
                     message: "Triton model versions are positive integers", fieldPath: ".shadow.version"),
                 .init(
-                    rule: "!has(self.backend.sagemaker) || !has(self.shadow)", message: "shadow traffic is not built for SageMaker yet",
-                    fieldPath: ".shadow"),
+                    rule: "!has(self.shadow) || !has(self.backend.sagemaker) || has(self.shadow.uri)",
+                    message: "SageMaker needs the shadow version's artifact to make its Model", fieldPath: ".shadow.uri"),
+                .init(
+                    rule: "!has(self.shadow) || !has(self.backend.sagemaker) || !has(self.shadow.compare)",
+                    message: "SageMaker compares no answers (its data capture records both)", fieldPath: ".shadow.compare"),
+                .init(
+                    rule: "!has(self.shadow) || !has(self.backend.triton) || !has(self.shadow.uri)",
+                    message: "Triton loads the shadow version from the model's repository", fieldPath: ".shadow.uri"),
             ]
         ))
 

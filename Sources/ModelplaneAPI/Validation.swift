@@ -165,11 +165,23 @@ extension ModelDeployment.Spec {
                 errors.append(FieldError(.invalid, capturePath.appending("maxBytes"), "\"\(size)\": must be a size such as 1048576, 512Ki or 64Mi"))
             }
         }
-        if backendKind == .sagemaker, shadow != nil {
-            errors.append(
-                FieldError(
-                    .forbidden, path.appending("shadow"),
-                    "shadow traffic is not built for SageMaker yet (its shadow variants need the shadow version's own artifact): use a Canary rollout"))
+        if let shadow {
+            let uriPath = path.appending("shadow").appending("uri")
+            switch backendKind {
+            case .sagemaker?:
+                if let uri = shadow.uri {
+                    if let problem = Syntax.s3URIProblem(uri) { errors.append(FieldError(.invalid, uriPath, "\"\(uri)\": \(problem)")) }
+                } else {
+                    errors.append(FieldError(.required, uriPath, "SageMaker needs the shadow version's artifact to make its Model"))
+                }
+                if shadow.compare != nil {
+                    errors.append(
+                        FieldError(.forbidden, path.appending("shadow").appending("compare"), "SageMaker compares no answers (its data capture records both)"))
+                }
+            case .triton?:
+                if shadow.uri != nil { errors.append(FieldError(.forbidden, uriPath, "Triton loads the shadow version from the model's repository")) }
+            default: break
+            }
         }
 
         if let smoke = rollout?.smokeInference {

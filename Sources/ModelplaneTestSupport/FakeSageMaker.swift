@@ -39,6 +39,7 @@ public final class FakeSageMaker: SageMakerAPI {
         var pending: String?
         var failureReason: String?
         var variants: [[String: JSONValue]]
+        var shadowVariants: [[String: JSONValue]] = []
         /// When the current transition ends.
         var until: Duration
         /// How the transition ends: nil is success.
@@ -209,7 +210,8 @@ public final class FakeSageMaker: SageMakerAPI {
                 throw Failure(message: "Could not find endpoint configuration \"\(self.arn("endpoint-config", configName))\".")
             }
             state.endpoints[endpoint] = Endpoint(
-                arn: arn, status: "Creating", config: configName, variants: Self.variants(config.body), until: state.now + timing.create,
+                arn: arn, status: "Creating", config: configName, variants: Self.variants(config.body),
+                shadowVariants: Self.variants(config.body, "ShadowProductionVariants"), until: state.now + timing.create,
                 outcome: state.nextCreate)
             state.nextCreate = nil
             state.tags[arn] = input["Tags"]?.arrayValue ?? []
@@ -260,6 +262,7 @@ public final class FakeSageMaker: SageMakerAPI {
                 "EndpointName": .string(endpoint), "EndpointArn": .string(found.arn), "EndpointConfigName": .string(found.config),
                 "EndpointStatus": .string(found.status), "ProductionVariants": .array(found.variants.map { .object($0) }),
             ]
+            if !found.shadowVariants.isEmpty { out["ShadowProductionVariants"] = .array(found.shadowVariants.map { .object($0) }) }
             if let reason = found.failureReason { out["FailureReason"] = .string(reason) }
             if let pending = found.pending { out["PendingDeploymentSummary"] = ["EndpointConfigName": .string(pending)] }
             return out
@@ -305,8 +308,8 @@ public final class FakeSageMaker: SageMakerAPI {
         return out
     }
 
-    static func variants(_ config: JSONValue) -> [[String: JSONValue]] {
-        (config["ProductionVariants"]?.arrayValue ?? []).map { variant in
+    static func variants(_ config: JSONValue, _ field: String = "ProductionVariants") -> [[String: JSONValue]] {
+        (config[field]?.arrayValue ?? []).map { variant in
             var out: [String: JSONValue] = ["VariantName": variant["VariantName"] ?? "primary"]
             if let count = variant["InitialInstanceCount"] {
                 out["CurrentInstanceCount"] = count
@@ -354,6 +357,7 @@ public final class FakeSageMaker: SageMakerAPI {
             if let pending = endpoint.pending, let config = state.configs[pending] {
                 endpoint.config = pending
                 endpoint.variants = variants(config.body)
+                endpoint.shadowVariants = variants(config.body, "ShadowProductionVariants")
             }
             if let count = endpoint.desiredCount {
                 for index in endpoint.variants.indices {

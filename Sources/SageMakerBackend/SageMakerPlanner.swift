@@ -26,8 +26,11 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
     case failed(status: EndpointStatus, reason: String)
     /// The update to this revision was rolled back, and a retry is not due yet.
     case blocked(String)
-    /// A canary's endpoint config: the stable version's variant and the canary's, weighted.
+    /// A canary's endpoint config: the stable version's variant and the canary's, weighted (or
+    /// the serving version's variant and a shadow variant).
     case createSplitConfig(String)
+    /// The shadow version's own Model, from `spec.shadow.uri`.
+    case createShadowModel(String)
     /// The endpoint serves the canary's config; its variants' weights follow the canary's step
     /// (UpdateEndpointWeightsAndCapacities; the instance count is restated).
     case updateWeights(endpoint: String, weights: [VariantWeight], count: Int64)
@@ -48,7 +51,8 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
         case .deleteEndpoint(let name): "DeleteEndpoint \(name) (Failed; it is created again afterwards)"
         case .failed(let status, let reason): "none: the endpoint is \(status): \(reason)"
         case .blocked(let reason): "none until a retry is due: \(reason)"
-        case .createSplitConfig(let name): "CreateEndpointConfig \(name) (the canary's weighted variants)"
+        case .createSplitConfig(let name): "CreateEndpointConfig \(name) (several variants: a canary's, or a shadow's)"
+        case .createShadowModel(let name): "CreateModel \(name) (the shadow version)"
         case .updateWeights(let endpoint, let weights, _):
             "UpdateEndpointWeightsAndCapacities \(endpoint): " + weights.map { "\($0.variant) \(Int64($0.weight.rounded())) %" }.joined(separator: ", ")
         case .deleteSplitConfig(let name): "DeleteEndpointConfig \(name) (a canary's, no longer used)"
@@ -88,6 +92,8 @@ public struct SageMakerPlanInput: Sendable {
     /// request first (the version kept), so that no request reaches the other one while SageMaker
     /// replaces the fleet.
     public var drainTo: String?
+    /// The shadow version's Model, when the record does not have it yet.
+    public var shadowModel: String?
 
     public struct Split: Sendable, Hashable {
         public var config: String
@@ -104,8 +110,10 @@ public struct SageMakerPlanInput: Sendable {
 
     public init(
         endpoint: String, name: String, instanceCount: Int64 = 1, observed: SageMakerObservation, failedForThisGeneration: String? = nil,
-        obsolete: [String] = [], known: Bool = false, split: Split? = nil, obsoleteSplits: [String] = [], drainTo: String? = nil
+        obsolete: [String] = [], known: Bool = false, split: Split? = nil, obsoleteSplits: [String] = [], drainTo: String? = nil,
+        shadowModel: String? = nil
     ) {
+        self.shadowModel = shadowModel
         self.drainTo = drainTo
         self.endpoint = endpoint
         self.name = name
@@ -157,6 +165,7 @@ public enum SageMakerPlanner {
             if !observed.modelExists { return .createModel(input.name) }
             if !observed.configExists { return .createEndpointConfig(input.name) }
         }
+        if let shadow = input.shadowModel { return .createShadowModel(shadow) }
         if let split = input.split, !split.exists { return .createSplitConfig(split.config) }
         if let keep = input.drainTo, observed.endpointStatus == .inService, observed.variants.count > 1,
             observed.variants.contains(where: { $0.name == keep }),
@@ -298,21 +307,31 @@ public enum SageMakerResources {
         return config
     }
 
-    /// A canary's endpoint config: one weighted variant per version, each on its own model.
-    public static func createSplitConfig(_ md: ModelDeployment, name: String, variants: [SplitVariant]) -> JSONValue {
+    /// An endpoint config of several variants: a canary's (one weighted production variant per
+    /// version, each on its own model), or the serving version's with a shadow variant, which
+    /// SageMaker sends a copy of the share of requests its weight is of the production variant's.
+    public static func createSplitConfig(_ md: ModelDeployment, name: String, variants: [SplitVariant], shadow: SplitVariant? = nil) -> JSONValue {
         let sagemaker = md.spec.backend.sagemaker
-        return [
-            "EndpointConfigName": .string(name),
-            "ProductionVariants": .array(
-                variants.map { variant in
-                    [
-                        "VariantName": .string(variant.variant), "ModelName": .string(variant.model), "InstanceType": .string(sagemaker?.instanceType ?? ""),
-                        "InitialInstanceCount": .int(sagemaker?.initialInstanceCount ?? ModelDeployment.Defaults.initialInstanceCount),
-                        "InitialVariantWeight": .double(variant.weight),
-                    ]
-                }),
-            "Tags": tags(md),
-        ]
+        func variant(_ variant: SplitVariant) -> JSONValue {
+            [
+                "VariantName": .string(variant.variant), "ModelName": .string(variant.model), "InstanceType": .string(sagemaker?.instanceType ?? ""),
+                "InitialInstanceCount": .int(sagemaker?.initialInstanceCount ?? ModelDeployment.Defaults.initialInstanceCount),
+                "InitialVariantWeight": .double(variant.weight),
+            ]
+        }
+        var body: JSONValue = ["EndpointConfigName": .string(name), "ProductionVariants": .array(variants.map(variant)), "Tags": tags(md)]
+        if let shadow { body["ShadowProductionVariants"] = [variant(shadow)] }
+        return body
+    }
+
+    /// The deployment as it would be serving its shadow version: what the shadow's Model is made
+    /// from, and its name (the same the version gets if it is promoted to serve).
+    public static func shadowDeployment(_ md: ModelDeployment) -> ModelDeployment? {
+        guard let shadow = md.spec.shadow, let uri = shadow.uri else { return nil }
+        var copy = md
+        copy.spec.model.version = shadow.version
+        copy.spec.model.uri = uri
+        return copy
     }
 
     /// The name of the config splitting an endpoint between these models.

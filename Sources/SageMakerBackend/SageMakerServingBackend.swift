@@ -51,7 +51,9 @@ public enum SageMakerAction: BackendAction {
     /// A Failed endpoint on an older config cannot be updated: delete it, then create it anew.
     case deleteEndpoint(String)
     /// A canary's endpoint config, one weighted variant per version.
-    case createSplitConfig(String, variants: [SplitVariant])
+    case createSplitConfig(String, variants: [SplitVariant], shadow: SplitVariant?)
+    /// The shadow version's own Model (from `spec.shadow.uri`).
+    case createShadowModel(String, version: String)
     /// The canary's variants to these weights.
     case updateWeights(endpoint: String, weights: [VariantWeight], count: Int64)
     /// A canary's endpoint config nothing uses any more.
@@ -78,9 +80,11 @@ public enum SageMakerAction: BackendAction {
             SageMakerStep.updateCapacity(endpoint: endpoint, variant: variant, count: count).description
         case .deleteResources(let name): SageMakerStep.deleteResources(name).description
         case .deleteEndpoint(let name): SageMakerStep.deleteEndpoint(name).description
-        case .createSplitConfig(let name, let variants):
+        case .createSplitConfig(let name, let variants, let shadow):
             SageMakerStep.createSplitConfig(name).description + ": "
                 + variants.map { "\($0.variant) (version \($0.version), \(Int64($0.weight.rounded())) %)" }.joined(separator: ", ")
+                + (shadow.map { ", shadow \($0.variant) (version \($0.version), \(Int64(($0.weight * 100).rounded())) % of requests copied)" } ?? "")
+        case .createShadowModel(let name, _): SageMakerStep.createShadowModel(name).description
         case .updateWeights(let endpoint, let weights, let count):
             SageMakerStep.updateWeights(endpoint: endpoint, weights: weights, count: count).description
         case .deleteSplitConfig(let name): SageMakerStep.deleteSplitConfig(name).description
@@ -153,8 +157,8 @@ public struct SageMakerServingBackend: ServingBackend {
         var ready = Set(servingVersion(view, record: record).map { [$0] } ?? [])
         guard view.endpoint.endpointStatus?.serves == true else { return ready }
         let versions = Set(record?.resources.map(\.version) ?? [])
-        for variant in view.endpoint.variants {
-            if let version = versions.first(where: { ModelDeployment.SageMaker.variantName(version: $0) == variant.name }) { ready.insert(version) }
+        for name in view.endpoint.variants.map(\.name) + view.endpoint.shadowVariants {
+            if let version = versions.first(where: { ModelDeployment.SageMaker.variantName(version: $0) == name }) { ready.insert(version) }
         }
         return ready
     }
@@ -167,7 +171,11 @@ public struct SageMakerServingBackend: ServingBackend {
         var known: Bool
         /// The variant of the version that goes on serving through a move off a canary's config.
         var keep: String
-        var split: (config: String, variants: [SplitVariant])?
+        /// A config of several variants: a canary's (weighted production variants), or the serving
+        /// version's with a shadow variant (SageMaker allows one beside a single production variant).
+        var split: (config: String, variants: [SplitVariant], shadow: SplitVariant?)?
+        /// The shadow's Model, when the record does not have it yet.
+        var shadowModel: String?
     }
 
     static func layout(_ input: PlanInput<Self>, record: ModelDeployment.SageMakerRecord) -> Laid {
@@ -201,8 +209,22 @@ public struct SageMakerServingBackend: ServingBackend {
                     variant: ModelDeployment.SageMaker.variantName(version: stableVersion), model: stable, version: stableVersion, weight: 100 - weight),
                 SplitVariant(variant: ModelDeployment.SageMaker.variantName(version: placement.serve), model: serve, version: placement.serve, weight: weight),
             ]
-            layout.split = (SageMakerResources.splitName(deployment: input.deployment.metadata.name ?? "", models: [stable, serve]), variants)
+            layout.split = (SageMakerResources.splitName(deployment: input.deployment.metadata.name ?? "", models: [stable, serve]), variants, nil)
             layout.keep = ModelDeployment.SageMaker.variantName(version: stableVersion)
+        } else if let shadowVersion = placement.shadow, shadowVersion != placement.serve, let copy = SageMakerResources.shadowDeployment(input.deployment),
+            readyVersions(input.observation, record: record).contains(placement.serve)
+        {
+            // The serving version's variant with the shadow's beside it; SageMaker copies the share
+            // of requests the shadow's weight is of the production variant's. Only once the serving
+            // version serves: a shadow that fails never holds a rollout up.
+            let model = SageMakerResources.name(copy)
+            let percent = min(max(input.deployment.spec.shadow?.percent ?? 100, 1), 100)
+            let production = SplitVariant(variant: layout.keep, model: serve, version: placement.serve, weight: 1)
+            let shadow = SplitVariant(
+                variant: ModelDeployment.SageMaker.variantName(version: shadowVersion), model: model, version: shadowVersion, weight: Double(percent) / 100)
+            let config = SageMakerResources.splitName(deployment: input.deployment.metadata.name ?? "", models: [serve, "shadow", model, String(percent)])
+            layout.split = (config, [production], shadow)
+            if !record.resources.contains(where: { $0.name == model }) { layout.shadowModel = model }
         }
         return .laid(layout)
     }
@@ -248,15 +270,21 @@ public struct SageMakerServingBackend: ServingBackend {
                 failedForThisGeneration: input.blocked?.message,
                 obsolete: SageMakerResources.obsolete(
                     record.resources, desired: desired.name, serving: observed.endpointConfigName, pending: record.pendingConfig,
-                    historyLimit: md.spec.revisionHistoryLimit, keep: Set(layout.split?.variants.map(\.model) ?? [layout.name])),
+                    historyLimit: md.spec.revisionHistoryLimit,
+                    keep: Set((layout.split?.variants.map(\.model) ?? [layout.name]) + (layout.split?.shadow.map { [$0.model] } ?? []))),
                 known: layout.known,
                 split: layout.split.map { split in
                     .init(config: split.config, exists: splits.contains(split.config), weights: split.variants.map { VariantWeight($0.variant, $0.weight) })
                 },
                 obsoleteSplits: splits.filter { $0 != config && $0 != observed.endpointConfigName && $0 != record.pendingConfig },
-                drainTo: observed.endpointConfigName.map(splits.contains) == true ? layout.keep : nil))
+                drainTo: observed.endpointConfigName.map(splits.contains) == true ? layout.keep : nil, shadowModel: layout.shadowModel))
         switch step {
         case .converged:
+            if let split = layout.split, let shadow = split.shadow {
+                return .converged(
+                    "version \(split.variants.first?.version ?? desired.version) of \(md.spec.model.name) is serving on SageMaker endpoint \(desired.endpoint), "
+                        + "shadow version \(shadow.version) receiving a copy of \(Int64((shadow.weight * 100).rounded())) % of requests")
+            }
             if let split = layout.split {
                 return .converged(
                     "SageMaker endpoint \(desired.endpoint) serves "
@@ -279,7 +307,8 @@ public struct SageMakerServingBackend: ServingBackend {
         case .updateCapacity(let endpoint, let variant, let count): return .act(.updateCapacity(endpoint: endpoint, variant: variant, count: count))
         case .deleteResources(let name): return .act(.deleteResources(name))
         case .deleteEndpoint(let name): return .act(.deleteEndpoint(name))
-        case .createSplitConfig(let name): return .act(.createSplitConfig(name, variants: layout.split?.variants ?? []))
+        case .createSplitConfig(let name): return .act(.createSplitConfig(name, variants: layout.split?.variants ?? [], shadow: layout.split?.shadow))
+        case .createShadowModel(let name): return .act(.createShadowModel(name, version: layout.split?.shadow?.version ?? ""))
         case .updateWeights(let endpoint, let weights, let count): return .act(.updateWeights(endpoint: endpoint, weights: weights, count: count))
         case .deleteSplitConfig(let name): return .act(.deleteSplitConfig(name))
         }
@@ -332,7 +361,10 @@ public struct SageMakerServingBackend: ServingBackend {
         case .deleteResources(let name):
             record.resources.removeAll { $0.name == name }
             return StepResult(view, record: record)
-        case .createSplitConfig(let name, _):
+        case .createShadowModel(let name, let version):
+            if !record.resources.contains(where: { $0.name == name }) { record.resources.append(.init(name: name, version: version)) }
+            return StepResult(view, record: record)
+        case .createSplitConfig(let name, _, _):
             record.splitConfigs = (record.splitConfigs ?? []).filter { $0 != name } + [name]
             return StepResult(view, record: record)
         case .deleteSplitConfig(let name):
@@ -462,9 +494,15 @@ public struct SageMakerServingBackend: ServingBackend {
             try await deleteResources(old, client: client, context)
             record.resources.removeAll { $0.name == old }
             return StepResult(view, record: record)
-        case .createSplitConfig(let config, let variants):
+        case .createShadowModel(let model, let version):
+            guard let shadow = SageMakerResources.shadowDeployment(md) else { return StepResult(view, record: input.record) }
+            try await act(client, .createModel, SageMakerResources.createModel(shadow, name: model), target: model, context, existing: true)
+            if !record.resources.contains(where: { $0.name == model }) { record.resources.append(.init(name: model, version: version)) }
+            return StepResult(view, record: record)
+        case .createSplitConfig(let config, let variants, let shadow):
             try await act(
-                client, .createEndpointConfig, SageMakerResources.createSplitConfig(md, name: config, variants: variants), target: config, context,
+                client, .createEndpointConfig, SageMakerResources.createSplitConfig(md, name: config, variants: variants, shadow: shadow), target: config,
+                context,
                 existing: true)
             record.splitConfigs = (record.splitConfigs ?? []).filter { $0 != config } + [config]
             return StepResult(view, record: record)

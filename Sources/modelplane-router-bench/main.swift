@@ -7,7 +7,9 @@
 // request), `modelplane serve` (controller, no router) and `modelplane router` alone against it,
 // as in a cluster. Closed loop (8 connections, back to back) for throughput; open loop (requests
 // started on a fixed schedule at half the direct maximum, latency measured from when each was
-// due, so a stall is not hidden by coordinated omission) for latency. Prints a Markdown table.
+// due, so a stall is not hidden by coordinated omission) for latency. nginx, when installed, as a
+// plain reverse proxy and with `mirror`, in the same run (the issue's reference). Prints a Markdown
+// table.
 import Foundation
 import HTTPClient
 import KubeClient
@@ -168,6 +170,57 @@ if arguments.contains("--profile") {
     exit(0)
 }
 
+// MARK: - nginx, the issue's reference proxy (when installed: `apt-get install nginx-light`)
+
+/// A free loopback port (bound, read, released).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// nginx in front of the same Triton, as a plain reverse proxy (keep-alive upstream) on one port
+/// and with `mirror` copying every request to version 3 on another, as a user would set it up.
+func startNginx() async throws -> (process: PeerProcess, proxy: String, mirrored: String)? {
+    guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
+    let home = directory + "/nginx"
+    try FileManager.default.createDirectory(atPath: home + "/logs", withIntermediateDirectories: true)
+    let (plain, mirror) = (freePort(), freePort())
+    let tritonPort = URLComponents(string: triton.url)?.port ?? 8000
+    let upstream = "proxy_http_version 1.1; proxy_set_header Connection \"\";"
+    let config = """
+        worker_processes auto;
+        error_log \(home)/logs/error.log warn;
+        pid \(home)/nginx.pid;
+        events { worker_connections 1024; }
+        http {
+            access_log off;
+            client_body_temp_path \(home)/body; proxy_temp_path \(home)/proxy; fastcgi_temp_path \(home)/fastcgi;
+            uwsgi_temp_path \(home)/uwsgi; scgi_temp_path \(home)/scgi;
+            upstream triton { server 127.0.0.1:\(tritonPort); keepalive 32; }
+            server { listen 127.0.0.1:\(plain); location / { proxy_pass http://triton; \(upstream) } }
+            server {
+                listen 127.0.0.1:\(mirror);
+                location / { mirror /mirror; mirror_request_body on; proxy_pass http://triton; \(upstream) }
+                location = /mirror { internal; proxy_pass http://triton/v2/models/bench/versions/3/infer; \(upstream) }
+            }
+        }
+        """
+    try config.write(toFile: home + "/nginx.conf", atomically: true, encoding: .utf8)
+    let process = try await PeerProcess.start(
+        "/bin/sh", ["-c", "echo READY \(plain); exec \(nginx) -p \(home) -c \(home)/nginx.conf -g 'daemon off;'"])
+    let path = "/v2/models/bench/versions/1/infer"
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !(await send("http://127.0.0.1:\(plain)\(path)")), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    return (process, "http://127.0.0.1:\(plain)\(path)", "http://127.0.0.1:\(mirror)\(path)")
+}
+
 // MARK: - Runs
 
 var rows: [(String, String)] = []
@@ -178,9 +231,20 @@ rows.append(
     (
         "router, one version at 100 %, 8 connections", String(format: "%.0f req/s (%.2f× direct)", routerMax.rate, routerMax.rate / directMax.rate)
     ))
+let nginx = try await startNginx()
+defer { nginx?.process.stop() }
+let nginxMax: (rate: Double, errors: Int)? = if let nginx { await closedLoop(nginx.proxy) } else { nil }
+if let nginxMax {
+    rows.append(
+        (
+            "nginx as a proxy (keep-alive upstream), 8 connections",
+            String(format: "%.0f req/s (%.2f× direct)", nginxMax.rate, nginxMax.rate / directMax.rate)
+        ))
+}
 let rate = (directMax.rate / 2).rounded()
 let directLatency = await openLoop(direct, rate: rate)
 let routerLatency = await openLoop(routed, rate: rate)
+let nginxLatency: (p50: Double, p99: Double, errors: Int)? = if let nginx { await openLoop(nginx.proxy, rate: rate) } else { nil }
 rows.append(
     (
         "open loop at \(Int(rate)) req/s (half the direct maximum): direct p50 / p99",
@@ -191,6 +255,26 @@ rows.append(
         "open loop at \(Int(rate)) req/s: router p50 / p99 (added p99)",
         String(format: "%.2f / %.2f ms (+%.2f ms)", routerLatency.p50, routerLatency.p99, routerLatency.p99 - directLatency.p99)
     ))
+
+if let nginxLatency {
+    rows.append(
+        (
+            "open loop at \(Int(rate)) req/s: nginx p50 / p99 (added p99)",
+            String(format: "%.2f / %.2f ms (+%.2f ms)", nginxLatency.p50, nginxLatency.p99, nginxLatency.p99 - directLatency.p99)
+        ))
+}
+if let nginx, let nginxMax {
+    // nginx's `mirror`: a copy of every request to version 3, the shadow run's counterpart.
+    let mirrorLatency = await openLoop(nginx.mirrored, rate: rate)
+    let mirrorMax = await closedLoop(nginx.mirrored)
+    rows.append(
+        (
+            "nginx mirror 100 %: open loop p99 / at saturation",
+            String(
+                format: "%.2f ms (%.2f× its no-mirror p99) / %.0f req/s (%.2f× no mirror)", mirrorLatency.p99,
+                mirrorLatency.p99 / (nginxLatency?.p99 ?? .nan), mirrorMax.rate, mirrorMax.rate / nginxMax.rate)
+        ))
+}
 
 // A 90/10 split: version 2 as a canary at its first step.
 try await change { $0.spec.model.version = "2" }

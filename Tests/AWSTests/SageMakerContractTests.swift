@@ -138,9 +138,13 @@ import Testing
         let weightsBody = SageMakerResources.updateWeights(
             endpoint: "churn-predictor", weights: [VariantWeight("v-2024-11-03", 40), VariantWeight("v-2024-12-01", 60)], count: 2)
         if peer == .moto {
-            // Both bodies as botocore's service model has them.
+            // The bodies as botocore's service model has them (a shadow config's too: moto keeps no shadow variants).
+            let shadowBody = SageMakerResources.createSplitConfig(
+                canary, name: split, variants: [variants[0]], shadow: SplitVariant(variant: "v-2024-12-01", model: b, version: "2024-12-01", weight: 0.25))
             await #expect(
-                try SageMakerMotoTests.shapeProblems([("CreateEndpointConfig", splitBody), ("UpdateEndpointWeightsAndCapacities", weightsBody)]) == [])
+                try SageMakerMotoTests.shapeProblems([
+                    ("CreateEndpointConfig", splitBody), ("UpdateEndpointWeightsAndCapacities", weightsBody), ("CreateEndpointConfig", shadowBody),
+                ]) == [])
         }
         _ = try await api.call(.createEndpointConfig, splitBody)
         _ = try await api.call(.createEndpoint, SageMakerResources.createEndpoint(canary, endpoint: "churn-predictor", config: split))

@@ -688,6 +688,45 @@ import TritonBackend
         #expect(try await Self.weights(world).keys.sorted() == ["primary"])
     }
 
+    /// A shadow on SageMaker: the shadow version's own Model (from `shadow.uri`), a config with the
+    /// serving version's variant and a shadow variant weighted to the share copied, the table's
+    /// shadow line once SageMaker holds it; removing the shadow goes back to the version's own config.
+    @Test func aShadowIsASageMakerShadowVariantBesideTheServingOne() async throws {
+        let world = try await World()
+        try world.start()
+        let fake = try #require(world.fake)
+        let first = try await world.serve("churn", World.spec(version: "v1"))
+        let v1 = try #require(first.status?.sagemaker?.resources.first?.name)
+        let before = world.calls.count
+        try await world.change("churn") { $0.spec.shadow = .init(version: "v2", percent: 25, uri: "s3://models/churn/v2/model.tar.gz") }
+        try await world.until("the endpoint moves to the shadow's config") { world.calls.contains("UpdateEndpoint") }
+        let moving = try await world.wait("churn") { $0.status?.sagemaker?.pendingConfig != nil }
+        #expect(moving.status?.servingVersion == "v1" && moving.status?.traffic?.count == 1, "no shadow line before SageMaker holds it")
+        fake.advance(by: .seconds(300))
+        let shadowed = try await world.wait("churn") { $0.status?.phase == .ready && $0.status?.trafficSummary?.contains("shadow") == true }
+        #expect(world.actions(from: before) == ["CreateModel", "CreateEndpointConfig", "UpdateEndpoint"])
+        let model = try #require(world.sagemaker.requests(.createModel).last)
+        #expect(model["PrimaryContainer"]?["ModelDataUrl"] == "s3://models/churn/v2/model.tar.gz")
+        let config = try #require(world.sagemaker.requests(.createEndpointConfig).last)
+        #expect(config["ProductionVariants"]?.arrayValue?.map { $0["ModelName"] } == [.string(v1)])
+        #expect(config["ShadowProductionVariants"]?.arrayValue?.first?["VariantName"] == "v-v2")
+        #expect(config["ShadowProductionVariants"]?.arrayValue?.first?["InitialVariantWeight"] == .double(0.25))
+        #expect(
+            shadowed.status?.servingVersion == "v1" && shadowed.status?.trafficSummary?.hasSuffix("+v2 shadow 25%") == true,
+            "\(shadowed.status?.trafficSummary ?? "")")
+        let message = shadowed.status?.conditions?[type: "Ready"]?.message ?? ""
+        #expect(message.contains("shadow version v2 receiving a copy of 25 %"), "\(message)")
+
+        // The shadow goes: back to v1's own config, the shadow's config deleted.
+        let removing = world.calls.count
+        try await world.change("churn") { $0.spec.shadow = nil }
+        try await world.until("the endpoint goes back to v1's config") { world.actions(from: removing).contains("UpdateEndpoint") }
+        fake.advance(by: .seconds(300))
+        let plain = try await world.wait("churn") { $0.status?.trafficSummary?.contains("shadow") == false && $0.status?.sagemaker?.splitConfigs == nil }
+        #expect(plain.status?.servingVersion == "v1" && world.sagemaker.requests(.updateEndpoint).last?["EndpointConfigName"] == .string(v1))
+        #expect(world.actions(from: removing) == ["UpdateEndpoint", "DeleteEndpointConfig"])
+    }
+
     @Test func movingFromTritonToSageMakerAndBack() async throws {
         let triton = try await TritonPeer.start(models: [TritonPeer.Model(name: "churn", versions: [1, 2])])
         defer { triton.stop() }

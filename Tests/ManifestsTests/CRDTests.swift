@@ -184,8 +184,14 @@ import Testing
         ),
         (
             sagemaker, "rollout: {strategy: BlueGreen}", "shadow: {version: v0}\n  rollout: {strategy: BlueGreen}",
-            "spec.shadow: shadow traffic is not built for SageMaker yet"
+            "spec.shadow.uri: SageMaker needs the shadow version's artifact to make its Model"
         ),
+        (
+            sagemaker, "rollout: {strategy: BlueGreen}",
+            "shadow: {version: v0, uri: \"s3://models/m/v0/model.tar.gz\", compare: {mode: argmax}}\n  rollout: {strategy: BlueGreen}",
+            "spec.shadow.compare: SageMaker compares no answers (its data capture records both)"
+        ),
+        (canary, "version: \"4\"", "version: \"4\"\n    uri: /models/m", "spec.shadow.uri: Triton loads the shadow version from the model's repository"),
     ])
     func eachBrokenManifestFailsItsRuleAndOurValidation(base: String, original: String, replacement: String, expected: String) async throws {
         #expect(base.contains(original))

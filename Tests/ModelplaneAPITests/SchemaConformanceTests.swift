@@ -18,7 +18,8 @@ import Testing
             strategy: .blueGreen, canary: .init(steps: [.init(setWeight: 10, pause: .init(duration: "30s"))]), progressDeadlineSeconds: 60,
             smokeInference: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [1]]]])
         md.spec.revisionHistoryLimit = 5
-        md.spec.shadow = .init(version: "4", percent: 50, compare: .init(output: "OUTPUT0", mode: .absolute, tolerance: 0.001))
+        md.spec.shadow = .init(
+            version: "4", percent: 50, compare: .init(output: "OUTPUT0", mode: .absolute, tolerance: 0.001), uri: "s3://models/m/4/model.tar.gz")
         md.spec.capture = .init(sampleRate: 0.25, maxBytes: "1Mi")
         md.metadata.generateName = "fraud-"
         md.metadata.uid = "u"
