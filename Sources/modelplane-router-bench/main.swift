@@ -84,6 +84,15 @@ func residentMiB(_ pid: Int32, peak: Bool = false) -> Double {
     return (Double(line.split(whereSeparator: \.isWhitespace).dropFirst().first ?? "") ?? 0) / 1024
 }
 
+/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+func cpuSeconds(_ pid: Int32) -> Double {
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    // Fields after the command (which may hold spaces, so split after its closing parenthesis).
+    let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 func metric(_ text: String, _ prefix: String) -> Double {
     text.split(separator: "\n").filter { $0.hasPrefix(prefix) }.compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
 }
@@ -226,10 +235,17 @@ func startNginx() async throws -> (process: PeerProcess, proxy: String, mirrored
 var rows: [(String, String)] = []
 let directMax = await closedLoop(direct)
 rows.append(("direct Triton, 8 connections, closed loop", String(format: "%.0f req/s", directMax.rate)))
+let cpuBefore = cpuSeconds(router.pid)
 let routerMax = await closedLoop(routed)
+let routerCPU = cpuSeconds(router.pid) - cpuBefore
 rows.append(
     (
         "router, one version at 100 %, 8 connections", String(format: "%.0f req/s (%.2f× direct)", routerMax.rate, routerMax.rate / directMax.rate)
+    ))
+rows.append(
+    (
+        "router CPU per request (its process, user + system)",
+        String(format: "%.0f µs (%.2f cores busy)", routerCPU / (routerMax.rate * Double(seconds)) * 1e6, routerCPU / Double(seconds))
     ))
 let nginx = try await startNginx()
 defer { nginx?.process.stop() }
