@@ -326,17 +326,71 @@ public final class ShadowStatistics: Sendable {
     /// The figures for `status.shadow` of deployment `namespace/name` whose shadow is `version`;
     /// nil before any request was mirrored to it.
     public func status(namespace: String, name: String, version: String) -> ModelDeployment.ShadowStatus? {
-        figures.withLock { all -> ModelDeployment.ShadowStatus? in
-            guard let f = all[Self.key(namespace, name)], f.version == version else { return nil }
-            var status = ModelDeployment.ShadowStatus(
-                version: version, since: Timestamps.rfc3339(f.since), mirrored: f.mirrored, dropped: f.dropped, compared: f.compared, errors: f.errors)
-            if f.compared > 0 { status.agreement = Double(f.agreed) / Double(f.compared) }
-            if f.elements > 0 { status.meanAbsDiff = f.absDiff / Double(f.elements) }
-            if let p = f.primary.quantiles(), let s = f.shadow.quantiles() {
-                status.latency = .init(primaryP50Ms: p.p50, primaryP99Ms: p.p99, shadowP50Ms: s.p50, shadowP99Ms: s.p99)
-            }
-            return status
+        let mine = snapshots().filter { $0.namespace == namespace && $0.name == name && $0.version == version }
+        return ShadowSnapshot.merge(mine)
+    }
+
+    /// Every deployment's running figures, as sums (what `status.shadow` is made of, and what a
+    /// controller adds up across router replicas).
+    public func snapshots() -> [ShadowSnapshot] {
+        figures.withLock { all in
+            all.map { key, f in
+                let slash = key.firstIndex(of: "/") ?? key.endIndex
+                let p = f.primary.quantiles()
+                let s = f.shadow.quantiles()
+                return ShadowSnapshot(
+                    namespace: String(key[..<slash]), name: String(key[key.index(after: slash)...]), version: f.version, since: Timestamps.rfc3339(f.since),
+                    mirrored: f.mirrored, dropped: f.dropped, compared: f.compared, agreed: f.agreed, errors: f.errors, absDiff: f.absDiff,
+                    elements: Int64(f.elements), answered: Int64(f.primary.count), primaryP50Ms: p?.p50, primaryP99Ms: p?.p99, shadowP50Ms: s?.p50,
+                    shadowP99Ms: s?.p99)
+            }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
         }
+    }
+}
+
+/// One router's figures for one deployment's shadow, as sums: several routers' add up exactly
+/// (counts), or near enough (latency: a p50 weighted by the answers each saw, the largest p99).
+public struct ShadowSnapshot: Codable, Sendable, Hashable {
+    public var namespace: String
+    public var name: String
+    public var version: String
+    public var since: String
+    public var mirrored: Int64
+    public var dropped: Int64
+    public var compared: Int64
+    public var agreed: Int64
+    public var errors: Int64
+    /// The sum of the absolute differences over `elements` compared elements.
+    public var absDiff: Double
+    public var elements: Int64
+    /// Mirrored requests the shadow answered (the latencies' sample count, at most a window).
+    public var answered: Int64
+    public var primaryP50Ms: Double?
+    public var primaryP99Ms: Double?
+    public var shadowP50Ms: Double?
+    public var shadowP99Ms: Double?
+
+    /// `status.shadow` from the snapshots of one deployment's shadow version (nil: none).
+    public static func merge(_ snapshots: [ShadowSnapshot]) -> ModelDeployment.ShadowStatus? {
+        guard let first = snapshots.first else { return nil }
+        let sum = { (field: KeyPath<ShadowSnapshot, Int64>) in snapshots.reduce(Int64(0)) { $0 + $1[keyPath: field] } }
+        var status = ModelDeployment.ShadowStatus(
+            version: first.version, since: snapshots.map(\.since).min() ?? first.since, mirrored: sum(\.mirrored), dropped: sum(\.dropped),
+            compared: sum(\.compared), errors: sum(\.errors))
+        if status.compared > 0 { status.agreement = Double(sum(\.agreed)) / Double(status.compared) }
+        let elements = sum(\.elements)
+        if elements > 0 { status.meanAbsDiff = snapshots.reduce(0) { $0 + $1.absDiff } / Double(elements) }
+        let timed = snapshots.filter { $0.answered > 0 && $0.primaryP50Ms != nil && $0.shadowP50Ms != nil }
+        let weight = Double(timed.reduce(Int64(0)) { $0 + $1.answered })
+        if weight > 0 {
+            func weighted(_ field: KeyPath<ShadowSnapshot, Double?>) -> Double {
+                (timed.reduce(0.0) { $0 + ($1[keyPath: field] ?? 0) * Double($1.answered) } / weight * 1000).rounded() / 1000
+            }
+            status.latency = .init(
+                primaryP50Ms: weighted(\.primaryP50Ms), primaryP99Ms: timed.compactMap(\.primaryP99Ms).max() ?? 0,
+                shadowP50Ms: weighted(\.shadowP50Ms), shadowP99Ms: timed.compactMap(\.shadowP99Ms).max() ?? 0)
+        }
+        return status
     }
 }
 
@@ -345,6 +399,8 @@ struct LatencyWindow {
     static let size = 2048
     private var samples: [Double] = []
     private var next = 0
+
+    var count: Int { samples.count }
 
     mutating func add(_ duration: Duration) {
         let ms = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15

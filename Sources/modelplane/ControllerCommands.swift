@@ -114,6 +114,8 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Serve /healthz, /readyz and Prometheus /metrics on HOST:PORT (:8080 for every address; port 0 picks one).")
     var httpAddress: String?
 
+    @OptionGroup(title: "Routers") var routerStats: RouterStatsOptions
+
     func validate() throws {
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1...64") }
         guard resync >= 1 else { throw ValidationError("--resync must be at least 1 second") }
@@ -160,9 +162,10 @@ struct ControllerCommand: AsyncParsableCommand {
         let elector =
             leaderElect
             ? LeaderElector(client: client, configuration: try election(namespace: leaderElectResourceNamespace ?? configuration.namespace)) : nil
+        let collector = routerStats.collector()
         let controller = try ControllerOptions.make(
             client: client, scope: try scope(), auditLog: auditLog, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll,
-            mayAct: { elector?.isLeader ?? true })
+            mayAct: { elector?.isLeader ?? true }, shadowFigures: collector.map { Serve.figures(nil, $0) })
         let scope = try scope().description
         let election = elector.map { " as \($0.configuration.identity), leader election on lease \($0.configuration.namespace)/\($0.configuration.name)" } ?? ""
         FileHandle.standardOutput.write(Data("modelplane: controller running (\(scope))\(election); audit log: \(auditLog)\n".utf8))
@@ -172,6 +175,7 @@ struct ControllerCommand: AsyncParsableCommand {
         // controller stops taking work, finishes the reconciles in hand (at most --shutdown-grace)
         // and releases the Lease; the probes stop last.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let collector { services.append(.init(service: ProcessPart { await cancelWhenGracefulShutdown { await collector.run() } })) }
         if let httpAddress {
             services.append(
                 .init(

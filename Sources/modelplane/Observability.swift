@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import TrafficRouter
 
 /// Prometheus metrics for everything the process emits through swift-metrics, and the probe
 /// endpoints Kubernetes asks: `/healthz` (alive), `/readyz` (ready to work or to take over),
@@ -18,7 +19,9 @@ enum Observability {
 
     /// Serves the endpoints on `address` (HOST:PORT; port 0 picks one) until cancelled; prints
     /// "modelplane: probes and metrics on http://HOST:PORT" once listening.
-    static func serve(address: String, ready: @escaping @Sendable () -> Bool) async throws {
+    /// `shadows`: a router's shadow figures, served as JSON on `/shadows` for a controller that
+    /// runs apart from it (`--router-stats`).
+    static func serve(address: String, shadows: ShadowStatistics? = nil, ready: @escaping @Sendable () -> Bool) async throws {
         guard let (host, port) = split(address) else { throw ValidationError("--http-address must be HOST:PORT or :PORT, got \(address)") }
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
@@ -32,6 +35,15 @@ enum Observability {
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        if let shadows {
+            router.get("shadows") { _, _ -> Response in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(data: (try? encoder.encode(shadows.snapshots())) ?? Data("[]".utf8))))
+            }
         }
         var logger = Logger(label: "modelplane.probes")
         logger.logLevel = .warning

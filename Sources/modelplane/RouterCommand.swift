@@ -49,6 +49,8 @@ struct RouterCommand: AsyncParsableCommand {
 
     func run() async throws {
         if httpAddress != nil { Observability.bootstrap() }
+        // The router's shadow figures, also on the probes port (/shadows) for a controller apart.
+        let shadows = ShadowStatistics()
         let client = try connection.client()
         let (host, port) = Observability.split(listen)!
         let configuration = try limits.configuration(namespace: namespace, captureDirectory: captureDirectory)
@@ -58,13 +60,16 @@ struct RouterCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let httpAddress {
             services.append(
-                .init(service: ProcessPart { try await cancelWhenGracefulShutdown { try await Observability.serve(address: httpAddress) { true } } }))
+                .init(
+                    service: ProcessPart {
+                        try await cancelWhenGracefulShutdown { try await Observability.serve(address: httpAddress, shadows: shadows) { true } }
+                    }))
         }
         services.append(
             .init(
                 service: ProcessPart {
                     try await cancelWhenGracefulShutdown {
-                        try await Self.run(client: client, watchNamespace: watch, host: host, port: port, configuration: configuration)
+                        try await Self.run(client: client, watchNamespace: watch, host: host, port: port, configuration: configuration, shadows: shadows)
                     }
                 }))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -139,5 +144,26 @@ struct RouterLimits: ParsableArguments {
         configuration.idleTimeout = try DurationArgument.parse(routerIdleTimeout, "--router-idle-timeout")
         configuration.shadowQueue = routerShadowQueue
         return configuration
+    }
+}
+
+/// Routers that run apart from the controller, whose shadow figures it adds up into
+/// `status.shadow` (`serve` and `controller`).
+struct RouterStatsOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "A router's probes address (http://HOST:PORT, its --http-address) whose shadow figures go into status.shadow; repeat for several. A host name is resolved to all its addresses every round, so a headless Service reaches every replica.",
+            valueName: "url"))
+    var routerStats: [String] = []
+
+    func validate() throws {
+        for url in routerStats where URLComponents(string: url)?.host?.isEmpty ?? true || !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ValidationError("--router-stats must be http://HOST:PORT, got \(url)")
+        }
+    }
+
+    /// The collector, when routers were named.
+    func collector() -> RouterStatsCollector? {
+        routerStats.isEmpty ? nil : RouterStatsCollector(urls: routerStats.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }, http: HTTPClient())
     }
 }

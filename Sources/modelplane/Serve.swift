@@ -59,6 +59,8 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run the inference router in this process (KServe v2 over HTTP, one endpoint per ModelDeployment).")
     var router = true
 
+    @OptionGroup(title: "Routers apart") var routerStats: RouterStatsOptions
+
     @Option(help: "Where the inference router listens (HOST:PORT; port 0 picks one).")
     var routerListen = "127.0.0.1:8080"
 
@@ -122,7 +124,8 @@ struct Serve: AsyncParsableCommand {
         let runController = controller
         // The router in this process counts the shadow comparisons; the controller publishes them.
         let shadows = ShadowStatistics()
-        let shadowFigures: DeploymentReconciler.ShadowFigures? = router ? Self.figures(shadows) : nil
+        let collector = routerStats.collector()
+        let shadowFigures: DeploymentReconciler.ShadowFigures? = router || collector != nil ? Self.figures(router ? shadows : nil, collector) : nil
         let audit = directory.path + "/audit.log"
         let gitSync = self.gitSync
         let syncInterval = try gitSync.period()
@@ -203,6 +206,7 @@ struct Serve: AsyncParsableCommand {
                         }
                     }))
         }
+        if let collector { services.append(.init(service: ProcessPart { await cancelWhenGracefulShutdown { await collector.run() } })) }
         let routerConfiguration = try routerLimits.configuration(namespace: "default", captureDirectory: directory.path + "/capture")
         if router, let (routerHost, routerPort) = Observability.split(routerListen) {
             services.append(
@@ -229,8 +233,12 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
-    static func figures(_ shadows: ShadowStatistics) -> DeploymentReconciler.ShadowFigures {
-        { shadows.status(namespace: $0, name: $1, version: $2) }
+    /// `status.shadow` from the router in this process and from routers apart, added up.
+    static func figures(_ shadows: ShadowStatistics?, _ collector: RouterStatsCollector? = nil) -> DeploymentReconciler.ShadowFigures {
+        { namespace, name, version in
+            let mine = (shadows?.snapshots() ?? []).filter { $0.namespace == namespace && $0.name == name && $0.version == version }
+            return ShadowSnapshot.merge(mine + (collector?.snapshots(namespace: namespace, name: name, version: version) ?? []))
+        }
     }
 }
 

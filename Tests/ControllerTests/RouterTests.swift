@@ -380,4 +380,56 @@ extension TritonControllerTests.World {
         #expect(md.status?.shadow == nil)
         #expect(try await world.readyVersions("scorer") == ["2"])
     }
+
+    /// A free loopback port (bound, read, released), for a peer that must be named before it starts.
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Two `modelplane router` replicas apart from the controller (as the chart runs them): the
+    /// controller asks each for its shadow figures (`--router-stats`, one of them named `localhost`,
+    /// resolved to its addresses) and `status.shadow` counts every replica's copies.
+    @Test func shadowFiguresOfRoutersApartAreAddedUpInTheStatus() async throws {
+        let (first, second) = (Self.freePort(), Self.freePort())
+        let world = try await TritonControllerTests.World(
+            models: [TritonPeer.Model(name: "scorer", versions: [2, 3])],
+            serveArguments: ["--no-router", "--router-stats", "http://localhost:\(first)", "--router-stats", "http://127.0.0.1:\(second)"])
+        var md = Self.canary(world, version: "2", steps: [])
+        md.spec.shadow = .init(version: "3", compare: .init(mode: .absolute, tolerance: 0.5))
+        _ = try await world.kube.create(md)
+        _ = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100 +3 shadow" }
+        var routers: [(process: PeerProcess, url: String)] = []
+        for port in [first, second] {
+            let router = try await PeerProcess.start(
+                Peers.modelplane,
+                ["router", "--kubeconfig", world.directory + "/kubeconfig", "--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:\(port)"]
+            ) { line in
+                line.hasPrefix("modelplane: inference router on http://") ? Int(line.split(separator: " ")[4].split(separator: ":").last ?? "") : nil
+            }
+            routers.append((router, "http://127.0.0.1:\(router.port)"))
+            try await world.waitForRouter("http://127.0.0.1:\(router.port)")
+        }
+        defer { for router in routers { router.process.stop() } }
+
+        // Version 2 answers 2x, the shadow 3x: they agree when x ≤ 0.5. Requests alternate replicas.
+        let inputs: [Double] = (1...10).map { Double($0) / 4 }
+        for (index, x) in inputs.enumerated() {
+            let (status, version, output) = try await world.infer(routers[index % 2].url, "scorer", x: x)
+            #expect(status == 200 && version == "2" && output == 2 * x)
+        }
+        md = try await world.wait("scorer", timeout: .seconds(60)) { ($0.status?.shadow?.compared ?? 0) >= Int64(inputs.count) }
+        let shadow = try #require(md.status?.shadow)
+        #expect(shadow.version == "3" && shadow.mirrored == Int64(inputs.count) && shadow.errors == 0, "\(shadow)")
+        #expect(shadow.agreement == Double(inputs.filter { $0 <= 0.5 }.count) / Double(inputs.count), "\(shadow)")
+        #expect(abs((shadow.meanAbsDiff ?? 0) - inputs.reduce(0, +) / Double(inputs.count)) < 1e-6, "\(shadow)")
+        #expect(shadow.latency != nil)
+    }
 }

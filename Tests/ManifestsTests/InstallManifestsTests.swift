@@ -92,6 +92,10 @@ import Testing
         let routerPart = try #require(aws.components(separatedBy: "---").first { $0.contains("kind: Deployment") && $0.contains("- router") })
         #expect(routerPart.contains("name: aws-keys") && routerPart.contains("AWS_ENDPOINT_URL_SAGEMAKER"), "\(routerPart)")
         #expect(aws.contains("role/modelplane-router"))
+        // The controller reaches every router replica through a headless Service for status.shadow.
+        let standard = try await String(contentsOfFile: try Self.render([]), encoding: .utf8)
+        #expect(standard.contains("--router-stats=http://modelplane-router-replicas.modelplane-system.svc:9090") && standard.contains("clusterIP: None"))
+        #expect(!without.contains("--router-stats"), "no router, no figures to collect")
         let git = try await String(contentsOfFile: try Self.render(Self.variants[3]), encoding: .utf8)
         #expect(git.contains("--git-ssh-key=/etc/modelplane/git/ssh-privatekey") && git.contains("- sync"), "\(git)")
         let missing = try await CommandResult.run(Self.helm, ["template", "modelplane", Self.chart, "--set", "gitSync.enabled=true"])

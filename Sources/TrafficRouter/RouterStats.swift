@@ -1,0 +1,88 @@
+import Foundation
+public import HTTPClient
+public import ModelplaneAPI
+import Synchronization
+
+/// The controller's view of routers that run apart from it (`modelplane router`, the chart's
+/// Deployment): every `interval` it asks each router's probes port for its shadow figures
+/// (`GET /shadows`) and adds them up, so `status.shadow` counts every replica's copies. A URL's
+/// host name is resolved to all its addresses each time, so a headless Service's name reaches
+/// every replica as they come and go. A router that does not answer is left out of that round.
+public final class RouterStatsCollector: Sendable {
+    let urls: [String]
+    let http: HTTPClient
+    let interval: Duration
+    private let merged = Mutex<[String: [ShadowSnapshot]]>([:])
+
+    public init(urls: [String], http: HTTPClient, interval: Duration = .seconds(5)) {
+        self.urls = urls
+        self.http = http
+        self.interval = interval
+    }
+
+    /// The added-up figures of deployment `namespace/name` whose shadow is `version`.
+    public func status(namespace: String, name: String, version: String) -> ModelDeployment.ShadowStatus? {
+        ShadowSnapshot.merge(snapshots(namespace: namespace, name: name, version: version))
+    }
+
+    /// Every replica's snapshot of that shadow, from the last round.
+    public func snapshots(namespace: String, name: String, version: String) -> [ShadowSnapshot] {
+        merged.withLock { $0[namespace + "/" + name] ?? [] }.filter { $0.version == version }
+    }
+
+    /// Collects until cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            await collect()
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// One round: every replica's snapshots, replacing the last round's.
+    func collect() async {
+        let targets = urls.flatMap(Self.expand)
+        let rounds = await withTaskGroup(of: [ShadowSnapshot].self) { group in
+            for target in targets {
+                group.addTask {
+                    let request = HTTPRequest(url: target + "/shadows", timeout: .seconds(2))
+                    guard let response = try? await self.http.execute(request), response.status == 200 else { return [] }
+                    return (try? JSONDecoder().decode([ShadowSnapshot].self, from: response.body)) ?? []
+                }
+            }
+            return await group.reduce(into: [ShadowSnapshot]()) { $0 += $1 }
+        }
+        merged.withLock { $0 = Dictionary(grouping: rounds) { $0.namespace + "/" + $0.name } }
+    }
+
+    /// `url` once per address its host resolves to (`http://10.0.0.7:9090`), or as it is when
+    /// the host is an address already or does not resolve.
+    static func expand(_ url: String) -> [String] {
+        guard var components = URLComponents(string: url), let host = components.host, !host.isEmpty else { return [url] }
+        let addresses = resolve(host)
+        guard !addresses.isEmpty, addresses != [host] else { return [url] }
+        return addresses.compactMap { address in
+            components.host = address.contains(":") ? "[\(address)]" : address
+            return components.string
+        }
+    }
+
+    /// Every distinct address of `host` (IPv4 and IPv6), in the resolver's order.
+    static func resolve(_ host: String) -> [String] {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var first: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &first) == 0, let first else { return [] }
+        defer { freeaddrinfo(first) }
+        var found: [String] = []
+        var next: UnsafeMutablePointer<addrinfo>? = first
+        while let info = next {
+            var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(info.pointee.ai_addr, info.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 {
+                let address = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if !found.contains(address) { found.append(address) }
+            }
+            next = info.pointee.ai_next
+        }
+        return found
+    }
+}
