@@ -92,7 +92,8 @@ public struct DeploymentReconciler: Reconciler {
         var requeue: Duration?
         // A shadow taking copies: its figures, refreshed every shadowPublishInterval.
         var publishing = false
-        if let shadowFigures, let shadow = md.spec.shadow, status.traffic?.contains(where: { $0.role == .shadow }) == true {
+        // (Only where the router mirrors: a SageMaker shadow is SageMaker's own.)
+        if let shadowFigures, let shadow = md.spec.shadow, md.spec.backend.triton != nil, status.traffic?.contains(where: { $0.role == .shadow }) == true {
             publishing = true
             if let figures = shadowFigures(md.metadata.namespace ?? ModelDeployment.Defaults.namespace, md.metadata.name ?? "", shadow.version) {
                 status.shadow = figures

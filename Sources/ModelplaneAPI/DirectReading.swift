@@ -376,7 +376,8 @@ extension ModelDeployment.SageMakerRecord: DirectlyReadable {
         self.init(
             region: try m.string("region"), endpointURL: try m.string(ifPresent: "endpointURL"), endpoint: try m.string("endpoint"),
             resources: try m.array("resources"), pendingConfig: try m.string(ifPresent: "pendingConfig"),
-            splitConfigs: try m.strings(ifPresent: "splitConfigs"))
+            splitConfigs: try m.strings(ifPresent: "splitConfigs"), shadowConfigs: try m.array(ifPresent: "shadowConfigs"),
+            shadowModels: try m.array(ifPresent: "shadowModels"))
     }
 }
 

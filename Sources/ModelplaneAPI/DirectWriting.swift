@@ -65,7 +65,7 @@ extension ObjectMeta: DirectlyWritable {
 
 extension OwnerReference: DirectlyWritable {
     var directJSON: JSONValue {
-        var o = JSONObjectWriter(capacity: 6)
+        var o = JSONObjectWriter(capacity: 8)
         o.set("apiVersion", apiVersion)
         o.set("kind", kind)
         o.set("name", name)
@@ -331,6 +331,8 @@ extension ModelDeployment.SageMakerRecord: DirectlyWritable {
         o.set("resources", resources)
         o.set("pendingConfig", pendingConfig)
         o.set("splitConfigs", splitConfigs)
+        o.set("shadowConfigs", shadowConfigs)
+        o.set("shadowModels", shadowModels)
         return o.value
     }
 }

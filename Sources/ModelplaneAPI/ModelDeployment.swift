@@ -541,11 +541,18 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// Endpoint configs of several production variants (a canary's: the stable version's
         /// model and the canary's, weighted), which own no model; deleted once nothing uses them.
         public var splitConfigs: [String]?
+        /// Endpoint configs of a serving version's variant with a shadow variant: `version` is the
+        /// serving one's.
+        public var shadowConfigs: [SageMakerResource]?
+        /// Models made for shadow versions (`spec.shadow.uri`), which own no config.
+        public var shadowModels: [SageMakerResource]?
 
         public init(
             region: String, endpointURL: String? = nil, endpoint: String, resources: [SageMakerResource] = [], pendingConfig: String? = nil,
-            splitConfigs: [String]? = nil
+            splitConfigs: [String]? = nil, shadowConfigs: [SageMakerResource]? = nil, shadowModels: [SageMakerResource]? = nil
         ) {
+            self.shadowConfigs = shadowConfigs
+            self.shadowModels = shadowModels
             self.region = region
             self.endpointURL = endpointURL
             self.endpoint = endpoint

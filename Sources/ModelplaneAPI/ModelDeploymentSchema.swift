@@ -308,8 +308,11 @@ extension ModelDeployment {
                     rule: "!has(self.shadow) || !has(self.backend.sagemaker) || has(self.shadow.uri)",
                     message: "SageMaker needs the shadow version's artifact to make its Model", fieldPath: ".shadow.uri"),
                 .init(
+                    rule: "!has(self.shadow) || !has(self.backend.sagemaker) || !has(self.shadow.uri) || self.shadow.uri.startsWith('s3://')",
+                    message: "for SageMaker, shadow.uri is an s3:// URL", fieldPath: ".shadow.uri"),
+                .init(
                     rule: "!has(self.shadow) || !has(self.backend.sagemaker) || !has(self.shadow.compare)",
-                    message: "SageMaker compares no answers (its data capture records both)", fieldPath: ".shadow.compare"),
+                    message: "SageMaker does not return the shadow's answers, so none are compared", fieldPath: ".shadow.compare"),
                 .init(
                     rule: "!has(self.shadow) || !has(self.backend.triton) || !has(self.shadow.uri)",
                     message: "Triton loads the shadow version from the model's repository", fieldPath: ".shadow.uri"),
@@ -382,6 +385,26 @@ extension ModelDeployment {
                                         items: .string(.init("An EndpointConfig name.")),
                                         description: "Endpoint configs of several weighted production variants (a canary's), which own no model.",
                                         maxItems: nil)),
+                                .optional(
+                                    "shadowConfigs",
+                                    .array(
+                                        items: .object(
+                                            ObjectSchema(
+                                                "An EndpointConfig of a serving version's variant and a shadow variant.",
+                                                properties: [
+                                                    .required("name", .string(.init("EndpointConfig name."))),
+                                                    .required("version", .string(.init("The version its production variant serves."))),
+                                                ])), description: "Endpoint configs with a shadow variant, which own no model.", maxItems: nil)),
+                                .optional(
+                                    "shadowModels",
+                                    .array(
+                                        items: .object(
+                                            ObjectSchema(
+                                                "A Model made for a shadow version.",
+                                                properties: [
+                                                    .required("name", .string(.init("Model name."))),
+                                                    .required("version", .string(.init("The shadow version."))),
+                                                ])), description: "Models made for shadow versions (spec.shadow.uri).", maxItems: nil)),
                             ]))),
                 .optional(
                     "extensions",

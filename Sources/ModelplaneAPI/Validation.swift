@@ -176,7 +176,8 @@ extension ModelDeployment.Spec {
                 }
                 if shadow.compare != nil {
                     errors.append(
-                        FieldError(.forbidden, path.appending("shadow").appending("compare"), "SageMaker compares no answers (its data capture records both)"))
+                        FieldError(
+                            .forbidden, path.appending("shadow").appending("compare"), "SageMaker does not return the shadow's answers, so none are compared"))
                 }
             case .triton?:
                 if shadow.uri != nil { errors.append(FieldError(.forbidden, uriPath, "Triton loads the shadow version from the model's repository")) }

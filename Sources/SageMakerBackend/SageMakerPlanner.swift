@@ -31,6 +31,8 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
     case createSplitConfig(String)
     /// The shadow version's own Model, from `spec.shadow.uri`.
     case createShadowModel(String)
+    /// A shadow version's Model no config uses any more.
+    case deleteShadowModel(String)
     /// The endpoint serves the canary's config; its variants' weights follow the canary's step
     /// (UpdateEndpointWeightsAndCapacities; the instance count is restated).
     case updateWeights(endpoint: String, weights: [VariantWeight], count: Int64)
@@ -53,6 +55,7 @@ public enum SageMakerStep: Sendable, Hashable, CustomStringConvertible {
         case .blocked(let reason): "none until a retry is due: \(reason)"
         case .createSplitConfig(let name): "CreateEndpointConfig \(name) (several variants: a canary's, or a shadow's)"
         case .createShadowModel(let name): "CreateModel \(name) (the shadow version)"
+        case .deleteShadowModel(let name): "DeleteModel \(name) (a shadow version's, no longer used)"
         case .updateWeights(let endpoint, let weights, _):
             "UpdateEndpointWeightsAndCapacities \(endpoint): " + weights.map { "\($0.variant) \(Int64($0.weight.rounded())) %" }.joined(separator: ", ")
         case .deleteSplitConfig(let name): "DeleteEndpointConfig \(name) (a canary's, no longer used)"
@@ -94,6 +97,8 @@ public struct SageMakerPlanInput: Sendable {
     public var drainTo: String?
     /// The shadow version's Model, when the record does not have it yet.
     public var shadowModel: String?
+    /// Shadow versions' Models nothing uses any more.
+    public var obsoleteShadowModels: [String]
 
     public struct Split: Sendable, Hashable {
         public var config: String
@@ -111,9 +116,10 @@ public struct SageMakerPlanInput: Sendable {
     public init(
         endpoint: String, name: String, instanceCount: Int64 = 1, observed: SageMakerObservation, failedForThisGeneration: String? = nil,
         obsolete: [String] = [], known: Bool = false, split: Split? = nil, obsoleteSplits: [String] = [], drainTo: String? = nil,
-        shadowModel: String? = nil
+        shadowModel: String? = nil, obsoleteShadowModels: [String] = []
     ) {
         self.shadowModel = shadowModel
+        self.obsoleteShadowModels = obsoleteShadowModels
         self.drainTo = drainTo
         self.endpoint = endpoint
         self.name = name
@@ -155,6 +161,7 @@ public enum SageMakerPlanner {
                 return .updateCapacity(endpoint: input.endpoint, variant: observed.variantName ?? SageMakerResources.variant, count: input.instanceCount)
             }
             if let old = input.obsoleteSplits.first(where: { $0 != config }) { return .deleteSplitConfig(old) }
+            if let old = input.obsoleteShadowModels.first { return .deleteShadowModel(old) }
             if let old = input.obsolete.first(where: { $0 != config }) { return .deleteResources(old) }
             return .converged
         }

@@ -54,6 +54,8 @@ public enum SageMakerAction: BackendAction {
     case createSplitConfig(String, variants: [SplitVariant], shadow: SplitVariant?)
     /// The shadow version's own Model (from `spec.shadow.uri`).
     case createShadowModel(String, version: String)
+    /// A shadow version's Model no config uses any more.
+    case deleteShadowModel(String)
     /// The canary's variants to these weights.
     case updateWeights(endpoint: String, weights: [VariantWeight], count: Int64)
     /// A canary's endpoint config nothing uses any more.
@@ -85,6 +87,7 @@ public enum SageMakerAction: BackendAction {
                 + variants.map { "\($0.variant) (version \($0.version), \(Int64($0.weight.rounded())) %)" }.joined(separator: ", ")
                 + (shadow.map { ", shadow \($0.variant) (version \($0.version), \(Int64(($0.weight * 100).rounded())) % of requests copied)" } ?? "")
         case .createShadowModel(let name, _): SageMakerStep.createShadowModel(name).description
+        case .deleteShadowModel(let name): SageMakerStep.deleteShadowModel(name).description
         case .updateWeights(let endpoint, let weights, let count):
             SageMakerStep.updateWeights(endpoint: endpoint, weights: weights, count: count).description
         case .deleteSplitConfig(let name): SageMakerStep.deleteSplitConfig(name).description
@@ -148,7 +151,9 @@ public struct SageMakerServingBackend: ServingBackend {
     /// The config InService (or still serving while SageMaker updates).
     public static func servingVersion(_ view: SageMakerView, record: ModelDeployment.SageMakerRecord?) -> String? {
         guard view.endpoint.endpointStatus?.serves == true else { return nil }
-        return view.endpoint.endpointConfigName.flatMap { config in record?.resources.first { $0.name == config }?.version }
+        return view.endpoint.endpointConfigName.flatMap { config in
+            (record?.resources.first { $0.name == config } ?? record?.shadowConfigs?.first { $0.name == config })?.version
+        }
     }
 
     /// Every version with a production variant on the endpoint while it serves: the one variant of
@@ -156,7 +161,7 @@ public struct SageMakerServingBackend: ServingBackend {
     public static func readyVersions(_ view: SageMakerView, record: ModelDeployment.SageMakerRecord?) -> Set<String> {
         var ready = Set(servingVersion(view, record: record).map { [$0] } ?? [])
         guard view.endpoint.endpointStatus?.serves == true else { return ready }
-        let versions = Set(record?.resources.map(\.version) ?? [])
+        let versions = Set((record?.resources ?? []).map(\.version) + (record?.shadowModels ?? []).map(\.version))
         for name in view.endpoint.variants.map(\.name) + view.endpoint.shadowVariants {
             if let version = versions.first(where: { ModelDeployment.SageMaker.variantName(version: $0) == name }) { ready.insert(version) }
         }
@@ -219,12 +224,14 @@ public struct SageMakerServingBackend: ServingBackend {
             // version serves: a shadow that fails never holds a rollout up.
             let model = SageMakerResources.name(copy)
             let percent = min(max(input.deployment.spec.shadow?.percent ?? 100, 1), 100)
-            let production = SplitVariant(variant: layout.keep, model: serve, version: placement.serve, weight: 1)
+            // The production variant keeps the name a revision's own config gives it, so a move
+            // between the two is an ordinary update (BlueGreen's guardrails require as much).
+            let production = SplitVariant(variant: SageMakerResources.variant, model: serve, version: placement.serve, weight: 1)
             let shadow = SplitVariant(
                 variant: ModelDeployment.SageMaker.variantName(version: shadowVersion), model: model, version: shadowVersion, weight: Double(percent) / 100)
             let config = SageMakerResources.splitName(deployment: input.deployment.metadata.name ?? "", models: [serve, "shadow", model, String(percent)])
             layout.split = (config, [production], shadow)
-            if !record.resources.contains(where: { $0.name == model }) { layout.shadowModel = model }
+            if !(record.shadowModels ?? []).contains(where: { $0.name == model }) { layout.shadowModel = model }
         }
         return .laid(layout)
     }
@@ -264,6 +271,9 @@ public struct SageMakerServingBackend: ServingBackend {
         if settled != input.record, let settled { return .act(.remember(settled)) }
         let record = settled ?? desired.fresh
         let splits = record.splitConfigs ?? []
+        // Configs of several variants: a canary's, and a serving version's with a shadow.
+        let several = splits + (record.shadowConfigs ?? []).map(\.name)
+        let shadowModel = layout.split?.shadow?.model
         let step = SageMakerPlanner.next(
             SageMakerPlanInput(
                 endpoint: desired.endpoint, name: layout.name, instanceCount: desired.instanceCount, observed: observed,
@@ -274,10 +284,12 @@ public struct SageMakerServingBackend: ServingBackend {
                     keep: Set((layout.split?.variants.map(\.model) ?? [layout.name]) + (layout.split?.shadow.map { [$0.model] } ?? []))),
                 known: layout.known,
                 split: layout.split.map { split in
-                    .init(config: split.config, exists: splits.contains(split.config), weights: split.variants.map { VariantWeight($0.variant, $0.weight) })
+                    .init(config: split.config, exists: several.contains(split.config), weights: split.variants.map { VariantWeight($0.variant, $0.weight) })
                 },
-                obsoleteSplits: splits.filter { $0 != config && $0 != observed.endpointConfigName && $0 != record.pendingConfig },
-                drainTo: observed.endpointConfigName.map(splits.contains) == true ? layout.keep : nil, shadowModel: layout.shadowModel))
+                obsoleteSplits: several.filter { $0 != config && $0 != observed.endpointConfigName && $0 != record.pendingConfig },
+                drainTo: observed.endpointConfigName.map(splits.contains) == true ? layout.keep : nil, shadowModel: layout.shadowModel,
+                // (Once no config of a shadow is left but the one in use, so the model is never pulled from under one.)
+                obsoleteShadowModels: several.contains { $0 != config } ? [] : (record.shadowModels ?? []).map(\.name).filter { $0 != shadowModel }))
         switch step {
         case .converged:
             if let split = layout.split, let shadow = split.shadow {
@@ -303,12 +315,17 @@ public struct SageMakerServingBackend: ServingBackend {
         case .createEndpointConfig(let name): return .act(.createEndpointConfig(name))
         case .createEndpoint(let endpoint, let config): return .act(.createEndpoint(endpoint: endpoint, config: config))
         case .updateEndpoint(let endpoint, let config):
-            return .act(.updateEndpoint(endpoint: endpoint, config: config, deploymentConfig: SageMakerResources.deploymentConfig(md)))
+            // BlueGreen's DeploymentConfig between a revision's own configs only: a move to or from a
+            // config of several variants is a plain update.
+            let own = { (name: String?) in name.map { name in record.resources.contains { $0.name == name } } ?? true }
+            let deployment = own(config) && own(observed.endpointConfigName) ? SageMakerResources.deploymentConfig(md) : nil
+            return .act(.updateEndpoint(endpoint: endpoint, config: config, deploymentConfig: deployment))
         case .updateCapacity(let endpoint, let variant, let count): return .act(.updateCapacity(endpoint: endpoint, variant: variant, count: count))
         case .deleteResources(let name): return .act(.deleteResources(name))
         case .deleteEndpoint(let name): return .act(.deleteEndpoint(name))
         case .createSplitConfig(let name): return .act(.createSplitConfig(name, variants: layout.split?.variants ?? [], shadow: layout.split?.shadow))
         case .createShadowModel(let name): return .act(.createShadowModel(name, version: layout.split?.shadow?.version ?? ""))
+        case .deleteShadowModel(let name): return .act(.deleteShadowModel(name))
         case .updateWeights(let endpoint, let weights, let count): return .act(.updateWeights(endpoint: endpoint, weights: weights, count: count))
         case .deleteSplitConfig(let name): return .act(.deleteSplitConfig(name))
         }
@@ -362,14 +379,16 @@ public struct SageMakerServingBackend: ServingBackend {
             record.resources.removeAll { $0.name == name }
             return StepResult(view, record: record)
         case .createShadowModel(let name, let version):
-            if !record.resources.contains(where: { $0.name == name }) { record.resources.append(.init(name: name, version: version)) }
+            record.noteShadowModel(name, version: version)
             return StepResult(view, record: record)
-        case .createSplitConfig(let name, _, _):
-            record.splitConfigs = (record.splitConfigs ?? []).filter { $0 != name } + [name]
+        case .deleteShadowModel(let name):
+            record.forgetShadowModel(name)
+            return StepResult(view, record: record)
+        case .createSplitConfig(let name, let variants, let shadow):
+            record.noteConfig(name, serving: variants.first?.version ?? "", shadow: shadow != nil)
             return StepResult(view, record: record)
         case .deleteSplitConfig(let name):
-            record.splitConfigs = record.splitConfigs?.filter { $0 != name }
-            if record.splitConfigs?.isEmpty == true { record.splitConfigs = nil }
+            record.forgetConfig(name)
             return StepResult(view, record: record)
         case .createEndpoint, .updateEndpoint, .updateCapacity, .deleteEndpoint, .updateWeights: return nil
         }
@@ -472,8 +491,11 @@ public struct SageMakerServingBackend: ServingBackend {
             return StepResult(
                 view, record: record, notes: [.normal(.creating, action: "CreateEndpoint", "creating SageMaker endpoint \(endpoint) with \(config)")],
                 .started("SageMaker is creating endpoint \(endpoint) with version \(version)"))
-        case .updateEndpoint(let endpoint, let config, _):
-            try await act(client, .updateEndpoint, SageMakerResources.updateEndpoint(md, endpoint: endpoint, config: config), target: desired.target, context)
+        case .updateEndpoint(let endpoint, let config, let deployment):
+            // The DeploymentConfig the plan chose (BlueGreen's, between a revision's own configs).
+            var body = SageMakerResources.updateEndpoint(endpoint: endpoint, config: config)
+            if let deployment { body["DeploymentConfig"] = deployment }
+            try await act(client, .updateEndpoint, body, target: desired.target, context)
             record.pendingConfig = config
             // What the config serves: a revision's version, or a canary's two.
             let serves =
@@ -497,14 +519,19 @@ public struct SageMakerServingBackend: ServingBackend {
         case .createShadowModel(let model, let version):
             guard let shadow = SageMakerResources.shadowDeployment(md) else { return StepResult(view, record: input.record) }
             try await act(client, .createModel, SageMakerResources.createModel(shadow, name: model), target: model, context, existing: true)
-            if !record.resources.contains(where: { $0.name == model }) { record.resources.append(.init(name: model, version: version)) }
+            record.noteShadowModel(model, version: version)
+            return StepResult(view, record: record)
+        case .deleteShadowModel(let model):
+            let existed = try await client.delete(.deleteModel, ["ModelName": .string(model)])
+            try context.audit(AuditEntry(SageMakerOperation.deleteModel.rawValue, model, existed ? .ok : .alreadyGone))
+            record.forgetShadowModel(model)
             return StepResult(view, record: record)
         case .createSplitConfig(let config, let variants, let shadow):
             try await act(
                 client, .createEndpointConfig, SageMakerResources.createSplitConfig(md, name: config, variants: variants, shadow: shadow), target: config,
                 context,
                 existing: true)
-            record.splitConfigs = (record.splitConfigs ?? []).filter { $0 != config } + [config]
+            record.noteConfig(config, serving: variants.first?.version ?? "", shadow: shadow != nil)
             return StepResult(view, record: record)
         case .updateWeights(let endpoint, let weights, let count):
             try await act(
@@ -517,8 +544,7 @@ public struct SageMakerServingBackend: ServingBackend {
         case .deleteSplitConfig(let config):
             let existed = try await client.delete(.deleteEndpointConfig, ["EndpointConfigName": .string(config)])
             try context.audit(AuditEntry(SageMakerOperation.deleteEndpointConfig.rawValue, config, existed ? .ok : .alreadyGone))
-            record.splitConfigs = record.splitConfigs?.filter { $0 != config }
-            if record.splitConfigs?.isEmpty == true { record.splitConfigs = nil }
+            record.forgetConfig(config)
             return StepResult(view, record: record)
         case .deleteEndpoint(let endpoint):
             try await act(client, .deleteEndpoint, ["EndpointName": .string(endpoint)], target: desired.target, context)
@@ -580,7 +606,12 @@ public struct SageMakerServingBackend: ServingBackend {
                     return .pending(record, deleting, [])
                 }
             }
-            for config in record.splitConfigs ?? [] {
+            for model in (record.shadowModels ?? []).map(\.name) {
+                try context.ensureLeading()
+                let existed = try await client.delete(.deleteModel, ["ModelName": .string(model)])
+                try context.audit(AuditEntry(SageMakerOperation.deleteModel.rawValue, model, existed ? .ok : .alreadyGone))
+            }
+            for config in (record.splitConfigs ?? []) + (record.shadowConfigs ?? []).map(\.name) {
                 try context.ensureLeading()
                 let existed = try await client.delete(.deleteEndpointConfig, ["EndpointConfigName": .string(config)])
                 try context.audit(AuditEntry(SageMakerOperation.deleteEndpointConfig.rawValue, config, existed ? .ok : .alreadyGone))
@@ -593,5 +624,34 @@ public struct SageMakerServingBackend: ServingBackend {
             throw Self.unavailable(error)
         }
         return .done([.normal(.deleted, action: "DeleteEndpoint", "deleted SageMaker endpoint \(record.endpoint), its configs and models")])
+    }
+}
+
+extension ModelDeployment.SageMakerRecord {
+    /// A config of several variants was created: a canary's, or one with a shadow variant
+    /// (`serving`: its production variant's version).
+    mutating func noteConfig(_ name: String, serving: String, shadow: Bool) {
+        forgetConfig(name)
+        if shadow {
+            shadowConfigs = (shadowConfigs ?? []) + [.init(name: name, version: serving)]
+        } else {
+            splitConfigs = (splitConfigs ?? []) + [name]
+        }
+    }
+
+    mutating func forgetConfig(_ name: String) {
+        splitConfigs = splitConfigs?.filter { $0 != name }
+        if splitConfigs?.isEmpty == true { splitConfigs = nil }
+        shadowConfigs = shadowConfigs?.filter { $0.name != name }
+        if shadowConfigs?.isEmpty == true { shadowConfigs = nil }
+    }
+
+    mutating func noteShadowModel(_ name: String, version: String) {
+        if !(shadowModels ?? []).contains(where: { $0.name == name }) { shadowModels = (shadowModels ?? []) + [.init(name: name, version: version)] }
+    }
+
+    mutating func forgetShadowModel(_ name: String) {
+        shadowModels = shadowModels?.filter { $0.name != name }
+        if shadowModels?.isEmpty == true { shadowModels = nil }
     }
 }

@@ -40,7 +40,8 @@ public final class RouterStatsCollector: Sendable {
 
     /// One round: every replica's snapshots, replacing the last round's.
     func collect() async {
-        let targets = urls.flatMap(Self.expand)
+        var targets: [String] = []
+        for url in urls { targets += await Self.expanding(url) }
         let rounds = await withTaskGroup(of: [ShadowSnapshot].self) { group in
             for target in targets {
                 group.addTask {
@@ -52,6 +53,14 @@ public final class RouterStatsCollector: Sendable {
             return await group.reduce(into: [ShadowSnapshot]()) { $0 += $1 }
         }
         merged.withLock { $0 = Dictionary(grouping: rounds) { $0.namespace + "/" + $0.name } }
+    }
+
+    /// `expand` off Swift's cooperative threads: a resolver can take its time (search domains,
+    /// a slow DNS server), and a cooperative thread must never wait on it.
+    static func expanding(_ url: String) async -> [String] {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async { continuation.resume(returning: expand(url)) }
+        }
     }
 
     /// `url` once per address its host resolves to (`http://10.0.0.7:9090`), or as it is when
@@ -69,7 +78,11 @@ public final class RouterStatsCollector: Sendable {
     /// Every distinct address of `host` (IPv4 and IPv6), in the resolver's order.
     static func resolve(_ host: String) -> [String] {
         var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        #if canImport(Glibc)
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        #else
+            hints.ai_socktype = SOCK_STREAM
+        #endif
         var first: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, nil, &hints, &first) == 0, let first else { return [] }
         defer { freeaddrinfo(first) }

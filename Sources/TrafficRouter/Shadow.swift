@@ -340,7 +340,9 @@ public final class ShadowStatistics: Sendable {
                 let s = f.shadow.quantiles()
                 return ShadowSnapshot(
                     namespace: String(key[..<slash]), name: String(key[key.index(after: slash)...]), version: f.version, since: Timestamps.rfc3339(f.since),
-                    mirrored: f.mirrored, dropped: f.dropped, compared: f.compared, agreed: f.agreed, errors: f.errors, absDiff: f.absDiff,
+                    mirrored: f.mirrored, dropped: f.dropped, compared: f.compared, agreed: f.agreed, errors: f.errors,
+                    // (JSON has no infinity: an infinite difference is the largest finite one.)
+                    absDiff: f.absDiff.isFinite ? f.absDiff : .greatestFiniteMagnitude,
                     elements: Int64(f.elements), answered: Int64(f.primary.count), primaryP50Ms: p?.p50, primaryP99Ms: p?.p99, shadowP50Ms: s?.p50,
                     shadowP99Ms: s?.p99)
             }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }

@@ -40,9 +40,14 @@ enum Observability {
             router.get("shadows") { _, _ -> Response in
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = .sortedKeys
-                return Response(
-                    status: .ok, headers: [.contentType: "application/json"],
-                    body: ResponseBody(byteBuffer: ByteBuffer(data: (try? encoder.encode(shadows.snapshots())) ?? Data("[]".utf8))))
+                do {
+                    return Response(
+                        status: .ok, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(data: try encoder.encode(shadows.snapshots()))))
+                } catch {
+                    // Never an empty list that would read as "no copies": the collector skips this round.
+                    return Response(status: .internalServerError, body: ResponseBody(byteBuffer: ByteBuffer(string: "\(error)\n")))
+                }
             }
         }
         var logger = Logger(label: "modelplane.probes")

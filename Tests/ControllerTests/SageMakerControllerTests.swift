@@ -695,7 +695,7 @@ import TritonBackend
         let world = try await World()
         try world.start()
         let fake = try #require(world.fake)
-        let first = try await world.serve("churn", World.spec(version: "v1"))
+        let first = try await world.serve("churn", World.spec(version: "v1", strategy: .blueGreen))
         let v1 = try #require(first.status?.sagemaker?.resources.first?.name)
         let before = world.calls.count
         try await world.change("churn") { $0.spec.shadow = .init(version: "v2", percent: 25, uri: "s3://models/churn/v2/model.tar.gz") }
@@ -709,7 +709,10 @@ import TritonBackend
         #expect(model["PrimaryContainer"]?["ModelDataUrl"] == "s3://models/churn/v2/model.tar.gz")
         let config = try #require(world.sagemaker.requests(.createEndpointConfig).last)
         #expect(config["ProductionVariants"]?.arrayValue?.map { $0["ModelName"] } == [.string(v1)])
+        #expect(config["ProductionVariants"]?.arrayValue?.first?["VariantName"] == "primary", "the production variant keeps its name")
         #expect(config["ShadowProductionVariants"]?.arrayValue?.first?["VariantName"] == "v-v2")
+        #expect(shadowed.status?.sagemaker?.resources.map(\.name) == [v1], "the shadow's model is no revision")
+        #expect(world.sagemaker.requests(.updateEndpoint).last?["DeploymentConfig"] == nil, "BlueGreen's guardrails are for moves between revisions")
         #expect(config["ShadowProductionVariants"]?.arrayValue?.first?["InitialVariantWeight"] == .double(0.25))
         #expect(
             shadowed.status?.servingVersion == "v1" && shadowed.status?.trafficSummary?.hasSuffix("+v2 shadow 25%") == true,
@@ -722,9 +725,12 @@ import TritonBackend
         try await world.change("churn") { $0.spec.shadow = nil }
         try await world.until("the endpoint goes back to v1's config") { world.actions(from: removing).contains("UpdateEndpoint") }
         fake.advance(by: .seconds(300))
-        let plain = try await world.wait("churn") { $0.status?.trafficSummary?.contains("shadow") == false && $0.status?.sagemaker?.splitConfigs == nil }
+        let plain = try await world.wait("churn") {
+            $0.status?.trafficSummary?.contains("shadow") == false && $0.status?.sagemaker?.shadowConfigs == nil && $0.status?.sagemaker?.shadowModels == nil
+        }
         #expect(plain.status?.servingVersion == "v1" && world.sagemaker.requests(.updateEndpoint).last?["EndpointConfigName"] == .string(v1))
-        #expect(world.actions(from: removing) == ["UpdateEndpoint", "DeleteEndpointConfig"])
+        #expect(world.actions(from: removing) == ["UpdateEndpoint", "DeleteEndpointConfig", "DeleteModel"], "the shadow's config, then its model")
+        #expect(try await world.inventory() == SageMakerInventory(endpoints: ["churn"], configs: [v1], models: [v1]))
     }
 
     @Test func movingFromTritonToSageMakerAndBack() async throws {

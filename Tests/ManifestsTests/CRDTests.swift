@@ -189,7 +189,7 @@ import Testing
         (
             sagemaker, "rollout: {strategy: BlueGreen}",
             "shadow: {version: v0, uri: \"s3://models/m/v0/model.tar.gz\", compare: {mode: argmax}}\n  rollout: {strategy: BlueGreen}",
-            "spec.shadow.compare: SageMaker compares no answers (its data capture records both)"
+            "spec.shadow.compare: SageMaker does not return the shadow's answers, so none are compared"
         ),
         (canary, "version: \"4\"", "version: \"4\"\n    uri: /models/m", "spec.shadow.uri: Triton loads the shadow version from the model's repository"),
     ])

@@ -48,7 +48,8 @@ import Testing
         status.triton = .init(url: "http://t:8000", model: "m", origin: .adopted)
         status.sagemaker = .init(
             region: "us-east-1", endpointURL: "http://127.0.0.1:5000", endpoint: "churn", resources: [.init(name: "churn-b", version: "3")],
-            pendingConfig: "churn-b", splitConfigs: ["churn-s"])
+            pendingConfig: "churn-b", splitConfigs: ["churn-s"],
+            shadowConfigs: [.init(name: "churn-w", version: "3")], shadowModels: [.init(name: "churn-x", version: "4")])
         status.extensions = ["scripted": ["model": "m", "adopted": false]]
         status.traffic = [.init(revision: "2", version: "3", weight: 100, role: .stable)]
         status.trafficSummary = "3:100"
