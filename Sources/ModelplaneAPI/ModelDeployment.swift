@@ -596,6 +596,10 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
     /// Set to "true" by `modelplane pause`, removed by `resume`: the canary's steps stand still.
     public static let rolloutPausedAnnotation = "modelplane.dev/rollout-paused"
 
+    /// Annotations that commands and the controller set on a live object, not a manifest: applying
+    /// a manifest that does not name them leaves them as they are (a pending `promote`, a pause).
+    public static let operationalAnnotations: Set<String> = [rolloutRequestAnnotation, rolloutPausedAnnotation, syncPausedAnnotation]
+
     /// The Git sync leaves it alone: its `modelplane.dev/sync-paused` annotation is "true".
     public var isSyncPaused: Bool { metadata.annotations?[Self.syncPausedAnnotation] == "true" }
 }

@@ -140,8 +140,10 @@ struct Apply: AsyncParsableCommand {
         discussion: Help.text(
             """
             Reads manifests strictly (as `modelplane validate` does); if any is invalid, nothing is applied.
-            Each object is created, or its spec, labels and annotations are replaced; prints
-            NAME created|configured|unchanged, like kubectl.
+            Each object is created, or its spec, labels and annotations are replaced (except the
+            annotations commands set on the live object and the manifest does not name: a pending
+            promote, abort or retry, a pause, a sync pause); prints NAME created|configured|unchanged,
+            like kubectl.
 
             --dry-run=server sends each write with dryRun=All: the server checks it exactly as a
             real one (validation, conflicts) and answers what it would store, but stores nothing,
@@ -189,7 +191,11 @@ struct Apply: AsyncParsableCommand {
             // them out is unchanged against the object it made.
             updated.spec = desired.withSchemaDefaults().spec
             updated.metadata.labels = desired.metadata.labels
-            updated.metadata.annotations = desired.metadata.annotations
+            var annotations = desired.metadata.annotations ?? [:]
+            for key in ModelDeployment.operationalAnnotations where annotations[key] == nil {
+                annotations[key] = live.metadata.annotations?[key]
+            }
+            updated.metadata.annotations = annotations.isEmpty ? desired.metadata.annotations : annotations
             if updated == live { return "unchanged" }
             do {
                 if dryRun != .client { _ = try await kube.update(updated, dryRun: dryRun == .server) }

@@ -42,6 +42,19 @@ import Testing
             of: "version: \"2\"", with: "version: \"3\"")
         result = try await session.modelplane("apply", "-f", "-", stdin: changed)
         #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment configured\n", "\(result.stderr)")
+
+        // What commands set on the live object (a pause, a pending request) outlives an apply of a
+        // manifest that does not name it; the manifest's own annotations are replaced as before.
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: session.directory + "/kubeconfig"))
+        var live = try await kube.get(ModelDeployment.self, name: "sentiment", namespace: "default")
+        live.metadata.annotations = (live.metadata.annotations ?? [:]).merging(
+            [ModelDeployment.rolloutPausedAnnotation: "true", ModelDeployment.rolloutRequestAnnotation: "promote@7", "team": "old"]) { $1 }
+        _ = try await kube.update(live)
+        result = try await session.modelplane("apply", "-f", "-", stdin: changed.replacingOccurrences(of: "version: \"3\"", with: "version: \"4\""))
+        #expect(result.stdout == "modeldeployment.modelplane.dev/sentiment configured\n", "\(result.stderr)")
+        let after = try await kube.get(ModelDeployment.self, name: "sentiment", namespace: "default").metadata.annotations ?? [:]
+        #expect(after[ModelDeployment.rolloutPausedAnnotation] == "true" && after[ModelDeployment.rolloutRequestAnnotation] == "promote@7", "\(after)")
+        #expect(after["team"] == nil, "an annotation only the live object had, and not a command's, goes")
     }
 
     @Test func applyRefusesAnInvalidSetWhole() async throws {
