@@ -1,8 +1,10 @@
+import Controller
 import Foundation
 import HTTPClient
 import KubeClient
 import ModelplaneAPI
 import ModelplaneTestSupport
+import Rollout
 import Testing
 
 /// A real Prometheus (Debian's, installed by scripts/install-system-deps) scrapes
@@ -103,6 +105,55 @@ import Testing
             guard line.contains(#"msg="Listening on""#), let address = line.split(separator: "address=").last else { return nil }
             return Int(address.split(separator: ":").last ?? "")
         }
+    }
+
+    /// Analysis's `prometheus` provider against a real Prometheus: one number from a scalar or a
+    /// one-series vector (the query's `+` intact), no series is no data, several series, a string
+    /// or a refused query an error that says what came back, and an unreachable one an error.
+    @Test func thePrometheusProviderTakesOneNumberAndSaysWhatElseCameBack() async throws {
+        let directory = NSTemporaryDirectory() + "modelplane-promql-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = directory + "/prometheus.yml"
+        try "global: {scrape_interval: 15s}\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let prometheus = try await Self.prometheus(config: config, directory: directory)
+        defer { prometheus.stop() }
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let provider = PrometheusProvider(http: http)
+        let address = "http://127.0.0.1:\(prometheus.port)"
+        // (Prometheus answers 503 until its storage is open: as an error, which the provider says.)
+        let ready = ContinuousClock.now + .seconds(30)
+        while (try? await http.execute(HTTPRequest(url: address + "/-/ready")).status) != 200, ContinuousClock.now < ready {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let context = PrometheusProvider.Context(namespace: "ml-prod", deployment: "scorer", revision: "3", version: "7")
+        func read(_ query: String) async -> Analysis.Reading { await provider.measure(address: address, query: query, context) }
+
+        let first = await read("vector(0.25)")
+        #expect(first == .value(0.25), "\(first)")
+        #expect(await read("scalar(vector(2)) + 1") == .value(3), "a + in the query travels encoded")
+        #expect(await read("vector({{revision}}) * {{version}}") == .value(21), "placeholders filled")
+        #expect(await read("vector(1) > 2") == .noData("the query returned no series"))
+        guard case .error(let several) = await read(#"label_replace(vector(1), "a", "x", "", "") or label_replace(vector(2), "a", "y", "", "")"#) else {
+            Issue.record("two series are an error")
+            return
+        }
+        #expect(several.hasPrefix("the query returned 2 series ({\"a\":\"x\"}"), "\(several)")
+        #expect(await read(#""text""#) == .error("the query returned a string; it must return a scalar or a vector of one series"))
+        guard case .error(let refused) = await read("rate(") else {
+            Issue.record("a query Prometheus cannot parse is an error")
+            return
+        }
+        #expect(refused.hasPrefix("Prometheus at \(address) refused the query (400): "), "\(refused)")
+        guard case .error(let down) = await provider.measure(address: "http://127.0.0.1:1", query: "vector(1)", context) else {
+            Issue.record("an unreachable Prometheus is an error")
+            return
+        }
+        #expect(down.hasPrefix("Prometheus at http://127.0.0.1:1 cannot be reached"), "\(down)")
+        #expect(
+            PrometheusProvider.fill(
+                #"up{deployment="{{deployment}}",ns="{{namespace}}"}"#, .init(namespace: "a\"b", deployment: "d", revision: "", version: ""))
+                == #"up{deployment="d",ns="a\"b"}"#)
     }
 
     /// `modelplane router` alone (against serve's API, as in a cluster), scraped by a real
