@@ -17,21 +17,26 @@ public struct PrometheusProvider: Sendable {
         self.timeout = timeout
     }
 
-    /// What a query's `{{…}}` placeholders are filled with.
-    public struct Context: Sendable, Hashable {
-        public var namespace: String
-        public var deployment: String
-        public var revision: String
-        public var version: String
+    public typealias Context = AnalysisContext
+}
 
-        public init(namespace: String, deployment: String, revision: String, version: String) {
-            self.namespace = namespace
-            self.deployment = deployment
-            self.revision = revision
-            self.version = version
-        }
+/// The deployment and revision a measurement is for: what a Prometheus query's `{{…}}`
+/// placeholders are filled with, and what a webhook is told.
+public struct AnalysisContext: Sendable, Hashable {
+    public var namespace: String
+    public var deployment: String
+    public var revision: String
+    public var version: String
+
+    public init(namespace: String, deployment: String, revision: String, version: String) {
+        self.namespace = namespace
+        self.deployment = deployment
+        self.revision = revision
+        self.version = version
     }
+}
 
+extension PrometheusProvider {
     /// `query` with its placeholders filled, each value escaped for a PromQL string (it stands
     /// inside quotes in a label matcher).
     public static func fill(_ query: String, _ context: Context) -> String {

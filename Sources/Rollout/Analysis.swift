@@ -55,6 +55,8 @@ public enum Analysis {
         /// The provider could not be asked, or answered nonsense (Prometheus down, a vector of
         /// three series). Counts toward `consecutiveErrorLimit`, never as a failure.
         case error(String)
+        /// The provider itself says it failed (a webhook answering other than 2xx).
+        case failed(String)
     }
 
     public enum Outcome: String, Sendable, Hashable, Codable {
@@ -85,6 +87,7 @@ public enum Analysis {
         switch reading {
         case .noData(let why): return Measurement(outcome: .inconclusive, value: nil, message: why, at: at)
         case .error(let why): return Measurement(outcome: .error, value: nil, message: why, at: at)
+        case .failed(let why): return Measurement(outcome: .failed, value: nil, message: why, at: at)
         case .value(let value) where value.isNaN:
             return Measurement(outcome: .inconclusive, value: nil, message: "\(metric.name) is not a number (NaN)", at: at)
         case .value(let value):

@@ -1,4 +1,8 @@
+import Controller
 import Foundation
+import HTTPClient
+import ModelplaneAPI
+import ModelplaneTestSupport
 import Rollout
 import Testing
 
@@ -101,6 +105,54 @@ import Testing
         #expect(metric == "p99" && measurement.value == 0.9)
         #expect(run(good, [.value(0.1)], [.noData("no shadow answers yet")]) == .inconclusive("agreement: no shadow answers yet (1 inconclusive, 0 tolerated)"))
         #expect(Analysis.verdict([]) == .running, "no metrics decide nothing")
+    }
+}
+
+/// Analysis's `webhook` provider against a real HTTP server that checks the signature itself
+/// (Python's hmac, Tests/Peers/http_peer.py).
+@Suite(.timeLimit(.minutes(2))) struct WebhookProviderTests {
+    @Test func aSignedCallIsMeasuredAndAnythingElseFailsOrErrs() async throws {
+        let peer = try await PeerProcess.httpPeer()
+        defer { peer.stop() }
+        let http = HTTPClient()
+        defer { http.shutdown() }
+        let provider = WebhookProvider(http: http)
+        let context = AnalysisContext(namespace: "ml-prod", deployment: "scorer", revision: "3", version: "7")
+        let secret = Array("s3cret".utf8)
+        let base = peer.baseURL
+
+        #expect(
+            await provider.measure(url: base + "/webhook/0.004?secret=s3cret", metric: "error-rate", thresholds: true, secret: secret, context) == .value(0.004)
+        )
+        let told = try JSONValue(parsing: try await http.execute(HTTPRequest(url: base + "/webhook-last")).body)
+        #expect(
+            told["metric"] == "error-rate" && told["deployment"] == "scorer" && told["namespace"] == "ml-prod" && told["revision"] == "3"
+                && told["version"] == "7")
+
+        // A wrong key, or none, is refused by the receiver: the measurement fails, and the message
+        // names the hook without its query (which may carry a token).
+        let forged = await provider.measure(
+            url: base + "/webhook/0.004?secret=s3cret", metric: "error-rate", thresholds: true, secret: Array("guess".utf8), context)
+        #expect(forged == .failed("the webhook \(base)/webhook/0.004 answered 401"))
+        #expect(await provider.measure(url: base + "/webhook/0.004?secret=s3cret", metric: "error-rate", thresholds: true, context) == forged)
+
+        // 2xx without a number: a pass for a metric without thresholds, an error for one with.
+        #expect(await provider.measure(url: base + "/webhook/ok?secret=s3cret", metric: "smoke", thresholds: false, secret: secret, context) == .value(1))
+        guard case .error(let why) = await provider.measure(url: base + "/webhook/ok?secret=s3cret", metric: "p99", thresholds: true, secret: secret, context)
+        else {
+            Issue.record("a 2xx without a number cannot be compared")
+            return
+        }
+        #expect(why.contains("without a number to compare") && !why.contains("s3cret"), "\(why)")
+        #expect(
+            await provider.measure(url: base + "/status/500", metric: "smoke", thresholds: false, context)
+                == .failed("the webhook \(base)/status/500 answered 500"))
+        guard case .error(let down) = await provider.measure(url: "http://127.0.0.1:1/hook", metric: "smoke", thresholds: false, context) else {
+            Issue.record("no answer is an error, not a failure")
+            return
+        }
+        #expect(down.hasPrefix("the webhook http://127.0.0.1:1/hook cannot be reached"))
+        #expect(Analysis.judge(.failed("the webhook answered 500"), Analysis.Metric(name: "smoke"), at: Date()).outcome == .failed)
     }
 }
 

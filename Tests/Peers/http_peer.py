@@ -10,12 +10,17 @@ Prints "READY <port>" when listening on 127.0.0.1. Endpoints:
   /drop                 promises 100 bytes, sends 10 and closes the connection
   /wait-idle?timeout=S  answers once no /forever stream is open (or 504 after S seconds)
   /count                how many requests (other than /count) the server has seen
+  /webhook/ANSWER?secret=S   an analysis webhook: 401 unless X-Modelplane-Signature is
+                        sha256=HMAC-SHA256(S, X-Modelplane-Timestamp + "." + body), else ANSWER as the
+                        body (a number, or "ok"); the last payload is kept at /webhook-last
   /aws/KEY/N/CODE/      an AWS JSON 1.1 service: the first N requests for KEY fail with error CODE
                         (HTTP 400, or 503 for ServiceUnavailable), later ones answer {"ok": true}
 Options: --cert/--key serve TLS; --client-ca also requires a client certificate signed by it;
 --unaccepting listens but never accepts, with its accept queue full, so connecting hangs.
 """
 import argparse
+import hashlib
+import hmac
 import json
 import socket
 import ssl
@@ -28,6 +33,7 @@ from urllib.parse import parse_qs, urlparse
 import peer_tls
 
 open_streams = 0
+last_webhook = None
 requests_seen = 0
 aws_seen = {}
 streams_changed = threading.Condition()
@@ -137,6 +143,16 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
             else:
                 self._send(200, {"ok": True, "attempts": seen})
+        elif url.path.startswith("/webhook/"):
+            global last_webhook
+            expected = "sha256=" + hmac.new(query.get("secret", "").encode(), self.headers.get("X-Modelplane-Timestamp", "").encode() + b"." + body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, self.headers.get("X-Modelplane-Signature", "")):
+                return self._send(401, {"error": "bad signature"})
+            last_webhook = json.loads(body or b"null")
+            answer = url.path.rsplit("/", 1)[1].encode()
+            self._send(200, answer, "application/json" if answer != b"ok" else "text/plain")
+        elif url.path == "/webhook-last":
+            self._send(200, last_webhook)
         elif url.path.startswith("/status/"):
             self._send(int(url.path.rsplit("/", 1)[1]), {"status": "as asked"})
         elif url.path == "/bytes":
