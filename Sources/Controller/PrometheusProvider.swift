@@ -47,20 +47,23 @@ extension PrometheusProvider {
             .replacingOccurrences(of: "{{version}}", with: escaped(context.version))
     }
 
-    public func measure(address: String, query: String, _ context: Context) async -> Analysis.Reading {
+    public func measure(address raw: String, query: String, _ context: Context) async -> Analysis.Reading {
         let filled = Self.fill(query, context)
-        guard var components = URLComponents(string: (address.hasSuffix("/") ? String(address.dropLast()) : address) + "/api/v1/query") else {
+        // What messages name: never user-info or a query (a token).
+        let address = WebhookProvider.shown(raw)
+        guard var components = URLComponents(string: (raw.hasSuffix("/") ? String(raw.dropLast()) : raw) + "/api/v1/query") else {
             return .error("\(address) is not a URL")
         }
         components.queryItems = [URLQueryItem(name: "query", value: filled)]
         // `+` is a space in a query string to Prometheus: it must travel encoded.
-        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        // (And `;`, which Go's query parser refuses.)
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B").replacingOccurrences(of: ";", with: "%3B")
         guard let url = components.string else { return .error("\(address) is not a URL") }
         let response: HTTPResponse
         do {
             response = try await http.execute(HTTPRequest(url: url, timeout: timeout))
         } catch {
-            return .error("Prometheus at \(address) cannot be reached: \(error.message)")
+            return .error("Prometheus at \(address) cannot be reached: \(error.code == .invalidRequest ? "not a URL it can call" : error.message)")
         }
         return Self.reading(status: response.status, body: response.body, address: address)
     }

@@ -121,9 +121,16 @@ public enum Analysis {
         if inconclusive.count > metric.inconclusiveLimit, let last = inconclusive.last {
             return .inconclusive("\(metric.name): \(last.message) (\(inconclusive.count) inconclusive, \(metric.inconclusiveLimit) tolerated)")
         }
-        let errors = measurements.reversed().prefix { $0.outcome == .error }
-        if errors.count > metric.consecutiveErrorLimit, let last = errors.first {
-            return .inconclusive("\(metric.name) could not be measured \(errors.count) times in a row: \(last.message)")
+        // The longest run of errors anywhere: once inconclusive, a metric stays so (a later answer
+        // does not undo a verdict already given).
+        var streak: [Measurement] = []
+        var longest: [Measurement] = []
+        for measurement in measurements {
+            streak = measurement.outcome == .error ? streak + [measurement] : []
+            if streak.count > longest.count { longest = streak }
+        }
+        if longest.count > metric.consecutiveErrorLimit, let last = longest.last {
+            return .inconclusive("\(metric.name) could not be measured \(longest.count) times in a row: \(last.message)")
         }
         if let count = metric.count, measurements.filter({ $0.outcome != .error }).count >= count { return .successful }
         return .running

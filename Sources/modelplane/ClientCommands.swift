@@ -141,9 +141,10 @@ struct Apply: AsyncParsableCommand {
             """
             Reads manifests strictly (as `modelplane validate` does); if any is invalid, nothing is applied.
             Each object is created, or its spec, labels and annotations are replaced (except the
-            annotations commands set on the live object and the manifest does not name: a pending
-            promote, abort or retry, a pause, a sync pause); prints NAME created|configured|unchanged,
-            like kubectl.
+            annotations commands set on the live object and the manifest does not name: a pause, a
+            sync pause, and a pending promote, promote --full, abort or retry unless the model version
+            changes; `modelplane resume` and the sync's own annotation are how those go); prints
+            NAME created|configured|unchanged, like kubectl.
 
             --dry-run=server sends each write with dryRun=All: the server checks it exactly as a
             real one (validation, conflicts) and answers what it would store, but stores nothing,
@@ -193,6 +194,8 @@ struct Apply: AsyncParsableCommand {
             updated.metadata.labels = desired.metadata.labels
             var annotations = desired.metadata.annotations ?? [:]
             for key in ModelDeployment.operationalAnnotations where annotations[key] == nil {
+                // A request not yet acted on was meant for the version live now, not another one.
+                if key == ModelDeployment.rolloutRequestAnnotation, updated.spec.model.version != live.spec.model.version { continue }
                 annotations[key] = live.metadata.annotations?[key]
             }
             updated.metadata.annotations = annotations.isEmpty ? desired.metadata.annotations : annotations

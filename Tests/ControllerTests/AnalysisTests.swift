@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func inconclusiveMeasurementsPauseRatherThanFail() {
-        var metric = Analysis.Metric(name: "error-rate", max: 0.01, count: 3, inconclusiveLimit: 1)
+        let metric = Analysis.Metric(name: "error-rate", max: 0.01, count: 3, inconclusiveLimit: 1)
         let one: [Analysis.Reading] = [.value(0.001), .noData("no requests yet")]
         #expect(Analysis.phase(metric, Self.measurements(metric, one)) == .running)
         let two = one + [.noData("no requests yet")]
@@ -61,7 +61,6 @@ import Testing
             return
         }
         #expect(why == "error-rate: no requests yet (2 inconclusive, 1 tolerated)")
-        metric.failureLimit = 0
         #expect(Analysis.phase(metric, Self.measurements(metric, two + [.value(0.5)])).isFailed, "a failure outranks being inconclusive")
     }
 
@@ -78,6 +77,9 @@ import Testing
         let mixed: [Analysis.Reading] = [down, down, down, down, .value(0.1), down, down, down, down, .value(0.1)]
         #expect(Analysis.phase(metric, Self.measurements(metric, mixed)) == .running)
         #expect(Analysis.phase(metric, Self.measurements(metric, mixed + [.value(0.1)])) == .successful)
+        // Once five in a row were errors, later answers do not undo the verdict.
+        let stuck = Array(repeating: down, count: 5) + [.value(0.1), .value(0.1), .value(0.1)]
+        #expect(Analysis.phase(metric, Self.measurements(metric, stuck)) != .successful)
     }
 
     @Test func aBackgroundMetricWithoutACountRunsUntilStopped() {
@@ -147,6 +149,15 @@ import Testing
         #expect(
             await provider.measure(url: base + "/status/500", metric: "smoke", thresholds: false, context)
                 == .failed("the webhook \(base)/status/500 answered 500"))
+        #expect(
+            await provider.measure(url: base + "/status/503", metric: "smoke", thresholds: false, context)
+                == .error("the webhook \(base)/status/503 is unavailable (503)"), "a gateway saying the hook is down is no failure")
+        guard case .error(let unreadable) = await provider.measure(url: "ftp://user:hunter2@x/hook?token=abc", metric: "smoke", thresholds: false, context)
+        else {
+            Issue.record("a URL the client cannot call is an error")
+            return
+        }
+        #expect(!unreadable.contains("hunter2") && !unreadable.contains("abc"), "\(unreadable)")
         guard case .error(let down) = await provider.measure(url: "http://127.0.0.1:1/hook", metric: "smoke", thresholds: false, context) else {
             Issue.record("no answer is an error, not a failure")
             return

@@ -116,7 +116,10 @@ import Testing
         let config = directory + "/prometheus.yml"
         try "global: {scrape_interval: 15s}\n".write(toFile: config, atomically: true, encoding: .utf8)
         let prometheus = try await Self.prometheus(config: config, directory: directory)
-        defer { prometheus.stop() }
+        defer {
+            prometheus.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
         let http = HTTPClient()
         defer { http.shutdown() }
         let provider = PrometheusProvider(http: http)
@@ -134,6 +137,7 @@ import Testing
         #expect(await read("scalar(vector(2)) + 1") == .value(3), "a + in the query travels encoded")
         #expect(await read("vector({{revision}}) * {{version}}") == .value(21), "placeholders filled")
         #expect(await read("vector(1) > 2") == .noData("the query returned no series"))
+        #expect(await read(#"count(label_replace(vector(1), "a", "x&y=#;z +w", "", "")) * 0.5"#) == .value(0.5), "& = # ; + in a string travel encoded")
         guard case .error(let several) = await read(#"label_replace(vector(1), "a", "x", "", "") or label_replace(vector(2), "a", "y", "", "")"#) else {
             Issue.record("two series are an error")
             return

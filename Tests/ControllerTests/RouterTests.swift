@@ -352,7 +352,9 @@ extension TritonControllerTests.World {
         #expect(shadow.agreement == Double(agreeing) / Double(inputs.count), "\(shadow)")
         let meanAbsDiff = inputs.reduce(0, +) / Double(inputs.count)
         #expect(abs((shadow.meanAbsDiff ?? 0) - meanAbsDiff) < 1e-6, "\(shadow)")
-        #expect((shadow.latency?.shadowP50Ms ?? 0) >= 1500 && (shadow.latency?.primaryP99Ms ?? 9999) < 1000, "\(shadow)")
+        // The primary never waits for the shadow: even its slowest answer beats the shadow's
+        // typical one (on a loaded machine both stretch; their order does not).
+        #expect((shadow.latency?.shadowP50Ms ?? 0) >= 1500 && (shadow.latency?.primaryP99Ms ?? .infinity) < (shadow.latency?.shadowP50Ms ?? 0), "\(shadow)")
         let described = try await world.modelplane("describe", "scorer")
         #expect(described.stdout.contains("Shadow:     version 3 since"), "\(described.stdout)")
 
