@@ -4,6 +4,19 @@ import Synchronization
 
 /// Where the tests' real peers live: the repository, and the Python venv `scripts/setup` makes.
 public enum Peers {
+    /// A free loopback port (bound, read, released), for a peer that must be named before it starts.
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     public static let repositoryRoot: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
@@ -169,6 +182,23 @@ public final class PeerProcess: Sendable {
     /// Reads `READY <port>`, what the Python peers print.
     public static func readyLine(_ line: Substring) -> Int? {
         line.hasPrefix("READY ") ? Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) : nil
+    }
+
+    /// The port in the line the inference router prints once it listens
+    /// (`modelplane: inference router on http://HOST:PORT (…)`), as `modelplane router` and
+    /// `modelplane serve` print it.
+    public static func routerLine(_ line: Substring) -> Int? {
+        guard line.hasPrefix("modelplane: inference router on http://") else { return nil }
+        return line.split(separator: " ").dropFirst(4).first?.split(separator: ":").last.flatMap { Int($0) }
+    }
+
+    /// The URL of the inference router this process (`modelplane serve`) announced, once it has.
+    public func routerURL(timeout: Duration = .seconds(30)) async throws -> String {
+        _ = await waitForOutput(timeout: timeout) { $0.split(separator: "\n").contains { Self.routerLine($0) != nil } }
+        guard let port = log.split(separator: "\n").lazy.compactMap(Self.routerLine).first else {
+            throw PeerError("no inference router announced: \(log)")
+        }
+        return "http://127.0.0.1:\(port)"
     }
 
     /// `modelplane serve` with its data in `directory`, on a free port; without its controller

@@ -1,6 +1,6 @@
 import Foundation
 public import HTTPClient
-public import ModelplaneAPI
+import ModelplaneAPI
 import Synchronization
 
 /// The controller's view of routers that run apart from it (`modelplane router`, the chart's
@@ -18,11 +18,6 @@ public final class RouterStatsCollector: Sendable {
         self.urls = urls
         self.http = http
         self.interval = interval
-    }
-
-    /// The added-up figures of deployment `namespace/name` whose shadow is `version`.
-    public func status(namespace: String, name: String, version: String) -> ModelDeployment.ShadowStatus? {
-        ShadowSnapshot.merge(snapshots(namespace: namespace, name: name, version: version))
     }
 
     /// Every replica's snapshot of that shadow, from the last round.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import HTTPClient
 import Metrics
 public import ModelplaneAPI
@@ -321,13 +321,6 @@ public final class ShadowStatistics: Sendable {
             entry.absDiff += comparison.absDiff
             entry.elements += comparison.elements
         }
-    }
-
-    /// The figures for `status.shadow` of deployment `namespace/name` whose shadow is `version`;
-    /// nil before any request was mirrored to it.
-    public func status(namespace: String, name: String, version: String) -> ModelDeployment.ShadowStatus? {
-        let mine = snapshots().filter { $0.namespace == namespace && $0.name == name && $0.version == version }
-        return ShadowSnapshot.merge(mine)
     }
 
     /// Every deployment's running figures, as sums (what `status.shadow` is made of, and what a

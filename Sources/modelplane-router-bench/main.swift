@@ -113,10 +113,8 @@ let router = try await PeerProcess.start(
     [
         "router", "--kubeconfig", directory + "/kubeconfig", "--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:0", "--router-shadow-queue", "256",
         "--router-shadow-concurrency", arguments.firstIndex(of: "--shadow-concurrency").map { arguments[$0 + 1] } ?? "2",
-    ]
-) { line in
-    line.hasPrefix("modelplane: inference router on http://") ? Int(line.split(separator: " ")[4].split(separator: ":").last ?? "") : nil
-}
+    ],
+    readyPort: PeerProcess.routerLine)
 _ = await router.waitForOutput { $0.contains("probes and metrics on http://127.0.0.1:") }
 let metricsPort =
     router.log.split(separator: "\n").first { $0.hasPrefix("modelplane: probes and metrics on") }
@@ -181,26 +179,13 @@ if arguments.contains("--profile") {
 
 // MARK: - nginx, the issue's reference proxy (when installed: `apt-get install nginx-light`)
 
-/// A free loopback port (bound, read, released).
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// nginx in front of the same Triton, as a plain reverse proxy (keep-alive upstream) on one port
 /// and with `mirror` copying every request to version 3 on another, as a user would set it up.
 func startNginx() async throws -> (process: PeerProcess, proxy: String, mirrored: String)? {
     guard let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
     let home = directory + "/nginx"
     try FileManager.default.createDirectory(atPath: home + "/logs", withIntermediateDirectories: true)
-    let (plain, mirror) = (freePort(), freePort())
+    let (plain, mirror) = (Peers.freePort(), Peers.freePort())
     let tritonPort = URLComponents(string: triton.url)?.port ?? 8000
     let upstream = "proxy_http_version 1.1; proxy_set_header Connection \"\";"
     let config = """

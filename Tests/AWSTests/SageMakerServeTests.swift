@@ -151,10 +151,7 @@ import Testing
         while try await kube.get(ModelDeployment.self, name: "churn-predictor", namespace: "default").status?.traffic == nil, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
         }
-        _ = await serve.waitForOutput(timeout: .seconds(30)) { $0.contains("inference router on http://127.0.0.1:") }
-        let line = serve.log.split(separator: "\n").first { $0.contains("inference router on") } ?? ""
-        let port = try #require(line.split(separator: " ").first { $0.hasPrefix("http://") }?.split(separator: ":").last.flatMap { Int($0) }, "\(line)")
-        let router = "http://127.0.0.1:\(port)"
+        let router = try await serve.routerURL()
         while (try? await http.execute(HTTPRequest(url: router + "/v2/health/ready")).status) != 200, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -169,10 +169,8 @@ import Testing
         try await world.wait("scorer") { $0.status?.phase == .ready }
         let router = try await PeerProcess.start(
             Peers.modelplane,
-            ["router", "--kubeconfig", world.directory + "/kubeconfig", "--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:0"]
-        ) { line in
-            line.hasPrefix("modelplane: inference router on http://") ? Int(line.split(separator: " ")[4].split(separator: ":").last ?? "") : nil
-        }
+            ["router", "--kubeconfig", world.directory + "/kubeconfig", "--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:0"],
+            readyPort: PeerProcess.routerLine)
         defer { router.stop() }
         #expect(await router.waitForOutput { $0.contains("probes and metrics on http://127.0.0.1:") })
         let metricsPort = try #require(

@@ -136,12 +136,7 @@ extension RouterTests {
 
 extension TritonControllerTests.World {
     /// The inference router's URL, as serve announces it.
-    func routerURL() async throws -> String {
-        _ = await serve.waitForOutput(timeout: .seconds(30)) { $0.contains("inference router on http://127.0.0.1:") }
-        let line = serve.log.split(separator: "\n").first { $0.contains("inference router on") } ?? ""
-        let port = try #require(line.split(separator: " ").first { $0.hasPrefix("http://") }?.split(separator: ":").last.flatMap { Int($0) }, "\(line)")
-        return "http://127.0.0.1:\(port)"
-    }
+    func routerURL() async throws -> String { try await serve.routerURL() }
 
     /// Waits until the router has read the deployments.
     func waitForRouter(_ router: String) async throws {
@@ -383,24 +378,11 @@ extension TritonControllerTests.World {
         #expect(try await world.readyVersions("scorer") == ["2"])
     }
 
-    /// A free loopback port (bound, read, released), for a peer that must be named before it starts.
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// Two `modelplane router` replicas apart from the controller (as the chart runs them): the
     /// controller asks each for its shadow figures (`--router-stats`, one of them named `localhost`,
     /// resolved to its addresses) and `status.shadow` counts every replica's copies.
     @Test func shadowFiguresOfRoutersApartAreAddedUpInTheStatus() async throws {
-        let (first, second) = (Self.freePort(), Self.freePort())
+        let (first, second) = (Peers.freePort(), Peers.freePort())
         let world = try await TritonControllerTests.World(
             models: [TritonPeer.Model(name: "scorer", versions: [2, 3])],
             serveArguments: ["--no-router", "--router-stats", "http://localhost:\(first)", "--router-stats", "http://127.0.0.1:\(second)"])
@@ -412,10 +394,8 @@ extension TritonControllerTests.World {
         for port in [first, second] {
             let router = try await PeerProcess.start(
                 Peers.modelplane,
-                ["router", "--kubeconfig", world.directory + "/kubeconfig", "--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:\(port)"]
-            ) { line in
-                line.hasPrefix("modelplane: inference router on http://") ? Int(line.split(separator: " ")[4].split(separator: ":").last ?? "") : nil
-            }
+                ["router", "--kubeconfig", world.directory + "/kubeconfig", "--listen", "127.0.0.1:0", "--http-address", "127.0.0.1:\(port)"],
+                readyPort: PeerProcess.routerLine)
             routers.append((router, "http://127.0.0.1:\(router.port)"))
             try await world.waitForRouter("http://127.0.0.1:\(router.port)")
         }
