@@ -27,14 +27,19 @@ public struct DeploymentReconciler: Reconciler {
     /// inference router in the same process: published in `status.shadow`.
     public typealias ShadowFigures = @Sendable (_ namespace: String, _ name: String, _ version: String) -> ModelDeployment.ShadowStatus?
     let shadowFigures: ShadowFigures?
+    /// Takes the canary analysis's measurements (nil: analysis runs begin but are never measured,
+    /// so analysis steps wait).
+    let analysis: AnalysisMeasurer?
     /// How often a deployment with a shadow publishes its figures.
     public static let shadowPublishInterval: Duration = .seconds(5)
 
     public init(
         client: KubernetesClient, cache: ObjectCache<ModelDeployment>, backends: BackendRegistry, audit: (any AuditSink)?, events: EventRecorder,
-        clock: any RuntimeClock = SystemClock(), mayAct: @escaping @Sendable () -> Bool = { true }, shadowFigures: ShadowFigures? = nil
+        clock: any RuntimeClock = SystemClock(), mayAct: @escaping @Sendable () -> Bool = { true }, shadowFigures: ShadowFigures? = nil,
+        analysis: AnalysisMeasurer? = nil
     ) {
         self.shadowFigures = shadowFigures
+        self.analysis = analysis
         self.client = client
         self.cache = cache
         self.backends = backends
@@ -79,7 +84,19 @@ public struct DeploymentReconciler: Reconciler {
     private func rollOut<B: ServingBackend>(_ original: ModelDeployment, _ backend: B) async throws -> ReconcileResult {
         var md = original
         guard let desired = B.desired(md) else { return .converged }
-        var machine = RolloutMachine<B>(deployment: md, desired: desired, pollInterval: backend.pollInterval, now: clock.date)
+        // The analysis measurements due now, taken before the pass so it decides on them. (The
+        // pass sees them in the status it starts from; `md` stays as stored, so the write
+        // compares with what is stored.)
+        var measured: [(AnalysisRuns.Due, AnalysisRuns.Result)] = []
+        var seen = md
+        if let analysis {
+            let due = AnalysisRuns.due(md, now: clock.date)
+            if !due.isEmpty {
+                measured = await analysis.measure(md, due, now: clock.date)
+                AnalysisRuns.record(measured, in: &seen, now: clock.date)
+            }
+        }
+        var machine = RolloutMachine<B>(deployment: seen, desired: desired, pollInterval: backend.pollInterval, now: clock.date)
         let context = context(md, revision: machine.revision)
         let decision: RolloutDecision
         if let (claim, owner) = claimed(md, B.claims(desired)) {
@@ -103,6 +120,7 @@ public struct DeploymentReconciler: Reconciler {
             // Moving between backends: what the others hold goes once the desired one serves.
             requeue = try await migrate(&status, away: B.id, context, notes: &notes)
         }
+        Self.count(measured, before: original.status?.analysis, after: status.analysis)
         if let reason = decision.degraded {
             // Reconciles ending degraded, by the reason a user sees (a closed set).
             Counter(label: "modelplane_reconcile_errors_total", dimensions: [("reason", reason.rawValue)]).increment()
@@ -126,6 +144,30 @@ public struct DeploymentReconciler: Reconciler {
         case .converged: return [requeue, publish].compactMap { $0 }.min().map { .requeueAfter($0) } ?? .converged
         case .requeueAfter(let delay): return .requeueAfter(min(delay, publish ?? delay))
         case .unavailable(let error): throw ReconcileError.transient(error.message)
+        }
+    }
+
+    /// Analysis measurements by provider and outcome; runs by how they ended.
+    static func count(_ measured: [(AnalysisRuns.Due, AnalysisRuns.Result)], before: ModelDeployment.AnalysisStatus?, after: ModelDeployment.AnalysisStatus?) {
+        for (due, result) in measured {
+            let provider: String
+            switch due.source {
+            case .metric(let metric): provider = metric.provider
+            case .shadowAgreement, .shadowMeanAbsDiff: provider = "shadow"
+            }
+            let outcome: String
+            switch result {
+            case .notYet: outcome = "NotYet"
+            case .reading(.value): outcome = "Value"
+            case .reading(.noData): outcome = "NoData"
+            case .reading(.error): outcome = "Error"
+            case .reading(.failed): outcome = "Failed"
+            }
+            Counter(label: "modelplane_analysis_measurements_total", dimensions: [("provider", provider), ("reading", outcome)]).increment()
+        }
+        let running = Set((before?.runs ?? []).filter { $0.phase == .running }.map(\.startedAt))
+        for run in after?.runs ?? [] where run.phase.isFinished && running.contains(run.startedAt) {
+            Counter(label: "modelplane_analysis_runs_total", dimensions: [("result", run.phase.rawValue)]).increment()
         }
     }
 

@@ -222,14 +222,14 @@ extension ModelDeployment.Shadow.Compare: DirectlyReadable {
 extension ModelDeployment.CanarySpec: DirectlyReadable {
     init(direct value: JSONValue) throws(JSONShapeMismatch) {
         let m = try JSONMembers(value)
-        self.init(steps: try m.array("steps"))
+        self.init(steps: try m.array("steps"), analysis: try m.object(ifPresent: "analysis"))
     }
 }
 
 extension ModelDeployment.CanaryStep: DirectlyReadable {
     init(direct value: JSONValue) throws(JSONShapeMismatch) {
         let m = try JSONMembers(value)
-        self.init(setWeight: try m.int64(ifPresent: "setWeight"), pause: try m.object(ifPresent: "pause"))
+        self.init(setWeight: try m.int64(ifPresent: "setWeight"), pause: try m.object(ifPresent: "pause"), analysis: try m.object(ifPresent: "analysis"))
     }
 }
 
@@ -248,7 +248,7 @@ extension ModelDeployment.CanaryStatus: DirectlyReadable {
             canaryVersion: try m.string("canaryVersion"), canaryRevision: try m.string(ifPresent: "canaryRevision"), phase: try m.rawValue("phase"),
             step: try m.int64("step"), stepStartedAt: try m.string(ifPresent: "stepStartedAt"), weight: try m.int64("weight"),
             message: try m.string(ifPresent: "message"), lastRequest: try m.string(ifPresent: "lastRequest"),
-            lastRequestRefused: try m.string(ifPresent: "lastRequestRefused"))
+            lastRequestRefused: try m.string(ifPresent: "lastRequestRefused"), startedAt: try m.string(ifPresent: "startedAt"))
     }
 }
 
@@ -344,6 +344,7 @@ extension ModelDeployment.Status: DirectlyReadable {
         trafficSummary = try m.string(ifPresent: "trafficSummary")
         canary = try m.object(ifPresent: "canary")
         shadow = try m.object(ifPresent: "shadow")
+        analysis = try m.object(ifPresent: "analysis")
     }
 }
 

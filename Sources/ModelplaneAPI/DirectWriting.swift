@@ -134,8 +134,9 @@ extension ModelDeployment.Shadow.Compare: DirectlyWritable {
 
 extension ModelDeployment.CanarySpec: DirectlyWritable {
     var directJSON: JSONValue {
-        var o = JSONObjectWriter(capacity: 1)
+        var o = JSONObjectWriter(capacity: 2)
         o.set("steps", steps)
+        o.set("analysis", analysis)
         return o.value
     }
 }
@@ -145,6 +146,7 @@ extension ModelDeployment.CanaryStep: DirectlyWritable {
         var o = JSONObjectWriter(capacity: 1)
         o.set("setWeight", setWeight)
         o.set("pause", pause)
+        o.set("analysis", analysis)
         return o.value
     }
 }
@@ -171,6 +173,7 @@ extension ModelDeployment.CanaryStatus: DirectlyWritable {
         o.set("message", message)
         o.set("lastRequest", lastRequest)
         o.set("lastRequestRefused", lastRequestRefused)
+        o.set("startedAt", startedAt)
         return o.value
     }
 }
@@ -284,6 +287,7 @@ extension ModelDeployment.Status: DirectlyWritable {
         o.set("trafficSummary", trafficSummary)
         o.set("canary", canary)
         o.set("shadow", shadow)
+        o.set("analysis", analysis)
         return o.value
     }
 }

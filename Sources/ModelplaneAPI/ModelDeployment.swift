@@ -264,8 +264,14 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
     public struct CanarySpec: Codable, Sendable, Hashable {
         /// In order; after the last, the canary takes every request and becomes stable.
         public var steps: [CanaryStep]
+        /// The canary's metrics: measured in the background, and named by analysis steps. A
+        /// failing one aborts the canary; an inconclusive one pauses it.
+        public var analysis: CanaryAnalysis?
 
-        public init(steps: [CanaryStep]) { self.steps = steps }
+        public init(steps: [CanaryStep], analysis: CanaryAnalysis? = nil) {
+            self.steps = steps
+            self.analysis = analysis
+        }
     }
 
     /// One canary step: exactly one member is set.
@@ -274,14 +280,21 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public var setWeight: Int64?
         /// Wait: for `duration`, or without one until `modelplane promote`.
         public var pause: Pause?
+        /// Go on once an analysis passes: metrics measured `count` times, or a shadow gate.
+        public var analysis: StepAnalysis?
 
-        public init(setWeight: Int64? = nil, pause: Pause? = nil) {
+        public init(setWeight: Int64? = nil, pause: Pause? = nil, analysis: StepAnalysis? = nil) {
             self.setWeight = setWeight
             self.pause = pause
+            self.analysis = analysis
         }
 
         public static func weight(_ percent: Int64) -> CanaryStep { CanaryStep(setWeight: percent) }
         public static func pause(_ duration: String? = nil) -> CanaryStep { CanaryStep(pause: Pause(duration: duration)) }
+        public static func analysis(_ metrics: [String], count: Int64? = nil) -> CanaryStep {
+            CanaryStep(analysis: StepAnalysis(metrics: metrics, count: count))
+        }
+        public static func shadowGate(_ gate: ShadowGate) -> CanaryStep { CanaryStep(analysis: StepAnalysis(shadow: gate)) }
     }
 
     public struct Pause: Codable, Sendable, Hashable {
@@ -332,6 +345,8 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public var canary: CanaryStatus?
         /// The running comparison of the shadow version with the primary.
         public var shadow: ShadowStatus?
+        /// The canary's analysis runs: the running ones and the last finished.
+        public var analysis: AnalysisStatus?
 
         public init() {}
 
@@ -432,11 +447,16 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public var lastRequest: String?
         /// Why that request did not apply, if it did not (the command reports it).
         public var lastRequestRefused: String?
+        /// When this attempt began (RFC 3339 with microseconds): the canary started, or was
+        /// retried. Analysis runs older than it belong to an earlier attempt.
+        public var startedAt: String?
 
         public init(
             stableVersion: String, stableRevision: String? = nil, canaryVersion: String, canaryRevision: String? = nil, phase: Phase, step: Int64 = 0,
-            stepStartedAt: String? = nil, weight: Int64 = 0, message: String? = nil, lastRequest: String? = nil, lastRequestRefused: String? = nil
+            stepStartedAt: String? = nil, weight: Int64 = 0, message: String? = nil, lastRequest: String? = nil, lastRequestRefused: String? = nil,
+            startedAt: String? = nil
         ) {
+            self.startedAt = startedAt
             self.lastRequestRefused = lastRequestRefused
             self.stableVersion = stableVersion
             self.stableRevision = stableRevision

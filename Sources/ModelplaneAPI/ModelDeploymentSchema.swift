@@ -172,7 +172,7 @@ extension ModelDeployment {
                                                     .array(
                                                         items: .object(
                                                             ObjectSchema(
-                                                                "One step: setWeight or pause.",
+                                                                "One step: setWeight, pause or analysis.",
                                                                 properties: [
                                                                     .optional(
                                                                         "setWeight",
@@ -194,15 +194,19 @@ extension ModelDeployment {
                                                                                                 "How long, as 30s, 5m, 1h30m.", pattern: Syntax.durationPattern,
                                                                                                 maxLength: 32)))
                                                                                 ]))),
+                                                                    .optional("analysis", stepAnalysisSchema),
                                                                 ],
                                                                 rules: [
                                                                     .init(
-                                                                        rule: "(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0) == 1",
-                                                                        message: "a step is exactly one of setWeight, pause", fieldPath: nil)
+                                                                        rule:
+                                                                            "(has(self.setWeight) ? 1 : 0) + (has(self.pause) ? 1 : 0) + (has(self.analysis) ? 1 : 0) == 1",
+                                                                        message: "a step is exactly one of setWeight, pause, analysis", fieldPath: nil)
                                                                 ])),
                                                         description: "In order; after the last, the canary takes every request and becomes stable.",
-                                                        maxItems: Limits.canarySteps))
-                                            ]))),
+                                                        maxItems: Limits.canarySteps)),
+                                                .optional("analysis", canaryAnalysisSchema),
+                                            ],
+                                            rules: canaryAnalysisRules))),
                                 .optional(
                                     "progressDeadlineSeconds", default: .int(Defaults.progressDeadlineSeconds),
                                     .integer(
@@ -241,30 +245,7 @@ extension ModelDeployment {
                                         .init(
                                             "SageMaker only: the shadow version's artifact (s3://), made into its own Model; Triton loads the shadow version from the model's repository.",
                                             minLength: 1, maxLength: Limits.uriMaxLength))),
-                                .optional(
-                                    "compare",
-                                    .object(
-                                        ObjectSchema(
-                                            "How the shadow's answers are compared with the primary's.",
-                                            properties: [
-                                                .optional(
-                                                    "output",
-                                                    .string(.init("The output tensor compared (default: the primary's first).", minLength: 1, maxLength: 256))),
-                                                .optional(
-                                                    "mode",
-                                                    .string(
-                                                        .init(
-                                                            "absolute (default): every element within tolerance; argmax: the same largest element.",
-                                                            enum: Shadow.Compare.Mode.allCases.map(\.rawValue)))),
-                                                .optional(
-                                                    "tolerance",
-                                                    .number(.init("absolute only: the largest difference that still agrees (default 0).", minimum: 0))),
-                                            ],
-                                            rules: [
-                                                .init(
-                                                    rule: "!has(self.tolerance) || !has(self.mode) || self.mode == 'absolute'",
-                                                    message: "tolerance applies only to mode absolute", fieldPath: ".tolerance")
-                                            ]))),
+                                .optional("compare", compareSchema),
                             ]))),
                 .optional(
                     "capture",
@@ -316,6 +297,10 @@ extension ModelDeployment {
                 .init(
                     rule: "!has(self.shadow) || !has(self.backend.triton) || !has(self.shadow.uri)",
                     message: "Triton loads the shadow version from the model's repository", fieldPath: ".shadow.uri"),
+                .init(
+                    rule:
+                        "!has(self.backend.sagemaker) || !has(self.rollout) || !has(self.rollout.canary) || self.rollout.canary.steps.all(s, !has(s.analysis) || !has(s.analysis.shadow))",
+                    message: "a shadow gate needs the router to mirror requests, which it does for Triton only", fieldPath: ".rollout.canary.steps"),
             ]
         ))
 
@@ -448,6 +433,7 @@ extension ModelDeployment {
                                 .optional("message", .string(.init("Why it waits or stopped."))),
                                 .optional("lastRequest", .string(.init("The last modelplane promote/abort/retry request acted on."))),
                                 .optional("lastRequestRefused", .string(.init("Why that request did not apply, if it did not."))),
+                                .optional("startedAt", .string(.init("When this attempt began (the canary started or was retried)."))),
                             ]))),
                 .optional(
                     "shadow",
@@ -475,6 +461,7 @@ extension ModelDeployment {
                                                 .required("shadowP99Ms", .number(.init("The shadow's 99th percentile.", minimum: 0))),
                                             ]))),
                             ]))),
+                .optional("analysis", analysisStatusSchema),
             ]
         ))
 }

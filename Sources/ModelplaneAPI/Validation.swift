@@ -16,6 +16,10 @@ extension ModelDeployment {
         public static let rollbackAlarms = 10
         public static let canaryWeight: ClosedRange<Int64> = 0...100
         public static let canarySteps = 32
+        public static let analysisMetrics = 16
+        /// The most a count or a limit of an analysis may be.
+        public static let analysisLimit: Int64 = 10_000
+        public static let analysisMinRequests: ClosedRange<Int64> = 1...100_000_000
     }
 
     /// Every problem, each with the field it concerns. Empty means valid.
@@ -119,10 +123,15 @@ extension ModelDeployment.Spec {
             }
             for (index, step) in canary.steps.enumerated() {
                 let stepPath = canaryPath.appending("steps").appending(index: index)
-                switch (step.setWeight, step.pause) {
-                case (nil, nil): errors.append(FieldError(.required, stepPath, "a step is exactly one of setWeight, pause"))
-                case (.some, .some): errors.append(FieldError(.forbidden, stepPath, "a step is exactly one of setWeight, pause, found both"))
-                default: break
+                let members = [("setWeight", step.setWeight != nil), ("pause", step.pause != nil), ("analysis", step.analysis != nil)].filter(\.1).map(\.0)
+                if members.isEmpty {
+                    errors.append(FieldError(.required, stepPath, "a step is exactly one of setWeight, pause, analysis"))
+                } else if members.count > 1 {
+                    errors.append(
+                        FieldError(.forbidden, stepPath, "a step is exactly one of setWeight, pause, analysis, found \(members.joined(separator: " and "))"))
+                }
+                if let analysis = step.analysis {
+                    analysis.validate(defined: canary.analysis, backend: backendKind, at: stepPath.appending("analysis"), into: &errors)
                 }
                 if let weight = step.setWeight, !ModelDeployment.Limits.canaryWeight.contains(weight) {
                     errors.append(FieldError(.invalid, stepPath.appending("setWeight"), "\(weight): must be between 0 and 100"))
@@ -134,6 +143,7 @@ extension ModelDeployment.Spec {
                             "\"\(duration)\": must be a duration such as 30s, 5m or 1h30m (at most a year)"))
                 }
             }
+            canary.analysis?.validate(at: canaryPath.appending("analysis"), into: &errors)
         }
         if let shadow {
             let shadowPath = path.appending("shadow")
@@ -147,14 +157,7 @@ extension ModelDeployment.Spec {
             if let percent = shadow.percent, !(1...100).contains(percent) {
                 errors.append(FieldError(.invalid, shadowPath.appending("percent"), "\(percent): must be between 1 and 100"))
             }
-            if let compare = shadow.compare {
-                if let tolerance = compare.tolerance, tolerance < 0 || !tolerance.isFinite {
-                    errors.append(FieldError(.invalid, shadowPath.appending("compare").appending("tolerance"), "\(tolerance): must be 0 or more"))
-                }
-                if compare.tolerance != nil, (compare.mode ?? .absolute) != .absolute {
-                    errors.append(FieldError(.forbidden, shadowPath.appending("compare").appending("tolerance"), "tolerance applies only to mode absolute"))
-                }
-            }
+            shadow.compare?.validate(at: shadowPath.appending("compare"), into: &errors)
         }
         if let capture {
             let capturePath = path.appending("capture")

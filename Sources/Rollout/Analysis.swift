@@ -4,7 +4,7 @@ public import Foundation
 /// first step of "progressive delivery that decides by itself". What a measurement says of one
 /// metric, how a metric's measurements add up, and what a run of several metrics decides. Nothing
 /// here measures (providers do: the router's figures, Prometheus, a webhook) or acts (the rollout
-/// machine aborts or pauses on the verdict); the spec and `status.analysis` come with them.
+/// machine aborts or pauses on the verdict, `AnalysisRuns` keeps the runs in `status.analysis`).
 public enum Analysis {
     /// One metric's thresholds and limits.
     public struct Metric: Sendable, Hashable {
@@ -114,25 +114,61 @@ public enum Analysis {
         case inconclusive(String)
     }
 
+    /// What a metric's measurements add up to: the counts its limits are about, and the last
+    /// measurement of each kind (what a verdict quotes).
+    public struct Tally: Sendable, Hashable {
+        /// Measurements taken, errors not counted (what `count` counts, as in Argo).
+        public var measured = 0
+        public var failed = 0
+        public var inconclusive = 0
+        public var errors = 0
+        /// Errors since the last measurement that was not one.
+        public var consecutiveErrors = 0
+        /// The longest run of errors so far: once it is past the limit the metric is
+        /// inconclusive for good (a later answer does not undo a verdict given).
+        public var longestErrorRun = 0
+        public var lastFailure: Measurement?
+        public var lastInconclusive: Measurement?
+        public var lastError: Measurement?
+
+        public init() {}
+
+        public mutating func add(_ measurement: Measurement) {
+            switch measurement.outcome {
+            case .error:
+                errors += 1
+                consecutiveErrors += 1
+                longestErrorRun = Swift.max(longestErrorRun, consecutiveErrors)
+                lastError = measurement
+                return
+            case .failed:
+                failed += 1
+                lastFailure = measurement
+            case .inconclusive:
+                inconclusive += 1
+                lastInconclusive = measurement
+            case .successful: break
+            }
+            measured += 1
+            consecutiveErrors = 0
+        }
+    }
+
     public static func phase(_ metric: Metric, _ measurements: [Measurement]) -> Phase {
-        let failures = measurements.filter { $0.outcome == .failed }
-        if failures.count > metric.failureLimit, let last = failures.last { return .failed(last) }
-        let inconclusive = measurements.filter { $0.outcome == .inconclusive }
-        if inconclusive.count > metric.inconclusiveLimit, let last = inconclusive.last {
-            return .inconclusive("\(metric.name): \(last.message) (\(inconclusive.count) inconclusive, \(metric.inconclusiveLimit) tolerated)")
+        var tally = Tally()
+        for measurement in measurements { tally.add(measurement) }
+        return phase(metric, tally)
+    }
+
+    public static func phase(_ metric: Metric, _ tally: Tally) -> Phase {
+        if tally.failed > metric.failureLimit, let last = tally.lastFailure { return .failed(last) }
+        if tally.inconclusive > metric.inconclusiveLimit, let last = tally.lastInconclusive {
+            return .inconclusive("\(metric.name): \(last.message) (\(tally.inconclusive) inconclusive, \(metric.inconclusiveLimit) tolerated)")
         }
-        // The longest run of errors anywhere: once inconclusive, a metric stays so (a later answer
-        // does not undo a verdict already given).
-        var streak: [Measurement] = []
-        var longest: [Measurement] = []
-        for measurement in measurements {
-            streak = measurement.outcome == .error ? streak + [measurement] : []
-            if streak.count > longest.count { longest = streak }
+        if tally.longestErrorRun > metric.consecutiveErrorLimit, let last = tally.lastError {
+            return .inconclusive("\(metric.name) could not be measured \(tally.longestErrorRun) times in a row: \(last.message)")
         }
-        if longest.count > metric.consecutiveErrorLimit, let last = longest.last {
-            return .inconclusive("\(metric.name) could not be measured \(longest.count) times in a row: \(last.message)")
-        }
-        if let count = metric.count, measurements.filter({ $0.outcome != .error }).count >= count { return .successful }
+        if let count = metric.count, tally.measured >= count { return .successful }
         return .running
     }
 
@@ -147,9 +183,13 @@ public enum Analysis {
     }
 
     public static func verdict(_ metrics: [(Metric, [Measurement])]) -> Verdict {
-        let phases = metrics.map { (metric: $0.0, phase: phase($0.0, $0.1)) }
-        for (metric, phase) in phases {
-            if case .failed(let measurement) = phase { return .failed(metric: metric.name, measurement) }
+        verdict(phases: metrics.map { ($0.0.name, phase($0.0, $0.1)) })
+    }
+
+    /// The verdict of metrics' phases, in the spec's order.
+    public static func verdict(phases: [(name: String, phase: Phase)]) -> Verdict {
+        for (name, phase) in phases {
+            if case .failed(let measurement) = phase { return .failed(metric: name, measurement) }
         }
         for (_, phase) in phases {
             if case .inconclusive(let why) = phase { return .inconclusive(why) }
@@ -159,7 +199,7 @@ public enum Analysis {
 
     /// A figure as status and messages print it: up to 6 significant digits, no exponent for
     /// everyday sizes.
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(format: "%.6g", value)
     }

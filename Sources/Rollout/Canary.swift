@@ -80,6 +80,8 @@ public enum CanaryProgress {
         public var canary: ModelDeployment.CanaryStatus?
         public var notes: [RolloutNote]
         public var audits: [AuditEntry]
+        /// `status.analysis`, with a promote past an analysis applied.
+        public var analysis: ModelDeployment.AnalysisStatus?
     }
 
     /// `status` as the pass found it (with this pass's revision recorded); `revision` the current one.
@@ -88,6 +90,7 @@ public enum CanaryProgress {
         var notes: [RolloutNote] = []
         var audits: [AuditEntry] = []
         var canary = status.canary
+        var analysis = status.analysis
         let strategy = md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy
         let current = revision.map(String.init)
         if strategy != .canary {
@@ -111,12 +114,14 @@ public enum CanaryProgress {
                         "canary \(version) replaces canary \(existing.canaryVersion) beside stable \(existing.stableVersion)"))
                 canary = .init(
                     stableVersion: existing.stableVersion, stableRevision: existing.stableRevision, canaryVersion: version, canaryRevision: current,
-                    phase: .loading, lastRequest: existing.lastRequest)
+                    phase: .loading, lastRequest: existing.lastRequest, startedAt: Timestamps.rfc3339Micro(now))
             }
         } else if canary == nil, let serving = status.servingVersion, serving != version {
             let stableRevision = status.revisions?.last { $0.version == serving && String($0.revision) != current }.map { String($0.revision) }
             notes.append(.normal(.canaryStarted, action: "Rollout", "canary \(version) loads beside stable \(serving)"))
-            canary = .init(stableVersion: serving, stableRevision: stableRevision, canaryVersion: version, canaryRevision: current, phase: .loading)
+            canary = .init(
+                stableVersion: serving, stableRevision: stableRevision, canaryVersion: version, canaryRevision: current, phase: .loading,
+                startedAt: Timestamps.rfc3339Micro(now))
         }
         if let existing = canary, existing.canaryRevision != current, existing.canaryVersion == version {
             canary?.canaryRevision = current
@@ -129,14 +134,14 @@ public enum CanaryProgress {
                     "annotation \(ModelDeployment.rolloutRequestAnnotation)=\(unreadable) is not ACTION@ID with ACTION promote, promote-full, abort or retry"))
         }
         if let request, request.id != canary?.lastRequest {
-            apply(request, to: &canary, steps: md.spec.rollout?.canary?.steps ?? [], now: now, notes: &notes, audits: &audits, md: md)
+            apply(request, to: &canary, analysis: &analysis, steps: md.spec.rollout?.canary?.steps ?? [], now: now, notes: &notes, audits: &audits, md: md)
         }
-        return Start(canary: canary, notes: notes, audits: audits)
+        return Start(canary: canary, notes: notes, audits: audits, analysis: analysis)
     }
 
     static func apply(
-        _ request: RolloutRequest, to canary: inout ModelDeployment.CanaryStatus?, steps: [ModelDeployment.CanaryStep], now: Date,
-        notes: inout [RolloutNote], audits: inout [AuditEntry], md: ModelDeployment
+        _ request: RolloutRequest, to canary: inout ModelDeployment.CanaryStatus?, analysis: inout ModelDeployment.AnalysisStatus?,
+        steps: [ModelDeployment.CanaryStep], now: Date, notes: inout [RolloutNote], audits: inout [AuditEntry], md: ModelDeployment
     ) {
         let target = "\(md.metadata.namespace ?? ModelDeployment.Defaults.namespace)/\(md.metadata.name ?? "")"
         guard var c = canary else {
@@ -159,13 +164,23 @@ public enum CanaryProgress {
                     .normal(.promoted, action: "Promote", "canary \(c.canaryVersion) promoted fully: it takes every request, skipping the remaining steps"))
             } else if c.phase == .loading {
                 refused = "canary \(c.canaryVersion) is still loading"
-            } else if Int(c.step) < steps.count, steps[Int(c.step)].pause != nil {
+            } else if let held = AnalysisRuns.holding(c, analysis), held.step == nil {
+                // An inconclusive background analysis paused it: a person says go on, and a new
+                // background run starts afresh.
+                AnalysisRuns.promotedPast(&analysis, c, now: now)
+                c.phase = .progressing
+                c.message = nil
+                notes.append(
+                    .normal(.promoted, action: "Promote", "canary \(c.canaryVersion) promoted past its inconclusive background analysis: it goes on"))
+            } else if Int(c.step) < steps.count, steps[Int(c.step)].pause != nil || steps[Int(c.step)].analysis != nil {
+                AnalysisRuns.promotedPast(&analysis, c, now: now)
                 c.step += 1
                 c.stepStartedAt = Timestamps.rfc3339(now)
                 c.phase = .progressing
+                c.message = nil
                 notes.append(.normal(.promoted, action: "Promote", "canary \(c.canaryVersion) promoted past step \(c.step) of \(steps.count)"))
             } else {
-                refused = "the canary is not at a pause step"
+                refused = "the canary is not at a pause or analysis step"
             }
         case .abort:
             if c.phase == .aborted {
@@ -186,6 +201,8 @@ public enum CanaryProgress {
                 c.weight = 0
                 c.stepStartedAt = nil
                 c.message = nil
+                // A new attempt: the analysis runs of the last one stay as history.
+                c.startedAt = Timestamps.rfc3339Micro(now)
                 notes.append(.normal(.retried, action: "Retry", "canary \(c.canaryVersion) starts again from its first step"))
             }
         }
@@ -226,11 +243,29 @@ public enum CanaryProgress {
 
     /// Moves the canary's steps on, once the backend holds both versions: weights set at once,
     /// timed pauses ended when their time is up. `pausedByPerson`: the
-    /// `modelplane.dev/rollout-paused` annotation stops it where it is.
+    /// `modelplane.dev/rollout-paused` annotation stops it where it is. Without analysis.
     public static func advance(
         _ c: inout ModelDeployment.CanaryStatus, steps: [ModelDeployment.CanaryStep], pausedByPerson: Bool, now: Date, notes: inout [RolloutNote]
     ) -> Advance {
+        var md = ModelDeployment(name: "", spec: .init(model: .init(name: "", version: c.canaryVersion), backend: .init()))
+        md.spec.rollout = .init(strategy: .canary, canary: .init(steps: steps))
+        var analysis: ModelDeployment.AnalysisStatus?
+        var audits: [AuditEntry] = []
+        return advance(&c, md, analysis: &analysis, pausedByPerson: pausedByPerson, now: now, notes: &notes, audits: &audits)
+    }
+
+    /// Moves the canary's steps on, once the backend holds both versions: weights set at once,
+    /// timed pauses ended when their time is up, analysis steps passed when their run succeeds.
+    /// A failed analysis (background or step) aborts the canary; an inconclusive one pauses it
+    /// until `modelplane promote` or `abort`. `pausedByPerson`: the
+    /// `modelplane.dev/rollout-paused` annotation stops it where it is.
+    public static func advance(
+        _ c: inout ModelDeployment.CanaryStatus, _ md: ModelDeployment, analysis: inout ModelDeployment.AnalysisStatus?, pausedByPerson: Bool,
+        now: Date, notes: inout [RolloutNote], audits: inout [AuditEntry]
+    ) -> Advance {
+        let steps = md.spec.rollout?.canary?.steps ?? []
         if c.phase == .aborted { return .waitForPerson }
+        let before = c
         if c.phase == .loading {
             c.phase = .progressing
             c.stepStartedAt = Timestamps.rfc3339(now)
@@ -251,6 +286,36 @@ public enum CanaryProgress {
         }
         c.phase = .progressing
         c.message = nil
+        // The background analysis first: a failure stops the canary wherever it is.
+        var background: Duration?
+        switch AnalysisRuns.background(c, md, &analysis, now: now) {
+        case .pass(let wake):
+            background = wake
+            if before.phase == .paused, before.message?.hasPrefix("holding") == true {
+                notes.append(.normal(.resumed, action: "Analysis", "canary \(c.canaryVersion) goes on: its analysis measures again"))
+            }
+        case .wait(let after): background = after
+        case .hold(let why, let wake):
+            c.phase = .paused
+            c.message = "holding at step \(min(Int(c.step) + 1, steps.count)) of \(steps.count): \(why); it goes on once measured again"
+            if before.message?.hasPrefix("holding") != true {
+                notes.append(.warning(.analysisError, action: "Analysis", "canary \(c.canaryVersion) \(c.message ?? "")"))
+            }
+            return wake.map { .wake(after: $0) } ?? .waitForPerson
+        case .abort(let run, let why):
+            abort(&c, md, run: run, why: why, steps: steps.count, notes: &notes, audits: &audits)
+            return .waitForPerson
+        case .pause(let run, let why):
+            pause(&c, before: before, run: run, why: why, steps: steps.count, notes: &notes)
+            return .waitForPerson
+        }
+        func waking(_ after: Duration?) -> Advance {
+            switch (after, background) {
+            case (let a?, let b?): .wake(after: min(a, b))
+            case (let a?, nil), (nil, let a?): .wake(after: a)
+            case (nil, nil): .waitForPerson
+            }
+        }
         while Int(c.step) < steps.count {
             let step = steps[Int(c.step)]
             let number = "step \(c.step + 1) of \(steps.count)"
@@ -261,7 +326,33 @@ public enum CanaryProgress {
                 c.weight = weight
                 c.step += 1
                 c.stepStartedAt = Timestamps.rfc3339(now)
+                if weight > 0, background == nil, md.spec.rollout?.canary?.analysis != nil {
+                    // The canary takes requests from here on: the background analysis may begin.
+                    if case .pass(let wake) = AnalysisRuns.background(c, md, &analysis, now: now) { background = wake }
+                }
                 continue
+            }
+            if let stepAnalysis = step.analysis {
+                switch AnalysisRuns.step(c.step, c, md, &analysis, now: now) {
+                case .pass:
+                    notes.append(
+                        .normal(
+                            .analysisPassed, action: "Analysis",
+                            "canary \(c.canaryVersion) passed the \(stepAnalysis.shadow != nil ? "shadow gate" : "analysis") of \(number)"))
+                    c.step += 1
+                    c.stepStartedAt = Timestamps.rfc3339(now)
+                    continue
+                case .hold(_, let wake): return waking(wake)
+                case .wait(let after):
+                    c.message = stepAnalysis.shadow != nil ? "receiving copies of requests at the shadow gate of \(number)" : "analysing at \(number)"
+                    return waking(after)
+                case .abort(let run, let why):
+                    abort(&c, md, run: run, why: why, steps: steps.count, notes: &notes, audits: &audits)
+                    return .waitForPerson
+                case .pause(let run, let why):
+                    pause(&c, before: before, run: run, why: why, steps: steps.count, notes: &notes)
+                    return .waitForPerson
+                }
             }
             if let length = step.pause?.length {
                 let started = c.stepStartedAt.flatMap { try? Date($0, strategy: .iso8601) } ?? now
@@ -273,7 +364,7 @@ public enum CanaryProgress {
                 }
                 c.message = "pausing \(step.pause?.duration ?? "") at \(number), until \(Timestamps.rfc3339(end))"
                 let left = end.timeIntervalSince(now)
-                return .wake(after: .milliseconds(Int64((left * 1000).rounded(.up))))
+                return waking(.milliseconds(Int64((left * 1000).rounded(.up))))
             }
             c.phase = .paused
             c.message =
@@ -281,16 +372,53 @@ public enum CanaryProgress {
                     "pause duration \"\($0)\" cannot be read (at most a year, as 30s, 5m, 1h30m): waiting at \(number) for modelplane promote"
                 }
                 ?? "waiting at \(number) for modelplane promote"
-            return .waitForPerson
+            return waking(nil)
         }
         return .completed
     }
 
+    /// A failed analysis aborts the canary: the stable version takes every request, the canary
+    /// unloads, status says which metric and why, an event and an audit record say so too.
+    static func abort(
+        _ c: inout ModelDeployment.CanaryStatus, _ md: ModelDeployment, run: String, why: String, steps: Int, notes: inout [RolloutNote],
+        audits: inout [AuditEntry]
+    ) {
+        let number = "step \(min(Int(c.step) + 1, steps)) of \(steps)"
+        let which = run == ModelDeployment.AnalysisRun.backgroundName ? "the background analysis" : "the analysis of \(run)"
+        c.phase = .aborted
+        c.weight = 0
+        c.message = "aborted by \(which) at \(number): \(why); stable \(c.stableVersion) takes every request"
+        notes.append(.warning(.analysisFailed, action: "Abort", "canary \(c.canaryVersion) \(c.message ?? "")"))
+        let target = "\(md.metadata.namespace ?? ModelDeployment.Defaults.namespace)/\(md.metadata.name ?? "")"
+        audits.append(
+            AuditEntry(
+                "abort", target,
+                detail: [
+                    "cause": "analysis", "analysis": .string(run), "reason": .string(why), "canary": .string(c.canaryVersion),
+                    "stable": .string(c.stableVersion), "step": .int(c.step),
+                ], .ok))
+    }
+
+    /// An inconclusive analysis pauses the canary where it is, until a person decides.
+    static func pause(
+        _ c: inout ModelDeployment.CanaryStatus, before: ModelDeployment.CanaryStatus, run: String, why: String, steps: Int, notes: inout [RolloutNote]
+    ) {
+        let which = run == ModelDeployment.AnalysisRun.backgroundName ? "the background analysis" : "the analysis of \(run)"
+        c.phase = .paused
+        c.message =
+            "paused: \(which) is inconclusive at step \(min(Int(c.step) + 1, steps)) of \(steps): \(why) (modelplane promote goes on, abort stops)"
+        if before.phase != .paused || before.message != c.message {
+            notes.append(.warning(.analysisInconclusive, action: "Pause", "canary \(c.canaryVersion) \(c.message ?? "")"))
+        }
+    }
+
     /// The routing table: the stable version and the canary by weight (the canary at 0 % while
     /// it is ready but the steps give it nothing yet, so pinned requests reach it), or the
-    /// serving version alone; a shadow line when the shadow is ready.
+    /// serving version alone; a shadow line when the shadow is ready. `gate`: the canary is at a
+    /// shadow gate, and receives copies of requests.
     public static func traffic(
-        serving: String?, servingRevision: String?, canary: ModelDeployment.CanaryStatus?, ready: Set<String>, shadow: ModelDeployment.Shadow?
+        serving: String?, servingRevision: String?, canary: ModelDeployment.CanaryStatus?, ready: Set<String>, shadow: ModelDeployment.Shadow?,
+        gate: Bool = false
     ) -> [ModelDeployment.TrafficTarget]? {
         var lines: [ModelDeployment.TrafficTarget] = []
         if let c = canary, c.phase != .aborted, c.phase != .loading, ready.contains(c.stableVersion), ready.contains(c.canaryVersion) {
@@ -298,6 +426,10 @@ public enum CanaryProgress {
             lines.append(.init(revision: c.canaryRevision, version: c.canaryVersion, weight: c.weight, role: .canary))
         } else if let serving {
             lines.append(.init(revision: servingRevision, version: serving, weight: 100, role: .stable))
+        }
+        if let c = canary, gate, c.phase == .progressing || c.phase == .paused, lines.contains(where: { $0.role == .canary }) {
+            // At a shadow gate: the canary receives copies (first, so the router mirrors to it).
+            lines.append(.init(revision: c.canaryRevision, version: c.canaryVersion, weight: 100, role: .shadow))
         }
         if let shadow, ready.contains(shadow.version), !lines.isEmpty, !lines.contains(where: { $0.version == shadow.version }) {
             lines.append(.init(revision: nil, version: shadow.version, weight: shadow.percent ?? 100, role: .shadow))

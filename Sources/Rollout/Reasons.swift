@@ -79,6 +79,14 @@ public enum EventReason: String, Sendable, Hashable, CaseIterable {
     case paused = "Paused"
     case resumed = "Resumed"
     case retried = "Retried"
+    /// An analysis failed: the canary was aborted.
+    case analysisFailed = "AnalysisFailed"
+    /// An analysis was inconclusive: the canary is paused.
+    case analysisInconclusive = "AnalysisInconclusive"
+    /// A metric could not be measured: the canary holds where it is.
+    case analysisError = "AnalysisError"
+    /// An analysis step passed.
+    case analysisPassed = "AnalysisPassed"
     /// A rollout request (`modelplane promote`, …) that did not apply.
     case requestIgnored = "RequestIgnored"
 

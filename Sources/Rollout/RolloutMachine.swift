@@ -78,6 +78,8 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
     public private(set) var canary: ModelDeployment.CanaryStatus?
     /// The versions the backend must hold this pass.
     public private(set) var placement: Placement
+    /// The canary's analysis runs, as this pass moves them.
+    public private(set) var analysis: ModelDeployment.AnalysisStatus?
     /// Rollout requests acted on (or refused) this pass.
     var audits: [AuditEntry]
 
@@ -111,6 +113,7 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         self.canary = start.canary
         self.notes = start.notes
         self.audits = start.audits
+        self.analysis = start.analysis
         self.placement = CanaryProgress.placement(deployment, canary: start.canary)
         self.status = status
     }
@@ -164,10 +167,15 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         case .converged(let message):
             guard var c = canary else { return .finish(converged(message)) }
             if c.phase == .aborted { return .finish(aborted(c)) }
-            let steps = deployment.spec.rollout?.canary?.steps ?? []
             let paused = deployment.metadata.annotations?[ModelDeployment.rolloutPausedAnnotation] == "true"
-            let advance = CanaryProgress.advance(&c, steps: steps, pausedByPerson: paused, now: now, notes: &notes)
+            let advance = CanaryProgress.advance(
+                &c, deployment, analysis: &analysis, pausedByPerson: paused, now: now, notes: &notes, audits: &audits)
             canary = c
+            if c.phase == .aborted {
+                // A failed analysis aborted it: the stable version alone, from this pass on.
+                placement = CanaryProgress.placement(deployment, canary: c)
+                return plan()
+            }
             let moved = CanaryProgress.placement(deployment, canary: c)
             if advance != .completed, moved != placement {
                 // A new weight: a backend that splits natively (SageMaker's variant weights)
@@ -181,6 +189,7 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
                 .normal(
                     .promoted, action: "Rollout", "canary \(c.canaryVersion) completed its steps: it takes every request, stable \(c.stableVersion) unloads"))
             canary = nil
+            AnalysisRuns.end(&analysis, .successful, "the canary completed its steps", now: now) { $0.canaryVersion == c.canaryVersion }
             placement = CanaryProgress.placement(deployment, canary: nil)
             // The canary serves from here on, even if unloading the stable version fails this pass
             // (a status left saying the stable version serves would start the canary over).
@@ -406,12 +415,17 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         var status = status
         B.store(record, in: &status)
         status.canary = canary
+        status.analysis = AnalysisRuns.settle(analysis, canary: canary, now: now)
         // Not observed (the backend could not be asked): the routing table stays as it was.
         if let observation {
             let ready = B.readyVersions(observation, record: record)
             let servingRevision = status.servingVersion.flatMap { serving in status.revisions?.last { $0.version == serving }.map { String($0.revision) } }
             status.traffic = CanaryProgress.traffic(
-                serving: status.servingVersion, servingRevision: servingRevision, canary: canary, ready: ready, shadow: deployment.spec.shadow)
+                serving: status.servingVersion, servingRevision: servingRevision, canary: canary, ready: ready, shadow: deployment.spec.shadow,
+                gate: canary.map { c in
+                    let steps = deployment.spec.rollout?.canary?.steps ?? []
+                    return Int(c.step) < steps.count && steps[Int(c.step)].analysis?.shadow != nil
+                } ?? false)
         }
         status.trafficSummary = ModelDeployment.trafficSummary(status.traffic)
         if deployment.spec.shadow == nil || status.shadow?.version != deployment.spec.shadow?.version { status.shadow = nil }

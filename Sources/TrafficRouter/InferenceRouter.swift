@@ -63,14 +63,17 @@ public final class InferenceRouter: Sendable {
     let configuration: Configuration
     let mirror: ShadowMirror
     let capture: CaptureWriter?
+    /// Requests, errors and latency per revision, for analysis.
+    let revisions: RevisionStatistics
 
     /// `watchNamespace`: the namespace whose deployments it serves (nil: every namespace).
     /// `shadows`: where the shadow figures go (the controller in the same process publishes them
-    /// in `status.shadow`).
+    /// in `status.shadow`); `revisions`: where the figures per revision go (what analysis measures).
     public init(
         client: KubernetesClient, watchNamespace: String?, upstream: Upstream, configuration: Configuration = Configuration(),
-        shadows: ShadowStatistics = ShadowStatistics()
+        shadows: ShadowStatistics = ShadowStatistics(), revisions: RevisionStatistics = RevisionStatistics()
     ) {
+        self.revisions = revisions
         self.client = client
         self.watchNamespace = watchNamespace
         self.upstream = upstream
@@ -102,14 +105,24 @@ public final class InferenceRouter: Sendable {
             switch event {
             case .replaced(let items, _):
                 table.replace(items)
-                for md in items { RouterMetrics.prepare(md) }
+                for md in items { followed(md) }
             case .added(let md), .modified(let md):
                 table.upsert(md)
-                RouterMetrics.prepare(md)
-            case .deleted(let md): table.remove(md)
+                followed(md)
+            case .deleted(let md):
+                table.remove(md)
+                revisions.keep(namespace: md.metadata.namespace ?? "default", name: md.metadata.name ?? "", revisions: [])
             case .failed: continue  // the reflector retries; requests use what was last seen
             }
         }
+    }
+
+    /// A deployment as the reflector last saw it: its series made, the figures of revisions it
+    /// no longer routes to forgotten.
+    private func followed(_ md: ModelDeployment) {
+        RouterMetrics.prepare(md)
+        let routed = Set((md.status?.traffic ?? []).compactMap(\.revision))
+        revisions.keep(namespace: md.metadata.namespace ?? "default", name: md.metadata.name ?? "", revisions: routed)
     }
 
     private func serve(host: String, port: Int, onListening: @escaping @Sendable (Int) -> Void) async throws {
@@ -254,6 +267,11 @@ public final class InferenceRouter: Sendable {
             return await forward(request, name: name, route, mirrored: pinned == nil)
         }
         RouterMetrics.record(line, code: response.status.code, since: started)
+        if let line {
+            revisions.record(
+                namespace: line.namespace, name: line.name, target: line.target, code: response.status.code,
+                seconds: Double(RouterMetrics.nanoseconds(ContinuousClock.now - started)) / 1e9)
+        }
         return response
     }
 
@@ -303,7 +321,8 @@ public final class InferenceRouter: Sendable {
                     ShadowJob(
                         namespace: namespace, name: name, version: shadow.version,
                         url: Self.versionURL(url, model: route.deployment.spec.model.name, version: shadow.version) + "/infer",
-                        headers: headers, body: bytes, primary: answer, primaryLatency: latency, compare: route.deployment.spec.shadow?.compare))
+                        headers: headers, body: bytes, primary: answer, primaryLatency: latency,
+                        compare: route.deployment.shadowCompare(version: shadow.version)))
             }
             if let capture, let spec = route.deployment.spec.capture, CaptureWriter.sampled(spec) {
                 let answerEnd = min(answer.headers["Inference-Header-Content-Length"].flatMap(Int.init) ?? answer.body.count, answer.body.count)

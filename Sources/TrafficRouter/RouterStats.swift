@@ -1,11 +1,47 @@
 import Foundation
 public import HTTPClient
-import ModelplaneAPI
+public import ModelplaneAPI
 import Synchronization
+
+/// The router's running figures per revision (requests, server errors, latency), for analysis's
+/// `router` provider: read in process by a controller beside it, and served on `/revisions` for
+/// one apart. A revision's figures go when the deployment stops routing to it.
+public final class RevisionStatistics: Sendable {
+    private let figures = Mutex<[String: RequestFigures]>([:])
+
+    public init() {}
+
+    func record(namespace: String, name: String, target: ModelDeployment.TrafficTarget, code: Int, seconds: Double) {
+        guard let revision = target.revision else { return }
+        let key = namespace + "/" + name + "/" + revision
+        figures.withLock { all in
+            var entry =
+                all[key]
+                ?? RequestFigures(namespace: namespace, name: name, revision: revision, version: target.version, since: Timestamps.rfc3339(Date()))
+            entry.record(seconds: seconds, error: code >= 500)
+            all[key] = entry
+        }
+    }
+
+    /// Forgets the revisions of a deployment that its routing table no longer names.
+    func keep(namespace: String, name: String, revisions: Set<String>) {
+        let prefix = namespace + "/" + name + "/"
+        figures.withLock { all in
+            for key in all.keys where key.hasPrefix(prefix) && !revisions.contains(String(key.dropFirst(prefix.count))) { all[key] = nil }
+        }
+    }
+
+    public func snapshots() -> [RequestFigures] { figures.withLock { Array($0.values) } }
+
+    public func figures(namespace: String, name: String, revision: String) -> RequestFigures? {
+        figures.withLock { $0[namespace + "/" + name + "/" + revision] }
+    }
+}
 
 /// The controller's view of routers that run apart from it (`modelplane router`, the chart's
 /// Deployment): every `interval` it asks each router's probes port for its shadow figures
-/// (`GET /shadows`) and adds them up, so `status.shadow` counts every replica's copies. A URL's
+/// (`GET /shadows`) and its figures per revision (`GET /revisions`), and adds them up, so
+/// `status.shadow` counts every replica's copies and analysis measures every replica's requests. A URL's
 /// host name is resolved to all its addresses each time, so a headless Service's name reaches
 /// every replica as they come and go. A router that does not answer is left out of that round.
 public final class RouterStatsCollector: Sendable {
@@ -13,11 +49,17 @@ public final class RouterStatsCollector: Sendable {
     let http: HTTPClient
     let interval: Duration
     private let merged = Mutex<[String: [ShadowSnapshot]]>([:])
+    private let revisions = Mutex<[String: [RequestFigures]]>([:])
 
     public init(urls: [String], http: HTTPClient, interval: Duration = .seconds(5)) {
         self.urls = urls
         self.http = http
         self.interval = interval
+    }
+
+    /// Every replica's figures of that revision, from the last round.
+    public func figures(namespace: String, name: String, revision: String) -> [RequestFigures] {
+        revisions.withLock { $0[namespace + "/" + name + "/" + revision] ?? [] }
     }
 
     /// Every replica's snapshot of that shadow, from the last round.
@@ -37,17 +79,27 @@ public final class RouterStatsCollector: Sendable {
     func collect() async {
         var targets: [String] = []
         for url in urls { targets += await Self.expanding(url) }
-        let rounds = await withTaskGroup(of: [ShadowSnapshot].self) { group in
+        let rounds = await withTaskGroup(of: ([ShadowSnapshot], [RequestFigures]).self) { group in
             for target in targets {
                 group.addTask {
-                    let request = HTTPRequest(url: target + "/shadows", timeout: .seconds(2))
-                    guard let response = try? await self.http.execute(request), response.status == 200 else { return [] }
-                    return (try? JSONDecoder().decode([ShadowSnapshot].self, from: response.body)) ?? []
+                    async let shadows: [ShadowSnapshot] = self.fetch(target + "/shadows")
+                    async let revisions: [RequestFigures] = self.fetch(target + "/revisions")
+                    return await (shadows, revisions)
                 }
             }
-            return await group.reduce(into: [ShadowSnapshot]()) { $0 += $1 }
+            return await group.reduce(into: ([ShadowSnapshot](), [RequestFigures]())) {
+                $0.0 += $1.0
+                $0.1 += $1.1
+            }
         }
-        merged.withLock { $0 = Dictionary(grouping: rounds) { $0.namespace + "/" + $0.name } }
+        merged.withLock { $0 = Dictionary(grouping: rounds.0) { $0.namespace + "/" + $0.name } }
+        revisions.withLock { $0 = Dictionary(grouping: rounds.1) { $0.namespace + "/" + $0.name + "/" + $0.revision } }
+    }
+
+    /// A router's JSON list; empty when it does not answer.
+    private func fetch<T: Decodable & Sendable>(_ url: String) async -> [T] {
+        guard let response = try? await http.execute(HTTPRequest(url: url, timeout: .seconds(2))), response.status == 200 else { return [] }
+        return (try? JSONDecoder().decode([T].self, from: response.body)) ?? []
     }
 
     /// `expand` off Swift's cooperative threads: a resolver can take its time (search domains,

@@ -30,7 +30,7 @@ enum Backends {
 enum ControllerOptions {
     static func make(
         client: KubernetesClient, scope: ControllerScope, auditLog: String, workers: Int, resync: Int, sageMakerPoll: Int,
-        mayAct: @escaping @Sendable () -> Bool = { true }, shadowFigures: DeploymentReconciler.ShadowFigures? = nil
+        mayAct: @escaping @Sendable () -> Bool = { true }, shadowFigures: DeploymentReconciler.ShadowFigures? = nil, analysis: AnalysisMeasurer? = nil
     ) throws -> Controller<DeploymentReconciler> {
         let audit: AuditLog
         do {
@@ -44,7 +44,7 @@ enum ControllerOptions {
         let reconciler = DeploymentReconciler(
             client: client, cache: cache, backends: backends, audit: audit,
             events: EventRecorder(client: client, instance: "\(host)-\(ProcessInfo.processInfo.processIdentifier)"), mayAct: mayAct,
-            shadowFigures: shadowFigures)
+            shadowFigures: shadowFigures, analysis: analysis)
         return Controller(client: client, scope: scope, cache: cache, reconciler: reconciler, workers: workers, resyncPeriod: .seconds(resync))
     }
 }
@@ -165,7 +165,8 @@ struct ControllerCommand: AsyncParsableCommand {
         let collector = routerStats.collector()
         let controller = try ControllerOptions.make(
             client: client, scope: try scope(), auditLog: auditLog, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll,
-            mayAct: { elector?.isLeader ?? true }, shadowFigures: collector.map { Serve.figures(nil, $0) })
+            mayAct: { elector?.isLeader ?? true }, shadowFigures: collector.map { Serve.figures(nil, $0) },
+            analysis: RouterStatsOptions.measurer(shadows: nil, revisions: nil, collector: collector, secretsDirectory: routerStats.secretsDir))
         let scope = try scope().description
         let election = elector.map { " as \($0.configuration.identity), leader election on lease \($0.configuration.namespace)/\($0.configuration.name)" } ?? ""
         FileHandle.standardOutput.write(Data("modelplane: controller running (\(scope))\(election); audit log: \(auditLog)\n".utf8))

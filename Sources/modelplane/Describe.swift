@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KubeClient
 import ModelplaneAPI
+import Rollout
 
 /// `modelplane describe NAME`: one ModelDeployment for a person — what it asks for, what runs,
 /// its conditions, and its recent events.
@@ -74,8 +75,25 @@ struct Describe: AsyncParsableCommand {
         text += "Rollout:      \(spec.rollout?.strategy?.rawValue ?? "") (progress deadline \(spec.rollout?.progressDeadlineSeconds ?? 0)s, "
         text += "\(spec.revisionHistoryLimit ?? 0) revisions kept)\n"
         if let steps = spec.rollout?.canary?.steps, !steps.isEmpty {
-            let shown = steps.map { step in step.setWeight.map { "\($0)%" } ?? "pause" + (step.pause?.duration.map { " \($0)" } ?? "") }
+            let shown = steps.map { step in
+                step.setWeight.map { "\($0)%" } ?? step.pause.map { "pause" + ($0.duration.map { " \($0)" } ?? "") }
+                    ?? RolloutStatusCommand.describe(step, in: md.defaulted())
+            }
             text += "  Steps:      \(shown.joined(separator: ", "))\n"
+        }
+        if let analysis = spec.rollout?.canary?.analysis {
+            let background =
+                analysis.background ?? true
+                ? "in the background every \(analysis.interval ?? ModelDeployment.CanaryAnalysis.defaultInterval)" : "in analysis steps only"
+            text += "  Analysis:   \(background)\n"
+            for metric in analysis.metrics {
+                let thresholds = Analysis.Metric(name: metric.name, max: metric.max, min: metric.min).threshold
+                let source =
+                    metric.router.map { "router \($0.rawValue)" + (metric.minRequests.map { " (at least \($0) requests)" } ?? "") }
+                    ?? metric.prometheus.map { "prometheus at \(Redaction.url($0.address))" }
+                    ?? metric.webhook.map { "webhook \(Redaction.url($0.url))" + ($0.secretRef != nil ? ", signed" : "") } ?? "?"
+                text += "              \(metric.name): \(source), \(thresholds)\n"
+            }
         }
         if let shadow = spec.shadow {
             let compare = shadow.compare
@@ -97,6 +115,17 @@ struct Describe: AsyncParsableCommand {
             text += "  Canary:     \(canary.canaryVersion) beside stable \(canary.stableVersion): \(canary.phase.rawValue), "
             text += "step \(min(Int(canary.step) + 1, steps)) of \(steps), weight \(canary.weight)%\n"
             if let message = canary.message { text += "              \(message)\n" }
+        }
+        if let runs = status?.analysis?.runs, !runs.isEmpty {
+            text += "  Analysis:\n"
+            for run in runs.suffix(4) {
+                text += "    \(run.name) of canary \(run.canaryVersion): \(run.phase.rawValue)" + (run.message.map { ": \($0)" } ?? "") + "\n"
+                for metric in run.metrics {
+                    let value = metric.value.map(Analysis.format) ?? "-"
+                    text += "      \(metric.name): \(metric.phase.rawValue), last \(value) (\(metric.threshold ?? "any value")), \(metric.measured) measured"
+                    text += (metric.failed > 0 ? ", \(metric.failed) failed" : "") + (metric.errors > 0 ? ", \(metric.errors) errors" : "") + "\n"
+                }
+            }
         }
         if let shadow = status?.shadow {
             let agreement = shadow.agreement.map { String(format: "%.2f%%", $0 * 100) } ?? "-"

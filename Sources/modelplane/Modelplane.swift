@@ -12,7 +12,7 @@ struct Modelplane: AsyncParsableCommand {
         version: ModelplaneVersion.current,
         subcommands: [
             Serve.self, ControllerCommand.self, Apply.self, Get.self, Describe.self, Delete.self, Diff.self, History.self, Rollback.self, Validate.self,
-            Promote.self, Abort.self, PauseCommand.self, Resume.self, Retry.self, Sync.self, RouterCommand.self, Audit.self, CRD.self,
+            Promote.self, Abort.self, PauseCommand.self, Resume.self, Retry.self, RolloutGroup.self, Sync.self, RouterCommand.self, Audit.self, CRD.self,
         ]
     )
 

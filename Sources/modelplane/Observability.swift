@@ -19,9 +19,12 @@ enum Observability {
 
     /// Serves the endpoints on `address` (HOST:PORT; port 0 picks one) until cancelled; prints
     /// "modelplane: probes and metrics on http://HOST:PORT" once listening.
-    /// `shadows`: a router's shadow figures, served as JSON on `/shadows` for a controller that
-    /// runs apart from it (`--router-stats`).
-    static func serve(address: String, shadows: ShadowStatistics? = nil, ready: @escaping @Sendable () -> Bool) async throws {
+    /// `shadows`, `revisions`: a router's shadow figures and its figures per revision, served as
+    /// JSON on `/shadows` and `/revisions` for a controller that runs apart from it
+    /// (`--router-stats`).
+    static func serve(
+        address: String, shadows: ShadowStatistics? = nil, revisions: RevisionStatistics? = nil, ready: @escaping @Sendable () -> Bool
+    ) async throws {
         guard let (host, port) = split(address) else { throw ValidationError("--http-address must be HOST:PORT or :PORT, got \(address)") }
         let router = Router()
         router.get("healthz") { _, _ in "ok\n" }
@@ -36,20 +39,8 @@ enum Observability {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
-        if let shadows {
-            router.get("shadows") { _, _ -> Response in
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = .sortedKeys
-                do {
-                    return Response(
-                        status: .ok, headers: [.contentType: "application/json"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(data: try encoder.encode(shadows.snapshots()))))
-                } catch {
-                    // Never an empty list that would read as "no copies": the collector skips this round.
-                    return Response(status: .internalServerError, body: ResponseBody(byteBuffer: ByteBuffer(string: "\(error)\n")))
-                }
-            }
-        }
+        if let shadows { router.get("shadows") { _, _ in json(shadows.snapshots()) } }
+        if let revisions { router.get("revisions") { _, _ in json(revisions.snapshots()) } }
         var logger = Logger(label: "modelplane.probes")
         logger.logLevel = .warning
         let app = Application(
@@ -68,5 +59,17 @@ enum Observability {
         }
         let host = String(address[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+}
+
+/// A list as JSON; never an empty list that would read as "nothing counted" when it cannot be
+/// written (the collector skips a router that answers otherwise for that round).
+private func json(_ items: some Encodable) -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    do {
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: try encoder.encode(items))))
+    } catch {
+        return Response(status: .internalServerError, body: ResponseBody(byteBuffer: ByteBuffer(string: "\(error)\n")))
     }
 }

@@ -1,5 +1,6 @@
 import AWS
 import ArgumentParser
+import Controller
 import Foundation
 import HTTPClient
 import KubeClient
@@ -49,8 +50,10 @@ struct RouterCommand: AsyncParsableCommand {
 
     func run() async throws {
         if httpAddress != nil { Observability.bootstrap() }
-        // The router's shadow figures, also on the probes port (/shadows) for a controller apart.
+        // The router's shadow figures and figures per revision, also on the probes port
+        // (/shadows, /revisions) for a controller apart.
         let shadows = ShadowStatistics()
+        let revisions = RevisionStatistics()
         let client = try connection.client()
         let (host, port) = Observability.split(listen)!
         let configuration = try limits.configuration(namespace: namespace, captureDirectory: captureDirectory)
@@ -62,14 +65,18 @@ struct RouterCommand: AsyncParsableCommand {
             services.append(
                 .init(
                     service: ProcessPart {
-                        try await cancelWhenGracefulShutdown { try await Observability.serve(address: httpAddress, shadows: shadows) { true } }
+                        try await cancelWhenGracefulShutdown {
+                            try await Observability.serve(address: httpAddress, shadows: shadows, revisions: revisions) { true }
+                        }
                     }))
         }
         services.append(
             .init(
                 service: ProcessPart {
                     try await cancelWhenGracefulShutdown {
-                        try await Self.run(client: client, watchNamespace: watch, host: host, port: port, configuration: configuration, shadows: shadows)
+                        try await Self.run(
+                            client: client, watchNamespace: watch, host: host, port: port, configuration: configuration, shadows: shadows,
+                            revisions: revisions)
                     }
                 }))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -79,14 +86,15 @@ struct RouterCommand: AsyncParsableCommand {
     /// Runs the router until cancelled; says where it listens.
     static func run(
         client: KubernetesClient, watchNamespace: String?, host: String, port: Int, configuration: InferenceRouter.Configuration,
-        shadows: ShadowStatistics = ShadowStatistics()
+        shadows: ShadowStatistics = ShadowStatistics(), revisions: RevisionStatistics = RevisionStatistics()
     ) async throws {
         let http = HTTPClient()
         defer { http.shutdown() }
         // SageMaker invocations are signed with the standard credential chain (environment, web
         // identity, profile), as the controller's SageMaker calls are.
         let upstream = Upstream(http: http, aws: DefaultAWSCredentialsProvider(http: http))
-        let router = InferenceRouter(client: client, watchNamespace: watchNamespace, upstream: upstream, configuration: configuration, shadows: shadows)
+        let router = InferenceRouter(
+            client: client, watchNamespace: watchNamespace, upstream: upstream, configuration: configuration, shadows: shadows, revisions: revisions)
         let shown = host.contains(":") ? "[\(host)]" : host
         let listening = Mutex(false)
         do {
@@ -148,11 +156,17 @@ struct RouterLimits: ParsableArguments {
 }
 
 /// Routers that run apart from the controller, whose shadow figures it adds up into
-/// `status.shadow` (`serve` and `controller`).
+/// `status.shadow` and whose figures per revision analysis measures (`serve` and `controller`).
 struct RouterStatsOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "A router's probes address (http://HOST:PORT, its --http-address) whose shadow figures go into status.shadow; repeat for several. A host name is resolved to all its addresses every round, so a headless Service reaches every replica.",
+            "Where the secrets that analysis webhooks name (secretRef) are read: the file DIR/NAME/KEY, as Kubernetes mounts a Secret.",
+            valueName: "dir"))
+    var secretsDir: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "A router's probes address (http://HOST:PORT, its --http-address) whose shadow figures go into status.shadow and whose figures per revision analysis measures; repeat for several. A host name is resolved to all its addresses every round, so a headless Service reaches every replica.",
             valueName: "url"))
     var routerStats: [String] = []
 
@@ -160,6 +174,23 @@ struct RouterStatsOptions: ParsableArguments {
         for url in routerStats where URLComponents(string: url)?.host?.isEmpty ?? true || !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
             throw ValidationError("--router-stats must be http://HOST:PORT, got \(url)")
         }
+    }
+
+    /// Where analysis's measurements come from: the router in this process (`shadows`,
+    /// `revisions`), the routers apart (`collector`), Prometheus and webhooks.
+    static func measurer(
+        shadows: ShadowStatistics?, revisions: RevisionStatistics?, collector: RouterStatsCollector?, secretsDirectory: String?
+    ) -> AnalysisMeasurer {
+        var requestFigures: AnalysisMeasurer.RequestFiguresSource?
+        if revisions != nil || collector != nil {
+            requestFigures = { namespace, name, revision in
+                let mine: [RequestFigures] = revisions?.figures(namespace: namespace, name: name, revision: revision).map { [$0] } ?? []
+                let apart: [RequestFigures] = collector?.figures(namespace: namespace, name: name, revision: revision) ?? []
+                return RequestFigures.merge(mine + apart)
+            }
+        }
+        let shadowFigures: DeploymentReconciler.ShadowFigures? = shadows != nil || collector != nil ? Serve.figures(shadows, collector) : nil
+        return AnalysisMeasurer(http: HTTPClient(), requestFigures: requestFigures, shadowFigures: shadowFigures, secretsDirectory: secretsDirectory)
     }
 
     /// The collector, when routers were named.

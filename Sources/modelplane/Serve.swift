@@ -124,7 +124,10 @@ struct Serve: AsyncParsableCommand {
         let runController = controller
         // The router in this process counts the shadow comparisons; the controller publishes them.
         let shadows = ShadowStatistics()
+        let revisions = RevisionStatistics()
         let collector = routerStats.collector()
+        let measurer = RouterStatsOptions.measurer(
+            shadows: router ? shadows : nil, revisions: router ? revisions : nil, collector: collector, secretsDirectory: routerStats.secretsDir)
         let shadowFigures: DeploymentReconciler.ShadowFigures? = router || collector != nil ? Self.figures(router ? shadows : nil, collector) : nil
         let audit = directory.path + "/audit.log"
         let gitSync = self.gitSync
@@ -181,7 +184,7 @@ struct Serve: AsyncParsableCommand {
                             runController
                             ? try ControllerOptions.make(
                                 client: client, scope: .everything, auditLog: audit, workers: workers, resync: resync, sageMakerPoll: sagemakerPoll,
-                                shadowFigures: shadowFigures) : nil
+                                shadowFigures: shadowFigures, analysis: measurer) : nil
                         let syncer = try gitSync.syncer(client: client, workDirectory: directory.path + "/git")
                         if let syncer {
                             FileHandle.standardOutput.write(Data("modelplane: syncing \(syncer.source.description) every \(gitSync.interval)\n".utf8))
@@ -219,7 +222,8 @@ struct Serve: AsyncParsableCommand {
                         let client = inProcessClient(url)
                         try await cancelWhenGracefulShutdown {
                             try await RouterCommand.run(
-                                client: client, watchNamespace: nil, host: routerHost, port: routerPort, configuration: routerConfiguration, shadows: shadows)
+                                client: client, watchNamespace: nil, host: routerHost, port: routerPort, configuration: routerConfiguration, shadows: shadows,
+                                revisions: revisions)
                         }
                     }))
         }

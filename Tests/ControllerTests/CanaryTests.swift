@@ -39,7 +39,11 @@ import Testing
 
     @Test func aNewVersionStartsACanaryBesideWhatServes() {
         let started = Self.start(Self.deployment(version: "2", serving: "1"))
-        #expect(started.canary == .init(stableVersion: "1", stableRevision: "1", canaryVersion: "2", canaryRevision: "2", phase: .loading))
+        #expect(
+            started.canary
+                == .init(
+                    stableVersion: "1", stableRevision: "1", canaryVersion: "2", canaryRevision: "2", phase: .loading,
+                    startedAt: Timestamps.rfc3339Micro(Self.t0)))
         #expect(started.notes.map(\.message) == ["canary 2 loads beside stable 1"])
         #expect(CanaryProgress.placement(Self.deployment(version: "2", serving: "1"), canary: started.canary) == Placement(serve: "2", stable: "1", weight: 0))
         // Nothing serving yet (a first rollout), or the spec's version already serving: no canary.

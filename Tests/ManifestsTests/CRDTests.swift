@@ -153,7 +153,44 @@ import Testing
             compare: {mode: absolute, tolerance: 0.01}
         """
 
+    static let analysed = """
+        apiVersion: modelplane.dev/v1alpha1
+        kind: ModelDeployment
+        metadata: {name: a}
+        spec:
+          model: {name: m, version: "3"}
+          backend:
+            triton: {url: "http://127.0.0.1:8000"}
+          rollout:
+            strategy: Canary
+            canary:
+              steps: [{analysis: {shadow: {minRequests: 100, minAgreement: 0.95}}}, {setWeight: 10}, {analysis: {metrics: [errors], count: 3}}]
+              analysis:
+                interval: 10s
+                metrics:
+                  - {name: errors, router: errorRate, minRequests: 20, max: 0.01}
+                  - {name: p99, prometheus: {address: "http://127.0.0.1:9090", query: "up"}, max: 0.25}
+        """
+
     @Test(arguments: [
+        (
+            analysed, "router: errorRate, minRequests: 20", "router: errorRate, minRequests: 20, webhook: {url: \"http://h\"}",
+            "spec.rollout.canary.analysis.metrics: each metric has exactly one of router, prometheus, webhook"
+        ),
+        (
+            analysed, "name: p99, prometheus", "name: p99, minRequests: 5, prometheus",
+            "spec.rollout.canary.analysis.metrics: minRequests applies only to router metrics"
+        ),
+        (analysed, "max: 0.25}", "max: 0.25, min: 0.5}", "spec.rollout.canary.analysis.metrics: a metric's min must not be above its max"),
+        (analysed, "name: p99", "name: errors", "spec.rollout.canary.analysis.metrics: metric names must be unique"),
+        (
+            analysed, "metrics: [errors], count: 3", "metrics: [latency], count: 3",
+            "spec.rollout.canary.steps: an analysis step names metrics of canary.analysis.metrics"
+        ),
+        (
+            analysed, "{analysis: {metrics: [errors], count: 3}}", "{analysis: {metrics: [errors], shadow: {minRequests: 1, minAgreement: 1}}}",
+            "spec.rollout.canary.steps: an analysis step is exactly one of metrics, shadow"
+        ),
         (triton, "version: \"3\"", "version: \"v3\"", "spec.model.version: Triton model versions are positive integers"),
         (
             triton, "triton: {url: \"http://127.0.0.1:8000\"}", "triton: {url: \"http://127.0.0.1:8000\"}\n    sagemaker: {region: us-east-1}",

@@ -15,7 +15,24 @@ import Testing
         md.spec.backend.sagemaker?.trafficRouting = .init(type: .canary, stepPercent: 10, waitIntervalSeconds: 60)
         md.spec.backend.sagemaker?.rollbackAlarms = ["churn-5xx"]
         md.spec.rollout = .init(
-            strategy: .blueGreen, canary: .init(steps: [.init(setWeight: 10, pause: .init(duration: "30s"))]), progressDeadlineSeconds: 60,
+            strategy: .blueGreen,
+            canary: .init(
+                steps: [
+                    .init(
+                        setWeight: 10, pause: .init(duration: "30s"),
+                        analysis: .init(
+                            metrics: ["e"], count: 2,
+                            shadow: .init(minRequests: 5, minAgreement: 0.9, maxMeanAbsDiff: 0.1, compare: .init(output: "O", mode: .absolute, tolerance: 0))))
+                ],
+                analysis: .init(
+                    interval: "10s",
+                    metrics: [
+                        .init(
+                            name: "e", router: .errorRate, minRequests: 5, prometheus: .init(address: "http://p:9090", query: "up"),
+                            webhook: .init(url: "http://h", secretRef: .init(name: "s", key: "k")), max: 1, min: 0, interval: "5s", count: 3,
+                            failureLimit: 1, inconclusiveLimit: 2, consecutiveErrorLimit: 3)
+                    ], background: true, startingStep: 1, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4)),
+            progressDeadlineSeconds: 60,
             smokeInference: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [1]]]])
         md.spec.revisionHistoryLimit = 5
         md.spec.shadow = .init(
@@ -56,7 +73,17 @@ import Testing
         status.canary = .init(
             stableVersion: "2", stableRevision: "1", canaryVersion: "3", canaryRevision: "2", phase: .paused, step: 1,
             stepStartedAt: "2026-01-01T00:00:00Z", weight: 10, message: "waiting", lastRequest: "a1",
-            lastRequestRefused: "no")
+            lastRequestRefused: "no", startedAt: "2026-01-01T00:00:00.000000Z")
+        status.analysis = .init(runs: [
+            .init(
+                name: "step 2", step: 1, canaryVersion: "3", canaryRevision: "2", phase: .failed, startedAt: "2026-01-01T00:00:00.000000Z",
+                finishedAt: "2026-01-01T00:00:10.000000Z", message: "e is 2, above its maximum 1",
+                metrics: [
+                    .init(
+                        name: "e", phase: .failed, threshold: "at most 1", measured: 1, failed: 1, inconclusive: 0, errors: 0, consecutiveErrors: 0, value: 2,
+                        message: "e is 2", measuredAt: "2026-01-01T00:00:10.000000Z", nextAt: "2026-01-01T00:00:20.000000Z")
+                ])
+        ])
         status.shadow = .init(
             version: "4", since: "2026-01-01T00:00:00Z", mirrored: 10, dropped: 1, compared: 9, agreement: 0.5, meanAbsDiff: 0.25, errors: 0,
             latency: .init(primaryP50Ms: 1.5, primaryP99Ms: 2.5, shadowP50Ms: 3.5, shadowP99Ms: 4.5))

@@ -113,6 +113,69 @@ import Testing
         #expect(errors.first?.kind.phrase == phrase)
     }
 
+    /// A canary with an analysis: each mutation breaks one rule, named at its field.
+    static func analysed(_ md: ModelDeployment) -> ModelDeployment {
+        var md = md
+        md.spec.rollout = .init(
+            strategy: .canary,
+            canary: .init(
+                steps: [.weight(10), .analysis(["errors"], count: 3)],
+                analysis: .init(
+                    interval: "10s",
+                    metrics: [
+                        .init(name: "errors", router: .errorRate, minRequests: 20, max: 0.01),
+                        .init(name: "p99", prometheus: .init(address: "http://127.0.0.1:9090", query: "up"), max: 0.25),
+                        .init(name: "hook", webhook: .init(url: "https://ci.example/check", secretRef: .init(name: "hooks", key: "hmac"))),
+                    ])))
+        return md
+    }
+
+    @Test(
+        arguments: [
+            ("spec.rollout.canary.analysis.interval", { @Sendable (md: inout ModelDeployment) in md.spec.rollout?.canary?.analysis?.interval = "10" }),
+            (
+                "spec.rollout.canary.analysis.metrics",
+                {
+                    $0.spec.rollout?.canary?.analysis?.metrics = []
+                    $0.spec.rollout?.canary?.steps[1] = .pause()
+                }
+            ),
+            ("spec.rollout.canary.analysis.metrics[0]", { $0.spec.rollout?.canary?.analysis?.metrics[0].prometheus = .init(address: "http://p", query: "up") }),
+            ("spec.rollout.canary.analysis.metrics[1]", { $0.spec.rollout?.canary?.analysis?.metrics[1].prometheus = nil }),
+            ("spec.rollout.canary.analysis.metrics[1].minRequests", { $0.spec.rollout?.canary?.analysis?.metrics[1].minRequests = 5 }),
+            ("spec.rollout.canary.analysis.metrics[1].min", { $0.spec.rollout?.canary?.analysis?.metrics[1].min = 0.5 }),
+            ("spec.rollout.canary.analysis.metrics[1].name", { $0.spec.rollout?.canary?.analysis?.metrics[1].name = "errors" }),
+            (
+                "spec.rollout.canary.analysis.metrics[1].prometheus.address",
+                { $0.spec.rollout?.canary?.analysis?.metrics[1].prometheus?.address = "127.0.0.1:9090" }
+            ),
+            (
+                "spec.rollout.canary.analysis.metrics[2].webhook.url",
+                { $0.spec.rollout?.canary?.analysis?.metrics[2].webhook?.url = "https://u:token@ci.example/check" }
+            ),
+            ("spec.rollout.canary.analysis.metrics[0].count", { $0.spec.rollout?.canary?.analysis?.metrics[0].count = 0 }),
+            ("spec.rollout.canary.analysis.metrics[0].failureLimit", { $0.spec.rollout?.canary?.analysis?.metrics[0].failureLimit = -1 }),
+            ("spec.rollout.canary.steps[1].analysis.metrics[0]", { $0.spec.rollout?.canary?.steps[1] = .analysis(["latency"]) }),
+            ("spec.rollout.canary.steps[1].analysis", { $0.spec.rollout?.canary?.steps[1] = .init(analysis: .init()) }),
+            ("spec.rollout.canary.steps[1].analysis.shadow", { $0.spec.rollout?.canary?.steps[1] = .shadowGate(.init(minRequests: 10)) }),
+            ("spec.rollout.canary.steps[1]", { $0.spec.rollout?.canary?.steps[1].setWeight = 5 }),
+        ] as [(String, @Sendable (inout ModelDeployment) -> Void)])
+    func analysisRules(path: String, mutate: @Sendable (inout ModelDeployment) -> Void) {
+        var md = Self.analysed(Fixtures.triton())
+        #expect(md.validate() == [])
+        mutate(&md)
+        let errors = md.validate()
+        #expect(errors.map(\.path.description) == [path], "\(errors)")
+        #expect(!errors.contains { $0.description.contains("token") }, "a URL's credentials are never quoted back")
+    }
+
+    @Test func aShadowGateNeedsTheRouterToMirror() {
+        var md = Self.analysed(Fixtures.sagemaker())
+        #expect(md.validate() == [], "metric analysis works for SageMaker")
+        md.spec.rollout?.canary?.steps[1] = .shadowGate(.init(minRequests: 10, minAgreement: 0.9))
+        #expect(md.validate().map(\.path.description) == ["spec.rollout.canary.steps[1].analysis.shadow"])
+    }
+
     @Test func blueGreenSageMakerSettingsAreValid() {
         var md = Fixtures.sagemaker()
         md.spec.rollout = .init(strategy: .blueGreen)

@@ -1,0 +1,144 @@
+import Foundation
+import HTTPClient
+import KubeClient
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Synchronization
+import Testing
+
+/// Progressive delivery that decides by itself, against a real tritonserver behind the router:
+/// model versions the test makes pass a shadow gate and an analysis step and are promoted, fail
+/// requests and are aborted by the error rate while the stable version keeps answering, or
+/// disagree at the shadow gate and never get a request. `modelplane rollout status --watch`
+/// waits on each and exits as a CI pipeline needs.
+@Suite(.timeLimit(.minutes(5))) struct CanaryAnalysisTests {
+    /// Version V answers x·V; version 3 fails every inference.
+    static let scorer = TritonPeer.Model(name: "scorer", versions: [1, 2, 3, 4], failsInference: [3])
+
+    /// Requests sent through the router for as long as it runs, and what answered them.
+    final class Load: Sendable {
+        struct Tally {
+            var answers: [String: Int] = [:]
+            var failures = 0
+            var firstFailure: ContinuousClock.Instant?
+            var lastFailure: ContinuousClock.Instant?
+        }
+
+        let tally = Mutex(Tally())
+        let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+        let http = HTTPClient()
+
+        func start(_ router: String) {
+            let http = http
+            task.withLock {
+                $0 = Task {
+                    let body = Data(#"{"inputs":[{"name":"INPUT0","shape":[1],"datatype":"FP32","data":[1.0]}]}"#.utf8)
+                    while !Task.isCancelled {
+                        let answer = try? await http.execute(
+                            HTTPRequest(
+                                method: "POST", url: router + "/v2/models/scorer/infer", headers: ["Content-Type": "application/json"], body: body,
+                                timeout: .seconds(10)))
+                        let now = ContinuousClock.now
+                        self.tally.withLock { tally in
+                            if let answer, answer.status == 200 {
+                                tally.answers[answer.headers["Modelplane-Version"] ?? "?", default: 0] += 1
+                            } else {
+                                tally.failures += 1
+                                tally.firstFailure = tally.firstFailure ?? now
+                                tally.lastFailure = now
+                            }
+                        }
+                        try? await Task.sleep(for: .milliseconds(15))
+                    }
+                }
+            }
+        }
+
+        func reset() { tally.withLock { $0 = Tally() } }
+        func stop() {
+            task.withLock { $0?.cancel() }
+            http.shutdown()
+        }
+    }
+
+    static func change(_ world: TritonControllerTests.World, version: String, steps: [ModelDeployment.CanaryStep]) async throws {
+        try await world.change("scorer") { md in
+            var md = md
+            md.spec.model.version = version
+            md.spec.rollout?.canary?.steps = steps
+            return md
+        }
+    }
+
+    @Test func analysisPromotesAGoodCanaryAndAbortsABadOneByItself() async throws {
+        let world = try await TritonControllerTests.World(models: [Self.scorer])
+        let router = try await world.routerURL()
+        var md = world.deployment("scorer", model: "scorer", version: "1", strategy: .canary)
+        let gate = ModelDeployment.CanaryStep.shadowGate(.init(minRequests: 20, minAgreement: 0.9, compare: .init(mode: .argmax)))
+        md.spec.rollout?.canary = .init(
+            steps: [gate, .weight(50), .analysis(["errors"], count: 2)],
+            analysis: .init(
+                interval: "1s", metrics: [.init(name: "errors", router: .errorRate, minRequests: 3, max: 0.05)],
+                // A loaded machine may send fewer than 3 requests to the canary in a second now and then.
+                inconclusiveLimit: 5))
+        _ = try await world.kube.create(md)
+        try await world.wait("scorer") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
+        try await world.waitForRouter(router)
+        let load = Load()
+        load.start(router)
+        defer { load.stop() }
+
+        // A good version: copies at the gate (argmax of one element always agrees), half the
+        // requests, two clean measurements, then it serves alone; `rollout status` exits 0.
+        try await Self.change(world, version: "2", steps: [gate, .weight(50), .analysis(["errors"], count: 2)])
+        let good = try await world.modelplane("rollout", "status", "scorer", "--watch", "--timeout", "2m")
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        #expect(good.stdout.contains("✔ Complete") && good.stdout.contains("✔ 3. analysis: errors x2"), "\(good.stdout)")
+        md = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100" }
+        let runs = md.status?.analysis?.runs ?? []
+        #expect(runs.first { $0.name == "step 1" }?.phase == .successful, "the shadow gate: \(runs)")
+        #expect(runs.first { $0.name == "step 3" }?.phase == .successful, "the analysis step: \(runs)")
+        #expect(runs.first { $0.name == "background" }?.phase == .successful, "the background analysis ends with the canary: \(runs)")
+        #expect(load.tally.withLock { $0.failures } == 0)
+
+        // A version that fails every request: at half the traffic, the error rate aborts it within
+        // an interval or two, the stable version takes everything back, and keeps answering.
+        try await Self.change(world, version: "3", steps: [.weight(50), .pause()])
+        load.reset()
+        let aborted = try await world.modelplane("rollout", "status", "scorer", "--watch", "--timeout", "2m")
+        #expect(aborted.status == 1, "\(aborted.stdout)\(aborted.stderr)")
+        #expect(aborted.stdout.contains("✖ Aborted"), "\(aborted.stdout)")
+        md = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100" }
+        let message = md.status?.conditions?[type: "Degraded"]?.message ?? ""
+        #expect(md.status?.phase == .degraded && md.status?.conditions?[type: "Degraded"]?.reason == "CanaryAborted")
+        #expect(message.hasPrefix("aborted by the background analysis at step 2 of 2: errors is 1, above its maximum 0.05"), "\(message)")
+        let reaction = load.tally.withLock { tally in tally.firstFailure.flatMap { first in tally.lastFailure.map { $0 - first } } }
+        print("canary analysis: from the canary's first failed request to its last one (aborted): \(reaction.map { "\($0)" } ?? "none")")
+        load.reset()
+        try await Task.sleep(for: .seconds(1))
+        #expect(load.tally.withLock { $0.failures } == 0, "after the abort, the stable version answers every request")
+        #expect(try await world.readyVersions("scorer") == ["2"], "the canary is unloaded")
+        let events = try await world.kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == "scorer" }
+        #expect(events.contains { $0.reason == "AnalysisFailed" && $0.type == .warning }, "\(events.map(\.reason))")
+        let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8)
+        #expect(audit.contains(#""cause":"analysis""#), "\(audit)")
+        let described = try await world.modelplane("describe", "scorer")
+        #expect(described.stdout.contains("background of canary 3: Failed: errors is 1, above its maximum 0.05"), "\(described.stdout)")
+
+        // A version that disagrees at the shadow gate (x·4 against x·2): aborted before it takes
+        // a single request.
+        try await Self.change(world, version: "4", steps: [.shadowGate(.init(minRequests: 20, minAgreement: 0.9)), .weight(50)])
+        load.reset()
+        let refused = try await world.modelplane("rollout", "status", "scorer", "--watch", "--timeout", "2m")
+        #expect(refused.status == 1, "\(refused.stdout)\(refused.stderr)")
+        md = try await world.wait("scorer") { $0.status?.canary?.phase == .aborted && $0.status?.trafficSummary == "2:100" }
+        #expect(md.status?.canary?.message?.contains("shadow-agreement is 0, below its minimum 0.9") == true, "\(String(describing: md.status?.canary))")
+        #expect(load.tally.withLock { $0.answers["4"] } == nil, "the canary answered no one")
+        // Without --watch: the state now, and the same exit status.
+        let now = try await world.modelplane("rollout", "status", "scorer")
+        #expect(now.status == 1 && now.stdout.contains("✖ 1. shadow gate: 20 answers compared, agreement at least 0.9"), "\(now.stdout)")
+        let verify = try await CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", world.directory + "/audit.log"])
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
+}
