@@ -11,8 +11,10 @@ import Synchronization
 /// only takes that baseline, and the first value comes one interval later. Baselines live in
 /// memory; a restarted controller takes them again (one interval later than it would have).
 public final class AnalysisMeasurer: Sendable {
-    /// A deployment's revision figures (namespace, name, revision), added up over routers.
-    public typealias RequestFiguresSource = @Sendable (_ namespace: String, _ name: String, _ revision: String) -> RequestFigures?
+    /// A deployment's revision figures (namespace, name, revision), by router: each router's
+    /// differences are taken apart and added up, so a router missing from one look (it did not
+    /// answer in time) neither drops the sum nor lands its whole history in one interval.
+    public typealias RequestFiguresSource = @Sendable (_ namespace: String, _ name: String, _ revision: String) -> [String: RequestFigures]
 
     let prometheus: PrometheusProvider
     let webhook: WebhookProvider
@@ -23,7 +25,7 @@ public final class AnalysisMeasurer: Sendable {
 
     private struct Baseline {
         var at: Date
-        var figures: RequestFigures?
+        var figures: [String: RequestFigures] = [:]
         var shadow: ModelDeployment.ShadowStatus?
     }
 
@@ -95,19 +97,27 @@ public final class AnalysisMeasurer: Sendable {
             return .reading(.error("no inference router reports its figures to this controller (serve with --router, or give --router-stats)"))
         }
         guard let revision = due.canaryRevision else { return .reading(.error("the canary has no revision to measure")) }
-        let current =
-            requestFigures(namespace, name, revision)
-            ?? RequestFigures(namespace: namespace, name: name, revision: revision, version: due.canaryVersion, since: Timestamps.rfc3339(now))
-        let earlier = baselines.withLock { all in
-            defer { all[key] = Baseline(at: now, figures: current) }
-            return all[key]
+        let current = requestFigures(namespace, name, revision)
+        // A look too soon after the last (a pass retried after its write failed) would measure a
+        // sliver of time: it waits for the rest of the interval, the baseline kept.
+        let earlier: Baseline? = baselines.withLock { all in
+            let found = all[key]
+            if let found, now.timeIntervalSince(found.at) < AnalysisRuns.seconds(due.interval) / 2 { return found }
+            all[key] = Baseline(at: now, figures: current)
+            return found
         }
-        guard let earlier, let before = earlier.figures else {
-            return .notYet("the first look at the router's figures: measured over the next interval")
+        guard let earlier else { return .notYet("the first look at the router's figures: measured over the next interval") }
+        if now.timeIntervalSince(earlier.at) < AnalysisRuns.seconds(due.interval) / 2 {
+            return .notYet("measured over the interval since the last look")
         }
-        guard let delta = current.since(before) else {
-            return .notYet("the router's figures started again (a router restarted): measured over the next interval")
+        // Each router's difference (a figure that went down: that router restarted, and its
+        // figures count from this look), added up.
+        var delta: RequestFigures?
+        for (router, now) in current {
+            guard let before = earlier.figures[router], before.since == now.since, let difference = now.since(before) else { continue }
+            delta = delta.map { $0.adding(difference) } ?? difference
         }
+        guard let delta else { return .notYet("no router reported the revision at both looks: measured over the next interval") }
         let minimum = metric.minRequests ?? 1
         if which != .requestRate, delta.requests < minimum {
             return .reading(
@@ -121,10 +131,7 @@ public final class AnalysisMeasurer: Sendable {
         case .latencyP95: return .reading(delta.quantile(0.95).map(Analysis.Reading.value) ?? .noData("no requests in the interval"))
         case .latencyP99: return .reading(delta.quantile(0.99).map(Analysis.Reading.value) ?? .noData("no requests in the interval"))
         case .requestRate:
-            let seconds = now.timeIntervalSince(earlier.at)
-            guard seconds > 0 else { return .notYet("no time has passed since the last look") }
-            if delta.requests < minimum { return .reading(.noData("\(delta.requests) requests in the interval, fewer than \(minimum)")) }
-            return .reading(.value(Double(delta.requests) / seconds))
+            return .reading(.value(Double(delta.requests) / now.timeIntervalSince(earlier.at)))
         }
     }
 
@@ -147,7 +154,8 @@ public final class AnalysisMeasurer: Sendable {
             return nil
         }
         guard let baseline else { return .notYet("receiving copies of requests: 0 of \(gate.minRequests) answers compared") }
-        guard let current, current.since == baseline.since, current.compared >= baseline.compared else {
+        guard let current else { return .notYet("receiving copies of requests: none yet") }
+        guard current.since == baseline.since, current.compared >= baseline.compared else {
             // The figures started again (the router restarted): count from here.
             baselines.withLock { $0[gateKey] = Baseline(at: now, shadow: current ?? .init(version: due.canaryVersion, since: Timestamps.rfc3339(now))) }
             return .notYet("the shadow comparison started again: 0 of \(gate.minRequests) answers compared")
@@ -161,10 +169,11 @@ public final class AnalysisMeasurer: Sendable {
         func sum(_ ratio: Double?, _ count: Int64) -> Double { (ratio ?? 0) * Double(count) }
         switch due.source {
         case .shadowMeanAbsDiff:
-            // Each answer compares the same output, so the mean over the gate's answers is the
-            // difference of the running sums over their counts. An error has no difference to
-            // measure: it fails the gate.
-            guard failed == 0 else { return .reading(.failed("the canary answered \(failed) of \(compared + failed) copies with an error")) }
+            // The mean over the gate's answers from the running means weighted by answers: exact
+            // when every answer has as many elements (one output of a fixed shape), approximate
+            // otherwise.
+            // (Errors are the agreement's to judge; only copies that all failed leave nothing.)
+            guard compared > 0 else { return .reading(.failed("the canary answered all \(failed) copies with an error")) }
             let diff = (sum(current.meanAbsDiff, current.compared) - sum(baseline.meanAbsDiff, baseline.compared)) / Double(compared)
             return .reading(.value(max(0, diff)))
         default:

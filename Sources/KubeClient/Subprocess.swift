@@ -47,7 +47,7 @@ package enum Subprocess {
             made.append(stderr)
             stdin = input == nil ? nil : try PipeEnds()
             if let stdin { made.append(stdin) }
-            pid = try spawn(executable, arguments, environment, stdin: stdin?.read, stdout: stdout.write, stderr: stderr.write)
+            pid = try spawn(executable, arguments, environment, directory: nil, stdin: stdin?.read, stdout: stdout.write, stderr: stderr.write)
         } catch {
             for ends in made { ends.closeBoth() }
             throw error
@@ -83,15 +83,17 @@ package enum Subprocess {
         }
     }
 
-    /// Starts the child: standard input from `stdin` (or /dev/null), output to the given pipe
-    /// ends, every other descriptor closed, default signal dispositions, nothing blocked, a
-    /// process group of its own.
-    private static func spawn(
-        _ executable: String, _ arguments: [String], _ environment: [String: String], stdin: Int32?, stdout: Int32, stderr: Int32
-    ) throws -> pid_t {
+    /// Starts the child: standard input from `stdin` (or /dev/null), output to the given
+    /// descriptors, in `directory` (nil: this process's), every other descriptor closed, default
+    /// signal dispositions, nothing blocked, a process group of its own. The caller reaps it.
+    package static func spawn(
+        _ executable: String, _ arguments: [String], _ environment: [String: String], directory: String?, stdin: Int32?, stdout: Int32,
+        stderr: Int32
+    ) throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        if let directory { cspawn_addchdir(&actions, directory) }
         if let stdin {
             posix_spawn_file_actions_adddup2(&actions, stdin, 0)
         } else {
@@ -130,6 +132,12 @@ package enum Subprocess {
         }
         return nil
     }
+}
+
+/// A pipe whose descriptors are closed on exec: `(read, write)`.
+package func cloexecPipe() throws -> (read: Int32, write: Int32) {
+    let ends = try PipeEnds()
+    return (ends.read, ends.write)
 }
 
 /// Written by one Dispatch thread, read after the group finishes.

@@ -512,7 +512,11 @@ extension ModelDeployment.CanaryAnalysis {
 
 extension ModelDeployment.AnalysisMetric {
     func validate(at path: FieldPath, into errors: inout [FieldError]) {
-        if name.isEmpty { errors.append(FieldError(.required, path.appending("name"), "a metric needs a name")) }
+        if name.isEmpty {
+            errors.append(FieldError(.required, path.appending("name"), "a metric needs a name"))
+        } else if name.count > 63 || !name.utf8.allSatisfy({ Syntax.isNameByte($0) }) {
+            errors.append(FieldError(.invalid, path.appending("name"), "\"\(name)\": at most 63 letters, digits, '.', '_' or '-'"))
+        }
         let providers = [("router", router != nil), ("prometheus", prometheus != nil), ("webhook", webhook != nil)].filter(\.1).map(\.0)
         if providers.isEmpty {
             errors.append(FieldError(.required, path, "each metric has exactly one of router, prometheus, webhook"))
@@ -539,6 +543,17 @@ extension ModelDeployment.AnalysisMetric {
         if let webhook, let problem = Syntax.httpURLProblem(webhook.url) {
             // (The URL is not quoted back: a query or user-info would carry a token.)
             errors.append(FieldError(.invalid, path.appending("webhook").appending("url"), problem))
+        }
+        if let ref = webhook?.secretRef {
+            let refPath = path.appending("webhook").appending("secretRef")
+            if let problem = Syntax.dns1123SubdomainProblem(ref.name) {
+                errors.append(FieldError(.invalid, refPath.appending("name"), "\"\(ref.name)\": \(problem)"))
+            }
+            if ref.key.isEmpty || ref.key.count > 253 || ref.key == "." || ref.key == ".."
+                || !ref.key.utf8.allSatisfy({ Syntax.isNameByte($0) })
+            {
+                errors.append(FieldError(.invalid, refPath.appending("key"), "\"\(ref.key)\": a Secret's key: letters, digits, '.', '_' or '-'"))
+            }
         }
         for (field, value) in [("max", max), ("min", min)] {
             if let value, !value.isFinite { errors.append(FieldError(.invalid, path.appending(field), "\(value): must be a finite number")) }
@@ -569,6 +584,9 @@ extension ModelDeployment.StepAnalysis {
         }
         if let metrics {
             if metrics.isEmpty { errors.append(FieldError(.required, path.appending("metrics"), "name at least one metric of canary.analysis.metrics")) }
+            for (index, name) in metrics.enumerated() where metrics[..<index].contains(name) {
+                errors.append(FieldError(.duplicate, path.appending("metrics").appending(index: index), "\"\(name)\": named twice"))
+            }
             for (index, name) in metrics.enumerated() where defined?.metric(name) == nil {
                 errors.append(
                     FieldError(

@@ -62,7 +62,10 @@ extension ModelDeployment {
                                                 properties: [
                                                     .required(
                                                         "address",
-                                                        .string(.init("Prometheus's base URL (http or https).", minLength: 1, maxLength: Limits.uriMaxLength))),
+                                                        .string(
+                                                            .init(
+                                                                "Prometheus's base URL (http or https).", pattern: "^https?://", minLength: 1,
+                                                                maxLength: Limits.uriMaxLength))),
                                                     .required(
                                                         "query",
                                                         .string(
@@ -77,7 +80,12 @@ extension ModelDeployment {
                                             ObjectSchema(
                                                 "A POST that must answer 2xx, with a number to compare when the metric has thresholds.",
                                                 properties: [
-                                                    .required("url", .string(.init("http or https.", minLength: 1, maxLength: Limits.uriMaxLength))),
+                                                    .required(
+                                                        "url",
+                                                        .string(
+                                                            .init(
+                                                                "http or https, without credentials or a query.", pattern: "^https?://[^@?#]+$", minLength: 1,
+                                                                maxLength: Limits.uriMaxLength))),
                                                     .optional(
                                                         "secretRef",
                                                         .object(
@@ -179,6 +187,10 @@ extension ModelDeployment {
             rule:
                 "self.steps.all(s, !has(s.analysis) || !has(s.analysis.metrics) || s.analysis.metrics.all(n, has(self.analysis) && self.analysis.metrics.exists(m, m.name == n)))",
             message: "an analysis step names metrics of canary.analysis.metrics", fieldPath: ".steps"),
+        .init(
+            rule:
+                "self.steps.all(s, !has(s.analysis) || !has(s.analysis.metrics) || (size(s.analysis.metrics) > 0 && s.analysis.metrics.all(n, s.analysis.metrics.filter(o, o == n).size() == 1)))",
+            message: "an analysis step names each metric once, and at least one", fieldPath: ".steps"),
     ]
 
     static let analysisStatusSchema: Schema = .object(

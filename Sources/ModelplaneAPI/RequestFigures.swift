@@ -30,9 +30,10 @@ public struct RequestFigures: Codable, Sendable, Hashable {
         self.buckets = buckets ?? Array(repeating: 0, count: Self.bounds.count + 1)
     }
 
-    /// Upper bounds of the latency buckets, in seconds: 100 µs to about 2 minutes, 12 % apart
-    /// (a percentile is within 6 % of the true one).
-    public static let bounds: [Double] = (0..<124).map { 0.0001 * pow112($0) }
+    /// Upper bounds of the latency buckets, in seconds: 100 µs to about 11 minutes (beyond any
+    /// router timeout), 12 % apart, so a percentile interpolated within its bucket is within
+    /// 12 % of the true one.
+    public static let bounds: [Double] = (0..<140).map { 0.0001 * pow112($0) }
 
     private static func pow112(_ n: Int) -> Double {
         var value = 1.0

@@ -21,6 +21,11 @@ public enum Syntax {
         return nil
     }
 
+    /// A letter, digit, '.', '_' or '-': what metric names and a Secret's keys are made of.
+    static func isNameByte(_ byte: UInt8) -> Bool {
+        (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte) || byte == 46 || byte == 95 || byte == 45
+    }
+
     static func dns1123SubdomainProblem(_ s: String) -> String? {
         if s.isEmpty { return "must not be empty" }
         if s.count > 253 { return "must be no more than 253 characters" }

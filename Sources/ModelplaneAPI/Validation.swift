@@ -132,6 +132,12 @@ extension ModelDeployment.Spec {
                 }
                 if let analysis = step.analysis {
                     analysis.validate(defined: canary.analysis, backend: backendKind, at: stepPath.appending("analysis"), into: &errors)
+                    if analysis.shadow != nil, canary.steps[..<index].contains(where: { ($0.setWeight ?? 0) > 0 }) {
+                        errors.append(
+                            FieldError(
+                                .invalid, stepPath.appending("analysis").appending("shadow"),
+                                "a shadow gate comes before the canary takes any requests (before the first setWeight above 0)"))
+                    }
                 }
                 if let weight = step.setWeight, !ModelDeployment.Limits.canaryWeight.contains(weight) {
                     errors.append(FieldError(.invalid, stepPath.appending("setWeight"), "\(weight): must be between 0 and 100"))

@@ -64,33 +64,99 @@ public struct PeerError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// A child process a test started, reaped by a Dispatch thread that waits for it: started with
+/// `posix_spawn` (KubeClient's `Subprocess.spawn`), not Foundation's `Process`, whose child
+/// monitoring (a dispatch source per process) crashed the test runner inside libdispatch
+/// (`_dispatch_event_loop_drain`) three times in a year of runs. Killed only while it is known
+/// not to have exited, so a reused pid is never signalled.
+final class SpawnedChild: Sendable {
+    let pid: pid_t
+    private let state = Mutex<(exited: Bool, status: Int32?)>((false, nil))
+    private let done = DispatchSemaphore(value: 0)
+
+    init(pid: pid_t) {
+        self.pid = pid
+        let thread = Thread { [self] in self.reap() }
+        thread.name = "child-\(pid)"
+        thread.start()
+    }
+
+    /// The exit code, or the number of the signal that ended it; nil while it runs.
+    var status: Int32? { state.withLock { $0.status } }
+
+    private func reap() {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
+        state.withLock { $0.exited = true }
+        var raw: Int32 = 0
+        var code: Int32 = -1
+        while waitpid(pid, &raw, 0) == -1 {
+            if errno != EINTR { break }
+        }
+        let signal = raw & 0x7f
+        code = signal == 0 ? (raw >> 8) & 0xff : signal
+        state.withLock { $0.status = code }
+        done.signal()
+    }
+
+    func kill(_ number: Int32) {
+        state.withLock { state in
+            if !state.exited { _ = Glibc.kill(pid, number) }
+        }
+    }
+
+    /// Blocks until it has exited (at most `seconds`); its status.
+    @discardableResult
+    func wait(seconds: Double) -> Int32? {
+        if let status { return status }
+        if done.wait(timeout: .now() + seconds) == .success { done.signal() }
+        return status
+    }
+
+    /// Suspends (off the cooperative pool) until it has exited.
+    func exited() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                self.done.wait()
+                self.done.signal()
+                continuation.resume(returning: self.status ?? -1)
+            }
+        }
+    }
+
+    /// `environment` over this process's, for a child.
+    static func environment(_ extra: [String: String]) -> [String: String] {
+        ProcessInfo.processInfo.environment.merging(extra) { $1 }
+    }
+}
+
 /// A peer server process started by a test. It prints `READY <port>` when it listens; it stops
 /// when this value is released (its stdin closes and it is terminated).
 public final class PeerProcess: Sendable {
     public let port: Int
-    private let process: Process
-    private let stdin: Pipe
+    private let child: SpawnedChild
+    private let stdin: Mutex<Int32>
     private let output: OutputLog
     private let stderrPath: String
     private let stopped = Atomic<Bool>(false)
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    private init(port: Int, process: Process, stdin: Pipe, output: OutputLog, stderrPath: String) {
+    private init(port: Int, child: SpawnedChild, stdin: Int32, output: OutputLog, stderrPath: String) {
         self.stderrPath = stderrPath
         self.port = port
-        self.process = process
-        self.stdin = stdin
+        self.child = child
+        self.stdin = Mutex(stdin)
         self.output = output
     }
 
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { child.pid }
 
     /// Sends a signal (SIGSTOP and SIGCONT pause and resume it, as a stalled node would).
-    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    public func signal(_ number: Int32) { child.kill(number) }
 
     /// The exit status once it has exited, nil while it runs.
-    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+    public var exitStatus: Int32? { child.status }
 
     /// Everything the peer printed so far (for failure messages).
     public var log: String { output.text.withLock { $0 } }
@@ -107,7 +173,17 @@ public final class PeerProcess: Sendable {
 
     /// Writes one line to the peer's standard input.
     public func send(_ line: String) {
-        stdin.fileHandleForWriting.write(Data((line + "\n").utf8))
+        let bytes = Array((line + "\n").utf8)
+        stdin.withLock { fd in
+            guard fd >= 0 else { return }
+            var sent = 0
+            while sent < bytes.count {
+                let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { return }
+                sent += n
+            }
+        }
     }
 
     /// Waits until what the peer printed satisfies `condition`; false after `timeout`.
@@ -126,57 +202,67 @@ public final class PeerProcess: Sendable {
         _ executable: String, _ arguments: [String], environment: [String: String] = [:],
         readyPort: @escaping @Sendable (Substring) -> Int? = PeerProcess.readyLine
     ) async throws -> PeerProcess {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { $1 }
+        // A peer that died before reading what a test sends it must not take the runner along.
+        _ = Glibc.signal(SIGPIPE, SIG_IGN)
+        var env = SpawnedChild.environment(environment)
         env["PYTHONUNBUFFERED"] = "1"
-        process.environment = env
-        let stdin = Pipe()
-        let stdout = Pipe()
+        let input = try cloexecPipe()
+        let stdout = try cloexecPipe()
         // stderr goes to a file: read only when something fails, and a full pipe can never block the peer.
         let stderrPath = NSTemporaryDirectory() + "modelplane-peer-\(UUID().uuidString).log"
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        let errorFile = open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let pid: pid_t
+        do {
+            pid = try Subprocess.spawn(executable, arguments, env, directory: nil, stdin: input.read, stdout: stdout.write, stderr: errorFile)
+        } catch {
+            for fd in [input.read, input.write, stdout.read, stdout.write, errorFile] { close(fd) }
+            throw error
+        }
+        for fd in [input.read, stdout.write, errorFile] { close(fd) }
+        let child = SpawnedChild(pid: pid)
         let output = OutputLog()
         let ready = AsyncStream<Int>.makeStream()
-        stdout.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                ready.continuation.finish()
-                return
-            }
-            let text = output.text.withLock { log in
-                log += String(decoding: data, as: UTF8.self)
-                return log
-            }
-            for line in text.split(separator: "\n") {
-                if let port = readyPort(line) {
-                    ready.continuation.yield(port)
-                    ready.continuation.finish()
+        let reader = Thread {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            var found = false
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(stdout.read, $0.baseAddress, $0.count) }
+                if n < 0, errno == EINTR { continue }
+                if n <= 0 { break }
+                let text = output.text.withLock { log in
+                    log += String(decoding: buffer[..<n], as: UTF8.self)
+                    return log
+                }
+                if !found {
+                    for line in text.split(separator: "\n") {
+                        if let port = readyPort(line) {
+                            found = true
+                            ready.continuation.yield(port)
+                            ready.continuation.finish()
+                            break
+                        }
+                    }
                 }
             }
+            close(stdout.read)
+            ready.continuation.finish()
         }
-        try process.run()
+        reader.name = "peer-output-\(pid)"
+        reader.start()
         var port: Int?
         for await p in ready.stream {
             port = p
             break
         }
         guard let port else {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
-                _ = process.statusFromWaitpid()
-            }
+            child.kill(SIGKILL)
+            child.wait(seconds: 10)
+            close(input.write)
             let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
             try? FileManager.default.removeItem(atPath: stderrPath)
             throw PeerError("\(executable) \(arguments.joined(separator: " ")) exited before it was ready:\n\(output.text.withLock { $0 })\(stderr)")
         }
-        return PeerProcess(port: port, process: process, stdin: stdin, output: output, stderrPath: stderrPath)
+        return PeerProcess(port: port, child: child, stdin: input.write, output: output, stderrPath: stderrPath)
     }
 
     /// Reads `READY <port>`, what the Python peers print.
@@ -225,11 +311,14 @@ public final class PeerProcess: Sendable {
     }
 
     public func stop() {
-        try? stdin.fileHandleForWriting.close()
-        guard !stopped.exchange(true, ordering: .sequentiallyConsistent), process.isRunning else { return }
-        // SIGKILL: a child can inherit a mask that blocks SIGTERM from the test runner's threads.
-        kill(process.processIdentifier, SIGKILL)
-        _ = process.statusFromWaitpid()
+        stdin.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+        guard !stopped.exchange(true, ordering: .sequentiallyConsistent), child.status == nil else { return }
+        // SIGKILL: it ends at once, whatever it was doing.
+        child.kill(SIGKILL)
+        child.wait(seconds: 10)
     }
 
     deinit {
@@ -292,41 +381,24 @@ public struct CommandResult: Sendable {
     private static func runNow(_ executable: String, _ arguments: [String], stdin: String?, directory: String?, environment: [String: String])
         async throws -> CommandResult
     {
-        let (process, scratch) = try prepare(executable, arguments, stdin: stdin, directory: directory, environment: environment)
+        let scratch = NSTemporaryDirectory() + "modelplane-cmd-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let exited = AsyncStream<Void>.makeStream()
-        process.terminationHandler = { _ in exited.continuation.finish() }
-        try process.run()
-        for await _ in exited.stream {}
-        process.waitUntilExit()  // Already exited: returns at once, and settles terminationStatus.
-        return result(process.terminationStatus, scratch)
-    }
-
-    private static func result(_ status: Int32, _ scratch: String) -> CommandResult {
-        CommandResult(
+        // Files, not pipes: a command that prints a lot cannot block on a full pipe.
+        try (stdin ?? "").write(toFile: scratch + "/in", atomically: false, encoding: .utf8)
+        let input = open(scratch + "/in", O_RDONLY | O_CLOEXEC)
+        let output = open(scratch + "/out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let errors = open(scratch + "/err", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        defer { for fd in [input, output, errors] where fd >= 0 { close(fd) } }
+        guard input >= 0, output >= 0, errors >= 0 else { throw PeerError("cannot make the files of a command in \(scratch)") }
+        let env = environment.isEmpty ? ProcessInfo.processInfo.environment : SpawnedChild.environment(environment)
+        let pid = try Subprocess.spawn(executable, arguments, env, directory: directory, stdin: input, stdout: output, stderr: errors)
+        let status = await SpawnedChild(pid: pid).exited()
+        return CommandResult(
             status: status,
             stdout: (try? String(contentsOfFile: scratch + "/out", encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: scratch + "/err", encoding: .utf8)) ?? ""
         )
-    }
-
-    private static func prepare(_ executable: String, _ arguments: [String], stdin: String?, directory: String?, environment: [String: String]) throws
-        -> (Process, String)
-    {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let scratch = NSTemporaryDirectory() + "modelplane-cmd-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-        // Files, not pipes: a command that prints a lot cannot block on a full pipe.
-        for name in ["in", "out", "err"] { _ = FileManager.default.createFile(atPath: scratch + "/" + name, contents: nil) }
-        if let stdin { try stdin.write(toFile: scratch + "/in", atomically: false, encoding: .utf8) }
-        process.standardInput = FileHandle(forReadingAtPath: scratch + "/in")
-        process.standardOutput = FileHandle(forWritingAtPath: scratch + "/out")
-        process.standardError = FileHandle(forWritingAtPath: scratch + "/err")
-        return (process, scratch)
     }
 }
 

@@ -167,8 +167,21 @@ public enum AnalysisRuns {
 
     /// The run's verdict from its metrics' phases, in the spec's order.
     static func conclude(_ run: inout ModelDeployment.AnalysisRun, _ md: ModelDeployment, now: Date) {
+        // A metric the spec no longer defines (renamed or removed mid-run) ends as Terminated and
+        // takes no part; a run left with none ends as Terminated too (a step then begins anew).
         let order = definitions(md, run: run.name, step: run.step).map(\.metric.name)
-        let metrics = run.metrics.sorted { (order.firstIndex(of: $0.name) ?? .max) < (order.firstIndex(of: $1.name) ?? .max) }
+        for index in run.metrics.indices where run.metrics[index].phase == .running && !order.contains(run.metrics[index].name) {
+            run.metrics[index].phase = .terminated
+            run.metrics[index].nextAt = nil
+            run.metrics[index].message = "no longer in the spec"
+        }
+        let metrics = run.metrics.filter { order.contains($0.name) }.sorted {
+            (order.firstIndex(of: $0.name) ?? .max) < (order.firstIndex(of: $1.name) ?? .max)
+        }
+        if metrics.isEmpty {
+            finish(&run, .terminated, "its metrics are no longer in the spec", now: now)
+            return
+        }
         let phases: [(name: String, phase: Analysis.Phase)] = metrics.map { metric in
             let last = Analysis.Measurement(outcome: .failed, value: metric.value, message: metric.message ?? "", at: now)
             switch metric.phase {
@@ -220,6 +233,7 @@ public enum AnalysisRuns {
     {
         guard let spec = md.spec.rollout?.canary?.analysis, spec.background ?? true, !spec.metrics.isEmpty else { return .pass(wake: nil) }
         let name = ModelDeployment.AnalysisRun.backgroundName
+        refresh(&analysis, md, now: now)
         // (One a person promoted past ended as Terminated: a new one begins.)
         if let run = current(name, c, analysis), run.phase != .terminated {
             switch run.phase {
@@ -235,8 +249,9 @@ public enum AnalysisRuns {
             case .successful, .terminated: return .pass(wake: nil)
             }
         }
+        let steps = md.spec.rollout?.canary?.steps.count ?? 0
         let starts = spec.startingStep.map { c.step >= $0 } ?? (c.weight > 0)
-        guard starts else { return .pass(wake: nil) }
+        guard starts, c.step < steps else { return .pass(wake: nil) }
         let run = begin(name, step: nil, c, md, now: now)
         append(run, to: &analysis)
         return .pass(wake: .zero)
@@ -249,8 +264,13 @@ public enum AnalysisRuns {
         -> Gate
     {
         let name = ModelDeployment.AnalysisRun.stepName(index)
-        guard let run = current(name, c, analysis) else {
-            append(begin(name, step: index, c, md, now: now), to: &analysis)
+        refresh(&analysis, md, now: now)
+        // (A run that ended without a verdict, its metrics gone from the spec, begins anew.)
+        guard let run = current(name, c, analysis), run.phase != .terminated else {
+            let run = begin(name, step: index, c, md, now: now)
+            // Nothing the spec defines to measure (validation refuses such a step): nothing holds it.
+            if run.metrics.isEmpty { return .pass(wake: nil) }
+            append(run, to: &analysis)
             return .wait(.zero)
         }
         switch run.phase {
@@ -259,6 +279,14 @@ public enum AnalysisRuns {
         case .inconclusive: return .pause(run: name, message: run.message ?? "the analysis of \(name) is inconclusive")
         case .running: return .wait(wake(run, now: now) ?? gateInterval)
         }
+    }
+
+    /// Concludes running runs again with the spec as it is now (a metric renamed or removed
+    /// mid-run ends, and the run decides on the others).
+    static func refresh(_ analysis: inout ModelDeployment.AnalysisStatus?, _ md: ModelDeployment, now: Date) {
+        guard var status = analysis else { return }
+        for index in status.runs.indices where status.runs[index].phase == .running { conclude(&status.runs[index], md, now: now) }
+        if status != analysis { analysis = status }
     }
 
     /// The run called `name` of this canary attempt, if it began.
@@ -316,7 +344,7 @@ public enum AnalysisRuns {
     }
 
     /// Runs that no longer belong to the canary in progress end as Terminated (the canary was
-    /// replaced, dropped or aborted, or the spec no longer has their analysis).
+    /// replaced, dropped or aborted).
     public static func settle(_ analysis: ModelDeployment.AnalysisStatus?, canary: ModelDeployment.CanaryStatus?, now: Date)
         -> ModelDeployment.AnalysisStatus?
     {
@@ -329,14 +357,17 @@ public enum AnalysisRuns {
     }
 
     /// A person promoted past an inconclusive (or running) analysis: its run ends as Terminated,
-    /// saying so; a new background run begins on the next pass.
-    public static func promotedPast(_ analysis: inout ModelDeployment.AnalysisStatus?, _ c: ModelDeployment.CanaryStatus, now: Date) {
+    /// saying so; a new background run begins on the next pass. `background`: only an
+    /// inconclusive background run ends (the canary stays at its step).
+    public static func promotedPast(
+        _ analysis: inout ModelDeployment.AnalysisStatus?, _ c: ModelDeployment.CanaryStatus, background: Bool = false, now: Date
+    ) {
         guard var status = analysis else { return }
         for index in status.runs.indices {
             let run = status.runs[index]
             guard run.canaryVersion == c.canaryVersion, run.canaryRevision == c.canaryRevision, c.startedAt.map { run.startedAt >= $0 } ?? true
             else { continue }
-            let atStep = run.step == c.step
+            let atStep = !background && run.step == c.step
             if run.phase == .running, atStep {
                 finish(&status.runs[index], .terminated, "skipped by modelplane promote", now: now)
             } else if run.phase == .inconclusive, run.step == nil || atStep {
@@ -358,7 +389,7 @@ public enum AnalysisRuns {
 
     // MARK: - Helpers
 
-    static func seconds(_ duration: Duration) -> Double {
+    public static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 

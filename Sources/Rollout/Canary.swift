@@ -158,6 +158,9 @@ public enum CanaryProgress {
             if c.phase == .aborted {
                 refused = "the canary was aborted: `modelplane retry` starts it again"
             } else if request.action == .promoteFull {
+                AnalysisRuns.end(&analysis, .terminated, "skipped by modelplane promote --full", now: now) { run in
+                    run.canaryVersion == c.canaryVersion && (c.startedAt.map { run.startedAt >= $0 } ?? true)
+                }
                 c.step = Int64(steps.count)
                 c.stepStartedAt = Timestamps.rfc3339(now)
                 notes.append(
@@ -167,7 +170,7 @@ public enum CanaryProgress {
             } else if let held = AnalysisRuns.holding(c, analysis), held.step == nil {
                 // An inconclusive background analysis paused it: a person says go on, and a new
                 // background run starts afresh.
-                AnalysisRuns.promotedPast(&analysis, c, now: now)
+                AnalysisRuns.promotedPast(&analysis, c, background: true, now: now)
                 c.phase = .progressing
                 c.message = nil
                 notes.append(
@@ -271,19 +274,6 @@ public enum CanaryProgress {
             c.stepStartedAt = Timestamps.rfc3339(now)
             notes.append(.normal(.canaryStarted, action: "Rollout", "canary \(c.canaryVersion) is ready beside stable \(c.stableVersion)"))
         }
-        if pausedByPerson, Int(c.step) < steps.count {
-            if c.phase != .paused {
-                notes.append(.normal(.paused, action: "Pause", "canary \(c.canaryVersion) paused at step \(c.step + 1) of \(steps.count)"))
-            }
-            c.phase = .paused
-            c.message = "paused by modelplane pause at step \(c.step + 1) of \(steps.count) (modelplane resume goes on)"
-            return .waitForPerson
-        }
-        if c.phase == .paused, c.message?.hasPrefix("paused by modelplane pause") == true {
-            // A timed pause starts again: the time paused by hand does not count.
-            c.stepStartedAt = Timestamps.rfc3339(now)
-            notes.append(.normal(.resumed, action: "Resume", "canary \(c.canaryVersion) resumed at step \(c.step + 1) of \(steps.count)"))
-        }
         c.phase = .progressing
         c.message = nil
         // The background analysis first: a failure stops the canary wherever it is.
@@ -315,6 +305,20 @@ public enum CanaryProgress {
             case (let a?, nil), (nil, let a?): .wake(after: a)
             case (nil, nil): .waitForPerson
             }
+        }
+        // A pause by hand stops the steps, not the background analysis (as in Argo Rollouts).
+        if pausedByPerson, Int(c.step) < steps.count {
+            if before.phase != .paused || before.message?.hasPrefix("paused by modelplane pause") != true {
+                notes.append(.normal(.paused, action: "Pause", "canary \(c.canaryVersion) paused at step \(c.step + 1) of \(steps.count)"))
+            }
+            c.phase = .paused
+            c.message = "paused by modelplane pause at step \(c.step + 1) of \(steps.count) (modelplane resume goes on)"
+            return waking(nil)
+        }
+        if before.phase == .paused, before.message?.hasPrefix("paused by modelplane pause") == true {
+            // A timed pause starts again: the time paused by hand does not count.
+            c.stepStartedAt = Timestamps.rfc3339(now)
+            notes.append(.normal(.resumed, action: "Resume", "canary \(c.canaryVersion) resumed at step \(c.step + 1) of \(steps.count)"))
         }
         while Int(c.step) < steps.count {
             let step = steps[Int(c.step)]
@@ -351,7 +355,7 @@ public enum CanaryProgress {
                     return .waitForPerson
                 case .pause(let run, let why):
                     pause(&c, before: before, run: run, why: why, steps: steps.count, notes: &notes)
-                    return .waitForPerson
+                    return waking(nil)
                 }
             }
             if let length = step.pause?.length {

@@ -314,7 +314,7 @@ public final class InferenceRouter: Sendable {
             response.headers[HTTPField.Name("X-Request-Id")!] = id
             return response
         case .answered(let answer, let headers, let answered):
-            if mirrored, case .triton = route.backend, let shadow = table.mirror(namespace: namespace, name: name),
+            if mirrored, case .triton = route.backend, let shadow = table.mirror(namespace: namespace, name: name), shadow.version != target.version,
                 let url = route.deployment.spec.backend.triton?.url
             {
                 mirror.offer(

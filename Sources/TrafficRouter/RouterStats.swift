@@ -49,7 +49,8 @@ public final class RouterStatsCollector: Sendable {
     let http: HTTPClient
     let interval: Duration
     private let merged = Mutex<[String: [ShadowSnapshot]]>([:])
-    private let revisions = Mutex<[String: [RequestFigures]]>([:])
+    /// By deployment revision, then by router (its URL).
+    private let revisions = Mutex<[String: [String: RequestFigures]]>([:])
 
     public init(urls: [String], http: HTTPClient, interval: Duration = .seconds(5)) {
         self.urls = urls
@@ -57,9 +58,9 @@ public final class RouterStatsCollector: Sendable {
         self.interval = interval
     }
 
-    /// Every replica's figures of that revision, from the last round.
-    public func figures(namespace: String, name: String, revision: String) -> [RequestFigures] {
-        revisions.withLock { $0[namespace + "/" + name + "/" + revision] ?? [] }
+    /// Every replica's figures of that revision from the last round, by the router's URL.
+    public func figures(namespace: String, name: String, revision: String) -> [String: RequestFigures] {
+        revisions.withLock { $0[namespace + "/" + name + "/" + revision] ?? [:] }
     }
 
     /// Every replica's snapshot of that shadow, from the last round.
@@ -79,21 +80,23 @@ public final class RouterStatsCollector: Sendable {
     func collect() async {
         var targets: [String] = []
         for url in urls { targets += await Self.expanding(url) }
-        let rounds = await withTaskGroup(of: ([ShadowSnapshot], [RequestFigures]).self) { group in
+        let rounds = await withTaskGroup(of: ([ShadowSnapshot], [(String, RequestFigures)]).self) { group in
             for target in targets {
                 group.addTask {
                     async let shadows: [ShadowSnapshot] = self.fetch(target + "/shadows")
                     async let revisions: [RequestFigures] = self.fetch(target + "/revisions")
-                    return await (shadows, revisions)
+                    return await (shadows, revisions.map { (target, $0) })
                 }
             }
-            return await group.reduce(into: ([ShadowSnapshot](), [RequestFigures]())) {
+            return await group.reduce(into: ([ShadowSnapshot](), [(String, RequestFigures)]())) {
                 $0.0 += $1.0
                 $0.1 += $1.1
             }
         }
         merged.withLock { $0 = Dictionary(grouping: rounds.0) { $0.namespace + "/" + $0.name } }
-        revisions.withLock { $0 = Dictionary(grouping: rounds.1) { $0.namespace + "/" + $0.name + "/" + $0.revision } }
+        var byRevision: [String: [String: RequestFigures]] = [:]
+        for (target, figures) in rounds.1 { byRevision[figures.namespace + "/" + figures.name + "/" + figures.revision, default: [:]][target] = figures }
+        revisions.withLock { $0 = byRevision }
     }
 
     /// A router's JSON list; empty when it does not answer.

@@ -184,9 +184,9 @@ struct RouterStatsOptions: ParsableArguments {
         var requestFigures: AnalysisMeasurer.RequestFiguresSource?
         if revisions != nil || collector != nil {
             requestFigures = { namespace, name, revision in
-                let mine: [RequestFigures] = revisions?.figures(namespace: namespace, name: name, revision: revision).map { [$0] } ?? []
-                let apart: [RequestFigures] = collector?.figures(namespace: namespace, name: name, revision: revision) ?? []
-                return RequestFigures.merge(mine + apart)
+                var all = collector?.figures(namespace: namespace, name: name, revision: revision) ?? [:]
+                if let mine = revisions?.figures(namespace: namespace, name: name, revision: revision) { all["in process"] = mine }
+                return all
             }
         }
         let shadowFigures: DeploymentReconciler.ShadowFigures? = shadows != nil || collector != nil ? Serve.figures(shadows, collector) : nil

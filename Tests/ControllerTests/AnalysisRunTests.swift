@@ -231,6 +231,38 @@ import Testing
         #expect(settled?.runs.first { $0.name == "background" }?.phase == .terminated)
     }
 
+    @Test func aPauseByHandStopsTheStepsNotTheBackgroundAnalysis() throws {
+        var world = World(steps: [.weight(10), .pause("1h")])
+        world.pass()
+        world.pass(["error-rate": .notYet("the first look"), "p99": Self.value(0.1)])
+        world.md.metadata.annotations = [ModelDeployment.rolloutPausedAnnotation: "true"]
+        var c = world.c
+        var analysis = world.md.status?.analysis
+        world.now = world.now.addingTimeInterval(10)
+        let due = AnalysisRuns.due(world.md, now: world.now)
+        AnalysisRuns.record(due.map { ($0, $0.metric == "p99" ? Self.value(0.1) : Self.value(0.5)) }, in: &world.md, now: world.now)
+        analysis = world.md.status?.analysis
+        _ = CanaryProgress.advance(&c, world.md, analysis: &analysis, pausedByPerson: true, now: world.now, notes: &world.notes, audits: &world.audits)
+        #expect(c.phase == .aborted, "a failing canary is aborted even while a person holds its steps")
+    }
+
+    @Test func promoteFullEndsTheAnalysisAndAMetricLeavingTheSpecEndsItsPart() throws {
+        var world = World()
+        world.pass()
+        world.pass(["shadow-agreement": Self.value(0.95)])
+        #expect(world.run("background")?.phase == .running && world.run("step 3")?.phase == .running)
+        // The spec renames a metric mid-run: the old name ends, the run decides on the others.
+        world.md.spec.rollout?.canary?.analysis?.metrics[1].name = "latency"
+        world.pass(["error-rate": .notYet("the first look")])
+        let background = try #require(world.run("background"))
+        #expect(background.phase == .running && background.metrics.first { $0.name == "p99" }?.phase == .terminated)
+        #expect(!world.due.contains("p99"), "nothing measures a metric the spec no longer has")
+        // promote --full: every run of the attempt ends, and nothing holds the canary.
+        world.request("promote-full@f1")
+        #expect(world.runs.allSatisfy { $0.phase.isFinished }, "\(world.runs.map(\.phase))")
+        #expect(world.pass() == .completed)
+    }
+
     @Test func finishedRunsAreBounded() {
         var analysis: ModelDeployment.AnalysisStatus? = ModelDeployment.AnalysisStatus()
         for index in 0..<20 {

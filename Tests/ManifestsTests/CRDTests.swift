@@ -188,6 +188,10 @@ import Testing
             "spec.rollout.canary.steps: an analysis step names metrics of canary.analysis.metrics"
         ),
         (
+            analysed, "metrics: [errors], count: 3", "metrics: [errors, errors], count: 3",
+            "spec.rollout.canary.steps: an analysis step names each metric once, and at least one"
+        ),
+        (
             analysed, "{analysis: {metrics: [errors], count: 3}}", "{analysis: {metrics: [errors], shadow: {minRequests: 1, minAgreement: 1}}}",
             "spec.rollout.canary.steps: an analysis step is exactly one of metrics, shadow"
         ),

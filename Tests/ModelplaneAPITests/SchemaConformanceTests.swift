@@ -22,14 +22,15 @@ import Testing
                         setWeight: 10, pause: .init(duration: "30s"),
                         analysis: .init(
                             metrics: ["e"], count: 2,
-                            shadow: .init(minRequests: 5, minAgreement: 0.9, maxMeanAbsDiff: 0.1, compare: .init(output: "O", mode: .absolute, tolerance: 0))))
+                            shadow: .init(
+                                minRequests: 5, minAgreement: 0.9, maxMeanAbsDiff: 0.1, compare: .init(output: "O", mode: .absolute, tolerance: 0.002))))
                 ],
                 analysis: .init(
                     interval: "10s",
                     metrics: [
                         .init(
                             name: "e", router: .errorRate, minRequests: 5, prometheus: .init(address: "http://p:9090", query: "up"),
-                            webhook: .init(url: "http://h", secretRef: .init(name: "s", key: "k")), max: 1, min: 0, interval: "5s", count: 3,
+                            webhook: .init(url: "http://h", secretRef: .init(name: "s", key: "k")), max: 0.75, min: 0.25, interval: "5s", count: 3,
                             failureLimit: 1, inconclusiveLimit: 2, consecutiveErrorLimit: 3)
                     ], background: true, startingStep: 1, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4)),
             progressDeadlineSeconds: 60,
@@ -77,11 +78,11 @@ import Testing
         status.analysis = .init(runs: [
             .init(
                 name: "step 2", step: 1, canaryVersion: "3", canaryRevision: "2", phase: .failed, startedAt: "2026-01-01T00:00:00.000000Z",
-                finishedAt: "2026-01-01T00:00:10.000000Z", message: "e is 2, above its maximum 1",
+                finishedAt: "2026-01-01T00:00:10.000000Z", message: "e is 2.5, above its maximum 0.75",
                 metrics: [
                     .init(
-                        name: "e", phase: .failed, threshold: "at most 1", measured: 1, failed: 1, inconclusive: 0, errors: 0, consecutiveErrors: 0, value: 2,
-                        message: "e is 2", measuredAt: "2026-01-01T00:00:10.000000Z", nextAt: "2026-01-01T00:00:20.000000Z")
+                        name: "e", phase: .failed, threshold: "between 0.25 and 0.75", measured: 1, failed: 1, inconclusive: 0, errors: 0, consecutiveErrors: 0,
+                        value: 2.5, message: "e is 2.5", measuredAt: "2026-01-01T00:00:10.000000Z", nextAt: "2026-01-01T00:00:20.000000Z")
                 ])
         ])
         status.shadow = .init(

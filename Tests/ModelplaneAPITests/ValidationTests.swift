@@ -157,8 +157,18 @@ import Testing
             ("spec.rollout.canary.analysis.metrics[0].failureLimit", { $0.spec.rollout?.canary?.analysis?.metrics[0].failureLimit = -1 }),
             ("spec.rollout.canary.steps[1].analysis.metrics[0]", { $0.spec.rollout?.canary?.steps[1] = .analysis(["latency"]) }),
             ("spec.rollout.canary.steps[1].analysis", { $0.spec.rollout?.canary?.steps[1] = .init(analysis: .init()) }),
-            ("spec.rollout.canary.steps[1].analysis.shadow", { $0.spec.rollout?.canary?.steps[1] = .shadowGate(.init(minRequests: 10)) }),
+            ("spec.rollout.canary.steps[0].analysis.shadow", { $0.spec.rollout?.canary?.steps[0] = .shadowGate(.init(minRequests: 10)) }),
             ("spec.rollout.canary.steps[1]", { $0.spec.rollout?.canary?.steps[1].setWeight = 5 }),
+            ("spec.rollout.canary.steps[1].analysis.metrics[1]", { $0.spec.rollout?.canary?.steps[1] = .analysis(["errors", "errors"]) }),
+            (
+                "spec.rollout.canary.steps[1].analysis.shadow",
+                { $0.spec.rollout?.canary?.steps[1] = .shadowGate(.init(minRequests: 10, minAgreement: 0.9)) }
+            ),
+            ("spec.rollout.canary.analysis.metrics[1].name", { $0.spec.rollout?.canary?.analysis?.metrics[1].name = "has space" }),
+            (
+                "spec.rollout.canary.analysis.metrics[2].webhook.secretRef.key",
+                { $0.spec.rollout?.canary?.analysis?.metrics[2].webhook?.secretRef?.key = "../../etc/passwd" }
+            ),
         ] as [(String, @Sendable (inout ModelDeployment) -> Void)])
     func analysisRules(path: String, mutate: @Sendable (inout ModelDeployment) -> Void) {
         var md = Self.analysed(Fixtures.triton())
@@ -172,8 +182,8 @@ import Testing
     @Test func aShadowGateNeedsTheRouterToMirror() {
         var md = Self.analysed(Fixtures.sagemaker())
         #expect(md.validate() == [], "metric analysis works for SageMaker")
-        md.spec.rollout?.canary?.steps[1] = .shadowGate(.init(minRequests: 10, minAgreement: 0.9))
-        #expect(md.validate().map(\.path.description) == ["spec.rollout.canary.steps[1].analysis.shadow"])
+        md.spec.rollout?.canary?.steps[0] = .shadowGate(.init(minRequests: 10, minAgreement: 0.9))
+        #expect(md.validate().map(\.path.description) == ["spec.rollout.canary.steps[0].analysis.shadow"])
     }
 
     @Test func blueGreenSageMakerSettingsAreValid() {
