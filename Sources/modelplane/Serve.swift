@@ -143,7 +143,12 @@ struct Serve: AsyncParsableCommand {
         if let httpAddress {
             // First, so it stops last: probes answer while the rest shuts down.
             services.append(
-                .init(service: ProcessPart { try await Observability.serve(address: httpAddress) { serving.load(ordering: .relaxed) } }))
+                .init(
+                    service: ProcessPart {
+                        try await Observability.serve(address: httpAddress, shadows: router ? shadows : nil, revisions: router ? revisions : nil) {
+                            serving.load(ordering: .relaxed)
+                        }
+                    }))
         }
         services += [
             .init(

@@ -143,4 +143,139 @@ import Testing
         let verify = try await CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", world.directory + "/audit.log"])
         #expect(verify.status == 0, "\(verify.stderr)")
     }
+
+    /// A p99 through a real Prometheus scraping the router: a slow version is aborted by it; with
+    /// Prometheus stopped mid-analysis the canary holds where it is (never aborted, never
+    /// promoted), and goes on by itself once Prometheus is back.
+    @Test func prometheusJudgesLatencyAndAnOutageHoldsTheCanary() async throws {
+        let world = try await TritonControllerTests.World(
+            models: [TritonPeer.Model(name: "scorer", versions: [1, 2, 3], slowInference: [2: 0.4])], serveArguments: ["--http-address", "127.0.0.1:0"])
+        let router = try await world.routerURL()
+        #expect(await world.serve.waitForOutput { $0.contains("probes and metrics on http://127.0.0.1:") })
+        let metricsPort = try #require(
+            world.serve.log.split(separator: "\n").first { $0.hasPrefix("modelplane: probes and metrics on") }
+                .flatMap { $0.split(separator: " ")[5].split(separator: ":").last }.flatMap { Int($0) })
+        let config = world.directory + "/prometheus.yml"
+        try """
+        global: {scrape_interval: 1s, scrape_timeout: 1s}
+        scrape_configs:
+        - {job_name: modelplane, static_configs: [{targets: ["127.0.0.1:\(metricsPort)"]}]}
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let port = Peers.freePort()
+        var prometheus = try await PrometheusTests.prometheus(config: config, directory: world.directory, port: port)
+        defer { prometheus.stop() }
+
+        var md = world.deployment("scorer", model: "scorer", version: "1", strategy: .canary)
+        let query =
+            #"histogram_quantile(0.99, sum(rate(modelplane_router_request_duration_seconds_bucket{namespace="{{namespace}}",deployment="{{deployment}}",revision="{{revision}}"}[10s])) by (le))"#
+        md.spec.rollout?.canary = .init(
+            steps: [.weight(50), .pause()],
+            analysis: .init(
+                interval: "2s", metrics: [.init(name: "p99", prometheus: .init(address: "http://127.0.0.1:\(port)", query: query), max: 0.2)],
+                // Before the first scrapes the quantile is NaN (inconclusive); an outage is held.
+                inconclusiveLimit: 10, consecutiveErrorLimit: 1000))
+        _ = try await world.kube.create(md)
+        try await world.wait("scorer") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
+        try await world.waitForRouter(router)
+        let load = Load()
+        load.start(router)
+        defer { load.stop() }
+
+        // Version 2 answers in 0.4 s: its p99, through Prometheus, is above 0.2 s.
+        try await Self.change(world, version: "2", steps: [.weight(50), .pause()])
+        let slow = try await world.modelplane("rollout", "status", "scorer", "--watch", "--timeout", "3m")
+        #expect(slow.status == 1, "\(slow.stdout)\(slow.stderr)")
+        md = try await world.wait("scorer") { $0.status?.trafficSummary == "1:100" }
+        let message = md.status?.conditions?[type: "Degraded"]?.message ?? ""
+        #expect(message.contains("p99 is 0.") && message.contains("above its maximum 0.2"), "\(message)")
+
+        // Version 3 is fast, but Prometheus goes away while it is measured: the canary holds at
+        // its step (it would otherwise complete after 15 s) and goes on once Prometheus is back.
+        try await Self.change(world, version: "3", steps: [.weight(50), .pause("15s")])
+        md = try await world.wait("scorer") { $0.status?.canary?.canaryVersion == "3" && $0.status?.canary?.weight == 50 }
+        prometheus.stop()
+        md = try await world.wait("scorer", timeout: .seconds(30)) {
+            $0.status?.canary?.message?.hasPrefix("holding at step 2 of 2: p99 cannot be measured") == true
+        }
+        #expect(md.status?.canary?.phase == .paused && md.status?.trafficSummary == "1:50 3:50", "\(String(describing: md.status?.canary))")
+        #expect(md.status?.conditions?[type: "Progressing"]?.reason == "CanaryPaused")
+        try await Task.sleep(for: .seconds(20))
+        md = try await world.wait("scorer") { _ in true }
+        #expect(md.status?.canary?.canaryVersion == "3" && md.status?.canary?.step == 1, "held: the 15 s pause did not end it")
+        prometheus = try await PrometheusTests.prometheus(config: config, directory: world.directory, port: port)
+        let back = try await world.modelplane("rollout", "status", "scorer", "--watch", "--timeout", "2m")
+        #expect(back.status == 0, "\(back.stdout)\(back.stderr)")
+        md = try await world.wait("scorer") { $0.status?.trafficSummary == "3:100" }
+        let events = try await world.kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == "scorer" }
+        #expect(events.contains { $0.reason == "AnalysisError" } && events.contains { $0.reason == "Resumed" }, "\(events.map(\.reason))")
+    }
+
+    /// `modelplane controller` killed with -9 in the middle of an analysis, with the router in
+    /// `serve` apart from it (its figures collected through `--router-stats`): a fresh controller
+    /// resumes the run from the status, aborts the failing canary once, and the audit chain holds.
+    @Test func aControllerKilledMidAnalysisResumesAndAbortsOnce() async throws {
+        let directory = NSTemporaryDirectory() + "modelplane-analysis-crash-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let triton = try await TritonPeer.start(models: [Self.scorer])
+        defer { triton.stop() }
+        let serve = try await PeerProcess.modelplaneServe(data: directory, extraArguments: ["--http-address", "127.0.0.1:0"])
+        defer { serve.stop() }
+        #expect(await serve.waitForOutput { $0.contains("probes and metrics on http://127.0.0.1:") })
+        let probes = try #require(
+            serve.log.split(separator: "\n").first { $0.hasPrefix("modelplane: probes and metrics on") }.map { String($0.split(separator: " ")[5]) })
+        let router = try await serve.routerURL()
+        let kube = KubernetesClient(configuration: try .kubeconfig(explicitPath: directory + "/kubeconfig"))
+        defer { kube.shutdown() }
+        let audit = directory + "/audit.log"
+        func startController() async throws -> PeerProcess {
+            try await PeerProcess.start(
+                Peers.modelplane,
+                [
+                    "controller", "--kubeconfig", directory + "/kubeconfig", "--audit-log", audit, "--resync", "2", "--no-leader-elect", "--router-stats",
+                    probes,
+                ]
+            ) { $0.hasPrefix("modelplane: controller running") ? 0 : nil }
+        }
+        func wait(timeout: Duration = .seconds(60), _ condition: (ModelDeployment) -> Bool) async throws -> ModelDeployment {
+            let deadline = ContinuousClock.now + timeout
+            var last: ModelDeployment?
+            while ContinuousClock.now < deadline {
+                last = try await kube.get(ModelDeployment.self, name: "scorer", namespace: "default")
+                if let md = last, md.status?.observedGeneration == md.metadata.generation, condition(md) { return md }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw PeerError("scorer did not get there; last status: \(String(describing: last?.status))")
+        }
+        var controller = try await startController()
+        var md = ModelDeployment(
+            name: "scorer", spec: .init(model: .init(name: "scorer", version: "1"), backend: .init(triton: .init(url: triton.url))))
+        // (The collector asks the router every 5 s: an interval longer than that sees new figures.)
+        md.spec.rollout = .init(
+            strategy: .canary,
+            canary: .init(
+                steps: [.weight(50), .pause()],
+                analysis: .init(interval: "6s", metrics: [.init(name: "errors", router: .errorRate, minRequests: 3, max: 0.05)], inconclusiveLimit: 3)))
+        _ = try await kube.create(md)
+        _ = try await wait { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
+        let load = Load()
+        load.start(router)
+        defer { load.stop() }
+
+        var current = try await kube.get(ModelDeployment.self, name: "scorer", namespace: "default")
+        current.spec.model.version = "3"
+        _ = try await kube.update(current)
+        // The background run has begun and taken its first look: then the controller dies.
+        _ = try await wait { $0.status?.analysis?.runs.first { $0.name == "background" }?.metrics.first?.message != nil }
+        controller.stop()  // SIGKILL
+        controller = try await startController()
+        defer { controller.stop() }
+        md = try await wait { $0.status?.canary?.phase == .aborted && $0.status?.trafficSummary == "1:100" }
+        let runs = md.status?.analysis?.runs.filter { $0.name == "background" } ?? []
+        #expect(runs.count == 1 && runs.first?.phase == .failed, "the run resumed, not begun again: \(runs)")
+        try await Task.sleep(for: .seconds(4))
+        let trail = try String(contentsOfFile: audit, encoding: .utf8)
+        #expect(trail.components(separatedBy: #""cause":"analysis""#).count - 1 == 1, "one abort by analysis: \(trail)")
+        let verify = try await CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", audit])
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
 }

@@ -92,13 +92,13 @@ import Testing
     }
 
     /// A real Prometheus with `config`, its data under `directory`, on a free port.
-    static func prometheus(config: String, directory: String) async throws -> PeerProcess {
+    static func prometheus(config: String, directory: String, port: Int = 0) async throws -> PeerProcess {
         guard let prometheusBinary = Subprocess.find("prometheus") else { throw PeerError("prometheus is missing: run scripts/setup-peers") }
         return try await PeerProcess.start(
             "/bin/sh",
             [
                 "-c",
-                "exec '\(prometheusBinary)' --config.file='\(config)' --storage.tsdb.path='\(directory)/prometheus-data' --web.listen-address=127.0.0.1:0 2>&1",
+                "exec '\(prometheusBinary)' --config.file='\(config)' --storage.tsdb.path='\(directory)/prometheus-data' --web.listen-address=127.0.0.1:\(port) 2>&1",
             ]
         ) { line in
             // level=info ... msg="Listening on" address=127.0.0.1:PORT
