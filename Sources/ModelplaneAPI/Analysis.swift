@@ -172,6 +172,25 @@ extension ModelDeployment {
         }
     }
 
+    /// `spec.rollout.blueGreen`: analysis around a BlueGreen switch. With either analysis the
+    /// rollout runs as the canary `Rollout.plannedCanary` spells out: the new version loads
+    /// beside the old one, passes `prePromotionAnalysis` (a shadow gate on copies of requests,
+    /// or metrics), takes every request while the old version stays loaded, and must pass
+    /// `postPromotionAnalysis` before the old version goes; a failure on either side switches
+    /// back (an abort).
+    public struct BlueGreenSpec: Codable, Sendable, Hashable {
+        public var prePromotionAnalysis: StepAnalysis?
+        public var postPromotionAnalysis: StepAnalysis?
+        /// The metrics the analyses name (measured only by them: `background` defaults to false).
+        public var analysis: CanaryAnalysis?
+
+        public init(prePromotionAnalysis: StepAnalysis? = nil, postPromotionAnalysis: StepAnalysis? = nil, analysis: CanaryAnalysis? = nil) {
+            self.prePromotionAnalysis = prePromotionAnalysis
+            self.postPromotionAnalysis = postPromotionAnalysis
+            self.analysis = analysis
+        }
+    }
+
     // MARK: - Status
 
     /// `status.analysis`: the running analysis runs of the canary and the last finished ones.
@@ -269,10 +288,35 @@ extension ModelDeployment {
     }
 }
 
+extension ModelDeployment.Rollout {
+    /// The steps this rollout moves traffic in: `canary` for Canary; for BlueGreen with a pre- or
+    /// post-promotion analysis, the pre-promotion analysis, every request to the new version (the
+    /// old one still loaded), then the post-promotion analysis. Nil when no steps apply.
+    public var plannedCanary: ModelDeployment.CanarySpec? {
+        switch strategy ?? ModelDeployment.Defaults.strategy {
+        case .canary: return canary
+        case .immediate: return nil
+        case .blueGreen:
+            guard let blueGreen, blueGreen.prePromotionAnalysis != nil || blueGreen.postPromotionAnalysis != nil else { return nil }
+            var steps: [ModelDeployment.CanaryStep] = []
+            if let pre = blueGreen.prePromotionAnalysis { steps.append(.init(analysis: pre)) }
+            steps.append(.weight(100))
+            if let post = blueGreen.postPromotionAnalysis { steps.append(.init(analysis: post)) }
+            var analysis = blueGreen.analysis
+            if analysis != nil, analysis?.background == nil { analysis?.background = false }
+            return .init(steps: steps, analysis: analysis)
+        }
+    }
+
+    /// A new version goes through steps: Canary, or BlueGreen with analysis.
+    public var runsAsCanary: Bool { (strategy ?? ModelDeployment.Defaults.strategy) == .canary || plannedCanary != nil }
+}
+
 extension ModelDeployment {
     /// The shadow gate the canary is at, if it is at one (it then receives copies of requests).
     public var shadowGate: ShadowGate? {
-        guard let c = status?.canary, c.phase == .progressing || c.phase == .paused, let steps = spec.rollout?.canary?.steps, Int(c.step) < steps.count
+        guard let c = status?.canary, c.phase == .progressing || c.phase == .paused, let steps = spec.rollout?.plannedCanary?.steps,
+            Int(c.step) < steps.count
         else { return nil }
         return steps[Int(c.step)].analysis?.shadow
     }
@@ -287,6 +331,23 @@ extension ModelDeployment {
 }
 
 // MARK: - Direct codecs
+
+extension ModelDeployment.BlueGreenSpec: DirectlyReadable, DirectlyWritable {
+    init(direct value: JSONValue) throws(JSONShapeMismatch) {
+        let m = try JSONMembers(value)
+        self.init(
+            prePromotionAnalysis: try m.object(ifPresent: "prePromotionAnalysis"), postPromotionAnalysis: try m.object(ifPresent: "postPromotionAnalysis"),
+            analysis: try m.object(ifPresent: "analysis"))
+    }
+
+    var directJSON: JSONValue {
+        var o = JSONObjectWriter(capacity: 3)
+        o.set("prePromotionAnalysis", prePromotionAnalysis)
+        o.set("postPromotionAnalysis", postPromotionAnalysis)
+        o.set("analysis", analysis)
+        return o.value
+    }
+}
 
 extension ModelDeployment.CanaryAnalysis: DirectlyReadable, DirectlyWritable {
     init(direct value: JSONValue) throws(JSONShapeMismatch) {
@@ -576,14 +637,17 @@ extension ModelDeployment.AnalysisMetric {
 }
 
 extension ModelDeployment.StepAnalysis {
-    func validate(defined: ModelDeployment.CanaryAnalysis?, backend: ModelDeployment.Backend.Kind?, at path: FieldPath, into errors: inout [FieldError]) {
+    func validate(
+        defined: ModelDeployment.CanaryAnalysis?, backend: ModelDeployment.Backend.Kind?, at path: FieldPath, into errors: inout [FieldError],
+        definedAt: String = "canary.analysis.metrics"
+    ) {
         switch (metrics, shadow) {
         case (nil, nil): errors.append(FieldError(.required, path, "an analysis step is exactly one of metrics, shadow"))
         case (.some, .some): errors.append(FieldError(.forbidden, path, "an analysis step is exactly one of metrics, shadow, found both"))
         default: break
         }
         if let metrics {
-            if metrics.isEmpty { errors.append(FieldError(.required, path.appending("metrics"), "name at least one metric of canary.analysis.metrics")) }
+            if metrics.isEmpty { errors.append(FieldError(.required, path.appending("metrics"), "name at least one metric of \(definedAt)")) }
             for (index, name) in metrics.enumerated() where metrics[..<index].contains(name) {
                 errors.append(FieldError(.duplicate, path.appending("metrics").appending(index: index), "\"\(name)\": named twice"))
             }
@@ -591,7 +655,7 @@ extension ModelDeployment.StepAnalysis {
                 errors.append(
                     FieldError(
                         .invalid, path.appending("metrics").appending(index: index),
-                        "\"\(name)\": an analysis step names metrics of canary.analysis.metrics"))
+                        "\"\(name)\": an analysis step names metrics of \(definedAt)"))
             }
         }
         if let count, !(1...ModelDeployment.Limits.analysisLimit).contains(count) {

@@ -178,6 +178,28 @@ extension ModelDeployment {
                     fieldPath: nil)
             ]))
 
+    static let blueGreenSchema: Schema = .object(
+        ObjectSchema(
+            "BlueGreen only: analysis before the switch (the new version tested on copies of requests, or by metrics) and after it (the old version stays loaded until it passes; a failure switches back).",
+            properties: [
+                .optional("prePromotionAnalysis", stepAnalysisSchema),
+                .optional("postPromotionAnalysis", stepAnalysisSchema),
+                .optional("analysis", canaryAnalysisSchema),
+            ],
+            rules: [
+                .init(
+                    rule:
+                        "!has(self.prePromotionAnalysis) || !has(self.prePromotionAnalysis.metrics) || self.prePromotionAnalysis.metrics.all(n, has(self.analysis) && self.analysis.metrics.exists(m, m.name == n))",
+                    message: "prePromotionAnalysis names metrics of blueGreen.analysis.metrics", fieldPath: ".prePromotionAnalysis"),
+                .init(
+                    rule:
+                        "!has(self.postPromotionAnalysis) || !has(self.postPromotionAnalysis.metrics) || self.postPromotionAnalysis.metrics.all(n, has(self.analysis) && self.analysis.metrics.exists(m, m.name == n))",
+                    message: "postPromotionAnalysis names metrics of blueGreen.analysis.metrics", fieldPath: ".postPromotionAnalysis"),
+                .init(
+                    rule: "!has(self.postPromotionAnalysis) || !has(self.postPromotionAnalysis.shadow)",
+                    message: "a shadow gate comes before the switch: use prePromotionAnalysis", fieldPath: ".postPromotionAnalysis"),
+            ]))
+
     /// Rules of `spec.rollout.canary` that concern its analysis.
     static let canaryAnalysisRules: [ObjectSchema.Rule] = [
         .init(

@@ -316,7 +316,7 @@ extension ModelDeployment.Rollout: DirectlyReadable {
     init(direct value: JSONValue) throws(JSONShapeMismatch) {
         let m = try JSONMembers(value)
         self.init(
-            strategy: try m.rawValue(ifPresent: "strategy"), canary: try m.object(ifPresent: "canary"),
+            strategy: try m.rawValue(ifPresent: "strategy"), canary: try m.object(ifPresent: "canary"), blueGreen: try m.object(ifPresent: "blueGreen"),
             progressDeadlineSeconds: try m.int64(ifPresent: "progressDeadlineSeconds"),
             smokeInference: m.value(ifPresent: "smokeInference"))
     }

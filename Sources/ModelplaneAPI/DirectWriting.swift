@@ -264,6 +264,7 @@ extension ModelDeployment.Rollout: DirectlyWritable {
         var o = JSONObjectWriter(capacity: 3)
         o.set("strategy", strategy)
         o.set("canary", canary)
+        o.set("blueGreen", blueGreen)
         o.set("progressDeadlineSeconds", progressDeadlineSeconds)
         o.set("smokeInference", smokeInference)
         return o.value

@@ -245,6 +245,8 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         public var strategy: Strategy?
         /// Canary only: the steps traffic moves in.
         public var canary: CanarySpec?
+        /// BlueGreen only: analysis before and after the switch.
+        public var blueGreen: BlueGreenSpec?
         /// How long a new revision may take to become ready before it counts as failed.
         public var progressDeadlineSeconds: Int64?
         /// A KServe v2 inference request (`inputs`, optionally `outputs` and `parameters`) that a
@@ -252,9 +254,13 @@ public struct ModelDeployment: Codable, Sendable, Hashable {
         /// version is unloaded again and what served before keeps serving.
         public var smokeInference: JSONValue?
 
-        public init(strategy: Strategy? = nil, canary: CanarySpec? = nil, progressDeadlineSeconds: Int64? = nil, smokeInference: JSONValue? = nil) {
+        public init(
+            strategy: Strategy? = nil, canary: CanarySpec? = nil, blueGreen: BlueGreenSpec? = nil, progressDeadlineSeconds: Int64? = nil,
+            smokeInference: JSONValue? = nil
+        ) {
             self.strategy = strategy
             self.canary = canary
+            self.blueGreen = blueGreen
             self.progressDeadlineSeconds = progressDeadlineSeconds
             self.smokeInference = smokeInference
         }

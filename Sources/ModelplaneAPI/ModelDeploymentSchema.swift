@@ -207,6 +207,7 @@ extension ModelDeployment {
                                                 .optional("analysis", canaryAnalysisSchema),
                                             ],
                                             rules: canaryAnalysisRules))),
+                                .optional("blueGreen", blueGreenSchema),
                                 .optional(
                                     "progressDeadlineSeconds", default: .int(Defaults.progressDeadlineSeconds),
                                     .integer(
@@ -279,6 +280,12 @@ extension ModelDeployment {
                 .init(
                     rule: "!has(self.rollout) || !has(self.rollout.canary) || (has(self.rollout.strategy) && self.rollout.strategy == 'Canary')",
                     message: "canary applies only when rollout.strategy is Canary", fieldPath: ".rollout.canary"),
+                .init(
+                    rule: "!has(self.rollout) || !has(self.rollout.blueGreen) || (has(self.rollout.strategy) && self.rollout.strategy == 'BlueGreen')",
+                    message: "blueGreen applies only when rollout.strategy is BlueGreen", fieldPath: ".rollout.blueGreen"),
+                .init(
+                    rule: "!has(self.backend.sagemaker) || !has(self.rollout) || !has(self.rollout.blueGreen)",
+                    message: "SageMaker's BlueGreen rolls back by its rollbackAlarms; for analysis use strategy Canary", fieldPath: ".rollout.blueGreen"),
                 .init(
                     rule: "!has(self.shadow) || self.shadow.version != self.model.version",
                     message: "the shadow version must differ from model.version", fieldPath: ".shadow.version"),

@@ -151,6 +151,27 @@ extension ModelDeployment.Spec {
             }
             canary.analysis?.validate(at: canaryPath.appending("analysis"), into: &errors)
         }
+        if let blueGreen = rollout?.blueGreen {
+            let blueGreenPath = path.appending("rollout").appending("blueGreen")
+            if strategy != .blueGreen {
+                errors.append(FieldError(.forbidden, blueGreenPath, "blueGreen applies only when rollout.strategy is BlueGreen"))
+            }
+            if backendKind == .sagemaker {
+                errors.append(FieldError(.forbidden, blueGreenPath, "SageMaker's BlueGreen rolls back by its rollbackAlarms; for analysis use strategy Canary"))
+            }
+            blueGreen.prePromotionAnalysis?.validate(
+                defined: blueGreen.analysis, backend: backendKind, at: blueGreenPath.appending("prePromotionAnalysis"), into: &errors,
+                definedAt: "blueGreen.analysis.metrics")
+            if let post = blueGreen.postPromotionAnalysis {
+                let postPath = blueGreenPath.appending("postPromotionAnalysis")
+                if post.shadow != nil {
+                    errors.append(FieldError(.invalid, postPath.appending("shadow"), "a shadow gate comes before the switch: use prePromotionAnalysis"))
+                } else {
+                    post.validate(defined: blueGreen.analysis, backend: backendKind, at: postPath, into: &errors, definedAt: "blueGreen.analysis.metrics")
+                }
+            }
+            blueGreen.analysis?.validate(at: blueGreenPath.appending("analysis"), into: &errors)
+        }
         if let shadow {
             let shadowPath = path.appending("shadow")
             if shadow.version.isEmpty {

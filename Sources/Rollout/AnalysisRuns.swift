@@ -45,7 +45,7 @@ public enum AnalysisRuns {
 
     /// The metrics of run `name` (background, or an analysis step) as the spec says now.
     static func definitions(_ md: ModelDeployment, run name: String, step: Int64?) -> [Definition] {
-        guard let canary = md.spec.rollout?.canary else { return [] }
+        guard let canary = md.spec.rollout?.plannedCanary else { return [] }
         let analysis = canary.analysis
         let baseInterval = analysis?.intervalLength ?? defaultInterval
         func definition(_ spec: ModelDeployment.AnalysisMetric, count: Int64?) -> Definition {
@@ -231,7 +231,7 @@ public enum AnalysisRuns {
     public static func background(_ c: ModelDeployment.CanaryStatus, _ md: ModelDeployment, _ analysis: inout ModelDeployment.AnalysisStatus?, now: Date)
         -> Gate
     {
-        guard let spec = md.spec.rollout?.canary?.analysis, spec.background ?? true, !spec.metrics.isEmpty else { return .pass(wake: nil) }
+        guard let spec = md.spec.rollout?.plannedCanary?.analysis, spec.background ?? true, !spec.metrics.isEmpty else { return .pass(wake: nil) }
         let name = ModelDeployment.AnalysisRun.backgroundName
         refresh(&analysis, md, now: now)
         // (One a person promoted past ended as Terminated: a new one begins.)
@@ -249,7 +249,7 @@ public enum AnalysisRuns {
             case .successful, .terminated: return .pass(wake: nil)
             }
         }
-        let steps = md.spec.rollout?.canary?.steps.count ?? 0
+        let steps = md.spec.rollout?.plannedCanary?.steps.count ?? 0
         let starts = spec.startingStep.map { c.step >= $0 } ?? (c.weight > 0)
         guard starts, c.step < steps else { return .pass(wake: nil) }
         let run = begin(name, step: nil, c, md, now: now)

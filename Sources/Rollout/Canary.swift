@@ -93,7 +93,7 @@ public enum CanaryProgress {
         var analysis = status.analysis
         let strategy = md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy
         let current = revision.map(String.init)
-        if strategy != .canary {
+        if md.spec.rollout?.runsAsCanary != true {
             if let dropped = canary {
                 notes.append(
                     dropped.phase == .aborted
@@ -134,7 +134,8 @@ public enum CanaryProgress {
                     "annotation \(ModelDeployment.rolloutRequestAnnotation)=\(unreadable) is not ACTION@ID with ACTION promote, promote-full, abort or retry"))
         }
         if let request, request.id != canary?.lastRequest {
-            apply(request, to: &canary, analysis: &analysis, steps: md.spec.rollout?.canary?.steps ?? [], now: now, notes: &notes, audits: &audits, md: md)
+            apply(
+                request, to: &canary, analysis: &analysis, steps: md.spec.rollout?.plannedCanary?.steps ?? [], now: now, notes: &notes, audits: &audits, md: md)
         }
         return Start(canary: canary, notes: notes, audits: audits, analysis: analysis)
     }
@@ -266,7 +267,7 @@ public enum CanaryProgress {
         _ c: inout ModelDeployment.CanaryStatus, _ md: ModelDeployment, analysis: inout ModelDeployment.AnalysisStatus?, pausedByPerson: Bool,
         now: Date, notes: inout [RolloutNote], audits: inout [AuditEntry]
     ) -> Advance {
-        let steps = md.spec.rollout?.canary?.steps ?? []
+        let steps = md.spec.rollout?.plannedCanary?.steps ?? []
         if c.phase == .aborted { return .waitForPerson }
         let before = c
         if c.phase == .loading {
@@ -330,7 +331,7 @@ public enum CanaryProgress {
                 c.weight = weight
                 c.step += 1
                 c.stepStartedAt = Timestamps.rfc3339(now)
-                if weight > 0, background == nil, md.spec.rollout?.canary?.analysis != nil {
+                if weight > 0, background == nil, md.spec.rollout?.plannedCanary?.analysis != nil {
                     // The canary takes requests from here on: the background analysis may begin.
                     if case .pass(let wake) = AnalysisRuns.background(c, md, &analysis, now: now) { background = wake }
                 }

@@ -226,7 +226,7 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
     /// The canary holds both versions: Ready (the stable version serves), Progressing with where
     /// the steps are, requeued when a timed pause ends.
     mutating func progressing(_ c: ModelDeployment.CanaryStatus, _ advance: CanaryProgress.Advance) -> RolloutDecision {
-        let steps = deployment.spec.rollout?.canary?.steps.count ?? 0
+        let steps = deployment.spec.rollout?.plannedCanary?.steps.count ?? 0
         let message = CanaryProgress.split(c, steps: steps) + (c.message.map { ": \($0)" } ?? "")
         ending = .canary(message)
         status.servingVersion = serving
@@ -327,7 +327,7 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
     /// canary's reason for this generation). Nil for any other rollout.
     func canaryWork(_ progress: String) -> (reason: RolloutReason, message: String)? {
         if let c = canary {
-            let steps = deployment.spec.rollout?.canary?.steps.count ?? 0
+            let steps = deployment.spec.rollout?.plannedCanary?.steps.count ?? 0
             switch c.phase {
             case .progressing, .paused: return (.canaryProgressing, CanaryProgress.split(c, steps: steps) + ": " + progress)
             case .aborted: return (.canaryAborted, "canary \(c.canaryVersion) aborted: " + progress)
@@ -423,7 +423,7 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
             status.traffic = CanaryProgress.traffic(
                 serving: status.servingVersion, servingRevision: servingRevision, canary: canary, ready: ready, shadow: deployment.spec.shadow,
                 gate: canary.map { c in
-                    let steps = deployment.spec.rollout?.canary?.steps ?? []
+                    let steps = deployment.spec.rollout?.plannedCanary?.steps ?? []
                     return Int(c.step) < steps.count && steps[Int(c.step)].analysis?.shadow != nil
                 } ?? false)
         }

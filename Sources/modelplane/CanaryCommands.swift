@@ -86,7 +86,7 @@ struct CanaryTarget: ParsableArguments {
         guard let c = md.status?.canary else {
             return md.status?.servingVersion.map { "version \($0) serves alone" } ?? "nothing serves yet"
         }
-        let steps = md.spec.rollout?.canary?.steps.count ?? 0
+        let steps = md.spec.rollout?.plannedCanary?.steps.count ?? 0
         switch c.phase {
         case .aborted: return "aborted: stable \(c.stableVersion) takes every request"
         case .loading: return "canary \(c.canaryVersion) loading beside stable \(c.stableVersion)"

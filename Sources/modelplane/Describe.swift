@@ -74,14 +74,14 @@ struct Describe: AsyncParsableCommand {
         }
         text += "Rollout:      \(spec.rollout?.strategy?.rawValue ?? "") (progress deadline \(spec.rollout?.progressDeadlineSeconds ?? 0)s, "
         text += "\(spec.revisionHistoryLimit ?? 0) revisions kept)\n"
-        if let steps = spec.rollout?.canary?.steps, !steps.isEmpty {
+        if let steps = spec.rollout?.plannedCanary?.steps, !steps.isEmpty {
             let shown = steps.map { step in
                 step.setWeight.map { "\($0)%" } ?? step.pause.map { "pause" + ($0.duration.map { " \($0)" } ?? "") }
                     ?? RolloutStatusCommand.describe(step, in: md.defaulted())
             }
             text += "  Steps:      \(shown.joined(separator: ", "))\n"
         }
-        if let analysis = spec.rollout?.canary?.analysis {
+        if let analysis = spec.rollout?.plannedCanary?.analysis {
             let background =
                 analysis.background ?? true
                 ? "in the background every \(analysis.interval ?? ModelDeployment.CanaryAnalysis.defaultInterval)" : "in analysis steps only"
@@ -111,7 +111,7 @@ struct Describe: AsyncParsableCommand {
         if let backend = status?.backend { text += "  Backend:    \(backend)\n" }
         if let summary = status?.trafficSummary { text += "  Traffic:    \(summary)\n" }
         if let canary = status?.canary {
-            let steps = spec.rollout?.canary?.steps.count ?? 0
+            let steps = spec.rollout?.plannedCanary?.steps.count ?? 0
             text += "  Canary:     \(canary.canaryVersion) beside stable \(canary.stableVersion): \(canary.phase.rawValue), "
             text += "step \(min(Int(canary.step) + 1, steps)) of \(steps), weight \(canary.weight)%\n"
             if let message = canary.message { text += "              \(message)\n" }

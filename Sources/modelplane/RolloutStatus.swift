@@ -121,7 +121,7 @@ struct RolloutStatusCommand: AsyncParsableCommand {
 
     static func render(_ md: ModelDeployment) -> String {
         let status = md.status
-        let steps = md.spec.rollout?.canary?.steps ?? []
+        let steps = md.spec.rollout?.plannedCanary?.steps ?? []
         let strategy = md.spec.rollout?.strategy ?? ModelDeployment.Defaults.strategy
         var lines: [(String, String)] = [("Name:", md.metadata.name ?? ""), ("Namespace:", md.metadata.namespace ?? "")]
         let symbol: String
@@ -143,7 +143,7 @@ struct RolloutStatusCommand: AsyncParsableCommand {
         }
         if let traffic = status?.trafficSummary { lines.append(("Traffic:", traffic)) }
         var text = lines.map { $0.0.padding(toLength: 11, withPad: " ", startingAt: 0) + $0.1 + "\n" }.joined()
-        if strategy == .canary, !steps.isEmpty {
+        if !steps.isEmpty {
             text += "\nSteps:\n"
             let at = status?.canary.map { Int($0.step) } ?? (outcome(md) == .complete ? steps.count : 0)
             let aborted = status?.canary?.phase == .aborted
@@ -180,7 +180,7 @@ struct RolloutStatusCommand: AsyncParsableCommand {
         }
         if let analysis = step.analysis {
             let names = (analysis.metrics ?? []).map { name in
-                let metric = md.spec.rollout?.canary?.analysis?.metric(name)
+                let metric = md.spec.rollout?.plannedCanary?.analysis?.metric(name)
                 let count = analysis.count ?? metric?.count ?? 1
                 return "\(name) x\(count)"
             }

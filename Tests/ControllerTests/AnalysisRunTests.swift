@@ -263,6 +263,30 @@ import Testing
         #expect(world.pass() == .completed)
     }
 
+    @Test func blueGreenWithAnalysisSwitchesThenSwitchesBackWhenThePostPromotionAnalysisFails() throws {
+        var world = World(steps: [], analysis: nil)
+        world.md.spec.rollout = .init(
+            strategy: .blueGreen,
+            blueGreen: .init(
+                prePromotionAnalysis: .init(shadow: .init(minRequests: 10, minAgreement: 0.9)), postPromotionAnalysis: .init(metrics: ["errors"], count: 3),
+                analysis: .init(interval: "10s", metrics: [.init(name: "errors", router: .errorRate, max: 0.01)])))
+        #expect(world.md.validate() == [])
+        #expect(world.md.spec.rollout?.plannedCanary?.steps.count == 3)
+        // Before the switch: copies only; the gate passes; then every request to the new version.
+        world.pass()
+        #expect(world.c.weight == 0 && world.due == ["shadow-agreement"])
+        world.pass(["shadow-agreement": Self.value(1)])
+        #expect(world.c.weight == 100 && world.c.step == 2, "switched, the old version still loaded")
+        #expect(CanaryProgress.placement(world.md, canary: world.c) == Placement(serve: "2", stable: "1", weight: 100))
+        #expect(world.run("background") == nil, "BlueGreen measures only in its analyses")
+        // After it: the error rate fails within the window, and the old version takes everything back.
+        world.pass(["errors": .notYet("the first look")])
+        world.pass(["errors": Self.value(0.3)], after: 10)
+        #expect(world.c.phase == .aborted && world.c.weight == 0)
+        #expect(world.c.message?.hasPrefix("aborted by the analysis of step 3 at step 3 of 3: errors is 0.3") == true, "\(world.c.message ?? "")")
+        #expect(CanaryProgress.placement(world.md, canary: world.c) == Placement(serve: "1"))
+    }
+
     @Test func finishedRunsAreBounded() {
         var analysis: ModelDeployment.AnalysisStatus? = ModelDeployment.AnalysisStatus()
         for index in 0..<20 {

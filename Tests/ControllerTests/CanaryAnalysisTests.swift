@@ -278,4 +278,48 @@ import Testing
         let verify = try await CommandResult.run(Peers.modelplane, ["audit", "verify", "--file", audit])
         #expect(verify.status == 0, "\(verify.stderr)")
     }
+
+    /// BlueGreen with analysis on real Triton: the new version is tested on copies, takes every
+    /// request with the old one still loaded, and must pass its post-promotion analysis; one that
+    /// fails it is switched back, the old version never having left.
+    @Test func blueGreenSwitchesAfterItsGateAndBackWhenThePostPromotionAnalysisFails() async throws {
+        let world = try await TritonControllerTests.World(models: [Self.scorer])
+        let router = try await world.routerURL()
+        var md = world.deployment("scorer", model: "scorer", version: "1", strategy: .blueGreen)
+        md.spec.rollout?.blueGreen = .init(
+            prePromotionAnalysis: .init(shadow: .init(minRequests: 20, minAgreement: 0.9, compare: .init(mode: .argmax))),
+            postPromotionAnalysis: .init(metrics: ["errors"], count: 2),
+            analysis: .init(interval: "1s", metrics: [.init(name: "errors", router: .errorRate, minRequests: 3, max: 0.05)], inconclusiveLimit: 5))
+        _ = try await world.kube.create(md)
+        try await world.wait("scorer") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
+        try await world.waitForRouter(router)
+        let load = Load()
+        load.start(router)
+        defer { load.stop() }
+
+        try await world.change("scorer") { md in
+            var md = md
+            md.spec.model.version = "2"
+            return md
+        }
+        let good = try await world.modelplane("rollout", "status", "scorer", "--watch", "--timeout", "2m")
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        #expect(good.stdout.contains("✔ 1. shadow gate") && good.stdout.contains("✔ 2. setWeight 100%"), "\(good.stdout)")
+        md = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100" && $0.status?.canary == nil }
+        #expect(try await world.readyVersions("scorer") == ["2"], "the old version goes once the analysis passed")
+
+        // Version 3 fails every request. Without a gate (which would count its errors as
+        // disagreements), it switches, fails its post-promotion analysis and is switched back.
+        try await world.change("scorer") { md in
+            var md = md
+            md.spec.model.version = "3"
+            md.spec.rollout?.blueGreen?.prePromotionAnalysis = nil
+            return md
+        }
+        let failed = try await world.modelplane("rollout", "status", "scorer", "--watch", "--timeout", "2m")
+        #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
+        md = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100" && $0.status?.canary?.phase == .aborted }
+        #expect(md.status?.canary?.message?.contains("errors is 1, above its maximum 0.05") == true, "\(String(describing: md.status?.canary))")
+        #expect(try await world.readyVersions("scorer") == ["2"])
+    }
 }

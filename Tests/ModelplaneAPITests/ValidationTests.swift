@@ -179,6 +179,25 @@ import Testing
         #expect(!errors.contains { $0.description.contains("token") }, "a URL's credentials are never quoted back")
     }
 
+    @Test func blueGreenAnalysisRules() {
+        var md = Fixtures.triton()
+        md.spec.rollout = .init(
+            strategy: .blueGreen,
+            blueGreen: .init(
+                prePromotionAnalysis: .init(shadow: .init(minRequests: 10, minAgreement: 0.9)), postPromotionAnalysis: .init(metrics: ["errors"], count: 3),
+                analysis: .init(metrics: [.init(name: "errors", router: .errorRate, max: 0.01)])))
+        #expect(md.validate() == [])
+        var wrong = md
+        wrong.spec.rollout?.blueGreen?.postPromotionAnalysis = .init(metrics: ["latency"])
+        #expect(wrong.validate().map(\.description).first?.contains("names metrics of blueGreen.analysis.metrics") == true, "\(wrong.validate())")
+        wrong = md
+        wrong.spec.rollout?.blueGreen?.postPromotionAnalysis = .init(shadow: .init(minRequests: 1, minAgreement: 1))
+        #expect(wrong.validate().map(\.path.description) == ["spec.rollout.blueGreen.postPromotionAnalysis.shadow"])
+        wrong = md
+        wrong.spec.rollout?.strategy = .canary
+        #expect(wrong.validate().map(\.path.description) == ["spec.rollout.blueGreen"])
+    }
+
     @Test func aShadowGateNeedsTheRouterToMirror() {
         var md = Self.analysed(Fixtures.sagemaker())
         #expect(md.validate() == [], "metric analysis works for SageMaker")
