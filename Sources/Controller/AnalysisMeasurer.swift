@@ -103,7 +103,8 @@ public final class AnalysisMeasurer: Sendable {
         let earlier: Baseline? = baselines.withLock { all in
             let found = all[key]
             if let found, now.timeIntervalSince(found.at) < AnalysisRuns.seconds(due.interval) / 2 { return found }
-            all[key] = Baseline(at: now, figures: current)
+            // A router that did not answer this time keeps its last figures as its baseline.
+            all[key] = Baseline(at: now, figures: (found?.figures ?? [:]).merging(current) { $1 })
             return found
         }
         guard let earlier else { return .notYet("the first look at the router's figures: measured over the next interval") }
@@ -112,12 +113,16 @@ public final class AnalysisMeasurer: Sendable {
         }
         // Each router's difference (a figure that went down: that router restarted, and its
         // figures count from this look), added up.
-        var delta: RequestFigures?
-        for (router, now) in current {
-            guard let before = earlier.figures[router], before.since == now.since, let difference = now.since(before) else { continue }
-            delta = delta.map { $0.adding(difference) } ?? difference
+        // A router whose figures began after the last look (it started, or saw the revision's first
+        // request) counts them all; no figures anywhere is no request at all.
+        var delta = RequestFigures(namespace: namespace, name: name, revision: revision, version: due.canaryVersion, since: Timestamps.rfc3339(now))
+        for (router, figures) in current {
+            if let before = earlier.figures[router], before.since == figures.since {
+                if let difference = figures.since(before) { delta = delta.adding(difference) }
+            } else if let began = AnalysisRuns.date(figures.since), began >= earlier.at.addingTimeInterval(-1) {
+                delta = delta.adding(figures)
+            }
         }
-        guard let delta else { return .notYet("no router reported the revision at both looks: measured over the next interval") }
         let minimum = metric.minRequests ?? 1
         if which != .requestRate, delta.requests < minimum {
             return .reading(
@@ -149,7 +154,12 @@ public final class AnalysisMeasurer: Sendable {
         // One baseline for both gate metrics: the gate's.
         let gateKey = String(key[..<(key.lastIndex(of: "\u{0}") ?? key.endIndex)])
         let baseline = baselines.withLock { all in
-            if let found = all[gateKey] { return found.shadow }
+            if var found = all[gateKey] {
+                // (Looked at: kept however long the gate takes.)
+                found.at = now
+                all[gateKey] = found
+                return found.shadow
+            }
             all[gateKey] = Baseline(at: now, shadow: current ?? .init(version: due.canaryVersion, since: Timestamps.rfc3339(now)))
             return nil
         }
@@ -209,7 +219,9 @@ public final class AnalysisMeasurer: Sendable {
     private func forgetOld(now: Date) {
         baselines.withLock { all in
             guard all.count > 64 else { return }
-            all = all.filter { now.timeIntervalSince($0.value.at) < 3600 }
+            // (A baseline is looked at every interval, at most a year apart: one not looked at for
+            // two days belongs to a run that ended.)
+            all = all.filter { now.timeIntervalSince($0.value.at) < 2 * 86_400 }
         }
     }
 }

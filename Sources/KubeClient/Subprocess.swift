@@ -85,10 +85,11 @@ package enum Subprocess {
 
     /// Starts the child: standard input from `stdin` (or /dev/null), output to the given
     /// descriptors, in `directory` (nil: this process's), every other descriptor closed, default
-    /// signal dispositions, nothing blocked, a process group of its own. The caller reaps it.
+    /// signal dispositions, nothing blocked, and (`ownGroup`) a process group of its own. The
+    /// caller reaps it.
     package static func spawn(
         _ executable: String, _ arguments: [String], _ environment: [String: String], directory: String?, stdin: Int32?, stdout: Int32,
-        stderr: Int32
+        stderr: Int32, ownGroup: Bool = true
     ) throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -113,7 +114,7 @@ package enum Subprocess {
         sigemptyset(&none)
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (ownGroup ? POSIX_SPAWN_SETPGROUP : 0)))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]

@@ -298,10 +298,12 @@ extension ModelDeployment.Rollout {
         case .immediate: return nil
         case .blueGreen:
             guard let blueGreen, blueGreen.prePromotionAnalysis != nil || blueGreen.postPromotionAnalysis != nil else { return nil }
-            var steps: [ModelDeployment.CanaryStep] = []
-            if let pre = blueGreen.prePromotionAnalysis { steps.append(.init(analysis: pre)) }
-            steps.append(.weight(100))
-            if let post = blueGreen.postPromotionAnalysis { steps.append(.init(analysis: post)) }
+            // Always three steps (a missing analysis is a step that does nothing), so a spec edited
+            // mid-rollout leaves the step the canary is at where it was.
+            let steps: [ModelDeployment.CanaryStep] = [
+                blueGreen.prePromotionAnalysis.map { .init(analysis: $0) } ?? .weight(0), .weight(100),
+                blueGreen.postPromotionAnalysis.map { .init(analysis: $0) } ?? .weight(100),
+            ]
             var analysis = blueGreen.analysis
             if analysis != nil, analysis?.background == nil { analysis?.background = false }
             return .init(steps: steps, analysis: analysis)

@@ -196,6 +196,9 @@ extension ModelDeployment {
                         "!has(self.postPromotionAnalysis) || !has(self.postPromotionAnalysis.metrics) || self.postPromotionAnalysis.metrics.all(n, has(self.analysis) && self.analysis.metrics.exists(m, m.name == n))",
                     message: "postPromotionAnalysis names metrics of blueGreen.analysis.metrics", fieldPath: ".postPromotionAnalysis"),
                 .init(
+                    rule: "has(self.prePromotionAnalysis) || has(self.postPromotionAnalysis)",
+                    message: "name a prePromotionAnalysis or a postPromotionAnalysis", fieldPath: nil),
+                .init(
                     rule: "!has(self.postPromotionAnalysis) || !has(self.postPromotionAnalysis.shadow)",
                     message: "a shadow gate comes before the switch: use prePromotionAnalysis", fieldPath: ".postPromotionAnalysis"),
             ]))

@@ -171,6 +171,9 @@ extension ModelDeployment.Spec {
                 }
             }
             blueGreen.analysis?.validate(at: blueGreenPath.appending("analysis"), into: &errors)
+            if blueGreen.prePromotionAnalysis == nil, blueGreen.postPromotionAnalysis == nil {
+                errors.append(FieldError(.required, blueGreenPath, "name a prePromotionAnalysis or a postPromotionAnalysis"))
+            }
         }
         if let shadow {
             let shadowPath = path.appending("shadow")

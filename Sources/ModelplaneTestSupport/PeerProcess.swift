@@ -71,7 +71,13 @@ public struct PeerError: Error, CustomStringConvertible {
 /// not to have exited, so a reused pid is never signalled.
 final class SpawnedChild: Sendable {
     let pid: pid_t
-    private let state = Mutex<(exited: Bool, status: Int32?)>((false, nil))
+    private struct State {
+        var exited = false
+        var status: Int32?
+        var waiters: [CheckedContinuation<Int32, Never>] = []
+    }
+
+    private let state = Mutex(State())
     private let done = DispatchSemaphore(value: 0)
 
     init(pid: pid_t) {
@@ -90,13 +96,21 @@ final class SpawnedChild: Sendable {
         state.withLock { $0.exited = true }
         var raw: Int32 = 0
         var code: Int32 = -1
-        while waitpid(pid, &raw, 0) == -1 {
+        while true {
+            if waitpid(pid, &raw, 0) != -1 {
+                let signal = raw & 0x7f
+                code = signal == 0 ? (raw >> 8) & 0xff : signal
+                break
+            }
             if errno != EINTR { break }
         }
-        let signal = raw & 0x7f
-        code = signal == 0 ? (raw >> 8) & 0xff : signal
-        state.withLock { $0.status = code }
+        let waiters = state.withLock { state in
+            state.status = code
+            defer { state.waiters = [] }
+            return state.waiters
+        }
         done.signal()
+        for waiter in waiters { waiter.resume(returning: code) }
     }
 
     func kill(_ number: Int32) {
@@ -113,14 +127,15 @@ final class SpawnedChild: Sendable {
         return status
     }
 
-    /// Suspends (off the cooperative pool) until it has exited.
+    /// Suspends until it has exited (resumed by the thread that reaps it: no thread waits).
     func exited() async -> Int32 {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                self.done.wait()
-                self.done.signal()
-                continuation.resume(returning: self.status ?? -1)
+            let status: Int32? = state.withLock { state in
+                if let status = state.status { return status }
+                state.waiters.append(continuation)
+                return nil
             }
+            if let status { continuation.resume(returning: status) }
         }
     }
 
@@ -207,13 +222,22 @@ public final class PeerProcess: Sendable {
         var env = SpawnedChild.environment(environment)
         env["PYTHONUNBUFFERED"] = "1"
         let input = try cloexecPipe()
-        let stdout = try cloexecPipe()
+        let stdout: (read: Int32, write: Int32)
+        do {
+            stdout = try cloexecPipe()
+        } catch {
+            close(input.read)
+            close(input.write)
+            throw error
+        }
         // stderr goes to a file: read only when something fails, and a full pipe can never block the peer.
         let stderrPath = NSTemporaryDirectory() + "modelplane-peer-\(UUID().uuidString).log"
         let errorFile = open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         let pid: pid_t
         do {
-            pid = try Subprocess.spawn(executable, arguments, env, directory: nil, stdin: input.read, stdout: stdout.write, stderr: errorFile)
+            // In the test runner's process group: a run killed whole takes its peers along.
+            pid = try Subprocess.spawn(
+                executable, arguments, env, directory: nil, stdin: input.read, stdout: stdout.write, stderr: errorFile, ownGroup: false)
         } catch {
             for fd in [input.read, input.write, stdout.read, stdout.write, errorFile] { close(fd) }
             throw error
@@ -392,7 +416,7 @@ public struct CommandResult: Sendable {
         defer { for fd in [input, output, errors] where fd >= 0 { close(fd) } }
         guard input >= 0, output >= 0, errors >= 0 else { throw PeerError("cannot make the files of a command in \(scratch)") }
         let env = environment.isEmpty ? ProcessInfo.processInfo.environment : SpawnedChild.environment(environment)
-        let pid = try Subprocess.spawn(executable, arguments, env, directory: directory, stdin: input, stdout: output, stderr: errors)
+        let pid = try Subprocess.spawn(executable, arguments, env, directory: directory, stdin: input, stdout: output, stderr: errors, ownGroup: false)
         let status = await SpawnedChild(pid: pid).exited()
         return CommandResult(
             status: status,

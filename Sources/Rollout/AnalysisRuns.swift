@@ -170,10 +170,17 @@ public enum AnalysisRuns {
         // A metric the spec no longer defines (renamed or removed mid-run) ends as Terminated and
         // takes no part; a run left with none ends as Terminated too (a step then begins anew).
         let order = definitions(md, run: run.name, step: run.step).map(\.metric.name)
-        for index in run.metrics.indices where run.metrics[index].phase == .running && !order.contains(run.metrics[index].name) {
-            run.metrics[index].phase = .terminated
-            run.metrics[index].nextAt = nil
-            run.metrics[index].message = "no longer in the spec"
+        for index in run.metrics.indices {
+            let defined = order.contains(run.metrics[index].name)
+            if run.metrics[index].phase == .running, !defined {
+                run.metrics[index].phase = .terminated
+                run.metrics[index].nextAt = nil
+                run.metrics[index].message = "no longer in the spec"
+            } else if run.metrics[index].phase == .terminated, defined {
+                // Back in the spec: measured again.
+                run.metrics[index].phase = .running
+                run.metrics[index].nextAt = Timestamps.rfc3339Micro(now)
+            }
         }
         let metrics = run.metrics.filter { order.contains($0.name) }.sorted {
             (order.firstIndex(of: $0.name) ?? .max) < (order.firstIndex(of: $1.name) ?? .max)

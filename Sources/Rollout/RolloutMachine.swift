@@ -10,11 +10,18 @@ public struct RolloutLimits: Sendable, Hashable {
     public var progressingRetry: Duration
     /// A deployment that conflicts with another looks again after this.
     public var conflictRetry: Duration
+    /// When a canary completes or is aborted, the version that stops taking requests is unloaded
+    /// only this long after the routing table without it is written: the routers follow the
+    /// table first, and the requests they sent it finish.
+    public var drainGrace: Duration
 
-    public init(maxStepsPerPass: Int = 8, progressingRetry: Duration = .seconds(1), conflictRetry: Duration = .seconds(60)) {
+    public init(
+        maxStepsPerPass: Int = 8, progressingRetry: Duration = .seconds(1), conflictRetry: Duration = .seconds(60), drainGrace: Duration = .seconds(2)
+    ) {
         self.maxStepsPerPass = maxStepsPerPass
         self.progressingRetry = progressingRetry
         self.conflictRetry = conflictRetry
+        self.drainGrace = drainGrace
     }
 
     public static let standard = RolloutLimits()
@@ -162,6 +169,10 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         }
         switch B.plan(input) {
         case .act(let action):
+            if let c = canary, c.phase == .aborted, routed.contains(c.canaryVersion) {
+                // Aborted: the routers stop sending it requests before it is unloaded.
+                return .finish(aborted(c, requeue: limits.drainGrace))
+            }
             actions.append(action)
             return .execute(action)
         case .converged(let message):
@@ -172,8 +183,10 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
                 &c, deployment, analysis: &analysis, pausedByPerson: paused, now: now, notes: &notes, audits: &audits)
             canary = c
             if c.phase == .aborted {
-                // A failed analysis aborted it: the stable version alone, from this pass on.
+                // A failed analysis aborted it: the stable version alone, from this pass on (the
+                // routing table first, the canary unloaded once the routers follow it).
                 placement = CanaryProgress.placement(deployment, canary: c)
+                if routed.contains(c.canaryVersion) { return .finish(aborted(c, requeue: limits.drainGrace)) }
                 return plan()
             }
             let moved = CanaryProgress.placement(deployment, canary: c)
@@ -189,12 +202,20 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
                 .normal(
                     .promoted, action: "Rollout", "canary \(c.canaryVersion) completed its steps: it takes every request, stable \(c.stableVersion) unloads"))
             canary = nil
-            AnalysisRuns.end(&analysis, .successful, "the canary completed its steps", now: now) { $0.canaryVersion == c.canaryVersion }
+            AnalysisRuns.end(&analysis, .successful, "the canary completed its steps", now: now) { $0.canaryVersion == c.canaryVersion && $0.step == nil }
             placement = CanaryProgress.placement(deployment, canary: nil)
             // The canary serves from here on, even if unloading the stable version fails this pass
             // (a status left saying the stable version serves would start the canary over).
             status.servingVersion = c.canaryVersion
             status.currentRevision = c.canaryRevision ?? status.currentRevision
+            if routed.contains(c.stableVersion) {
+                // The routing table without the stable version first; it unloads once the routers
+                // follow (the requests they sent it finish meanwhile).
+                return .finish(
+                    waiting(
+                        "canary \(c.canaryVersion) takes every request; stable \(c.stableVersion) unloads once the routers follow", after: limits.drainGrace,
+                        checkDeadline: false))
+            }
             return plan()
         case .waiting(let progress): return .finish(waiting(progress, after: pollInterval))
         case .rollingBack(let message): return .finish(rollingBack(message))
@@ -243,9 +264,13 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         }
     }
 
-    /// The canary was aborted and the stable version alone is loaded: Ready, Degraded saying so,
-    /// until the spec changes or `modelplane retry`.
-    mutating func aborted(_ c: ModelDeployment.CanaryStatus) -> RolloutDecision {
+    /// Versions the routing table, as the pass found it, sends requests to.
+    var routed: Set<String> { Set((original?.traffic ?? []).filter { $0.role != .shadow && $0.weight > 0 }.map(\.version)) }
+
+    /// The canary was aborted and the stable version alone is loaded (or takes every request, the
+    /// canary unloading after `requeue`): Ready, Degraded saying so, until the spec changes or
+    /// `modelplane retry`.
+    mutating func aborted(_ c: ModelDeployment.CanaryStatus, requeue: Duration? = nil) -> RolloutDecision {
         let message = c.message ?? "canary \(c.canaryVersion) aborted: stable \(c.stableVersion) takes every request"
         ending = .aborted(message)
         status.servingVersion = serving
@@ -255,7 +280,7 @@ public struct RolloutMachine<B: ServingBackend>: Sendable {
         set(
             ready: (.true, .servingPrevious, "version \(c.stableVersion) serves; canary \(c.canaryVersion) was aborted"),
             progressing: (.false, .canaryAborted, message), degraded: (.true, .canaryAborted, message))
-        return decide(.converged)
+        return decide(requeue.map { .requeueAfter($0) } ?? .converged)
     }
 
     mutating func converged(_ message: String) -> RolloutDecision {

@@ -22,6 +22,8 @@ import Testing
             var failures = 0
             var firstFailure: ContinuousClock.Instant?
             var lastFailure: ContinuousClock.Instant?
+            /// What the last failure said (status and body, or the client's error).
+            var lastFailureText = ""
         }
 
         let tally = Mutex(Tally())
@@ -35,10 +37,15 @@ import Testing
                 $0 = Task {
                     let body = Data(#"{"inputs":[{"name":"INPUT0","shape":[1],"datatype":"FP32","data":[1.0]}]}"#.utf8)
                     while !Task.isCancelled {
-                        let answer = try? await http.execute(
-                            HTTPRequest(
-                                method: "POST", url: router + "/v2/models/scorer/infer", headers: ["Content-Type": "application/json"], body: body,
-                                timeout: .seconds(10)))
+                        let result: Result<HTTPResponse, any Error>
+                        do {
+                            result = .success(
+                                try await http.execute(
+                                    HTTPRequest(
+                                        method: "POST", url: router + "/v2/models/scorer/infer", headers: ["Content-Type": "application/json"], body: body,
+                                        timeout: .seconds(10))))
+                        } catch { result = .failure(error) }
+                        let answer = try? result.get()
                         let now = ContinuousClock.now
                         self.tally.withLock { tally in
                             if let answer, answer.status == 200 {
@@ -47,6 +54,11 @@ import Testing
                                 tally.failures += 1
                                 tally.firstFailure = tally.firstFailure ?? now
                                 tally.lastFailure = now
+                                switch result {
+                                case .success(let response):
+                                    tally.lastFailureText = "\(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))"
+                                case .failure(let error): tally.lastFailureText = "\(error)"
+                                }
                             }
                         }
                         try? await Task.sleep(for: .milliseconds(15))
@@ -119,8 +131,10 @@ import Testing
         try await Task.sleep(for: .seconds(1))
         load.reset()
         try await Task.sleep(for: .seconds(1))
-        #expect(load.tally.withLock { $0.failures } == 0, "after the abort, the stable version answers every request")
-        #expect(try await world.readyVersions("scorer") == ["2"], "the canary is unloaded")
+        #expect(
+            load.tally.withLock { $0.failures } == 0, "after the abort, the stable version answers every request: \(load.tally.withLock { $0.lastFailureText })"
+        )
+        #expect(try await world.settledVersions("scorer", ["2"]) == ["2"], "the canary is unloaded")
         let events = try await world.kube.listAll(Event.self, namespace: "default").items.filter { $0.regarding.name == "scorer" }
         #expect(events.contains { $0.reason == "AnalysisFailed" && $0.type == .warning }, "\(events.map(\.reason))")
         let audit = try String(contentsOfFile: world.directory + "/audit.log", encoding: .utf8)
@@ -306,7 +320,7 @@ import Testing
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
         #expect(good.stdout.contains("✔ 1. shadow gate") && good.stdout.contains("✔ 2. setWeight 100%"), "\(good.stdout)")
         md = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100" && $0.status?.canary == nil }
-        #expect(try await world.readyVersions("scorer") == ["2"], "the old version goes once the analysis passed")
+        #expect(try await world.settledVersions("scorer", ["2"]) == ["2"], "the old version goes once the analysis passed")
 
         // Version 3 fails every request. Without a gate (which would count its errors as
         // disagreements), it switches, fails its post-promotion analysis and is switched back.
@@ -320,6 +334,6 @@ import Testing
         #expect(failed.status == 1, "\(failed.stdout)\(failed.stderr)")
         md = try await world.wait("scorer") { $0.status?.trafficSummary == "2:100" && $0.status?.canary?.phase == .aborted }
         #expect(md.status?.canary?.message?.contains("errors is 1, above its maximum 0.05") == true, "\(String(describing: md.status?.canary))")
-        #expect(try await world.readyVersions("scorer") == ["2"])
+        #expect(try await world.settledVersions("scorer", ["2"]) == ["2"])
     }
 }

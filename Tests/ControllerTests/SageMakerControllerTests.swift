@@ -55,7 +55,7 @@ import TritonBackend
             }
         }
 
-        func start() throws {
+        func start(analysis: AnalysisMeasurer? = nil) throws {
             let sagemaker = sagemaker
             let http = http
             let backends = BackendRegistry([
@@ -65,7 +65,7 @@ import TritonBackend
             let cache = ObjectCache<ModelDeployment>.modelDeployments(backends: backends)
             let reconciler = DeploymentReconciler(
                 client: kube, cache: cache, backends: backends,
-                audit: audit, events: EventRecorder(client: kube, instance: "test"))
+                audit: audit, events: EventRecorder(client: kube, instance: "test"), analysis: analysis)
             let controller = Controller(client: kube, cache: cache, reconciler: reconciler, workers: 2, resyncPeriod: .seconds(3600))
             self.controller = controller
             controllerTask = Task { await controller.run() }
@@ -686,6 +686,56 @@ import TritonBackend
         #expect(aborted.status?.servingVersion == "v2" && aborted.status?.conditions?[type: "Degraded"]?.reason == "CanaryAborted")
         #expect(world.sagemaker.requests(.updateEndpoint).last?["EndpointConfigName"] == .string(v2))
         #expect(try await Self.weights(world).keys.sorted() == ["primary"])
+    }
+
+    /// Analysis on a SageMaker canary: a signed webhook (a real HTTP server that checks the
+    /// signature) says the canary is bad, and the controller moves SageMaker's variant weights back
+    /// to the stable version and the endpoint back to its own config, as an abort by hand does.
+    @Test func aFailingAnalysisMovesSageMakersWeightsBack() async throws {
+        let world = try await World()
+        let peer = try await PeerProcess.httpPeer()
+        defer { peer.stop() }
+        let secrets = world.directory + "/secrets"
+        try FileManager.default.createDirectory(atPath: secrets + "/hooks", withIntermediateDirectories: true)
+        try "s3cret\n".write(toFile: secrets + "/hooks/hmac", atomically: true, encoding: .utf8)
+        try world.start(analysis: AnalysisMeasurer(http: world.http, secretsDirectory: secrets))
+        var spec = World.spec(version: "v1", strategy: .canary)
+        spec.rollout?.canary = .init(
+            steps: [.weight(20), .pause()],
+            analysis: .init(
+                interval: "1s",
+                metrics: [
+                    .init(name: "check", webhook: .init(url: peer.baseURL + "/webhook/s3cret/0.5", secretRef: .init(name: "hooks", key: "hmac")), max: 0.1)
+                ]))
+        try await world.serve("churn", spec)
+        let v1 = try #require(try await world.wait("churn") { $0.status?.phase == .ready }.status?.sagemaker?.resources.first?.name)
+        try await world.change("churn") {
+            $0.spec.model.version = "v2"
+            $0.spec.model.uri = "s3://models/churn/v2/model.tar.gz"
+        }
+        let fake = try #require(world.fake)
+        try await world.until("the endpoint moves to the split config") { world.calls.contains("UpdateEndpoint") }
+        fake.advance(by: .seconds(300))
+        try await world.until("the first weight is asked for") { world.calls.contains("UpdateEndpointWeightsAndCapacities") }
+        fake.advance(by: .seconds(300))
+        // The webhook answers 0.5 against a maximum of 0.1: the canary is aborted, and SageMaker
+        // gives the stable version every request, then the endpoint its own config.
+        try await world.until("the stable version takes everything") {
+            world.sagemaker.requests(.updateEndpointWeightsAndCapacities).last?["DesiredWeightsAndCapacities"]?.arrayValue?.map { $0["DesiredWeight"] } == [
+                .double(100), .double(0),
+            ]
+        }
+        fake.advance(by: .seconds(300))
+        try await world.until("the endpoint goes back to v1's config") { world.calls.filter { $0 == "UpdateEndpoint" }.count == 2 }
+        fake.advance(by: .seconds(300))
+        let aborted = try await world.wait("churn") { $0.status?.canary?.phase == .aborted && $0.status?.sagemaker?.splitConfigs == nil }
+        #expect(aborted.status?.servingVersion == "v1" && aborted.status?.conditions?[type: "Degraded"]?.reason == "CanaryAborted")
+        #expect(aborted.status?.canary?.message?.contains("check is 0.5, above its maximum 0.1") == true, "\(String(describing: aborted.status?.canary))")
+        #expect(world.sagemaker.requests(.updateEndpoint).last?["EndpointConfigName"] == .string(v1))
+        #expect(world.audit.records.contains { $0.entry.action == "abort" && $0.entry.detail?["cause"] == "analysis" })
+        // The hook was told what it measured, and signed (the peer refuses a bad signature).
+        let last = try JSONValue(parsing: try await world.http.execute(HTTPRequest(url: peer.baseURL + "/webhook-last")).body)
+        #expect(last["deployment"] == "churn" && last["version"] == "v2" && last["metric"] == "check", "\(last)")
     }
 
     /// A shadow on SageMaker: the shadow version's own Model (from `shadow.uri`), a config with the

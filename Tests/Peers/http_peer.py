@@ -13,6 +13,7 @@ Prints "READY <port>" when listening on 127.0.0.1. Endpoints:
   /webhook/ANSWER?secret=S   an analysis webhook: 401 unless X-Modelplane-Signature is
                         sha256=HMAC-SHA256(S, X-Modelplane-Timestamp + "." + body), else ANSWER as the
                         body (a number, or "ok"); the last payload is kept at /webhook-last
+  /webhook/S/ANSWER     the same with the secret in the path (a spec's webhook URL has no query)
   /aws/KEY/N/CODE/      an AWS JSON 1.1 service: the first N requests for KEY fail with error CODE
                         (HTTP 400, or 503 for ServiceUnavailable), later ones answer {"ok": true}
 Options: --cert/--key serve TLS; --client-ca also requires a client certificate signed by it;
@@ -145,7 +146,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, {"ok": True, "attempts": seen})
         elif url.path.startswith("/webhook/"):
             global last_webhook
-            expected = "sha256=" + hmac.new(query.get("secret", "").encode(), self.headers.get("X-Modelplane-Timestamp", "").encode() + b"." + body, hashlib.sha256).hexdigest()
+            parts = url.path.split("/")[2:]
+            secret = parts[0] if len(parts) == 2 else query.get("secret", "")
+            expected = "sha256=" + hmac.new(secret.encode(), self.headers.get("X-Modelplane-Timestamp", "").encode() + b"." + body, hashlib.sha256).hexdigest()
             if not hmac.compare_digest(expected, self.headers.get("X-Modelplane-Signature", "")):
                 return self._send(401, {"error": "bad signature"})
             last_webhook = json.loads(body or b"null")
