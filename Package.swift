@@ -133,6 +133,8 @@ let package = Package(
         .target(name: "Triton", dependencies: ["HTTPClient", "ModelplaneAPI"], swiftSettings: strict),
         // The rollout, pure: the ServingBackend seam, the rollout state machine, revisions, conditions.
         .target(name: "Rollout", dependencies: ["ModelplaneAPI"], swiftSettings: strict),
+        // Drift and performance monitoring (issue 27), pure: the statistics, held to scipy.
+        .target(name: "Monitoring", swiftSettings: strict),
         // Triton and SageMaker behind the seam, each in its own target.
         .target(name: "TritonBackend", dependencies: ["Controller", "Rollout", "Triton", "ModelplaneAPI"], swiftSettings: strict),
         .target(name: "SageMakerBackend", dependencies: ["Rollout", "AWS", "ModelplaneAPI"], swiftSettings: strict),
@@ -184,6 +186,7 @@ let package = Package(
         .testTarget(name: "GitSyncTests", dependencies: ["GitSync", "KubeClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "TritonTests", dependencies: ["Triton", "HTTPClient", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(name: "ResourceStoreTests", dependencies: ["ResourceStore", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "ModelplaneAPI", "ModelplaneTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTPClientTests",
             dependencies: ["HTTPClient", "ModelplaneTestSupport"],

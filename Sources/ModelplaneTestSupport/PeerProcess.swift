@@ -34,6 +34,9 @@ public enum Peers {
     /// Kubernetes client's).
     public static var schemathesisPython: String { get throws { try venvPython(".peers/schemathesis") } }
 
+    /// scipy and numpy (a venv of their own): the oracle of the drift statistics.
+    public static var statsPython: String { get throws { try venvPython(".peers/stats") } }
+
     /// The pinned kubectl scripts/setup-peers installs (1.33), never whichever is on PATH.
     public static var kubectl: String { get throws { try tool("kubectl") } }
 

@@ -1,0 +1,105 @@
+import Foundation
+import ModelplaneAPI
+import ModelplaneTestSupport
+import Monitoring
+import Testing
+
+/// Drift statistics held to scipy: the oracle (`Tests/Peers/drift_oracle.py`, scipy and numpy in
+/// a venv of their own) computes each statistic on seeded data at test time (normal and shifted
+/// samples, ties, one- and two-value samples, a constant reference, disjoint supports, unseen and
+/// vanished categories), and the Swift implementation must agree within 1e-9 relative.
+@Suite struct DriftStatisticsTests {
+    static func oracle() async throws -> JSONValue {
+        let python = try Peers.statsPython
+        let result = try await CommandResult.run(python, [Peers.script("drift_oracle.py")])
+        guard result.status == 0 else { throw PeerError("drift_oracle.py: \(result.stderr)") }
+        return try JSONValue(parsing: Data(result.stdout.utf8))
+    }
+
+    static func numbers(_ value: JSONValue?) -> [Double] {
+        (value?.arrayValue ?? []).compactMap { value in
+            switch value {
+            case .double(let d): d
+            case .int(let i): Double(i)
+            default: nil
+            }
+        }
+    }
+
+    static func number(_ value: JSONValue?) -> Double? { numbers(.array([value ?? .null])).first }
+
+    /// Within 1e-9 of `expected`, relatively however small it is (a p-value of 1e-170 too);
+    /// within 1e-12 of an expected 0.
+    static func close(_ actual: Double, _ expected: Double) -> Bool {
+        if expected.isInfinite || actual.isInfinite { return actual == expected }
+        if expected == 0 { return abs(actual) <= 1e-12 }
+        return abs(actual - expected) <= 1e-9 * abs(expected)
+    }
+
+    @Test func numericStatisticsAgreeWithScipy() async throws {
+        let oracle = try await Self.oracle()
+        let cases = try #require(oracle["numeric"]?.arrayValue)
+        #expect(cases.count >= 8)
+        for item in cases {
+            let name = item["name"]?.stringValue ?? "?"
+            let reference = Self.numbers(item["reference"])
+            let current = Self.numbers(item["current"])
+            let checks: [(String, Double)] = [
+                ("ks", DriftStatistics.ksStatistic(reference, current)),
+                ("wasserstein", DriftStatistics.wasserstein(reference, current)),
+                ("normedWasserstein", DriftStatistics.normedWasserstein(reference: reference, current: current)),
+                ("psi", DriftStatistics.psi(reference: reference, current: current)),
+            ]
+            for (statistic, actual) in checks {
+                let expected = try #require(Self.number(item[statistic]), "\(name): \(statistic)")
+                #expect(Self.close(actual, expected), "\(name): \(statistic) is \(actual), scipy says \(expected)")
+            }
+        }
+    }
+
+    @Test func categoricalStatisticsAgreeWithScipy() async throws {
+        let oracle = try await Self.oracle()
+        let cases = try #require(oracle["categorical"]?.arrayValue)
+        #expect(cases.count >= 6)
+        for item in cases {
+            let name = item["name"]?.stringValue ?? "?"
+            let reference = Self.numbers(item["reference"])
+            let current = Self.numbers(item["current"])
+            let chi2 = DriftStatistics.chi2Contingency([reference, current])
+            var checks: [(String, Double)] = [
+                ("chi2", chi2.statistic), ("chi2P", chi2.p), ("chi2Dof", Double(chi2.dof)),
+                ("jensenShannon", DriftStatistics.jensenShannon(reference, current)),
+                ("jensenShannon2", DriftStatistics.jensenShannon(reference, current, base: 2)),
+                ("entropy", DriftStatistics.entropy(reference)), ("entropy2", DriftStatistics.entropy(reference, base: 2)),
+                ("hellinger", DriftStatistics.hellinger(reference, current)), ("linf", DriftStatistics.lInfinity(reference, current)),
+            ]
+            if item["chisquare"] != .null, item["chisquare"] != nil {
+                let total = current.reduce(0, +)
+                let expected = DriftStatistics.shares(reference).map { $0 * total }
+                let gof = DriftStatistics.chisquare(observed: current, expected: expected)
+                checks += [("chisquare", gof.statistic), ("chisquareP", gof.p), ("klDivergence", DriftStatistics.entropy(current, reference))]
+            }
+            for (statistic, actual) in checks {
+                let expected = try #require(Self.number(item[statistic]), "\(name): \(statistic)")
+                #expect(Self.close(actual, expected), "\(name): \(statistic) is \(actual), scipy says \(expected)")
+            }
+        }
+    }
+
+    @Test func chiSquareTailsAgreeWithScipyFarOut() async throws {
+        let oracle = try await Self.oracle()
+        for item in try #require(oracle["chi2sf"]?.arrayValue) {
+            let x = try #require(Self.number(item["x"]))
+            let dof = Int(try #require(Self.number(item["dof"])))
+            let expected = try #require(Self.number(item["sf"]))
+            let actual = DriftStatistics.chi2Survival(x, dof: dof)
+            #expect(Self.close(actual, expected), "chi2.sf(\(x), \(dof)) is \(actual), scipy says \(expected)")
+        }
+    }
+
+    @Test func missingValuesAreSplitOffAndCounted() {
+        let (values, missing) = DriftStatistics.finite([1, .nan, 2, .infinity, 3])
+        #expect(values == [1, 2, 3] && missing == 2)
+        #expect(DriftStatistics.ksStatistic([], [1]).isNaN, "no reference: no statistic, not 0")
+    }
+}
