@@ -33,6 +33,90 @@ public enum DriftStatistics {
         return d
     }
 
+    /// The two-sample Kolmogorov–Smirnov test, two-sided: D and its p-value, exact (the
+    /// probability that two samples of these sizes from one distribution differ by D or more)
+    /// while each sample has at most 10,000 values, as `scipy.stats.ks_2samp`'s default does.
+    /// Beyond that the p-value is Kolmogorov's limiting distribution at √(nm/(n+m))·D, where scipy
+    /// uses an exact one-sample distribution instead (the two agree to about 1e-3 there).
+    public static func ksTest(_ a: [Double], _ b: [Double]) -> (statistic: Double, p: Double) {
+        let d = ksStatistic(a, b)
+        guard !d.isNaN else { return (.nan, .nan) }
+        let (n1, n2) = (a.count, b.count)
+        if max(n1, n2) <= 10_000 {
+            let g = greatestCommonDivisor(n1, n2)
+            let lcm = (n1 / g) * n2
+            // D is a multiple of 1/lcm: the lattice step the path counts work in.
+            let h = Int((d * Double(lcm)).rounded(.toNearestOrEven))
+            if h == 0 { return (0, 1) }
+            let p = n1 == n2 ? outsideSquare(n: n1, h: h) : outsideBand(m: n1, n: n2, g: g, h: h)
+            return (Double(h) / Double(lcm), min(1, max(0, p)))
+        }
+        let en = Double(n1) * Double(n2) / Double(n1 + n2)
+        return (d, min(1, max(0, kolmogorovSurvival(en.squareRoot() * d))))
+    }
+
+    static func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int { b == 0 ? a : greatestCommonDivisor(b, a % b) }
+
+    /// P(D ≥ h/n) for two samples of n each: 2·Σ_k (−1)^(k+1)·C(2n, n−kh)/C(2n, n), each ratio a
+    /// product of h factors, summed from the innermost term outward (no cancellation).
+    static func outsideSquare(n: Int, h: Int) -> Double {
+        var total = 0.0
+        var k = n / h
+        while k >= 0 {
+            var ratio = 1.0
+            for j in 0..<h { ratio = Double(n - k * h - j) * ratio / Double(n + k * h + j + 1) }
+            total = ratio * (1 - total)
+            k -= 1
+        }
+        return 2 * total
+    }
+
+    /// P(D ≥ h/lcm) for samples of m and n: the share of monotone lattice paths from (0, 0) to
+    /// (m, n) that leave the band |x/m − y/n| < h/lcm (Hodges' inside method), computed as that
+    /// share directly, column by column over the band's window, so every value stays in [0, 1]
+    /// (Viehmann's recursion, arXiv:2102.08037).
+    static func outsideBand(m larger: Int, n smaller: Int, g: Int, h: Int) -> Double {
+        let (m, n) = larger >= smaller ? (larger, smaller) : (smaller, larger)
+        let mg = m / g
+        let ng = n / g
+        var low = 0
+        var high = min(Int((Double(h) / Double(mg)).rounded(.up)), n + 1)
+        var width = high - low
+        var column = Array(repeating: 1.0, count: min(2 * high + 2, n + 1))
+        for j in low..<high { column[j] = 0 }
+        for i in 1...m {
+            let lastLow = low
+            let lastWidth = width
+            low = min(max(Int((Double(ng * i - h) / Double(mg)).rounded(.down)) + 1, 0), n)
+            high = min(Int((Double(ng * i + h) / Double(mg)).rounded(.up)), n + 1)
+            if high <= low { return 1 }
+            var value = low == 0 ? 0.0 : 1.0
+            for offset in 0..<(high - low) {
+                let j = offset + low
+                value = (column[offset + low - lastLow] * Double(i) + value * Double(j)) / Double(i + j)
+                column[offset] = value
+            }
+            width = high - low
+            if lastWidth > width {
+                for index in width..<min(lastWidth, column.count) { column[index] = 1 }
+            }
+        }
+        return column[high - low - 1]
+    }
+
+    /// Kolmogorov's limiting distribution, P(K > x) = 2·Σ (−1)^(k−1)·e^(−2k²x²).
+    static func kolmogorovSurvival(_ x: Double) -> Double {
+        if x <= 0 { return 1 }
+        if x < 0.2 { return 1 }
+        var total = 0.0
+        for k in 1...100 {
+            let term = exp(-2 * Double(k * k) * x * x)
+            total += (k % 2 == 1 ? 1 : -1) * term
+            if term < 1e-17 { break }
+        }
+        return 2 * total
+    }
+
     /// The first Wasserstein distance between the two samples' distributions:
     /// ∫ |F_u − F_v| dx (`scipy.stats.wasserstein_distance(u, v)`).
     public static func wasserstein(_ u: [Double], _ v: [Double]) -> Double {
@@ -167,6 +251,61 @@ public enum DriftStatistics {
     /// Monitor's categorical check).
     public static func lInfinity(_ p: [Double], _ q: [Double]) -> Double {
         zip(shares(p), shares(q)).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    // MARK: - Many features at once
+
+    /// Adjusted p-values for testing many features at once: Bonferroni's (each times the number of
+    /// tests, at most 1) or Benjamini–Hochberg's false-discovery-rate step-up
+    /// (`scipy.stats.false_discovery_control(ps, method='bh')`). A feature drifts when its adjusted
+    /// p-value is below the threshold.
+    public enum Correction: String, Sendable, Hashable, CaseIterable {
+        case none = "None"
+        case bonferroni = "Bonferroni"
+        case benjaminiHochberg = "BenjaminiHochberg"
+    }
+
+    public static func adjusted(_ p: [Double], _ correction: Correction) -> [Double] {
+        let m = Double(p.count)
+        switch correction {
+        case .none: return p
+        case .bonferroni: return p.map { min(1, $0 * m) }
+        case .benjaminiHochberg:
+            // Sorted ascending, p_(i)·m/i, made monotone from the largest down, put back in order.
+            let order = p.indices.sorted { p[$0] < p[$1] }
+            var adjusted = Array(repeating: 0.0, count: p.count)
+            var running = 1.0
+            for rank in stride(from: order.count, through: 1, by: -1) {
+                let index = order[rank - 1]
+                running = min(running, p[index] * m / Double(rank))
+                adjusted[index] = min(1, running)
+            }
+            return adjusted
+        }
+    }
+
+    /// Evidently's default method for a feature, from the reference: up to 1,000 rows, the KS test
+    /// for a numeric feature of more than 5 values and the chi-square test otherwise (drift when
+    /// p ≤ 0.05, resp. < 0.05); beyond, the normed Wasserstein distance for a numeric feature and
+    /// the Jensen–Shannon distance for a categorical one (drift at 0.1 or more).
+    public enum Method: String, Sendable, Hashable, CaseIterable {
+        case ks = "KS"
+        case chiSquared = "ChiSquared"
+        case wasserstein = "Wasserstein"
+        case jensenShannon = "JensenShannon"
+        case psi = "PSI"
+        case hellinger = "Hellinger"
+        case lInfinity = "LInfinity"
+
+        /// A p-value (drift below the threshold) or a distance (drift at or above it).
+        public var isTest: Bool { self == .ks || self == .chiSquared }
+    }
+
+    public static func defaultMethod(referenceCount: Int, distinctValues: Int, categorical: Bool) -> (method: Method, threshold: Double) {
+        if referenceCount <= 1000 {
+            return !categorical && distinctValues > 5 ? (.ks, 0.05) : (.chiSquared, 0.05)
+        }
+        return categorical ? (.jensenShannon, 0.1) : (.wasserstein, 0.1)
     }
 
     // MARK: - Chi-square tests

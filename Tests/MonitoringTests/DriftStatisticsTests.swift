@@ -39,13 +39,14 @@ import Testing
     @Test func numericStatisticsAgreeWithScipy() async throws {
         let oracle = try await Self.oracle()
         let cases = try #require(oracle["numeric"]?.arrayValue)
-        #expect(cases.count >= 8)
+        #expect(cases.count >= 11)
         for item in cases {
             let name = item["name"]?.stringValue ?? "?"
             let reference = Self.numbers(item["reference"])
             let current = Self.numbers(item["current"])
+            let ks = DriftStatistics.ksTest(reference, current)
             let checks: [(String, Double)] = [
-                ("ks", DriftStatistics.ksStatistic(reference, current)),
+                ("ks", DriftStatistics.ksStatistic(reference, current)), ("ksP", ks.p),
                 ("wasserstein", DriftStatistics.wasserstein(reference, current)),
                 ("normedWasserstein", DriftStatistics.normedWasserstein(reference: reference, current: current)),
                 ("psi", DriftStatistics.psi(reference: reference, current: current)),
@@ -95,6 +96,28 @@ import Testing
             let actual = DriftStatistics.chi2Survival(x, dof: dof)
             #expect(Self.close(actual, expected), "chi2.sf(\(x), \(dof)) is \(actual), scipy says \(expected)")
         }
+    }
+
+    @Test func multipleTestingCorrectionsAgreeWithScipy() async throws {
+        let oracle = try await Self.oracle()
+        for item in try #require(oracle["corrections"]?.arrayValue) {
+            let name = item["name"]?.stringValue ?? "?"
+            let p = Self.numbers(item["p"])
+            for (correction, key) in [(DriftStatistics.Correction.benjaminiHochberg, "bh"), (.bonferroni, "bonferroni")] {
+                let actual = DriftStatistics.adjusted(p, correction)
+                let expected = Self.numbers(item[key])
+                #expect(
+                    actual.count == expected.count && zip(actual, expected).allSatisfy { Self.close($0, $1) }, "\(name), \(key): \(actual) against \(expected)")
+            }
+        }
+    }
+
+    @Test func evidentlysDefaultMethodPerFeature() {
+        #expect(DriftStatistics.defaultMethod(referenceCount: 800, distinctValues: 40, categorical: false) == (.ks, 0.05))
+        #expect(DriftStatistics.defaultMethod(referenceCount: 800, distinctValues: 4, categorical: false) == (.chiSquared, 0.05))
+        #expect(DriftStatistics.defaultMethod(referenceCount: 800, distinctValues: 40, categorical: true) == (.chiSquared, 0.05))
+        #expect(DriftStatistics.defaultMethod(referenceCount: 5000, distinctValues: 40, categorical: false) == (.wasserstein, 0.1))
+        #expect(DriftStatistics.defaultMethod(referenceCount: 5000, distinctValues: 40, categorical: true) == (.jensenShannon, 0.1))
     }
 
     @Test func missingValuesAreSplitOffAndCounted() {

@@ -49,6 +49,9 @@ def numeric_cases():
         ("one value each", lambda: (np.array([3.0]), np.array([3.0]))),
         ("constant reference", lambda: (np.full(50, 7.0), rng.normal(7, 1, 40))),
         ("current far outside", lambda: (rng.uniform(0, 1, 500), rng.uniform(5, 6, 500))),
+        ("equal sizes, close", lambda: (rng.normal(0, 1, 250), rng.normal(0.1, 1, 250))),
+        ("sizes sharing a divisor", lambda: (rng.normal(0, 1, 600), rng.normal(0.2, 1.1, 900))),
+        ("coprime sizes", lambda: (rng.normal(0, 1, 997), rng.normal(0, 1, 1009))),
     ]
     for name, make in shapes:
         ref, cur = make()
@@ -57,7 +60,7 @@ def numeric_cases():
         ks = stats.ks_2samp(ref, cur)
         cases.append({
             "name": name, "reference": ref, "current": cur,
-            "ks": float(ks.statistic),
+            "ks": float(ks.statistic), "ksP": float(ks.pvalue),
             "wasserstein": float(stats.wasserstein_distance(ref, cur)),
             "normedWasserstein": float(stats.wasserstein_distance(ref, cur) / max(np.std(ref), 0.001)),
             "psi": psi(np.array(ref), np.array(cur)),
@@ -106,4 +109,20 @@ def chi2_sf_cases():
             for k in (1, 2, 3, 7, 20, 150) for x in (0.0, 1e-6, 0.5, 1.0, 3.84, 10.0, 45.0, 200.0, 800.0)]
 
 
-print(json.dumps({"numeric": numeric_cases(), "categorical": categorical_cases(), "chi2sf": chi2_sf_cases()}))
+def correction_cases():
+    rng = np.random.default_rng(28)
+    cases = []
+    for name, ps in [
+        ("uniform", list(rng.uniform(0, 1, 12))),
+        ("a few small", [0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216]),
+        ("ties", [0.01, 0.01, 0.03, 0.03, 0.5]),
+        ("one", [0.02]),
+    ]:
+        ps = [float(p) for p in ps]
+        cases.append({"name": name, "p": ps, "bh": [float(x) for x in stats.false_discovery_control(ps, method="bh")],
+                      "bonferroni": [float(min(1.0, p * len(ps))) for p in ps]})
+    return cases
+
+
+print(json.dumps({"numeric": numeric_cases(), "categorical": categorical_cases(), "chi2sf": chi2_sf_cases(),
+                  "corrections": correction_cases()}))
