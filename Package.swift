@@ -114,7 +114,7 @@ let package = Package(
             name: "modelplane-bench",
             dependencies: [
                 "ModelplaneAPI", "Manifests", "KubeClient", "ResourceStore", "APIServer", "HTTPClient", "Controller", "Rollout", "Triton", "TritonBackend",
-                "GitSync", "ModelplaneTestSupport",
+                "GitSync", "ModelplaneTestSupport", "Monitoring",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -239,6 +239,11 @@ try certificates.ensure()
 let serverStore = try ResourceStore(path: serverDirectory + "/store.db")
 let token = "bench-token"
 let api = KubernetesAPI(store: serverStore, tokens: [token])
+if CommandLine.arguments.contains("--only-drift") {
+    // Issue 27's detection rows alone.
+    for r in driftBench() { print("| \(r.name) | \(format(r.median)) | \(format(r.best)) |") }
+    exit(0)
+}
 if CommandLine.arguments.contains("--only-analysis") {
     // Issue 26's rows alone.
     for r in try await analysisBench(store: serverStore, api: api, token: token) { print("| \(r.name) | \(format(r.median)) | \(format(r.best)) |") }
@@ -778,6 +783,7 @@ if !onlyController {
 }
 
 results += try await analysisBench(store: serverStore, api: api, token: token)
+results += driftBench()
 
 serverTask.cancel()
 

@@ -126,3 +126,37 @@ import Testing
         #expect(DriftStatistics.ksStatistic([], [1]).isNaN, "no reference: no statistic, not 0")
     }
 }
+
+/// The CUSUM detector: quiet on stationary values, quick on a half-sigma shift, its threshold
+/// from a false-alarm budget.
+@Suite struct CusumTests {
+    @Test func theThresholdGrowsWithTheBudgetsStrictness() {
+        let loose = Cusum.threshold(k: 0.25, falseAlarmsPerDay: 10, samplesPerDay: 864_000, features: 10)
+        let strict = Cusum.threshold(k: 0.25, falseAlarmsPerDay: 1, samplesPerDay: 864_000, features: 10)
+        #expect(strict > loose && loose > 0)
+        // Its in-control run length meets the target it was solved for.
+        #expect(Cusum.averageRunLength(shift: 0, k: 0.25, h: strict) >= 4 * 10 * 864_000)
+        // And a half-sigma shift is found in far fewer values than that.
+        #expect(Cusum.averageRunLength(shift: 0.5, k: 0.25, h: strict) < 200)
+    }
+
+    @Test func quietOnStationaryValuesQuickOnAShift() {
+        let h = Cusum.threshold(k: 0.25, falseAlarmsPerDay: 1, samplesPerDay: 864_000, features: 10)
+        var normal = SeededNormal(seed: 27)
+        var chart = Cusum(k: 0.25, h: h)
+        var alarms = 0
+        for _ in 0..<200_000 where chart.add(normal.next()) != nil { alarms += 1 }
+        #expect(alarms == 0, "200,000 stationary values, no alarm")
+        var detected: Int?
+        for i in 1...2_000 {
+            if case .up(let after)? = chart.add(normal.next() + 0.5) {
+                detected = i
+                #expect(after > 0)
+                break
+            }
+        }
+        #expect(detected.map { $0 < 400 } == true, "a half-sigma shift found within 400 values: \(String(describing: detected))")
+        // NaN is missing, not a value.
+        #expect(chart.add(.nan) == nil && chart.count == 0)
+    }
+}
