@@ -1,0 +1,164 @@
+public import Foundation
+
+/// A numeric feature's reference, frozen once: the bins the binned methods count in (the
+/// reference's quantiles), its counts in them, its mean and standard deviation (for CUSUM and the
+/// normed Wasserstein distance), and a bounded sample for the rank methods (KS, Wasserstein).
+///
+/// The sample is every k-th value of the sorted reference, so its empirical CDF is within
+/// 1/`sampleLimit` of the reference's everywhere, and a KS statistic or Wasserstein distance on
+/// it is within that of the one on the whole reference (Wasserstein: that times the range).
+public struct NumericProfile: Sendable, Hashable, Codable {
+    public var edges: [Double]
+    public var counts: [Int]
+    public var mean: Double
+    public var standardDeviation: Double
+    public var sample: [Double]
+    public var count: Int
+    /// Reference values that were not numbers (NaN, infinite): reported, never counted.
+    public var missing: Int
+
+    public init(reference raw: [Double], bins: Int = 10, sampleLimit: Int = 5000) {
+        let (values, missing) = DriftStatistics.finite(raw)
+        let sorted = values.sorted()
+        self.missing = missing
+        count = sorted.count
+        edges = DriftStatistics.quantileEdges(sorted, bins: bins)
+        counts = DriftStatistics.binCounts(sorted, edges: edges)
+        mean = sorted.isEmpty ? .nan : sorted.reduce(0, +) / Double(sorted.count)
+        standardDeviation = DriftStatistics.standardDeviation(sorted)
+        if sorted.count <= sampleLimit {
+            sample = sorted
+        } else {
+            // Evenly spaced ranks, the first and last included.
+            sample = (0..<sampleLimit).map { sorted[Int((Double($0) * Double(sorted.count - 1) / Double(sampleLimit - 1)).rounded())] }
+        }
+    }
+
+    /// The most the sample's empirical CDF is off the whole reference's.
+    public var sampleError: Double { sample.count == count ? 0 : 1 / Double(sample.count) }
+}
+
+/// What a pane (or a whole window) of current values holds for one numeric feature: counts in
+/// the profile's bins (exact, and exactly mergeable), the count, missing values and sum, and a
+/// bounded uniform sample of the values for the rank methods (exact while the values fit in it).
+public struct NumericSummary: Sendable, Hashable, Codable {
+    public var counts: [Int]
+    public var count = 0
+    public var missing = 0
+    public var sum = 0.0
+    public var sample: [Double] = []
+    public var capacity: Int
+    /// A deterministic generator's state for the sample (so replicas and replays agree).
+    private var state: UInt64
+
+    public init(bins: Int, capacity: Int = 5000, seed: UInt64 = 0x5EED) {
+        counts = Array(repeating: 0, count: bins)
+        self.capacity = capacity
+        state = seed
+    }
+
+    /// The sample is exactly every value seen.
+    public var isExact: Bool { sample.count == count }
+
+    public mutating func add(_ value: Double, edges: [Double]) {
+        guard value.isFinite else {
+            missing += 1
+            return
+        }
+        counts[DriftStatistics.binCounts([value], edges: edges).firstIndex(of: 1) ?? 0] += 1
+        count += 1
+        sum += value
+        if sample.count < capacity {
+            sample.append(value)
+        } else {
+            // Reservoir sampling: the value replaces a random one with probability capacity/count.
+            let slot = Int(next() % UInt64(count))
+            if slot < capacity { sample[slot] = value }
+        }
+    }
+
+    private mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// This summary and `other`'s together (another pane, another replica's): counts add
+    /// exactly, and the samples are joined (the result holds what its parts held, no more), so
+    /// parts whose samples are exact make an exact whole.
+    public func merged(with other: NumericSummary) -> NumericSummary {
+        var result = self
+        result.counts = zip(counts, other.counts).map { $0 + $1 }
+        result.count += other.count
+        result.missing += other.missing
+        result.sum += other.sum
+        result.capacity = capacity + other.capacity
+        result.sample = sample + other.sample
+        return result
+    }
+}
+
+/// A sliding window of panes: the last `panes` panes of `requestsPerPane` values each. When the
+/// newest pane fills, the oldest goes: the window always covers between
+/// (panes − 1)·requestsPerPane and panes·requestsPerPane of the latest values. A pane keeps every
+/// value up to 5,000 (then a uniform sample of 5,000), so windows of panes that size are exact.
+public struct PaneWindow: Sendable, Hashable, Codable {
+    public let panes: Int
+    public let requestsPerPane: Int
+    public private(set) var ring: [NumericSummary]
+    let bins: Int
+
+    public init(panes: Int, requestsPerPane: Int, bins: Int) {
+        self.panes = max(1, panes)
+        self.requestsPerPane = max(1, requestsPerPane)
+        self.bins = bins
+        ring = [NumericSummary(bins: bins, capacity: min(self.requestsPerPane, 5000))]
+    }
+
+    public mutating func add(_ value: Double, edges: [Double]) {
+        if ring[ring.count - 1].count + ring[ring.count - 1].missing >= requestsPerPane {
+            ring.append(NumericSummary(bins: bins, capacity: min(requestsPerPane, 5000), seed: UInt64(ring.count) &* 0x9E37))
+            if ring.count > panes { ring.removeFirst(ring.count - panes) }
+        }
+        ring[ring.count - 1].add(value, edges: edges)
+    }
+
+    /// The whole window as one summary.
+    public var summary: NumericSummary {
+        ring.dropFirst().reduce(ring[0]) { $0.merged(with: $1) }
+    }
+}
+
+/// One numeric feature's drift, by `method`, from its profile and a window's summary.
+public enum NumericDrift {
+    public struct Result: Sendable, Hashable {
+        public var statistic: Double
+        /// For the tests (KS, chi-square); nil for a distance.
+        public var p: Double?
+        /// How far off a rank method's figure may be for the bounded samples (0 when exact).
+        public var error: Double
+    }
+
+    public static func evaluate(_ method: DriftStatistics.Method, profile: NumericProfile, current: NumericSummary) -> Result {
+        let reference = profile.counts.map(Double.init)
+        let window = current.counts.map(Double.init)
+        let sampleError = profile.sampleError + (current.isExact ? 0 : 1 / Double(max(current.sample.count, 1)).squareRoot())
+        switch method {
+        case .ks:
+            let test = DriftStatistics.ksTest(profile.sample, current.sample)
+            return Result(statistic: test.statistic, p: test.p, error: sampleError)
+        case .wasserstein:
+            let distance = DriftStatistics.wasserstein(profile.sample, current.sample) / max(profile.standardDeviation, 0.001)
+            return Result(statistic: distance, p: nil, error: sampleError)
+        case .psi: return Result(statistic: DriftStatistics.psi(referenceCounts: profile.counts, currentCounts: current.counts), p: nil, error: 0)
+        case .jensenShannon: return Result(statistic: DriftStatistics.jensenShannon(reference, window), p: nil, error: 0)
+        case .hellinger: return Result(statistic: DriftStatistics.hellinger(reference, window), p: nil, error: 0)
+        case .lInfinity: return Result(statistic: DriftStatistics.lInfinity(reference, window), p: nil, error: 0)
+        case .chiSquared:
+            let test = DriftStatistics.chi2Contingency([reference, window])
+            return Result(statistic: test.statistic, p: test.p, error: 0)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Monitoring
+import Testing
+
+/// Reference profiles and pane windows: binned figures exact however the values are split
+/// (panes, replicas), rank figures exact while the values fit the sample and within the stated
+/// error beyond, old panes leaving as new ones fill.
+@Suite struct WindowTests {
+    static func values(_ count: Int, shift: Double = 0, seed: UInt64) -> [Double] {
+        var normal = SeededNormal(seed: seed)
+        return (0..<count).map { _ in normal.next() + shift }
+    }
+
+    @Test func twoReplicasSeeingHalvesGiveWhatOneSeeingAllGives() {
+        let profile = NumericProfile(reference: Self.values(3000, seed: 1))
+        let traffic = Self.values(2000, shift: 0.3, seed: 2)
+        var whole = NumericSummary(bins: 10)
+        var first = NumericSummary(bins: 10)
+        var second = NumericSummary(bins: 10, seed: 99)
+        for (index, value) in traffic.enumerated() {
+            whole.add(value, edges: profile.edges)
+            if index % 2 == 0 { first.add(value, edges: profile.edges) } else { second.add(value, edges: profile.edges) }
+        }
+        let merged = first.merged(with: second)
+        #expect(merged.counts == whole.counts && merged.count == whole.count)
+        for method in [DriftStatistics.Method.psi, .jensenShannon, .hellinger, .lInfinity, .chiSquared] {
+            #expect(
+                NumericDrift.evaluate(method, profile: profile, current: merged) == NumericDrift.evaluate(method, profile: profile, current: whole),
+                "\(method) is exact across replicas")
+        }
+        // The rank methods: exact while every value fits the sample (2,000 < 5,000).
+        let ks = NumericDrift.evaluate(.ks, profile: profile, current: merged)
+        let raw = DriftStatistics.ksTest(Self.values(3000, seed: 1), traffic)
+        #expect(ks.statistic == raw.statistic && ks.p == raw.p && ks.error == 0)
+    }
+
+    @Test func aBoundedReferenceSampleIsWithinItsStatedError() {
+        let reference = Self.values(40_000, seed: 3)
+        let profile = NumericProfile(reference: reference, sampleLimit: 2000)
+        #expect(profile.sample.count == 2000 && profile.count == 40_000 && profile.sampleError == 1.0 / 2000)
+        let current = Self.values(1500, shift: 0.2, seed: 4)
+        var summary = NumericSummary(bins: 10)
+        for value in current { summary.add(value, edges: profile.edges) }
+        let bounded = NumericDrift.evaluate(.ks, profile: profile, current: summary)
+        let exact = DriftStatistics.ksStatistic(reference, current)
+        #expect(abs(bounded.statistic - exact) <= bounded.error, "\(bounded.statistic) against \(exact), error \(bounded.error)")
+        // PSI from the profile's counts is PSI on the whole reference.
+        #expect(
+            DriftStatistics.psi(referenceCounts: profile.counts, currentCounts: summary.counts) == DriftStatistics.psi(reference: reference, current: current))
+    }
+
+    @Test func paneWindowsForgetTheOldestPaneAsTheNewestFills() {
+        let profile = NumericProfile(reference: Self.values(5000, seed: 5))
+        var window = PaneWindow(panes: 10, requestsPerPane: 100, bins: 10)
+        let before = Self.values(3000, seed: 6)
+        let after = Self.values(1000, shift: 1, seed: 7)
+        for value in before + after { window.add(value, edges: profile.edges) }
+        let summary = window.summary
+        #expect(summary.count == 1000, "ten panes of a hundred: the last thousand values")
+        var last = NumericSummary(bins: 10)
+        for value in after { last.add(value, edges: profile.edges) }
+        #expect(summary.counts == last.counts, "only the shifted values remain")
+        #expect(summary.isExact && summary.sample == after, "and the rank methods see exactly them")
+        let drift = NumericDrift.evaluate(.psi, profile: profile, current: summary)
+        #expect(drift.statistic > 0.25, "a 1 sigma shift is far past PSI's 0.25: \(drift.statistic)")
+        // NaN is missing: counted, never binned; it takes its place in the window like any request
+        // (here it opens a new pane, and the oldest goes).
+        window.add(.nan, edges: profile.edges)
+        #expect(window.summary.missing == 1 && window.summary.counts.reduce(0, +) == 900)
+    }
+}
