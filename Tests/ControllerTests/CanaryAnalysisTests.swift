@@ -74,6 +74,17 @@ import Testing
         }
     }
 
+    /// Creates `md` (version 1), waits until it serves and the router has read it, and starts
+    /// sending it requests.
+    static func serveWithLoad(_ world: TritonControllerTests.World, _ md: ModelDeployment, _ router: String) async throws -> Load {
+        _ = try await world.kube.create(md)
+        try await world.wait("scorer") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
+        try await world.waitForRouter(router)
+        let load = Load()
+        load.start(router)
+        return load
+    }
+
     static func change(_ world: TritonControllerTests.World, version: String, steps: [ModelDeployment.CanaryStep]) async throws {
         try await world.change("scorer") { md in
             var md = md
@@ -94,11 +105,7 @@ import Testing
                 interval: "1s", metrics: [.init(name: "errors", router: .errorRate, minRequests: 3, max: 0.05)],
                 // A loaded machine may send fewer than 3 requests to the canary in a second now and then.
                 inconclusiveLimit: 5))
-        _ = try await world.kube.create(md)
-        try await world.wait("scorer") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
-        try await world.waitForRouter(router)
-        let load = Load()
-        load.start(router)
+        let load = try await Self.serveWithLoad(world, md, router)
         defer { load.stop() }
 
         // A good version: copies at the gate (argmax of one element always agrees), half the
@@ -188,11 +195,7 @@ import Testing
                 interval: "2s", metrics: [.init(name: "p99", prometheus: .init(address: "http://127.0.0.1:\(port)", query: query), max: 0.2)],
                 // Before the first scrapes the quantile is NaN (inconclusive); an outage is held.
                 inconclusiveLimit: 10, consecutiveErrorLimit: 1000))
-        _ = try await world.kube.create(md)
-        try await world.wait("scorer") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
-        try await world.waitForRouter(router)
-        let load = Load()
-        load.start(router)
+        let load = try await Self.serveWithLoad(world, md, router)
         defer { load.stop() }
 
         // Version 2 answers in 0.4 s: its p99, through Prometheus, is above 0.2 s.
@@ -304,11 +307,7 @@ import Testing
             prePromotionAnalysis: .init(shadow: .init(minRequests: 20, minAgreement: 0.9, compare: .init(mode: .argmax))),
             postPromotionAnalysis: .init(metrics: ["errors"], count: 2),
             analysis: .init(interval: "1s", metrics: [.init(name: "errors", router: .errorRate, minRequests: 3, max: 0.05)], inconclusiveLimit: 5))
-        _ = try await world.kube.create(md)
-        try await world.wait("scorer") { $0.status?.phase == .ready && $0.status?.servingVersion == "1" }
-        try await world.waitForRouter(router)
-        let load = Load()
-        load.start(router)
+        let load = try await Self.serveWithLoad(world, md, router)
         defer { load.stop() }
 
         try await world.change("scorer") { md in

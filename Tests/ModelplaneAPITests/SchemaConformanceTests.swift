@@ -14,40 +14,29 @@ import Testing
         md.spec.backend.sagemaker?.endpointURL = "http://127.0.0.1:5000"
         md.spec.backend.sagemaker?.trafficRouting = .init(type: .canary, stepPercent: 10, waitIntervalSeconds: 60)
         md.spec.backend.sagemaker?.rollbackAlarms = ["churn-5xx"]
+        // Every field of an analysis, once (the conformance test writes them all, valid or not).
+        let gate = ModelDeployment.ShadowGate(
+            minRequests: 5, minAgreement: 0.9, maxMeanAbsDiff: 0.1, compare: .init(output: "O", mode: .absolute, tolerance: 0.002))
+        let analysis = ModelDeployment.CanaryAnalysis(
+            interval: "10s",
+            metrics: [
+                .init(
+                    name: "e", router: .errorRate, minRequests: 5, prometheus: .init(address: "http://p:9090", query: "up"),
+                    webhook: .init(url: "http://h", secretRef: .init(name: "s", key: "k")), max: 0.75, min: 0.25, interval: "5s", count: 3,
+                    failureLimit: 1, inconclusiveLimit: 2, consecutiveErrorLimit: 3)
+            ], background: true, startingStep: 1, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4)
         md.spec.rollout = .init(
             strategy: .blueGreen,
             canary: .init(
                 steps: [
                     .init(
                         setWeight: 10, pause: .init(duration: "30s"),
-                        analysis: .init(
-                            metrics: ["e"], count: 2,
-                            shadow: .init(
-                                minRequests: 5, minAgreement: 0.9, maxMeanAbsDiff: 0.1, compare: .init(output: "O", mode: .absolute, tolerance: 0.002))))
+                        analysis: .init(metrics: ["e"], count: 2, shadow: gate))
                 ],
-                analysis: .init(
-                    interval: "10s",
-                    metrics: [
-                        .init(
-                            name: "e", router: .errorRate, minRequests: 5, prometheus: .init(address: "http://p:9090", query: "up"),
-                            webhook: .init(url: "http://h", secretRef: .init(name: "s", key: "k")), max: 0.75, min: 0.25, interval: "5s", count: 3,
-                            failureLimit: 1, inconclusiveLimit: 2, consecutiveErrorLimit: 3)
-                    ], background: true, startingStep: 1, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4)),
+                analysis: analysis),
             blueGreen: .init(
-                prePromotionAnalysis: .init(
-                    metrics: ["e"], count: 2,
-                    shadow: .init(minRequests: 5, minAgreement: 0.9, maxMeanAbsDiff: 0.1, compare: .init(output: "O", mode: .absolute, tolerance: 0.002))),
-                postPromotionAnalysis: .init(
-                    metrics: ["e"], count: 3,
-                    shadow: .init(minRequests: 5, minAgreement: 0.9, maxMeanAbsDiff: 0.1, compare: .init(output: "O", mode: .absolute, tolerance: 0.002))),
-                analysis: .init(
-                    interval: "10s",
-                    metrics: [
-                        .init(
-                            name: "e", router: .errorRate, minRequests: 5, prometheus: .init(address: "http://p:9090", query: "up"),
-                            webhook: .init(url: "http://h", secretRef: .init(name: "s", key: "k")), max: 0.75, min: 0.25, interval: "5s", count: 3,
-                            failureLimit: 1, inconclusiveLimit: 2, consecutiveErrorLimit: 3)
-                    ], background: true, startingStep: 1, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4)),
+                prePromotionAnalysis: .init(metrics: ["e"], count: 2, shadow: gate), postPromotionAnalysis: .init(metrics: ["e"], count: 3, shadow: gate),
+                analysis: analysis),
             progressDeadlineSeconds: 60,
             smokeInference: ["inputs": [["name": "INPUT0", "shape": [1], "datatype": "FP32", "data": [1]]]])
         md.spec.revisionHistoryLimit = 5
