@@ -162,3 +162,87 @@ public enum NumericDrift {
         }
     }
 }
+
+/// A categorical feature's reference: its categories in a fixed order and their counts. Values
+/// the reference never saw are counted apart in a window, as one more category, so a new value
+/// showing up is drift rather than noise left out.
+public struct CategoricalProfile: Sendable, Hashable, Codable {
+    public var categories: [String]
+    public var counts: [Int]
+    public var missing: Int
+
+    /// `reference`: one value per row (nil: missing).
+    public init(reference: [String?]) {
+        var counts: [String: Int] = [:]
+        var missing = 0
+        for value in reference {
+            if let value { counts[value, default: 0] += 1 } else { missing += 1 }
+        }
+        categories = counts.keys.sorted()
+        self.counts = categories.map { counts[$0]! }
+        self.missing = missing
+    }
+}
+
+/// A window's counts of a categorical feature, in the profile's order, with values the reference
+/// never saw in one more slot; merges exactly.
+public struct CategoricalSummary: Sendable, Hashable, Codable {
+    public var counts: [Int]
+    public var unseen: Int = 0
+    public var missing: Int = 0
+    /// Up to 16 of the unseen values, for the report.
+    public var unseenExamples: [String] = []
+
+    public init(profile: CategoricalProfile) { counts = Array(repeating: 0, count: profile.categories.count) }
+
+    public mutating func add(_ value: String?, profile: CategoricalProfile, index: [String: Int]? = nil) {
+        guard let value else {
+            missing += 1
+            return
+        }
+        if let slot = index?[value] ?? profile.categories.firstIndex(of: value) {
+            counts[slot] += 1
+        } else {
+            unseen += 1
+            if unseenExamples.count < 16, !unseenExamples.contains(value) { unseenExamples.append(value) }
+        }
+    }
+
+    public func merged(with other: CategoricalSummary) -> CategoricalSummary {
+        var result = self
+        result.counts = zip(counts, other.counts).map { $0 + $1 }
+        result.unseen += other.unseen
+        result.missing += other.missing
+        for example in other.unseenExamples where result.unseenExamples.count < 16 && !result.unseenExamples.contains(example) {
+            result.unseenExamples.append(example)
+        }
+        return result
+    }
+
+    /// The counts compared with the profile's: the categories, then the unseen (0 in the reference).
+    public var comparable: [Double] { counts.map(Double.init) + [Double(unseen)] }
+}
+
+extension NumericDrift {
+    /// A categorical feature's drift: chi-square (the default for small references),
+    /// Jensen–Shannon (large ones), Hellinger, L∞ or PSI over the categories; KS and Wasserstein
+    /// do not apply (NaN).
+    public static func evaluate(_ method: DriftStatistics.Method, profile: CategoricalProfile, current: CategoricalSummary) -> Result {
+        let reference = profile.counts.map(Double.init) + [0]
+        let window = current.comparable
+        switch method {
+        case .ks, .wasserstein:
+            // Rank methods need an order categories do not have (validation refuses them there).
+            return Result(statistic: .nan, p: nil, error: 0)
+        case .chiSquared:
+            let test = DriftStatistics.chi2Contingency([reference, window])
+            return Result(statistic: test.statistic, p: test.p, error: 0)
+        case .jensenShannon: return Result(statistic: DriftStatistics.jensenShannon(reference, window), p: nil, error: 0)
+        case .hellinger: return Result(statistic: DriftStatistics.hellinger(reference, window), p: nil, error: 0)
+        case .lInfinity: return Result(statistic: DriftStatistics.lInfinity(reference, window), p: nil, error: 0)
+        case .psi:
+            return Result(
+                statistic: DriftStatistics.psi(referenceCounts: reference.map { Int($0) }, currentCounts: window.map { Int($0) }), p: nil, error: 0)
+        }
+    }
+}

@@ -69,3 +69,31 @@ import Testing
         #expect(window.summary.missing == 1 && window.summary.counts.reduce(0, +) == 900)
     }
 }
+
+/// Categorical features: unseen values are a category of their own, summaries merge exactly.
+@Suite struct CategoricalWindowTests {
+    @Test func anUnseenValueIsDriftAndReplicasMergeExactly() {
+        let profile = CategoricalProfile(reference: Array(repeating: "FR", count: 60) + Array(repeating: "DE", count: 40) + [nil])
+        #expect(profile.categories == ["DE", "FR"] && profile.counts == [40, 60] && profile.missing == 1)
+        var whole = CategoricalSummary(profile: profile)
+        var first = CategoricalSummary(profile: profile)
+        var second = CategoricalSummary(profile: profile)
+        let traffic: [String?] = Array(repeating: "FR", count: 50) + Array(repeating: "DE", count: 30) + Array(repeating: "US", count: 20) + [nil]
+        for (index, value) in traffic.enumerated() {
+            whole.add(value, profile: profile)
+            if index % 3 == 0 { first.add(value, profile: profile) } else { second.add(value, profile: profile) }
+        }
+        #expect(whole.unseen == 20 && whole.unseenExamples == ["US"] && whole.missing == 1)
+        let merged = first.merged(with: second)
+        #expect(merged.counts == whole.counts && merged.unseen == whole.unseen && merged.missing == whole.missing)
+        let drift = NumericDrift.evaluate(.chiSquared, profile: profile, current: merged)
+        #expect(drift.p.map { $0 < 0.001 } == true, "a fifth of the traffic in a new country is drift: \(drift)")
+        #expect(drift == NumericDrift.evaluate(.chiSquared, profile: profile, current: whole))
+        #expect(NumericDrift.evaluate(.lInfinity, profile: profile, current: whole).statistic == 0.2)
+        // The same mix as the reference is no drift.
+        var same = CategoricalSummary(profile: profile)
+        for value in Array(repeating: "FR", count: 60) + Array(repeating: "DE", count: 40) { same.add(value, profile: profile) }
+        #expect(NumericDrift.evaluate(.jensenShannon, profile: profile, current: same).statistic == 0)
+        #expect(NumericDrift.evaluate(.ks, profile: profile, current: same).statistic.isNaN, "no rank method on categories")
+    }
+}
