@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test func twoReplicasSeeingHalvesGiveWhatOneSeeingAllGives() {
-        let profile = NumericProfile(reference: Self.values(3000, seed: 1))
+        let profile = NumericProfile(reference: Self.values(3000, seed: 1), sampleLimit: 5000)
         let traffic = Self.values(2000, shift: 0.3, seed: 2)
         var whole = NumericSummary(bins: 10)
         var first = NumericSummary(bins: 10)
@@ -47,6 +47,23 @@ import Testing
         // PSI from the profile's counts is PSI on the whole reference.
         #expect(
             DriftStatistics.psi(referenceCounts: profile.counts, currentCounts: summary.counts) == DriftStatistics.psi(reference: reference, current: current))
+    }
+
+    @Test func aDeploymentOfAHundredFeaturesStaysWithinItsMemoryBudget() {
+        // What grows with traffic is the values kept for the rank methods: bounded by the profile's
+        // sample limit and the window's budget, whatever the traffic.
+        let profile = NumericProfile(reference: Self.values(50_000, seed: 8))
+        var window = PaneWindow(panes: 10, requestsPerPane: 1000, bins: 10)
+        for value in Self.values(30_000, seed: 9) { window.add(value, edges: profile.edges) }
+        #expect(profile.sample.count == 1000 && window.sampledValues <= 1000 && window.summary.count == 10_000)
+        let bytesPerFeature = (profile.sample.count + window.sampledValues) * MemoryLayout<Double>.size + (profile.counts.count + 10 * 10) * 8
+        #expect(bytesPerFeature * 100 < 2 << 20, "100 features: \(bytesPerFeature * 100) bytes")
+        // And a window sampled down is within its stated error of the exact KS.
+        var exact = NumericSummary(bins: 10, capacity: 10_000)
+        for value in Self.values(30_000, seed: 9).suffix(10_000) { exact.add(value, edges: profile.edges) }
+        let sampled = NumericDrift.evaluate(.ks, profile: profile, current: window.summary)
+        let full = NumericDrift.evaluate(.ks, profile: profile, current: exact)
+        #expect(abs(sampled.statistic - full.statistic) <= sampled.error, "\(sampled) against \(full)")
     }
 
     @Test func paneWindowsForgetTheOldestPaneAsTheNewestFills() {
