@@ -7,7 +7,7 @@ public import Rollout
 /// `{{namespace}}`, `{{deployment}}`, `{{revision}}` and `{{version}}` filled in, whose answer
 /// must be one number: a scalar, or a vector of exactly one series. No series is no data
 /// (inconclusive); anything else, or Prometheus not answering, is an error that says what came
-/// back (issue 26). Not wired to a spec yet: docs/analysis.md.
+/// back. A metric's `prometheus` in `canary.analysis` (docs/analysis.md).
 public struct PrometheusProvider: Sendable {
     let http: HTTPClient
     let timeout: Duration

@@ -11,8 +11,8 @@ public import Rollout
 /// measurement, except a gateway's 502, 503 or 504 (the hook is down: an error, as no answer at
 /// all is). With a secret the request is signed:
 /// `X-Modelplane-Timestamp` (Unix seconds) and `X-Modelplane-Signature: sha256=HEX`, the
-/// HMAC-SHA256 of `TIMESTAMP.BODY`, so a receiver can refuse a forged or replayed call. Not wired
-/// to a spec yet: docs/analysis.md.
+/// HMAC-SHA256 of `TIMESTAMP.BODY`, so a receiver can refuse a forged or replayed call. A metric's
+/// `webhook` in `canary.analysis` (docs/analysis.md).
 public struct WebhookProvider: Sendable {
     let http: HTTPClient
     let timeout: Duration

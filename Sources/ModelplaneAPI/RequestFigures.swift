@@ -109,12 +109,4 @@ public struct RequestFigures: Codable, Sendable, Hashable {
         if buckets.count == size { return buckets }
         return Array(buckets.prefix(size)) + Array(repeating: 0, count: Swift.max(0, size - buckets.count))
     }
-
-    /// Snapshots of the same revision (from several replicas), added up.
-    public static func merge(_ figures: [RequestFigures]) -> RequestFigures? {
-        guard var sum = figures.first else { return nil }
-        for more in figures.dropFirst() { sum = sum.adding(more) }
-        sum.since = figures.map(\.since).min() ?? sum.since
-        return sum
-    }
 }

@@ -67,22 +67,33 @@ public struct Cusum: Sendable, Hashable {
     }
 }
 
-/// A seeded source of standard normal values for simulations and tests (SplitMix64 and
-/// Box–Muller): the same seed gives the same stream on every machine.
-public struct SeededNormal: Sendable {
+/// SplitMix64: a small seeded generator, the same stream on every machine (a window's reservoir
+/// sampling and the simulations).
+public struct SplitMix64: Sendable, Hashable, Codable {
     private var state: UInt64
-    private var spare: Double?
 
     public init(seed: UInt64) { state = seed }
 
-    public mutating func uniform() -> Double {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
+        return z ^ (z >> 31)
+    }
+}
+
+/// A seeded source of standard normal values for simulations and tests (SplitMix64 and
+/// Box–Muller): the same seed gives the same stream on every machine.
+public struct SeededNormal: Sendable {
+    private var bits: SplitMix64
+    private var spare: Double?
+
+    public init(seed: UInt64) { bits = SplitMix64(seed: seed) }
+
+    public mutating func uniform() -> Double {
         // 53 random bits in (0, 1).
-        return (Double(z >> 11) + 0.5) / 9_007_199_254_740_992
+        (Double(bits.next() >> 11) + 0.5) / 9_007_199_254_740_992
     }
 
     public mutating func next() -> Double {

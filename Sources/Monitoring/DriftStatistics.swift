@@ -106,7 +106,7 @@ public enum DriftStatistics {
 
     /// Kolmogorov's limiting distribution, P(K > x) = 2·Σ (−1)^(k−1)·e^(−2k²x²).
     static func kolmogorovSurvival(_ x: Double) -> Double {
-        if x <= 0 { return 1 }
+        // (Below 0.2 it is 1 to double precision, where the series converges slowly.)
         if x < 0.2 { return 1 }
         var total = 0.0
         for k in 1...100 {

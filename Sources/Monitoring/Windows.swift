@@ -50,13 +50,13 @@ public struct NumericSummary: Sendable, Hashable, Codable {
     public var sum = 0.0
     public var sample: [Double] = []
     public var capacity: Int
-    /// A deterministic generator's state for the sample (so replicas and replays agree).
-    private var state: UInt64
+    /// A deterministic generator for the sample (so replicas and replays agree).
+    private var random: SplitMix64
 
     public init(bins: Int, capacity: Int = 5000, seed: UInt64 = 0x5EED) {
         counts = Array(repeating: 0, count: bins)
         self.capacity = capacity
-        state = seed
+        random = SplitMix64(seed: seed)
     }
 
     /// The sample is exactly every value seen.
@@ -74,17 +74,9 @@ public struct NumericSummary: Sendable, Hashable, Codable {
             sample.append(value)
         } else {
             // Reservoir sampling: the value replaces a random one with probability capacity/count.
-            let slot = Int(next() % UInt64(count))
+            let slot = Int(random.next() % UInt64(count))
             if slot < capacity { sample[slot] = value }
         }
-    }
-
-    private mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 
     /// This summary and `other`'s together (another pane, another replica's): counts add
